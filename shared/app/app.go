@@ -1,0 +1,217 @@
+// Package app assembles what every edugrid function shares on a warm instance: configuration, the
+// cluster client cache, the tenant registry and guard, the token machinery and the logger. Each function
+// package's init registers a handler built lazily through Lazy, so no I/O happens at start-up and the
+// pieces are built once per instance and reused across invocations.
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"sync"
+
+	"github.com/256dpi/lungo"
+
+	"github.com/edugrid/edugrid/shared/account"
+	"github.com/edugrid/edugrid/shared/apperr"
+	"github.com/edugrid/edugrid/shared/authn"
+	"github.com/edugrid/edugrid/shared/clock"
+	"github.com/edugrid/edugrid/shared/config"
+	"github.com/edugrid/edugrid/shared/httpapi"
+	"github.com/edugrid/edugrid/shared/rbac"
+	"github.com/edugrid/edugrid/shared/store"
+	"github.com/edugrid/edugrid/shared/tenant"
+)
+
+// App holds the shared dependencies of the functions. Fields are set by New and read-only after.
+type App struct {
+	Config    config.Config
+	Clock     clock.Clock
+	Logger    *slog.Logger
+	Dialer    *store.Dialer
+	Clusters  *store.Cache
+	Platform  lungo.IDatabase
+	Registry  *tenant.Registry
+	Databases *tenant.Databases
+	Guard     *tenant.Guard
+	Tokens    *authn.Tokens
+	Refresh   *authn.Refresher
+	Passwords authn.PasswordParams
+
+	platformLease *store.Lease
+}
+
+// Options adjusts New for tests and the local stack.
+type Options struct {
+	Clock  clock.Clock
+	Logger *slog.Logger
+	// Passwords overrides the Argon2id cost (tests use a cheap one).
+	Passwords *authn.PasswordParams
+}
+
+// New builds an App from cfg: it connects to the platform cluster, ensures the registry's indexes and
+// bootstraps the first platform admin when configured. Close releases everything.
+func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
+	a := &App{Config: cfg, Clock: opts.Clock, Logger: opts.Logger, Passwords: authn.DefaultPasswordParams}
+	if a.Clock == nil {
+		a.Clock = clock.System()
+	}
+	if a.Logger == nil {
+		a.Logger = httpapi.NewLogger(os.Stderr, httpapi.ParseLevel(cfg.LogLevel))
+	}
+	if opts.Passwords != nil {
+		a.Passwords = *opts.Passwords
+	}
+
+	signing := cfg.SigningKeys
+	if len(signing) == 0 && len(cfg.VerifyKeys) == 0 {
+		if cfg.Production() {
+			return nil, fmt.Errorf("build app: no signing keys configured")
+		}
+		a.Logger.Warn("no EDUGRID_SIGNING_KEYS set: generating a key for this process only; tokens will not survive a restart")
+		key, err := authn.GenerateKey()
+		if err != nil {
+			return nil, err
+		}
+		signing = key
+	}
+	keys, err := authn.ParseKeyRing(signing, cfg.VerifyKeys)
+	if err != nil {
+		return nil, fmt.Errorf("build app: %w", err)
+	}
+	a.Tokens = authn.NewTokens(keys, authn.TokenConfig{Issuer: cfg.Issuer, Audience: cfg.Audience, AccessTTL: cfg.AccessTTL}, a.Clock)
+	a.Refresh = authn.NewRefresher(cfg.RefreshTTL, a.Clock)
+
+	a.Dialer = store.NewDialer()
+	a.Clusters = store.NewCache(a.Dialer.Dial, cfg.ClusterCacheSize)
+	// The platform client is leased for the instance's lifetime, so cache eviction never disconnects it.
+	a.platformLease, err = a.Clusters.Acquire(ctx, cfg.PlatformURI)
+	if err != nil {
+		a.Close()
+		return nil, fmt.Errorf("build app: connect to platform cluster: %w", err)
+	}
+	a.Platform = a.platformLease.Client().Database(cfg.PlatformDB)
+	a.Registry = tenant.NewRegistry(a.Platform, cfg.TenantCacheTTL, a.Clock)
+	a.Databases = tenant.NewDatabases(a.Clusters, cfg.Clusters)
+	a.Guard = tenant.NewGuard(tenant.GuardConfig{
+		Tokens: a.Tokens, Registry: a.Registry, Databases: a.Databases, Clock: a.Clock, StateTTL: cfg.TenantCacheTTL,
+		States: func(ctx context.Context, db lungo.IDatabase, userID string) (tenant.TokenState, error) {
+			s, err := account.State(ctx, db, userID)
+			return tenant.TokenState{Version: s.Version, Active: s.Active}, err
+		},
+	})
+	if err := a.Registry.EnsureIndexes(ctx); err != nil {
+		a.Close()
+		return nil, fmt.Errorf("build app: %w", err)
+	}
+	if err := account.EnsureIndexes(ctx, a.Platform); err != nil {
+		a.Close()
+		return nil, fmt.Errorf("build app: %w", err)
+	}
+	if err := authn.EnsureRefreshIndexes(ctx, a.Platform); err != nil {
+		a.Close()
+		return nil, fmt.Errorf("build app: %w", err)
+	}
+	if err := a.bootstrapAdmin(ctx); err != nil {
+		a.Close()
+		return nil, fmt.Errorf("build app: %w", err)
+	}
+	return a, nil
+}
+
+// bootstrapAdmin creates the configured platform admin when that email has no account yet.
+func (a *App) bootstrapAdmin(ctx context.Context) error {
+	if a.Config.AdminEmail == "" {
+		return nil
+	}
+	email, err := account.NormalizeEmail("EDUGRID_PLATFORM_ADMIN_EMAIL", a.Config.AdminEmail)
+	if err != nil {
+		return err
+	}
+	_, err = account.ByEmail(ctx, a.Platform, email)
+	if err == nil {
+		return nil
+	}
+	if apperr.CodeOf(err) != apperr.NotFound {
+		return err
+	}
+	_, err = account.Create(ctx, a.Platform, account.NewUser{
+		Email: email, Name: "Platform admin", Role: rbac.PlatformAdmin, Password: a.Config.AdminPassword,
+	}, a.Passwords, a.Clock.Now())
+	if apperr.CodeOf(err) == apperr.Conflict {
+		return nil // another instance won the race
+	}
+	if err != nil {
+		return fmt.Errorf("bootstrap platform admin: %w", err)
+	}
+	a.Logger.Info("created the first platform admin", slog.String("email", email))
+	return nil
+}
+
+// AreaOptions returns the httpapi options every area is built with.
+func (a *App) AreaOptions() httpapi.Options {
+	return httpapi.Options{Auth: a.Guard, Logger: a.Logger, Project: a.Config.Project}
+}
+
+// Close releases the platform lease, every cached cluster client and the embedded engines.
+func (a *App) Close() {
+	if a.platformLease != nil {
+		a.platformLease.Release()
+	}
+	if a.Clusters != nil {
+		a.Clusters.Close()
+	}
+	if a.Dialer != nil {
+		a.Dialer.Close()
+	}
+}
+
+// Lazy returns the entry point of a function: on its first request it builds the instance's App from the
+// environment (shared by every function in the process) and the area's handler, then serves. A failed
+// build answers 503 and is retried on the next request instead of being cached.
+func Lazy(build func(*App) http.Handler) http.HandlerFunc {
+	var (
+		mu sync.Mutex
+		h  http.Handler
+	)
+	return func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		if h == nil {
+			a, err := instance(r.Context())
+			if err != nil {
+				mu.Unlock()
+				slog.Error("function start-up failed", slog.String("error", err.Error()))
+				httpapi.WriteError(w, r, &apperr.Error{Code: apperr.Unavailable, Message: "the service is starting or misconfigured; retry shortly"})
+				return
+			}
+			h = build(a)
+		}
+		mu.Unlock()
+		h.ServeHTTP(w, r)
+	}
+}
+
+var (
+	instanceMu  sync.Mutex
+	instanceApp *App // the lazily built, process-wide App behind Lazy
+)
+
+func instance(ctx context.Context) (*App, error) {
+	instanceMu.Lock()
+	defer instanceMu.Unlock()
+	if instanceApp != nil {
+		return instanceApp, nil
+	}
+	cfg, err := config.FromEnv(os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	a, err := New(context.WithoutCancel(ctx), cfg, Options{})
+	if err != nil {
+		return nil, err
+	}
+	instanceApp = a
+	return a, nil
+}

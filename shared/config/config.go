@@ -1,0 +1,147 @@
+// Package config reads edugrid's configuration from the environment. Every setting has an embedded
+// default, so nothing needs to be set to run locally; EDUGRID_ENV=production refuses the defaults that are
+// only safe on a developer's machine (embedded engine, generated keys).
+package config
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the whole runtime configuration.
+type Config struct {
+	// Env is "local" (default) or "production".
+	Env string
+	// PlatformURI is the cluster holding the platform database (registry, platform admins).
+	PlatformURI string
+	PlatformDB  string
+	// Clusters maps cluster names, as tenants record them, to URIs.
+	Clusters map[string]string
+	// DefaultCluster is where new tenants are provisioned.
+	DefaultCluster   string
+	SigningKeys      []byte
+	VerifyKeys       []byte
+	Issuer           string
+	Audience         string
+	AccessTTL        time.Duration
+	RefreshTTL       time.Duration
+	TenantCacheTTL   time.Duration
+	ClusterCacheSize int
+	// AdminEmail and AdminPassword bootstrap the first platform admin when none exists.
+	AdminEmail    string
+	AdminPassword string
+	LogLevel      string
+	Project       string
+	// ClientIPHops is how many trusted proxies append to X-Forwarded-For in front of the service; 0 uses
+	// the connection's address. Login rate limits key on the client address found this way.
+	ClientIPHops int
+}
+
+// Production reports whether embedded defaults are refused.
+func (c Config) Production() bool { return c.Env == "production" }
+
+// Variable documents one environment variable; Variables lists them all for the README and the tests.
+type Variable struct {
+	Name, Default, Meaning string
+}
+
+// Variables is every environment variable the functions read.
+var Variables = []Variable{
+	{"EDUGRID_ENV", "local", "`production` refuses the embedded engine and generated keys"},
+	{"EDUGRID_PLATFORM_URI", "lungo:memory:platform", "cluster holding the platform database (mongodb://, mongodb+srv://, lungo:memory:<name>, lungo:file:<path>)"},
+	{"EDUGRID_PLATFORM_DB", "edugrid_platform", "name of the platform database"},
+	{"EDUGRID_CLUSTERS", `{"default": <platform URI>}`, "JSON object: cluster name -> URI; tenants name their cluster"},
+	{"EDUGRID_DEFAULT_CLUSTER", "default", "cluster new tenants are provisioned on"},
+	{"EDUGRID_SIGNING_KEYS", "generated per process (local only)", "PEM PKCS#8 Ed25519 private keys; the first signs, all verify"},
+	{"EDUGRID_VERIFY_KEYS", "none", "PEM public keys of retired signing keys, accepted until their tokens expire"},
+	{"EDUGRID_JWT_ISSUER", "edugrid", "iss of access tokens"},
+	{"EDUGRID_JWT_AUDIENCE", "edugrid-api", "aud of access tokens"},
+	{"EDUGRID_ACCESS_TTL", "15m", "access token lifetime"},
+	{"EDUGRID_REFRESH_TTL", "720h", "refresh token lifetime"},
+	{"EDUGRID_TENANT_CACHE_TTL", "30s", "how long a warm instance trusts its cached tenant and account states"},
+	{"EDUGRID_CLUSTER_CACHE_SIZE", "16", "cluster clients kept per instance (LRU)"},
+	{"EDUGRID_PLATFORM_ADMIN_EMAIL", "none", "email of the first platform admin, created when none exists"},
+	{"EDUGRID_PLATFORM_ADMIN_PASSWORD", "none", "that admin's initial password (no default in production)"},
+	{"EDUGRID_LOG_LEVEL", "info", "debug, info, warn or error"},
+	{"EDUGRID_CLIENT_IP_HOPS", "0", "trusted proxies appending to X-Forwarded-For (2 behind the Google load balancer)"},
+	{"GOOGLE_CLOUD_PROJECT", "none", "project id, links log lines to traces"},
+}
+
+// FromEnv reads the configuration with getenv (os.Getenv in production, a map in tests).
+func FromEnv(getenv func(string) string) (Config, error) {
+	get := func(name, def string) string {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			return v
+		}
+		return def
+	}
+	c := Config{
+		Env:            get("EDUGRID_ENV", "local"),
+		PlatformURI:    get("EDUGRID_PLATFORM_URI", "lungo:memory:platform"),
+		PlatformDB:     get("EDUGRID_PLATFORM_DB", "edugrid_platform"),
+		DefaultCluster: get("EDUGRID_DEFAULT_CLUSTER", "default"),
+		SigningKeys:    []byte(getenv("EDUGRID_SIGNING_KEYS")),
+		VerifyKeys:     []byte(getenv("EDUGRID_VERIFY_KEYS")),
+		Issuer:         get("EDUGRID_JWT_ISSUER", "edugrid"),
+		Audience:       get("EDUGRID_JWT_AUDIENCE", "edugrid-api"),
+		AdminEmail:     get("EDUGRID_PLATFORM_ADMIN_EMAIL", ""),
+		AdminPassword:  getenv("EDUGRID_PLATFORM_ADMIN_PASSWORD"),
+		LogLevel:       get("EDUGRID_LOG_LEVEL", "info"),
+		Project:        get("GOOGLE_CLOUD_PROJECT", ""),
+	}
+	if c.Env != "local" && c.Env != "production" {
+		return c, fmt.Errorf("EDUGRID_ENV must be local or production, not %q", c.Env)
+	}
+	var err error
+	durations := []struct {
+		dst       *time.Duration
+		name, def string
+	}{
+		{&c.AccessTTL, "EDUGRID_ACCESS_TTL", "15m"},
+		{&c.RefreshTTL, "EDUGRID_REFRESH_TTL", "720h"},
+		{&c.TenantCacheTTL, "EDUGRID_TENANT_CACHE_TTL", "30s"},
+	}
+	for _, d := range durations {
+		if *d.dst, err = time.ParseDuration(get(d.name, d.def)); err != nil || *d.dst <= 0 {
+			return c, fmt.Errorf("%s must be a positive duration such as %s", d.name, d.def)
+		}
+	}
+	if c.ClusterCacheSize, err = strconv.Atoi(get("EDUGRID_CLUSTER_CACHE_SIZE", "16")); err != nil || c.ClusterCacheSize < 1 {
+		return c, fmt.Errorf("EDUGRID_CLUSTER_CACHE_SIZE must be a whole number from 1")
+	}
+	if c.ClientIPHops, err = strconv.Atoi(get("EDUGRID_CLIENT_IP_HOPS", "0")); err != nil || c.ClientIPHops < 0 {
+		return c, fmt.Errorf("EDUGRID_CLIENT_IP_HOPS must be a whole number from 0")
+	}
+	c.Clusters = map[string]string{}
+	if raw := getenv("EDUGRID_CLUSTERS"); strings.TrimSpace(raw) != "" {
+		if err := json.Unmarshal([]byte(raw), &c.Clusters); err != nil {
+			return c, fmt.Errorf("EDUGRID_CLUSTERS must be a JSON object of cluster name to URI")
+		}
+	}
+	if _, ok := c.Clusters[c.DefaultCluster]; !ok {
+		if c.DefaultCluster != "default" || len(c.Clusters) > 0 && c.Production() {
+			return c, fmt.Errorf("EDUGRID_DEFAULT_CLUSTER %q is not in EDUGRID_CLUSTERS", c.DefaultCluster)
+		}
+		c.Clusters["default"] = c.PlatformURI
+	}
+	if c.Production() {
+		for name, uri := range c.Clusters {
+			if strings.HasPrefix(uri, "lungo:") {
+				return c, fmt.Errorf("cluster %q uses the embedded engine, which production refuses", name)
+			}
+		}
+		if strings.HasPrefix(c.PlatformURI, "lungo:") {
+			return c, fmt.Errorf("EDUGRID_PLATFORM_URI must name a MongoDB cluster in production")
+		}
+		if len(c.SigningKeys) == 0 && len(c.VerifyKeys) == 0 {
+			return c, fmt.Errorf("EDUGRID_SIGNING_KEYS or EDUGRID_VERIFY_KEYS must be set in production")
+		}
+		if c.AdminEmail != "" && len(c.AdminPassword) < 12 {
+			return c, fmt.Errorf("EDUGRID_PLATFORM_ADMIN_PASSWORD must be set (12+ characters) with EDUGRID_PLATFORM_ADMIN_EMAIL in production")
+		}
+	}
+	return c, nil
+}

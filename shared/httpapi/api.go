@@ -1,0 +1,210 @@
+// Package httpapi is the one HTTP mechanism every area shares: route tables, the middleware chain
+// (request id, structured logs, panic recovery, body limit, authentication, permission check), strict JSON
+// decoding, RFC 9457 problem+json errors, cursor pagination and the OpenAPI document.
+//
+// An area declares its routes in one table; each route names the permission it needs. The Area serves them
+// under its own prefix (/users/staff) and without it (/staff), so the same function works behind the load
+// balancer and at its own URL.
+package httpapi
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/edugrid/edugrid/shared/apperr"
+	"github.com/edugrid/edugrid/shared/rbac"
+)
+
+// HandlerFunc handles one request. It writes its response itself (usually with JSON) and returns an error
+// instead of writing one; the Area turns the error into problem+json.
+type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// Route is one row of an area's route table.
+type Route struct {
+	Method string
+	// Path is relative to the area, in net/http pattern syntax: "/staff/{id}".
+	Path string
+	// Permission is required of the caller; rbac.Public routes skip authentication.
+	Permission rbac.Permission
+	Summary    string
+	// Request is a value of the JSON body type (nil when the route takes no body), Response of the success
+	// body type (nil for 204). They feed the OpenAPI document.
+	Request  any
+	Response any
+	// Status is the success status; 200 when zero.
+	Status int
+	// Query documents the query parameters the route reads.
+	Query   []QueryParam
+	Handler HandlerFunc
+}
+
+// QueryParam documents one query parameter.
+type QueryParam struct {
+	Name        string
+	Description string
+}
+
+// Authenticator establishes who calls a non-public route. It is implemented by the tenant middleware.
+type Authenticator interface {
+	// Authenticate verifies r's credentials for a route needing perm and returns the context to serve the
+	// request with (carrying the principal, and the tenant database on tenant routes) and a function to
+	// call when the request ends. Errors are *apperr.Error: Unauthenticated, Forbidden or Suspended, or
+	// Unavailable when a dependency is down.
+	Authenticate(r *http.Request, perm rbac.Permission) (context.Context, func(), error)
+}
+
+// Options configures an Area.
+type Options struct {
+	Auth   Authenticator
+	Logger *slog.Logger
+	// Project is the Google Cloud project id, used to link log lines to traces.
+	Project string
+}
+
+// Area serves one API area's route table. It is an http.Handler.
+type Area struct {
+	Name   string
+	Routes []Route
+	opts   Options
+	mux    *http.ServeMux
+	paths  *http.ServeMux // path-only patterns, to tell 405 from 404
+}
+
+// NewArea builds the handler for area name. It panics on a malformed route table (a programming error
+// caught by every test that builds the area).
+func NewArea(name string, routes []Route, opts Options) *Area {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	a := &Area{Name: name, Routes: routes, opts: opts, mux: http.NewServeMux(), paths: http.NewServeMux()}
+	seenPath := map[string]bool{}
+	for _, rt := range routes {
+		if rt.Method == "" || !strings.HasPrefix(rt.Path, "/") || rt.Permission == "" || rt.Handler == nil {
+			panic(fmt.Sprintf("httpapi: area %s: incomplete route %s %s", name, rt.Method, rt.Path))
+		}
+		if rt.Permission != rbac.Public && opts.Auth == nil {
+			panic(fmt.Sprintf("httpapi: area %s: route %s %s needs an Authenticator", name, rt.Method, rt.Path))
+		}
+		a.mux.Handle(rt.Method+" "+rt.Path, a.serveRoute(rt))
+		if !seenPath[rt.Path] {
+			seenPath[rt.Path] = true
+			a.paths.Handle(rt.Path, http.NotFoundHandler())
+		}
+	}
+	a.mux.HandleFunc("/", a.notFound)
+	return a
+}
+
+// ServeHTTP serves one request, with or without the area's prefix.
+func (a *Area) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rid := requestID(r)
+	log := a.opts.Logger.With(slog.String("request_id", rid))
+	if t := traceID(r); t != "" && a.opts.Project != "" {
+		log = log.With(slog.String("logging.googleapis.com/trace", "projects/"+a.opts.Project+"/traces/"+t))
+	}
+	ctx := context.WithValue(r.Context(), requestIDKey{}, rid)
+	ctx = WithLogger(ctx, log)
+	r = r.WithContext(ctx)
+	w.Header().Set("X-Request-Id", rid)
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+
+	prefix := "/" + a.Name
+	if r.URL.Path == prefix || strings.HasPrefix(r.URL.Path, prefix+"/") {
+		r2 := *r
+		u := *r.URL
+		u.Path = strings.TrimPrefix(r.URL.Path, prefix)
+		u.RawPath = ""
+		if u.Path == "" {
+			u.Path = "/"
+		}
+		r2.URL = &u
+		r = &r2
+	}
+
+	rec := &statusRecorder{ResponseWriter: w}
+	defer func() {
+		if v := recover(); v != nil {
+			log.Error("panic serving request", slog.Any("panic", v), slog.String("stack", string(debug.Stack())))
+			if !rec.wrote {
+				WriteError(rec, r, fmt.Errorf("panic: %v", v))
+			}
+		}
+		log.Info("request",
+			slog.Group("httpRequest",
+				slog.String("requestMethod", r.Method),
+				slog.String("requestUrl", prefix+r.URL.Path),
+				slog.Int("status", rec.status),
+				slog.String("latency", fmt.Sprintf("%.6fs", time.Since(start).Seconds())),
+				slog.String("userAgent", r.UserAgent()),
+			),
+		)
+	}()
+	a.mux.ServeHTTP(rec, r)
+}
+
+func (a *Area) serveRoute(rt Route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+		if rt.Permission != rbac.Public {
+			ctx, release, err := a.opts.Auth.Authenticate(r, rt.Permission)
+			if err != nil {
+				WriteError(w, r, err)
+				return
+			}
+			defer release()
+			p, ok := rbac.FromContext(ctx)
+			if !ok || !rbac.Allowed(p.Role, rt.Permission) {
+				WriteError(w, r, apperr.Errorf(apperr.Forbidden, "your role may not do this"))
+				return
+			}
+			if l := Logger(ctx); l != nil {
+				ctx = WithLogger(ctx, l.With(slog.String("tenant", p.Tenant), slog.String("user", p.Subject)))
+			}
+			r = r.WithContext(ctx)
+		}
+		if err := rt.Handler(w, r); err != nil {
+			WriteError(w, r, err)
+		}
+	})
+}
+
+func (a *Area) notFound(w http.ResponseWriter, r *http.Request) {
+	if _, pattern := a.paths.Handler(r); pattern != "" {
+		var allow []string
+		for _, rt := range a.Routes {
+			if rt.Path == pattern {
+				allow = append(allow, rt.Method)
+			}
+		}
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		WriteErrorStatus(w, r, http.StatusMethodNotAllowed, apperr.Errorf(apperr.Invalid, "method %s is not allowed here", r.Method))
+		return
+	}
+	WriteError(w, r, apperr.Errorf(apperr.NotFound, "no such route"))
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if !s.wrote {
+		s.status, s.wrote = code, true
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if !s.wrote {
+		s.status, s.wrote = http.StatusOK, true
+	}
+	return s.ResponseWriter.Write(b)
+}

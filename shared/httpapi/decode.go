@@ -1,0 +1,115 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/edugrid/edugrid/shared/apperr"
+)
+
+// MaxBodyBytes caps every request body.
+const MaxBodyBytes = 1 << 20
+
+// Validator is implemented by request types that check their own fields after decoding. Validate returns an
+// *apperr.Error (code Invalid) describing the first problem.
+type Validator interface {
+	Validate() error
+}
+
+// Decode reads r's JSON body strictly into dst, a pointer to a typed struct: the content type must be JSON,
+// unknown fields, trailing data and bodies over MaxBodyBytes are refused, and a value of the wrong JSON type
+// (such as an operator object {"$ne": …} where a string belongs) is refused by the type itself. Because
+// bodies only ever land in typed structs, client JSON can never become a database filter or update. If
+// dst implements Validator, Validate runs last. Errors are *apperr.Error with codes Invalid, TooLarge or
+// UnsupportedType.
+func Decode(r *http.Request, dst any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+			return apperr.Errorf(apperr.UnsupportedType, "the request body must be application/json")
+		}
+	}
+	body := http.MaxBytesReader(nil, r.Body, MaxBodyBytes)
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		return decodeError(err)
+	}
+	// Anything after the first value, even another valid value, is refused: "{} {}" is not one request.
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return decodeError(err)
+		}
+		return apperr.Errorf(apperr.Invalid, "the request body must hold a single JSON value")
+	}
+	if v, ok := dst.(Validator); ok {
+		return v.Validate()
+	}
+	return nil
+}
+
+func decodeError(err error) error {
+	var (
+		syntax    *json.SyntaxError
+		typeErr   *json.UnmarshalTypeError
+		tooBig    *http.MaxBytesError
+		invalidUM *json.InvalidUnmarshalError
+	)
+	switch {
+	case errors.Is(err, io.EOF):
+		return apperr.Errorf(apperr.Invalid, "the request body is empty; a JSON object is required")
+	case errors.As(err, &tooBig):
+		return apperr.Errorf(apperr.TooLarge, "the request body is larger than %d bytes", MaxBodyBytes)
+	case errors.As(err, &syntax):
+		return apperr.Errorf(apperr.Invalid, "malformed JSON at byte %d", syntax.Offset)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return apperr.Errorf(apperr.Invalid, "malformed JSON: the body ends too early")
+	case errors.As(err, &typeErr):
+		if typeErr.Field == "" {
+			return apperr.Errorf(apperr.Invalid, "the request body must be a JSON %s", jsonKind(typeErr))
+		}
+		return apperr.InvalidField(typeErr.Field, fmt.Sprintf("must be a JSON %s", jsonKind(typeErr)))
+	case errors.As(err, &invalidUM):
+		panic(err) // a programming error: dst is not a pointer
+	}
+	if field, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		return apperr.InvalidField(strings.Trim(field, `"`), "unknown field")
+	}
+	return apperr.Errorf(apperr.Invalid, "the request body is not valid JSON")
+}
+
+func jsonKind(e *json.UnmarshalTypeError) string {
+	switch e.Type.Kind().String() {
+	case "string":
+		return "string"
+	case "bool":
+		return "boolean"
+	case "slice", "array":
+		return "array"
+	case "map", "struct", "ptr":
+		return "object"
+	case "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64", "float32", "float64":
+		return "number"
+	}
+	return "value of another type"
+}
+
+// JSON writes v as a JSON response with status.
+func JSON(w http.ResponseWriter, status int, v any) {
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(v); err != nil {
+		// Every response type is a plain struct; failing here is a programming error.
+		panic(fmt.Sprintf("encode response: %v", err))
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}

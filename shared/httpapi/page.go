@@ -1,0 +1,74 @@
+package httpapi
+
+import (
+	"encoding/base64"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/edugrid/edugrid/shared/apperr"
+)
+
+// Page limits: a caller asks for up to MaxLimit items and gets DefaultLimit when it does not say.
+const (
+	DefaultLimit = 50
+	MaxLimit     = 200
+)
+
+// PageRequest is a decoded ?cursor=&limit= pair. After is the id the previous page ended at ("" for the
+// first page).
+type PageRequest struct {
+	After string
+	Limit int
+}
+
+// Page is the envelope of every list response. NextCursor is empty on the last page.
+type Page[T any] struct {
+	Items      []T    `json:"items"`
+	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+// PageQuery documents the pagination query parameters for a route table.
+var PageQuery = []QueryParam{
+	{Name: "cursor", Description: "next_cursor of the previous page; omit for the first page"},
+	{Name: "limit", Description: "items per page, 1..200, default 50"},
+}
+
+const cursorPrefix = "v1:"
+
+// ParsePage reads the cursor and limit query parameters. A limit above MaxLimit is capped; a malformed
+// cursor or limit is an Invalid error.
+func ParsePage(r *http.Request) (PageRequest, error) {
+	q := r.URL.Query()
+	pr := PageRequest{Limit: DefaultLimit}
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			return pr, apperr.InvalidField("limit", "must be a whole number from 1")
+		}
+		pr.Limit = min(n, MaxLimit)
+	}
+	if c := q.Get("cursor"); c != "" {
+		raw, err := base64.RawURLEncoding.DecodeString(c)
+		after, ok := strings.CutPrefix(string(raw), cursorPrefix)
+		if err != nil || !ok || after == "" || len(after) > 200 {
+			return pr, apperr.InvalidField("cursor", "is not a cursor this API issued")
+		}
+		pr.After = after
+	}
+	return pr, nil
+}
+
+// NewPage builds a page from items fetched with one extra beyond the limit: the extra only signals that
+// another page exists. lastID returns the sort key (the id) of an item.
+func NewPage[T any](items []T, limit int, lastID func(T) string) Page[T] {
+	p := Page[T]{Items: items}
+	if len(items) > limit {
+		p.Items = items[:limit]
+		p.NextCursor = base64.RawURLEncoding.EncodeToString([]byte(cursorPrefix + lastID(p.Items[limit-1])))
+	}
+	if p.Items == nil {
+		p.Items = []T{}
+	}
+	return p
+}

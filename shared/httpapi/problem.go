@@ -1,0 +1,108 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"log/slog"
+	"net/http"
+
+	"github.com/edugrid/edugrid/shared/apperr"
+)
+
+// statusOf is the one place an application error code becomes an HTTP status.
+var statusOf = map[apperr.Code]int{
+	apperr.Invalid:         http.StatusBadRequest,
+	apperr.Unauthenticated: http.StatusUnauthorized,
+	apperr.Forbidden:       http.StatusForbidden,
+	apperr.NotFound:        http.StatusNotFound,
+	apperr.Conflict:        http.StatusConflict,
+	apperr.TooLarge:        http.StatusRequestEntityTooLarge,
+	apperr.UnsupportedType: http.StatusUnsupportedMediaType,
+	apperr.RateLimited:     http.StatusTooManyRequests,
+	apperr.Suspended:       http.StatusForbidden,
+	apperr.Unavailable:     http.StatusServiceUnavailable,
+	apperr.Internal:        http.StatusInternalServerError,
+}
+
+var titleOf = map[apperr.Code]string{
+	apperr.Invalid:         "Invalid request",
+	apperr.Unauthenticated: "Authentication required",
+	apperr.Forbidden:       "Forbidden",
+	apperr.NotFound:        "Not found",
+	apperr.Conflict:        "Conflict",
+	apperr.TooLarge:        "Request body too large",
+	apperr.UnsupportedType: "Unsupported media type",
+	apperr.RateLimited:     "Too many requests",
+	apperr.Suspended:       "Institution suspended",
+	apperr.Unavailable:     "Service unavailable",
+	apperr.Internal:        "Internal error",
+}
+
+// StatusOf returns the HTTP status for an error code (500 for an unknown one).
+func StatusOf(code apperr.Code) int {
+	if s, ok := statusOf[code]; ok {
+		return s
+	}
+	return http.StatusInternalServerError
+}
+
+// Problem is an RFC 9457 problem document with edugrid's stable code.
+type Problem struct {
+	Type      string            `json:"type"`
+	Title     string            `json:"title"`
+	Status    int               `json:"status"`
+	Detail    string            `json:"detail"`
+	Code      apperr.Code       `json:"code"`
+	Instance  string            `json:"instance,omitempty"`
+	RequestID string            `json:"request_id,omitempty"`
+	Errors    map[string]string `json:"errors,omitempty"`
+}
+
+// ProblemType returns the problem type URI for a code.
+func ProblemType(code apperr.Code) string { return "urn:edugrid:problem:" + string(code) }
+
+// WriteError writes err as problem+json. An *apperr.Error shows its code and message; anything else is
+// logged with its detail and shown only as "Internal error." so internals never reach the caller.
+func WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	ae := apperr.As(err)
+	if ae == nil {
+		Logger(r.Context()).Error("request failed", slog.String("error", err.Error()))
+		ae = &apperr.Error{Code: apperr.Internal, Message: "Internal error."}
+	}
+	status := StatusOf(ae.Code)
+	if status >= 500 && ae.Code != apperr.Internal {
+		Logger(r.Context()).Warn("request unavailable", slog.String("error", err.Error()))
+	}
+	writeProblem(w, r, status, ae)
+}
+
+// WriteErrorStatus writes a problem for ae with an explicit status, for the rare protocol-level answers
+// (405) that have no application error code of their own.
+func WriteErrorStatus(w http.ResponseWriter, r *http.Request, status int, ae *apperr.Error) {
+	writeProblem(w, r, status, ae)
+}
+
+func writeProblem(w http.ResponseWriter, r *http.Request, status int, ae *apperr.Error) {
+	p := Problem{
+		Type:      ProblemType(ae.Code),
+		Title:     titleOf[ae.Code],
+		Status:    status,
+		Detail:    ae.Message,
+		Code:      ae.Code,
+		Instance:  r.URL.Path,
+		RequestID: RequestID(r.Context()),
+		Errors:    ae.Fields,
+	}
+	if p.Title == "" {
+		p.Title = http.StatusText(status)
+	}
+	switch ae.Code {
+	case apperr.Unauthenticated:
+		w.Header().Set("WWW-Authenticate", `Bearer realm="edugrid"`)
+	case apperr.RateLimited:
+		w.Header().Set("Retry-After", "60")
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(p)
+}

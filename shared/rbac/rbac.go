@@ -1,0 +1,189 @@
+// Package rbac says who may do what.
+//
+// Roles sit at three levels: the platform (super admin, who runs edugrid itself), the tenant (owner,
+// accountant, counsellor: every branch of one institution) and the branch (branch admin, teacher: only the
+// branches listed in their scope). Students and guardians see only their own records.
+//
+// Every route declares one Permission in its area's route table; the HTTP layer refuses a caller whose role
+// lacks it before the handler runs. Object-level checks ("is this batch in one of your branches?") are the
+// area's job, through Principal.CanSeeBranch, and an object the caller may not see is reported as not found,
+// never as forbidden, so its existence does not leak.
+package rbac
+
+import (
+	"context"
+	"slices"
+)
+
+// Role is a user's role. Stored in tokens and user documents; never rename one.
+type Role string
+
+// The roles.
+const (
+	PlatformAdmin Role = "platform_admin"
+	Owner         Role = "owner"
+	BranchAdmin   Role = "branch_admin"
+	Teacher       Role = "teacher"
+	Accountant    Role = "accountant"
+	Counsellor    Role = "counsellor"
+	Guardian      Role = "guardian"
+	Student       Role = "student"
+)
+
+// Level is where a role's authority applies.
+type Level int
+
+// The levels.
+const (
+	LevelNone     Level = iota
+	LevelPlatform       // the whole deployment
+	LevelTenant         // every branch of one tenant
+	LevelBranch         // the branches in the principal's scope
+	LevelSelf           // the principal's own records (students, guardians)
+)
+
+// Level returns the role's level; LevelNone for an unknown role.
+func (r Role) Level() Level {
+	switch r {
+	case PlatformAdmin:
+		return LevelPlatform
+	case Owner, Accountant, Counsellor:
+		return LevelTenant
+	case BranchAdmin, Teacher:
+		return LevelBranch
+	case Guardian, Student:
+		return LevelSelf
+	}
+	return LevelNone
+}
+
+// Valid reports whether r is a known role.
+func (r Role) Valid() bool { return r.Level() != LevelNone }
+
+// Staff reports whether r is a tenant staff role (one a user can be given in the users area).
+func (r Role) Staff() bool { l := r.Level(); return l == LevelTenant || l == LevelBranch }
+
+// Permission names an action a route performs.
+type Permission string
+
+// Permissions of the foundation areas. Later areas add theirs here, next to the grants table.
+const (
+	// Public routes need no token at all (login, branding, JWKS).
+	Public Permission = "public"
+	// Self routes need any valid token of the caller's own tenant (or platform) and act on the caller.
+	Self Permission = "self"
+
+	PlatformTenants Permission = "platform.tenants" // provision and manage tenants
+
+	BranchesRead  Permission = "branches.read"
+	BranchesWrite Permission = "branches.write"
+	StaffRead     Permission = "staff.read"
+	StaffWrite    Permission = "staff.write"
+	AuditRead     Permission = "audit.read"
+)
+
+// grants is the whole role -> permission table, read-only after init.
+var grants = map[Role][]Permission{
+	PlatformAdmin: {PlatformTenants},
+	Owner:         {BranchesRead, BranchesWrite, StaffRead, StaffWrite, AuditRead},
+	BranchAdmin:   {BranchesRead, StaffRead, StaffWrite},
+	Accountant:    {BranchesRead, StaffRead},
+	Counsellor:    {BranchesRead},
+	Teacher:       {BranchesRead},
+}
+
+// Allowed reports whether role r holds permission p. Public and Self are held by every valid role.
+func Allowed(r Role, p Permission) bool {
+	if !r.Valid() {
+		return false
+	}
+	if p == Public || p == Self {
+		return true
+	}
+	return slices.Contains(grants[r], p)
+}
+
+// Permissions returns every permission some role holds, for documentation and tests.
+func Permissions() []Permission {
+	var out []Permission
+	for _, ps := range grants {
+		for _, p := range ps {
+			if !slices.Contains(out, p) {
+				out = append(out, p)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Principal is the authenticated caller of a request, as the token and the tenant middleware established.
+type Principal struct {
+	// Subject is the user id (a platform admin id for platform admins).
+	Subject string
+	// Tenant is the tenant slug; "" for platform admins.
+	Tenant string
+	Role   Role
+	// Branches scopes branch-level roles; tenant-level roles see every branch whatever it holds.
+	Branches []string
+	// PRN is the caller's registration number, when they have one.
+	PRN string
+}
+
+// CanSeeBranch reports whether the principal may see objects of branch id: tenant-level roles see all,
+// branch-level roles only those in scope, everyone else none.
+func (p Principal) CanSeeBranch(id string) bool {
+	switch p.Role.Level() {
+	case LevelTenant:
+		return true
+	case LevelBranch:
+		return slices.Contains(p.Branches, id)
+	}
+	return false
+}
+
+// CanGrant reports whether the principal may give another user role r with branch scope branches: owners
+// give any staff role; branch admins give teacher and branch admin roles only within their own branches.
+func (p Principal) CanGrant(r Role, branches []string) bool {
+	if !r.Staff() {
+		return false
+	}
+	switch p.Role {
+	case Owner:
+		return true
+	case BranchAdmin:
+		if r != Teacher && r != BranchAdmin || len(branches) == 0 {
+			return false
+		}
+		for _, b := range branches {
+			if !slices.Contains(p.Branches, b) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+type principalKey struct{}
+
+// WithPrincipal returns ctx carrying p. Only the tenant middleware calls it (and tests standing in for it).
+func WithPrincipal(ctx context.Context, p Principal) context.Context {
+	return context.WithValue(ctx, principalKey{}, p)
+}
+
+// FromContext returns the principal in ctx, if any.
+func FromContext(ctx context.Context) (Principal, bool) {
+	p, ok := ctx.Value(principalKey{}).(Principal)
+	return p, ok
+}
+
+// Must returns the principal in ctx and panics when there is none: only authenticated routes call it, and
+// the panic is recovered into a 500 without internals.
+func Must(ctx context.Context) Principal {
+	p, ok := FromContext(ctx)
+	if !ok {
+		panic("rbac.Must: no principal in context (route is public)")
+	}
+	return p
+}

@@ -1,0 +1,134 @@
+// Package store opens MongoDB clusters and hands out database handles.
+//
+// All database code in edugrid talks to github.com/256dpi/lungo's driver interfaces (lungo.IClient,
+// lungo.IDatabase, lungo.ICollection). A cluster URI picks the engine:
+//
+//	mongodb://…, mongodb+srv://…   the official MongoDB driver (production)
+//	lungo:memory:<name>            the embedded engine in memory (tests); one engine per name per Dialer
+//	lungo:file:<path>              the embedded engine in one file (the local stack)
+//
+// The embedded engine has no aggregation pipeline and no $regex; it panics on options it does not
+// support. Code that must run on both engines keeps to what both support (see DESIGN.md, engine facts).
+//
+// A request reaches its tenant's database only through the handle the tenant middleware puts into the
+// request context (WithDatabase, Database); no handler names a database itself.
+package store
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/256dpi/lungo"
+	"go.mongodb.org/mongo-driver/mongo/options"
+	"go.mongodb.org/mongo-driver/mongo/readpref"
+)
+
+// Dialer connects to clusters by URI. It owns the embedded engines it opens: they live until Close, so an
+// in-memory engine keeps its data when a client cache evicts and later re-dials it. Safe for concurrent
+// use.
+type Dialer struct {
+	mu      sync.Mutex
+	engines map[string]*lungo.Engine
+	clients map[string]lungo.IClient
+	closed  bool
+}
+
+// NewDialer returns a Dialer with no open engines.
+func NewDialer() *Dialer {
+	return &Dialer{engines: map[string]*lungo.Engine{}, clients: map[string]lungo.IClient{}}
+}
+
+// Dial returns a connected client for uri. For MongoDB URIs it connects and pings, so a dead cluster is
+// reported here rather than on the first query. Errors name the engine but never the URI, which may hold
+// credentials.
+func (d *Dialer) Dial(ctx context.Context, uri string) (lungo.IClient, error) {
+	switch {
+	case strings.HasPrefix(uri, "mongodb://"), strings.HasPrefix(uri, "mongodb+srv://"):
+		client, err := lungo.Connect(ctx, options.Client().ApplyURI(uri).SetAppName("edugrid"))
+		if err != nil {
+			return nil, fmt.Errorf("connect to mongodb cluster: %w", err)
+		}
+		pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if err := client.Ping(pingCtx, readpref.Primary()); err != nil {
+			_ = client.Disconnect(context.WithoutCancel(ctx))
+			return nil, fmt.Errorf("ping mongodb cluster: %w", err)
+		}
+		return client, nil
+	case strings.HasPrefix(uri, "lungo:memory"), strings.HasPrefix(uri, "lungo:file:"):
+		return d.embedded(uri)
+	default:
+		return nil, fmt.Errorf("dial cluster: unsupported URI scheme (want mongodb://, mongodb+srv://, lungo:memory:<name> or lungo:file:<path>)")
+	}
+}
+
+func (d *Dialer) embedded(uri string) (lungo.IClient, error) {
+	key := uri
+	var st lungo.Store
+	if path, ok := strings.CutPrefix(uri, "lungo:file:"); ok {
+		if path == "" {
+			return nil, fmt.Errorf("dial embedded engine: lungo:file: needs a path")
+		}
+		abs, err := filepath.Abs(path)
+		if err != nil {
+			return nil, fmt.Errorf("dial embedded engine: %w", err)
+		}
+		key = "lungo:file:" + abs
+		// Owner-only: the file holds password hashes and every tenant's records.
+		st = lungo.NewFileStore(abs, 0o600)
+	} else {
+		st = lungo.NewMemoryStore()
+	}
+
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return nil, fmt.Errorf("dial embedded engine: dialer closed")
+	}
+	if c, ok := d.clients[key]; ok {
+		return c, nil
+	}
+	client, engine, err := lungo.Open(context.Background(), lungo.Options{Store: st})
+	if err != nil {
+		return nil, fmt.Errorf("open embedded engine: %w", err)
+	}
+	d.engines[key] = engine
+	d.clients[key] = client
+	return client, nil
+}
+
+// Close closes every embedded engine the Dialer opened. Clients from MongoDB URIs are disconnected by
+// whoever holds them (the Cache).
+func (d *Dialer) Close() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.closed = true
+	for k, e := range d.engines {
+		e.Close()
+		delete(d.engines, k)
+		delete(d.clients, k)
+	}
+}
+
+type dbKey struct{}
+
+// WithDatabase returns a context carrying db as the request's tenant database. Only the tenant middleware
+// calls it (and tests standing in for it).
+func WithDatabase(ctx context.Context, db lungo.IDatabase) context.Context {
+	return context.WithValue(ctx, dbKey{}, db)
+}
+
+// Database returns the tenant database the middleware put into ctx. It panics when there is none: a
+// handler that reaches for a tenant database on a route that is not tenant-scoped is a programming error,
+// and the panic is recovered into a 500 without internals.
+func Database(ctx context.Context) lungo.IDatabase {
+	db, ok := ctx.Value(dbKey{}).(lungo.IDatabase)
+	if !ok || db == nil {
+		panic("store.Database: no tenant database in context (route is not tenant-scoped)")
+	}
+	return db
+}

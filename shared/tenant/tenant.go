@@ -1,0 +1,204 @@
+// Package tenant is the registry of institutions (tenants) and the middleware that binds every request to
+// exactly one of them.
+//
+// The registry lives in the platform database. Each tenant's records live in a database of its own, named
+// from its slug, on the cluster the registry names. The Guard verifies a request's access token, loads the
+// tenant from a warm-instance cache, refuses suspended tenants and revoked tokens, and puts the tenant's
+// database handle into the request context. It is the only way a handler reaches tenant data: no tenant
+// id in a path, query, body or header ever chooses a database.
+package tenant
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"regexp"
+	"time"
+	_ "time/tzdata" // tenants name IANA time zones; a function's base image may have no zoneinfo
+
+	"github.com/edugrid/edugrid/shared/apperr"
+)
+
+// Status is a tenant's lifecycle state.
+type Status string
+
+// The states. Only Active tenants are served.
+const (
+	Provisioning Status = "provisioning"
+	Active       Status = "active"
+	Suspended    Status = "suspended"
+)
+
+// Tenant is one institution's registry record.
+type Tenant struct {
+	Slug   string `bson:"_id" json:"slug"`
+	Number int    `bson:"number" json:"number"`
+	Name   string `bson:"name" json:"name"`
+	Status Status `bson:"status" json:"status"`
+	// Cluster names the MongoDB cluster (a key of the configured cluster map), never its URI.
+	Cluster string `bson:"cluster" json:"cluster"`
+	DB      string `bson:"db" json:"db"`
+	// TokenVersion is carried in every access token; bumping it logs out the whole tenant.
+	TokenVersion int64     `bson:"token_version" json:"token_version"`
+	Branding     Branding  `bson:"branding" json:"branding"`
+	Settings     Settings  `bson:"settings" json:"settings"`
+	CreatedAt    time.Time `bson:"created_at" json:"created_at"`
+	UpdatedAt    time.Time `bson:"updated_at" json:"updated_at"`
+}
+
+// Branding is what a white-labelled login page shows. It is public.
+type Branding struct {
+	DisplayName  string `bson:"display_name" json:"display_name"`
+	LogoURL      string `bson:"logo_url" json:"logo_url,omitempty"`
+	PrimaryColor string `bson:"primary_color" json:"primary_color,omitempty"`
+	SupportEmail string `bson:"support_email" json:"support_email,omitempty"`
+}
+
+// Settings are a tenant's operating rules.
+type Settings struct {
+	// Currency is the ISO 4217 code every amount of the tenant is in.
+	Currency string `bson:"currency" json:"currency"`
+	// Timezone is an IANA zone; dates such as due dates and attendance days are in it.
+	Timezone  string         `bson:"timezone" json:"timezone"`
+	Reminders ReminderPolicy `bson:"reminders" json:"reminders"`
+	LateFee   LateFeeRule    `bson:"late_fee" json:"late_fee"`
+}
+
+// ReminderPolicy says when fee reminders go out.
+type ReminderPolicy struct {
+	DaysBefore  []int `bson:"days_before" json:"days_before"`
+	OnDueDate   bool  `bson:"on_due_date" json:"on_due_date"`
+	DaysOverdue []int `bson:"days_overdue" json:"days_overdue"`
+}
+
+// LateFeeRule is the tenant's default late fee; fee plans may override it.
+type LateFeeRule struct {
+	// Kind is "none", "flat" or "per_day".
+	Kind string `bson:"kind" json:"kind"`
+	// Amount is in minor units of the tenant's currency: the flat fee, or the fee per day.
+	Amount    int64 `bson:"amount" json:"amount"`
+	GraceDays int   `bson:"grace_days" json:"grace_days"`
+	// Cap bounds a per-day fee, in minor units; 0 means no cap.
+	Cap int64 `bson:"cap" json:"cap"`
+}
+
+// DefaultSettings are a new tenant's settings unless the provisioner says otherwise.
+func DefaultSettings() Settings {
+	return Settings{
+		Currency:  "INR",
+		Timezone:  "Asia/Kolkata",
+		Reminders: ReminderPolicy{DaysBefore: []int{3}, OnDueDate: true, DaysOverdue: []int{1, 7}},
+		LateFee:   LateFeeRule{Kind: "none"},
+	}
+}
+
+var (
+	slugPattern     = regexp.MustCompile(`^[a-z][a-z0-9-]{2,39}$`)
+	currencyPattern = regexp.MustCompile(`^[A-Z]{3}$`)
+	colorPattern    = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
+)
+
+// reserved slugs would collide with platform names or confuse people.
+var reserved = map[string]bool{"platform": true, "admin": true, "api": true, "www": true, "edugrid": true, "system": true}
+
+// ValidateSlug returns an Invalid error unless s is a usable tenant slug: 3 to 40 characters, lowercase
+// letters, digits and hyphens, starting with a letter, not ending with a hyphen, not reserved.
+func ValidateSlug(s string) error {
+	if !slugPattern.MatchString(s) || s[len(s)-1] == '-' {
+		return apperr.InvalidField("slug", "must be 3-40 characters of a-z, 0-9 and '-', starting with a letter and not ending with '-'")
+	}
+	if reserved[s] {
+		return apperr.InvalidField("slug", "is reserved")
+	}
+	return nil
+}
+
+// DatabaseName returns the database of the tenant with slug s. It is derived from the slug, so it is
+// readable in operations tools and never guessable from a number.
+func DatabaseName(slug string) string {
+	// MongoDB database names may not hold '-' comfortably in every tool; '_' is safe everywhere.
+	b := []byte("edu_" + slug)
+	for i, c := range b {
+		if c == '-' {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
+
+// Validate checks settings; errors are Invalid and name the field.
+func (s Settings) Validate() error {
+	if !currencyPattern.MatchString(s.Currency) {
+		return apperr.InvalidField("settings.currency", "must be an ISO 4217 code such as INR")
+	}
+	if _, err := time.LoadLocation(s.Timezone); err != nil || s.Timezone == "" || s.Timezone == "Local" {
+		return apperr.InvalidField("settings.timezone", "must be an IANA time zone such as Asia/Kolkata")
+	}
+	for _, d := range append(append([]int{}, s.Reminders.DaysBefore...), s.Reminders.DaysOverdue...) {
+		if d < 1 || d > 365 {
+			return apperr.InvalidField("settings.reminders", "days must be 1 to 365")
+		}
+	}
+	lf := s.LateFee
+	switch lf.Kind {
+	case "none":
+	case "flat", "per_day":
+		if lf.Amount <= 0 {
+			return apperr.InvalidField("settings.late_fee.amount", "must be positive")
+		}
+	default:
+		return apperr.InvalidField("settings.late_fee.kind", `must be "none", "flat" or "per_day"`)
+	}
+	if lf.GraceDays < 0 || lf.GraceDays > 365 || lf.Cap < 0 {
+		return apperr.InvalidField("settings.late_fee", "grace days must be 0 to 365 and the cap not negative")
+	}
+	return nil
+}
+
+// Validate checks branding; errors are Invalid and name the field.
+func (b Branding) Validate() error {
+	if n := len(b.DisplayName); n < 1 || n > 120 {
+		return apperr.InvalidField("branding.display_name", "must be 1 to 120 characters")
+	}
+	if b.LogoURL != "" {
+		u, err := url.Parse(b.LogoURL)
+		if err != nil || u.Scheme != "https" || u.Host == "" || len(b.LogoURL) > 500 {
+			return apperr.InvalidField("branding.logo_url", "must be an https URL")
+		}
+	}
+	if b.PrimaryColor != "" && !colorPattern.MatchString(b.PrimaryColor) {
+		return apperr.InvalidField("branding.primary_color", "must be a colour like #1a73e8")
+	}
+	if len(b.SupportEmail) > 200 {
+		return apperr.InvalidField("branding.support_email", "is too long")
+	}
+	return nil
+}
+
+type tenantKey struct{}
+
+// WithTenant returns ctx carrying t. Only the Guard calls it (and tests standing in for it).
+func WithTenant(ctx context.Context, t *Tenant) context.Context {
+	return context.WithValue(ctx, tenantKey{}, t)
+}
+
+// FromContext returns the request's tenant. It panics on a route that is not tenant-scoped, a programming
+// error recovered into a 500.
+func FromContext(ctx context.Context) *Tenant {
+	t, ok := ctx.Value(tenantKey{}).(*Tenant)
+	if !ok {
+		panic("tenant.FromContext: no tenant in context (route is not tenant-scoped)")
+	}
+	return t
+}
+
+// Location returns the tenant's time zone (UTC if the stored one is unusable).
+func (t *Tenant) Location() *time.Location {
+	loc, err := time.LoadLocation(t.Settings.Timezone)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
+}
+
+func (t *Tenant) String() string { return fmt.Sprintf("tenant %s (#%d)", t.Slug, t.Number) }
