@@ -141,7 +141,7 @@ variable "secret_versions" {
 }
 
 variable "secret_replica_locations" {
-  description = "Regions to keep secret payloads in (e.g. [\"asia-south1\", \"asia-south2\"]) for data residency. Empty = automatic replication chosen by Google. Changing it recreates the secrets and their versions are lost."
+  description = "Regions to keep secret payloads in (e.g. [\"asia-south1\", \"asia-south2\"]) for data residency. Empty = automatic replication chosen by Google. Decide before the first apply: changing it would replace the secrets (losing their versions), which prevent_destroy refuses."
   type        = list(string)
   default     = []
   nullable    = false

@@ -5,8 +5,9 @@
 # and runs `terraform apply` with that zip as `source_object`.
 
 terraform {
-  # 1.6+: optional() object attributes with defaults, check blocks and the
-  # current GCS backend options are all relied on below.
+  # optional() attributes with defaults need 1.3 and check blocks 1.5; the
+  # project's floor is 1.6 (Cloud Build runs the version pinned in
+  # cloudbuild.yaml).
   required_version = ">= 1.6"
 
   required_providers {

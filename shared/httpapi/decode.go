@@ -109,7 +109,9 @@ func JSON(w http.ResponseWriter, status int, v any) {
 		panic(fmt.Sprintf("encode response: %v", err))
 	}
 	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
+	if w.Header().Get("Cache-Control") == "" {
+		w.Header().Set("Cache-Control", "no-store")
+	}
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
 }

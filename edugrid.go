@@ -1,0 +1,10 @@
+// Package edugrid is the root of the edugrid module. The Cloud Functions Go buildpack builds the module
+// root and generates a main that imports it, so this package imports every function package for its
+// registering init and holds nothing else.
+package edugrid
+
+import (
+	_ "github.com/edugrid/edugrid/functions/auth"
+	_ "github.com/edugrid/edugrid/functions/platform"
+	_ "github.com/edugrid/edugrid/functions/users"
+)

@@ -1,0 +1,122 @@
+package platform
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/edugrid/edugrid/shared/app"
+	"github.com/edugrid/edugrid/shared/httpapi"
+	"github.com/edugrid/edugrid/shared/rbac"
+	"github.com/edugrid/edugrid/shared/tenant"
+)
+
+// Routes is the platform area's route table.
+func (s *Service) Routes() []httpapi.Route {
+	return []httpapi.Route{
+		{Method: "POST", Path: "/tenants", Permission: rbac.PlatformTenants, Summary: "Provision an institution with its database and owner account",
+			Request: ProvisionRequest{}, Response: Provisioned{}, Status: http.StatusCreated, Handler: s.handleProvision},
+		{Method: "GET", Path: "/tenants", Permission: rbac.PlatformTenants, Summary: "List institutions in slug order",
+			Response: httpapi.Page[tenant.Tenant]{}, Query: httpapi.PageQuery, Handler: s.handleList},
+		{Method: "GET", Path: "/tenants/{slug}", Permission: rbac.PlatformTenants, Summary: "Read one institution",
+			Response: tenant.Tenant{}, Handler: s.handleGet},
+		{Method: "PUT", Path: "/tenants/{slug}/branding", Permission: rbac.PlatformTenants, Summary: "Replace an institution's branding",
+			Request: tenant.Branding{}, Response: tenant.Tenant{}, Handler: s.handleBranding},
+		{Method: "PUT", Path: "/tenants/{slug}/settings", Permission: rbac.PlatformTenants, Summary: "Replace an institution's settings",
+			Request: tenant.Settings{}, Response: tenant.Tenant{}, Handler: s.handleSettings},
+		{Method: "POST", Path: "/tenants/{slug}/suspend", Permission: rbac.PlatformTenants, Summary: "Suspend an institution: its users are refused until resumed",
+			Response: tenant.Tenant{}, Handler: s.statusHandler(s.Suspend)},
+		{Method: "POST", Path: "/tenants/{slug}/resume", Permission: rbac.PlatformTenants, Summary: "Resume a suspended institution",
+			Response: tenant.Tenant{}, Handler: s.statusHandler(s.Resume)},
+		{Method: "POST", Path: "/tenants/{slug}/revoke-tokens", Permission: rbac.PlatformTenants, Summary: "Sign out every user of an institution",
+			Response: tenant.Tenant{}, Handler: s.statusHandler(s.RevokeTokens)},
+		{Method: "GET", Path: "/branding/{slug}", Permission: rbac.Public, Summary: "An institution's public branding, for its login page",
+			Response: PublicBranding{}, Handler: s.handlePublicBranding},
+	}
+}
+
+// Handler returns the platform area's HTTP handler.
+func Handler(a *app.App) *httpapi.Area {
+	return httpapi.NewArea("platform", New(a).Routes(), a.AreaOptions())
+}
+
+func (s *Service) handleProvision(w http.ResponseWriter, r *http.Request) error {
+	var req ProvisionRequest
+	if err := httpapi.Decode(r, &req); err != nil {
+		return err
+	}
+	out, err := s.Provision(r.Context(), rbac.Must(r.Context()), req)
+	if err != nil {
+		return err
+	}
+	httpapi.JSON(w, http.StatusCreated, out)
+	return nil
+}
+
+func (s *Service) handleList(w http.ResponseWriter, r *http.Request) error {
+	pr, err := httpapi.ParsePage(r)
+	if err != nil {
+		return err
+	}
+	items, err := s.List(r.Context(), pr.After, pr.Limit)
+	if err != nil {
+		return err
+	}
+	httpapi.JSON(w, http.StatusOK, httpapi.NewPage(items, pr.Limit, func(t tenant.Tenant) string { return t.Slug }))
+	return nil
+}
+
+func (s *Service) handleGet(w http.ResponseWriter, r *http.Request) error {
+	t, err := s.Get(r.Context(), r.PathValue("slug"))
+	if err != nil {
+		return err
+	}
+	httpapi.JSON(w, http.StatusOK, t)
+	return nil
+}
+
+func (s *Service) handleBranding(w http.ResponseWriter, r *http.Request) error {
+	var b tenant.Branding
+	if err := httpapi.Decode(r, &b); err != nil {
+		return err
+	}
+	t, err := s.SetBranding(r.Context(), rbac.Must(r.Context()), r.PathValue("slug"), b)
+	if err != nil {
+		return err
+	}
+	httpapi.JSON(w, http.StatusOK, t)
+	return nil
+}
+
+func (s *Service) handleSettings(w http.ResponseWriter, r *http.Request) error {
+	var st tenant.Settings
+	if err := httpapi.Decode(r, &st); err != nil {
+		return err
+	}
+	t, err := s.SetSettings(r.Context(), rbac.Must(r.Context()), r.PathValue("slug"), st)
+	if err != nil {
+		return err
+	}
+	httpapi.JSON(w, http.StatusOK, t)
+	return nil
+}
+
+func (s *Service) statusHandler(op func(ctx context.Context, actor rbac.Principal, slug string) (*tenant.Tenant, error)) httpapi.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		t, err := op(r.Context(), rbac.Must(r.Context()), r.PathValue("slug"))
+		if err != nil {
+			return err
+		}
+		httpapi.JSON(w, http.StatusOK, t)
+		return nil
+	}
+}
+
+func (s *Service) handlePublicBranding(w http.ResponseWriter, r *http.Request) error {
+	b, err := s.Branding(r.Context(), r.PathValue("slug"))
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "public, max-age=60")
+	httpapi.JSON(w, http.StatusOK, b)
+	return nil
+}

@@ -1,0 +1,255 @@
+// Package platform is the platform admins' area: provisioning institutions (tenants) with their database,
+// indexes, tenant number and owner account; listing and reading them; branding and settings; suspending
+// and resuming; revoking every token of a tenant. One public route serves a tenant's branding by slug for
+// white-labelled login pages.
+//
+// Permissions: rbac.PlatformTenants (platform admins only), except the public branding read.
+package platform
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/256dpi/lungo"
+	"go.mongodb.org/mongo-driver/bson"
+
+	"github.com/edugrid/edugrid/functions/users"
+	"github.com/edugrid/edugrid/shared/account"
+	"github.com/edugrid/edugrid/shared/app"
+	"github.com/edugrid/edugrid/shared/apperr"
+	"github.com/edugrid/edugrid/shared/audit"
+	"github.com/edugrid/edugrid/shared/authn"
+	"github.com/edugrid/edugrid/shared/httpapi"
+	"github.com/edugrid/edugrid/shared/rbac"
+	"github.com/edugrid/edugrid/shared/tenant"
+)
+
+// Service manages tenants. Construct with New.
+type Service struct {
+	app *app.App
+}
+
+// New returns the platform service over a.
+func New(a *app.App) *Service { return &Service{app: a} }
+
+// OwnerInput describes a new tenant's owner account.
+type OwnerInput struct {
+	Name     string `json:"name"`
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+// ProvisionRequest creates a tenant.
+type ProvisionRequest struct {
+	Slug     string           `json:"slug"`
+	Name     string           `json:"name"`
+	Cluster  string           `json:"cluster,omitempty"`
+	Branding *tenant.Branding `json:"branding,omitempty"`
+	Settings *tenant.Settings `json:"settings,omitempty"`
+	Owner    OwnerInput       `json:"owner"`
+}
+
+// Validate implements httpapi.Validator.
+func (r *ProvisionRequest) Validate() error {
+	if err := tenant.ValidateSlug(r.Slug); err != nil {
+		return err
+	}
+	if n := len(strings.TrimSpace(r.Name)); n < 2 || n > 120 {
+		return apperr.InvalidField("name", "must be 2 to 120 characters")
+	}
+	if r.Branding != nil {
+		if err := r.Branding.Validate(); err != nil {
+			return err
+		}
+	}
+	if r.Settings != nil {
+		if err := r.Settings.Validate(); err != nil {
+			return err
+		}
+	}
+	if n := len(strings.TrimSpace(r.Owner.Name)); n < 1 || n > 120 {
+		return apperr.InvalidField("owner.name", "must be 1 to 120 characters")
+	}
+	email, err := account.NormalizeEmail("owner.email", r.Owner.Email)
+	if err != nil {
+		return err
+	}
+	r.Owner.Email = email
+	return authn.CheckPasswordPolicy("owner.password", r.Owner.Password)
+}
+
+// Provisioned is the answer to a provisioning request.
+type Provisioned struct {
+	Tenant tenant.Tenant `json:"tenant"`
+	Owner  account.User  `json:"owner"`
+}
+
+// Provision creates a tenant: a registry record with the next tenant number, its database's indexes, the
+// owner account with its PRN, and the first audit entry; the tenant is served only once all of it exists
+// (it stays "provisioning" until then). Provisioning a slug that is stuck half-way resumes it. Errors:
+// Invalid, Conflict when the slug is taken.
+func (s *Service) Provision(ctx context.Context, actor rbac.Principal, req ProvisionRequest) (Provisioned, error) {
+	cluster := req.Cluster
+	if cluster == "" {
+		cluster = s.app.Config.DefaultCluster
+	}
+	if !s.app.Databases.HasCluster(cluster) {
+		return Provisioned{}, apperr.InvalidField("cluster", "is not a configured cluster")
+	}
+	t := &tenant.Tenant{
+		Slug: req.Slug, Name: strings.TrimSpace(req.Name), Status: tenant.Provisioning, Cluster: cluster,
+		Branding: tenant.Branding{DisplayName: strings.TrimSpace(req.Name)}, Settings: tenant.DefaultSettings(),
+	}
+	if req.Branding != nil {
+		t.Branding = *req.Branding
+	}
+	if req.Settings != nil {
+		t.Settings = *req.Settings
+	}
+	if err := s.app.Registry.Create(ctx, t); err != nil {
+		if apperr.CodeOf(err) != apperr.Conflict {
+			return Provisioned{}, err
+		}
+		existing, lerr := s.app.Registry.Load(ctx, req.Slug)
+		if lerr != nil || existing.Status != tenant.Provisioning {
+			return Provisioned{}, err
+		}
+		t = existing // resume a provisioning that failed half-way
+	}
+
+	db, release, err := s.app.Databases.Open(ctx, t)
+	if err != nil {
+		return Provisioned{}, err
+	}
+	defer release()
+	for _, ensure := range tenantSchema {
+		if err := ensure(ctx, db); err != nil {
+			return Provisioned{}, fmt.Errorf("provision %s: %w", t.Slug, err)
+		}
+	}
+	now := s.app.Clock.Now()
+	owner, err := account.Create(ctx, db, account.NewUser{
+		Email: req.Owner.Email, Name: strings.TrimSpace(req.Owner.Name), Role: rbac.Owner, Password: req.Owner.Password,
+		TenantNumber: t.Number, Year: now.In(t.Location()).Year(),
+	}, s.app.Passwords, now)
+	if apperr.CodeOf(err) == apperr.Conflict {
+		owner, err = account.ByEmail(ctx, db, req.Owner.Email) // resumed: the owner was created last time
+	}
+	if err != nil {
+		return Provisioned{}, fmt.Errorf("provision %s: %w", t.Slug, err)
+	}
+	if err := s.record(ctx, db, actor, "platform.tenant.provisioned", t.Slug, map[string]any{"number": t.Number, "owner": owner.ID}); err != nil {
+		return Provisioned{}, err
+	}
+	active, err := s.app.Registry.Update(ctx, t.Slug, bson.M{"status": tenant.Active}, false)
+	if err != nil {
+		return Provisioned{}, err
+	}
+	return Provisioned{Tenant: *active, Owner: *owner}, nil
+}
+
+// tenantSchema creates the indexes of a tenant database; every area that keeps collections adds its
+// EnsureIndexes here. Each is idempotent, so a resumed provisioning runs them all again.
+var tenantSchema = []func(context.Context, lungo.IDatabase) error{
+	account.EnsureIndexes,
+	authn.EnsureRefreshIndexes,
+	audit.EnsureIndexes,
+	users.EnsureIndexes,
+}
+
+// record appends to the tenant's audit log, which is where an institution's own history belongs.
+func (s *Service) record(ctx context.Context, db lungo.IDatabase, actor rbac.Principal, action, slug string, details any) error {
+	_, err := audit.Append(ctx, db, audit.Record{
+		Actor: audit.Actor{ID: actor.Subject, Role: string(actor.Role)}, Action: action,
+		Target: audit.Target{Kind: "tenant", ID: slug}, Details: details, At: s.app.Clock.Now(),
+		RequestID: httpapi.RequestID(ctx),
+	})
+	if err != nil {
+		return fmt.Errorf("record %s for %s: %w", action, slug, err)
+	}
+	return nil
+}
+
+// Get returns a tenant straight from the registry (not the cache). NotFound when absent.
+func (s *Service) Get(ctx context.Context, slug string) (*tenant.Tenant, error) {
+	return s.app.Registry.Load(ctx, slug)
+}
+
+// List returns a page of tenants in slug order.
+func (s *Service) List(ctx context.Context, after string, limit int) ([]tenant.Tenant, error) {
+	return s.app.Registry.List(ctx, after, limit)
+}
+
+// SetBranding replaces a tenant's branding.
+func (s *Service) SetBranding(ctx context.Context, actor rbac.Principal, slug string, b tenant.Branding) (*tenant.Tenant, error) {
+	return s.change(ctx, actor, slug, "platform.tenant.branding", bson.M{"branding": b}, false, b)
+}
+
+// SetSettings replaces a tenant's settings.
+func (s *Service) SetSettings(ctx context.Context, actor rbac.Principal, slug string, st tenant.Settings) (*tenant.Tenant, error) {
+	return s.change(ctx, actor, slug, "platform.tenant.settings", bson.M{"settings": st}, false, st)
+}
+
+// Suspend stops serving a tenant: every request of its users is refused until Resume. Its data stays.
+func (s *Service) Suspend(ctx context.Context, actor rbac.Principal, slug string) (*tenant.Tenant, error) {
+	return s.change(ctx, actor, slug, "platform.tenant.suspended", bson.M{"status": tenant.Suspended}, false, nil)
+}
+
+// Resume serves a suspended tenant again.
+func (s *Service) Resume(ctx context.Context, actor rbac.Principal, slug string) (*tenant.Tenant, error) {
+	return s.change(ctx, actor, slug, "platform.tenant.resumed", bson.M{"status": tenant.Active}, false, nil)
+}
+
+// RevokeTokens bumps the tenant's token version: every access token of the tenant stops working (on
+// other instances within the tenant cache TTL) and every refresh is refused, so all its users sign in
+// again. Other tenants are untouched.
+func (s *Service) RevokeTokens(ctx context.Context, actor rbac.Principal, slug string) (*tenant.Tenant, error) {
+	return s.change(ctx, actor, slug, "platform.tenant.tokens_revoked", nil, true, nil)
+}
+
+// change applies one registry change to an active or suspended tenant and records it in the tenant's
+// audit log. NotFound for an unknown (or still provisioning) tenant.
+func (s *Service) change(ctx context.Context, actor rbac.Principal, slug, action string, set bson.M, bump bool, details any) (*tenant.Tenant, error) {
+	cur, err := s.app.Registry.Load(ctx, slug)
+	if err != nil {
+		return nil, err
+	}
+	if cur.Status == tenant.Provisioning {
+		return nil, apperr.Errorf(apperr.Conflict, "the institution is still being provisioned")
+	}
+	t, err := s.app.Registry.Update(ctx, slug, set, bump)
+	if err != nil {
+		return nil, err
+	}
+	db, release, err := s.app.Databases.Open(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	if err := s.record(ctx, db, actor, action, slug, details); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// PublicBranding is what an unauthenticated login page may learn about a tenant.
+type PublicBranding struct {
+	Slug     string          `json:"slug"`
+	Branding tenant.Branding `json:"branding"`
+}
+
+// Branding returns a tenant's public branding; NotFound for unknown or not-yet-provisioned tenants.
+func (s *Service) Branding(ctx context.Context, slug string) (PublicBranding, error) {
+	if tenant.ValidateSlug(slug) != nil {
+		return PublicBranding{}, apperr.Errorf(apperr.NotFound, "no such institution")
+	}
+	t, err := s.app.Registry.Get(ctx, slug)
+	if err != nil {
+		return PublicBranding{}, err
+	}
+	if t.Status == tenant.Provisioning {
+		return PublicBranding{}, apperr.Errorf(apperr.NotFound, "no such institution")
+	}
+	return PublicBranding{Slug: t.Slug, Branding: t.Branding}, nil
+}

@@ -1,0 +1,175 @@
+package users
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"time"
+
+	"go.mongodb.org/mongo-driver/bson"
+	"go.mongodb.org/mongo-driver/mongo/options"
+
+	"github.com/edugrid/edugrid/shared/apperr"
+	"github.com/edugrid/edugrid/shared/audit"
+	"github.com/edugrid/edugrid/shared/httpapi"
+	"github.com/edugrid/edugrid/shared/id"
+	"github.com/edugrid/edugrid/shared/rbac"
+	"github.com/edugrid/edugrid/shared/store"
+)
+
+// Branch is one location (organisation) of an institution.
+type Branch struct {
+	ID        string    `bson:"_id" json:"id"`
+	Code      string    `bson:"code" json:"code"`
+	Name      string    `bson:"name" json:"name"`
+	Address   string    `bson:"address" json:"address,omitempty"`
+	Phone     string    `bson:"phone" json:"phone,omitempty"`
+	Active    bool      `bson:"active" json:"active"`
+	CreatedAt time.Time `bson:"created_at" json:"created_at"`
+	UpdatedAt time.Time `bson:"updated_at" json:"updated_at"`
+}
+
+var branchCode = regexp.MustCompile(`^[A-Z0-9][A-Z0-9-]{1,15}$`)
+
+// NewBranch creates a branch.
+type NewBranch struct {
+	Code    string `json:"code"`
+	Name    string `json:"name"`
+	Address string `json:"address,omitempty"`
+	Phone   string `json:"phone,omitempty"`
+}
+
+// Validate implements httpapi.Validator.
+func (b *NewBranch) Validate() error {
+	if !branchCode.MatchString(b.Code) {
+		return apperr.InvalidField("code", "must be 2-16 characters of A-Z, 0-9 and '-'")
+	}
+	var err error
+	if b.Name, err = cleanName("name", b.Name, 120); err != nil {
+		return err
+	}
+	if len(b.Address) > 500 || len(b.Phone) > 32 {
+		return apperr.Errorf(apperr.Invalid, "address or phone is too long")
+	}
+	return nil
+}
+
+// BranchChange updates a branch; absent fields stay as they are.
+type BranchChange struct {
+	Name    *string `json:"name,omitempty"`
+	Address *string `json:"address,omitempty"`
+	Phone   *string `json:"phone,omitempty"`
+	Active  *bool   `json:"active,omitempty"`
+}
+
+// Validate implements httpapi.Validator.
+func (c *BranchChange) Validate() error {
+	if c.Name != nil {
+		n, err := cleanName("name", *c.Name, 120)
+		if err != nil {
+			return err
+		}
+		c.Name = &n
+	}
+	if c.Address != nil && len(*c.Address) > 500 || c.Phone != nil && len(*c.Phone) > 32 {
+		return apperr.Errorf(apperr.Invalid, "address or phone is too long")
+	}
+	return nil
+}
+
+// CreateBranch adds a branch to the caller's tenant. Conflict when the code is taken.
+func (s *Service) CreateBranch(ctx context.Context, in NewBranch) (*Branch, error) {
+	now := s.app.Clock.Now()
+	b := &Branch{ID: id.New(), Code: in.Code, Name: in.Name, Address: in.Address, Phone: in.Phone, Active: true, CreatedAt: now, UpdatedAt: now}
+	if _, err := store.Database(ctx).Collection(branchesCollection).InsertOne(ctx, b); err != nil {
+		if store.IsDuplicateKey(err) {
+			return nil, apperr.Errorf(apperr.Conflict, "a branch with code %s already exists", in.Code)
+		}
+		return nil, fmt.Errorf("create branch %s: %w", in.Code, err)
+	}
+	if err := s.record(ctx, "users.branch.created", audit.Target{Kind: "branch", ID: b.ID}, in); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// GetBranch returns a branch the caller may see; NotFound otherwise.
+func (s *Service) GetBranch(ctx context.Context, branchID string) (*Branch, error) {
+	p := rbac.Must(ctx)
+	if !id.Valid(branchID) || !p.CanSeeBranch(branchID) {
+		return nil, apperr.Errorf(apperr.NotFound, "no such branch")
+	}
+	var b Branch
+	err := store.Database(ctx).Collection(branchesCollection).FindOne(ctx, bson.M{"_id": branchID}).Decode(&b)
+	if store.IsNotFound(err) {
+		return nil, apperr.Errorf(apperr.NotFound, "no such branch")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get branch %s: %w", branchID, err)
+	}
+	return &b, nil
+}
+
+// ListBranches returns a page of the branches the caller may see.
+func (s *Service) ListBranches(ctx context.Context, pr httpapi.PageRequest) (httpapi.Page[Branch], error) {
+	p := rbac.Must(ctx)
+	filter := bson.M{}
+	if p.Role.Level() != rbac.LevelTenant {
+		filter["_id"] = in(p.Branches)
+	}
+	items, err := page[Branch](ctx, store.Database(ctx).Collection(branchesCollection), filter, pr)
+	if err != nil {
+		return httpapi.Page[Branch]{}, fmt.Errorf("list branches: %w", err)
+	}
+	return httpapi.NewPage(items, pr.Limit, func(b Branch) string { return b.ID }), nil
+}
+
+// UpdateBranch changes a branch the caller may see; NotFound otherwise.
+func (s *Service) UpdateBranch(ctx context.Context, branchID string, c BranchChange) (*Branch, error) {
+	if _, err := s.GetBranch(ctx, branchID); err != nil {
+		return nil, err
+	}
+	set := bson.M{"updated_at": s.app.Clock.Now()}
+	if c.Name != nil {
+		set["name"] = *c.Name
+	}
+	if c.Address != nil {
+		set["address"] = *c.Address
+	}
+	if c.Phone != nil {
+		set["phone"] = *c.Phone
+	}
+	if c.Active != nil {
+		set["active"] = *c.Active
+	}
+	var b Branch
+	err := store.Database(ctx).Collection(branchesCollection).FindOneAndUpdate(ctx, bson.M{"_id": branchID}, bson.M{"$set": set},
+		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&b)
+	if err != nil {
+		return nil, fmt.Errorf("update branch %s: %w", branchID, err)
+	}
+	if err := s.record(ctx, "users.branch.updated", audit.Target{Kind: "branch", ID: branchID}, c); err != nil {
+		return nil, err
+	}
+	return &b, nil
+}
+
+// branchesExist checks that every id names a branch of the tenant.
+func branchesExist(ctx context.Context, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	for _, b := range ids {
+		if !id.Valid(b) {
+			return apperr.InvalidField("branches", "names a branch that does not exist")
+		}
+	}
+	n, err := store.Database(ctx).Collection(branchesCollection).CountDocuments(ctx, bson.M{"_id": in(ids)})
+	if err != nil {
+		return fmt.Errorf("check branches: %w", err)
+	}
+	if int(n) != len(ids) {
+		return apperr.InvalidField("branches", "names a branch that does not exist")
+	}
+	return nil
+}

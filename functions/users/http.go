@@ -1,0 +1,169 @@
+package users
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/edugrid/edugrid/shared/account"
+	"github.com/edugrid/edugrid/shared/app"
+	"github.com/edugrid/edugrid/shared/apperr"
+	"github.com/edugrid/edugrid/shared/audit"
+	"github.com/edugrid/edugrid/shared/httpapi"
+	"github.com/edugrid/edugrid/shared/rbac"
+	"github.com/edugrid/edugrid/shared/store"
+)
+
+// Routes is the users area's route table.
+func (s *Service) Routes() []httpapi.Route {
+	return []httpapi.Route{
+		{Method: "POST", Path: "/branches", Permission: rbac.BranchesWrite, Summary: "Add a branch",
+			Request: NewBranch{}, Response: Branch{}, Status: http.StatusCreated, Handler: s.handleCreateBranch},
+		{Method: "GET", Path: "/branches", Permission: rbac.BranchesRead, Summary: "List the branches the caller may see",
+			Response: httpapi.Page[Branch]{}, Query: httpapi.PageQuery, Handler: s.handleListBranches},
+		{Method: "GET", Path: "/branches/{id}", Permission: rbac.BranchesRead, Summary: "Read a branch",
+			Response: Branch{}, Handler: s.handleGetBranch},
+		{Method: "PATCH", Path: "/branches/{id}", Permission: rbac.BranchesWrite, Summary: "Change a branch",
+			Request: BranchChange{}, Response: Branch{}, Handler: s.handleUpdateBranch},
+		{Method: "POST", Path: "/staff", Permission: rbac.StaffWrite, Summary: "Create a staff account with a PRN",
+			Request: NewStaff{}, Response: account.User{}, Status: http.StatusCreated, Handler: s.handleCreateStaff},
+		{Method: "GET", Path: "/staff", Permission: rbac.StaffRead, Summary: "List the staff the caller may see",
+			Response: httpapi.Page[account.User]{}, Handler: s.handleListStaff,
+			Query: append([]httpapi.QueryParam{{Name: "role", Description: "only this role"}, {Name: "branch", Description: "only staff of this branch id"}}, httpapi.PageQuery...)},
+		{Method: "GET", Path: "/staff/{id}", Permission: rbac.StaffRead, Summary: "Read a staff account",
+			Response: account.User{}, Handler: s.handleGetStaff},
+		{Method: "PATCH", Path: "/staff/{id}", Permission: rbac.StaffWrite, Summary: "Change a staff account; role, branch or status changes end their sessions",
+			Request: StaffChange{}, Response: account.User{}, Handler: s.handleUpdateStaff},
+		{Method: "GET", Path: "/audit", Permission: rbac.AuditRead, Summary: "The audit history of one object",
+			Response: []audit.Entry{}, Handler: s.handleAudit,
+			Query: []httpapi.QueryParam{{Name: "kind", Description: "object kind, e.g. user, branch, tenant"}, {Name: "id", Description: "object id"}, {Name: "after", Description: "sequence number to continue after"}}},
+		{Method: "GET", Path: "/audit/verify", Permission: rbac.AuditRead, Summary: "Verify the institution's audit chain end to end",
+			Response: audit.Report{}, Handler: s.handleAuditVerify},
+	}
+}
+
+// Handler returns the users area's HTTP handler.
+func Handler(a *app.App) *httpapi.Area {
+	return httpapi.NewArea("users", New(a).Routes(), a.AreaOptions())
+}
+
+func (s *Service) handleCreateBranch(w http.ResponseWriter, r *http.Request) error {
+	var in NewBranch
+	if err := httpapi.Decode(r, &in); err != nil {
+		return err
+	}
+	b, err := s.CreateBranch(r.Context(), in)
+	if err != nil {
+		return err
+	}
+	httpapi.JSON(w, http.StatusCreated, b)
+	return nil
+}
+
+func (s *Service) handleListBranches(w http.ResponseWriter, r *http.Request) error {
+	pr, err := httpapi.ParsePage(r)
+	if err != nil {
+		return err
+	}
+	p, err := s.ListBranches(r.Context(), pr)
+	if err != nil {
+		return err
+	}
+	httpapi.JSON(w, http.StatusOK, p)
+	return nil
+}
+
+func (s *Service) handleGetBranch(w http.ResponseWriter, r *http.Request) error {
+	b, err := s.GetBranch(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	httpapi.JSON(w, http.StatusOK, b)
+	return nil
+}
+
+func (s *Service) handleUpdateBranch(w http.ResponseWriter, r *http.Request) error {
+	var c BranchChange
+	if err := httpapi.Decode(r, &c); err != nil {
+		return err
+	}
+	b, err := s.UpdateBranch(r.Context(), r.PathValue("id"), c)
+	if err != nil {
+		return err
+	}
+	httpapi.JSON(w, http.StatusOK, b)
+	return nil
+}
+
+func (s *Service) handleCreateStaff(w http.ResponseWriter, r *http.Request) error {
+	var in NewStaff
+	if err := httpapi.Decode(r, &in); err != nil {
+		return err
+	}
+	u, err := s.CreateStaff(r.Context(), in)
+	if err != nil {
+		return err
+	}
+	httpapi.JSON(w, http.StatusCreated, u)
+	return nil
+}
+
+func (s *Service) handleListStaff(w http.ResponseWriter, r *http.Request) error {
+	pr, err := httpapi.ParsePage(r)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	p, err := s.ListStaff(r.Context(), StaffFilter{Role: rbac.Role(q.Get("role")), Branch: q.Get("branch")}, pr)
+	if err != nil {
+		return err
+	}
+	httpapi.JSON(w, http.StatusOK, p)
+	return nil
+}
+
+func (s *Service) handleGetStaff(w http.ResponseWriter, r *http.Request) error {
+	u, err := s.GetStaff(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	httpapi.JSON(w, http.StatusOK, u)
+	return nil
+}
+
+func (s *Service) handleUpdateStaff(w http.ResponseWriter, r *http.Request) error {
+	var c StaffChange
+	if err := httpapi.Decode(r, &c); err != nil {
+		return err
+	}
+	u, err := s.UpdateStaff(r.Context(), r.PathValue("id"), c)
+	if err != nil {
+		return err
+	}
+	httpapi.JSON(w, http.StatusOK, u)
+	return nil
+}
+
+func (s *Service) handleAudit(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	var after int64
+	if a := q.Get("after"); a != "" {
+		if _, err := fmt.Sscan(a, &after); err != nil || after < 0 {
+			return apperr.InvalidField("after", "must be a sequence number")
+		}
+	}
+	entries, err := audit.List(r.Context(), store.Database(r.Context()), audit.Target{Kind: q.Get("kind"), ID: q.Get("id")}, after, httpapi.MaxLimit)
+	if err != nil {
+		return err
+	}
+	httpapi.JSON(w, http.StatusOK, entries)
+	return nil
+}
+
+func (s *Service) handleAuditVerify(w http.ResponseWriter, r *http.Request) error {
+	rep, err := audit.Verify(r.Context(), store.Database(r.Context()))
+	if err != nil {
+		return err
+	}
+	httpapi.JSON(w, http.StatusOK, rep)
+	return nil
+}

@@ -1,0 +1,174 @@
+// Command dev runs the whole of edugrid locally in one process, on embedded defaults: every HTTP area under
+// /<area>/… on one address, the embedded MongoDB engine in one file under the data directory, a signing key
+// kept beside it, and a demo institution seeded on first start.
+//
+//	go run ./scripts/dev
+//
+// Settings (environment): EDUGRID_ADDR (default 127.0.0.1:8080), EDUGRID_DATA_DIR (default ./.data),
+// EDUGRID_DEMO_PASSWORD (the demo users' password; default edugrid-demo-1), and every EDUGRID_* variable
+// the functions read. Ctrl-C stops it cleanly; every acknowledged write is already on disk.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/edugrid/edugrid/functions/all"
+	"github.com/edugrid/edugrid/scripts/seed"
+	"github.com/edugrid/edugrid/shared/app"
+	"github.com/edugrid/edugrid/shared/authn"
+	"github.com/edugrid/edugrid/shared/config"
+	"github.com/edugrid/edugrid/shared/httpapi"
+)
+
+// DefaultDemoPassword is the demo users' password when EDUGRID_DEMO_PASSWORD is not set. It exists only
+// in the local stack's seed; production has no default password anywhere.
+const DefaultDemoPassword = "edugrid-demo-1"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Getenv, os.Stdout, nil); err != nil {
+		fmt.Fprintln(os.Stderr, "edugrid dev:", err)
+		os.Exit(1)
+	}
+}
+
+// run serves until ctx ends. When ready is not nil, the listening address is sent on it once the stack
+// serves.
+func run(ctx context.Context, getenv func(string) string, out io.Writer, ready chan<- string) error {
+	get := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	addr := get("EDUGRID_ADDR", "127.0.0.1:8080")
+	dataDir := get("EDUGRID_DATA_DIR", ".data")
+	password := get("EDUGRID_DEMO_PASSWORD", DefaultDemoPassword)
+	if err := authn.CheckPasswordPolicy("EDUGRID_DEMO_PASSWORD", password); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return fmt.Errorf("create data directory: %w", err)
+	}
+	keyPEM, err := signingKey(filepath.Join(dataDir, "signing-key.pem"))
+	if err != nil {
+		return err
+	}
+	// The local stack's own defaults, under anything the environment sets.
+	defaults := map[string]string{
+		"EDUGRID_PLATFORM_URI":            "lungo:file:" + filepath.Join(dataDir, "edugrid.lungo"),
+		"EDUGRID_SIGNING_KEYS":            string(keyPEM),
+		"EDUGRID_PLATFORM_ADMIN_EMAIL":    "admin@edugrid.local",
+		"EDUGRID_PLATFORM_ADMIN_PASSWORD": password,
+	}
+	cfg, err := config.FromEnv(func(k string) string {
+		if v := getenv(k); v != "" {
+			return v
+		}
+		return defaults[k]
+	})
+	if err != nil {
+		return err
+	}
+	logger := httpapi.NewLogger(os.Stderr, httpapi.ParseLevel(cfg.LogLevel))
+	slog.SetDefault(logger)
+	a, err := app.New(ctx, cfg, app.Options{Logger: logger})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	logins, _, err := seed.Demo(ctx, a, password)
+	if err != nil {
+		return err
+	}
+
+	areas := all.Areas(a)
+	mux := http.NewServeMux()
+	for _, area := range areas {
+		mux.Handle("/"+area.Name+"/", area)
+		mux.Handle("/"+area.Name, area)
+	}
+	mux.Handle("GET /openapi.json", httpapi.DocumentHandler(all.Document(areas)))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = io.WriteString(w, "ok\n")
+	})
+
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
+	base := "http://" + ln.Addr().String()
+	printWelcome(out, base, cfg.AdminEmail, password, logins)
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shut down: %w", err)
+	}
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// signingKey loads the local stack's signing key, generating it on first start, so tokens survive
+// restarts of the local stack.
+func signingKey(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		return b, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("read signing key: %w", err)
+	}
+	b, err = authn.GenerateKey()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		return nil, fmt.Errorf("write signing key: %w", err)
+	}
+	return b, nil
+}
+
+func printWelcome(out io.Writer, base, adminEmail, password string, logins []seed.Login) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\nedugrid is running at %s\n", base)
+	fmt.Fprintf(&b, "  API document   %s/openapi.json\n", base)
+	fmt.Fprintf(&b, "  health         %s/healthz\n\n", base)
+	fmt.Fprintf(&b, "Demo institution %q, password %q for every login:\n", seed.DemoSlug, password)
+	for _, l := range logins {
+		fmt.Fprintf(&b, "  %-13s %-26s PRN %s\n", l.Role, l.Email, l.PRN)
+	}
+	fmt.Fprintf(&b, "Platform admin: %s (tenant \"platform\"), same password.\n\n", adminEmail)
+	fmt.Fprintf(&b, "Try:\n  curl -s -X POST %s/auth/login -H 'content-type: application/json' \\\n", base)
+	fmt.Fprintf(&b, "    -d '{\"tenant\":\"demo\",\"email\":\"owner@demo.test\",\"password\":\"%s\"}'\n\n", password)
+	_, _ = io.WriteString(out, b.String())
+}
