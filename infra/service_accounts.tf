@@ -57,7 +57,7 @@ resource "google_project_iam_member" "build" {
 
 locals {
   deployer_project_roles = toset([
-    "roles/cloudfunctions.developer",        # create/update functions
+    "roles/cloudfunctions.developer",        # update functions (source, settings)
     "roles/compute.viewer",                  # read load balancer resources
     "roles/iam.securityReviewer",            # read IAM policies for the plan
     "roles/iam.serviceAccountViewer",        # read service accounts

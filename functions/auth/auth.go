@@ -88,6 +88,11 @@ var errBadCredentials = &apperr.Error{Code: apperr.Unauthenticated, Message: "th
 // digit, Suspended for a suspended institution and RateLimited after too many attempts.
 func (s *Service) Login(ctx context.Context, req LoginRequest, clientIP string) (TokenPair, error) {
 	accountKey := "prn:" + req.PRN
+	if p, err := prnum.Parse(req.PRN); err == nil {
+		// Parse ignores spaces and hyphens, so the limit keys on the canonical PRN: otherwise every
+		// spelling of one PRN ("0001-1-…", "0001 1 …") would buy another burst of guesses at one account.
+		accountKey = "prn:" + string(p)
+	}
 	if req.PRN == "" {
 		accountKey = "email:" + strings.ToLower(req.Tenant) + "/" + strings.ToLower(strings.TrimSpace(req.Email))
 	}
@@ -189,7 +194,7 @@ func (s *Service) issue(ctx context.Context, db lungo.IDatabase, tenantSlug stri
 	if err != nil {
 		return TokenPair{}, err
 	}
-	refresh, err := s.app.Refresh.Issue(ctx, db, tenantSlug, u.ID, u.TokenVersion, family)
+	refresh, err := s.app.Refresh.Issue(ctx, db, tenantSlug, u.ID, u.TokenVersion, tenantVersion, family)
 	if err != nil {
 		return TokenPair{}, err
 	}
@@ -197,7 +202,8 @@ func (s *Service) issue(ctx context.Context, db lungo.IDatabase, tenantSlug stri
 }
 
 // tenantDB opens the database a refresh token belongs to: the platform database for platform admins.
-func (s *Service) tenantDB(ctx context.Context, slug string) (lungo.IDatabase, *tenant.Tenant, func(), error) {
+// A suspended tenant is refused unless evenSuspended: signing out must work in any state.
+func (s *Service) tenantDB(ctx context.Context, slug string, evenSuspended bool) (lungo.IDatabase, *tenant.Tenant, func(), error) {
 	if slug == authn.PlatformTenant {
 		return s.app.Platform, nil, func() {}, nil
 	}
@@ -208,10 +214,10 @@ func (s *Service) tenantDB(ctx context.Context, slug string) (lungo.IDatabase, *
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if t.Status == tenant.Suspended {
+	if t.Status == tenant.Suspended && !evenSuspended {
 		return nil, nil, nil, apperr.Errorf(apperr.Suspended, "this institution's access is suspended")
 	}
-	if t.Status != tenant.Active {
+	if t.Status != tenant.Active && t.Status != tenant.Suspended {
 		return nil, nil, nil, &apperr.Error{Code: apperr.Unauthenticated, Message: "the refresh token is invalid or expired"}
 	}
 	db, release, err := s.app.Databases.Open(ctx, t)
@@ -229,7 +235,7 @@ func (s *Service) Refresh(ctx context.Context, token string) (TokenPair, error) 
 	if err != nil {
 		return TokenPair{}, err
 	}
-	db, t, release, err := s.tenantDB(ctx, slug)
+	db, t, release, err := s.tenantDB(ctx, slug, false)
 	if err != nil {
 		return TokenPair{}, err
 	}
@@ -242,29 +248,30 @@ func (s *Service) Refresh(ctx context.Context, token string) (TokenPair, error) 
 	if err != nil && apperr.CodeOf(err) != apperr.NotFound {
 		return TokenPair{}, err
 	}
-	if u == nil || u.Status != account.Active || u.TokenVersion != old.UserVersion {
+	var tv int64
+	if t != nil {
+		tv = t.TokenVersion
+	}
+	if u == nil || u.Status != account.Active || u.TokenVersion != old.UserVersion || old.TenantVersion != tv {
 		if err := s.app.Refresh.RevokeFamily(ctx, db, old.Family); err != nil {
 			return TokenPair{}, err
 		}
 		return TokenPair{}, &apperr.Error{Code: apperr.Unauthenticated, Message: "the session has been ended; sign in again"}
 	}
-	var tv int64
-	if t != nil {
-		tv = t.TokenVersion
-	}
 	return s.issue(ctx, db, slug, tv, u, old.Family)
 }
 
-// Logout revokes the sign-in a refresh token belongs to. An unknown token is not an error: the caller
-// is signed out either way.
+// Logout revokes the sign-in a refresh token belongs to, also while the tenant is suspended (else the
+// token would come back to life on resume). An unknown token is not an error: the caller is signed out
+// either way. An unreachable database is: the sign-in was not ended, and the caller must retry.
 func (s *Service) Logout(ctx context.Context, token string) error {
 	slug, err := authn.RefreshTenant(token)
 	if err != nil {
 		return nil
 	}
-	db, _, release, err := s.tenantDB(ctx, slug)
+	db, _, release, err := s.tenantDB(ctx, slug, true)
 	if err != nil {
-		if apperr.As(err) != nil {
+		if apperr.CodeOf(err) == apperr.Unauthenticated {
 			return nil
 		}
 		return err

@@ -227,6 +227,13 @@ func (s *Service) change(ctx context.Context, actor rbac.Principal, slug, action
 		return nil, err
 	}
 	defer release()
+	if bump {
+		// Refresh tokens carry the tenant version and are refused after the bump anyway; revoking them
+		// too leaves nothing usable behind in the database.
+		if err := s.app.Refresh.RevokeAll(ctx, db); err != nil {
+			return nil, err
+		}
+	}
 	if err := s.record(ctx, db, actor, action, slug, details); err != nil {
 		return nil, err
 	}

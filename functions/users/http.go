@@ -1,8 +1,8 @@
 package users
 
 import (
-	"fmt"
 	"net/http"
+	"strconv"
 
 	"github.com/edugrid/edugrid/shared/account"
 	"github.com/edugrid/edugrid/shared/app"
@@ -147,7 +147,9 @@ func (s *Service) handleAudit(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	var after int64
 	if a := q.Get("after"); a != "" {
-		if _, err := fmt.Sscan(a, &after); err != nil || after < 0 {
+		// ParseInt, not fmt.Sscan: Sscan stops at the first non-digit and would read "5x" as 5.
+		var err error
+		if after, err = strconv.ParseInt(a, 10, 64); err != nil || after < 0 {
 			return apperr.InvalidField("after", "must be a sequence number")
 		}
 	}

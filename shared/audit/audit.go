@@ -353,12 +353,12 @@ func List(ctx context.Context, db lungo.IDatabase, target Target, afterSeq int64
 
 // Report is the outcome of Verify.
 type Report struct {
-	Entries int64 // entries in the log
-	OK      bool  // the whole chain verified
+	Entries int64 `json:"entries"` // entries in the log
+	OK      bool  `json:"ok"`      // the whole chain verified
 	// FirstBad is the sequence number where the chain first breaks: the first entry whose hash or prev_hash
 	// is wrong, or the first missing sequence number. 0 when OK.
-	FirstBad int64
-	Problem  string // what is wrong at FirstBad, for people; "" when OK
+	FirstBad int64  `json:"first_bad"`
+	Problem  string `json:"problem,omitempty"` // what is wrong at FirstBad, for people; "" when OK
 }
 
 // Verify walks db's whole audit log in sequence order and checks that sequence numbers run 1, 2, 3, ...

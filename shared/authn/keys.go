@@ -1,6 +1,7 @@
 package authn
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -38,6 +39,9 @@ func ParseKeyRing(signingPEM, verifyPEM []byte) (*KeyRing, error) {
 		var block *pem.Block
 		block, rest = pem.Decode(rest)
 		if block == nil {
+			if len(bytes.TrimSpace(rest)) > 0 {
+				return nil, errors.New("parse signing keys: text after the last PEM block (a truncated key?)")
+			}
 			break
 		}
 		k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
@@ -58,6 +62,9 @@ func ParseKeyRing(signingPEM, verifyPEM []byte) (*KeyRing, error) {
 		var block *pem.Block
 		block, rest = pem.Decode(rest)
 		if block == nil {
+			if len(bytes.TrimSpace(rest)) > 0 {
+				return nil, errors.New("parse verify keys: text after the last PEM block (a truncated key?)")
+			}
 			break
 		}
 		k, err := x509.ParsePKIXPublicKey(block.Bytes)

@@ -32,7 +32,7 @@ const (
 // CheckPasswordPolicy returns an Invalid error naming field when pw is too short or too long.
 func CheckPasswordPolicy(field, pw string) error {
 	if n := len([]rune(pw)); n < MinPasswordLen || len(pw) > MaxPasswordLen {
-		return apperr.InvalidField(field, fmt.Sprintf("must be %d to %d characters", MinPasswordLen, MaxPasswordLen))
+		return apperr.InvalidField(field, fmt.Sprintf("must be at least %d characters and at most %d bytes", MinPasswordLen, MaxPasswordLen))
 	}
 	return nil
 }
@@ -63,7 +63,8 @@ func VerifyPassword(pw, hash string) bool {
 	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.MemoryKiB, &p.Time, &p.Threads); err != nil {
 		return false
 	}
-	if p.MemoryKiB > 256*1024 || p.Time > 10 || p.Threads == 0 {
+	// argon2.IDKey panics on zero time or threads; a hash from the database must never crash a login.
+	if p.MemoryKiB > 256*1024 || p.Time == 0 || p.Time > 10 || p.Threads == 0 {
 		return false
 	}
 	salt, err1 := base64.RawStdEncoding.DecodeString(parts[4])

@@ -29,14 +29,16 @@ const refreshPrefix = "rt1."
 // RefreshToken is the stored form of a refresh token. Only the SHA-256 of the token is stored, so a
 // leaked database does not hand out sessions.
 type RefreshToken struct {
-	Hash        string     `bson:"_id"`
-	Family      string     `bson:"family"`
-	UserID      string     `bson:"user_id"`
-	UserVersion int64      `bson:"user_version"`
-	CreatedAt   time.Time  `bson:"created_at"`
-	ExpiresAt   time.Time  `bson:"expires_at"`
-	UsedAt      *time.Time `bson:"used_at"`
-	RevokedAt   *time.Time `bson:"revoked_at"`
+	Hash        string `bson:"_id"`
+	Family      string `bson:"family"`
+	UserID      string `bson:"user_id"`
+	UserVersion int64  `bson:"user_version"`
+	// TenantVersion is the tenant's token version at issue; a bump refuses every older refresh token.
+	TenantVersion int64      `bson:"tenant_version"`
+	CreatedAt     time.Time  `bson:"created_at"`
+	ExpiresAt     time.Time  `bson:"expires_at"`
+	UsedAt        *time.Time `bson:"used_at"`
+	RevokedAt     *time.Time `bson:"revoked_at"`
 }
 
 // Refresher issues, rotates and revokes refresh tokens. Safe for concurrent use.
@@ -85,16 +87,17 @@ func hashToken(token string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// Issue stores and returns a new refresh token for user in db. family groups a chain of rotations (one
+// Issue stores and returns a new refresh token for user in db, recording the user's and the tenant's
+// token versions so that a later bump of either refuses it. family groups a chain of rotations (one
 // sign-in); pass "" to start a new one.
-func (rf *Refresher) Issue(ctx context.Context, db lungo.IDatabase, tenant, userID string, userVersion int64, family string) (string, error) {
+func (rf *Refresher) Issue(ctx context.Context, db lungo.IDatabase, tenant, userID string, userVersion, tenantVersion int64, family string) (string, error) {
 	token := refreshPrefix + tenant + "." + randomToken(32)
 	if family == "" {
 		family = randomToken(16)
 	}
 	now := rf.clock.Now()
 	_, err := db.Collection(RefreshCollection).InsertOne(ctx, RefreshToken{
-		Hash: hashToken(token), Family: family, UserID: userID, UserVersion: userVersion,
+		Hash: hashToken(token), Family: family, UserID: userID, UserVersion: userVersion, TenantVersion: tenantVersion,
 		CreatedAt: now, ExpiresAt: now.Add(rf.ttl),
 	})
 	if err != nil {
@@ -175,6 +178,16 @@ func (rf *Refresher) RevokeUser(ctx context.Context, db lungo.IDatabase, userID 
 		bson.M{"user_id": userID, "revoked_at": nil}, bson.M{"$set": bson.M{"revoked_at": now}})
 	if err != nil {
 		return fmt.Errorf("revoke refresh tokens of user %s: %w", userID, err)
+	}
+	return nil
+}
+
+// RevokeAll revokes every refresh token in db: the whole tenant signs in again.
+func (rf *Refresher) RevokeAll(ctx context.Context, db lungo.IDatabase) error {
+	_, err := db.Collection(RefreshCollection).UpdateMany(ctx,
+		bson.M{"revoked_at": nil}, bson.M{"$set": bson.M{"revoked_at": rf.clock.Now()}})
+	if err != nil {
+		return fmt.Errorf("revoke every refresh token of %s: %w", db.Name(), err)
 	}
 	return nil
 }

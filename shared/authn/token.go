@@ -205,3 +205,4 @@ func (c *tokenCache) len() int {
 	defer c.mu.Unlock()
 	return c.lru.Len()
 }
+

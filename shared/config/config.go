@@ -117,7 +117,8 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	}
 	c.Clusters = map[string]string{}
 	if raw := getenv("EDUGRID_CLUSTERS"); strings.TrimSpace(raw) != "" {
-		if err := json.Unmarshal([]byte(raw), &c.Clusters); err != nil {
+		// "null" unmarshals without error into a nil map, which the default-cluster step below would panic on.
+		if err := json.Unmarshal([]byte(raw), &c.Clusters); err != nil || c.Clusters == nil {
 			return c, fmt.Errorf("EDUGRID_CLUSTERS must be a JSON object of cluster name to URI")
 		}
 	}

@@ -108,7 +108,9 @@ func (a *Area) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if t := traceID(r); t != "" && a.opts.Project != "" {
 		log = log.With(slog.String("logging.googleapis.com/trace", "projects/"+a.opts.Project+"/traces/"+t))
 	}
+	caller := &callerInfo{}
 	ctx := context.WithValue(r.Context(), requestIDKey{}, rid)
+	ctx = context.WithValue(ctx, callerKey{}, caller)
 	ctx = WithLogger(ctx, log)
 	r = r.WithContext(ctx)
 	w.Header().Set("X-Request-Id", rid)
@@ -130,12 +132,20 @@ func (a *Area) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &statusRecorder{ResponseWriter: w}
 	defer func() {
 		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v) // the server's own signal to drop the connection quietly
+			}
 			log.Error("panic serving request", slog.Any("panic", v), slog.String("stack", string(debug.Stack())))
 			if !rec.wrote {
 				WriteError(rec, r, fmt.Errorf("panic: %v", v))
 			}
 		}
+		if !rec.wrote {
+			rec.status = http.StatusOK // net/http answers 200 for a handler that wrote nothing
+		}
 		log.Info("request",
+			slog.String("tenant", caller.tenant),
+			slog.String("user", caller.user),
 			slog.Group("httpRequest",
 				slog.String("requestMethod", r.Method),
 				slog.String("requestUrl", prefix+r.URL.Path),
@@ -163,8 +173,9 @@ func (a *Area) serveRoute(rt Route) http.Handler {
 				WriteError(w, r, apperr.Errorf(apperr.Forbidden, "your role may not do this"))
 				return
 			}
-			if l := Logger(ctx); l != nil {
-				ctx = WithLogger(ctx, l.With(slog.String("tenant", p.Tenant), slog.String("user", p.Subject)))
+			// The request's log line names the caller; a logger.With here would cost more than the guard.
+			if info, ok := ctx.Value(callerKey{}).(*callerInfo); ok {
+				info.tenant, info.user = p.Tenant, p.Subject
 			}
 			r = r.WithContext(ctx)
 		}
@@ -188,6 +199,11 @@ func (a *Area) notFound(w http.ResponseWriter, r *http.Request) {
 	}
 	WriteError(w, r, apperr.Errorf(apperr.NotFound, "no such route"))
 }
+
+type callerKey struct{}
+
+// callerInfo is filled in once the caller is known, for the request's log line.
+type callerInfo struct{ tenant, user string }
 
 type statusRecorder struct {
 	http.ResponseWriter

@@ -38,7 +38,17 @@ func Decode(r *http.Request, dst any) error {
 	body := http.MaxBytesReader(nil, r.Body, MaxBodyBytes)
 	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(dst); err != nil {
+	// A bare null would decode into the zero struct without a word; a body must be an object.
+	var first json.RawMessage
+	if err := dec.Decode(&first); err != nil {
+		return decodeError(err)
+	}
+	if t := bytes.TrimSpace(first); len(t) == 0 || t[0] != '{' {
+		return apperr.Errorf(apperr.Invalid, "the request body must be a JSON object")
+	}
+	inner := json.NewDecoder(bytes.NewReader(first))
+	inner.DisallowUnknownFields()
+	if err := inner.Decode(dst); err != nil {
 		return decodeError(err)
 	}
 	// Anything after the first value, even another valid value, is refused: "{} {}" is not one request.

@@ -18,7 +18,7 @@ import (
 // local stack checks that the served routes and the document agree.
 func Document(title, version string, areas ...*Area) map[string]any {
 	g := &schemaGen{schemas: map[string]any{}, names: map[reflect.Type]string{}}
-	g.schemas["Problem"] = g.schemaOf(reflect.TypeFor[Problem]())
+	g.schemaOf(reflect.TypeFor[Problem]()) // registers the component; the returned $ref is not the schema
 	paths := map[string]map[string]any{}
 	for _, a := range areas {
 		for _, rt := range a.Routes {

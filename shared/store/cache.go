@@ -35,6 +35,9 @@ type entry struct {
 	refs    int
 	evicted bool
 	elem    *list.Element
+
+	dbMu sync.Mutex
+	dbs  map[string]lungo.IDatabase // handles are cheap to use but not to make: the engines check options by reflection
 }
 
 // NewCache returns a cache holding at most capacity clients (at least 1) that connects with dial.
@@ -56,15 +59,33 @@ type Lease struct {
 // Client returns the leased client.
 func (l *Lease) Client() lungo.IClient { return l.e.client }
 
+// Database returns the named database of the leased client. Handles are kept with the client, so a warm
+// instance makes each tenant's handle once.
+func (l *Lease) Database(name string) lungo.IDatabase {
+	e := l.e
+	e.dbMu.Lock()
+	defer e.dbMu.Unlock()
+	if db, ok := e.dbs[name]; ok {
+		return db
+	}
+	if e.dbs == nil {
+		e.dbs = map[string]lungo.IDatabase{}
+	}
+	db := e.client.Database(name)
+	e.dbs[name] = db
+	return db
+}
+
 // Release gives the lease back. Calling it more than once is harmless.
 func (l *Lease) Release() { l.once.Do(func() { l.cache.release(l.e) }) }
 
 // dialTimeout bounds a dial that no caller is waiting for any more.
 const dialTimeout = 30 * time.Second
 
-// Acquire returns a lease on the client for uri, dialing it if needed. It returns ctx's error when ctx ends
-// while waiting for another caller's dial, and the dial error (to every waiter of that dial) when dialing
-// fails; a failed dial is not cached, so the next Acquire tries again.
+// Acquire returns a lease on the client for uri, dialing it if needed. Every caller, including the one
+// that starts the dial, waits for it only as long as its own ctx lives and then gets ctx's error without
+// holding a reference; the dial itself goes on for the others. A failed dial is returned to everyone
+// waiting on it and not cached, so the next Acquire tries again.
 func (c *Cache) Acquire(ctx context.Context, uri string) (*Lease, error) {
 	c.mu.Lock()
 	if c.closed {
@@ -76,43 +97,63 @@ func (c *Cache) Acquire(ctx context.Context, uri string) (*Lease, error) {
 		e.refs++
 		c.lru.MoveToFront(e.elem)
 		c.mu.Unlock()
-		select {
-		case <-e.ready:
-		case <-ctx.Done():
-			c.release(e)
-			return nil, fmt.Errorf("acquire cluster client: %w", ctx.Err())
-		}
-		if e.err != nil {
-			c.release(e)
-			return nil, e.err
-		}
-		return &Lease{cache: c, e: e}, nil
-	}
-
-	e = &entry{uri: uri, ready: make(chan struct{}), refs: 1}
-	e.elem = c.lru.PushFront(e)
-	c.entries[uri] = e
-	victims := c.evictLocked()
-	c.mu.Unlock()
-	disconnectAll(victims)
-
-	// The dial outlives the first caller's cancellation: other requests may be waiting on it.
-	dialCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dialTimeout)
-	client, err := c.dial(dialCtx, uri)
-	cancel()
-	e.client, e.err = client, err
-	close(e.ready)
-	if err != nil {
-		c.mu.Lock()
-		if c.entries[uri] == e {
-			delete(c.entries, uri)
-			c.lru.Remove(e.elem)
-		}
+	} else {
+		// One reference for this caller, one for the dial, which releases it when done: whoever lets go
+		// last disconnects an evicted client, and that is never a request stuck behind a slow dial.
+		e = &entry{uri: uri, ready: make(chan struct{}), refs: 2}
+		e.elem = c.lru.PushFront(e)
+		c.entries[uri] = e
+		victims := c.evictLocked()
 		c.mu.Unlock()
+		disconnectAll(victims)
+		go c.connect(ctx, e)
+	}
+	select {
+	case <-e.ready:
+	case <-ctx.Done():
 		c.release(e)
-		return nil, err
+		return nil, fmt.Errorf("acquire cluster client: %w", ctx.Err())
+	}
+	if e.err != nil {
+		c.release(e)
+		return nil, e.err
 	}
 	return &Lease{cache: c, e: e}, nil
+}
+
+// connect dials e's cluster and publishes the outcome to every waiter. It gives up the dial's reference
+// before waking the waiters, so by the time any of them returns, only leases keep the client.
+func (c *Cache) connect(ctx context.Context, e *entry) {
+	defer func() {
+		if v := recover(); v != nil {
+			e.client, e.err = nil, fmt.Errorf("dial cluster: panic: %v", v)
+		}
+		if e.err != nil {
+			c.forget(e)
+		}
+		c.mu.Lock()
+		e.refs--
+		last := e.refs == 0 && e.evicted
+		c.mu.Unlock()
+		close(e.ready)
+		if last {
+			disconnectAll([]*entry{e})
+		}
+	}()
+	// The dial outlives the first caller's cancellation: other requests may be waiting on it.
+	dialCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dialTimeout)
+	defer cancel()
+	e.client, e.err = c.dial(dialCtx, e.uri)
+}
+
+// forget removes a failed entry so the next Acquire dials afresh.
+func (c *Cache) forget(e *entry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.entries[e.uri] == e {
+		delete(c.entries, e.uri)
+		c.lru.Remove(e.elem)
+	}
 }
 
 // evictLocked drops least recently used entries beyond capacity and returns those nobody holds, to be

@@ -48,7 +48,12 @@ func NewDialer() *Dialer {
 func (d *Dialer) Dial(ctx context.Context, uri string) (lungo.IClient, error) {
 	switch {
 	case strings.HasPrefix(uri, "mongodb://"), strings.HasPrefix(uri, "mongodb+srv://"):
-		client, err := lungo.Connect(ctx, options.Client().ApplyURI(uri).SetAppName("edugrid"))
+		opts := options.Client().ApplyURI(uri).SetAppName("edugrid")
+		if opts.Validate() != nil {
+			// The driver's parse errors can quote pieces of the URI, credentials included.
+			return nil, fmt.Errorf("connect to mongodb cluster: the cluster URI is malformed")
+		}
+		client, err := lungo.Connect(ctx, opts)
 		if err != nil {
 			return nil, fmt.Errorf("connect to mongodb cluster: %w", err)
 		}
@@ -59,7 +64,7 @@ func (d *Dialer) Dial(ctx context.Context, uri string) (lungo.IClient, error) {
 			return nil, fmt.Errorf("ping mongodb cluster: %w", err)
 		}
 		return client, nil
-	case strings.HasPrefix(uri, "lungo:memory"), strings.HasPrefix(uri, "lungo:file:"):
+	case uri == "lungo:memory", strings.HasPrefix(uri, "lungo:memory:"), strings.HasPrefix(uri, "lungo:file:"):
 		return d.embedded(uri)
 	default:
 		return nil, fmt.Errorf("dial cluster: unsupported URI scheme (want mongodb://, mongodb+srv://, lungo:memory:<name> or lungo:file:<path>)")

@@ -70,10 +70,9 @@ func NewGuard(c GuardConfig) *Guard {
 }
 
 var (
-	errNoToken      = &apperr.Error{Code: apperr.Unauthenticated, Message: "a bearer access token is required"}
-	errRevoked      = &apperr.Error{Code: apperr.Unauthenticated, Message: "the session has been ended; sign in again"}
-	errSuspended    = &apperr.Error{Code: apperr.Suspended, Message: "this institution's access is suspended"}
-	errPlatformOnly = &apperr.Error{Code: apperr.Forbidden, Message: "platform administrators act on institutions through the platform API"}
+	errNoToken   = &apperr.Error{Code: apperr.Unauthenticated, Message: "a bearer access token is required"}
+	errRevoked   = &apperr.Error{Code: apperr.Unauthenticated, Message: "the session has been ended; sign in again"}
+	errSuspended = &apperr.Error{Code: apperr.Suspended, Message: "this institution's access is suspended"}
 )
 
 // BearerToken returns the token of an "Authorization: Bearer …" header, or "".
@@ -219,5 +218,5 @@ func (d *Databases) Open(ctx context.Context, t *Tenant) (lungo.IDatabase, func(
 	if err != nil {
 		return nil, nil, unavailable(err)
 	}
-	return lease.Client().Database(t.DB), lease.Release, nil
+	return lease.Database(t.DB), lease.Release, nil
 }

@@ -80,9 +80,11 @@ func (r *Registry) Get(ctx context.Context, slug string) (*Tenant, error) {
 		}
 		return c.t, nil
 	}
+	// The shared load serves every waiting request, so one caller's cancellation must not fail the others.
+	loadCtx := context.WithoutCancel(ctx)
 	v, err, _ := r.group.Do("slug:"+slug, func() (any, error) {
 		var t Tenant
-		err := r.db.Collection(tenantsCollection).FindOne(ctx, bson.M{"_id": slug}).Decode(&t)
+		err := r.db.Collection(tenantsCollection).FindOne(loadCtx, bson.M{"_id": slug}).Decode(&t)
 		if store.IsNotFound(err) {
 			r.remember(slug, nil, now)
 			return (*Tenant)(nil), nil
@@ -111,9 +113,10 @@ func (r *Registry) ByNumber(ctx context.Context, n int) (*Tenant, error) {
 	if ok {
 		return r.Get(ctx, slug)
 	}
+	loadCtx := context.WithoutCancel(ctx)
 	v, err, _ := r.group.Do("number:"+strconv.Itoa(n), func() (any, error) {
 		var t Tenant
-		err := r.db.Collection(tenantsCollection).FindOne(ctx, bson.M{"number": n}).Decode(&t)
+		err := r.db.Collection(tenantsCollection).FindOne(loadCtx, bson.M{"number": n}).Decode(&t)
 		if store.IsNotFound(err) {
 			return (*Tenant)(nil), nil
 		}

@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"time"
 	_ "time/tzdata" // tenants name IANA time zones; a function's base image may have no zoneinfo
+	"unicode/utf8"
 
 	"github.com/edugrid/edugrid/shared/apperr"
 )
@@ -157,7 +158,7 @@ func (s Settings) Validate() error {
 
 // Validate checks branding; errors are Invalid and name the field.
 func (b Branding) Validate() error {
-	if n := len(b.DisplayName); n < 1 || n > 120 {
+	if n := utf8.RuneCountInString(b.DisplayName); n < 1 || n > 120 {
 		return apperr.InvalidField("branding.display_name", "must be 1 to 120 characters")
 	}
 	if b.LogoURL != "" {

@@ -1,0 +1,144 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// startStack runs the local stack on a free loopback port over dataDir and returns its base URL and a
+// stop function that waits for a clean exit.
+func startStack(t *testing.T, dataDir string) (string, func()) {
+	t.Helper()
+	env := map[string]string{"EDUGRID_ADDR": "127.0.0.1:0", "EDUGRID_DATA_DIR": dataDir, "EDUGRID_DEMO_PASSWORD": "stack-test-pass-1", "EDUGRID_LOG_LEVEL": "error"}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	var out bytes.Buffer
+	go func() { done <- run(ctx, func(k string) string { return env[k] }, &out, ready) }()
+	select {
+	case addr := <-ready:
+		if !strings.Contains(out.String(), "owner@demo.test") {
+			t.Errorf("welcome text does not print the demo owner login:\n%s", out.String())
+		}
+		return "http://" + addr, func() {
+			t.Helper()
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("stack stopped with %v", err)
+			}
+		}
+	case err := <-done:
+		cancel()
+		t.Fatalf("stack did not start: %v", err)
+	case <-time.After(60 * time.Second):
+		cancel()
+		t.Fatal("stack not ready within 60 s")
+	}
+	return "", nil
+}
+
+func call(t *testing.T, method, url, token string, body any) (int, http.Header, []byte) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, b
+}
+
+type pair struct {
+	AccessToken  string `json:"access_token"`
+	RefreshToken string `json:"refresh_token"`
+}
+
+func login(t *testing.T, base, email string) pair {
+	t.Helper()
+	code, _, b := call(t, "POST", base+"/auth/login", "", map[string]string{"tenant": "demo", "email": email, "password": "stack-test-pass-1"})
+	if code != 200 {
+		t.Fatalf("login %s: %d %s", email, code, b)
+	}
+	var p pair
+	if err := json.Unmarshal(b, &p); err != nil || p.AccessToken == "" || p.RefreshToken == "" {
+		t.Fatalf("login %s answered %s", email, b)
+	}
+	return p
+}
+
+// The local stack as a new user meets it: fresh data, demo login, authenticated calls, a refused token,
+// the API document, a clean stop; then a restart on the same data keeps every account, key and session.
+func TestLocalStack(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the whole local stack; run without -short")
+	}
+	dir := t.TempDir()
+	base, stop := startStack(t, dir)
+
+	if code, _, _ := call(t, "GET", base+"/healthz", "", nil); code != 200 {
+		t.Fatalf("healthz = %d", code)
+	}
+	owner := login(t, base, "owner@demo.test")
+	code, _, me := call(t, "GET", base+"/auth/me", owner.AccessToken, nil)
+	if code != 200 || !strings.Contains(string(me), `"tenant":"demo"`) || !strings.Contains(string(me), `"role":"owner"`) {
+		t.Fatalf("/auth/me = %d %s", code, me)
+	}
+	code, _, branches := call(t, "GET", base+"/users/branches", owner.AccessToken, nil)
+	if code != 200 || !strings.Contains(string(branches), "MAIN") || !strings.Contains(string(branches), "NORTH") {
+		t.Fatalf("/users/branches = %d %s", code, branches)
+	}
+	// The seeded teacher of the main campus sees only it.
+	teacher := login(t, base, "teacher.main@demo.test")
+	if code, _, b := call(t, "GET", base+"/users/branches", teacher.AccessToken, nil); code != 200 || strings.Contains(string(b), "NORTH") {
+		t.Fatalf("teacher's branches = %d %s", code, b)
+	}
+	code, hdr, _ := call(t, "GET", base+"/auth/me", "x.y.z", nil)
+	if code != 401 || hdr.Get("Content-Type") != "application/problem+json" {
+		t.Fatalf("bad token answered %d %s", code, hdr.Get("Content-Type"))
+	}
+	code, _, doc := call(t, "GET", base+"/openapi.json", "", nil)
+	var d struct {
+		OpenAPI string         `json:"openapi"`
+		Paths   map[string]any `json:"paths"`
+	}
+	if code != 200 || json.Unmarshal(doc, &d) != nil || !strings.HasPrefix(d.OpenAPI, "3.1") || d.Paths["/auth/login"] == nil {
+		t.Fatalf("/openapi.json = %d %.200s", code, doc)
+	}
+	stop()
+
+	// Restart: nothing is seeded twice, the signing key and sessions survive.
+	base, stop = startStack(t, dir)
+	defer stop()
+	if code, _, b := call(t, "GET", base+"/auth/me", owner.AccessToken, nil); code != 200 {
+		t.Fatalf("access token issued before the restart: %d %s", code, b)
+	}
+	code, _, b := call(t, "POST", base+"/auth/refresh", "", map[string]string{"refresh_token": owner.RefreshToken})
+	if code != 200 {
+		t.Fatalf("refresh token issued before the restart: %d %s", code, b)
+	}
+	code, _, branches = call(t, "GET", base+"/users/branches", owner.AccessToken, nil)
+	if code != 200 || strings.Count(string(branches), `"code"`) != 2 {
+		t.Fatalf("after restart branches = %d %s", code, branches)
+	}
+}

@@ -1,0 +1,187 @@
+package httpapi
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/edugrid/edugrid/shared/apperr"
+)
+
+type noteRequest struct {
+	Name  string   `json:"name"`
+	Count int      `json:"count,omitempty"`
+	Tags  []string `json:"tags,omitempty"`
+}
+
+// validatedRequest counts Validate calls, so a test sees that Decode runs it last and only on a good body.
+type validatedRequest struct {
+	Name string `json:"name"`
+
+	calls int
+}
+
+var errNameRequired = apperr.InvalidField("name", "is required")
+
+func (v *validatedRequest) Validate() error {
+	v.calls++
+	if v.Name == "" {
+		return errNameRequired
+	}
+	return nil
+}
+
+func jsonRequest(method, target, contentType, body string) *http.Request {
+	r := httptest.NewRequest(method, target, strings.NewReader(body))
+	if contentType != "" {
+		r.Header.Set("Content-Type", contentType)
+	}
+	return r
+}
+
+// wantAppErr fails unless err is an *apperr.Error with code and, when field is not "", naming field.
+func wantAppErr(t *testing.T, err error, code apperr.Code, field string) {
+	t.Helper()
+	ae := apperr.As(err)
+	if ae == nil {
+		t.Fatalf("error = %v, want an *apperr.Error with code %s", err, code)
+	}
+	if ae.Code != code {
+		t.Fatalf("code = %s (%v), want %s", ae.Code, err, code)
+	}
+	if field != "" {
+		if _, ok := ae.Fields[field]; !ok {
+			t.Fatalf("error %v names fields %v, want %q", err, ae.Fields, field)
+		}
+	}
+}
+
+func TestDecode(t *testing.T) {
+	huge := `{"name":"` + strings.Repeat("a", MaxBodyBytes) + `"}`
+	// A complete small value followed by padding: only the trailing-data check reads past the limit.
+	paddedTail := `{"name":"a"}` + strings.Repeat(" ", MaxBodyBytes)
+	tests := []struct {
+		name        string
+		contentType string
+		body        string
+		code        apperr.Code // "" = success
+		field       string
+	}{
+		{"valid", "application/json", `{"name":"a","count":2,"tags":["x"]}`, "", ""},
+		{"valid with charset", "application/json; charset=utf-8", `{"name":"a"}`, "", ""},
+		{"valid +json type", "application/merge-patch+json", `{"name":"a"}`, "", ""},
+		{"no content type", "", `{"name":"a"}`, "", ""},
+		{"trailing whitespace", "application/json", "{\"name\":\"a\"}\n\t ", "", ""},
+		{"unknown field", "application/json", `{"name":"a","role":"owner"}`, apperr.Invalid, "role"},
+		{"two values", "application/json", `{} {}`, apperr.Invalid, ""},
+		{"trailing garbage", "application/json", `{}x`, apperr.Invalid, ""},
+		{"over the limit", "application/json", huge, apperr.TooLarge, ""},
+		{"padding over the limit", "application/json", paddedTail, apperr.TooLarge, ""},
+		{"operator object in a string field", "application/json", `{"name": {"$ne": null}}`, apperr.Invalid, "name"},
+		{"array in a string field", "application/json", `{"name": ["a"]}`, apperr.Invalid, "name"},
+		{"operator object in an int field", "application/json", `{"count": {"$gt": 0}}`, apperr.Invalid, "count"},
+		{"array body", "application/json", `[{"name":"a"}]`, apperr.Invalid, ""},
+		{"text/plain", "text/plain", `{"name":"a"}`, apperr.UnsupportedType, ""},
+		{"form", "application/x-www-form-urlencoded", `name=a`, apperr.UnsupportedType, ""},
+		{"unparsable content type", "application/json; =", `{"name":"a"}`, apperr.UnsupportedType, ""},
+		{"empty body", "application/json", ``, apperr.Invalid, ""},
+		{"truncated", "application/json", `{"name":`, apperr.Invalid, ""},
+		{"syntax error", "application/json", `{"name" "a"}`, apperr.Invalid, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var dst noteRequest
+			err := Decode(jsonRequest(http.MethodPost, "/notes", tt.contentType, tt.body), &dst)
+			if tt.code == "" {
+				if err != nil {
+					t.Fatalf("Decode: %v", err)
+				}
+				if dst.Name != "a" {
+					t.Fatalf("decoded %+v, want name a", dst)
+				}
+				return
+			}
+			wantAppErr(t, err, tt.code, tt.field)
+		})
+	}
+}
+
+// The decoder's messages reach the caller; they must not echo the (possibly hostile) body back.
+func TestDecodeErrorsDoNotEchoValues(t *testing.T) {
+	var dst noteRequest
+	err := Decode(jsonRequest(http.MethodPost, "/notes", "application/json", `{"name": {"$where": "sleep(1000)"}}`), &dst)
+	wantAppErr(t, err, apperr.Invalid, "name")
+	if strings.Contains(err.Error(), "sleep") {
+		t.Fatalf("error %q echoes the request body", err)
+	}
+}
+
+func TestDecodeValidate(t *testing.T) {
+	t.Run("runs and its error is returned", func(t *testing.T) {
+		var dst validatedRequest
+		err := Decode(jsonRequest(http.MethodPost, "/x", "application/json", `{"name":""}`), &dst)
+		if err != errNameRequired {
+			t.Fatalf("Decode = %v, want Validate's error %v", err, errNameRequired)
+		}
+		if dst.calls != 1 {
+			t.Fatalf("Validate called %d times, want 1", dst.calls)
+		}
+	})
+	t.Run("passes", func(t *testing.T) {
+		var dst validatedRequest
+		if err := Decode(jsonRequest(http.MethodPost, "/x", "application/json", `{"name":"a"}`), &dst); err != nil {
+			t.Fatalf("Decode: %v", err)
+		}
+		if dst.calls != 1 {
+			t.Fatalf("Validate called %d times, want 1", dst.calls)
+		}
+	})
+	t.Run("not run on a bad body", func(t *testing.T) {
+		var dst validatedRequest
+		err := Decode(jsonRequest(http.MethodPost, "/x", "application/json", `{"name":"a"} {}`), &dst)
+		wantAppErr(t, err, apperr.Invalid, "")
+		if dst.calls != 0 {
+			t.Fatalf("Validate ran %d times on a refused body", dst.calls)
+		}
+	})
+}
+
+func TestJSON(t *testing.T) {
+	rec := httptest.NewRecorder()
+	JSON(rec, http.StatusCreated, noteRequest{Name: "a"})
+	if rec.Code != http.StatusCreated {
+		t.Errorf("status = %d, want 201", rec.Code)
+	}
+	if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
+		t.Errorf("Content-Type = %q", ct)
+	}
+	if cc := rec.Header().Get("Cache-Control"); cc != "no-store" {
+		t.Errorf("Cache-Control = %q, want no-store: responses carry tenant data", cc)
+	}
+	if got := strings.TrimSpace(rec.Body.String()); got != `{"name":"a"}` {
+		t.Errorf("body = %s", got)
+	}
+
+	// A handler that chose its own caching keeps it.
+	rec = httptest.NewRecorder()
+	rec.Header().Set("Cache-Control", "public, max-age=60")
+	JSON(rec, http.StatusOK, map[string]string{})
+	if cc := rec.Header().Get("Cache-Control"); cc != "public, max-age=60" {
+		t.Errorf("Cache-Control = %q, want the handler's own", cc)
+	}
+}
+
+// A bare null or a non-object body is refused rather than decoded into an empty request.
+func TestDecodeRefusesNonObjectBodies(t *testing.T) {
+	for _, body := range []string{"null", "[]", `"x"`, "1"} {
+		r := httptest.NewRequest("POST", "/", strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		var dst struct {
+			Name string `json:"name"`
+		}
+		if err := Decode(r, &dst); apperr.CodeOf(err) != apperr.Invalid {
+			t.Errorf("body %s: error %v, want invalid", body, err)
+		}
+	}
+}

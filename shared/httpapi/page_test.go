@@ -1,0 +1,105 @@
+package httpapi
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/edugrid/edugrid/shared/apperr"
+)
+
+func cursorFor(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+
+func TestParsePage(t *testing.T) {
+	tests := []struct {
+		name  string
+		query url.Values
+		want  PageRequest
+		field string // "" = no error
+	}{
+		{"defaults", nil, PageRequest{Limit: DefaultLimit}, ""},
+		{"limit", url.Values{"limit": {"10"}}, PageRequest{Limit: 10}, ""},
+		{"limit at the cap", url.Values{"limit": {"200"}}, PageRequest{Limit: MaxLimit}, ""},
+		{"limit over the cap is capped", url.Values{"limit": {"201"}}, PageRequest{Limit: MaxLimit}, ""},
+		{"huge limit is capped", url.Values{"limit": {"100000000"}}, PageRequest{Limit: MaxLimit}, ""},
+		{"cursor", url.Values{"cursor": {cursorFor("v1:stu_0042")}}, PageRequest{After: "stu_0042", Limit: DefaultLimit}, ""},
+		{"zero limit", url.Values{"limit": {"0"}}, PageRequest{}, "limit"},
+		{"negative limit", url.Values{"limit": {"-5"}}, PageRequest{}, "limit"},
+		{"fractional limit", url.Values{"limit": {"2.5"}}, PageRequest{}, "limit"},
+		{"word limit", url.Values{"limit": {"all"}}, PageRequest{}, "limit"},
+		{"cursor not base64", url.Values{"cursor": {"!!not-base64!!"}}, PageRequest{}, "cursor"},
+		{"cursor without version", url.Values{"cursor": {cursorFor("stu_0042")}}, PageRequest{}, "cursor"},
+		{"cursor with empty id", url.Values{"cursor": {cursorFor("v1:")}}, PageRequest{}, "cursor"},
+		{"cursor id too long", url.Values{"cursor": {cursorFor("v1:" + strings.Repeat("x", 201))}}, PageRequest{}, "cursor"},
+		{"padded cursor", url.Values{"cursor": {base64.URLEncoding.EncodeToString([]byte("v1:a"))}}, PageRequest{}, "cursor"},
+		// A client must not smuggle a filter document through the cursor.
+		{"cursor carrying JSON", url.Values{"cursor": {cursorFor(`{"$gt":""}`)}}, PageRequest{}, "cursor"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParsePage(httptest.NewRequest("GET", "/students?"+tt.query.Encode(), nil))
+			if tt.field != "" {
+				wantAppErr(t, err, apperr.Invalid, tt.field)
+				return
+			}
+			if err != nil {
+				t.Fatalf("ParsePage: %v", err)
+			}
+			if got != tt.want {
+				t.Fatalf("ParsePage = %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestNewPage(t *testing.T) {
+	id := func(s string) string { return s }
+	tests := []struct {
+		name      string
+		items     []string
+		limit     int
+		wantItems []string
+		wantAfter string // "" = no next page
+	}{
+		{"empty", nil, 3, []string{}, ""},
+		{"fewer than the limit", []string{"a", "b"}, 3, []string{"a", "b"}, ""},
+		{"exactly the limit", []string{"a", "b", "c"}, 3, []string{"a", "b", "c"}, ""},
+		{"one extra signals more", []string{"a", "b", "c", "d"}, 3, []string{"a", "b", "c"}, "c"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := NewPage(tt.items, tt.limit, id)
+			if !equal(p.Items, tt.wantItems) || p.Items == nil {
+				t.Fatalf("items = %#v, want %#v", p.Items, tt.wantItems)
+			}
+			if tt.wantAfter == "" {
+				if p.NextCursor != "" {
+					t.Fatalf("next_cursor = %q on the last page", p.NextCursor)
+				}
+				return
+			}
+			// The cursor must lead ParsePage to the last item shown.
+			next, err := ParsePage(httptest.NewRequest("GET", "/x?cursor="+url.QueryEscape(p.NextCursor), nil))
+			if err != nil {
+				t.Fatalf("ParsePage(next_cursor %q): %v", p.NextCursor, err)
+			}
+			if next.After != tt.wantAfter {
+				t.Fatalf("next page starts after %q, want %q", next.After, tt.wantAfter)
+			}
+		})
+	}
+}
+
+// Frontends rely on "items" being an array, never null, and on next_cursor being absent on the last page.
+func TestPageJSON(t *testing.T) {
+	b, err := json.Marshal(NewPage[string](nil, 10, func(s string) string { return s }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(b) != `{"items":[]}` {
+		t.Fatalf("empty page = %s, want {\"items\":[]}", b)
+	}
+}

@@ -1,0 +1,119 @@
+package httpapi
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/edugrid/edugrid/shared/apperr"
+)
+
+// Frontends switch on these statuses and codes; a change here is an API break.
+func TestStatusOf(t *testing.T) {
+	tests := []struct {
+		code apperr.Code
+		want int
+	}{
+		{apperr.Invalid, http.StatusBadRequest},
+		{apperr.Unauthenticated, http.StatusUnauthorized},
+		{apperr.Forbidden, http.StatusForbidden},
+		{apperr.NotFound, http.StatusNotFound},
+		{apperr.Conflict, http.StatusConflict},
+		{apperr.TooLarge, http.StatusRequestEntityTooLarge},
+		{apperr.UnsupportedType, http.StatusUnsupportedMediaType},
+		{apperr.RateLimited, http.StatusTooManyRequests},
+		{apperr.Suspended, http.StatusForbidden},
+		{apperr.Unavailable, http.StatusServiceUnavailable},
+		{apperr.Internal, http.StatusInternalServerError},
+		{apperr.Code("made_up"), http.StatusInternalServerError},
+		{apperr.Code(""), http.StatusInternalServerError},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.code), func(t *testing.T) {
+			if got := StatusOf(tt.code); got != tt.want {
+				t.Errorf("StatusOf(%q) = %d, want %d", tt.code, got, tt.want)
+			}
+		})
+	}
+	// Every code the table knows must have been listed above, so a new code cannot go untested.
+	for code := range statusOf {
+		found := false
+		for _, tt := range tests {
+			found = found || tt.code == code
+		}
+		if !found {
+			t.Errorf("code %q has a status but no row in this test", code)
+		}
+		if titleOf[code] == "" {
+			t.Errorf("code %q has a status but no title", code)
+		}
+	}
+}
+
+func TestWriteError(t *testing.T) {
+	tests := []struct {
+		name       string
+		err        error
+		status     int
+		code       apperr.Code
+		detail     string
+		header     string // a header that must be set
+		headerWant string
+		fields     map[string]string
+	}{
+		{
+			name: "rate limited says when to retry", err: apperr.Errorf(apperr.RateLimited, "too many sign-in attempts"),
+			status: 429, code: apperr.RateLimited, detail: "too many sign-in attempts",
+			header: "Retry-After", headerWant: "60",
+		},
+		{
+			name: "unauthenticated challenges", err: apperr.Errorf(apperr.Unauthenticated, "no token"),
+			status: 401, code: apperr.Unauthenticated, detail: "no token",
+			header: "WWW-Authenticate", headerWant: `Bearer realm="edugrid"`,
+		},
+		{
+			name: "wrapped application error keeps its code", err: fmt.Errorf("enrol: %w", apperr.Errorf(apperr.Conflict, "batch full")),
+			status: 409, code: apperr.Conflict, detail: "batch full",
+		},
+		{
+			name: "field errors are listed", err: apperr.InvalidField("email", "is not an address"),
+			status: 400, code: apperr.Invalid, detail: "email: is not an address",
+			fields: map[string]string{"email": "is not an address"},
+		},
+		{
+			name: "anything else is internal", err: fmt.Errorf("insert: %w", fmt.Errorf("E11000 on edu_acme.users")),
+			status: 500, code: apperr.Internal, detail: "Internal error.",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			WriteError(rec, httptest.NewRequest("GET", "/fees/payments", nil), tt.err)
+			p := problemOf(t, rec, tt.status)
+			if p.Code != tt.code || p.Detail != tt.detail {
+				t.Errorf("problem = %+v, want code %s detail %q", p, tt.code, tt.detail)
+			}
+			if p.Instance != "/fees/payments" {
+				t.Errorf("instance = %q", p.Instance)
+			}
+			if tt.header != "" && rec.Header().Get(tt.header) != tt.headerWant {
+				t.Errorf("%s = %q, want %q", tt.header, rec.Header().Get(tt.header), tt.headerWant)
+			}
+			if tt.header != "Retry-After" && rec.Header().Get("Retry-After") != "" {
+				t.Errorf("Retry-After set on a %s problem", tt.code)
+			}
+			if len(p.Errors) != len(tt.fields) {
+				t.Errorf("errors = %v, want %v", p.Errors, tt.fields)
+			}
+			for k, v := range tt.fields {
+				if p.Errors[k] != v {
+					t.Errorf("errors[%q] = %q, want %q", k, p.Errors[k], v)
+				}
+			}
+			if rec.Header().Get("Cache-Control") != "no-store" {
+				t.Errorf("Cache-Control = %q, want no-store", rec.Header().Get("Cache-Control"))
+			}
+		})
+	}
+}
