@@ -205,4 +205,3 @@ func (c *tokenCache) len() int {
 	defer c.mu.Unlock()
 	return c.lru.Len()
 }
-
