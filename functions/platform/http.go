@@ -29,6 +29,8 @@ func (s *Service) Routes() []httpapi.Route {
 			Response: tenant.Tenant{}, Handler: s.statusHandler(s.Resume)},
 		{Method: "POST", Path: "/tenants/{slug}/revoke-tokens", Permission: rbac.PlatformTenants, Summary: "Sign out every user of an institution",
 			Response: tenant.Tenant{}, Handler: s.statusHandler(s.RevokeTokens)},
+		{Method: "PUT", Path: "/tenants/{slug}/cluster", Permission: rbac.PlatformTenants, Summary: "Point a suspended institution at another cluster (after copying its database there)",
+			Request: ClusterMove{}, Response: tenant.Tenant{}, Handler: s.handleMoveCluster},
 		{Method: "GET", Path: "/branding/{slug}", Permission: rbac.Public, Summary: "An institution's public branding, for its login page",
 			Response: PublicBranding{}, Handler: s.handlePublicBranding},
 	}
@@ -118,5 +120,18 @@ func (s *Service) handlePublicBranding(w http.ResponseWriter, r *http.Request) e
 	}
 	w.Header().Set("Cache-Control", "public, max-age=60")
 	httpapi.JSON(w, http.StatusOK, b)
+	return nil
+}
+
+func (s *Service) handleMoveCluster(w http.ResponseWriter, r *http.Request) error {
+	var m ClusterMove
+	if err := httpapi.Decode(r, &m); err != nil {
+		return err
+	}
+	t, err := s.MoveCluster(r.Context(), rbac.Must(r.Context()), r.PathValue("slug"), m)
+	if err != nil {
+		return err
+	}
+	httpapi.JSON(w, http.StatusOK, t)
 	return nil
 }

@@ -208,6 +208,30 @@ func (s *Service) RevokeTokens(ctx context.Context, actor rbac.Principal, slug s
 	return s.change(ctx, actor, slug, "platform.tenant.tokens_revoked", nil, true, nil)
 }
 
+// ClusterMove points a tenant at another cluster.
+type ClusterMove struct {
+	Cluster string `json:"cluster"`
+}
+
+// MoveCluster points a suspended tenant at another configured cluster. It moves no data: the operator
+// suspends the tenant, copies its database to the new cluster, calls this, checks, and resumes (README,
+// "Moving an institution to another cluster"). Errors: Invalid for an unknown cluster, Conflict unless
+// the tenant is suspended, NotFound.
+func (s *Service) MoveCluster(ctx context.Context, actor rbac.Principal, slug string, m ClusterMove) (*tenant.Tenant, error) {
+	if !s.app.Databases.HasCluster(m.Cluster) {
+		return nil, apperr.InvalidField("cluster", "is not a configured cluster")
+	}
+	cur, err := s.app.Registry.Load(ctx, slug)
+	if err != nil {
+		return nil, err
+	}
+	if cur.Status != tenant.Suspended {
+		return nil, apperr.Errorf(apperr.Conflict, "suspend the institution before moving it, so no write lands on the old cluster")
+	}
+	return s.change(ctx, actor, slug, "platform.tenant.cluster_moved", bson.M{"cluster": m.Cluster}, false,
+		map[string]string{"from": cur.Cluster, "to": m.Cluster})
+}
+
 // change applies one registry change to an active or suspended tenant and records it in the tenant's
 // audit log. NotFound for an unknown (or still provisioning) tenant.
 func (s *Service) change(ctx context.Context, actor rbac.Principal, slug, action string, set bson.M, bump bool, details any) (*tenant.Tenant, error) {
