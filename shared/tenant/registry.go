@@ -157,6 +157,12 @@ func (r *Registry) Create(ctx context.Context, t *Tenant) error {
 	if err := ValidateSlug(t.Slug); err != nil {
 		return err
 	}
+	// Refuse a taken slug before spending a tenant number on it (numbers are few: four digits).
+	if n, err := r.db.Collection(tenantsCollection).CountDocuments(ctx, bson.M{"_id": t.Slug}); err != nil {
+		return fmt.Errorf("create tenant %s: %w", t.Slug, err)
+	} else if n > 0 {
+		return apperr.Errorf(apperr.Conflict, "an institution with slug %q already exists", t.Slug)
+	}
 	var counter struct {
 		Seq int `bson:"seq"`
 	}
