@@ -118,7 +118,7 @@ func Format(amount int64, currency string) string {
 	sign := ""
 	u := uint64(amount)
 	if amount < 0 {
-		sign, u = "-", uint64(-(amount + 1))+1
+		sign, u = "-", uint64(-(amount+1))+1
 	}
 	s := strconv.FormatUint(u, 10)
 	if d > 0 {

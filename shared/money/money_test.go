@@ -54,7 +54,7 @@ func TestAllocate(t *testing.T) {
 	}{
 		{100000, []int64{1, 1, 1}, []int64{33334, 33333, 33333}},
 		{100, []int64{5000, 3000, 2000}, []int64{50, 30, 20}}, // percentages in basis points
-		{1, []int64{3333, 3333, 3334}, []int64{0, 0, 1}},     // the unit goes to the largest share
+		{1, []int64{3333, 3333, 3334}, []int64{0, 0, 1}},      // the unit goes to the largest share
 		{10, []int64{1, 0, 1}, []int64{5, 0, 5}},
 		{0, []int64{1, 2}, []int64{0, 0}},
 		{math.MaxInt64, []int64{math.MaxInt64, math.MaxInt64}, []int64{math.MaxInt64/2 + 1, math.MaxInt64 / 2}},
