@@ -278,8 +278,8 @@ func TestCacheSingleFlight(t *testing.T) {
 	const callers = 50
 	net := newFakeNet()
 	ctx := newDoneCounter(context.Background())
-	// The one dial holds until the 49 other callers are waiting for it, so they really overlap it.
-	net.gate = func(context.Context, string) error { return ctx.waitFor(callers - 1) }
+	// The one dial holds until all 50 callers (the first included) are waiting for it, so they really overlap it.
+	net.gate = func(context.Context, string) error { return ctx.waitFor(callers) }
 	c := NewCache(net.Dial, 4)
 
 	leases := make([]*Lease, callers)
@@ -321,7 +321,7 @@ func TestCacheFailedDialReachesEveryWaiterAndIsNotCached(t *testing.T) {
 	errDown := errors.New("cluster down")
 	net := newFakeNet()
 	ctx := newDoneCounter(context.Background())
-	net.gate = func(context.Context, string) error { return ctx.waitFor(callers - 1) }
+	net.gate = func(context.Context, string) error { return ctx.waitFor(callers) }
 	net.fail = func(_ string, n int) error {
 		if n == 1 {
 			return errDown
