@@ -1,0 +1,58 @@
+package warehouse
+
+import (
+	"slices"
+	"sync"
+)
+
+// current returns a current-state table: the common columns, then cols.
+func current(name, partition string, cluster []string, cols ...Column) *Table {
+	if partition == "" {
+		partition = "changed_at"
+	}
+	return &Table{Name: name, Columns: append(slices.Clone(CommonColumns), cols...), Partition: partition, Cluster: cluster, Current: true}
+}
+
+// The current-state tables of the foundation's collections. Areas' tables are declared beside them as
+// the areas land, so reports and ingest transforms share one definition.
+var (
+	Users = current("users", "", []string{"role"},
+		Column{"role", String}, Column{"status", String}, Column{"branches", JSON}, Column{"created_at", Timestamp})
+	Branches = current("branches", "", nil,
+		Column{"code", String}, Column{"name", String}, Column{"active", Bool}, Column{"created_at", Timestamp})
+	AuditLog = current("audit_log", "", []string{"action"},
+		Column{"action", String}, Column{"actor_id", String}, Column{"actor_role", String}, Column{"target_kind", String},
+		Column{"target_id", String}, Column{"recorded_at", Timestamp})
+	// AttendanceSheets is one row per marked session (the attendance area keeps a session's marks in one
+	// sheet document, id = session id): day is the session's calendar day in the tenant's time zone, and
+	// the counts are its marks by status (late counts as attended, excused neither way).
+	AttendanceSheets = current("attendance_sheets", "day", []string{"batch_id"},
+		Column{"batch_id", String}, Column{"branch_id", String}, Column{"day", Date},
+		Column{"present", Int}, Column{"late", Int}, Column{"absent", Int}, Column{"excused", Int})
+	Batches = current("batches", "", []string{"branch_id"},
+		Column{"course_id", String}, Column{"branch_id", String}, Column{"name", String}, Column{"capacity", Int})
+)
+
+var (
+	registryMu sync.Mutex
+	registry   = []*Table{Changes, Users, Branches, AuditLog, AttendanceSheets, Batches}
+)
+
+// Tables returns every table the warehouse holds, for engines to create.
+func Tables() []*Table {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	return slices.Clone(registry)
+}
+
+// ByName returns the table with logical name n, or nil.
+func ByName(n string) *Table {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	for _, t := range registry {
+		if t.Name == n {
+			return t
+		}
+	}
+	return nil
+}
