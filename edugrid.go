@@ -4,7 +4,14 @@
 package edugrid
 
 import (
+	_ "github.com/edugrid/edugrid/functions/academic"
+	_ "github.com/edugrid/edugrid/functions/analytics"
+	_ "github.com/edugrid/edugrid/functions/attendance"
 	_ "github.com/edugrid/edugrid/functions/auth"
+	_ "github.com/edugrid/edugrid/functions/fees"
 	_ "github.com/edugrid/edugrid/functions/platform"
+	_ "github.com/edugrid/edugrid/functions/students"
 	_ "github.com/edugrid/edugrid/functions/users"
+	_ "github.com/edugrid/edugrid/triggers/ingest"
+	_ "github.com/edugrid/edugrid/triggers/reminders"
 )

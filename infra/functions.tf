@@ -67,18 +67,79 @@ locals {
       public        = true
       secrets       = ["platform_uri", "clusters", "verify_keys"]
     }
+    fees = {
+      memory        = "256M"
+      cpu           = null
+      min_instances = 0
+      max_instances = 50
+      concurrency   = 80
+      timeout       = 30
+      public        = true
+      secrets       = ["platform_uri", "clusters", "verify_keys"]
+    }
+    # Private: invoked only by Cloud Scheduler with an OIDC token (scheduler.tf).
+    # One run walks every tenant, so it gets the longest timeout and runs alone.
+    reminders = {
+      memory        = "512M"
+      cpu           = null
+      min_instances = 0
+      max_instances = 2
+      concurrency   = 1
+      timeout       = 1800
+      public        = false
+      secrets       = ["platform_uri", "clusters"]
+    }
+    academic = {
+      memory        = "256M"
+      cpu           = null
+      min_instances = 0
+      max_instances = 50
+      concurrency   = 80
+      timeout       = 30
+      public        = true
+      secrets       = ["platform_uri", "clusters", "verify_keys"]
+    }
+    # Sized like users: admitting a student or a new guardian creates an
+    # account and hashes its password (19 MiB each, see Sizing above).
+    students = {
+      memory        = "512M"
+      cpu           = null
+      min_instances = 0
+      max_instances = 50
+      concurrency   = 16
+      timeout       = 30
+      public        = true
+      secrets       = ["platform_uri", "clusters", "verify_keys"]
+    }
+    attendance = {
+      memory        = "256M"
+      cpu           = null
+      min_instances = 0
+      max_instances = 50
+      concurrency   = 80
+      timeout       = 30
+      public        = true
+      secrets       = ["platform_uri", "clusters", "verify_keys"]
+    }
+
+    # Reports run BigQuery jobs (analytics.tf grants the dataset and job rights).
+    analytics = {
+      memory        = "512M"
+      cpu           = null
+      min_instances = 0
+      max_instances = 20
+      concurrency   = 20
+      timeout       = 120
+      public        = true
+      secrets       = ["platform_uri", "clusters", "verify_keys"]
+    }
 
     # --- Later stages: uncomment an entry when its code is merged. ---------
     # Tenant-facing HTTP areas follow the `users` pattern:
     #
-    # academic   = { memory = "256M", cpu = null, min_instances = 0, max_instances = 50, concurrency = 80, timeout = 30, public = true, secrets = ["platform_uri", "clusters", "verify_keys"] }
-    # students   = { memory = "256M", cpu = null, min_instances = 0, max_instances = 50, concurrency = 80, timeout = 30, public = true, secrets = ["platform_uri", "clusters", "verify_keys"] }
-    # attendance = { memory = "256M", cpu = null, min_instances = 0, max_instances = 50, concurrency = 80, timeout = 30, public = true, secrets = ["platform_uri", "clusters", "verify_keys"] }
-    # fees       = { memory = "256M", cpu = null, min_instances = 0, max_instances = 50, concurrency = 80, timeout = 30, public = true, secrets = ["platform_uri", "clusters", "verify_keys"] }
     # exams      = { memory = "256M", cpu = null, min_instances = 0, max_instances = 50, concurrency = 80, timeout = 30, public = true, secrets = ["platform_uri", "clusters", "verify_keys"] }
     # learning   = { memory = "256M", cpu = null, min_instances = 0, max_instances = 50, concurrency = 80, timeout = 30, public = true, secrets = ["platform_uri", "clusters", "verify_keys"] }
     # leads      = { memory = "256M", cpu = null, min_instances = 0, max_instances = 50, concurrency = 80, timeout = 30, public = true, secrets = ["platform_uri", "clusters", "verify_keys"] }
-    # analytics  = { memory = "512M", cpu = null, min_instances = 0, max_instances = 20, concurrency = 20, timeout = 120, public = true, secrets = ["platform_uri", "clusters", "verify_keys"] }
     #
     # Private HTTP function, invoked by Cloud Scheduler with an OIDC token.
     # Also needs (in this file, when added): a scheduler service account, a
@@ -86,16 +147,12 @@ locals {
     # this function only, and google_cloud_scheduler_job resources with
     # http_target.oidc_token.service_account_email = that account.
     #
-    # reminders  = { memory = "256M", cpu = null, min_instances = 0, max_instances = 5, concurrency = 1, timeout = 540, public = false, secrets = ["platform_uri", "clusters"] }
+    # (reminders is below; its scheduler job, account and invoker grant are in scheduler.tf.)
   }
 
   # Not HTTP areas, so not in the map above (add their own resources when
   # their code exists):
-  # - ingest: event function. google_cloudfunctions2_function with an
-  #   event_trigger { event_type = "google.cloud.pubsub.topic.v1.messagePublished",
-  #   pubsub_topic = <topic>, retry_policy = "RETRY_POLICY_RETRY",
-  #   service_account_email = <trigger SA with roles/run.invoker on ingest> },
-  #   ingress ALLOW_INTERNAL_ONLY, never allUsers.
+  # - ingest: event function, in analytics.tf.
   # - relay: long-running Cloud Run service (google_cloud_run_v2_service) from
   #   an image built from triggers/relay; private, min_instance_count >= 1.
 
@@ -204,6 +261,15 @@ resource "google_cloudfunctions2_function" "http" {
       # the code refuses an admin email without a password in production.
       contains(local.function_secrets[each.key], "platform_admin_password") ? {
         EDUGRID_PLATFORM_ADMIN_EMAIL = var.platform_admin_email
+      } : {},
+      each.key == "analytics" ? {
+        EDUGRID_BQ_PROJECT = var.project_id
+        EDUGRID_BQ_DATASET = google_bigquery_dataset.warehouse.dataset_id
+      } : {},
+      # The reminders trigger accepts only the scheduler's OIDC token (scheduler.tf).
+      each.key == "reminders" ? {
+        EDUGRID_SCHEDULER_AUDIENCE        = local.reminders_audience
+        EDUGRID_SCHEDULER_SERVICE_ACCOUNT = google_service_account.scheduler.email
       } : {},
     )
 

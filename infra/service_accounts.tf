@@ -58,6 +58,7 @@ resource "google_project_iam_member" "build" {
 locals {
   deployer_project_roles = toset([
     "roles/cloudfunctions.developer",        # update functions (source, settings)
+    "roles/cloudscheduler.viewer",           # read the reminders scheduler job for the plan
     "roles/compute.viewer",                  # read load balancer resources
     "roles/iam.securityReviewer",            # read IAM policies for the plan
     "roles/iam.serviceAccountViewer",        # read service accounts

@@ -3,8 +3,13 @@
 package all
 
 import (
+	"github.com/edugrid/edugrid/functions/academic"
+	"github.com/edugrid/edugrid/functions/analytics"
+	"github.com/edugrid/edugrid/functions/attendance"
 	"github.com/edugrid/edugrid/functions/auth"
+	"github.com/edugrid/edugrid/functions/fees"
 	"github.com/edugrid/edugrid/functions/platform"
+	"github.com/edugrid/edugrid/functions/students"
 	"github.com/edugrid/edugrid/functions/users"
 	"github.com/edugrid/edugrid/shared/app"
 	"github.com/edugrid/edugrid/shared/httpapi"
@@ -16,6 +21,11 @@ func Areas(a *app.App) []*httpapi.Area {
 		auth.Handler(a),
 		platform.Handler(a),
 		users.Handler(a),
+		analytics.Handler(a),
+		academic.Handler(a),
+		students.Handler(a),
+		attendance.Handler(a),
+		fees.Handler(a),
 	}
 }
 

@@ -14,6 +14,10 @@ import (
 	"github.com/256dpi/lungo"
 	"go.mongodb.org/mongo-driver/bson"
 
+	"github.com/edugrid/edugrid/functions/academic"
+	"github.com/edugrid/edugrid/functions/attendance"
+	"github.com/edugrid/edugrid/functions/fees"
+	"github.com/edugrid/edugrid/functions/students"
 	"github.com/edugrid/edugrid/functions/users"
 	"github.com/edugrid/edugrid/shared/account"
 	"github.com/edugrid/edugrid/shared/app"
@@ -21,6 +25,7 @@ import (
 	"github.com/edugrid/edugrid/shared/audit"
 	"github.com/edugrid/edugrid/shared/authn"
 	"github.com/edugrid/edugrid/shared/httpapi"
+	"github.com/edugrid/edugrid/shared/notify"
 	"github.com/edugrid/edugrid/shared/rbac"
 	"github.com/edugrid/edugrid/shared/tenant"
 )
@@ -155,7 +160,12 @@ var tenantSchema = []func(context.Context, lungo.IDatabase) error{
 	account.EnsureIndexes,
 	authn.EnsureRefreshIndexes,
 	audit.EnsureIndexes,
+	notify.EnsureIndexes,
 	users.EnsureIndexes,
+	academic.EnsureIndexes,
+	students.EnsureIndexes,
+	attendance.EnsureIndexes,
+	fees.EnsureIndexes,
 }
 
 // record appends to the tenant's audit log, which is where an institution's own history belongs.

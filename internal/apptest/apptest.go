@@ -13,7 +13,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,6 +26,7 @@ import (
 	"github.com/edugrid/edugrid/shared/clock"
 	"github.com/edugrid/edugrid/shared/config"
 	"github.com/edugrid/edugrid/shared/httpapi"
+	"github.com/edugrid/edugrid/shared/notify"
 	"github.com/edugrid/edugrid/shared/rbac"
 	"github.com/edugrid/edugrid/shared/tenant"
 )
@@ -41,6 +44,9 @@ type Env struct {
 	Clock   *clock.Manual
 	Areas   []*httpapi.Area
 	Handler http.Handler
+
+	notifyMu sync.Mutex
+	notes    []notify.Notification
 }
 
 // Start is the manual clock's initial time.
@@ -76,6 +82,10 @@ func New(t testing.TB, env ...string) *Env {
 		t.Fatalf("apptest: build app: %v", err)
 	}
 	t.Cleanup(a.Close)
+	// The subscription exists from the start, so Notifications sees everything the Env publishes.
+	if err := a.Notifier.(*notify.Topic).Subscribe(context.Background(), notificationsSubscription); err != nil {
+		t.Fatalf("apptest: subscribe to notifications: %v", err)
+	}
 	areas := all.Areas(a)
 	mux := http.NewServeMux()
 	for _, area := range areas {
@@ -199,6 +209,27 @@ func MustProblem(t testing.TB, rec *httptest.ResponseRecorder, status int, code 
 		t.Fatalf("problem = %+v, want code %q status %d with type and title", p, code, status)
 	}
 	return p
+}
+
+const notificationsSubscription = "apptest"
+
+// Notifications returns every notification the Env has published so far, pulled through a subscription
+// on its in-process Pub/Sub topic, in the order they were received.
+func (e *Env) Notifications() []notify.Notification {
+	e.T.Helper()
+	e.notifyMu.Lock()
+	defer e.notifyMu.Unlock()
+	topic := e.App.Notifier.(*notify.Topic)
+	for {
+		got, err := topic.Pull(context.Background(), notificationsSubscription, 1000)
+		if err != nil {
+			e.T.Fatalf("apptest: pull notifications: %v", err)
+		}
+		if len(got) == 0 {
+			return slices.Clone(e.notes)
+		}
+		e.notes = append(e.notes, got...)
+	}
 }
 
 // Registry returns the tenant registry, for tests that read tenants directly.

@@ -1,11 +1,15 @@
 // Command dev runs the whole of edugrid locally in one process, on embedded defaults: every HTTP area under
 // /<area>/… on one address, the embedded MongoDB engine in one file under the data directory, a signing key
-// kept beside it, and a demo institution seeded on first start.
+// kept beside it, and a demo institution seeded on first start. The change-data-capture pipeline runs
+// in the same process: a relay on every cluster's change stream, an in-process Pub/Sub emulator, the
+// ingest pull loop and a DuckDB warehouse in <data dir>/warehouse.duckdb, so a write through the API shows
+// in the /analytics reports within a second.
 //
 //	go run ./scripts/dev
 //
 // Settings (environment): EDUGRID_ADDR (default 127.0.0.1:8080), EDUGRID_DATA_DIR (default ./.data),
-// EDUGRID_DEMO_PASSWORD (the demo users' password; default edugrid-demo-1), and every EDUGRID_* variable
+// EDUGRID_DEMO_PASSWORD (the demo users' password; default edugrid-demo-1), EDUGRID_REMINDER_INTERVAL (how
+// often the fee reminder run runs; default 1h; POST /reminders/run runs it at once), and every EDUGRID_* variable
 // the functions read. Ctrl-C stops it cleanly; every acknowledged write is already on disk.
 package main
 
@@ -25,11 +29,14 @@ import (
 	"time"
 
 	"github.com/edugrid/edugrid/functions/all"
+	"github.com/edugrid/edugrid/internal/pipeline"
 	"github.com/edugrid/edugrid/scripts/seed"
 	"github.com/edugrid/edugrid/shared/app"
 	"github.com/edugrid/edugrid/shared/authn"
 	"github.com/edugrid/edugrid/shared/config"
 	"github.com/edugrid/edugrid/shared/httpapi"
+	"github.com/edugrid/edugrid/shared/notify"
+	"github.com/edugrid/edugrid/triggers/reminders"
 )
 
 // DefaultDemoPassword is the demo users' password when EDUGRID_DEMO_PASSWORD is not set. It exists only
@@ -90,9 +97,23 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 		return err
 	}
 	defer a.Close()
-	logins, _, err := seed.Demo(ctx, a, password)
+	if err := logNotifications(ctx, a, logger); err != nil {
+		return err
+	}
+	logins, seeded, err := seed.Demo(ctx, a, password)
 	if err != nil {
 		return err
+	}
+	// Stopped before a.Close: the relays use its cluster clients. Checkpoints every 5 s: each write
+	// rewrites the embedded engine's file, and a restart merely publishes those seconds again.
+	cdc, err := pipeline.Start(ctx, a, pipeline.Options{WarehousePath: filepath.Join(dataDir, "warehouse.duckdb"), Logger: logger, CheckpointEvery: 5 * time.Second})
+	if err != nil {
+		return fmt.Errorf("start the analytics pipeline: %w", err)
+	}
+	defer cdc.Stop()
+	if seeded {
+		// The relays start after the seed, so it reaches the warehouse as a snapshot, in the background.
+		cdc.Backfill(seed.DemoSlug)
 	}
 
 	areas := all.Areas(a)
@@ -102,6 +123,15 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 		mux.Handle("/"+area.Name, area)
 	}
 	mux.Handle("GET /openapi.json", httpapi.DocumentHandler(all.Document(areas)))
+	// The reminders trigger, as Cloud Scheduler calls it in production, here on demand and without its
+	// OIDC check (the local stack listens on loopback); and on a timer.
+	interval, err := time.ParseDuration(get("EDUGRID_REMINDER_INTERVAL", "1h"))
+	if err != nil || interval <= 0 {
+		return fmt.Errorf("EDUGRID_REMINDER_INTERVAL must be a positive duration such as 1h")
+	}
+	runner := reminders.NewRunner(a)
+	mux.Handle("POST /reminders/run", reminders.Handler(runner, nil))
+	go runReminders(ctx, runner, interval, logger)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = io.WriteString(w, "ok\n")
@@ -138,6 +168,59 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 	return nil
 }
 
+// runReminders runs a reminder run every interval until ctx ends. Runs are idempotent, so one that
+// overlaps an on-demand run sends nothing twice.
+func runReminders(ctx context.Context, r *reminders.Runner, interval time.Duration, logger *slog.Logger) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if _, err := r.Run(ctx); err != nil && ctx.Err() == nil {
+			logger.Warn("scheduled reminder run", slog.String("error", err.Error()))
+		}
+	}
+}
+
+// logNotifications shows, in the log, every notification published to the in-process Pub/Sub emulator,
+// since locally nothing delivers them. It pulls until ctx ends.
+func logNotifications(ctx context.Context, a *app.App, logger *slog.Logger) error {
+	topic, ok := a.Notifier.(*notify.Topic)
+	if !ok || !topic.Emulated() {
+		return nil
+	}
+	const sub = "dev-log"
+	if err := topic.Subscribe(ctx, sub); err != nil {
+		return err
+	}
+	go func() {
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			ns, err := topic.Pull(ctx, sub, 1000)
+			if err != nil {
+				if ctx.Err() == nil {
+					logger.Warn("pull local notifications", slog.String("error", err.Error()))
+				}
+				continue
+			}
+			for _, n := range ns {
+				logger.Info("notification (local stack: not delivered)", slog.String("id", n.ID), slog.String("tenant", n.Tenant),
+					slog.String("kind", n.Kind), slog.String("recipient", n.Recipient), slog.String("subject", n.Subject))
+			}
+		}
+	}()
+	return nil
+}
+
 // signingKey loads the local stack's signing key, generating it on first start, so tokens survive
 // restarts of the local stack.
 func signingKey(path string) ([]byte, error) {
@@ -162,7 +245,8 @@ func printWelcome(out io.Writer, base, adminEmail, password string, logins []see
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nedugrid is running at %s\n", base)
 	fmt.Fprintf(&b, "  API document   %s/openapi.json\n", base)
-	fmt.Fprintf(&b, "  health         %s/healthz\n\n", base)
+	fmt.Fprintf(&b, "  health         %s/healthz\n", base)
+	fmt.Fprintf(&b, "  fee reminders  curl -X POST %s/reminders/run   (also every EDUGRID_REMINDER_INTERVAL, default 1h)\n\n", base)
 	fmt.Fprintf(&b, "Demo institution %q, password %q for every login:\n", seed.DemoSlug, password)
 	for _, l := range logins {
 		fmt.Fprintf(&b, "  %-13s %-26s PRN %s\n", l.Role, l.Email, l.PRN)

@@ -125,6 +125,21 @@ func TestLocalStack(t *testing.T) {
 	if code != 200 || json.Unmarshal(doc, &d) != nil || !strings.HasPrefix(d.OpenAPI, "3.1") || d.Paths["/auth/login"] == nil {
 		t.Fatalf("/openapi.json = %d %.200s", code, doc)
 	}
+	// The fee reminder run on demand: it walks the demo tenant, and a second run sends nothing again.
+	var run1, run2 struct {
+		Tenants   int `json:"tenants"`
+		Failed    int `json:"failed"`
+		Reminders int `json:"reminders"`
+	}
+	code, _, b := call(t, "POST", base+"/reminders/run", "", nil)
+	if code != 200 || json.Unmarshal(b, &run1) != nil || run1.Tenants != 1 || run1.Failed != 0 {
+		t.Fatalf("POST /reminders/run = %d %s", code, b)
+	}
+	code, _, b = call(t, "POST", base+"/reminders/run", "", nil)
+	if code != 200 || json.Unmarshal(b, &run2) != nil || run2.Reminders != 0 {
+		t.Fatalf("second reminder run = %d %s", code, b)
+	}
+	accountants := checkAnalytics(t, base, owner.AccessToken)
 	stop()
 
 	// Restart: nothing is seeded twice, the signing key and sessions survive.
@@ -133,7 +148,7 @@ func TestLocalStack(t *testing.T) {
 	if code, _, b := call(t, "GET", base+"/auth/me", owner.AccessToken, nil); code != 200 {
 		t.Fatalf("access token issued before the restart: %d %s", code, b)
 	}
-	code, _, b := call(t, "POST", base+"/auth/refresh", "", map[string]string{"refresh_token": owner.RefreshToken})
+	code, _, b = call(t, "POST", base+"/auth/refresh", "", map[string]string{"refresh_token": owner.RefreshToken})
 	if code != 200 {
 		t.Fatalf("refresh token issued before the restart: %d %s", code, b)
 	}
@@ -141,4 +156,5 @@ func TestLocalStack(t *testing.T) {
 	if code != 200 || strings.Count(string(branches), `"code"`) != 2 {
 		t.Fatalf("after restart branches = %d %s", code, branches)
 	}
+	checkAnalyticsAfterRestart(t, base, owner.AccessToken, accountants)
 }

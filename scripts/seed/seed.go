@@ -77,6 +77,15 @@ func Demo(ctx context.Context, a *app.App, password string) ([]Login, bool, erro
 			return nil, false, fmt.Errorf("seed staff %s: %w", s.Email, err)
 		}
 	}
+	if err := seedStudents(tctx, a, password, main, north); err != nil {
+		return nil, false, err
+	}
+	if err := seedAttendance(tctx, a); err != nil {
+		return nil, false, err
+	}
+	if err := seedFees(tctx, a); err != nil {
+		return nil, false, err
+	}
 	logins, err := existingLogins(ctx, a)
 	return logins, true, err
 }
@@ -92,7 +101,7 @@ func existingLogins(ctx context.Context, a *app.App) ([]Login, error) {
 	}
 	defer release()
 	var out []Login
-	for _, email := range []string{"owner@demo.test", "admin.main@demo.test", "teacher.main@demo.test", "teacher.north@demo.test", "accounts@demo.test", "counsellor@demo.test"} {
+	for _, email := range []string{"owner@demo.test", "admin.main@demo.test", "teacher.main@demo.test", "teacher.north@demo.test", "accounts@demo.test", "counsellor@demo.test", demoStudentEmail, demoGuardianEmail} {
 		u, err := account.ByEmail(ctx, db, email)
 		if err != nil {
 			continue

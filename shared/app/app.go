@@ -6,6 +6,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -20,9 +21,11 @@ import (
 	"github.com/edugrid/edugrid/shared/clock"
 	"github.com/edugrid/edugrid/shared/config"
 	"github.com/edugrid/edugrid/shared/httpapi"
+	"github.com/edugrid/edugrid/shared/notify"
 	"github.com/edugrid/edugrid/shared/rbac"
 	"github.com/edugrid/edugrid/shared/store"
 	"github.com/edugrid/edugrid/shared/tenant"
+	"github.com/edugrid/edugrid/shared/warehouse"
 )
 
 // App holds the shared dependencies of the functions. Fields are set by New and read-only after.
@@ -39,8 +42,16 @@ type App struct {
 	Tokens    *authn.Tokens
 	Refresh   *authn.Refresher
 	Passwords authn.PasswordParams
+	// Notifier publishes notifications (use notify.Send, which records them first). It connects on first
+	// use: to EDUGRID_PUBSUB_PROJECT's topic, or without a project to an in-process emulator this App owns.
+	Notifier notify.Publisher
+	// Warehouse answers analytics reports. The wiring sets it: the local stack and end-to-end tests with
+	// DuckDB (Options.Warehouse), the Cloud Functions build with BigQuery (UseWarehouse). nil when
+	// analytics is not configured; the analytics area then answers 503.
+	Warehouse warehouse.Warehouse
 
 	platformLease *store.Lease
+	topic         *notify.Topic
 }
 
 // Options adjusts New for tests and the local stack.
@@ -49,6 +60,8 @@ type Options struct {
 	Logger *slog.Logger
 	// Passwords overrides the Argon2id cost (tests use a cheap one).
 	Passwords *authn.PasswordParams
+	// Warehouse is the analytics warehouse; the caller owns it and closes it after the App.
+	Warehouse warehouse.Warehouse
 }
 
 // New builds an App from cfg: it connects to the platform cluster, ensures the registry's indexes and
@@ -83,6 +96,9 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	}
 	a.Tokens = authn.NewTokens(keys, authn.TokenConfig{Issuer: cfg.Issuer, Audience: cfg.Audience, AccessTTL: cfg.AccessTTL}, a.Clock)
 	a.Refresh = authn.NewRefresher(cfg.RefreshTTL, a.Clock)
+
+	a.Notifier = a.notifier()
+	a.Warehouse = opts.Warehouse
 
 	a.Dialer = store.NewDialer()
 	a.Clusters = store.NewCache(a.Dialer.Dial, cfg.ClusterCacheSize)
@@ -150,13 +166,29 @@ func (a *App) bootstrapAdmin(ctx context.Context) error {
 	return nil
 }
 
+// notifier builds the configured Publisher without connecting it.
+func (a *App) notifier() notify.Publisher {
+	if a.Config.PubSubProject == "" && a.Config.Production() {
+		// An emulator in production would swallow every alert; failing leaves them in the outbox for Flush.
+		return notify.Failing(errors.New("notifications are not configured: set EDUGRID_PUBSUB_PROJECT"))
+	}
+	a.topic = notify.NewTopic(notify.TopicConfig{Project: a.Config.PubSubProject, Topic: a.Config.NotificationsTopic})
+	return a.topic
+}
+
 // AreaOptions returns the httpapi options every area is built with.
 func (a *App) AreaOptions() httpapi.Options {
 	return httpapi.Options{Auth: a.Guard, Logger: a.Logger, Project: a.Config.Project}
 }
 
-// Close releases the platform lease, every cached cluster client and the embedded engines.
+// Close releases the notifications topic, the platform lease, every cached cluster client and the embedded
+// engines.
 func (a *App) Close() {
+	if a.topic != nil {
+		if err := a.topic.Close(); err != nil {
+			a.Logger.Warn("close the notifications topic", slog.String("error", err.Error()))
+		}
+	}
 	if a.platformLease != nil {
 		a.platformLease.Release()
 	}
@@ -212,6 +244,25 @@ func instance(ctx context.Context) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	if openWarehouse != nil {
+		// Without a warehouse the other areas still serve; analytics answers 503 and says why in the log.
+		if a.Warehouse, err = openWarehouse(context.WithoutCancel(ctx)); err != nil {
+			a.Warehouse = nil
+			a.Logger.Error("analytics warehouse unavailable", slog.String("error", err.Error()))
+		}
+	}
 	instanceApp = a
 	return a, nil
+}
+
+// openWarehouse opens the warehouse of the App that Lazy builds; nil leaves App.Warehouse unset.
+var openWarehouse func(ctx context.Context) (warehouse.Warehouse, error)
+
+// UseWarehouse sets how the App that Lazy builds opens its warehouse. The function build's wiring calls
+// it from an init (the analytics area's registration, with BigQuery); the warehouse lives as long as the
+// instance.
+func UseWarehouse(open func(ctx context.Context) (warehouse.Warehouse, error)) {
+	instanceMu.Lock()
+	defer instanceMu.Unlock()
+	openWarehouse = open
 }

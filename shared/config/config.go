@@ -38,6 +38,17 @@ type Config struct {
 	// ClientIPHops is how many trusted proxies append to X-Forwarded-For in front of the service; 0 uses
 	// the connection's address. Login rate limits key on the client address found this way.
 	ClientIPHops int
+	// PubSubProject is the project of the notifications topic; "" uses an in-process emulator (local only).
+	PubSubProject      string
+	NotificationsTopic string
+	// WarehouseProject and WarehouseDataset name the BigQuery dataset of the analytics warehouse
+	// (shared/warehouse/bigquery reads them); empty leaves analytics unconfigured.
+	WarehouseProject string
+	WarehouseDataset string
+	// SchedulerAudience and SchedulerServiceAccount are what the reminders trigger demands of the Google
+	// OIDC token Cloud Scheduler sends: its aud and its email. Required in production.
+	SchedulerAudience       string
+	SchedulerServiceAccount string
 }
 
 // Production reports whether embedded defaults are refused.
@@ -68,6 +79,12 @@ var Variables = []Variable{
 	{"EDUGRID_LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"EDUGRID_CLIENT_IP_HOPS", "0", "trusted proxies appending to X-Forwarded-For (2 behind the Google load balancer)"},
 	{"GOOGLE_CLOUD_PROJECT", "none", "project id, links log lines to traces"},
+	{"EDUGRID_PUBSUB_PROJECT", "none", "project of the notifications topic; none runs an in-process Pub/Sub emulator (production refuses to publish without it)"},
+	{"EDUGRID_NOTIFICATIONS_TOPIC", "edugrid-notifications", "Pub/Sub topic id that notifications (absence alerts, fee reminders) are published to"},
+	{"EDUGRID_BQ_PROJECT", "none", "project of the analytics warehouse's BigQuery dataset (analytics and ingest functions; the local stack uses DuckDB)"},
+	{"EDUGRID_BQ_DATASET", "none", "the analytics warehouse's BigQuery dataset"},
+	{"EDUGRID_SCHEDULER_AUDIENCE", "none", "aud the reminders trigger requires of Cloud Scheduler's OIDC token (its URL); required in production"},
+	{"EDUGRID_SCHEDULER_SERVICE_ACCOUNT", "none", "email of the service account Cloud Scheduler signs as; the reminders trigger accepts no other"},
 }
 
 // FromEnv reads the configuration with getenv (os.Getenv in production, a map in tests).
@@ -91,6 +108,13 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		AdminPassword:  getenv("EDUGRID_PLATFORM_ADMIN_PASSWORD"),
 		LogLevel:       get("EDUGRID_LOG_LEVEL", "info"),
 		Project:        get("GOOGLE_CLOUD_PROJECT", ""),
+
+		PubSubProject:           get("EDUGRID_PUBSUB_PROJECT", ""),
+		NotificationsTopic:      get("EDUGRID_NOTIFICATIONS_TOPIC", "edugrid-notifications"),
+		WarehouseProject:        get("EDUGRID_BQ_PROJECT", ""),
+		WarehouseDataset:        get("EDUGRID_BQ_DATASET", ""),
+		SchedulerAudience:       get("EDUGRID_SCHEDULER_AUDIENCE", ""),
+		SchedulerServiceAccount: get("EDUGRID_SCHEDULER_SERVICE_ACCOUNT", ""),
 	}
 	if c.Env != "local" && c.Env != "production" {
 		return c, fmt.Errorf("EDUGRID_ENV must be local or production, not %q", c.Env)

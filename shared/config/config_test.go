@@ -71,6 +71,18 @@ func setting(c Config, name string) (string, bool) {
 		return strconv.Itoa(c.ClientIPHops), true
 	case "GOOGLE_CLOUD_PROJECT":
 		return c.Project, true
+	case "EDUGRID_PUBSUB_PROJECT":
+		return c.PubSubProject, true
+	case "EDUGRID_NOTIFICATIONS_TOPIC":
+		return c.NotificationsTopic, true
+	case "EDUGRID_SCHEDULER_AUDIENCE":
+		return c.SchedulerAudience, true
+	case "EDUGRID_SCHEDULER_SERVICE_ACCOUNT":
+		return c.SchedulerServiceAccount, true
+	case "EDUGRID_BQ_PROJECT":
+		return c.WarehouseProject, true
+	case "EDUGRID_BQ_DATASET":
+		return c.WarehouseDataset, true
 	}
 	return "", false
 }

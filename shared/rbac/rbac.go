@@ -80,16 +80,46 @@ const (
 	StaffRead     Permission = "staff.read"
 	StaffWrite    Permission = "staff.write"
 	AuditRead     Permission = "audit.read"
+
+	// academic: courses, batches and their sessions.
+	CoursesRead   Permission = "courses.read"
+	CoursesWrite  Permission = "courses.write"
+	BatchesRead   Permission = "batches.read"
+	BatchesWrite  Permission = "batches.write"
+	SessionsWrite Permission = "sessions.write" // extra sessions and cancellations
+
+	// students: students, guardians and enrolments.
+	StudentsRead    Permission = "students.read"
+	StudentsWrite   Permission = "students.write"
+	EnrolmentsWrite Permission = "enrolments.write"
+
+	// attendance: marks, summaries and absentee lists.
+	AttendanceWrite        Permission = "attendance.write"         // mark sessions
+	AttendanceRead         Permission = "attendance.read"          // staff reports: session marks, batch summaries, absentees
+	AttendanceStudentsRead Permission = "attendance.students.read" // one student's marks and summary (students and guardians too)
+
+	// fees: plans, assignments, concessions, payments, refunds, waivers and dues.
+	FeesRead           Permission = "fees.read"           // dues, assignments, payments (students and guardians: their own; not teachers)
+	FeePlansWrite      Permission = "feeplans.write"      // create fee plans
+	FeesAssign         Permission = "fees.assign"         // assign plans to enrolments, recalculate after transfers
+	ConcessionsApprove Permission = "concessions.approve" // grant and revoke concessions; the caller is the approver
+	PaymentsWrite      Permission = "payments.write"      // record payments
+	RefundsWrite       Permission = "refunds.write"       // refunds and waivers
+
+	// analytics: reports from the warehouse (branch admins: their branches' rows).
+	AnalyticsRead Permission = "analytics.read"
 )
 
 // grants is the whole role -> permission table, read-only after init.
 var grants = map[Role][]Permission{
 	PlatformAdmin: {PlatformTenants},
-	Owner:         {BranchesRead, BranchesWrite, StaffRead, StaffWrite, AuditRead},
-	BranchAdmin:   {BranchesRead, StaffRead, StaffWrite},
-	Accountant:    {BranchesRead, StaffRead},
-	Counsellor:    {BranchesRead},
-	Teacher:       {BranchesRead},
+	Owner:         {BranchesRead, BranchesWrite, StaffRead, StaffWrite, AuditRead, CoursesRead, CoursesWrite, BatchesRead, BatchesWrite, SessionsWrite, StudentsRead, StudentsWrite, EnrolmentsWrite, AttendanceWrite, AttendanceRead, AttendanceStudentsRead, FeesRead, FeePlansWrite, FeesAssign, ConcessionsApprove, PaymentsWrite, RefundsWrite, AnalyticsRead},
+	BranchAdmin:   {BranchesRead, StaffRead, StaffWrite, CoursesRead, CoursesWrite, BatchesRead, BatchesWrite, SessionsWrite, StudentsRead, StudentsWrite, EnrolmentsWrite, AttendanceWrite, AttendanceRead, AttendanceStudentsRead, FeesRead, FeesAssign, PaymentsWrite, AnalyticsRead},
+	Accountant:    {BranchesRead, StaffRead, CoursesRead, BatchesRead, StudentsRead, AttendanceRead, AttendanceStudentsRead, FeesRead, FeePlansWrite, FeesAssign, ConcessionsApprove, PaymentsWrite, RefundsWrite},
+	Counsellor:    {BranchesRead, CoursesRead, BatchesRead, StudentsRead, StudentsWrite, EnrolmentsWrite, AttendanceRead, AttendanceStudentsRead, FeesRead, FeesAssign},
+	Teacher:       {BranchesRead, CoursesRead, BatchesRead, SessionsWrite, StudentsRead, AttendanceWrite, AttendanceRead, AttendanceStudentsRead},
+	Guardian:      {StudentsRead, AttendanceStudentsRead, FeesRead},
+	Student:       {StudentsRead, AttendanceStudentsRead, FeesRead},
 }
 
 // Allowed reports whether role r holds permission p. Public and Self are held by every valid role.

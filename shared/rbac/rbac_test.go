@@ -14,16 +14,20 @@ var roles = []rbac.Role{rbac.PlatformAdmin, rbac.Owner, rbac.BranchAdmin, rbac.T
 // must change this test too.
 var wantGrants = map[rbac.Role][]rbac.Permission{
 	rbac.PlatformAdmin: {rbac.PlatformTenants},
-	rbac.Owner:         {rbac.BranchesRead, rbac.BranchesWrite, rbac.StaffRead, rbac.StaffWrite, rbac.AuditRead},
-	rbac.BranchAdmin:   {rbac.BranchesRead, rbac.StaffRead, rbac.StaffWrite},
-	rbac.Accountant:    {rbac.BranchesRead, rbac.StaffRead},
-	rbac.Counsellor:    {rbac.BranchesRead},
-	rbac.Teacher:       {rbac.BranchesRead},
-	rbac.Guardian:      nil,
-	rbac.Student:       nil,
+	rbac.Owner:         {rbac.BranchesRead, rbac.BranchesWrite, rbac.StaffRead, rbac.StaffWrite, rbac.AuditRead, rbac.CoursesRead, rbac.CoursesWrite, rbac.BatchesRead, rbac.BatchesWrite, rbac.SessionsWrite, rbac.StudentsRead, rbac.StudentsWrite, rbac.EnrolmentsWrite, rbac.AttendanceWrite, rbac.AttendanceRead, rbac.AttendanceStudentsRead, rbac.FeesRead, rbac.FeePlansWrite, rbac.FeesAssign, rbac.ConcessionsApprove, rbac.PaymentsWrite, rbac.RefundsWrite, rbac.AnalyticsRead},
+	rbac.BranchAdmin:   {rbac.BranchesRead, rbac.StaffRead, rbac.StaffWrite, rbac.CoursesRead, rbac.CoursesWrite, rbac.BatchesRead, rbac.BatchesWrite, rbac.SessionsWrite, rbac.StudentsRead, rbac.StudentsWrite, rbac.EnrolmentsWrite, rbac.AttendanceWrite, rbac.AttendanceRead, rbac.AttendanceStudentsRead, rbac.FeesRead, rbac.FeesAssign, rbac.PaymentsWrite, rbac.AnalyticsRead},
+	rbac.Accountant:    {rbac.BranchesRead, rbac.StaffRead, rbac.CoursesRead, rbac.BatchesRead, rbac.StudentsRead, rbac.AttendanceRead, rbac.AttendanceStudentsRead, rbac.FeesRead, rbac.FeePlansWrite, rbac.FeesAssign, rbac.ConcessionsApprove, rbac.PaymentsWrite, rbac.RefundsWrite},
+	rbac.Counsellor:    {rbac.BranchesRead, rbac.CoursesRead, rbac.BatchesRead, rbac.StudentsRead, rbac.StudentsWrite, rbac.EnrolmentsWrite, rbac.AttendanceRead, rbac.AttendanceStudentsRead, rbac.FeesRead, rbac.FeesAssign},
+	rbac.Teacher:       {rbac.BranchesRead, rbac.CoursesRead, rbac.BatchesRead, rbac.SessionsWrite, rbac.StudentsRead, rbac.AttendanceWrite, rbac.AttendanceRead, rbac.AttendanceStudentsRead},
+	rbac.Guardian:      {rbac.StudentsRead, rbac.AttendanceStudentsRead, rbac.FeesRead},
+	rbac.Student:       {rbac.StudentsRead, rbac.AttendanceStudentsRead, rbac.FeesRead},
 }
 
-var guarded = []rbac.Permission{rbac.PlatformTenants, rbac.BranchesRead, rbac.BranchesWrite, rbac.StaffRead, rbac.StaffWrite, rbac.AuditRead}
+var guarded = []rbac.Permission{rbac.PlatformTenants, rbac.BranchesRead, rbac.BranchesWrite, rbac.StaffRead, rbac.StaffWrite, rbac.AuditRead,
+	rbac.CoursesRead, rbac.CoursesWrite, rbac.BatchesRead, rbac.BatchesWrite, rbac.SessionsWrite, rbac.StudentsRead, rbac.StudentsWrite, rbac.EnrolmentsWrite,
+	rbac.AttendanceWrite, rbac.AttendanceRead, rbac.AttendanceStudentsRead,
+	rbac.FeesRead, rbac.FeePlansWrite, rbac.FeesAssign, rbac.ConcessionsApprove, rbac.PaymentsWrite, rbac.RefundsWrite,
+	rbac.AnalyticsRead}
 
 func TestAllowed(t *testing.T) {
 	for _, r := range roles {

@@ -1,0 +1,115 @@
+// Package academic is the area of what an institution teaches and when: courses (tenant-wide), batches
+// (a course taught in one branch by named teachers, with a capacity and a weekly schedule) and the sessions
+// materialised from each batch's schedule, plus one-off extra sessions and cancellations.
+//
+// Permissions: courses.read, batches.read (every staff role); courses.write, batches.write (owners and
+// branch admins); sessions.write (owners, branch admins and teachers). A teacher sees only the batches that
+// name them, branch admins the batches of their branches, tenant-level staff every batch; any other batch
+// reads as not found. Students and guardians have no business here.
+//
+// The students area enrols students into batches. It asks this package for the seat (ReserveSeat,
+// ReleaseSeat), so the rule that a batch never exceeds its capacity lives in batch.go. The roster of a batch
+// is served by the students area (GET /students/batches/{id}/roster), because academic may not import
+// students.
+package academic
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/256dpi/lungo"
+	"go.mongodb.org/mongo-driver/bson"
+	"go.mongodb.org/mongo-driver/mongo"
+	"go.mongodb.org/mongo-driver/mongo/options"
+
+	"github.com/edugrid/edugrid/shared/app"
+	"github.com/edugrid/edugrid/shared/apperr"
+	"github.com/edugrid/edugrid/shared/audit"
+	"github.com/edugrid/edugrid/shared/httpapi"
+	"github.com/edugrid/edugrid/shared/rbac"
+	"github.com/edugrid/edugrid/shared/store"
+)
+
+// Service manages courses, batches and sessions. Construct with New.
+type Service struct {
+	app *app.App
+}
+
+// New returns the academic service over a.
+func New(a *app.App) *Service { return &Service{app: a} }
+
+// The area's collections in a tenant database.
+const (
+	CoursesCollection  = "courses"
+	BatchesCollection  = "batches"
+	SessionsCollection = "sessions"
+)
+
+// EnsureIndexes creates the area's indexes in a tenant database.
+func EnsureIndexes(ctx context.Context, db lungo.IDatabase) error {
+	if _, err := db.Collection(CoursesCollection).Indexes().CreateOne(ctx, mongo.IndexModel{
+		Keys: bson.D{{Key: "code", Value: 1}}, Options: options.Index().SetUnique(true).SetName("code_unique"),
+	}); err != nil {
+		return fmt.Errorf("create course indexes: %w", err)
+	}
+	if _, err := db.Collection(BatchesCollection).Indexes().CreateMany(ctx, []mongo.IndexModel{
+		{Keys: bson.D{{Key: "branch_id", Value: 1}, {Key: "_id", Value: 1}}, Options: options.Index().SetName("branch_id")},
+		{Keys: bson.D{{Key: "teachers", Value: 1}}, Options: options.Index().SetName("teachers")},
+	}); err != nil {
+		return fmt.Errorf("create batch indexes: %w", err)
+	}
+	if _, err := db.Collection(SessionsCollection).Indexes().CreateMany(ctx, []mongo.IndexModel{
+		// Two sessions of one batch never start at the same instant: an extra session on top of a regular
+		// one is a mistake, and the index makes materialisation safe to repeat.
+		{Keys: bson.D{{Key: "batch_id", Value: 1}, {Key: "starts_at", Value: 1}}, Options: options.Index().SetUnique(true).SetName("batch_start_unique")},
+		{Keys: bson.D{{Key: "branch_id", Value: 1}, {Key: "date", Value: 1}}, Options: options.Index().SetName("branch_date")},
+	}); err != nil {
+		return fmt.Errorf("create session indexes: %w", err)
+	}
+	return nil
+}
+
+func (s *Service) record(ctx context.Context, action string, target audit.Target, details any) error {
+	p := rbac.Must(ctx)
+	_, err := audit.Append(ctx, store.Database(ctx), audit.Record{
+		Actor: audit.Actor{ID: p.Subject, Role: string(p.Role)}, Action: action, Target: target,
+		Details: details, At: s.app.Clock.Now(), RequestID: httpapi.RequestID(ctx),
+	})
+	if err != nil {
+		return fmt.Errorf("record %s %s: %w", action, target.ID, err)
+	}
+	return nil
+}
+
+// page runs a find for one page in id order: limit+1 items, so the caller can tell a next page exists.
+func page[T any](ctx context.Context, coll lungo.ICollection, filter bson.M, pr httpapi.PageRequest) ([]T, error) {
+	if pr.After != "" {
+		filter = bson.M{"$and": bson.A{filter, bson.M{"_id": bson.M{"$gt": pr.After}}}}
+	}
+	cur, err := coll.Find(ctx, filter, options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}).SetLimit(int64(pr.Limit+1)))
+	if err != nil {
+		return nil, err
+	}
+	out := []T{}
+	if err := cur.All(ctx, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func cleanName(field, s string, max int) (string, error) {
+	s = strings.TrimSpace(s)
+	if len(s) < 1 || len(s) > max {
+		return "", apperr.InvalidField(field, fmt.Sprintf("must be 1 to %d characters", max))
+	}
+	return s, nil
+}
+
+// in builds an $in condition; a nil list would be refused by the engines, an empty one matches nothing.
+func in(ids []string) bson.M {
+	if ids == nil {
+		ids = []string{}
+	}
+	return bson.M{"$in": ids}
+}

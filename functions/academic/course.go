@@ -1,0 +1,160 @@
+package academic
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"time"
+
+	"go.mongodb.org/mongo-driver/bson"
+	"go.mongodb.org/mongo-driver/mongo/options"
+
+	"github.com/edugrid/edugrid/shared/apperr"
+	"github.com/edugrid/edugrid/shared/audit"
+	"github.com/edugrid/edugrid/shared/httpapi"
+	"github.com/edugrid/edugrid/shared/id"
+	"github.com/edugrid/edugrid/shared/store"
+)
+
+// Course is something an institution teaches, in every branch: "JEE Main 2027", with its subjects.
+type Course struct {
+	ID        string    `bson:"_id" json:"id"`
+	Code      string    `bson:"code" json:"code"`
+	Name      string    `bson:"name" json:"name"`
+	Subjects  []string  `bson:"subjects" json:"subjects"`
+	CreatedAt time.Time `bson:"created_at" json:"created_at"`
+	UpdatedAt time.Time `bson:"updated_at" json:"updated_at"`
+}
+
+var courseCode = regexp.MustCompile(`^[A-Z0-9][A-Z0-9-]{1,23}$`)
+
+// NewCourse creates a course.
+type NewCourse struct {
+	Code     string   `json:"code"`
+	Name     string   `json:"name"`
+	Subjects []string `json:"subjects"`
+}
+
+// Validate implements httpapi.Validator.
+func (c *NewCourse) Validate() error {
+	if !courseCode.MatchString(c.Code) {
+		return apperr.InvalidField("code", "must be 2-24 characters of A-Z, 0-9 and '-'")
+	}
+	var err error
+	if c.Name, err = cleanName("name", c.Name, 120); err != nil {
+		return err
+	}
+	c.Subjects, err = cleanSubjects(c.Subjects)
+	return err
+}
+
+func cleanSubjects(in []string) ([]string, error) {
+	if len(in) > 30 {
+		return nil, apperr.InvalidField("subjects", "at most 30")
+	}
+	out := make([]string, 0, len(in))
+	seen := map[string]bool{}
+	for _, s := range in {
+		s, err := cleanName("subjects", s, 80)
+		if err != nil {
+			return nil, err
+		}
+		if seen[s] {
+			return nil, apperr.InvalidField("subjects", "lists a subject twice")
+		}
+		seen[s] = true
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// CourseChange updates a course; absent fields stay as they are. The code never changes: other records
+// and printed material quote it.
+type CourseChange struct {
+	Name     *string   `json:"name,omitempty"`
+	Subjects *[]string `json:"subjects,omitempty"`
+}
+
+// Validate implements httpapi.Validator.
+func (c *CourseChange) Validate() error {
+	if c.Name != nil {
+		n, err := cleanName("name", *c.Name, 120)
+		if err != nil {
+			return err
+		}
+		c.Name = &n
+	}
+	if c.Subjects != nil {
+		s, err := cleanSubjects(*c.Subjects)
+		if err != nil {
+			return err
+		}
+		c.Subjects = &s
+	}
+	return nil
+}
+
+// CreateCourse adds a course to the caller's tenant. Conflict when the code is taken.
+func (s *Service) CreateCourse(ctx context.Context, in NewCourse) (*Course, error) {
+	now := s.app.Clock.Now()
+	c := &Course{ID: id.New(), Code: in.Code, Name: in.Name, Subjects: in.Subjects, CreatedAt: now, UpdatedAt: now}
+	if _, err := store.Database(ctx).Collection(CoursesCollection).InsertOne(ctx, c); err != nil {
+		if store.IsDuplicateKey(err) {
+			return nil, apperr.Errorf(apperr.Conflict, "a course with code %s already exists", in.Code)
+		}
+		return nil, fmt.Errorf("create course %s: %w", in.Code, err)
+	}
+	if err := s.record(ctx, "academic.course.created", audit.Target{Kind: "course", ID: c.ID}, in); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// GetCourse returns a course of the caller's tenant; NotFound otherwise.
+func (s *Service) GetCourse(ctx context.Context, courseID string) (*Course, error) {
+	if !id.Valid(courseID) {
+		return nil, apperr.Errorf(apperr.NotFound, "no such course")
+	}
+	var c Course
+	err := store.Database(ctx).Collection(CoursesCollection).FindOne(ctx, bson.M{"_id": courseID}).Decode(&c)
+	if store.IsNotFound(err) {
+		return nil, apperr.Errorf(apperr.NotFound, "no such course")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get course %s: %w", courseID, err)
+	}
+	return &c, nil
+}
+
+// ListCourses returns a page of the tenant's courses, oldest first.
+func (s *Service) ListCourses(ctx context.Context, pr httpapi.PageRequest) (httpapi.Page[Course], error) {
+	items, err := page[Course](ctx, store.Database(ctx).Collection(CoursesCollection), bson.M{}, pr)
+	if err != nil {
+		return httpapi.Page[Course]{}, fmt.Errorf("list courses: %w", err)
+	}
+	return httpapi.NewPage(items, pr.Limit, func(c Course) string { return c.ID }), nil
+}
+
+// UpdateCourse changes a course; NotFound when there is none.
+func (s *Service) UpdateCourse(ctx context.Context, courseID string, c CourseChange) (*Course, error) {
+	if _, err := s.GetCourse(ctx, courseID); err != nil {
+		return nil, err
+	}
+	set := bson.M{"updated_at": s.app.Clock.Now()}
+	if c.Name != nil {
+		set["name"] = *c.Name
+	}
+	if c.Subjects != nil {
+		set["subjects"] = *c.Subjects
+	}
+	var out Course
+	err := store.Database(ctx).Collection(CoursesCollection).FindOneAndUpdate(ctx, bson.M{"_id": courseID}, bson.M{"$set": set},
+		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&out)
+	if err != nil {
+		return nil, fmt.Errorf("update course %s: %w", courseID, err)
+	}
+	if err := s.record(ctx, "academic.course.updated", audit.Target{Kind: "course", ID: courseID}, c); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}

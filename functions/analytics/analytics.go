@@ -1,0 +1,173 @@
+// Package analytics is the reports area: numbers about one institution computed in the warehouse
+// (shared/warehouse), never in the transactional database. Change events carry every write of a tenant
+// database to the warehouse within seconds (triggers/relay, triggers/ingest), so reports are fresh without
+// loading the tenant databases.
+//
+// Every report reads only the caller's tenant: the tenant comes from the request context and is bound
+// into the query by warehouse.NewQuery, which cannot build a query without it. Branch admins see only
+// their branches' rows; owners see all.
+//
+// Permissions: analytics.read (owners, branch admins). The list of reports, with the ones that wait for
+// their areas, is GET /analytics/reports.
+package analytics
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/edugrid/edugrid/shared/app"
+	"github.com/edugrid/edugrid/shared/apperr"
+	"github.com/edugrid/edugrid/shared/rbac"
+	"github.com/edugrid/edugrid/shared/tenant"
+	"github.com/edugrid/edugrid/shared/warehouse"
+)
+
+// Service computes reports. Construct with New.
+type Service struct {
+	app *app.App
+}
+
+// New returns the analytics service over a.
+func New(a *app.App) *Service { return &Service{app: a} }
+
+// Report describes one report of the catalogue.
+type Report struct {
+	Name    string `json:"name"`
+	Summary string `json:"summary"`
+	// Path is the route serving it; empty while it waits.
+	Path string `json:"path,omitempty"`
+	// Status is "available", or "waiting" for the area whose data it needs.
+	Status   string `json:"status"`
+	WaitsFor string `json:"waits_for,omitempty"`
+}
+
+// Catalogue is every report the issue asks for, in the order a dashboard shows them.
+var Catalogue = []Report{
+	{Name: "attendance_rate_by_batch", Summary: "Attendance rate of each batch per day, week or month", Path: "/analytics/attendance/batches", Status: "available"},
+	{Name: "staff_by_role", Summary: "Active staff per role, overall and per branch", Path: "/analytics/staff", Status: "available"},
+	{Name: "fee_collection_vs_dues", Summary: "Fees collected against fees due, per month", Status: "waiting", WaitsFor: "fees"},
+	{Name: "dues_ageing", Summary: "Overdue instalments by age bucket", Status: "waiting", WaitsFor: "fees"},
+	{Name: "lead_funnel", Summary: "Lead conversion by source and stage", Status: "waiting", WaitsFor: "leads"},
+	{Name: "cohort_retention", Summary: "Students still enrolled by enrolment month", Status: "waiting", WaitsFor: "students (enrolments in the warehouse)"},
+	{Name: "test_score_distribution", Summary: "Score distribution of a test", Status: "waiting", WaitsFor: "exams"},
+	{Name: "at_risk_students", Summary: "Students with low attendance and overdue fees", Status: "waiting", WaitsFor: "fees"},
+}
+
+// warehouse returns the instance's warehouse, or Unavailable when none is configured.
+func (s *Service) warehouse() (warehouse.Warehouse, error) {
+	if s.app.Warehouse == nil {
+		return nil, apperr.Errorf(apperr.Unavailable, "analytics is not configured on this instance")
+	}
+	return s.app.Warehouse, nil
+}
+
+// query runs a report query for the caller's tenant.
+func (s *Service) query(ctx context.Context, q *warehouse.Query) ([]warehouse.Row, error) {
+	wh, err := s.warehouse()
+	if err != nil {
+		return nil, err
+	}
+	rows, err := wh.Query(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("report query for %s: %w", q.Tenant(), err)
+	}
+	return rows, nil
+}
+
+// newQuery binds a report's SQL to the caller's tenant.
+func newQuery(ctx context.Context, sql string, tables ...*warehouse.Table) *warehouse.Query {
+	return warehouse.MustQuery(tenant.FromContext(ctx).Slug, sql, tables...)
+}
+
+// Window is the period a report groups by.
+type Window string
+
+// The windows.
+const (
+	Day   Window = "day"
+	Week  Window = "week" // ISO weeks, starting on Monday
+	Month Window = "month"
+)
+
+// Start returns the first day of the window holding day.
+func (w Window) Start(day time.Time) time.Time {
+	switch w {
+	case Week:
+		offset := (int(day.Weekday()) + 6) % 7 // days since Monday
+		return day.AddDate(0, 0, -offset)
+	case Month:
+		return time.Date(day.Year(), day.Month(), 1, 0, 0, 0, 0, time.UTC)
+	}
+	return day
+}
+
+// Range is an inclusive range of calendar days, at midnight UTC.
+type Range struct {
+	From, To time.Time
+}
+
+// maxDays bounds a report's range, so one request cannot scan years of daily rows.
+var maxDays = map[Window]int{Day: 366, Week: 3 * 366, Month: 3 * 366}
+
+// ParseRange reads a window and an inclusive day range; the defaults end today in the tenant's time zone
+// and cover 30 days, 12 weeks or 12 months. Errors are Invalid and name the field.
+func ParseRange(window, from, to string, today time.Time) (Window, Range, error) {
+	w := Window(window)
+	if window == "" {
+		w = Week
+	}
+	if !slices.Contains([]Window{Day, Week, Month}, w) {
+		return "", Range{}, apperr.InvalidField("window", "must be day, week or month")
+	}
+	r := Range{To: today}
+	if to != "" {
+		t, err := time.Parse(time.DateOnly, to)
+		if err != nil {
+			return "", Range{}, apperr.InvalidField("to", "must be a day YYYY-MM-DD")
+		}
+		r.To = t
+	}
+	switch {
+	case from != "":
+		f, err := time.Parse(time.DateOnly, from)
+		if err != nil {
+			return "", Range{}, apperr.InvalidField("from", "must be a day YYYY-MM-DD")
+		}
+		r.From = f
+	case w == Day:
+		r.From = r.To.AddDate(0, 0, -29)
+	case w == Week:
+		r.From = w.Start(r.To).AddDate(0, 0, -7*11)
+	default:
+		r.From = w.Start(r.To).AddDate(0, -11, 0)
+	}
+	if r.From.After(r.To) {
+		return "", Range{}, apperr.InvalidField("from", "must not be after to")
+	}
+	if days := int(r.To.Sub(r.From).Hours()/24) + 1; days > maxDays[w] {
+		return "", Range{}, apperr.InvalidField("from", fmt.Sprintf("the range may cover at most %d days for window %s", maxDays[w], w))
+	}
+	return w, r, nil
+}
+
+// today is the caller's tenant's current calendar day.
+func (s *Service) today(ctx context.Context) time.Time {
+	y, m, d := s.app.Clock.Now().In(tenant.FromContext(ctx).Location()).Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
+
+// visible filters rows by branch for branch-scoped callers; branchOf returns a row's branch ids.
+func visible[T any](p rbac.Principal, rows []T, branchOf func(T) []string) []T {
+	if p.Role.Level() == rbac.LevelTenant {
+		return rows
+	}
+	out := rows[:0:0]
+	for _, r := range rows {
+		if slices.ContainsFunc(branchOf(r), p.CanSeeBranch) {
+			out = append(out, r)
+		}
+	}
+	return out
+}

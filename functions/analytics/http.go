@@ -1,0 +1,63 @@
+package analytics
+
+import (
+	"net/http"
+
+	"github.com/edugrid/edugrid/shared/app"
+	"github.com/edugrid/edugrid/shared/apperr"
+	"github.com/edugrid/edugrid/shared/httpapi"
+	"github.com/edugrid/edugrid/shared/rbac"
+)
+
+// Routes is the analytics area's route table.
+func (s *Service) Routes() []httpapi.Route {
+	return []httpapi.Route{
+		{Method: "GET", Path: "/reports", Permission: rbac.AnalyticsRead, Summary: "The report catalogue: what is available and what waits for its area",
+			Response: []Report{}, Handler: s.handleCatalogue},
+		{Method: "GET", Path: "/attendance/batches", Permission: rbac.AnalyticsRead, Summary: "Attendance rate by batch per day, week or month",
+			Response: AttendanceReport{}, Handler: s.handleAttendance, Query: []httpapi.QueryParam{
+				{Name: "window", Description: "day, week (default; ISO weeks) or month"},
+				{Name: "from", Description: "first day, YYYY-MM-DD (default: 30 days, 12 weeks or 12 months before to)"},
+				{Name: "to", Description: "last day, YYYY-MM-DD (default: today in the institution's time zone)"},
+				{Name: "branch", Description: "only this branch id"},
+				{Name: "batch", Description: "only this batch id"},
+			}},
+		{Method: "GET", Path: "/staff", Permission: rbac.AnalyticsRead, Summary: "Active staff per role, overall and per branch",
+			Response: StaffReport{}, Handler: s.handleStaff},
+	}
+}
+
+// Handler returns the analytics area's HTTP handler.
+func Handler(a *app.App) *httpapi.Area {
+	return httpapi.NewArea("analytics", New(a).Routes(), a.AreaOptions())
+}
+
+func (s *Service) handleCatalogue(w http.ResponseWriter, _ *http.Request) error {
+	httpapi.JSON(w, http.StatusOK, Catalogue)
+	return nil
+}
+
+func (s *Service) handleAttendance(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	win, rng, err := ParseRange(q.Get("window"), q.Get("from"), q.Get("to"), s.today(r.Context()))
+	if err != nil {
+		return err
+	}
+	rep, err := s.AttendanceByBatch(r.Context(), AttendanceFilter{Window: win, Range: rng, Branch: q.Get("branch"), Batch: q.Get("batch")})
+	if err != nil {
+		return err
+	}
+	httpapi.JSON(w, http.StatusOK, rep)
+	return nil
+}
+
+func (s *Service) handleStaff(w http.ResponseWriter, r *http.Request) error {
+	rep, err := s.StaffByRole(r.Context())
+	if err != nil {
+		return err
+	}
+	httpapi.JSON(w, http.StatusOK, rep)
+	return nil
+}
+
+func invalid(field, problem string) error { return apperr.InvalidField(field, problem) }

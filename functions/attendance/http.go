@@ -1,0 +1,110 @@
+package attendance
+
+import (
+	"net/http"
+
+	"github.com/edugrid/edugrid/shared/app"
+	"github.com/edugrid/edugrid/shared/httpapi"
+	"github.com/edugrid/edugrid/shared/rbac"
+)
+
+// Routes is the attendance area's route table.
+func (s *Service) Routes() []httpapi.Route {
+	rangeQuery := []httpapi.QueryParam{
+		{Name: "from", Description: "first tenant-local date YYYY-MM-DD; 30 days before to when omitted"},
+		{Name: "to", Description: "last tenant-local date YYYY-MM-DD; today when omitted"},
+	}
+	return []httpapi.Route{
+		{Method: "PUT", Path: "/sessions/{id}/marks", Permission: rbac.AttendanceWrite,
+			Summary: "Mark students of a session, all or nothing; re-marking keeps the earlier value in the history",
+			Request: SessionMarking{}, Response: MarkingResult{}, Handler: s.handleMarkSession},
+		{Method: "GET", Path: "/sessions/{id}/marks", Permission: rbac.AttendanceRead, Summary: "The marks of a session",
+			Response: []Mark{}, Handler: s.handleSessionMarks},
+		{Method: "GET", Path: "/students/{id}/marks", Permission: rbac.AttendanceStudentsRead, Summary: "A student's marks over a date range",
+			Response: []Mark{}, Query: rangeQuery, Handler: s.handleStudentMarks},
+		{Method: "GET", Path: "/students/{id}/summary", Permission: rbac.AttendanceStudentsRead, Summary: "A student's attendance counts and rate over a date range",
+			Response: StudentSummary{}, Query: rangeQuery, Handler: s.handleStudentSummary},
+		{Method: "GET", Path: "/batches/{id}/summary", Permission: rbac.AttendanceRead, Summary: "A batch's attendance counts and rate over a date range, per student",
+			Response: BatchSummary{}, Query: rangeQuery, Handler: s.handleBatchSummary},
+		{Method: "GET", Path: "/absentees", Permission: rbac.AttendanceRead, Summary: "The students marked absent on a day",
+			Response: httpapi.Page[Absentee]{}, Handler: s.handleAbsentees,
+			Query: append([]httpapi.QueryParam{
+				{Name: "date", Description: "tenant-local date YYYY-MM-DD; today when omitted"},
+				{Name: "branch", Description: "only this branch id"},
+				{Name: "batch", Description: "only this batch id"},
+			}, httpapi.PageQuery...)},
+	}
+}
+
+// Handler returns the attendance area's HTTP handler.
+func Handler(a *app.App) *httpapi.Area {
+	return httpapi.NewArea("attendance", New(a).Routes(), a.AreaOptions())
+}
+
+func dateRange(r *http.Request) DateRange {
+	q := r.URL.Query()
+	return DateRange{From: q.Get("from"), To: q.Get("to")}
+}
+
+func (s *Service) handleMarkSession(w http.ResponseWriter, r *http.Request) error {
+	var in SessionMarking
+	if err := httpapi.Decode(r, &in); err != nil {
+		return err
+	}
+	res, err := s.MarkSession(r.Context(), r.PathValue("id"), in)
+	if err != nil {
+		return err
+	}
+	httpapi.JSON(w, http.StatusOK, res)
+	return nil
+}
+
+func (s *Service) handleSessionMarks(w http.ResponseWriter, r *http.Request) error {
+	ms, err := s.SessionMarks(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	httpapi.JSON(w, http.StatusOK, ms)
+	return nil
+}
+
+func (s *Service) handleStudentMarks(w http.ResponseWriter, r *http.Request) error {
+	ms, err := s.StudentMarks(r.Context(), r.PathValue("id"), dateRange(r))
+	if err != nil {
+		return err
+	}
+	httpapi.JSON(w, http.StatusOK, ms)
+	return nil
+}
+
+func (s *Service) handleStudentSummary(w http.ResponseWriter, r *http.Request) error {
+	sum, err := s.StudentSummary(r.Context(), r.PathValue("id"), dateRange(r))
+	if err != nil {
+		return err
+	}
+	httpapi.JSON(w, http.StatusOK, sum)
+	return nil
+}
+
+func (s *Service) handleBatchSummary(w http.ResponseWriter, r *http.Request) error {
+	sum, err := s.BatchSummary(r.Context(), r.PathValue("id"), dateRange(r))
+	if err != nil {
+		return err
+	}
+	httpapi.JSON(w, http.StatusOK, sum)
+	return nil
+}
+
+func (s *Service) handleAbsentees(w http.ResponseWriter, r *http.Request) error {
+	pr, err := httpapi.ParsePage(r)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	p, err := s.Absentees(r.Context(), AbsenteeQuery{Date: q.Get("date"), Branch: q.Get("branch"), Batch: q.Get("batch")}, pr)
+	if err != nil {
+		return err
+	}
+	httpapi.JSON(w, http.StatusOK, p)
+	return nil
+}

@@ -1,0 +1,267 @@
+package fees
+
+import (
+	"net/http"
+
+	"github.com/edugrid/edugrid/shared/app"
+	"github.com/edugrid/edugrid/shared/apperr"
+	"github.com/edugrid/edugrid/shared/httpapi"
+	"github.com/edugrid/edugrid/shared/id"
+	"github.com/edugrid/edugrid/shared/rbac"
+)
+
+// IdempotencyHeader carries the client's key for a payment: retries reuse it.
+const IdempotencyHeader = "Idempotency-Key"
+
+// Routes is the fees area's route table.
+func (s *Service) Routes() []httpapi.Route {
+	studentQuery := []httpapi.QueryParam{{Name: "student", Description: "the student's id (required)"}}
+	return []httpapi.Route{
+		{Method: "POST", Path: "/plans", Permission: rbac.FeePlansWrite, Summary: "Create a fee plan",
+			Request: NewPlan{}, Response: Plan{}, Status: http.StatusCreated, Handler: s.handleCreatePlan},
+		{Method: "GET", Path: "/plans", Permission: rbac.FeesRead, Summary: "List fee plans",
+			Response: httpapi.Page[Plan]{}, Query: httpapi.PageQuery, Handler: s.handleListPlans},
+		{Method: "GET", Path: "/plans/{id}", Permission: rbac.FeesRead, Summary: "Read a fee plan",
+			Response: Plan{}, Handler: s.handleGetPlan},
+		{Method: "POST", Path: "/assignments", Permission: rbac.FeesAssign, Summary: "Assign a plan to an enrolment and materialise its instalments",
+			Request: NewAssignment{}, Response: AssignmentView{}, Status: http.StatusCreated, Handler: s.handleAssign},
+		{Method: "GET", Path: "/assignments", Permission: rbac.FeesRead, Summary: "A student's fee assignments",
+			Response: []Assignment{}, Query: studentQuery, Handler: s.handleAssignmentsOf},
+		{Method: "GET", Path: "/assignments/{id}", Permission: rbac.FeesRead, Summary: "Read an assignment with its instalments",
+			Response: AssignmentView{}, Handler: s.handleGetAssignment},
+		{Method: "POST", Path: "/assignments/{id}/recalculate", Permission: rbac.FeesAssign,
+			Summary: "Follow a batch transfer (optionally re-pricing with the new batch's plan) and recalculate the open instalments",
+			Request: Recalculation{}, Response: AssignmentView{}, Handler: s.handleRecalculate},
+		{Method: "POST", Path: "/assignments/{id}/concessions", Permission: rbac.ConcessionsApprove, Summary: "Grant a concession; the caller approves it",
+			Request: NewConcession{}, Response: AssignmentView{}, Status: http.StatusCreated, Handler: s.handleGrantConcession},
+		{Method: "POST", Path: "/assignments/{id}/concessions/{concession}/revoke", Permission: rbac.ConcessionsApprove, Summary: "Revoke a concession",
+			Response: AssignmentView{}, Handler: s.handleRevokeConcession},
+		{Method: "POST", Path: "/payments", Permission: rbac.PaymentsWrite,
+			Summary: "Record a payment (Idempotency-Key header required; a retry answers 200 with the original receipt)",
+			Request: NewPayment{}, Response: Payment{}, Status: http.StatusCreated, Handler: s.handlePay},
+		{Method: "GET", Path: "/payments", Permission: rbac.FeesRead, Summary: "A student's payments",
+			Response: httpapi.Page[Payment]{}, Query: append(append([]httpapi.QueryParam{}, studentQuery...), httpapi.PageQuery...), Handler: s.handlePaymentsOf},
+		{Method: "GET", Path: "/payments/{id}", Permission: rbac.FeesRead, Summary: "Read a payment and its receipt",
+			Response: Payment{}, Handler: s.handleGetPayment},
+		{Method: "POST", Path: "/refunds", Permission: rbac.RefundsWrite, Summary: "Refund part or all of a payment",
+			Request: NewRefund{}, Response: Refund{}, Status: http.StatusCreated, Handler: s.handleRefund},
+		{Method: "POST", Path: "/waivers", Permission: rbac.RefundsWrite, Summary: "Waive part or all of an instalment",
+			Request: NewWaiver{}, Response: Waiver{}, Status: http.StatusCreated, Handler: s.handleWaive},
+		{Method: "GET", Path: "/dues/students/{id}", Permission: rbac.FeesRead, Summary: "What a student owes, with ageing and credit",
+			Response: StudentDues{}, Handler: s.handleStudentDues},
+		{Method: "GET", Path: "/dues", Permission: rbac.FeesRead, Summary: "Outstanding of a batch, a branch or every visible branch, with ageing",
+			Response: DuesSummary{}, Handler: s.handleDues,
+			Query: []httpapi.QueryParam{{Name: "batch", Description: "a batch id"}, {Name: "branch", Description: "a branch id"}}},
+	}
+}
+
+// Handler returns the fees area's HTTP handler.
+func Handler(a *app.App) *httpapi.Area {
+	return httpapi.NewArea("fees", New(a).Routes(), a.AreaOptions())
+}
+
+func (s *Service) handleCreatePlan(w http.ResponseWriter, r *http.Request) error {
+	var in NewPlan
+	if err := httpapi.Decode(r, &in); err != nil {
+		return err
+	}
+	p, err := s.CreatePlan(r.Context(), in)
+	if err != nil {
+		return err
+	}
+	httpapi.JSON(w, http.StatusCreated, p)
+	return nil
+}
+
+func (s *Service) handleListPlans(w http.ResponseWriter, r *http.Request) error {
+	pr, err := httpapi.ParsePage(r)
+	if err != nil {
+		return err
+	}
+	p, err := s.ListPlans(r.Context(), pr)
+	if err != nil {
+		return err
+	}
+	httpapi.JSON(w, http.StatusOK, p)
+	return nil
+}
+
+func (s *Service) handleGetPlan(w http.ResponseWriter, r *http.Request) error {
+	p, err := s.GetPlan(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	httpapi.JSON(w, http.StatusOK, p)
+	return nil
+}
+
+func (s *Service) handleAssign(w http.ResponseWriter, r *http.Request) error {
+	var in NewAssignment
+	if err := httpapi.Decode(r, &in); err != nil {
+		return err
+	}
+	v, err := s.Assign(r.Context(), in)
+	if err != nil {
+		return err
+	}
+	httpapi.JSON(w, http.StatusCreated, v)
+	return nil
+}
+
+func studentParam(r *http.Request) (string, error) {
+	st := r.URL.Query().Get("student")
+	if !id.Valid(st) {
+		return "", apperr.InvalidField("student", "must be a student id")
+	}
+	return st, nil
+}
+
+func (s *Service) handleAssignmentsOf(w http.ResponseWriter, r *http.Request) error {
+	st, err := studentParam(r)
+	if err != nil {
+		return err
+	}
+	as, err := s.AssignmentsOf(r.Context(), st)
+	if err != nil {
+		return err
+	}
+	httpapi.JSON(w, http.StatusOK, as)
+	return nil
+}
+
+func (s *Service) handleGetAssignment(w http.ResponseWriter, r *http.Request) error {
+	v, err := s.GetAssignment(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	httpapi.JSON(w, http.StatusOK, v)
+	return nil
+}
+
+func (s *Service) handleRecalculate(w http.ResponseWriter, r *http.Request) error {
+	var in Recalculation
+	if err := httpapi.Decode(r, &in); err != nil {
+		return err
+	}
+	v, err := s.Recalculate(r.Context(), r.PathValue("id"), in)
+	if err != nil {
+		return err
+	}
+	httpapi.JSON(w, http.StatusOK, v)
+	return nil
+}
+
+func (s *Service) handleGrantConcession(w http.ResponseWriter, r *http.Request) error {
+	var in NewConcession
+	if err := httpapi.Decode(r, &in); err != nil {
+		return err
+	}
+	v, err := s.GrantConcession(r.Context(), r.PathValue("id"), in)
+	if err != nil {
+		return err
+	}
+	httpapi.JSON(w, http.StatusCreated, v)
+	return nil
+}
+
+func (s *Service) handleRevokeConcession(w http.ResponseWriter, r *http.Request) error {
+	v, err := s.RevokeConcession(r.Context(), r.PathValue("id"), r.PathValue("concession"))
+	if err != nil {
+		return err
+	}
+	httpapi.JSON(w, http.StatusOK, v)
+	return nil
+}
+
+func (s *Service) handlePay(w http.ResponseWriter, r *http.Request) error {
+	key := r.Header.Get(IdempotencyHeader)
+	if err := ValidateIdempotencyKey(key); err != nil {
+		return err
+	}
+	var in NewPayment
+	if err := httpapi.Decode(r, &in); err != nil {
+		return err
+	}
+	p, replayed, err := s.Pay(r.Context(), key, in)
+	if err != nil {
+		return err
+	}
+	status := http.StatusCreated
+	if replayed {
+		status = http.StatusOK
+		w.Header().Set("Idempotent-Replayed", "true")
+	}
+	httpapi.JSON(w, status, p)
+	return nil
+}
+
+func (s *Service) handlePaymentsOf(w http.ResponseWriter, r *http.Request) error {
+	st, err := studentParam(r)
+	if err != nil {
+		return err
+	}
+	pr, err := httpapi.ParsePage(r)
+	if err != nil {
+		return err
+	}
+	p, err := s.PaymentsOf(r.Context(), st, pr)
+	if err != nil {
+		return err
+	}
+	httpapi.JSON(w, http.StatusOK, p)
+	return nil
+}
+
+func (s *Service) handleGetPayment(w http.ResponseWriter, r *http.Request) error {
+	p, err := s.GetPayment(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	httpapi.JSON(w, http.StatusOK, p)
+	return nil
+}
+
+func (s *Service) handleRefund(w http.ResponseWriter, r *http.Request) error {
+	var in NewRefund
+	if err := httpapi.Decode(r, &in); err != nil {
+		return err
+	}
+	rf, err := s.RefundPayment(r.Context(), in)
+	if err != nil {
+		return err
+	}
+	httpapi.JSON(w, http.StatusCreated, rf)
+	return nil
+}
+
+func (s *Service) handleWaive(w http.ResponseWriter, r *http.Request) error {
+	var in NewWaiver
+	if err := httpapi.Decode(r, &in); err != nil {
+		return err
+	}
+	wv, err := s.Waive(r.Context(), in)
+	if err != nil {
+		return err
+	}
+	httpapi.JSON(w, http.StatusCreated, wv)
+	return nil
+}
+
+func (s *Service) handleStudentDues(w http.ResponseWriter, r *http.Request) error {
+	d, err := s.DuesOfStudent(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	httpapi.JSON(w, http.StatusOK, d)
+	return nil
+}
+
+func (s *Service) handleDues(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	d, err := s.Dues(r.Context(), q.Get("batch"), q.Get("branch"))
+	if err != nil {
+		return err
+	}
+	httpapi.JSON(w, http.StatusOK, d)
+	return nil
+}

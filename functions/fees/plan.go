@@ -1,0 +1,254 @@
+package fees
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.mongodb.org/mongo-driver/bson"
+
+	"github.com/edugrid/edugrid/shared/apperr"
+	"github.com/edugrid/edugrid/shared/audit"
+	"github.com/edugrid/edugrid/shared/httpapi"
+	"github.com/edugrid/edugrid/shared/id"
+	"github.com/edugrid/edugrid/shared/store"
+	"github.com/edugrid/edugrid/shared/tenant"
+)
+
+// Schedule kinds.
+const (
+	ScheduleCount       = "count"       // Count equal instalments, IntervalMonths apart from the term start
+	SchedulePercentages = "percentages" // one instalment per percentage (basis points), IntervalMonths apart
+	ScheduleDates       = "dates"       // one instalment per explicit due date, equal or by Percentages
+)
+
+// Late-fee kinds (tenant.LateFeeRule.Kind).
+const (
+	LateFeeNone   = "none"
+	LateFeeFlat   = "flat"
+	LateFeePerDay = "per_day"
+)
+
+// MaxInstalments bounds a schedule.
+const MaxInstalments = 60
+
+// Schedule says when a plan's instalments fall due and how the total is shared between them.
+type Schedule struct {
+	Kind string `bson:"kind" json:"kind"`
+	// Count is the number of equal instalments (kind count).
+	Count int `bson:"count,omitempty" json:"count,omitempty"`
+	// Percentages are the instalments' shares in basis points (12.5% = 1250), summing to 10000 (kind
+	// percentages; optional for kind dates).
+	Percentages []int64 `bson:"percentages,omitempty" json:"percentages,omitempty"`
+	// Dates are explicit tenant-local due dates "YYYY-MM-DD", strictly ascending (kind dates).
+	Dates []string `bson:"dates,omitempty" json:"dates,omitempty"`
+	// IntervalMonths separates instalments of kinds count and percentages; the first is due on the term's
+	// first day. 1 when omitted.
+	IntervalMonths int `bson:"interval_months,omitempty" json:"interval_months,omitempty"`
+}
+
+// Validate checks the schedule; errors are Invalid and name the field under prefix.
+func (sc *Schedule) Validate(prefix string) error {
+	if sc.IntervalMonths == 0 {
+		sc.IntervalMonths = 1
+	}
+	if sc.IntervalMonths < 1 || sc.IntervalMonths > 12 {
+		return apperr.InvalidField(prefix+".interval_months", "must be 1 to 12")
+	}
+	checkPercentages := func(n int) error {
+		if len(sc.Percentages) != n {
+			return apperr.InvalidField(prefix+".percentages", fmt.Sprintf("must have %d entries", n))
+		}
+		var sum int64
+		for _, p := range sc.Percentages {
+			if p <= 0 || p > 10_000 {
+				return apperr.InvalidField(prefix+".percentages", "each must be 1 to 10000 basis points")
+			}
+			sum += p
+		}
+		if sum != 10_000 {
+			return apperr.InvalidField(prefix+".percentages", "must sum to 10000 basis points (100%)")
+		}
+		return nil
+	}
+	switch sc.Kind {
+	case ScheduleCount:
+		if sc.Count < 1 || sc.Count > MaxInstalments {
+			return apperr.InvalidField(prefix+".count", fmt.Sprintf("must be 1 to %d", MaxInstalments))
+		}
+		if len(sc.Percentages) > 0 || len(sc.Dates) > 0 {
+			return apperr.InvalidField(prefix, "a count schedule takes neither percentages nor dates")
+		}
+	case SchedulePercentages:
+		if len(sc.Percentages) < 1 || len(sc.Percentages) > MaxInstalments || sc.Count != 0 || len(sc.Dates) > 0 {
+			return apperr.InvalidField(prefix+".percentages", fmt.Sprintf("must list 1 to %d shares, without count or dates", MaxInstalments))
+		}
+		return checkPercentages(len(sc.Percentages))
+	case ScheduleDates:
+		if len(sc.Dates) < 1 || len(sc.Dates) > MaxInstalments || sc.Count != 0 {
+			return apperr.InvalidField(prefix+".dates", fmt.Sprintf("must list 1 to %d due dates, without count", MaxInstalments))
+		}
+		for i, d := range sc.Dates {
+			if _, err := time.Parse(time.DateOnly, d); err != nil {
+				return apperr.InvalidField(prefix+".dates", "must be dates YYYY-MM-DD")
+			}
+			if i > 0 && d <= sc.Dates[i-1] {
+				return apperr.InvalidField(prefix+".dates", "must be strictly ascending")
+			}
+		}
+		if len(sc.Percentages) > 0 {
+			return checkPercentages(len(sc.Dates))
+		}
+	default:
+		return apperr.InvalidField(prefix+".kind", `must be "count", "percentages" or "dates"`)
+	}
+	return nil
+}
+
+// Slot is one instalment of a laid-out schedule: its due date, its weight in the total and its amount.
+type Slot struct {
+	Due    string
+	Weight int64
+	Amount int64
+}
+
+// slots lays the schedule out from the term's first day.
+func (sc Schedule) slots(termStart string) []Slot {
+	start, _ := time.Parse(time.DateOnly, termStart)
+	interval := max(sc.IntervalMonths, 1)
+	switch sc.Kind {
+	case ScheduleDates:
+		out := make([]Slot, len(sc.Dates))
+		for i, d := range sc.Dates {
+			out[i] = Slot{Due: d, Weight: 1}
+			if len(sc.Percentages) > 0 {
+				out[i].Weight = sc.Percentages[i]
+			}
+		}
+		return out
+	case SchedulePercentages:
+		out := make([]Slot, len(sc.Percentages))
+		for i, p := range sc.Percentages {
+			out[i] = Slot{Due: addMonths(start, i*interval), Weight: p}
+		}
+		return out
+	default:
+		out := make([]Slot, sc.Count)
+		for i := range out {
+			out[i] = Slot{Due: addMonths(start, i*interval), Weight: 1}
+		}
+		return out
+	}
+}
+
+// addMonths adds whole months, clamping to the month's last day (31 Jan + 1 month = 28/29 Feb), so a
+// monthly schedule never skips a month.
+func addMonths(d time.Time, months int) string {
+	first := time.Date(d.Year(), d.Month()+time.Month(months), 1, 0, 0, 0, 0, time.UTC)
+	last := first.AddDate(0, 1, -1).Day()
+	return time.Date(first.Year(), first.Month(), min(d.Day(), last), 0, 0, 0, 0, time.UTC).Format(time.DateOnly)
+}
+
+// ValidateLateFee checks a late-fee rule; errors are Invalid and name the field under prefix.
+func ValidateLateFee(prefix string, r tenant.LateFeeRule) error {
+	switch r.Kind {
+	case LateFeeNone:
+	case LateFeeFlat, LateFeePerDay:
+		if r.Amount <= 0 || r.Amount > MaxAmount {
+			return apperr.InvalidField(prefix+".amount", "must be positive")
+		}
+	default:
+		return apperr.InvalidField(prefix+".kind", `must be "none", "flat" or "per_day"`)
+	}
+	if r.GraceDays < 0 || r.GraceDays > 365 {
+		return apperr.InvalidField(prefix+".grace_days", "must be 0 to 365")
+	}
+	if r.Cap < 0 || r.Cap > MaxAmount {
+		return apperr.InvalidField(prefix+".cap", "must not be negative")
+	}
+	return nil
+}
+
+// Plan is a fee template: what a course or batch costs and how it is paid.
+type Plan struct {
+	ID       string `bson:"_id" json:"id"`
+	Name     string `bson:"name" json:"name"`
+	Currency string `bson:"currency" json:"currency"`
+	// Total is the fee for a whole term, in minor units.
+	Total    int64    `bson:"total" json:"total"`
+	Schedule Schedule `bson:"schedule" json:"schedule"`
+	// LateFee overrides the tenant's default late-fee rule when set.
+	LateFee   *tenant.LateFeeRule `bson:"late_fee,omitempty" json:"late_fee,omitempty"`
+	Active    bool                `bson:"active" json:"active"`
+	CreatedAt time.Time           `bson:"created_at" json:"created_at"`
+	UpdatedAt time.Time           `bson:"updated_at" json:"updated_at"`
+}
+
+// NewPlan creates a fee plan.
+type NewPlan struct {
+	Name     string              `json:"name"`
+	Total    int64               `json:"total"`
+	Schedule Schedule            `json:"schedule"`
+	LateFee  *tenant.LateFeeRule `json:"late_fee,omitempty"`
+}
+
+// Validate implements httpapi.Validator.
+func (n *NewPlan) Validate() error {
+	n.Name = strings.Join(strings.Fields(n.Name), " ")
+	if len(n.Name) < 1 || len(n.Name) > 120 {
+		return apperr.InvalidField("name", "must be 1 to 120 characters")
+	}
+	if n.Total < 0 || n.Total > MaxAmount {
+		return apperr.InvalidField("total", "must be 0 to 10^12 minor units")
+	}
+	if err := n.Schedule.Validate("schedule"); err != nil {
+		return err
+	}
+	if n.LateFee != nil {
+		return ValidateLateFee("late_fee", *n.LateFee)
+	}
+	return nil
+}
+
+// CreatePlan adds a plan in the tenant's currency.
+func (s *Service) CreatePlan(ctx context.Context, in NewPlan) (*Plan, error) {
+	now := s.app.Clock.Now()
+	p := &Plan{ID: id.New(), Name: in.Name, Currency: currency(ctx), Total: in.Total, Schedule: in.Schedule,
+		LateFee: in.LateFee, Active: true, CreatedAt: now, UpdatedAt: now}
+	err := store.Tx(ctx, store.Database(ctx), func(tc context.Context) error {
+		if _, err := store.Database(tc).Collection(PlansCollection).InsertOne(tc, p); err != nil {
+			return fmt.Errorf("create fee plan %s: %w", in.Name, err)
+		}
+		return s.record(tc, "fees.plan.created", audit.Target{Kind: "fee_plan", ID: p.ID}, in)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// GetPlan returns a plan; NotFound when there is none.
+func (s *Service) GetPlan(ctx context.Context, planID string) (*Plan, error) {
+	if !id.Valid(planID) {
+		return nil, apperr.Errorf(apperr.NotFound, "no such fee plan")
+	}
+	var p Plan
+	err := store.Database(ctx).Collection(PlansCollection).FindOne(ctx, bson.M{"_id": planID}).Decode(&p)
+	if store.IsNotFound(err) {
+		return nil, apperr.Errorf(apperr.NotFound, "no such fee plan")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get fee plan %s: %w", planID, err)
+	}
+	return &p, nil
+}
+
+// ListPlans returns a page of plans.
+func (s *Service) ListPlans(ctx context.Context, pr httpapi.PageRequest) (httpapi.Page[Plan], error) {
+	items, err := page[Plan](ctx, store.Database(ctx).Collection(PlansCollection), bson.M{}, pr)
+	if err != nil {
+		return httpapi.Page[Plan]{}, fmt.Errorf("list fee plans: %w", err)
+	}
+	return httpapi.NewPage(items, pr.Limit, func(p Plan) string { return p.ID }), nil
+}

@@ -1,0 +1,111 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	pubsubapi "cloud.google.com/go/pubsub/v2/apiv1"
+	pb "cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+	"github.com/googleapis/gax-go/v2"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/edugrid/edugrid/shared/events"
+)
+
+// PullBatch is how many messages one pull asks for.
+const PullBatch = 1000
+
+// idlePause is how long PullLoop waits after an empty pull.
+var idlePause = 20 * time.Millisecond
+
+// Puller is the unary part of the Pub/Sub subscriber API; *pubsubapi.SubscriptionAdminClient is one.
+// Streaming pull is avoided on purpose: the emulator hands a stream one message every 10 ms.
+type Puller interface {
+	Pull(ctx context.Context, req *pb.PullRequest, opts ...gax.CallOption) (*pb.PullResponse, error)
+	Acknowledge(ctx context.Context, req *pb.AcknowledgeRequest, opts ...gax.CallOption) error
+}
+
+var _ Puller = (*pubsubapi.SubscriptionAdminClient)(nil)
+
+// PullLoop pulls subscription (a full name, projects/…/subscriptions/…) in batches until ctx ends: each
+// batch is committed with one Apply and acknowledged with one Acknowledge. Poison messages are logged and
+// acknowledged with their batch; a failed Apply leaves the batch unacknowledged, so it is delivered again
+// after its ack deadline. It returns nil when ctx ends.
+func PullLoop(ctx context.Context, p Puller, subscription string, in *Ingester, logger *slog.Logger) error {
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		n, err := PullOnce(ctx, p, subscription, in, logger)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			logger.Warn("ingest pull failed; retrying", slog.String("error", err.Error()), slog.Duration("backoff", backoff))
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, 5*time.Second)
+			continue
+		}
+		backoff = 100 * time.Millisecond
+		if n == 0 {
+			// The emulator answers an empty pull at once when asked to; pause so idling costs nothing.
+			select {
+			case <-ctx.Done():
+			case <-time.After(idlePause):
+			}
+		}
+	}
+	return nil
+}
+
+// PullOnce pulls, commits and acknowledges one batch and returns how many messages it held. An empty
+// subscription makes the server wait briefly before answering none.
+func PullOnce(ctx context.Context, p Puller, subscription string, in *Ingester, logger *slog.Logger) (int, error) {
+	// ReturnImmediately: the emulator otherwise sits out 500 ms on an empty subscription even when
+	// messages arrive meanwhile; PullLoop paces empty pulls itself.
+	// The pull itself is not cancelled either: messages the server hands to a call whose caller has gone
+	// stay unacknowledged until their deadline, and an emulator closing meanwhile would lose them.
+	pullCtx, cancelPull := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancelPull()
+	resp, err := p.Pull(pullCtx, &pb.PullRequest{Subscription: subscription, MaxMessages: PullBatch, ReturnImmediately: true})
+	if err != nil {
+		if s, ok := status.FromError(err); ok && s.Code() == codes.DeadlineExceeded {
+			return 0, nil
+		}
+		return 0, fmt.Errorf("pull %s: %w", subscription, err)
+	}
+	msgs := resp.GetReceivedMessages()
+	if len(msgs) == 0 {
+		return 0, nil
+	}
+	evs := make([]*events.Event, 0, len(msgs))
+	ackIDs := make([]string, 0, len(msgs))
+	for _, m := range msgs {
+		ackIDs = append(ackIDs, m.GetAckId())
+		ev, err := events.Decode(m.GetMessage().GetData())
+		if err != nil {
+			logger.Error("poison message: not a change event; acknowledged", slog.String("message_id", m.GetMessage().GetMessageId()), slog.String("error", err.Error()))
+			continue
+		}
+		evs = append(evs, ev)
+	}
+	// A batch in hand is finished even when ctx ends: stopping between batches keeps a shutdown from
+	// leaving messages unacknowledged until their deadline.
+	done, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	if err := in.Apply(done, evs); err != nil {
+		return 0, err
+	}
+	err = p.Acknowledge(done, &pb.AcknowledgeRequest{Subscription: subscription, AckIds: ackIDs})
+	if err != nil && !errors.Is(err, context.Canceled) {
+		// Stored already; the redelivery this causes is harmless.
+		return len(msgs), fmt.Errorf("acknowledge %d messages: %w", len(ackIDs), err)
+	}
+	return len(msgs), nil
+}

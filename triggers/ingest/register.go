@@ -1,0 +1,64 @@
+package ingest
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
+	cloudevents "github.com/cloudevents/sdk-go/v2/event"
+
+	"github.com/edugrid/edugrid/shared/clock"
+	"github.com/edugrid/edugrid/shared/httpapi"
+	"github.com/edugrid/edugrid/shared/warehouse"
+	"github.com/edugrid/edugrid/shared/warehouse/bigquery"
+)
+
+// The micro-batch of the CloudEvent entry point: at most this many events, or this long after the first.
+const (
+	pushBatchEvents = 500
+	pushBatchWait   = 200 * time.Millisecond
+)
+
+func init() {
+	functions.CloudEvent("ingest", lazyHandler())
+}
+
+// lazyHandler builds the instance's batcher over BigQuery on the first event, not at start-up; a failed
+// build returns the error (Pub/Sub redelivers) and is retried on the next event.
+func lazyHandler() func(context.Context, cloudevents.Event) error {
+	var (
+		mu sync.Mutex
+		h  func(context.Context, cloudevents.Event) error
+	)
+	return func(ctx context.Context, ce cloudevents.Event) error {
+		mu.Lock()
+		if h == nil {
+			logger := httpapi.NewLogger(os.Stderr, httpapi.ParseLevel(os.Getenv("EDUGRID_LOG_LEVEL")))
+			wh, err := openBigQuery(ctx)
+			if err != nil {
+				mu.Unlock()
+				logger.Error("ingest start-up failed", slog.String("error", err.Error()))
+				return err
+			}
+			h = Handler(NewBatcher(New(wh, clock.System(), logger), pushBatchEvents, pushBatchWait), logger)
+		}
+		mu.Unlock()
+		return h(ctx, ce)
+	}
+}
+
+func openBigQuery(ctx context.Context) (warehouse.Warehouse, error) {
+	wh, err := bigquery.FromEnv(context.WithoutCancel(ctx), os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	if err := wh.Ensure(ctx, warehouse.Tables()); err != nil {
+		_ = wh.Close()
+		return nil, fmt.Errorf("ingest: %w", err)
+	}
+	return wh, nil
+}

@@ -1,0 +1,222 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"go.mongodb.org/mongo-driver/bson"
+	"go.mongodb.org/mongo-driver/mongo/options"
+
+	"github.com/edugrid/edugrid/shared/events"
+)
+
+// BackfillRequest records that a tenant's warehouse rows must be rebuilt from a snapshot.
+type BackfillRequest struct {
+	ID          string     `bson:"_id"` // cluster/tenant: one open request per tenant
+	Cluster     string     `bson:"cluster"`
+	Tenant      string     `bson:"tenant"`
+	Reason      string     `bson:"reason"`
+	RequestedAt time.Time  `bson:"requested_at"`
+	DoneAt      *time.Time `bson:"done_at,omitempty"`
+	Events      int64      `bson:"events,omitempty"`
+}
+
+// recoverHistoryLost handles a checkpoint the cluster no longer has history for: it records a backfill
+// for every tenant database on the cluster (any of them may have changed in the lost stretch), clears
+// the checkpoint so the next stream starts from now, and starts the backfills in the background.
+func (r *Relay) recoverHistoryLost(ctx context.Context) error {
+	names, err := r.cfg.Client.ListDatabaseNames(ctx, bson.M{})
+	if err != nil {
+		return fmt.Errorf("list tenant databases of %s: %w", r.cfg.Cluster, err)
+	}
+	now := r.cfg.Clock.Now()
+	var tenants []string
+	for _, n := range names {
+		slug, ok := events.TenantFromDatabase(n)
+		if !ok {
+			continue
+		}
+		tenants = append(tenants, slug)
+		_, err := r.cfg.Platform.Collection(BackfillsCollection).ReplaceOne(ctx, bson.M{"_id": r.cfg.Cluster + "/" + slug},
+			BackfillRequest{ID: r.cfg.Cluster + "/" + slug, Cluster: r.cfg.Cluster, Tenant: slug, Reason: "change stream history lost", RequestedAt: now},
+			options.Replace().SetUpsert(true))
+		if err != nil {
+			return fmt.Errorf("record backfill of %s: %w", slug, err)
+		}
+	}
+	// The records exist before the dead token is dropped, so a crash between the two loses nothing.
+	if err := r.saveCheckpoint(ctx, nil); err != nil {
+		return err
+	}
+	r.cfg.Logger.Warn("relay: change stream history lost; starting from now and backfilling",
+		slog.String("cluster", r.cfg.Cluster), slog.Any("tenants", tenants))
+	r.backfills.Add(1)
+	go func() {
+		defer r.backfills.Done()
+		// Give the new stream a moment to start first: the snapshot must be read after it.
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+		if _, err := r.RunPendingBackfills(ctx); err != nil && ctx.Err() == nil {
+			r.cfg.Logger.Error("relay: backfill failed; run `relay backfill -pending`", slog.String("error", err.Error()))
+		}
+	}()
+	return nil
+}
+
+// PendingBackfills lists the open backfill requests of the relay's cluster.
+func (r *Relay) PendingBackfills(ctx context.Context) ([]BackfillRequest, error) {
+	cur, err := r.cfg.Platform.Collection(BackfillsCollection).Find(ctx, bson.M{"cluster": r.cfg.Cluster, "done_at": nil})
+	if err != nil {
+		return nil, fmt.Errorf("list backfills of %s: %w", r.cfg.Cluster, err)
+	}
+	var out []BackfillRequest
+	if err := cur.All(ctx, &out); err != nil {
+		return nil, fmt.Errorf("list backfills of %s: %w", r.cfg.Cluster, err)
+	}
+	return out, nil
+}
+
+// RunPendingBackfills backfills every open request of the cluster and marks each done; it returns how
+// many it completed.
+func (r *Relay) RunPendingBackfills(ctx context.Context) (int, error) {
+	reqs, err := r.PendingBackfills(ctx)
+	if err != nil {
+		return 0, err
+	}
+	done := 0
+	for _, req := range reqs {
+		n, err := r.Backfill(ctx, req.Tenant)
+		if err != nil {
+			return done, err
+		}
+		at := r.cfg.Clock.Now()
+		_, err = r.cfg.Platform.Collection(BackfillsCollection).UpdateOne(ctx, bson.M{"_id": req.ID, "requested_at": req.RequestedAt},
+			bson.M{"$set": bson.M{"done_at": at, "events": n}})
+		if err != nil {
+			return done, fmt.Errorf("mark backfill of %s done: %w", req.Tenant, err)
+		}
+		done++
+	}
+	return done, nil
+}
+
+// Progress reports a backfill's progress: events published so far.
+type Progress func(tenant, collection string, published int64)
+
+// Backfill publishes a snapshot of every analysed collection of tenant into the event stream, one
+// Snapshot event per document, and waits until all are published. Each snapshot's cluster time is one
+// second before the snapshot started, so any change the stream sees after the snapshot was read wins
+// over it, and the snapshot wins over every older version. It returns the number of events published.
+// Documents deleted while history was lost are not removed from the warehouse.
+func (r *Relay) Backfill(ctx context.Context, tenant string) (int64, error) {
+	return r.BackfillWithProgress(ctx, tenant, nil)
+}
+
+// BackfillWithProgress is Backfill reporting progress every 1,000 events and at the end of each
+// collection.
+func (r *Relay) BackfillWithProgress(ctx context.Context, tenant string, progress Progress) (int64, error) {
+	start := r.cfg.Clock.Now()
+	at := events.ClusterTime{T: uint32(start.Unix() - 1), I: 0}
+	run := start.UTC().Format(time.RFC3339Nano)
+	db := r.cfg.Client.Database(databaseName(tenant))
+	var published int64
+	for _, coll := range r.cfg.Collections {
+		if neverPublished[coll] {
+			continue
+		}
+		cur, err := db.Collection(coll).Find(ctx, bson.M{})
+		if err != nil {
+			return published, fmt.Errorf("backfill %s.%s: %w", tenant, coll, err)
+		}
+		var results []pendingResult
+		for cur.Next(ctx) {
+			var doc bson.Raw
+			if err := cur.Decode(&doc); err != nil {
+				_ = cur.Close(ctx)
+				return published, fmt.Errorf("backfill %s.%s: %w", tenant, coll, err)
+			}
+			var idOnly struct {
+				ID any `bson:"_id"`
+			}
+			if err := bson.Unmarshal(doc, &idOnly); err != nil {
+				_ = cur.Close(ctx)
+				return published, fmt.Errorf("backfill %s.%s: %w", tenant, coll, err)
+			}
+			id := documentID(idOnly.ID)
+			body, err := redactedJSON(doc)
+			if err != nil {
+				_ = cur.Close(ctx)
+				return published, fmt.Errorf("backfill %s.%s %s: %w", tenant, coll, id, err)
+			}
+			ev := &events.Event{V: events.Version, ID: events.SnapshotID(run, tenant, coll, id), Tenant: tenant, Collection: coll,
+				Op: events.Snapshot, DocumentID: id, Time: at, Document: body}
+			data, err := events.Encode(ev)
+			if err != nil {
+				r.cfg.Logger.Error("relay: backfill skipped a document", slog.String("tenant", tenant), slog.String("collection", coll), slog.String("error", err.Error()))
+				continue
+			}
+			key := ev.OrderingKey()
+			results = append(results, pendingResult{key, r.cfg.Publisher.Publish(ctx, key, data,
+				map[string]string{AttrEventID: ev.ID, AttrTenant: tenant, AttrCollection: coll})})
+			if len(results) >= 1000 {
+				if err := r.await(ctx, results); err != nil {
+					_ = cur.Close(ctx)
+					return published, err
+				}
+				published += int64(len(results))
+				results = results[:0]
+				if progress != nil {
+					progress(tenant, coll, published)
+				}
+			}
+		}
+		err = errors.Join(cur.Err(), cur.Close(ctx))
+		if err != nil {
+			return published, fmt.Errorf("backfill %s.%s: %w", tenant, coll, err)
+		}
+		if err := r.await(ctx, results); err != nil {
+			return published, err
+		}
+		published += int64(len(results))
+		if progress != nil {
+			progress(tenant, coll, published)
+		}
+	}
+	return published, nil
+}
+
+type pendingResult struct {
+	key string
+	res Result
+}
+
+func (r *Relay) await(ctx context.Context, rs []pendingResult) error {
+	var first error
+	for _, p := range rs {
+		if _, err := p.res.Get(ctx); err != nil {
+			r.cfg.Publisher.ResumePublish(p.key)
+			if first == nil {
+				first = fmt.Errorf("backfill publish to %s: %w", p.key, err)
+			}
+		}
+	}
+	return first
+}
+
+// databaseName is tenant.DatabaseName, repeated so the relay does not depend on the tenant package's
+// registry machinery; TestDatabaseNameAgrees keeps the two in step.
+func databaseName(slug string) string {
+	b := []byte("edu_" + slug)
+	for i, c := range b {
+		if c == '-' {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}

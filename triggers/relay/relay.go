@@ -1,0 +1,480 @@
+// Package relay publishes every change in the tenant databases of one cluster to Pub/Sub, as change
+// events (shared/events), for the ingest function to turn into warehouse rows.
+//
+// One cluster-wide change stream per cluster (full documents looked up on update) is filtered to tenant
+// databases (edu_*) and to the collections analytics uses. The filter is applied in code as well as in
+// the stream's pipeline, because the embedded engine ignores the pipeline. Secrets never leave: refresh
+// token documents are not published at all, and fields holding password hashes, tokens or secrets are
+// removed from every document and update before publishing.
+//
+// Delivery is at least once and never skips: each event is published with an ordering key per document
+// and its event id as an attribute, and the stream's resume token is checkpointed in the platform
+// database only once every earlier publish succeeded. A restart resumes after the checkpoint, so it may
+// publish some events again, which ingest absorbs. When the cluster no longer holds the checkpoint's
+// history, the relay records every tenant of the cluster for a backfill, starts from now, and backfills
+// them from snapshots; it never retries a dead token.
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/256dpi/lungo"
+	"go.mongodb.org/mongo-driver/bson"
+	"go.mongodb.org/mongo-driver/bson/primitive"
+	"go.mongodb.org/mongo-driver/mongo"
+	"go.mongodb.org/mongo-driver/mongo/options"
+
+	"github.com/edugrid/edugrid/shared/clock"
+	"github.com/edugrid/edugrid/shared/events"
+)
+
+// Attributes every published message carries.
+const (
+	AttrEventID    = "event_id"
+	AttrTenant     = "tenant"
+	AttrCollection = "collection"
+)
+
+// Publisher publishes messages with ordering keys. PubSub adapts a Pub/Sub publisher.
+type Publisher interface {
+	// Publish starts publishing and returns at once; the result reports the outcome.
+	Publish(ctx context.Context, orderingKey string, data []byte, attrs map[string]string) Result
+	// ResumePublish lets a key publish again after a failure paused it.
+	ResumePublish(orderingKey string)
+}
+
+// Result is the outcome of one publish; *pubsub.PublishResult is one.
+type Result interface {
+	Get(ctx context.Context) (serverID string, err error)
+}
+
+// Config configures a Relay.
+type Config struct {
+	// Cluster names the cluster; it keys the checkpoint.
+	Cluster string
+	// Client reaches every database of the cluster.
+	Client lungo.IClient
+	// Platform is the platform database, where checkpoints and backfill requests live.
+	Platform  lungo.IDatabase
+	Publisher Publisher
+	// Collections are the collections to publish (ingest.Collections()).
+	Collections []string
+	Clock       clock.Clock
+	Logger      *slog.Logger
+	// CheckpointEvery is how often a changed checkpoint is saved while events flow or the stream idles
+	// (default 1 s); at most that much is published again after a crash.
+	CheckpointEvery time.Duration
+	// MaxInFlight bounds publishes awaiting their result (default 10,000).
+	MaxInFlight int
+	// DrainTimeout bounds how long a stop waits for publishes in flight (default 30 s).
+	DrainTimeout time.Duration
+}
+
+// Relay runs one cluster's change stream. Construct with New; Run it once.
+type Relay struct {
+	cfg Config
+
+	backfills sync.WaitGroup
+	published atomic.Int64
+	ready     chan struct{}
+	readyOnce sync.Once
+}
+
+// Ready is closed once the first change stream is open: changes made after it are published.
+func (r *Relay) Ready() <-chan struct{} { return r.ready }
+
+// Collections in the platform database.
+const (
+	CheckpointsCollection = "relay_checkpoints"
+	BackfillsCollection   = "relay_backfills"
+)
+
+// New returns a relay for cfg.
+func New(cfg Config) *Relay {
+	if cfg.Clock == nil {
+		cfg.Clock = clock.System()
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.CheckpointEvery <= 0 {
+		cfg.CheckpointEvery = time.Second
+	}
+	if cfg.MaxInFlight <= 0 {
+		cfg.MaxInFlight = 10000
+	}
+	if cfg.DrainTimeout <= 0 {
+		cfg.DrainTimeout = 30 * time.Second
+	}
+	cfg.Collections = slices.Clone(cfg.Collections)
+	return &Relay{cfg: cfg, ready: make(chan struct{})}
+}
+
+// Published returns how many events this relay has published successfully.
+func (r *Relay) Published() int64 { return r.published.Load() }
+
+// checkpoint is the stored resume position of one cluster's stream.
+type checkpoint struct {
+	Cluster   string    `bson:"_id"`
+	Token     []byte    `bson:"token"` // raw BSON of the resume token; empty means "from now"
+	UpdatedAt time.Time `bson:"updated_at"`
+}
+
+func (r *Relay) loadCheckpoint(ctx context.Context) (bson.Raw, error) {
+	var cp checkpoint
+	err := r.cfg.Platform.Collection(CheckpointsCollection).FindOne(ctx, bson.M{"_id": r.cfg.Cluster}).Decode(&cp)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load relay checkpoint of %s: %w", r.cfg.Cluster, err)
+	}
+	if len(cp.Token) == 0 {
+		return nil, nil
+	}
+	return bson.Raw(cp.Token), nil
+}
+
+func (r *Relay) saveCheckpoint(ctx context.Context, token bson.Raw) error {
+	_, err := r.cfg.Platform.Collection(CheckpointsCollection).ReplaceOne(ctx, bson.M{"_id": r.cfg.Cluster},
+		checkpoint{Cluster: r.cfg.Cluster, Token: []byte(token), UpdatedAt: r.cfg.Clock.Now()}, options.Replace().SetUpsert(true))
+	if err != nil {
+		return fmt.Errorf("save relay checkpoint of %s: %w", r.cfg.Cluster, err)
+	}
+	return nil
+}
+
+// errHistoryLost says the stream cannot resume from the checkpoint.
+var errHistoryLost = errors.New("change stream history lost")
+
+// isHistoryLost recognises both engines' "resume point no longer in the oplog".
+func isHistoryLost(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, lungo.ErrLostOplogPosition) || strings.Contains(err.Error(), "unable to resume change stream") {
+		return true
+	}
+	var se mongo.ServerError
+	// 286 ChangeStreamHistoryLost; 280 ChangeStreamFatalError (resume token not found).
+	return errors.As(err, &se) && (se.HasErrorCode(286) || se.HasErrorCode(280))
+}
+
+// Run streams changes until ctx ends, then drains the publishes in flight, saves the checkpoint and
+// returns nil. A publish failure or a stream error restarts the stream from the last checkpoint after a
+// pause; lost history is handled as the package doc says. Errors that make running pointless (the
+// platform database unreachable at start) are returned.
+func (r *Relay) Run(ctx context.Context) error {
+	defer r.backfills.Wait()
+	backoff := 200 * time.Millisecond
+	for {
+		err := r.runOnce(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if errors.Is(err, errHistoryLost) {
+			if err := r.recoverHistoryLost(ctx); err != nil {
+				r.cfg.Logger.Error("relay: recording backfills failed", slog.String("error", err.Error()))
+			} else {
+				backoff = 200 * time.Millisecond
+				continue
+			}
+		} else if err != nil {
+			r.cfg.Logger.Warn("relay: stream stopped; resuming from the checkpoint", slog.String("cluster", r.cfg.Cluster), slog.String("error", err.Error()))
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 10*time.Second)
+	}
+}
+
+// pending is one stream position in order: a publish to await, or (res nil) a position to pass.
+type pending struct {
+	token bson.Raw
+	key   string
+	res   Result
+}
+
+// runOnce runs one stream from the checkpoint until ctx ends or something fails.
+func (r *Relay) runOnce(ctx context.Context) error {
+	token, err := r.loadCheckpoint(ctx)
+	if err != nil {
+		return err
+	}
+	opts := options.ChangeStream().SetFullDocument(options.UpdateLookup).SetMaxAwaitTime(time.Second)
+	if token != nil {
+		opts.SetStartAfter(token)
+	}
+	// Only the real engine reads the pipeline; the embedded one ignores it, so the filter is repeated in
+	// code below.
+	pipeline := mongo.Pipeline{{{Key: "$match", Value: bson.M{
+		"ns.db":   bson.M{"$regex": "^edu_"},
+		"ns.coll": bson.M{"$in": r.cfg.Collections},
+	}}}}
+	stream, err := r.cfg.Client.Watch(ctx, pipeline, opts)
+	if err != nil {
+		if isHistoryLost(err) {
+			return errHistoryLost
+		}
+		return fmt.Errorf("watch cluster %s: %w", r.cfg.Cluster, err)
+	}
+	if token == nil {
+		// Starting from now: record the position, so a restart before the first event does not skip.
+		if t := stream.ResumeToken(); t != nil {
+			if err := r.saveCheckpoint(ctx, t); err != nil {
+				return err
+			}
+		}
+	}
+
+	r.readyOnce.Do(func() { close(r.ready) })
+
+	streamCtx, cancelStream := context.WithCancel(ctx)
+	inflight := make(chan pending, r.cfg.MaxInFlight)
+	committed := make(chan error, 1)
+	go func() { committed <- r.commit(ctx, inflight, cancelStream) }()
+
+	readErr := r.read(streamCtx, stream, inflight)
+	// Close blocks while Next waits: Next's context is cancelled (read returned), so closing is safe.
+	cancelStream()
+	_ = stream.Close(context.WithoutCancel(ctx))
+	close(inflight)
+	commitErr := <-committed
+	if commitErr != nil {
+		return commitErr
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
+	return readErr
+}
+
+// read pulls events from the stream into inflight until ctx ends or the stream fails.
+func (r *Relay) read(ctx context.Context, stream lungo.IChangeStream, inflight chan<- pending) error {
+	var lastQueued bson.Raw
+	for {
+		if !stream.TryNext(ctx) {
+			if err := stream.Err(); err != nil {
+				return streamErr(ctx, err)
+			}
+			// Idle: pass the post-batch position on, so the checkpoint follows the stream while nothing
+			// of interest happens.
+			if t := stream.ResumeToken(); t != nil && !bytesEqual(t, lastQueued) {
+				lastQueued = t
+				if !send(ctx, inflight, pending{token: t}) {
+					return nil
+				}
+			}
+			if !stream.Next(ctx) {
+				if err := stream.Err(); err != nil {
+					return streamErr(ctx, err)
+				}
+				return nil
+			}
+		}
+		token := slices.Clone(stream.ResumeToken())
+		lastQueued = token
+		ev, own, err := r.event(stream, token)
+		if err != nil {
+			// A change the relay cannot read will never become readable: log it and move on, rather
+			// than stopping every tenant's stream.
+			r.cfg.Logger.Error("relay: unreadable change skipped", slog.String("cluster", r.cfg.Cluster), slog.String("error", err.Error()))
+		}
+		if own {
+			continue // the relay's own checkpoint write: passing it on would make idling write forever
+		}
+		p := pending{token: token}
+		if ev != nil {
+			data, err := events.Encode(ev)
+			if err != nil {
+				r.cfg.Logger.Error("relay: change skipped", slog.String("cluster", r.cfg.Cluster), slog.String("error", err.Error()))
+			} else {
+				p.key = ev.OrderingKey()
+				p.res = r.cfg.Publisher.Publish(ctx, p.key, data, map[string]string{
+					AttrEventID: ev.ID, AttrTenant: ev.Tenant, AttrCollection: ev.Collection,
+				})
+			}
+		}
+		if !send(ctx, inflight, p) {
+			return nil
+		}
+	}
+}
+
+func streamErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+		return nil
+	}
+	if isHistoryLost(err) {
+		return errHistoryLost
+	}
+	return fmt.Errorf("change stream: %w", err)
+}
+
+func send(ctx context.Context, ch chan<- pending, p pending) bool {
+	select {
+	case ch <- p:
+		return true
+	case <-ctx.Done():
+		// Not queued, so never checkpointed: the next run reads it again.
+		return false
+	}
+}
+
+func bytesEqual(a, b []byte) bool { return string(a) == string(b) }
+
+// commit awaits every publish in stream order and checkpoints the position of the last one that
+// succeeded after all earlier ones did. A failed publish stops the stream (stop) and is returned; the
+// positions after it are never checkpointed. When inflight is closed it drains what is queued, bounded
+// by the drain timeout, and saves the checkpoint.
+func (r *Relay) commit(ctx context.Context, inflight <-chan pending, stop func()) error {
+	drainCtx, cancelDrain := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelDrain()
+	go func() {
+		select {
+		case <-ctx.Done():
+			t := time.NewTimer(r.cfg.DrainTimeout)
+			defer t.Stop()
+			select {
+			case <-t.C:
+				cancelDrain()
+			case <-drainCtx.Done():
+			}
+		case <-drainCtx.Done():
+		}
+	}()
+
+	var safe, saved bson.Raw
+	var failed error
+	ticker := time.NewTicker(r.cfg.CheckpointEvery)
+	defer ticker.Stop()
+	save := func() error {
+		if safe == nil || bytesEqual(safe, saved) {
+			return nil
+		}
+		if err := r.saveCheckpoint(drainCtx, safe); err != nil {
+			return err
+		}
+		saved = safe
+		return nil
+	}
+	for {
+		select {
+		case p, ok := <-inflight:
+			if !ok {
+				return errors.Join(failed, save())
+			}
+			if failed != nil {
+				continue // drain: nothing after a failure is checkpointed
+			}
+			if p.res != nil {
+				if _, err := p.res.Get(drainCtx); err != nil {
+					failed = fmt.Errorf("publish to %s: %w", p.key, err)
+					r.cfg.Publisher.ResumePublish(p.key)
+					stop()
+					continue
+				}
+				r.published.Add(1)
+			}
+			safe = p.token
+		case <-ticker.C:
+			if failed == nil {
+				if err := save(); err != nil {
+					failed = err
+					stop()
+				}
+			}
+		}
+	}
+}
+
+// event turns the stream's current change into an event: nil when it is not for publishing (another
+// database, an unanalysed collection, a refresh token, a non-document operation). own reports the
+// relay's own checkpoint write.
+func (r *Relay) event(stream lungo.IChangeStream, token bson.Raw) (ev *events.Event, own bool, err error) {
+	var c struct {
+		Op string `bson:"operationType"`
+		NS struct {
+			DB   string `bson:"db"`
+			Coll string `bson:"coll"`
+		} `bson:"ns"`
+		Key struct {
+			ID any `bson:"_id"`
+		} `bson:"documentKey"`
+		Time              primitive.Timestamp `bson:"clusterTime"`
+		FullDocument      bson.Raw            `bson:"fullDocument"`
+		UpdateDescription struct {
+			Updated bson.Raw `bson:"updatedFields"`
+			Removed []string `bson:"removedFields"`
+		} `bson:"updateDescription"`
+	}
+	if err := stream.Decode(&c); err != nil {
+		return nil, false, fmt.Errorf("decode change: %w", err)
+	}
+	if c.NS.DB == r.cfg.Platform.Name() && c.NS.Coll == CheckpointsCollection {
+		return nil, true, nil
+	}
+	slug, ok := events.TenantFromDatabase(c.NS.DB)
+	if !ok || !slices.Contains(r.cfg.Collections, c.NS.Coll) || neverPublished[c.NS.Coll] {
+		return nil, false, nil
+	}
+	op := events.Op(c.Op)
+	switch op {
+	case events.Insert, events.Update, events.Replace, events.Delete:
+	default:
+		return nil, false, nil
+	}
+	ev = &events.Event{
+		V: events.Version, ID: events.IDFromToken(token), Tenant: slug, Collection: c.NS.Coll, Op: op,
+		DocumentID: documentID(c.Key.ID), Time: events.ClusterTime{T: c.Time.T, I: c.Time.I},
+	}
+	if op != events.Delete && len(c.FullDocument) > 0 {
+		if ev.Document, err = redactedJSON(c.FullDocument); err != nil {
+			return nil, false, fmt.Errorf("change %s of %s.%s: %w", ev.DocumentID, c.NS.DB, c.NS.Coll, err)
+		}
+	}
+	if op == events.Update {
+		if len(c.UpdateDescription.Updated) > 0 {
+			if ev.Updated, err = redactedJSON(c.UpdateDescription.Updated); err != nil {
+				return nil, false, fmt.Errorf("change %s of %s.%s: %w", ev.DocumentID, c.NS.DB, c.NS.Coll, err)
+			}
+		}
+		for _, f := range c.UpdateDescription.Removed {
+			if !secretPath(f) {
+				ev.Removed = append(ev.Removed, f)
+			}
+		}
+	}
+	return ev, false, nil
+}
+
+// documentID renders a document key as the event's document id.
+func documentID(v any) string {
+	switch id := v.(type) {
+	case string:
+		return id
+	case primitive.ObjectID:
+		return id.Hex()
+	case int32:
+		return strconv.FormatInt(int64(id), 10)
+	case int64:
+		return strconv.FormatInt(id, 10)
+	case int:
+		return strconv.Itoa(id)
+	case float64:
+		return strconv.FormatFloat(id, 'f', -1, 64)
+	}
+	return fmt.Sprint(v)
+}

@@ -1,0 +1,355 @@
+package relay_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/256dpi/lungo"
+	"go.mongodb.org/mongo-driver/bson"
+
+	"github.com/edugrid/edugrid/shared/events"
+	"github.com/edugrid/edugrid/shared/store"
+	"github.com/edugrid/edugrid/shared/tenant"
+	"github.com/edugrid/edugrid/triggers/relay"
+)
+
+// fakePub records what is published; fail decides per message whether its publish fails.
+type fakePub struct {
+	mu      sync.Mutex
+	msgs    []msg
+	fail    func(e *events.Event) bool
+	resumed []string
+	arrived chan struct{}
+}
+
+type msg struct {
+	key   string
+	ev    *events.Event
+	attrs map[string]string
+	raw   string
+}
+
+type result struct{ err error }
+
+func (r result) Get(context.Context) (string, error) { return "id", r.err }
+
+func newPub() *fakePub { return &fakePub{arrived: make(chan struct{}, 100000)} }
+
+func (p *fakePub) Publish(_ context.Context, key string, data []byte, attrs map[string]string) relay.Result {
+	ev, err := events.Decode(data)
+	if err != nil {
+		panic(err)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.fail != nil && p.fail(ev) {
+		return result{errors.New("injected publish failure")}
+	}
+	p.msgs = append(p.msgs, msg{key, ev, attrs, string(data)})
+	p.arrived <- struct{}{}
+	return result{}
+}
+
+func (p *fakePub) ResumePublish(key string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.resumed = append(p.resumed, key)
+}
+
+func (p *fakePub) all() []msg {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]msg(nil), p.msgs...)
+}
+
+// waitFor waits until n messages have arrived in total.
+func (p *fakePub) waitFor(t *testing.T, n int) []msg {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for len(p.all()) < n {
+		select {
+		case <-p.arrived:
+		case <-deadline:
+			t.Fatalf("published %d messages, want %d", len(p.all()), n)
+		}
+	}
+	return p.all()
+}
+
+type cluster struct {
+	client   lungo.IClient
+	platform lungo.IDatabase
+}
+
+func newCluster(t testing.TB) cluster {
+	t.Helper()
+	d := store.NewDialer()
+	t.Cleanup(d.Close)
+	c, err := d.Dial(context.Background(), "lungo:memory:relay-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cluster{client: c, platform: c.Database("edugrid_platform")}
+}
+
+func (c cluster) relay(pub relay.Publisher) *relay.Relay {
+	return c.relayEvery(pub, 10*time.Millisecond)
+}
+
+func (c cluster) relayEvery(pub relay.Publisher, checkpointEvery time.Duration) *relay.Relay {
+	return relay.New(relay.Config{
+		Cluster: "default", Client: c.client, Platform: c.platform, Publisher: pub,
+		Collections: []string{"users", "branches", "refresh_tokens"},
+		Logger:      slog.New(slog.NewJSONHandler(io.Discard, nil)), CheckpointEvery: checkpointEvery,
+	})
+}
+
+// start runs r until the returned stop is called; stop waits for Run to return.
+func start(t *testing.T, r *relay.Relay) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("Run = %v", err)
+				}
+			case <-time.After(20 * time.Second):
+				t.Error("relay did not stop")
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+func (c cluster) db(slug string) lungo.IDatabase { return c.client.Database(tenant.DatabaseName(slug)) }
+
+func waitReady(t *testing.T, r *relay.Relay) {
+	t.Helper()
+	select {
+	case <-r.Ready():
+	case <-time.After(10 * time.Second):
+		t.Fatal("relay did not start")
+	}
+}
+
+func TestPublishesFilteredRedactedEvents(t *testing.T) {
+	ctx := context.Background()
+	c := newCluster(t)
+	pub := newPub()
+	r := c.relay(pub)
+	start(t, r)
+	waitReady(t, r)
+
+	users := c.db("acme-co").Collection("users")
+	if _, err := users.InsertOne(ctx, bson.M{"_id": "u1", "name": "Ann", "password_hash": "$argon2id$secret", "token_version": 3,
+		"profile": bson.M{"api_key": "k", "city": "Pune"}, "created_at": time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)}); err != nil {
+		t.Fatal(err)
+	}
+	// Not published: another collection, a secret collection, a database that is not a tenant's.
+	_, _ = c.db("acme-co").Collection("counters").InsertOne(ctx, bson.M{"_id": "x"})
+	_, _ = c.db("acme-co").Collection("refresh_tokens").InsertOne(ctx, bson.M{"_id": "hash", "user": "u1"})
+	_, _ = c.client.Database("other").Collection("users").InsertOne(ctx, bson.M{"_id": "z"})
+	if _, err := users.UpdateOne(ctx, bson.M{"_id": "u1"}, bson.M{"$set": bson.M{"name": "Anne", "password_hash": "new"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := users.DeleteOne(ctx, bson.M{"_id": "u1"}); err != nil {
+		t.Fatal(err)
+	}
+
+	msgs := pub.waitFor(t, 3)
+	if len(msgs) != 3 {
+		t.Fatalf("published %d, want 3: %+v", len(msgs), msgs)
+	}
+	ops := []events.Op{events.Insert, events.Update, events.Delete}
+	var last events.ClusterTime
+	for i, m := range msgs {
+		ev := m.ev
+		if ev.Op != ops[i] || ev.Tenant != "acme-co" || ev.Collection != "users" || ev.DocumentID != "u1" {
+			t.Fatalf("event %d = %+v", i, ev)
+		}
+		if m.key != "acme-co/users/u1" || m.attrs[relay.AttrEventID] != ev.ID || m.attrs[relay.AttrTenant] != "acme-co" {
+			t.Fatalf("event %d key %q attrs %v", i, m.key, m.attrs)
+		}
+		if ev.Time.Seq() <= last.Seq() {
+			t.Fatalf("cluster times not increasing: %v then %v", last, ev.Time)
+		}
+		last = ev.Time
+		for _, secret := range []string{"password", "argon2", "token", "api_key"} {
+			if strings.Contains(m.raw, secret) {
+				t.Fatalf("event %d leaks %q: %s", i, secret, m.raw)
+			}
+		}
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(msgs[0].ev.Document, &doc); err != nil || doc["name"] != "Ann" || doc["profile"].(map[string]any)["city"] != "Pune" {
+		t.Fatalf("insert document = %s", msgs[0].ev.Document)
+	}
+	if !strings.Contains(string(msgs[1].ev.Updated), `"name":"Anne"`) || !strings.Contains(string(msgs[1].ev.Document), "Anne") {
+		t.Fatalf("update = %s / %s", msgs[1].ev.Updated, msgs[1].ev.Document)
+	}
+}
+
+// A relay stopped mid-stream and restarted publishes every change: nothing written while it was down
+// or in flight when it stopped is lost (some may be published twice).
+func TestRestartLosesNothing(t *testing.T) {
+	ctx := context.Background()
+	c := newCluster(t)
+	pub := newPub()
+	r := c.relay(pub)
+	stop := start(t, r)
+	waitReady(t, r)
+	coll := c.db("acme").Collection("branches")
+	write := func(from, to int) {
+		for i := from; i < to; i++ {
+			if _, err := coll.InsertOne(ctx, bson.M{"_id": fmt.Sprintf("b%03d", i), "name": "x"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	write(0, 50)
+	pub.waitFor(t, 20)
+	stop() // mid-stream: some of the 50 may not be published yet
+	write(50, 100)
+	r = c.relay(pub)
+	start(t, r)
+	waitReady(t, r)
+	write(100, 120)
+	// Some changes may be published twice; wait for every document, not for a number of messages.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ids := map[string]bool{}
+		for _, m := range pub.all() {
+			ids[m.ev.DocumentID] = true
+		}
+		if len(ids) == 120 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("published %d distinct documents, want 120", len(ids))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// A failed publish is never checkpointed past: the relay restarts from before it and publishes it.
+func TestFailedPublishIsRetriedFromCheckpoint(t *testing.T) {
+	ctx := context.Background()
+	c := newCluster(t)
+	pub := newPub()
+	var failOnce sync.Once
+	pub.fail = func(e *events.Event) bool {
+		failed := false
+		if e.DocumentID == "b005" {
+			failOnce.Do(func() { failed = true })
+		}
+		return failed
+	}
+	r := c.relay(pub)
+	start(t, r)
+	waitReady(t, r)
+	for i := 0; i < 10; i++ {
+		if _, err := c.db("acme").Collection("branches").InsertOne(ctx, bson.M{"_id": fmt.Sprintf("b%03d", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ids := map[string]bool{}
+		for _, m := range pub.all() {
+			ids[m.ev.DocumentID] = true
+		}
+		if len(ids) == 10 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("published %v, want all 10 documents", ids)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	pub.mu.Lock()
+	resumed := pub.resumed
+	pub.mu.Unlock()
+	if len(resumed) == 0 || resumed[0] != "acme/branches/b005" {
+		t.Fatalf("ResumePublish calls = %v, want the failed key", resumed)
+	}
+}
+
+// A checkpoint whose history is gone is not retried: the relay records every tenant for a backfill,
+// starts from now, and publishes each tenant's snapshot.
+func TestHistoryLostBackfills(t *testing.T) {
+	ctx := context.Background()
+	c := newCluster(t)
+	for _, slug := range []string{"acme", "beta-inst"} {
+		if _, err := c.db(slug).Collection("branches").InsertOne(ctx, bson.M{"_id": "b-" + slug, "name": "Main", "secret_code": "x"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dead, _ := bson.Marshal(bson.M{"ts": bson.M{"t": 1, "i": 1}})
+	if _, err := c.platform.Collection(relay.CheckpointsCollection).InsertOne(ctx, bson.M{"_id": "default", "token": dead}); err != nil {
+		t.Fatal(err)
+	}
+	pub := newPub()
+	r := c.relay(pub)
+	start(t, r)
+	msgs := pub.waitFor(t, 2)
+	snap := map[string]bool{}
+	for _, m := range msgs {
+		if m.ev.Op != events.Snapshot || strings.Contains(m.raw, "secret") {
+			t.Fatalf("backfill event = %s", m.raw)
+		}
+		snap[m.ev.Tenant+"/"+m.ev.DocumentID] = true
+	}
+	if !snap["acme/b-acme"] || !snap["beta-inst/b-beta-inst"] {
+		t.Fatalf("snapshots = %v", snap)
+	}
+	// The stream runs from now: a new change is published as usual.
+	if _, err := c.db("acme").Collection("branches").InsertOne(ctx, bson.M{"_id": "b2"}); err != nil {
+		t.Fatal(err)
+	}
+	msgs = pub.waitFor(t, 3)
+	if last := msgs[len(msgs)-1].ev; last.Op != events.Insert || last.DocumentID != "b2" {
+		t.Fatalf("after recovery published %+v", last)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		pending, err := r.PendingBackfills(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(pending) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("backfills still pending: %+v", pending)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	n, _ := c.platform.Collection(relay.BackfillsCollection).CountDocuments(ctx, bson.M{"done_at": bson.M{"$ne": nil}})
+	if n != 2 {
+		t.Fatalf("%d backfills done, want 2", n)
+	}
+}
+
+func TestDatabaseNameAgrees(t *testing.T) {
+	for _, slug := range []string{"acme", "beta-inst", "a-b-c"} {
+		got, ok := events.TenantFromDatabase(tenant.DatabaseName(slug))
+		if !ok || got != slug {
+			t.Fatalf("TenantFromDatabase(DatabaseName(%q)) = %q, %v", slug, got, ok)
+		}
+	}
+}
