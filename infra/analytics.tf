@@ -5,9 +5,7 @@
 #                                                   analytics function (reports) |
 #
 # The relay (triggers/relay/cmd/relay) is a long-running Cloud Run service
-# built from an image; it is not in this configuration yet. Until it is, run
-# it where it can reach the clusters with EDUGRID_PUBSUB_PROJECT set, as an
-# identity holding roles/pubsub.publisher on the topic below.
+# built from an image: relay.tf.
 
 resource "google_bigquery_dataset" "warehouse" {
   project     = var.project_id

@@ -192,6 +192,8 @@ locals {
     EDUGRID_CLUSTER_CACHE_SIZE = tostring(var.app_settings.cluster_cache_size)
     EDUGRID_LOG_LEVEL          = var.app_settings.log_level
     GOOGLE_CLOUD_PROJECT       = var.project_id # trace ids in structured logs
+    # Notifications (absence alerts, fee reminders) go to the topic in notifications.tf.
+    EDUGRID_PUBSUB_PROJECT = var.project_id
     # Cloud Functions adds this variable itself; declaring it avoids a
     # permanent diff on every plan.
     LOG_EXECUTION_ID = "true"

@@ -39,7 +39,11 @@ type Config struct {
 	// the connection's address. Login rate limits key on the client address found this way.
 	ClientIPHops int
 	// PubSubProject is the project of the notifications topic; "" uses an in-process emulator (local only).
-	PubSubProject      string
+	PubSubProject string
+	// ChangesTopic is the topic the relay publishes change events to.
+	ChangesTopic string
+	// RelayClusters names the clusters one relay instance watches; empty means all.
+	RelayClusters      []string
 	NotificationsTopic string
 	// WarehouseProject and WarehouseDataset name the BigQuery dataset of the analytics warehouse
 	// (shared/warehouse/bigquery reads them); empty leaves analytics unconfigured.
@@ -81,6 +85,8 @@ var Variables = []Variable{
 	{"GOOGLE_CLOUD_PROJECT", "none", "project id, links log lines to traces"},
 	{"EDUGRID_PUBSUB_PROJECT", "none", "project of the notifications topic; none runs an in-process Pub/Sub emulator (production refuses to publish without it)"},
 	{"EDUGRID_NOTIFICATIONS_TOPIC", "edugrid-notifications", "Pub/Sub topic id that notifications (absence alerts, fee reminders) are published to"},
+	{"EDUGRID_CHANGES_TOPIC", "edugrid-changes", "relay only: Pub/Sub topic id change events are published to"},
+	{"EDUGRID_RELAY_CLUSTERS", "none", "relay only: comma-separated cluster names this relay instance watches; none means every configured cluster"},
 	{"EDUGRID_BQ_PROJECT", "none", "project of the analytics warehouse's BigQuery dataset (analytics and ingest functions; the local stack uses DuckDB)"},
 	{"EDUGRID_BQ_DATASET", "none", "the analytics warehouse's BigQuery dataset"},
 	{"EDUGRID_SCHEDULER_AUDIENCE", "none", "aud the reminders trigger requires of Cloud Scheduler's OIDC token (its URL); required in production"},
@@ -110,6 +116,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		Project:        get("GOOGLE_CLOUD_PROJECT", ""),
 
 		PubSubProject:           get("EDUGRID_PUBSUB_PROJECT", ""),
+		ChangesTopic:            get("EDUGRID_CHANGES_TOPIC", "edugrid-changes"),
 		NotificationsTopic:      get("EDUGRID_NOTIFICATIONS_TOPIC", "edugrid-notifications"),
 		WarehouseProject:        get("EDUGRID_BQ_PROJECT", ""),
 		WarehouseDataset:        get("EDUGRID_BQ_DATASET", ""),
@@ -138,6 +145,11 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	}
 	if c.ClientIPHops, err = strconv.Atoi(get("EDUGRID_CLIENT_IP_HOPS", "0")); err != nil || c.ClientIPHops < 0 {
 		return c, fmt.Errorf("EDUGRID_CLIENT_IP_HOPS must be a whole number from 0")
+	}
+	for _, name := range strings.Split(get("EDUGRID_RELAY_CLUSTERS", ""), ",") {
+		if name = strings.TrimSpace(name); name != "" {
+			c.RelayClusters = append(c.RelayClusters, name)
+		}
 	}
 	c.Clusters = map[string]string{}
 	if raw := getenv("EDUGRID_CLUSTERS"); strings.TrimSpace(raw) != "" {

@@ -79,6 +79,10 @@ func setting(c Config, name string) (string, bool) {
 		return c.SchedulerAudience, true
 	case "EDUGRID_SCHEDULER_SERVICE_ACCOUNT":
 		return c.SchedulerServiceAccount, true
+	case "EDUGRID_CHANGES_TOPIC":
+		return c.ChangesTopic, true
+	case "EDUGRID_RELAY_CLUSTERS":
+		return strings.Join(c.RelayClusters, ","), true
 	case "EDUGRID_BQ_PROJECT":
 		return c.WarehouseProject, true
 	case "EDUGRID_BQ_DATASET":

@@ -68,10 +68,7 @@ func open(ctx context.Context, getenv func(string) string, logOut io.Writer) (*s
 	if cfg.PubSubProject == "" {
 		return nil, errors.New("set EDUGRID_PUBSUB_PROJECT: the relay publishes to a real topic (the local stack runs its own relay)")
 	}
-	topic := getenv("EDUGRID_CHANGES_TOPIC")
-	if topic == "" {
-		topic = "edugrid-changes"
-	}
+	topic := cfg.ChangesTopic
 	s := &stack{cfg: cfg, logger: logger, dialer: store.NewDialer()}
 	platformClient, err := s.dialer.Dial(ctx, cfg.PlatformURI)
 	if err != nil {
@@ -85,9 +82,8 @@ func open(ctx context.Context, getenv func(string) string, logOut io.Writer) (*s
 		return nil, fmt.Errorf("pubsub client: %w", err)
 	}
 	s.pub = relay.NewPubSub(s.client, topic)
-	wanted := strings.Split(getenv("EDUGRID_RELAY_CLUSTERS"), ",")
 	for name := range cfg.Clusters {
-		if wanted[0] == "" || slices.Contains(wanted, name) {
+		if len(cfg.RelayClusters) == 0 || slices.Contains(cfg.RelayClusters, name) {
 			s.names = append(s.names, name)
 		}
 	}
