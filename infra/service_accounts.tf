@@ -63,7 +63,7 @@ locals {
     "roles/iam.securityReviewer",            # read IAM policies for the plan
     "roles/iam.serviceAccountViewer",        # read service accounts
     "roles/logging.logWriter",               # Cloud Build logs of its own runs
-    "roles/run.viewer",                      # read the Cloud Run services behind the functions
+    "roles/run.developer",                   # roll the relay's Cloud Run service to a new image
     "roles/secretmanager.viewer",            # secret metadata only, never payloads
     "roles/serviceusage.serviceUsageViewer", # read enabled APIs
   ])
@@ -72,7 +72,11 @@ locals {
   # function runtime account and the build account.
   deployer_act_as = merge(
     { for name in keys(local.http_functions) : "fn-${name}" => google_service_account.function[name].name },
-    { build = google_service_account.build.name },
+    {
+      build  = google_service_account.build.name
+      relay  = google_service_account.relay.name
+      ingest = google_service_account.ingest.name
+    },
   )
 }
 
@@ -119,11 +123,11 @@ resource "google_storage_bucket_iam_member" "deployer_state" {
   member = "serviceAccount:${google_service_account.deployer.email}"
 }
 
-# Read the image repository's settings (the plan refreshes it).
+# Push the relay image built by the pipeline (and read the repository's settings for the plan).
 resource "google_artifact_registry_repository_iam_member" "deployer_images" {
   project    = var.project_id
   location   = google_artifact_registry_repository.functions.location
   repository = google_artifact_registry_repository.functions.name
-  role       = "roles/artifactregistry.reader"
+  role       = "roles/artifactregistry.writer"
   member     = "serviceAccount:${google_service_account.deployer.email}"
 }
