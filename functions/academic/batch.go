@@ -120,7 +120,7 @@ func (b *NewBatch) Validate() error {
 		return apperr.InvalidField("branch_id", "must be a branch id")
 	}
 	var err error
-	if b.Name, err = cleanName("name", b.Name, 120); err != nil {
+	if b.Name, err = httpapi.Text("name", b.Name, 120); err != nil {
 		return err
 	}
 	if err := validateTeachers(b.Teachers); err != nil {
@@ -199,7 +199,7 @@ type BatchChange struct {
 // Validate implements httpapi.Validator.
 func (c *BatchChange) Validate() error {
 	if c.Name != nil {
-		n, err := cleanName("name", *c.Name, 120)
+		n, err := httpapi.Text("name", *c.Name, 120)
 		if err != nil {
 			return err
 		}
@@ -234,11 +234,11 @@ func visibleBatchFilter(p rbac.Principal) bson.M {
 	case p.Role.Level() == rbac.LevelTenant:
 		return bson.M{}
 	case p.Role == rbac.Teacher:
-		return bson.M{"branch_id": in(p.Branches), "teachers": p.Subject}
+		return bson.M{"branch_id": store.In(p.Branches), "teachers": p.Subject}
 	case p.Role.Level() == rbac.LevelBranch:
-		return bson.M{"branch_id": in(p.Branches)}
+		return bson.M{"branch_id": store.In(p.Branches)}
 	}
-	return bson.M{"_id": in(nil)}
+	return bson.M{"_id": store.In(nil)}
 }
 
 // FindBatch reads a batch from db without any visibility check; NotFound when there is none. Callers in
@@ -315,7 +315,7 @@ func checkTeachers(ctx context.Context, branchID string, teachers []string) erro
 		return nil
 	}
 	n, err := store.Database(ctx).Collection(account.Collection).CountDocuments(ctx, bson.M{
-		"_id": in(teachers), "role": string(rbac.Teacher), "branches": branchID, "status": string(account.Active),
+		"_id": store.In(teachers), "role": string(rbac.Teacher), "branches": branchID, "status": string(account.Active),
 	})
 	if err != nil {
 		return fmt.Errorf("check teachers: %w", err)
@@ -373,7 +373,7 @@ func (s *Service) CreateBatch(ctx context.Context, in NewBatch) (*Batch, error) 
 				return fmt.Errorf("materialise sessions of batch %s: %w", b.Name, err)
 			}
 		}
-		return s.record(tc, "academic.batch.created", audit.Target{Kind: "batch", ID: b.ID},
+		return s.app.Audit(tc, "academic.batch.created", audit.Target{Kind: "batch", ID: b.ID},
 			map[string]any{"course_id": b.CourseID, "branch_id": b.BranchID, "capacity": b.Capacity, "sessions": len(sessions)})
 	})
 	if err != nil {
@@ -403,7 +403,7 @@ func (s *Service) ListBatches(ctx context.Context, f BatchFilter, pr httpapi.Pag
 	if f.Course != "" {
 		and = append(and, bson.M{"course_id": f.Course})
 	}
-	items, err := page[Batch](ctx, store.Database(ctx).Collection(BatchesCollection), bson.M{"$and": and}, pr)
+	items, err := store.Page[Batch](ctx, store.Database(ctx).Collection(BatchesCollection), bson.M{"$and": and}, pr.After, pr.Limit)
 	if err != nil {
 		return httpapi.Page[Batch]{}, fmt.Errorf("list batches: %w", err)
 	}
@@ -447,7 +447,7 @@ func (s *Service) UpdateBatch(ctx context.Context, batchID string, c BatchChange
 	if err != nil {
 		return nil, fmt.Errorf("update batch %s: %w", batchID, err)
 	}
-	if err := s.record(ctx, "academic.batch.updated", audit.Target{Kind: "batch", ID: batchID}, c); err != nil {
+	if err := s.app.Audit(ctx, "academic.batch.updated", audit.Target{Kind: "batch", ID: batchID}, c); err != nil {
 		return nil, err
 	}
 	return &out, nil

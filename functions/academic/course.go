@@ -41,7 +41,7 @@ func (c *NewCourse) Validate() error {
 		return apperr.InvalidField("code", "must be 2-24 characters of A-Z, 0-9 and '-'")
 	}
 	var err error
-	if c.Name, err = cleanName("name", c.Name, 120); err != nil {
+	if c.Name, err = httpapi.Text("name", c.Name, 120); err != nil {
 		return err
 	}
 	c.Subjects, err = cleanSubjects(c.Subjects)
@@ -55,7 +55,7 @@ func cleanSubjects(in []string) ([]string, error) {
 	out := make([]string, 0, len(in))
 	seen := map[string]bool{}
 	for _, s := range in {
-		s, err := cleanName("subjects", s, 80)
+		s, err := httpapi.Text("subjects", s, 80)
 		if err != nil {
 			return nil, err
 		}
@@ -78,7 +78,7 @@ type CourseChange struct {
 // Validate implements httpapi.Validator.
 func (c *CourseChange) Validate() error {
 	if c.Name != nil {
-		n, err := cleanName("name", *c.Name, 120)
+		n, err := httpapi.Text("name", *c.Name, 120)
 		if err != nil {
 			return err
 		}
@@ -104,7 +104,7 @@ func (s *Service) CreateCourse(ctx context.Context, in NewCourse) (*Course, erro
 		}
 		return nil, fmt.Errorf("create course %s: %w", in.Code, err)
 	}
-	if err := s.record(ctx, "academic.course.created", audit.Target{Kind: "course", ID: c.ID}, in); err != nil {
+	if err := s.app.Audit(ctx, "academic.course.created", audit.Target{Kind: "course", ID: c.ID}, in); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -128,7 +128,7 @@ func (s *Service) GetCourse(ctx context.Context, courseID string) (*Course, erro
 
 // ListCourses returns a page of the tenant's courses, oldest first.
 func (s *Service) ListCourses(ctx context.Context, pr httpapi.PageRequest) (httpapi.Page[Course], error) {
-	items, err := page[Course](ctx, store.Database(ctx).Collection(CoursesCollection), bson.M{}, pr)
+	items, err := store.Page[Course](ctx, store.Database(ctx).Collection(CoursesCollection), bson.M{}, pr.After, pr.Limit)
 	if err != nil {
 		return httpapi.Page[Course]{}, fmt.Errorf("list courses: %w", err)
 	}
@@ -153,7 +153,7 @@ func (s *Service) UpdateCourse(ctx context.Context, courseID string, c CourseCha
 	if err != nil {
 		return nil, fmt.Errorf("update course %s: %w", courseID, err)
 	}
-	if err := s.record(ctx, "academic.course.updated", audit.Target{Kind: "course", ID: courseID}, c); err != nil {
+	if err := s.app.Audit(ctx, "academic.course.updated", audit.Target{Kind: "course", ID: courseID}, c); err != nil {
 		return nil, err
 	}
 	return &out, nil

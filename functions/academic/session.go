@@ -216,7 +216,7 @@ func (s *Service) AddExtraSession(ctx context.Context, batchID string, in NewExt
 		}
 		return nil, fmt.Errorf("add extra session to batch %s: %w", batchID, err)
 	}
-	if err := s.record(ctx, "academic.session.added", audit.Target{Kind: "session", ID: ses.ID},
+	if err := s.app.Audit(ctx, "academic.session.added", audit.Target{Kind: "session", ID: ses.ID},
 		map[string]any{"batch_id": b.ID, "date": in.Date, "start": in.Start}); err != nil {
 		return nil, err
 	}
@@ -253,7 +253,7 @@ func (s *Service) CancelSession(ctx context.Context, sessionID string, c Session
 	if err != nil {
 		return nil, fmt.Errorf("cancel session %s: %w", sessionID, err)
 	}
-	if err := s.record(ctx, "academic.session.cancelled", audit.Target{Kind: "session", ID: sessionID}, c); err != nil {
+	if err := s.app.Audit(ctx, "academic.session.cancelled", audit.Target{Kind: "session", ID: sessionID}, c); err != nil {
 		return nil, err
 	}
 	return &out, nil

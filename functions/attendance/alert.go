@@ -47,7 +47,7 @@ func (s *Service) alertAbsences(ctx context.Context, ses *academic.Session, b *a
 // students were absent. Students without a guardian get none.
 func absenceNotices(ctx context.Context, db lungo.IDatabase, tenantSlug string, ses *academic.Session, b *academic.Batch, studentIDs []string, now time.Time) ([]notify.Notification, error) {
 	var sts []students.Student
-	if err := findAll(ctx, db.Collection(students.StudentsCollection), bson.M{"_id": in(studentIDs)}, &sts); err != nil {
+	if err := findAll(ctx, db.Collection(students.StudentsCollection), bson.M{"_id": store.In(studentIDs)}, &sts); err != nil {
 		return nil, fmt.Errorf("students of absence alerts: %w", err)
 	}
 	var gids []string
@@ -55,7 +55,7 @@ func absenceNotices(ctx context.Context, db lungo.IDatabase, tenantSlug string, 
 		gids = append(gids, st.GuardianIDs...)
 	}
 	var gs []students.Guardian
-	if err := findAll(ctx, db.Collection(students.GuardiansCollection), bson.M{"_id": in(gids)}, &gs); err != nil {
+	if err := findAll(ctx, db.Collection(students.GuardiansCollection), bson.M{"_id": store.In(gids)}, &gs); err != nil {
 		return nil, fmt.Errorf("guardians of absence alerts: %w", err)
 	}
 	byID := make(map[string]students.Guardian, len(gs))

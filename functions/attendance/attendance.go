@@ -207,11 +207,3 @@ func (c *Counts) finish() {
 		c.Rate = &r
 	}
 }
-
-// in builds an $in condition; a nil list would be refused by the engines, an empty one matches nothing.
-func in(ids []string) bson.M {
-	if ids == nil {
-		ids = []string{}
-	}
-	return bson.M{"$in": ids}
-}

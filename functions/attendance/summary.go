@@ -244,7 +244,7 @@ func (s *Service) Absentees(ctx context.Context, q AbsenteeQuery, pr httpapi.Pag
 		ids[i] = m.StudentID
 	}
 	var sts []students.Student
-	if err := findAll(ctx, db.Collection(students.StudentsCollection), bson.M{"_id": in(ids)}, &sts); err != nil {
+	if err := findAll(ctx, db.Collection(students.StudentsCollection), bson.M{"_id": store.In(ids)}, &sts); err != nil {
 		return httpapi.Page[Absentee]{}, fmt.Errorf("absentees on %s: %w", q.Date, err)
 	}
 	byID := make(map[string]students.Student, len(sts))
@@ -266,7 +266,7 @@ func visibleMarksFilter(ctx context.Context, p rbac.Principal) (bson.M, error) {
 	case p.Role == rbac.Teacher:
 		var bs []academic.Batch
 		err := findAll(ctx, store.Database(ctx).Collection(academic.BatchesCollection),
-			bson.M{"teachers": p.Subject, "branch_id": in(p.Branches)}, &bs)
+			bson.M{"teachers": p.Subject, "branch_id": store.In(p.Branches)}, &bs)
 		if err != nil {
 			return nil, fmt.Errorf("batches of teacher %s: %w", p.Subject, err)
 		}
@@ -274,9 +274,9 @@ func visibleMarksFilter(ctx context.Context, p rbac.Principal) (bson.M, error) {
 		for i, b := range bs {
 			ids[i] = b.ID
 		}
-		return bson.M{"batch_id": in(ids)}, nil
+		return bson.M{"batch_id": store.In(ids)}, nil
 	case p.Role.Level() == rbac.LevelBranch:
-		return bson.M{"branch_id": in(p.Branches)}, nil
+		return bson.M{"branch_id": store.In(p.Branches)}, nil
 	}
-	return bson.M{"_id": in(nil)}, nil
+	return bson.M{"_id": store.In(nil)}, nil
 }

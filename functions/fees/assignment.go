@@ -261,7 +261,7 @@ func (s *Service) Assign(ctx context.Context, in NewAssignment) (*AssignmentView
 		if _, err := db.Collection(InstalmentsCollection).InsertMany(tc, docs); err != nil {
 			return fmt.Errorf("materialise instalments of %s: %w", a.ID, err)
 		}
-		return s.record(tc, "fees.assignment.created", audit.Target{Kind: "fee_assignment", ID: a.ID},
+		return s.app.Audit(tc, "fees.assignment.created", audit.Target{Kind: "fee_assignment", ID: a.ID},
 			map[string]any{"enrolment_id": e.ID, "plan_id": p.ID, "gross": gross, "instalments": len(docs)})
 	})
 	if err != nil {
@@ -492,7 +492,7 @@ func (s *Service) changeAssignment(ctx context.Context, assignmentID, action str
 		if err := s.recalculate(tc, &a, today, now); err != nil {
 			return err
 		}
-		if err := s.record(tc, action, audit.Target{Kind: "fee_assignment", ID: a.ID}, details); err != nil {
+		if err := s.app.Audit(tc, action, audit.Target{Kind: "fee_assignment", ID: a.ID}, details); err != nil {
 			return err
 		}
 		is, err := instalmentsOf(tc, a.ID)

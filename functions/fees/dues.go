@@ -124,7 +124,7 @@ func (s *Service) Dues(ctx context.Context, batchID, branchID string) (*DuesSumm
 	default:
 		d.Scope = "institution"
 		if p.Role.Level() != rbac.LevelTenant {
-			filter["branch_id"] = in(p.Branches)
+			filter["branch_id"] = store.In(p.Branches)
 		}
 	}
 	cur, err := store.Database(ctx).Collection(InstalmentsCollection).Find(ctx, filter,

@@ -48,9 +48,6 @@ import (
 	"go.mongodb.org/mongo-driver/mongo/options"
 
 	"github.com/edugrid/edugrid/shared/app"
-	"github.com/edugrid/edugrid/shared/audit"
-	"github.com/edugrid/edugrid/shared/httpapi"
-	"github.com/edugrid/edugrid/shared/rbac"
 	"github.com/edugrid/edugrid/shared/store"
 	"github.com/edugrid/edugrid/shared/tenant"
 )
@@ -116,18 +113,6 @@ func EnsureIndexes(ctx context.Context, db lungo.IDatabase) error {
 	return nil
 }
 
-func (s *Service) record(ctx context.Context, action string, target audit.Target, details any) error {
-	p := rbac.Must(ctx)
-	_, err := audit.Append(ctx, store.Database(ctx), audit.Record{
-		Actor: audit.Actor{ID: p.Subject, Role: string(p.Role)}, Action: action, Target: target,
-		Details: details, At: s.app.Clock.Now(), RequestID: httpapi.RequestID(ctx),
-	})
-	if err != nil {
-		return fmt.Errorf("record %s %s: %w", action, target.ID, err)
-	}
-	return nil
-}
-
 // today is the tenant-local date now.
 func (s *Service) today(ctx context.Context) string {
 	return localDate(s.app.Clock.Now(), tenant.FromContext(ctx))
@@ -153,28 +138,4 @@ func nextNumber(tc context.Context, name string) (int64, error) {
 		return 0, fmt.Errorf("next %s number: %w", name, err)
 	}
 	return c.Seq, nil
-}
-
-// page runs a find for one page in id order: limit+1 items, so the caller can tell a next page exists.
-func page[T any](ctx context.Context, coll lungo.ICollection, filter bson.M, pr httpapi.PageRequest) ([]T, error) {
-	if pr.After != "" {
-		filter = bson.M{"$and": bson.A{filter, bson.M{"_id": bson.M{"$gt": pr.After}}}}
-	}
-	cur, err := coll.Find(ctx, filter, options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}).SetLimit(int64(pr.Limit+1)))
-	if err != nil {
-		return nil, err
-	}
-	out := []T{}
-	if err := cur.All(ctx, &out); err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-// in builds an $in condition; a nil list would be refused by the engines, an empty one matches nothing.
-func in(ids []string) bson.M {
-	if ids == nil {
-		ids = []string{}
-	}
-	return bson.M{"$in": ids}
 }

@@ -218,7 +218,7 @@ func (s *Service) Pay(ctx context.Context, key string, in NewPayment) (*Payment,
 		if _, err := db.Collection(PaymentsCollection).InsertOne(tc, p); err != nil {
 			return fmt.Errorf("record payment: %w", err)
 		}
-		if err := s.record(tc, "fees.payment.recorded", audit.Target{Kind: "fee_payment", ID: p.ID}, map[string]any{
+		if err := s.app.Audit(tc, "fees.payment.recorded", audit.Target{Kind: "fee_payment", ID: p.ID}, map[string]any{
 			"receipt_no": p.ReceiptNo, "student_id": p.StudentID, "amount": p.Amount, "method": p.Method,
 			"reference": p.Reference, "credit": p.Credit, "allocations": len(p.Allocations),
 		}); err != nil {
@@ -362,7 +362,7 @@ func (s *Service) PaymentsOf(ctx context.Context, studentID string, pr httpapi.P
 	if err := students.CanSeeStudent(ctx, studentID); err != nil {
 		return httpapi.Page[Payment]{}, err
 	}
-	items, err := page[Payment](ctx, store.Database(ctx).Collection(PaymentsCollection), bson.M{"student_id": studentID}, pr)
+	items, err := store.Page[Payment](ctx, store.Database(ctx).Collection(PaymentsCollection), bson.M{"student_id": studentID}, pr.After, pr.Limit)
 	if err != nil {
 		return httpapi.Page[Payment]{}, fmt.Errorf("payments of %s: %w", studentID, err)
 	}

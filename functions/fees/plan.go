@@ -220,7 +220,7 @@ func (s *Service) CreatePlan(ctx context.Context, in NewPlan) (*Plan, error) {
 		if _, err := store.Database(tc).Collection(PlansCollection).InsertOne(tc, p); err != nil {
 			return fmt.Errorf("create fee plan %s: %w", in.Name, err)
 		}
-		return s.record(tc, "fees.plan.created", audit.Target{Kind: "fee_plan", ID: p.ID}, in)
+		return s.app.Audit(tc, "fees.plan.created", audit.Target{Kind: "fee_plan", ID: p.ID}, in)
 	})
 	if err != nil {
 		return nil, err
@@ -246,7 +246,7 @@ func (s *Service) GetPlan(ctx context.Context, planID string) (*Plan, error) {
 
 // ListPlans returns a page of plans.
 func (s *Service) ListPlans(ctx context.Context, pr httpapi.PageRequest) (httpapi.Page[Plan], error) {
-	items, err := page[Plan](ctx, store.Database(ctx).Collection(PlansCollection), bson.M{}, pr)
+	items, err := store.Page[Plan](ctx, store.Database(ctx).Collection(PlansCollection), bson.M{}, pr.After, pr.Limit)
 	if err != nil {
 		return httpapi.Page[Plan]{}, fmt.Errorf("list fee plans: %w", err)
 	}

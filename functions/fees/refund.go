@@ -152,7 +152,7 @@ func (s *Service) RefundPayment(ctx context.Context, in NewRefund) (*Refund, err
 		if _, err := db.Collection(RefundsCollection).InsertOne(tc, r); err != nil {
 			return fmt.Errorf("record refund of payment %s: %w", p.ID, err)
 		}
-		if err := s.record(tc, "fees.refund.recorded", audit.Target{Kind: "fee_refund", ID: r.ID}, map[string]any{
+		if err := s.app.Audit(tc, "fees.refund.recorded", audit.Target{Kind: "fee_refund", ID: r.ID}, map[string]any{
 			"number": r.Number, "payment_id": p.ID, "receipt_no": p.ReceiptNo, "amount": r.Amount, "from_credit": r.FromCredit, "reason": r.Reason,
 		}); err != nil {
 			return err
@@ -239,7 +239,7 @@ func (s *Service) Waive(ctx context.Context, in NewWaiver) (*Waiver, error) {
 		if _, err := db.Collection(WaiversCollection).InsertOne(tc, w); err != nil {
 			return fmt.Errorf("record waiver on %s: %w", i.ID, err)
 		}
-		if err := s.record(tc, "fees.waiver.recorded", audit.Target{Kind: "fee_waiver", ID: w.ID}, map[string]any{
+		if err := s.app.Audit(tc, "fees.waiver.recorded", audit.Target{Kind: "fee_waiver", ID: w.ID}, map[string]any{
 			"number": w.Number, "instalment_id": i.ID, "amount": w.Amount, "reason": w.Reason,
 		}); err != nil {
 			return err

@@ -256,7 +256,7 @@ type recipient struct{ account, name, guardians string }
 
 // recipients reads the students' accounts and their guardians' accounts in two queries.
 func recipients(ctx context.Context, db lungo.IDatabase, studentIDs []string) (map[string]recipient, error) {
-	cur, err := db.Collection(students.StudentsCollection).Find(ctx, bson.M{"_id": in(studentIDs)},
+	cur, err := db.Collection(students.StudentsCollection).Find(ctx, bson.M{"_id": store.In(studentIDs)},
 		options.Find().SetProjection(bson.M{"account_id": 1, "name": 1, "guardian_ids": 1}))
 	if err != nil {
 		return nil, fmt.Errorf("students to remind: %w", err)
@@ -271,7 +271,7 @@ func recipients(ctx context.Context, db lungo.IDatabase, studentIDs []string) (m
 	}
 	guardianAccount := map[string]string{}
 	if len(gids) > 0 {
-		cur, err := db.Collection(students.GuardiansCollection).Find(ctx, bson.M{"_id": in(gids)},
+		cur, err := db.Collection(students.GuardiansCollection).Find(ctx, bson.M{"_id": store.In(gids)},
 			options.Find().SetProjection(bson.M{"account_id": 1}))
 		if err != nil {
 			return nil, fmt.Errorf("guardians to remind: %w", err)

@@ -102,7 +102,7 @@ func (s *Service) Enrol(ctx context.Context, in NewEnrolment) (*Enrolment, error
 		if e, err = s.open(tc, st, b, from, now); err != nil {
 			return err
 		}
-		return s.record(tc, "students.enrolment.created", audit.Target{Kind: "enrolment", ID: e.ID},
+		return s.app.Audit(tc, "students.enrolment.created", audit.Target{Kind: "enrolment", ID: e.ID},
 			map[string]any{"student_id": st.ID, "batch_id": b.ID, "from": from})
 	})
 	if err != nil {
@@ -253,7 +253,7 @@ func (s *Service) Transfer(ctx context.Context, enrolmentID string, m EnrolmentM
 		if err := s.close(tc, e, EnrolmentTransferred, date, next.ID, now); err != nil {
 			return err
 		}
-		return s.record(tc, "students.enrolment.transferred", audit.Target{Kind: "enrolment", ID: e.ID},
+		return s.app.Audit(tc, "students.enrolment.transferred", audit.Target{Kind: "enrolment", ID: e.ID},
 			map[string]any{"student_id": st.ID, "from_batch_id": e.BatchID, "to_batch_id": to.ID, "to_enrolment_id": next.ID, "date": date})
 	})
 	if err != nil {
@@ -285,7 +285,7 @@ func (s *Service) Withdraw(ctx context.Context, enrolmentID string, m EnrolmentM
 		if err := s.close(tc, e, EnrolmentWithdrawn, date, "", now); err != nil {
 			return err
 		}
-		return s.record(tc, "students.enrolment.withdrawn", audit.Target{Kind: "enrolment", ID: e.ID},
+		return s.app.Audit(tc, "students.enrolment.withdrawn", audit.Target{Kind: "enrolment", ID: e.ID},
 			map[string]any{"student_id": st.ID, "batch_id": e.BatchID, "date": date})
 	})
 	if err != nil {
@@ -340,7 +340,7 @@ func (s *Service) Roster(ctx context.Context, batchID, date string) ([]RosterEnt
 		ids[i] = e.StudentID
 		byStudent[e.StudentID] = e
 	}
-	cur, err := db.Collection(StudentsCollection).Find(ctx, bson.M{"_id": in(ids)},
+	cur, err := db.Collection(StudentsCollection).Find(ctx, bson.M{"_id": store.In(ids)},
 		options.Find().SetSort(bson.D{{Key: "name_key", Value: 1}, {Key: "_id", Value: 1}}))
 	if err != nil {
 		return nil, fmt.Errorf("roster of batch %s: %w", batchID, err)

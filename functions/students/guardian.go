@@ -104,7 +104,7 @@ func (s *Service) AddGuardian(ctx context.Context, in NewGuardian) (*Guardian, e
 	if err := s.link(ctx, st, g); err != nil {
 		return nil, err
 	}
-	if err := s.record(ctx, "students.guardian.linked", audit.Target{Kind: "student", ID: st.ID},
+	if err := s.app.Audit(ctx, "students.guardian.linked", audit.Target{Kind: "student", ID: st.ID},
 		map[string]any{"guardian_id": g.ID, "guardian_prn": g.PRN, "new_guardian": created}); err != nil {
 		return nil, err
 	}
@@ -165,7 +165,7 @@ func (s *Service) createGuardian(ctx context.Context, in NewGuardian) (*Guardian
 		}
 		return nil, fmt.Errorf("create guardian: %w", err)
 	}
-	if err := s.record(ctx, "students.guardian.created", audit.Target{Kind: "guardian", ID: g.ID},
+	if err := s.app.Audit(ctx, "students.guardian.created", audit.Target{Kind: "guardian", ID: g.ID},
 		map[string]any{"prn": g.PRN}); err != nil {
 		return nil, err
 	}

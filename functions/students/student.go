@@ -151,7 +151,7 @@ func (s *Service) CreateStudent(ctx context.Context, in NewStudent) (*Student, e
 		_, _ = db.Collection(account.Collection).DeleteOne(context.WithoutCancel(ctx), bson.M{"_id": u.ID})
 		return nil, fmt.Errorf("create student %s: %w", in.Name, err)
 	}
-	if err := s.record(ctx, "students.student.created", audit.Target{Kind: "student", ID: st.ID},
+	if err := s.app.Audit(ctx, "students.student.created", audit.Target{Kind: "student", ID: st.ID},
 		map[string]any{"prn": st.PRN, "branch_id": st.BranchID}); err != nil {
 		return nil, err
 	}
@@ -234,7 +234,7 @@ func (s *Service) SearchStudents(ctx context.Context, q StudentSearch, pr httpap
 		if err != nil {
 			return httpapi.Page[Student]{}, err
 		}
-		and = append(and, bson.M{"_id": in(ids)})
+		and = append(and, bson.M{"_id": store.In(ids)})
 	}
 	if pr.After != "" {
 		key, after, ok := strings.Cut(pr.After, searchCursorSep)
@@ -327,7 +327,7 @@ func (s *Service) UpdateStudent(ctx context.Context, studentID string, c Student
 				return err
 			}
 		}
-		return s.record(tc, "students.student.updated", audit.Target{Kind: "student", ID: studentID},
+		return s.app.Audit(tc, "students.student.updated", audit.Target{Kind: "student", ID: studentID},
 			map[string]any{"change": c, "closed_enrolments": closed})
 	})
 	if err != nil {

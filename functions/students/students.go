@@ -35,8 +35,6 @@ import (
 
 	"github.com/edugrid/edugrid/shared/app"
 	"github.com/edugrid/edugrid/shared/apperr"
-	"github.com/edugrid/edugrid/shared/audit"
-	"github.com/edugrid/edugrid/shared/httpapi"
 	"github.com/edugrid/edugrid/shared/id"
 	"github.com/edugrid/edugrid/shared/rbac"
 	"github.com/edugrid/edugrid/shared/store"
@@ -194,7 +192,7 @@ func GuardiansOf(ctx context.Context, db lungo.IDatabase, studentID string) ([]G
 	if err != nil {
 		return nil, err
 	}
-	cur, err := db.Collection(GuardiansCollection).Find(ctx, bson.M{"_id": in(st.GuardianIDs)},
+	cur, err := db.Collection(GuardiansCollection).Find(ctx, bson.M{"_id": store.In(st.GuardianIDs)},
 		options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}))
 	if err != nil {
 		return nil, fmt.Errorf("guardians of student %s: %w", studentID, err)
@@ -264,15 +262,15 @@ func visibleStudentsFilter(ctx context.Context, db lungo.IDatabase, p rbac.Princ
 			return nil, err
 		}
 		if g == nil {
-			return bson.M{"_id": in(nil)}, nil
+			return bson.M{"_id": store.In(nil)}, nil
 		}
 		return bson.M{"guardian_ids": g.ID}, nil
 	case p.Role.Level() == rbac.LevelTenant:
 		return bson.M{}, nil
 	case p.Role.Level() == rbac.LevelBranch:
-		return bson.M{"branch_id": in(p.Branches)}, nil
+		return bson.M{"branch_id": store.In(p.Branches)}, nil
 	}
-	return bson.M{"_id": in(nil)}, nil
+	return bson.M{"_id": store.In(nil)}, nil
 }
 
 // guardianOfAccount returns the guardian record of a sign-in account, or nil when it has none.
@@ -298,18 +296,6 @@ func findStudent(ctx context.Context, db lungo.IDatabase, filter bson.M) (*Stude
 		return nil, fmt.Errorf("find student: %w", err)
 	}
 	return &st, nil
-}
-
-func (s *Service) record(ctx context.Context, action string, target audit.Target, details any) error {
-	p := rbac.Must(ctx)
-	_, err := audit.Append(ctx, store.Database(ctx), audit.Record{
-		Actor: audit.Actor{ID: p.Subject, Role: string(p.Role)}, Action: action, Target: target,
-		Details: details, At: s.app.Clock.Now(), RequestID: httpapi.RequestID(ctx),
-	})
-	if err != nil {
-		return fmt.Errorf("record %s %s: %w", action, target.ID, err)
-	}
-	return nil
 }
 
 // today is the tenant-local date now.
@@ -368,12 +354,4 @@ func cleanPhone(field, s string) (string, error) {
 		return "", apperr.InvalidField(field, "must be a phone number of 6 to 15 digits")
 	}
 	return p, nil
-}
-
-// in builds an $in condition; a nil list would be refused by the engines, an empty one matches nothing.
-func in(ids []string) bson.M {
-	if ids == nil {
-		ids = []string{}
-	}
-	return bson.M{"$in": ids}
 }

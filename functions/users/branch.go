@@ -45,7 +45,7 @@ func (b *NewBranch) Validate() error {
 		return apperr.InvalidField("code", "must be 2-16 characters of A-Z, 0-9 and '-'")
 	}
 	var err error
-	if b.Name, err = cleanName("name", b.Name, 120); err != nil {
+	if b.Name, err = httpapi.Text("name", b.Name, 120); err != nil {
 		return err
 	}
 	if len(b.Address) > 500 || len(b.Phone) > 32 {
@@ -65,7 +65,7 @@ type BranchChange struct {
 // Validate implements httpapi.Validator.
 func (c *BranchChange) Validate() error {
 	if c.Name != nil {
-		n, err := cleanName("name", *c.Name, 120)
+		n, err := httpapi.Text("name", *c.Name, 120)
 		if err != nil {
 			return err
 		}
@@ -87,7 +87,7 @@ func (s *Service) CreateBranch(ctx context.Context, in NewBranch) (*Branch, erro
 		}
 		return nil, fmt.Errorf("create branch %s: %w", in.Code, err)
 	}
-	if err := s.record(ctx, "users.branch.created", audit.Target{Kind: "branch", ID: b.ID}, in); err != nil {
+	if err := s.app.Audit(ctx, "users.branch.created", audit.Target{Kind: "branch", ID: b.ID}, in); err != nil {
 		return nil, err
 	}
 	return b, nil
@@ -115,9 +115,9 @@ func (s *Service) ListBranches(ctx context.Context, pr httpapi.PageRequest) (htt
 	p := rbac.Must(ctx)
 	filter := bson.M{}
 	if p.Role.Level() != rbac.LevelTenant {
-		filter["_id"] = in(p.Branches)
+		filter["_id"] = store.In(p.Branches)
 	}
-	items, err := page[Branch](ctx, store.Database(ctx).Collection(branchesCollection), filter, pr)
+	items, err := store.Page[Branch](ctx, store.Database(ctx).Collection(branchesCollection), filter, pr.After, pr.Limit)
 	if err != nil {
 		return httpapi.Page[Branch]{}, fmt.Errorf("list branches: %w", err)
 	}
@@ -148,7 +148,7 @@ func (s *Service) UpdateBranch(ctx context.Context, branchID string, c BranchCha
 	if err != nil {
 		return nil, fmt.Errorf("update branch %s: %w", branchID, err)
 	}
-	if err := s.record(ctx, "users.branch.updated", audit.Target{Kind: "branch", ID: branchID}, c); err != nil {
+	if err := s.app.Audit(ctx, "users.branch.updated", audit.Target{Kind: "branch", ID: branchID}, c); err != nil {
 		return nil, err
 	}
 	return &b, nil
@@ -164,7 +164,7 @@ func branchesExist(ctx context.Context, ids []string) error {
 			return apperr.InvalidField("branches", "names a branch that does not exist")
 		}
 	}
-	n, err := store.Database(ctx).Collection(branchesCollection).CountDocuments(ctx, bson.M{"_id": in(ids)})
+	n, err := store.Database(ctx).Collection(branchesCollection).CountDocuments(ctx, bson.M{"_id": store.In(ids)})
 	if err != nil {
 		return fmt.Errorf("check branches: %w", err)
 	}

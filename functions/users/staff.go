@@ -33,7 +33,7 @@ func (n *NewStaff) Validate() error {
 	if n.Email, err = account.NormalizeEmail("email", n.Email); err != nil {
 		return err
 	}
-	if n.Name, err = cleanName("name", n.Name, 120); err != nil {
+	if n.Name, err = httpapi.Text("name", n.Name, 120); err != nil {
 		return err
 	}
 	if len(n.Phone) > 32 {
@@ -75,7 +75,7 @@ type StaffChange struct {
 // Validate implements httpapi.Validator.
 func (c *StaffChange) Validate() error {
 	if c.Name != nil {
-		n, err := cleanName("name", *c.Name, 120)
+		n, err := httpapi.Text("name", *c.Name, 120)
 		if err != nil {
 			return err
 		}
@@ -109,7 +109,7 @@ func (s *Service) CreateStaff(ctx context.Context, in NewStaff) (*account.User, 
 	if err != nil {
 		return nil, err
 	}
-	if err := s.record(ctx, "users.staff.created", audit.Target{Kind: "user", ID: u.ID},
+	if err := s.app.Audit(ctx, "users.staff.created", audit.Target{Kind: "user", ID: u.ID},
 		map[string]any{"role": u.Role, "branches": u.Branches, "prn": u.PRN}); err != nil {
 		return nil, err
 	}
@@ -147,7 +147,7 @@ func (s *Service) ListStaff(ctx context.Context, f StaffFilter, pr httpapi.PageR
 	if f.Branch != "" {
 		filter = bson.M{"$and": bson.A{filter, bson.M{"branches": f.Branch}}}
 	}
-	items, err := page[account.User](ctx, store.Database(ctx).Collection(account.Collection), filter, pr)
+	items, err := store.Page[account.User](ctx, store.Database(ctx).Collection(account.Collection), filter, pr.After, pr.Limit)
 	if err != nil {
 		return httpapi.Page[account.User]{}, fmt.Errorf("list staff: %w", err)
 	}
@@ -216,7 +216,7 @@ func (s *Service) UpdateStaff(ctx context.Context, userID string, c StaffChange)
 			return nil, err
 		}
 	}
-	if err := s.record(ctx, "users.staff.updated", audit.Target{Kind: "user", ID: userID}, c); err != nil {
+	if err := s.app.Audit(ctx, "users.staff.updated", audit.Target{Kind: "user", ID: userID}, c); err != nil {
 		return nil, err
 	}
 	return u, nil

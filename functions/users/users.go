@@ -10,7 +10,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/256dpi/lungo"
 	"go.mongodb.org/mongo-driver/bson"
@@ -19,9 +18,6 @@ import (
 
 	"github.com/edugrid/edugrid/shared/account"
 	"github.com/edugrid/edugrid/shared/app"
-	"github.com/edugrid/edugrid/shared/apperr"
-	"github.com/edugrid/edugrid/shared/audit"
-	"github.com/edugrid/edugrid/shared/httpapi"
 	"github.com/edugrid/edugrid/shared/rbac"
 	"github.com/edugrid/edugrid/shared/store"
 	"github.com/edugrid/edugrid/shared/tenant"
@@ -48,48 +44,12 @@ func EnsureIndexes(ctx context.Context, db lungo.IDatabase) error {
 	return nil
 }
 
-func (s *Service) record(ctx context.Context, action string, target audit.Target, details any) error {
-	p := rbac.Must(ctx)
-	_, err := audit.Append(ctx, store.Database(ctx), audit.Record{
-		Actor: audit.Actor{ID: p.Subject, Role: string(p.Role)}, Action: action, Target: target,
-		Details: details, At: s.app.Clock.Now(), RequestID: httpapi.RequestID(ctx),
-	})
-	if err != nil {
-		return fmt.Errorf("record %s %s: %w", action, target.ID, err)
-	}
-	return nil
-}
-
-// page runs a find for one page in id order: limit+1 items, so the caller can tell a next page exists.
-func page[T any](ctx context.Context, coll lungo.ICollection, filter bson.M, pr httpapi.PageRequest) ([]T, error) {
-	if pr.After != "" {
-		filter = bson.M{"$and": bson.A{filter, bson.M{"_id": bson.M{"$gt": pr.After}}}}
-	}
-	cur, err := coll.Find(ctx, filter, options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}).SetLimit(int64(pr.Limit+1)))
-	if err != nil {
-		return nil, err
-	}
-	out := []T{}
-	if err := cur.All(ctx, &out); err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-func cleanName(field, s string, max int) (string, error) {
-	s = strings.TrimSpace(s)
-	if len(s) < 1 || len(s) > max {
-		return "", apperr.InvalidField(field, fmt.Sprintf("must be 1 to %d characters", max))
-	}
-	return s, nil
-}
-
 // visibleStaffFilter limits a staff query to what the caller may see: tenant-level roles see all staff,
 // branch-level roles the staff sharing one of their branches.
 func visibleStaffFilter(p rbac.Principal) bson.M {
 	f := bson.M{"role": bson.M{"$in": staffRoles}}
 	if p.Role.Level() == rbac.LevelBranch {
-		f["branches"] = in(p.Branches)
+		f["branches"] = store.In(p.Branches)
 	}
 	return f
 }
@@ -114,12 +74,4 @@ func canSeeStaff(p rbac.Principal, u *account.User) bool {
 		}
 	}
 	return false
-}
-
-// in builds an $in condition; a nil list would be refused by the engines, an empty one matches nothing.
-func in(ids []string) bson.M {
-	if ids == nil {
-		ids = []string{}
-	}
-	return bson.M{"$in": ids}
 }

@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/edugrid/edugrid/shared/apperr"
 )
@@ -124,4 +125,14 @@ func JSON(w http.ResponseWriter, status int, v any) {
 	}
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
+}
+
+// Text trims s and returns it, or an Invalid error naming field when it is empty or longer than max
+// characters.
+func Text(field, s string, max int) (string, error) {
+	s = strings.TrimSpace(s)
+	if n := utf8.RuneCountInString(s); n < 1 || n > max {
+		return "", apperr.InvalidField(field, fmt.Sprintf("must be 1 to %d characters", max))
+	}
+	return s, nil
 }
