@@ -47,8 +47,8 @@ type Report struct {
 var Catalogue = []Report{
 	{Name: "attendance_rate_by_batch", Summary: "Attendance rate of each batch per day, week or month", Path: "/analytics/attendance/batches", Status: "available"},
 	{Name: "staff_by_role", Summary: "Active staff per role, overall and per branch", Path: "/analytics/staff", Status: "available"},
-	{Name: "fee_collection_vs_dues", Summary: "Fees collected against fees due, per month", Status: "waiting", WaitsFor: "fees"},
-	{Name: "dues_ageing", Summary: "Overdue instalments by age bucket", Status: "waiting", WaitsFor: "fees"},
+	{Name: "fee_collection_vs_dues", Summary: "Fees collected against fees due, per day, week or month", Path: "/analytics/fees/collection", Status: "available"},
+	{Name: "dues_ageing", Summary: "Outstanding instalments by age bucket", Path: "/analytics/fees/ageing", Status: "available"},
 	{Name: "lead_funnel", Summary: "Lead conversion by source and stage", Status: "waiting", WaitsFor: "leads"},
 	{Name: "cohort_retention", Summary: "Students still enrolled by enrolment month", Status: "waiting", WaitsFor: "students (enrolments in the warehouse)"},
 	{Name: "test_score_distribution", Summary: "Score distribution of a test", Status: "waiting", WaitsFor: "exams"},

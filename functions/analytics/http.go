@@ -2,6 +2,7 @@ package analytics
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/edugrid/edugrid/shared/app"
 	"github.com/edugrid/edugrid/shared/apperr"
@@ -21,6 +22,18 @@ func (s *Service) Routes() []httpapi.Route {
 				{Name: "to", Description: "last day, YYYY-MM-DD (default: today in the institution's time zone)"},
 				{Name: "branch", Description: "only this branch id"},
 				{Name: "batch", Description: "only this batch id"},
+			}},
+		{Method: "GET", Path: "/fees/collection", Permission: rbac.AnalyticsRead, Summary: "Fees due against fees collected per branch and day, week or month",
+			Response: FeeCollectionReport{}, Handler: s.handleFeeCollection, Query: []httpapi.QueryParam{
+				{Name: "window", Description: "day, week (default; ISO weeks) or month"},
+				{Name: "from", Description: "first day, YYYY-MM-DD (default: 30 days, 12 weeks or 12 months before to)"},
+				{Name: "to", Description: "last day, YYYY-MM-DD (default: today in the institution's time zone)"},
+				{Name: "branch", Description: "only this branch id"},
+			}},
+		{Method: "GET", Path: "/fees/ageing", Permission: rbac.AnalyticsRead, Summary: "Outstanding dues per branch by days overdue",
+			Response: AgeingReport{}, Handler: s.handleAgeing, Query: []httpapi.QueryParam{
+				{Name: "as_of", Description: "the day ages are counted to, YYYY-MM-DD (default: today in the institution's time zone)"},
+				{Name: "branch", Description: "only this branch id"},
 			}},
 		{Method: "GET", Path: "/staff", Permission: rbac.AnalyticsRead, Summary: "Active staff per role, overall and per branch",
 			Response: StaffReport{}, Handler: s.handleStaff},
@@ -44,6 +57,38 @@ func (s *Service) handleAttendance(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	rep, err := s.AttendanceByBatch(r.Context(), AttendanceFilter{Window: win, Range: rng, Branch: q.Get("branch"), Batch: q.Get("batch")})
+	if err != nil {
+		return err
+	}
+	httpapi.JSON(w, http.StatusOK, rep)
+	return nil
+}
+
+func (s *Service) handleFeeCollection(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	win, rng, err := ParseRange(q.Get("window"), q.Get("from"), q.Get("to"), s.today(r.Context()))
+	if err != nil {
+		return err
+	}
+	rep, err := s.FeeCollection(r.Context(), FeeCollectionFilter{Window: win, Range: rng, Branch: q.Get("branch")})
+	if err != nil {
+		return err
+	}
+	httpapi.JSON(w, http.StatusOK, rep)
+	return nil
+}
+
+func (s *Service) handleAgeing(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	asOf := s.today(r.Context())
+	if v := q.Get("as_of"); v != "" {
+		t, err := time.Parse(time.DateOnly, v)
+		if err != nil {
+			return invalid("as_of", "must be a day YYYY-MM-DD")
+		}
+		asOf = t
+	}
+	rep, err := s.DuesAgeing(r.Context(), asOf, q.Get("branch"))
 	if err != nil {
 		return err
 	}

@@ -31,11 +31,22 @@ var (
 		Column{"present", Int}, Column{"late", Int}, Column{"absent", Int}, Column{"excused", Int})
 	Batches = current("batches", "", []string{"branch_id"},
 		Column{"course_id", String}, Column{"branch_id", String}, Column{"name", String}, Column{"capacity", Int})
+	// FeeInstalments is one row per instalment (functions/fees): amounts in minor units, due_date the
+	// tenant-local due day; outstanding = amount + late_fee - paid - waived, status open or settled.
+	FeeInstalments = current("fee_instalments", "due_date", []string{"branch_id"},
+		Column{"student_id", String}, Column{"batch_id", String}, Column{"branch_id", String}, Column{"due_date", Date},
+		Column{"currency", String}, Column{"amount", Int}, Column{"late_fee", Int}, Column{"paid", Int}, Column{"waived", Int},
+		Column{"outstanding", Int}, Column{"status", String})
+	// FeePayments is one row per receipt: paid_on is the tenant-local day the money came in, refunded
+	// what has been returned of it since.
+	FeePayments = current("fee_payments", "paid_on", []string{"branch_id"},
+		Column{"student_id", String}, Column{"branch_id", String}, Column{"paid_on", Date}, Column{"currency", String},
+		Column{"amount", Int}, Column{"refunded", Int}, Column{"method", String})
 )
 
 var (
 	registryMu sync.Mutex
-	registry   = []*Table{Changes, Users, Branches, AuditLog, AttendanceSheets, Batches}
+	registry   = []*Table{Changes, Users, Branches, AuditLog, AttendanceSheets, Batches, FeeInstalments, FeePayments}
 )
 
 // Tables returns every table the warehouse holds, for engines to create.

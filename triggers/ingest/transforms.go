@@ -78,4 +78,12 @@ func init() {
 	Register(Transform{Collection: "batches", Table: warehouse.Batches, Row: func(f *Fields) warehouse.Row {
 		return warehouse.Row{f.String("course_id"), f.String("branch_id"), f.String("name"), f.Int("capacity")}
 	}})
+	Register(Transform{Collection: "fee_instalments", Table: warehouse.FeeInstalments, Row: func(f *Fields) warehouse.Row {
+		return warehouse.Row{f.String("student_id"), f.String("batch_id"), f.String("branch_id"), f.Day("due_date"), f.String("currency"),
+			f.Int("amount"), f.Int("late_fee"), f.Int("paid"), f.Int("waived"), f.Int("outstanding"), f.String("status")}
+	}})
+	Register(Transform{Collection: "fee_payments", Table: warehouse.FeePayments, Row: func(f *Fields) warehouse.Row {
+		return warehouse.Row{f.String("student_id"), f.String("branch_id"), f.Day("paid_on"), f.String("currency"),
+			f.Int("amount"), f.Int("refunded"), f.String("method")}
+	}})
 }

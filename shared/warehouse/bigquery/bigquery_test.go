@@ -130,3 +130,28 @@ func TestIntegration(t *testing.T) {
 		t.Fatalf("rows = %v", rows)
 	}
 }
+
+func TestFeeQuerySQLBindsTenant(t *testing.T) {
+	q := warehouse.MustQuery("acme", "SELECT i.branch_id, SUM(i.outstanding) FROM fee_instalments AS i JOIN fee_payments AS p ON p.student_id = i.student_id WHERE i.due_date <= @as_of AND p.paid_on >= @from GROUP BY i.branch_id",
+		warehouse.FeeInstalments, warehouse.FeePayments).
+		With("as_of", warehouse.Day{Time: time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)}).With("from", warehouse.Day{Time: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)})
+	sql, params := bigquery.QuerySQL("proj", "ds", q)
+	for _, want := range []string{
+		"fee_instalments AS (SELECT * EXCEPT (rn) FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY id ORDER BY version DESC) AS rn FROM `proj.ds.wh_fee_instalments` WHERE tenant = @tenant) WHERE rn = 1 AND NOT deleted)",
+		"fee_payments AS (SELECT * EXCEPT (rn) FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY id ORDER BY version DESC) AS rn FROM `proj.ds.wh_fee_payments` WHERE tenant = @tenant) WHERE rn = 1 AND NOT deleted)",
+	} {
+		if !strings.Contains(sql, want) {
+			t.Fatalf("SQL =\n%s\nmissing\n%s", sql, want)
+		}
+	}
+	if strings.Contains(sql, "'acme'") || strings.Contains(sql, "2026") {
+		t.Fatalf("a value inlined in the SQL:\n%s", sql)
+	}
+	if len(params) != 3 || params[0].Name != "tenant" || params[0].Value != "acme" ||
+		params[1].Name != "as_of" || params[1].Value != (civil.Date{Year: 2026, Month: 6, Day: 1}) || params[2].Value != (civil.Date{Year: 2026, Month: 1, Day: 1}) {
+		t.Fatalf("params = %+v", params)
+	}
+	if f := bigquery.Schema(warehouse.FeeInstalments); f[warehouse.FeeInstalments.Column("due_date")].Type != bq.DateFieldType || f[warehouse.FeeInstalments.Column("amount")].Type != bq.IntegerFieldType {
+		t.Fatalf("fee instalment schema is %v", f)
+	}
+}
