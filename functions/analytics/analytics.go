@@ -50,9 +50,9 @@ var Catalogue = []Report{
 	{Name: "fee_collection_vs_dues", Summary: "Fees collected against fees due, per day, week or month", Path: "/analytics/fees/collection", Status: "available"},
 	{Name: "dues_ageing", Summary: "Outstanding instalments by age bucket", Path: "/analytics/fees/ageing", Status: "available"},
 	{Name: "lead_funnel", Summary: "Lead conversion by source and stage", Status: "waiting", WaitsFor: "leads"},
-	{Name: "cohort_retention", Summary: "Students still enrolled by enrolment month", Status: "waiting", WaitsFor: "students (enrolments in the warehouse)"},
+	{Name: "cohort_retention", Summary: "Students still enrolled by enrolment month", Path: "/analytics/students/cohorts", Status: "available"},
 	{Name: "test_score_distribution", Summary: "Score distribution of a test", Status: "waiting", WaitsFor: "exams"},
-	{Name: "at_risk_students", Summary: "Students with low attendance and overdue fees", Status: "waiting", WaitsFor: "fees"},
+	{Name: "at_risk_students", Summary: "Students with low attendance and overdue fees", Status: "waiting", WaitsFor: "attendance (per-student marks in the warehouse)"},
 }
 
 // warehouse returns the instance's warehouse, or Unavailable when none is configured.

@@ -243,7 +243,7 @@ func TestCatalogue(t *testing.T) {
 			}
 		}
 	}
-	if rec.Code != 200 || len(reports) != 8 || available != 4 {
+	if rec.Code != 200 || len(reports) != 8 || available != 5 {
 		t.Fatalf("catalogue = %d %+v", rec.Code, reports)
 	}
 }

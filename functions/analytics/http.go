@@ -35,6 +35,12 @@ func (s *Service) Routes() []httpapi.Route {
 				{Name: "as_of", Description: "the day ages are counted to, YYYY-MM-DD (default: today in the institution's time zone)"},
 				{Name: "branch", Description: "only this branch id"},
 			}},
+		{Method: "GET", Path: "/students/cohorts", Permission: rbac.AnalyticsRead, Summary: "Share of each first-enrolment month's students still enrolled in every following month",
+			Response: CohortReport{}, Handler: s.handleCohorts, Query: []httpapi.QueryParam{
+				{Name: "from", Description: "first day, YYYY-MM-DD; cohorts start in its month (default: 12 months before to)"},
+				{Name: "to", Description: "last day, YYYY-MM-DD (default: today in the institution's time zone)"},
+				{Name: "branch", Description: "only this branch id's enrolments"},
+			}},
 		{Method: "GET", Path: "/staff", Permission: rbac.AnalyticsRead, Summary: "Active staff per role, overall and per branch",
 			Response: StaffReport{}, Handler: s.handleStaff},
 	}
@@ -89,6 +95,20 @@ func (s *Service) handleAgeing(w http.ResponseWriter, r *http.Request) error {
 		asOf = t
 	}
 	rep, err := s.DuesAgeing(r.Context(), asOf, q.Get("branch"))
+	if err != nil {
+		return err
+	}
+	httpapi.JSON(w, http.StatusOK, rep)
+	return nil
+}
+
+func (s *Service) handleCohorts(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	_, rng, err := ParseRange(string(Month), q.Get("from"), q.Get("to"), s.today(r.Context()))
+	if err != nil {
+		return err
+	}
+	rep, err := s.CohortRetention(r.Context(), rng, q.Get("branch"))
 	if err != nil {
 		return err
 	}

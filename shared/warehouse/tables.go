@@ -42,11 +42,16 @@ var (
 	FeePayments = current("fee_payments", "paid_on", []string{"branch_id"},
 		Column{"student_id", String}, Column{"branch_id", String}, Column{"paid_on", Date}, Column{"currency", String},
 		Column{"amount", Int}, Column{"refunded", Int}, Column{"method", String})
+	// Enrolments is one row per enrolment (functions/students): from_date and to_date are the tenant-local
+	// first day and the day it stopped covering (null while open); status active, transferred or withdrawn.
+	Enrolments = current("enrolments", "from_date", []string{"branch_id"},
+		Column{"student_id", String}, Column{"batch_id", String}, Column{"branch_id", String}, Column{"course_id", String},
+		Column{"from_date", Date}, Column{"to_date", Date}, Column{"status", String})
 )
 
 var (
 	registryMu sync.Mutex
-	registry   = []*Table{Changes, Users, Branches, AuditLog, AttendanceSheets, Batches, FeeInstalments, FeePayments}
+	registry   = []*Table{Changes, Users, Branches, AuditLog, AttendanceSheets, Batches, FeeInstalments, FeePayments, Enrolments}
 )
 
 // Tables returns every table the warehouse holds, for engines to create.

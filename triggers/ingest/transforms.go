@@ -86,4 +86,12 @@ func init() {
 		return warehouse.Row{f.String("student_id"), f.String("branch_id"), f.Day("paid_on"), f.String("currency"),
 			f.Int("amount"), f.Int("refunded"), f.String("method")}
 	}})
+	Register(Transform{Collection: "enrolments", Table: warehouse.Enrolments, Row: func(f *Fields) warehouse.Row {
+		var to any // an open enrolment stores an empty to
+		if v, _ := f.String("to").(string); v != "" {
+			to = f.Day("to")
+		}
+		return warehouse.Row{f.String("student_id"), f.String("batch_id"), f.String("branch_id"), f.String("course_id"),
+			f.Day("from"), to, f.String("status")}
+	}})
 }

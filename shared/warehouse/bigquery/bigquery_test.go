@@ -155,3 +155,22 @@ func TestFeeQuerySQLBindsTenant(t *testing.T) {
 		t.Fatalf("fee instalment schema is %v", f)
 	}
 }
+
+func TestEnrolmentQuerySQLBindsTenant(t *testing.T) {
+	q := warehouse.MustQuery("acme", "SELECT student_id, branch_id, from_date, to_date FROM enrolments WHERE from_date <= @to", warehouse.Enrolments).
+		With("to", warehouse.Day{Time: time.Date(2026, 4, 15, 0, 0, 0, 0, time.UTC)})
+	sql, params := bigquery.QuerySQL("proj", "ds", q)
+	want := "enrolments AS (SELECT * EXCEPT (rn) FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY id ORDER BY version DESC) AS rn FROM `proj.ds.wh_enrolments` WHERE tenant = @tenant) WHERE rn = 1 AND NOT deleted)"
+	if !strings.Contains(sql, want) {
+		t.Fatalf("SQL =\n%s\nmissing\n%s", sql, want)
+	}
+	if strings.Contains(sql, "'acme'") || strings.Contains(sql, "2026") {
+		t.Fatalf("a value inlined in the SQL:\n%s", sql)
+	}
+	if len(params) != 2 || params[0].Name != "tenant" || params[0].Value != "acme" || params[1].Name != "to" || params[1].Value != (civil.Date{Year: 2026, Month: 4, Day: 15}) {
+		t.Fatalf("params = %+v", params)
+	}
+	if f := bigquery.Schema(warehouse.Enrolments); f[warehouse.Enrolments.Column("from_date")].Type != bq.DateFieldType || f[warehouse.Enrolments.Column("to_date")].Type != bq.DateFieldType {
+		t.Fatalf("enrolment schema is %v", f)
+	}
+}
