@@ -3,7 +3,6 @@ package academic_test
 import (
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -56,24 +55,17 @@ type page[T any] struct {
 
 const missingID = "0123456789abcdef01234567"
 
-func mustStatus(t testing.TB, rec *httptest.ResponseRecorder, want int) {
-	t.Helper()
-	if rec.Code != want {
-		t.Fatalf("status = %d, want %d; body %s", rec.Code, want, rec.Body)
-	}
-}
-
 func post[T any](t testing.TB, env *apptest.Env, path, token string, body any, want int) T {
 	t.Helper()
 	rec := env.Do("POST", path, token, body)
-	mustStatus(t, rec, want)
+	apptest.MustStatus(t, rec, want)
 	return apptest.Decode[T](t, rec)
 }
 
 func get[T any](t *testing.T, env *apptest.Env, path, token string) T {
 	t.Helper()
 	rec := env.Do("GET", path, token, nil)
-	mustStatus(t, rec, http.StatusOK)
+	apptest.MustStatus(t, rec, http.StatusOK)
 	return apptest.Decode[T](t, rec)
 }
 
@@ -99,7 +91,7 @@ func newSchool(t testing.TB, zone string) *school {
 	if zone != "" {
 		settings := tenant.DefaultSettings()
 		settings.Timezone = zone
-		mustStatus(t, env.Do("PUT", "/platform/tenants/"+slug+"/settings", env.AdminToken(), settings), http.StatusOK)
+		apptest.MustStatus(t, env.Do("PUT", "/platform/tenants/"+slug+"/settings", env.AdminToken(), settings), http.StatusOK)
 	}
 	s := &school{env: env, owner: env.Login(slug, "owner@alpha.test").AccessToken}
 	s.branchA = post[ids](t, env, "/users/branches", s.owner, map[string]string{"code": "AA", "name": "Branch A"}, 201).ID
@@ -142,7 +134,7 @@ func TestCourses(t *testing.T) {
 	apptest.MustProblem(t, env.Do("POST", "/academic/courses", s.teacherA, map[string]any{"code": "NEET", "name": "NEET"}), 403, "forbidden")
 	changed := map[string]any{"name": "JEE Main 2027", "subjects": []string{"Physics"}}
 	rec := env.Do("PATCH", "/academic/courses/"+s.course.ID, s.adminB, changed)
-	mustStatus(t, rec, 200)
+	apptest.MustStatus(t, rec, 200)
 	if c := apptest.Decode[course](t, rec); c.Name != "JEE Main 2027" || len(c.Subjects) != 1 || c.Code != "JEE-27" {
 		t.Fatalf("changed course = %+v", c)
 	}
@@ -241,9 +233,9 @@ func TestBatchVisibility(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			rec := env.Do("GET", "/academic/batches/"+c.batch.ID, c.token, nil)
-			mustStatus(t, rec, c.want)
+			apptest.MustStatus(t, rec, c.want)
 			rec = env.Do("GET", "/academic/batches/"+c.batch.ID+"/sessions", c.token, nil)
-			mustStatus(t, rec, c.want)
+			apptest.MustStatus(t, rec, c.want)
 		})
 	}
 	if l := get[page[batch]](t, env, "/academic/batches", s.teacherA).Items; len(l) != 1 || l[0].ID != s.batchA.ID {
@@ -273,8 +265,8 @@ func TestBatchVisibility(t *testing.T) {
 
 	// Adding the second teacher to the batch lets them see it.
 	rec := env.Do("PATCH", "/academic/batches/"+s.batchA.ID, s.owner, map[string]any{"teachers": []string{s.teacherAID, s.teacherA2ID}})
-	mustStatus(t, rec, 200)
-	mustStatus(t, env.Do("GET", "/academic/batches/"+s.batchA.ID, s.teacherA2, nil), 200)
+	apptest.MustStatus(t, rec, 200)
+	apptest.MustStatus(t, env.Do("GET", "/academic/batches/"+s.batchA.ID, s.teacherA2, nil), 200)
 }
 
 func TestExtraSessions(t *testing.T) {
@@ -403,7 +395,7 @@ func TestBatchChangeBounds(t *testing.T) {
 		apptest.MustProblem(t, env.Do("PATCH", path, s.owner, bad), 400, "invalid")
 	}
 	rec := env.Do("PATCH", path, s.owner, map[string]any{"capacity": 25, "name": "Evening"})
-	mustStatus(t, rec, 200)
+	apptest.MustStatus(t, rec, 200)
 	if b := apptest.Decode[batch](t, rec); b.Capacity != 25 || b.Name != "Evening" || b.Enrolled != 0 || len(b.Schedule) != 2 {
 		t.Fatalf("changed batch = %+v", b)
 	}

@@ -138,7 +138,7 @@ func EnsureIndexes(ctx context.Context, db lungo.IDatabase) error {
 
 // today is the tenant-local date now.
 func (s *Service) today(ctx context.Context) string {
-	return s.app.Clock.Now().In(tenant.FromContext(ctx).Location()).Format(time.DateOnly)
+	return tenant.FromContext(ctx).Today(s.app.Clock.Now())
 }
 
 // MaxRangeDays bounds a summary's date range, so one request cannot scan years of marks.

@@ -106,17 +106,10 @@ type auditEntry struct {
 
 const missingID = "0123456789abcdef01234567"
 
-func mustStatus(t *testing.T, rec *httptest.ResponseRecorder, want int) {
-	t.Helper()
-	if rec.Code != want {
-		t.Fatalf("status = %d, want %d; body %s", rec.Code, want, rec.Body)
-	}
-}
-
 func call[T any](t *testing.T, env *apptest.Env, method, path, token string, body any, want int) T {
 	t.Helper()
 	rec := env.Do(method, path, token, body)
-	mustStatus(t, rec, want)
+	apptest.MustStatus(t, rec, want)
 	return apptest.Decode[T](t, rec)
 }
 
@@ -207,7 +200,7 @@ func (s *school) login(t *testing.T, prn string) string {
 	// Every apptest request comes from one address; a minute keeps many logins under its rate limit.
 	s.env.Clock.Advance(time.Minute)
 	rec := s.env.Do("POST", "/auth/login", "", map[string]string{"prn": prn, "password": apptest.Password})
-	mustStatus(t, rec, http.StatusOK)
+	apptest.MustStatus(t, rec, http.StatusOK)
 	return apptest.Decode[apptest.TokenPair](t, rec).AccessToken
 }
 
@@ -218,7 +211,7 @@ func marks(entries ...m) m { return m{"marks": entries} }
 func (s *school) mark(t *testing.T, token, sessionID string, want int, entries ...m) *httptest.ResponseRecorder {
 	t.Helper()
 	rec := s.env.Do("PUT", "/attendance/sessions/"+sessionID+"/marks", token, marks(entries...))
-	mustStatus(t, rec, want)
+	apptest.MustStatus(t, rec, want)
 	return rec
 }
 

@@ -46,23 +46,16 @@ func refresh(env *apptest.Env, token string) *httptest.ResponseRecorder {
 	return env.Do("POST", "/auth/refresh", "", map[string]string{"refresh_token": token})
 }
 
-func mustStatus(t *testing.T, rec *httptest.ResponseRecorder, want int) {
-	t.Helper()
-	if rec.Code != want {
-		t.Fatalf("status = %d, want %d; body %s", rec.Code, want, rec.Body)
-	}
-}
-
 func getMe(t *testing.T, env *apptest.Env, access string) me {
 	t.Helper()
 	rec := env.Do("GET", "/auth/me", access, nil)
-	mustStatus(t, rec, http.StatusOK)
+	apptest.MustStatus(t, rec, http.StatusOK)
 	return apptest.Decode[me](t, rec)
 }
 
 func mustPair(t *testing.T, rec *httptest.ResponseRecorder) apptest.TokenPair {
 	t.Helper()
-	mustStatus(t, rec, http.StatusOK)
+	apptest.MustStatus(t, rec, http.StatusOK)
 	p := apptest.Decode[apptest.TokenPair](t, rec)
 	if p.AccessToken == "" || p.RefreshToken == "" {
 		t.Fatalf("token pair without both tokens: %s", rec.Body)
@@ -276,7 +269,7 @@ func TestLoginRateLimitPRNSpellings(t *testing.T) {
 	spellings := []string{p, p[:4] + "-" + p[4:], p[:4] + " " + p[4:], p[:7] + "-" + p[7:]}
 	for i := range 10 {
 		rec := login(env, creds{PRN: spellings[i%len(spellings)], Password: "guess-number-1"})
-		mustStatus(t, rec, http.StatusUnauthorized)
+		apptest.MustStatus(t, rec, http.StatusUnauthorized)
 	}
 	for _, s := range spellings {
 		apptest.MustProblem(t, login(env, creds{PRN: s, Password: apptest.Password}), http.StatusTooManyRequests, "rate_limited")
@@ -385,7 +378,7 @@ func TestLogout(t *testing.T) {
 	keep := env.Login("alpha", ten.OwnerEmail) // another device
 
 	rec := env.Do("POST", "/auth/logout", "", map[string]string{"refresh_token": rotated.RefreshToken})
-	mustStatus(t, rec, http.StatusNoContent)
+	apptest.MustStatus(t, rec, http.StatusNoContent)
 	if rec.Body.Len() != 0 {
 		t.Errorf("204 with body %q", rec.Body)
 	}
@@ -395,7 +388,7 @@ func TestLogout(t *testing.T) {
 
 	// Signing out is idempotent and never an oracle: whatever the token, the caller is signed out.
 	for _, tok := range []string{rotated.RefreshToken, "", "garbage", "rt1.nowhere." + strings.Repeat("A", 43), "rt1.alpha." + strings.Repeat("A", 43)} {
-		mustStatus(t, env.Do("POST", "/auth/logout", "", map[string]string{"refresh_token": tok}), http.StatusNoContent)
+		apptest.MustStatus(t, env.Do("POST", "/auth/logout", "", map[string]string{"refresh_token": tok}), http.StatusNoContent)
 	}
 }
 
@@ -412,7 +405,7 @@ func TestLogoutEverywhere(t *testing.T) {
 	getMe(t, env, phone.AccessToken)
 
 	apptest.MustProblem(t, env.Do("POST", "/auth/logout-all", "", nil), http.StatusUnauthorized, "unauthenticated")
-	mustStatus(t, env.Do("POST", "/auth/logout-all", laptop.AccessToken, nil), http.StatusNoContent)
+	apptest.MustStatus(t, env.Do("POST", "/auth/logout-all", laptop.AccessToken, nil), http.StatusNoContent)
 
 	for name, p := range map[string]apptest.TokenPair{"laptop": laptop, "phone": phone} {
 		apptest.MustProblem(t, env.Do("GET", "/auth/me", p.AccessToken, nil), http.StatusUnauthorized, "unauthenticated")
@@ -451,7 +444,7 @@ func TestPasswordChange(t *testing.T) {
 	// None of the refusals changed anything.
 	getMe(t, env, pair.AccessToken)
 
-	mustStatus(t, change(apptest.Password, newPassword), http.StatusNoContent)
+	apptest.MustStatus(t, change(apptest.Password, newPassword), http.StatusNoContent)
 
 	apptest.MustProblem(t, login(env, creds{Tenant: "alpha", Email: ten.OwnerEmail, Password: apptest.Password}), http.StatusUnauthorized, "unauthenticated")
 	fresh := mustPair(t, login(env, creds{Tenant: "alpha", Email: ten.OwnerEmail, Password: newPassword}))
@@ -471,7 +464,7 @@ func TestJWKS(t *testing.T) {
 	for _, path := range []string{"/auth/jwks", "/auth/.well-known/jwks.json"} {
 		t.Run(path, func(t *testing.T) {
 			rec := env.Do("GET", path, "", nil)
-			mustStatus(t, rec, http.StatusOK)
+			apptest.MustStatus(t, rec, http.StatusOK)
 			if !strings.HasPrefix(rec.Header().Get("Cache-Control"), "public") {
 				t.Errorf("Cache-Control = %q, want a public cache", rec.Header().Get("Cache-Control"))
 			}
@@ -514,13 +507,13 @@ func TestSuspendedTenantLogin(t *testing.T) {
 	admin := env.AdminToken()
 	before := env.Login("alpha", ten.OwnerEmail)
 
-	mustStatus(t, env.Do("POST", "/platform/tenants/alpha/suspend", admin, nil), http.StatusOK)
+	apptest.MustStatus(t, env.Do("POST", "/platform/tenants/alpha/suspend", admin, nil), http.StatusOK)
 	apptest.MustProblem(t, login(env, creds{Tenant: "alpha", Email: ten.OwnerEmail, Password: apptest.Password}), http.StatusForbidden, "tenant_suspended")
 	apptest.MustProblem(t, login(env, creds{PRN: ten.OwnerPRN, Password: apptest.Password}), http.StatusForbidden, "tenant_suspended")
 	apptest.MustProblem(t, refresh(env, before.RefreshToken), http.StatusForbidden, "tenant_suspended")
 	apptest.MustProblem(t, env.Do("GET", "/auth/me", before.AccessToken, nil), http.StatusForbidden, "tenant_suspended")
 
-	mustStatus(t, env.Do("POST", "/platform/tenants/alpha/resume", admin, nil), http.StatusOK)
+	apptest.MustStatus(t, env.Do("POST", "/platform/tenants/alpha/resume", admin, nil), http.StatusOK)
 	getMe(t, env, env.Login("alpha", ten.OwnerEmail).AccessToken)
 	mustPair(t, refresh(env, before.RefreshToken))
 }
@@ -533,9 +526,9 @@ func TestLogoutWhileSuspended(t *testing.T) {
 	admin := env.AdminToken()
 	pair := env.Login("alpha", ten.OwnerEmail)
 
-	mustStatus(t, env.Do("POST", "/platform/tenants/alpha/suspend", admin, nil), http.StatusOK)
-	mustStatus(t, env.Do("POST", "/auth/logout", "", map[string]string{"refresh_token": pair.RefreshToken}), http.StatusNoContent)
-	mustStatus(t, env.Do("POST", "/platform/tenants/alpha/resume", admin, nil), http.StatusOK)
+	apptest.MustStatus(t, env.Do("POST", "/platform/tenants/alpha/suspend", admin, nil), http.StatusOK)
+	apptest.MustStatus(t, env.Do("POST", "/auth/logout", "", map[string]string{"refresh_token": pair.RefreshToken}), http.StatusNoContent)
+	apptest.MustStatus(t, env.Do("POST", "/platform/tenants/alpha/resume", admin, nil), http.StatusOK)
 
 	apptest.MustProblem(t, refresh(env, pair.RefreshToken), http.StatusUnauthorized, "unauthenticated")
 }

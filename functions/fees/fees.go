@@ -40,7 +40,6 @@ package fees
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/256dpi/lungo"
 	"go.mongodb.org/mongo-driver/bson"
@@ -115,11 +114,7 @@ func EnsureIndexes(ctx context.Context, db lungo.IDatabase) error {
 
 // today is the tenant-local date now.
 func (s *Service) today(ctx context.Context) string {
-	return localDate(s.app.Clock.Now(), tenant.FromContext(ctx))
-}
-
-func localDate(now time.Time, t *tenant.Tenant) string {
-	return now.In(t.Location()).Format(time.DateOnly)
+	return tenant.FromContext(ctx).Today(s.app.Clock.Now())
 }
 
 func currency(ctx context.Context) string { return tenant.FromContext(ctx).Settings.Currency }

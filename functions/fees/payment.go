@@ -100,17 +100,7 @@ func (n *NewPayment) Validate() error {
 	if len(n.Reference) > 200 || len(n.Note) > 500 {
 		return apperr.Errorf(apperr.Invalid, "reference or note is too long")
 	}
-	return validateOptionalDate("paid_on", n.PaidOn)
-}
-
-func validateOptionalDate(field, s string) error {
-	if s == "" {
-		return nil
-	}
-	if _, err := time.Parse(time.DateOnly, s); err != nil {
-		return apperr.InvalidField(field, "must be a date YYYY-MM-DD")
-	}
-	return nil
+	return httpapi.OptionalDate("paid_on", n.PaidOn)
 }
 
 // idempotencyRecord remembers which payment a key recorded and for which request.

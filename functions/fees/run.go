@@ -66,7 +66,7 @@ func lateFeeDue(r tenant.LateFeeRule, dueDate, today string) (int64, bool) {
 // transaction with its audit entry, so a run stopped halfway and started again applies nothing twice. It
 // returns how many instalments it changed.
 func ApplyLateFees(ctx context.Context, db lungo.IDatabase, t *tenant.Tenant, now time.Time) (int, error) {
-	today := localDate(now, t)
+	today := t.Today(now)
 	coll := db.Collection(InstalmentsCollection)
 	cur, err := coll.Find(ctx, bson.M{"status": InstalmentOpen, "due_date": bson.M{"$lt": today}})
 	if err != nil {
@@ -187,7 +187,7 @@ func DueReminders(ctx context.Context, db lungo.IDatabase, t *tenant.Tenant, now
 	if len(stages) == 0 {
 		return nil, nil
 	}
-	today := localDate(now, t)
+	today := t.Today(now)
 	on, _ := time.Parse(time.DateOnly, today)
 	// An instalment can be in a stage's window only if its due date lies between these two.
 	from := on.AddDate(0, 0, -(stages[len(stages)-1].Offset + ReminderCatchUpDays)).Format(time.DateOnly)

@@ -3,7 +3,6 @@ package platform_test
 import (
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"regexp"
 	"slices"
 	"strings"
@@ -104,24 +103,17 @@ func provisionBody(slug string) map[string]any {
 	}
 }
 
-func mustStatus(t *testing.T, rec *httptest.ResponseRecorder, want int) {
-	t.Helper()
-	if rec.Code != want {
-		t.Fatalf("status = %d, want %d; body %s", rec.Code, want, rec.Body)
-	}
-}
-
 func getTenant(t *testing.T, env *apptest.Env, admin, slug string) tenantDoc {
 	t.Helper()
 	rec := env.Do("GET", "/platform/tenants/"+slug, admin, nil)
-	mustStatus(t, rec, http.StatusOK)
+	apptest.MustStatus(t, rec, http.StatusOK)
 	return apptest.Decode[tenantDoc](t, rec)
 }
 
 func listAll(t *testing.T, env *apptest.Env, admin string) []string {
 	t.Helper()
 	rec := env.Do("GET", "/platform/tenants?limit=200", admin, nil)
-	mustStatus(t, rec, http.StatusOK)
+	apptest.MustStatus(t, rec, http.StatusOK)
 	var slugs []string
 	for _, it := range apptest.Decode[page](t, rec).Items {
 		slugs = append(slugs, it.Slug)
@@ -137,7 +129,7 @@ func TestProvision(t *testing.T) {
 	body := provisionBody("north-star")
 	body["owner"].(map[string]any)["email"] = "Founder@North-Star.TEST" // stored normalised
 	rec := env.Do("POST", "/platform/tenants", admin, body)
-	mustStatus(t, rec, http.StatusCreated)
+	apptest.MustStatus(t, rec, http.StatusCreated)
 	if strings.Contains(rec.Body.String(), "password") || strings.Contains(rec.Body.String(), "argon2") {
 		t.Fatalf("provisioning answer leaks the password or its hash: %s", rec.Body)
 	}
@@ -167,7 +159,7 @@ func TestProvision(t *testing.T) {
 	// The owner signs in with what the provisioner chose, by email and by PRN.
 	env.Login("north-star", "founder@north-star.test")
 	rec = env.Do("POST", "/auth/login", "", map[string]string{"prn": o.PRN, "password": apptest.Password})
-	mustStatus(t, rec, http.StatusOK)
+	apptest.MustStatus(t, rec, http.StatusOK)
 
 	t.Run("on the second cluster with branding and settings", func(t *testing.T) {
 		b := provisionBody("south")
@@ -176,7 +168,7 @@ func TestProvision(t *testing.T) {
 		b["cluster"], b["settings"] = "second", st
 		b["branding"] = branding{DisplayName: "South Campus", PrimaryColor: "#1a73e8"}
 		rec := env.Do("POST", "/platform/tenants", admin, b)
-		mustStatus(t, rec, http.StatusCreated)
+		apptest.MustStatus(t, rec, http.StatusCreated)
 		tn := apptest.Decode[provisioned](t, rec).Tenant
 		if tn.Cluster != "second" || tn.Settings.Currency != "USD" || tn.Settings.Timezone != "America/New_York" || tn.Branding.DisplayName != "South Campus" {
 			t.Errorf("tenant = %+v", tn)
@@ -188,7 +180,7 @@ func TestProvision(t *testing.T) {
 func TestProvisionDuplicateSlug(t *testing.T) {
 	env := apptest.New(t)
 	admin := env.AdminToken()
-	mustStatus(t, env.Do("POST", "/platform/tenants", admin, provisionBody("alpha")), http.StatusCreated)
+	apptest.MustStatus(t, env.Do("POST", "/platform/tenants", admin, provisionBody("alpha")), http.StatusCreated)
 	before := getTenant(t, env, admin, "alpha")
 
 	again := provisionBody("alpha")
@@ -294,7 +286,7 @@ func TestPlatformRoutesArePlatformAdminsOnly(t *testing.T) {
 		})
 	}
 	// None of the refused calls acted: the owner's token still works and nothing was provisioned.
-	mustStatus(t, env.Do("GET", "/users/branches", owner, nil), http.StatusOK)
+	apptest.MustStatus(t, env.Do("GET", "/users/branches", owner, nil), http.StatusOK)
 	admin := env.AdminToken()
 	if got := getTenant(t, env, admin, "alpha"); got.Status != "active" || got.Branding.DisplayName == "Pwned" || got.TokenVersion != 0 {
 		t.Errorf("tenant changed by refused calls: %+v", got)
@@ -319,7 +311,7 @@ func TestListTenantsPaginates(t *testing.T) {
 			path += "&cursor=" + cursor
 		}
 		rec := env.Do("GET", path, admin, nil)
-		mustStatus(t, rec, http.StatusOK)
+		apptest.MustStatus(t, rec, http.StatusOK)
 		p := apptest.Decode[page](t, rec)
 		if len(p.Items) > 1 {
 			t.Fatalf("page of %d items with limit=1", len(p.Items))
@@ -356,17 +348,17 @@ func TestBrandingAndSettings(t *testing.T) {
 	env.Provision("bravo")
 
 	// Read once so the public route's cache is warm: the update must reach it anyway.
-	mustStatus(t, env.Do("GET", "/platform/branding/alpha", "", nil), http.StatusOK)
+	apptest.MustStatus(t, env.Do("GET", "/platform/branding/alpha", "", nil), http.StatusOK)
 
 	nb := branding{DisplayName: "Alpha Academy", LogoURL: "https://cdn.alpha.test/logo.png", PrimaryColor: "#0a0B0c", SupportEmail: "help@alpha.test"}
 	rec := env.Do("PUT", "/platform/tenants/alpha/branding", admin, nb)
-	mustStatus(t, rec, http.StatusOK)
+	apptest.MustStatus(t, rec, http.StatusOK)
 	if got := apptest.Decode[tenantDoc](t, rec); got.Branding != nb {
 		t.Errorf("PUT branding answered %+v", got.Branding)
 	}
 
 	rec = env.Do("GET", "/platform/branding/alpha", "", nil)
-	mustStatus(t, rec, http.StatusOK)
+	apptest.MustStatus(t, rec, http.StatusOK)
 	pub := apptest.Decode[struct {
 		Slug     string   `json:"slug"`
 		Branding branding `json:"branding"`
@@ -394,7 +386,7 @@ func TestBrandingAndSettings(t *testing.T) {
 	st.Currency, st.Timezone = "EUR", "Europe/Berlin"
 	st.LateFee.Kind, st.LateFee.Amount, st.LateFee.GraceDays, st.LateFee.Cap = "per_day", 500, 3, 5000
 	rec = env.Do("PUT", "/platform/tenants/alpha/settings", admin, st)
-	mustStatus(t, rec, http.StatusOK)
+	apptest.MustStatus(t, rec, http.StatusOK)
 	got := getTenant(t, env, admin, "alpha").Settings
 	if got.Currency != "EUR" || got.Timezone != "Europe/Berlin" || got.LateFee != st.LateFee || !slices.Equal(got.Reminders.DaysOverdue, []int{1, 7}) {
 		t.Errorf("settings = %+v, want %+v", got, st)
@@ -420,11 +412,11 @@ func TestSuspendAndResume(t *testing.T) {
 	a := env.Login("alpha", alpha.OwnerEmail)
 	b := env.Login("bravo", bravo.OwnerEmail)
 	// Warm the tenant cache with both tenants active: suspension must not wait for it to expire.
-	mustStatus(t, env.Do("GET", "/users/branches", a.AccessToken, nil), http.StatusOK)
-	mustStatus(t, env.Do("GET", "/users/branches", b.AccessToken, nil), http.StatusOK)
+	apptest.MustStatus(t, env.Do("GET", "/users/branches", a.AccessToken, nil), http.StatusOK)
+	apptest.MustStatus(t, env.Do("GET", "/users/branches", b.AccessToken, nil), http.StatusOK)
 
 	rec := env.Do("POST", "/platform/tenants/alpha/suspend", admin, nil)
-	mustStatus(t, rec, http.StatusOK)
+	apptest.MustStatus(t, rec, http.StatusOK)
 	if got := apptest.Decode[tenantDoc](t, rec); got.Status != "suspended" {
 		t.Errorf("suspend answered %+v", got)
 	}
@@ -432,7 +424,7 @@ func TestSuspendAndResume(t *testing.T) {
 	apptest.MustProblem(t, env.Do("POST", "/auth/login", "", map[string]string{"tenant": "alpha", "email": alpha.OwnerEmail, "password": apptest.Password}),
 		http.StatusForbidden, "tenant_suspended")
 	apptest.MustProblem(t, env.Do("POST", "/auth/refresh", "", map[string]string{"refresh_token": a.RefreshToken}), http.StatusForbidden, "tenant_suspended")
-	mustStatus(t, env.Do("GET", "/users/branches", b.AccessToken, nil), http.StatusOK)
+	apptest.MustStatus(t, env.Do("GET", "/users/branches", b.AccessToken, nil), http.StatusOK)
 	env.Login("bravo", bravo.OwnerEmail)
 	if got := getTenant(t, env, admin, "alpha"); got.Status != "suspended" {
 		t.Errorf("GET after suspend = %+v", got)
@@ -441,13 +433,13 @@ func TestSuspendAndResume(t *testing.T) {
 	apptest.MustProblem(t, env.Do("POST", "/platform/tenants/nowhere/suspend", admin, nil), http.StatusNotFound, "not_found")
 
 	rec = env.Do("POST", "/platform/tenants/alpha/resume", admin, nil)
-	mustStatus(t, rec, http.StatusOK)
+	apptest.MustStatus(t, rec, http.StatusOK)
 	if got := apptest.Decode[tenantDoc](t, rec); got.Status != "active" {
 		t.Errorf("resume answered %+v", got)
 	}
 	// Suspension is not a logout: the same tokens work again.
-	mustStatus(t, env.Do("GET", "/users/branches", a.AccessToken, nil), http.StatusOK)
-	mustStatus(t, env.Do("POST", "/auth/refresh", "", map[string]string{"refresh_token": a.RefreshToken}), http.StatusOK)
+	apptest.MustStatus(t, env.Do("GET", "/users/branches", a.AccessToken, nil), http.StatusOK)
+	apptest.MustStatus(t, env.Do("POST", "/auth/refresh", "", map[string]string{"refresh_token": a.RefreshToken}), http.StatusOK)
 	env.Login("alpha", alpha.OwnerEmail)
 }
 
@@ -459,14 +451,14 @@ func TestRevokeTokens(t *testing.T) {
 	a := env.Login("alpha", alpha.OwnerEmail)
 	aRotated := env.Login("alpha", alpha.OwnerEmail)
 	b := env.Login("bravo", bravo.OwnerEmail)
-	mustStatus(t, env.Do("GET", "/users/branches", a.AccessToken, nil), http.StatusOK) // warm the caches
+	apptest.MustStatus(t, env.Do("GET", "/users/branches", a.AccessToken, nil), http.StatusOK) // warm the caches
 	// A token from a rotation chain, not only a first sign-in, must die too.
 	rec := env.Do("POST", "/auth/refresh", "", map[string]string{"refresh_token": aRotated.RefreshToken})
-	mustStatus(t, rec, http.StatusOK)
+	apptest.MustStatus(t, rec, http.StatusOK)
 	aRotated = apptest.Decode[apptest.TokenPair](t, rec)
 
 	rec = env.Do("POST", "/platform/tenants/alpha/revoke-tokens", admin, nil)
-	mustStatus(t, rec, http.StatusOK)
+	apptest.MustStatus(t, rec, http.StatusOK)
 	if got := apptest.Decode[tenantDoc](t, rec); got.TokenVersion != 1 || got.Status != "active" {
 		t.Errorf("revoke-tokens answered %+v", got)
 	}
@@ -479,12 +471,12 @@ func TestRevokeTokens(t *testing.T) {
 		})
 	}
 	// Another tenant is untouched.
-	mustStatus(t, env.Do("GET", "/users/branches", b.AccessToken, nil), http.StatusOK)
-	mustStatus(t, env.Do("POST", "/auth/refresh", "", map[string]string{"refresh_token": b.RefreshToken}), http.StatusOK)
+	apptest.MustStatus(t, env.Do("GET", "/users/branches", b.AccessToken, nil), http.StatusOK)
+	apptest.MustStatus(t, env.Do("POST", "/auth/refresh", "", map[string]string{"refresh_token": b.RefreshToken}), http.StatusOK)
 	// A fresh sign-in carries the new version and works, refresh included.
 	fresh := env.Login("alpha", alpha.OwnerEmail)
-	mustStatus(t, env.Do("GET", "/users/branches", fresh.AccessToken, nil), http.StatusOK)
-	mustStatus(t, env.Do("POST", "/auth/refresh", "", map[string]string{"refresh_token": fresh.RefreshToken}), http.StatusOK)
+	apptest.MustStatus(t, env.Do("GET", "/users/branches", fresh.AccessToken, nil), http.StatusOK)
+	apptest.MustStatus(t, env.Do("POST", "/auth/refresh", "", map[string]string{"refresh_token": fresh.RefreshToken}), http.StatusOK)
 
 	apptest.MustProblem(t, env.Do("POST", "/platform/tenants/nowhere/revoke-tokens", admin, nil), http.StatusNotFound, "not_found")
 }
@@ -495,21 +487,21 @@ func TestTenantAuditLog(t *testing.T) {
 	env := apptest.New(t)
 	admin := env.AdminToken()
 	rec := env.Do("POST", "/platform/tenants", admin, provisionBody("alpha"))
-	mustStatus(t, rec, http.StatusCreated)
+	apptest.MustStatus(t, rec, http.StatusCreated)
 	prov := apptest.Decode[provisioned](t, rec)
-	mustStatus(t, env.Do("PUT", "/platform/tenants/alpha/branding", admin, branding{DisplayName: "Alpha"}), http.StatusOK)
-	mustStatus(t, env.Do("POST", "/platform/tenants/alpha/suspend", admin, nil), http.StatusOK)
-	mustStatus(t, env.Do("POST", "/platform/tenants/alpha/resume", admin, nil), http.StatusOK)
+	apptest.MustStatus(t, env.Do("PUT", "/platform/tenants/alpha/branding", admin, branding{DisplayName: "Alpha"}), http.StatusOK)
+	apptest.MustStatus(t, env.Do("POST", "/platform/tenants/alpha/suspend", admin, nil), http.StatusOK)
+	apptest.MustStatus(t, env.Do("POST", "/platform/tenants/alpha/resume", admin, nil), http.StatusOK)
 	owner := env.Login("alpha", prov.Owner.Email).AccessToken
 
 	rec = env.Do("GET", "/users/audit/verify", owner, nil)
-	mustStatus(t, rec, http.StatusOK)
+	apptest.MustStatus(t, rec, http.StatusOK)
 	if rep := apptest.Decode[auditReport](t, rec); !rep.OK || rep.Entries != 4 || rep.FirstBad != 0 {
 		t.Errorf("verify = %+v, want ok with 4 entries", rep)
 	}
 
 	rec = env.Do("GET", "/users/audit?kind=tenant&id=alpha", owner, nil)
-	mustStatus(t, rec, http.StatusOK)
+	apptest.MustStatus(t, rec, http.StatusOK)
 	entries := apptest.Decode[[]auditEntry](t, rec)
 	var actions []string
 	for _, e := range entries {
@@ -527,7 +519,7 @@ func TestTenantAuditLog(t *testing.T) {
 	bravo := env.Provision("bravo")
 	other := env.Login("bravo", bravo.OwnerEmail).AccessToken
 	rec = env.Do("GET", "/users/audit?kind=tenant&id=alpha", other, nil)
-	mustStatus(t, rec, http.StatusOK)
+	apptest.MustStatus(t, rec, http.StatusOK)
 	if got := apptest.Decode[[]auditEntry](t, rec); len(got) != 0 {
 		t.Errorf("bravo sees alpha's audit entries: %+v", got)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/edugrid/edugrid/functions/academic"
 	"github.com/edugrid/edugrid/shared/apperr"
 	"github.com/edugrid/edugrid/shared/audit"
+	"github.com/edugrid/edugrid/shared/httpapi"
 	"github.com/edugrid/edugrid/shared/id"
 	"github.com/edugrid/edugrid/shared/store"
 )
@@ -31,17 +32,7 @@ func (n *NewEnrolment) Validate() error {
 	if !id.Valid(n.BatchID) {
 		return apperr.InvalidField("batch_id", "must be a batch id")
 	}
-	return validateOptionalDate("from", n.From)
-}
-
-func validateOptionalDate(field, s string) error {
-	if s == "" {
-		return nil
-	}
-	if _, err := time.Parse(time.DateOnly, s); err != nil {
-		return apperr.InvalidField(field, "must be a date YYYY-MM-DD")
-	}
-	return nil
+	return httpapi.OptionalDate("from", n.From)
 }
 
 // EnrolmentMove transfers or withdraws an enrolment.
@@ -58,7 +49,7 @@ func (m *EnrolmentMove) Validate() error {
 	if m.BatchID != "" && !id.Valid(m.BatchID) {
 		return apperr.InvalidField("batch_id", "must be a batch id")
 	}
-	return validateOptionalDate("date", m.Date)
+	return httpapi.OptionalDate("date", m.Date)
 }
 
 // enrolTarget checks that the student may be put into batch b from date: same branch, batch not over.

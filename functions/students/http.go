@@ -203,7 +203,7 @@ func (s *Service) handleWithdraw(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Service) handleRoster(w http.ResponseWriter, r *http.Request) error {
 	date := r.URL.Query().Get("date")
-	if err := validateOptionalDate("date", date); err != nil {
+	if err := httpapi.OptionalDate("date", date); err != nil {
 		return err
 	}
 	rs, err := s.Roster(r.Context(), r.PathValue("id"), date)

@@ -300,7 +300,7 @@ func findStudent(ctx context.Context, db lungo.IDatabase, filter bson.M) (*Stude
 
 // today is the tenant-local date now.
 func (s *Service) today(ctx context.Context) string {
-	return s.app.Clock.Now().In(tenant.FromContext(ctx).Location()).Format(time.DateOnly)
+	return tenant.FromContext(ctx).Today(s.app.Clock.Now())
 }
 
 func (s *Service) tenantNow(ctx context.Context) (int, int) {

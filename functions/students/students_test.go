@@ -74,24 +74,17 @@ type ids struct{ ID string }
 
 const missingID = "0123456789abcdef01234567"
 
-func mustStatus(t *testing.T, rec *httptest.ResponseRecorder, want int) {
-	t.Helper()
-	if rec.Code != want {
-		t.Fatalf("status = %d, want %d; body %s", rec.Code, want, rec.Body)
-	}
-}
-
 func post[T any](t *testing.T, env *apptest.Env, path, token string, body any, want int) T {
 	t.Helper()
 	rec := env.Do("POST", path, token, body)
-	mustStatus(t, rec, want)
+	apptest.MustStatus(t, rec, want)
 	return apptest.Decode[T](t, rec)
 }
 
 func get[T any](t *testing.T, env *apptest.Env, path, token string) T {
 	t.Helper()
 	rec := env.Do("GET", path, token, nil)
-	mustStatus(t, rec, http.StatusOK)
+	apptest.MustStatus(t, rec, http.StatusOK)
 	return apptest.Decode[T](t, rec)
 }
 
@@ -101,7 +94,7 @@ func loginPRN(t *testing.T, env *apptest.Env, prn string) string {
 	// Every apptest request comes from one address; a minute keeps many logins under its rate limit.
 	env.Clock.Advance(time.Minute)
 	rec := env.Do("POST", "/auth/login", "", map[string]string{"prn": prn, "password": apptest.Password})
-	mustStatus(t, rec, http.StatusOK)
+	apptest.MustStatus(t, rec, http.StatusOK)
 	return apptest.Decode[apptest.TokenPair](t, rec).AccessToken
 }
 
@@ -339,7 +332,7 @@ func TestCapacityUnderConcurrency(t *testing.T) {
 	}
 	e := get[[]enrolment](t, env, "/students/enrolments?student="+enrolled[0].ID, s.owner)[0]
 	post[enrolment](t, env, "/students/enrolments/"+e.ID+"/withdraw", s.owner, map[string]any{}, 200)
-	mustStatus(t, s.enrol(waiting[0].ID, s.batchA.ID, ""), 201)
+	apptest.MustStatus(t, s.enrol(waiting[0].ID, s.batchA.ID, ""), 201)
 	apptest.MustProblem(t, s.enrol(waiting[1].ID, s.batchA.ID, ""), 409, "conflict")
 }
 
@@ -375,7 +368,7 @@ func TestStudentSeesOnlyThemself(t *testing.T) {
 	env := s.env
 	me := s.newStudent(t, "Meera", s.branchA)
 	other := s.newStudent(t, "Omar", s.branchA)
-	mustStatus(t, s.enrol(other.ID, s.batchA.ID, ""), 201)
+	apptest.MustStatus(t, s.enrol(other.ID, s.batchA.ID, ""), 201)
 	token := loginPRN(t, env, me.PRN)
 	for _, path := range []string{
 		"/students/" + other.ID,
@@ -390,7 +383,7 @@ func TestStudentSeesOnlyThemself(t *testing.T) {
 	if l := get[page[student]](t, env, "/students/", token).Items; len(l) != 1 || l[0].ID != me.ID {
 		t.Fatalf("student's search = %+v, want only themself", l)
 	}
-	mustStatus(t, env.Do("GET", "/students/enrolments?student="+me.ID, token, nil), 200)
+	apptest.MustStatus(t, env.Do("GET", "/students/enrolments?student="+me.ID, token, nil), 200)
 	// Reading is all a student may do.
 	apptest.MustProblem(t, env.Do("PATCH", "/students/"+me.ID, token, map[string]any{"name": "Queen Meera"}), 403, "forbidden")
 	apptest.MustProblem(t, env.Do("GET", "/academic/batches/"+s.batchA.ID, token, nil), 403, "forbidden")
@@ -428,8 +421,8 @@ func TestGuardianSeesExactlyTheirChildren(t *testing.T) {
 		t.Fatalf("guardian's search = %+v, want exactly both children", got)
 	}
 	for _, c := range []student{c1, c2} {
-		mustStatus(t, env.Do("GET", "/students/"+c.ID, token, nil), 200)
-		mustStatus(t, env.Do("GET", "/students/by-prn/"+c.PRN, token, nil), 200)
+		apptest.MustStatus(t, env.Do("GET", "/students/"+c.ID, token, nil), 200)
+		apptest.MustStatus(t, env.Do("GET", "/students/by-prn/"+c.PRN, token, nil), 200)
 	}
 	apptest.MustProblem(t, env.Do("GET", "/students/"+stranger.ID, token, nil), 404, "not_found")
 	apptest.MustProblem(t, env.Do("GET", "/students/by-prn/"+stranger.PRN, token, nil), 404, "not_found")
@@ -442,8 +435,8 @@ func TestBranchScope(t *testing.T) {
 	env := s.env
 	a := s.newStudent(t, "In A", s.branchA)
 	b := s.newStudent(t, "In B", s.branchB)
-	mustStatus(t, s.enrol(b.ID, s.batchB.ID, ""), 201)
-	mustStatus(t, env.Do("GET", "/students/"+a.ID, s.teacherA, nil), 200)
+	apptest.MustStatus(t, s.enrol(b.ID, s.batchB.ID, ""), 201)
+	apptest.MustStatus(t, env.Do("GET", "/students/"+a.ID, s.teacherA, nil), 200)
 	apptest.MustProblem(t, env.Do("GET", "/students/"+b.ID, s.teacherA, nil), 404, "not_found")
 	apptest.MustProblem(t, env.Do("GET", "/students/batches/"+s.batchB.ID+"/roster", s.teacherA, nil), 404, "not_found")
 	apptest.MustProblem(t, env.Do("GET", "/students/?batch="+s.batchB.ID, s.teacherA, nil), 404, "not_found")
@@ -510,11 +503,11 @@ func TestSearch(t *testing.T) {
 		})
 	}
 	// Batch and status filters.
-	mustStatus(t, s.enrol(byName["Bala Murugan"].ID, s.batchA.ID, ""), 201)
+	apptest.MustStatus(t, s.enrol(byName["Bala Murugan"].ID, s.batchA.ID, ""), 201)
 	if got := search(s.owner, "batch="+s.batchA.ID); !slices.Equal(got, []string{"Bala Murugan"}) {
 		t.Fatalf("batch filter = %q", got)
 	}
-	mustStatus(t, env.Do("PATCH", "/students/"+byName["Aaron Abel"].ID, s.owner, map[string]any{"status": "withdrawn"}), 200)
+	apptest.MustStatus(t, env.Do("PATCH", "/students/"+byName["Aaron Abel"].ID, s.owner, map[string]any{"status": "withdrawn"}), 200)
 	if got := search(s.owner, "q=aaron&status=withdrawn"); !slices.Equal(got, []string{"Aaron Abel"}) {
 		t.Fatalf("status filter = %q", got)
 	}
@@ -544,7 +537,7 @@ func TestTransferAndWithdrawHistory(t *testing.T) {
 	apptest.MustProblem(t, transfer(first, missingID, "2026-06-10"), 404, "not_found")
 	// The target batch is full: nothing changes.
 	filler := s.newStudent(t, "Filler", s.branchA)
-	mustStatus(t, s.enrol(filler.ID, other.ID, ""), 201)
+	apptest.MustStatus(t, s.enrol(filler.ID, other.ID, ""), 201)
 	apptest.MustProblem(t, transfer(first, other.ID, "2026-06-10"), 409, "conflict")
 	if es := get[[]enrolment](t, env, "/students/enrolments?student="+st.ID, s.owner); len(es) != 1 || es[0].Status != "active" {
 		t.Fatalf("after a refused transfer: %+v", es)
@@ -585,7 +578,7 @@ func TestTransferAndWithdrawHistory(t *testing.T) {
 
 	// Withdrawing the student closes what is open; the history stays.
 	rec := env.Do("PATCH", "/students/"+st.ID, s.owner, map[string]any{"status": "withdrawn", "name": "Mover Moved"})
-	mustStatus(t, rec, 200)
+	apptest.MustStatus(t, rec, 200)
 	hist = get[[]enrolment](t, env, "/students/enrolments?student="+st.ID, s.owner)
 	if len(hist) != 2 || hist[1].Status != "withdrawn" || hist[1].To != "2026-06-10" {
 		t.Fatalf("history after withdrawal = %+v", hist)
@@ -683,7 +676,7 @@ func TestProfileChangeAndTenantIsolation(t *testing.T) {
 	env := s.env
 	st := s.newStudent(t, "Old Name", s.branchA)
 	rec := env.Do("PATCH", "/students/"+st.ID, s.owner, map[string]any{"name": "Nisha Verma", "phone": "+91 91111 22222", "email": "nisha@example.com"})
-	mustStatus(t, rec, 200)
+	apptest.MustStatus(t, rec, 200)
 	if got := apptest.Decode[student](t, rec); got.Name != "Nisha Verma" || got.Phone != "+919111122222" || got.Email != "nisha@example.com" || got.PRN != st.PRN {
 		t.Fatalf("changed student = %+v", got)
 	}

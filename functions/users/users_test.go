@@ -63,13 +63,6 @@ var idPattern = regexp.MustCompile(`^[0-9a-f]{24}$`)
 // missingID has the form of an id but names nothing, so a 404 for it comes from a lookup, not the format.
 const missingID = "0123456789abcdef01234567"
 
-func mustStatus(t *testing.T, rec *httptest.ResponseRecorder, want int) {
-	t.Helper()
-	if rec.Code != want {
-		t.Fatalf("status = %d, want %d; body %s", rec.Code, want, rec.Body)
-	}
-}
-
 // do is Env.Do for what it cannot express: a content type of the caller's choice and extra headers.
 func do(env *apptest.Env, method, path, token, contentType string, body io.Reader, headers map[string]string) *httptest.ResponseRecorder {
 	env.T.Helper()
@@ -91,7 +84,7 @@ func do(env *apptest.Env, method, path, token, contentType string, body io.Reade
 func createBranch(t *testing.T, env *apptest.Env, token, code string) branch {
 	t.Helper()
 	rec := env.Do("POST", "/users/branches", token, map[string]string{"code": code, "name": "Branch " + code})
-	mustStatus(t, rec, http.StatusCreated)
+	apptest.MustStatus(t, rec, http.StatusCreated)
 	return apptest.Decode[branch](t, rec)
 }
 
@@ -105,14 +98,14 @@ func staffBody(email, role string, branches ...string) map[string]any {
 func createStaff(t *testing.T, env *apptest.Env, token, email, role string, branches ...string) staff {
 	t.Helper()
 	rec := env.Do("POST", "/users/staff", token, staffBody(email, role, branches...))
-	mustStatus(t, rec, http.StatusCreated)
+	apptest.MustStatus(t, rec, http.StatusCreated)
 	return apptest.Decode[staff](t, rec)
 }
 
 func getJSON[T any](t *testing.T, env *apptest.Env, path, token string) T {
 	t.Helper()
 	rec := env.Do("GET", path, token, nil)
-	mustStatus(t, rec, http.StatusOK)
+	apptest.MustStatus(t, rec, http.StatusOK)
 	return apptest.Decode[T](t, rec)
 }
 
@@ -168,7 +161,7 @@ func TestBranches(t *testing.T) {
 	owner := env.Login("alpha", ten.OwnerEmail).AccessToken
 
 	rec := env.Do("POST", "/users/branches", owner, map[string]string{"code": "NORTH-1", "name": "  North Campus ", "address": "1 North Road", "phone": "+91 80 1234"})
-	mustStatus(t, rec, http.StatusCreated)
+	apptest.MustStatus(t, rec, http.StatusCreated)
 	north := apptest.Decode[branch](t, rec)
 	if !idPattern.MatchString(north.ID) || north.Code != "NORTH-1" || north.Name != "North Campus" || !north.Active || north.Address != "1 North Road" {
 		t.Errorf("created = %+v", north)
@@ -199,7 +192,7 @@ func TestBranches(t *testing.T) {
 	}
 
 	rec = env.Do("PATCH", "/users/branches/"+north.ID, owner, map[string]any{"name": "North Campus (old)", "active": false})
-	mustStatus(t, rec, http.StatusOK)
+	apptest.MustStatus(t, rec, http.StatusOK)
 	patched := apptest.Decode[branch](t, rec)
 	want := north
 	want.Name, want.Active = "North Campus (old)", false
@@ -238,7 +231,7 @@ func TestStaffCreationPermissions(t *testing.T) {
 
 	t.Run("owner creates a teacher", func(t *testing.T) {
 		rec := env.Do("POST", "/users/staff", o.owner, staffBody("New.Teacher@Alpha.test", "teacher", o.a.ID))
-		mustStatus(t, rec, http.StatusCreated)
+		apptest.MustStatus(t, rec, http.StatusCreated)
 		if strings.Contains(rec.Body.String(), "password") || strings.Contains(rec.Body.String(), "argon2") {
 			t.Fatalf("answer leaks the password or its hash: %s", rec.Body)
 		}
@@ -254,7 +247,7 @@ func TestStaffCreationPermissions(t *testing.T) {
 			t.Errorf("PRN %q issued twice", s.PRN)
 		}
 		// The person can sign in with the PRN they were given.
-		mustStatus(t, env.Do("POST", "/auth/login", "", map[string]string{"prn": s.PRN, "password": apptest.Password}), http.StatusOK)
+		apptest.MustStatus(t, env.Do("POST", "/auth/login", "", map[string]string{"prn": s.PRN, "password": apptest.Password}), http.StatusOK)
 	})
 
 	before := staffIDs(t, env, "/users/staff?limit=200", o.owner)
@@ -425,7 +418,7 @@ func TestTenantIsolation(t *testing.T) {
 	for _, h := range hints {
 		t.Run(h.name, func(t *testing.T) {
 			rec := do(env, "GET", "/users/branches"+h.query, alpha.owner, "", nil, h.headers)
-			mustStatus(t, rec, http.StatusOK)
+			apptest.MustStatus(t, rec, http.StatusOK)
 			var ids []string
 			for _, b := range apptest.Decode[page[branch]](t, rec).Items {
 				ids = append(ids, b.ID)
@@ -503,7 +496,7 @@ func TestStrictInput(t *testing.T) {
 	}
 	// A charset parameter and the +json suffix are still JSON.
 	rec := do(env, "POST", "/users/branches", owner, "application/json; charset=utf-8", strings.NewReader(`{"code":"EAST","name":"East"}`), nil)
-	mustStatus(t, rec, http.StatusCreated)
+	apptest.MustStatus(t, rec, http.StatusCreated)
 }
 
 func TestStaffChangeEndsSessions(t *testing.T) {
@@ -517,19 +510,19 @@ func TestStaffChangeEndsSessions(t *testing.T) {
 	}
 
 	old := teacherLogin()
-	mustStatus(t, env.Do("GET", "/users/branches", old.AccessToken, nil), http.StatusOK) // warm the account state cache
+	apptest.MustStatus(t, env.Do("GET", "/users/branches", old.AccessToken, nil), http.StatusOK) // warm the account state cache
 
 	// A name or phone change keeps the person's scope, so it keeps their sessions.
 	rec := patch(o.teachA.ID, map[string]string{"name": "Renamed Teacher", "phone": "+91 1"})
-	mustStatus(t, rec, http.StatusOK)
+	apptest.MustStatus(t, rec, http.StatusOK)
 	if got := apptest.Decode[staff](t, rec); got.Name != "Renamed Teacher" || got.Role != "teacher" {
 		t.Errorf("patched = %+v", got)
 	}
-	mustStatus(t, env.Do("GET", "/users/branches", old.AccessToken, nil), http.StatusOK)
+	apptest.MustStatus(t, env.Do("GET", "/users/branches", old.AccessToken, nil), http.StatusOK)
 
 	// A role change ends them at once on this instance: the old token still says "teacher".
 	rec = patch(o.teachA.ID, map[string]string{"role": "branch_admin"})
-	mustStatus(t, rec, http.StatusOK)
+	apptest.MustStatus(t, rec, http.StatusOK)
 	if got := apptest.Decode[staff](t, rec); got.Role != "branch_admin" {
 		t.Errorf("patched = %+v", got)
 	}
@@ -539,11 +532,11 @@ func TestStaffChangeEndsSessions(t *testing.T) {
 	if got := me(promoted.AccessToken); got["role"] != "branch_admin" {
 		t.Errorf("me after promotion = %v", got)
 	}
-	mustStatus(t, env.Do("GET", "/users/staff", promoted.AccessToken, nil), http.StatusOK) // the new role's permission
+	apptest.MustStatus(t, env.Do("GET", "/users/staff", promoted.AccessToken, nil), http.StatusOK) // the new role's permission
 
 	// So does a change of branches: the new scope must be in the next token.
 	rec = patch(o.teachA.ID, map[string]any{"branches": []string{o.a.ID, o.b.ID}})
-	mustStatus(t, rec, http.StatusOK)
+	apptest.MustStatus(t, rec, http.StatusOK)
 	apptest.MustProblem(t, env.Do("GET", "/users/branches", promoted.AccessToken, nil), http.StatusUnauthorized, "unauthenticated")
 	wider := teacherLogin()
 	if got := branchIDs(t, env, wider.AccessToken); !slices.Equal(got, sorted(o.a.ID, o.b.ID)) {
@@ -551,11 +544,11 @@ func TestStaffChangeEndsSessions(t *testing.T) {
 	}
 
 	// And disabling: the person can neither use old tokens nor sign in, until enabled again.
-	mustStatus(t, patch(o.teachA.ID, map[string]string{"status": "disabled"}), http.StatusOK)
+	apptest.MustStatus(t, patch(o.teachA.ID, map[string]string{"status": "disabled"}), http.StatusOK)
 	apptest.MustProblem(t, env.Do("GET", "/users/branches", wider.AccessToken, nil), http.StatusUnauthorized, "unauthenticated")
 	apptest.MustProblem(t, env.Do("POST", "/auth/login", "", map[string]string{"tenant": "alpha", "email": o.teachA.Email, "password": apptest.Password}),
 		http.StatusUnauthorized, "unauthenticated")
-	mustStatus(t, patch(o.teachA.ID, map[string]string{"status": "active"}), http.StatusOK)
+	apptest.MustStatus(t, patch(o.teachA.ID, map[string]string{"status": "active"}), http.StatusOK)
 	teacherLogin()
 
 	apptest.MustProblem(t, patch(o.teachA.ID, map[string]string{"status": "on_leave"}), http.StatusBadRequest, "invalid")
@@ -570,15 +563,15 @@ func TestStaffChangeEndsSessions(t *testing.T) {
 		if got := me(o.owner); got["role"] != "owner" {
 			t.Errorf("owner's me = %v", got)
 		}
-		mustStatus(t, patch(o.ten.OwnerID, map[string]string{"name": "The Owner"}), http.StatusOK)
-		mustStatus(t, env.Do("GET", "/users/branches", o.owner, nil), http.StatusOK) // and stays signed in
+		apptest.MustStatus(t, patch(o.ten.OwnerID, map[string]string{"name": "The Owner"}), http.StatusOK)
+		apptest.MustStatus(t, env.Do("GET", "/users/branches", o.owner, nil), http.StatusOK) // and stays signed in
 	})
 	t.Run("branch admin may not promote beyond their grant", func(t *testing.T) {
 		apptest.MustProblem(t, env.Do("PATCH", "/users/staff/"+o.adminA.ID, o.adminAToken, map[string]string{"role": "teacher"}), http.StatusForbidden, "forbidden")
 		t2 := createStaff(t, env, o.owner, "t2@alpha.test", "teacher", o.a.ID)
 		apptest.MustProblem(t, env.Do("PATCH", "/users/staff/"+t2.ID, o.adminAToken, map[string]string{"role": "accountant"}), http.StatusForbidden, "forbidden")
 		rec := env.Do("PATCH", "/users/staff/"+t2.ID, o.adminAToken, map[string]string{"role": "branch_admin"})
-		mustStatus(t, rec, http.StatusOK)
+		apptest.MustStatus(t, rec, http.StatusOK)
 	})
 }
 
@@ -637,7 +630,7 @@ func TestStaffPagination(t *testing.T) {
 func TestStaffAudit(t *testing.T) {
 	env := apptest.New(t)
 	o := newOrg(t, env, "alpha")
-	mustStatus(t, env.Do("PATCH", "/users/staff/"+o.teachA.ID, o.owner, map[string]string{"name": "Renamed"}), http.StatusOK)
+	apptest.MustStatus(t, env.Do("PATCH", "/users/staff/"+o.teachA.ID, o.owner, map[string]string{"name": "Renamed"}), http.StatusOK)
 
 	entries := getJSON[[]auditEntry](t, env, "/users/audit?kind=user&id="+o.teachA.ID, o.owner)
 	if len(entries) != 2 {

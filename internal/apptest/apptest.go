@@ -234,3 +234,11 @@ func (e *Env) Notifications() []notify.Notification {
 
 // Registry returns the tenant registry, for tests that read tenants directly.
 func (e *Env) Registry() *tenant.Registry { return e.App.Registry }
+
+// MustStatus fails the test unless rec answered want, showing the body when it did not.
+func MustStatus(t testing.TB, rec *httptest.ResponseRecorder, want int) {
+	t.Helper()
+	if rec.Code != want {
+		t.Fatalf("status = %d, want %d; body %s", rec.Code, want, rec.Body)
+	}
+}

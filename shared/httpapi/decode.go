@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/edugrid/edugrid/shared/apperr"
@@ -135,4 +136,15 @@ func Text(field, s string, max int) (string, error) {
 		return "", apperr.InvalidField(field, fmt.Sprintf("must be 1 to %d characters", max))
 	}
 	return s, nil
+}
+
+// OptionalDate returns an Invalid error naming field unless s is empty or a date YYYY-MM-DD.
+func OptionalDate(field, s string) error {
+	if s == "" {
+		return nil
+	}
+	if _, err := time.Parse(time.DateOnly, s); err != nil {
+		return apperr.InvalidField(field, "must be a date YYYY-MM-DD")
+	}
+	return nil
 }

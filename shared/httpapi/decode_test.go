@@ -185,3 +185,15 @@ func TestDecodeRefusesNonObjectBodies(t *testing.T) {
 		}
 	}
 }
+
+func TestOptionalDate(t *testing.T) {
+	for s, ok := range map[string]bool{"": true, "2026-02-28": true, "2026-02-30": false, "28/02/2026": false, "2026-2-3": false} {
+		err := OptionalDate("date", s)
+		if (err == nil) != ok {
+			t.Errorf("OptionalDate(%q) = %v, want ok=%v", s, err, ok)
+		}
+		if err != nil && apperr.As(err).Fields["date"] == "" {
+			t.Errorf("OptionalDate(%q) does not name its field", s)
+		}
+	}
+}

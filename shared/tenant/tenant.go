@@ -203,3 +203,9 @@ func (t *Tenant) Location() *time.Location {
 }
 
 func (t *Tenant) String() string { return fmt.Sprintf("tenant %s (#%d)", t.Slug, t.Number) }
+
+// Today returns the tenant-local calendar date at now, as YYYY-MM-DD: due dates, attendance days and
+// enrolment dates are all days in the institution's own time zone.
+func (t *Tenant) Today(now time.Time) string {
+	return now.In(t.Location()).Format(time.DateOnly)
+}
