@@ -196,7 +196,7 @@ func TestTodayIsTenantLocal(t *testing.T) {
 	now := time.Date(2026, 6, 1, 20, 0, 0, 0, time.UTC)
 	cases := map[string]string{"Asia/Kolkata": "2026-06-02", "America/New_York": "2026-06-01", "UTC": "2026-06-01"}
 	for zone, want := range cases {
-		ten := &Tenant{Settings: Settings{Timezone: zone}}
+		ten := &tenant.Tenant{Settings: tenant.Settings{Timezone: zone}}
 		if got := ten.Today(now); got != want {
 			t.Errorf("%s: Today = %s, want %s", zone, got, want)
 		}
