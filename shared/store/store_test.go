@@ -287,6 +287,58 @@ func TestTx(t *testing.T) {
 	}
 }
 
+func TestTxNested(t *testing.T) {
+	errLate := apperr.Errorf(apperr.Conflict, "last step refused")
+	tests := []struct {
+		name     string
+		outerErr error
+		innerErr error
+		visible  int64
+	}{
+		{"both commit", nil, nil, 2},
+		{"inner error aborts the outer work too", nil, errLate, 0},
+		{"outer error after the inner Tx returned undoes the inner work", errLate, nil, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db := newDB(t)
+			coll := db.Collection("students")
+			if InTx(context.Background()) {
+				t.Fatal("InTx(Background) = true")
+			}
+			err := Tx(context.Background(), db, func(ctx context.Context) error {
+				if !InTx(ctx) {
+					t.Error("InTx inside Tx = false")
+				}
+				if _, err := coll.InsertOne(ctx, bson.M{"_id": "s1"}); err != nil {
+					return err
+				}
+				// On the embedded engine a second transaction would wait for the first forever: joining
+				// is what keeps this from deadlocking.
+				if err := Tx(ctx, db, func(ctx context.Context) error {
+					if _, err := coll.InsertOne(ctx, bson.M{"_id": "e1"}); err != nil {
+						return err
+					}
+					return tt.innerErr
+				}); err != nil {
+					return err
+				}
+				return tt.outerErr
+			})
+			want := tt.innerErr
+			if want == nil {
+				want = tt.outerErr
+			}
+			if err != want {
+				t.Errorf("Tx = %v, want %v", err, want)
+			}
+			if n := count(t, coll, bson.M{}); n != tt.visible {
+				t.Errorf("%d documents visible, want %d", n, tt.visible)
+			}
+		})
+	}
+}
+
 func TestDatabaseFromContext(t *testing.T) {
 	db := newDB(t)
 	if got := Database(WithDatabase(context.Background(), db)); got != db {
