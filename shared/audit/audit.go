@@ -269,8 +269,11 @@ func appendOnce(ctx context.Context, coll lungo.ICollection, e *Entry) error {
 
 // inSession reports whether ctx carries a session, which store.Tx always does. The driver's session is
 // found even through derived contexts; the embedded engine keeps its session under a private key, so there
-// only the context store.Tx passes (which implements lungo.ISessionContext for both engines) is recognised.
+// store.Tx's own mark (or a bare lungo.ISessionContext) is what is recognised.
 func inSession(ctx context.Context) bool {
+	if store.InTx(ctx) {
+		return true
+	}
 	if _, ok := ctx.(lungo.ISessionContext); ok {
 		return true
 	}
