@@ -11,7 +11,7 @@ resource "google_bigquery_dataset" "warehouse" {
   project     = var.project_id
   dataset_id  = "edugrid_warehouse_${replace(var.environment, "-", "_")}"
   location    = var.region
-  description = "edugrid analytics warehouse: raw changes and current-state tables, partitioned by day and clustered by tenant. Managed by Terraform (infra/); tables are created by the ingest function."
+  description = "edugrid analytics warehouse: raw changes and current-state tables, partitioned by day and clustered by tenant. Managed by Terraform (infra/); the tables are in warehouse_tables.tf.json, generated from shared/warehouse."
   labels      = var.labels
 
   depends_on = [google_project_service.enabled]
@@ -36,12 +36,12 @@ resource "google_service_account" "ingest" {
   depends_on = [google_project_service.enabled]
 }
 
-# The identity Eventarc pushes messages as; it may invoke ingest and nothing else.
+# The identity Pub/Sub pushes change events as; it may invoke ingest and nothing else.
 resource "google_service_account" "ingest_trigger" {
   project      = var.project_id
   account_id   = "edugrid-ingest-trigger"
   display_name = "edugrid ingest trigger"
-  description  = "Eventarc identity that delivers change events to the ingest function. Managed by Terraform (infra/)."
+  description  = "Pub/Sub push identity that delivers change events to the ingest function. Managed by Terraform (infra/)."
 
   depends_on = [google_project_service.enabled]
 }
@@ -111,13 +111,8 @@ resource "google_cloudfunctions2_function" "ingest" {
     })
   }
 
-  event_trigger {
-    trigger_region        = var.region
-    event_type            = "google.cloud.pubsub.topic.v1.messagePublished"
-    pubsub_topic          = google_pubsub_topic.changes.id
-    retry_policy          = "RETRY_POLICY_RETRY" # a failed commit is redelivered; poison is acknowledged by the code
-    service_account_email = google_service_account.ingest_trigger.email
-  }
+  # Delivery is the push subscription below, not an event_trigger: the subscription an Eventarc trigger
+  # creates is managed by Eventarc and cannot be given a dead-letter policy here.
 
   depends_on = [
     google_project_service.enabled,
@@ -132,4 +127,88 @@ resource "google_cloud_run_service_iam_member" "ingest_invoker" {
   service  = google_cloudfunctions2_function.ingest.name
   role     = "roles/run.invoker"
   member   = "serviceAccount:${google_service_account.ingest_trigger.email}"
+}
+
+# Change events reach ingest by a push subscription with OIDC, retries with backoff and a dead-letter
+# topic. The push path ends in projects/<project>/topics/<topic>: the Functions Framework turns such a
+# Pub/Sub push into the same CloudEvent an Eventarc trigger would deliver (triggers/ingest tests this).
+# A failed warehouse commit returns an error, so the message is redelivered; a message that is not a change
+# event is acknowledged by the code; one that keeps failing goes to the dead-letter topic after
+# max_delivery_attempts instead of being retried forever.
+resource "google_pubsub_subscription" "ingest" {
+  project                    = var.project_id
+  name                       = "edugrid-ingest"
+  topic                      = google_pubsub_topic.changes.id
+  ack_deadline_seconds       = 180 # above the function's timeout
+  message_retention_duration = "86400s"
+  labels                     = var.labels
+
+  push_config {
+    push_endpoint = "${google_cloudfunctions2_function.ingest.service_config[0].uri}/projects/${var.project_id}/topics/${google_pubsub_topic.changes.name}"
+    oidc_token {
+      service_account_email = google_service_account.ingest_trigger.email
+      audience              = google_cloudfunctions2_function.ingest.service_config[0].uri
+    }
+  }
+
+  retry_policy {
+    minimum_backoff = "10s"
+    maximum_backoff = "600s"
+  }
+
+  dead_letter_policy {
+    dead_letter_topic     = google_pubsub_topic.changes_dead_letter.id
+    max_delivery_attempts = 15
+  }
+
+  expiration_policy {
+    ttl = "" # never expires, however long the relay is idle
+  }
+
+  depends_on = [google_cloud_run_service_iam_member.ingest_invoker]
+}
+
+resource "google_pubsub_topic" "changes_dead_letter" {
+  project                    = var.project_id
+  name                       = "edugrid-changes-dead-letter"
+  message_retention_duration = "2678400s" # 31 days to inspect, fix and replay (or backfill the tenant)
+  labels                     = var.labels
+  depends_on                 = [google_project_service.enabled]
+}
+
+# Keeps dead change events until someone looks at them.
+resource "google_pubsub_subscription" "changes_dead_letter" {
+  project                    = var.project_id
+  name                       = "edugrid-changes-dead-letter"
+  topic                      = google_pubsub_topic.changes_dead_letter.id
+  message_retention_duration = "2678400s"
+  labels                     = var.labels
+
+  dead_letter_policy {
+    # Terminal: the policy only stops an endless redelivery loop on the inspector.
+    dead_letter_topic     = google_pubsub_topic.changes_dead_letter.id
+    max_delivery_attempts = 100
+  }
+}
+
+# Pub/Sub's service agent forwards dead letters (publish there, acknowledge here) and mints the push
+# subscription's OIDC tokens as the trigger identity.
+resource "google_pubsub_topic_iam_member" "changes_dead_letter_forwarder" {
+  project = var.project_id
+  topic   = google_pubsub_topic.changes_dead_letter.name
+  role    = "roles/pubsub.publisher"
+  member  = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+}
+
+resource "google_pubsub_subscription_iam_member" "ingest_dead_letter_acknowledger" {
+  project      = var.project_id
+  subscription = google_pubsub_subscription.ingest.name
+  role         = "roles/pubsub.subscriber"
+  member       = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+}
+
+resource "google_service_account_iam_member" "ingest_push_tokens" {
+  service_account_id = google_service_account.ingest_trigger.name
+  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
 }

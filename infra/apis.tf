@@ -1,19 +1,17 @@
-# APIs the deployment uses. Some are for later stages (Pub/Sub, Eventarc,
-# Cloud Scheduler, BigQuery); enabling them early costs nothing and keeps a
-# stage from failing on a first apply while an API is still being enabled.
+# APIs the deployment uses. Enabling them all up front keeps an apply from
+# failing while an API is still being enabled.
 
 locals {
   services = toset([
     "artifactregistry.googleapis.com",     # function images
-    "bigquery.googleapis.com",             # analytics (later stage)
+    "bigquery.googleapis.com",             # analytics warehouse
     "cloudbuild.googleapis.com",           # function builds and the CI pipeline
     "cloudfunctions.googleapis.com",       # Cloud Functions (2nd gen) API
     "cloudresourcemanager.googleapis.com", # project IAM bindings made by Terraform
-    "cloudscheduler.googleapis.com",       # reminders (later stage)
+    "cloudscheduler.googleapis.com",       # reminders
     "compute.googleapis.com",              # load balancer, serverless NEGs
-    "eventarc.googleapis.com",             # ingest trigger (later stage)
     "iam.googleapis.com",                  # service accounts
-    "pubsub.googleapis.com",               # ingest (later stage)
+    "pubsub.googleapis.com",               # change events, notifications
     "run.googleapis.com",                  # 2nd gen functions run on Cloud Run
     "secretmanager.googleapis.com",        # keys and MongoDB URIs
   ])

@@ -133,13 +133,46 @@ locals {
       public        = true
       secrets       = ["platform_uri", "clusters", "verify_keys"]
     }
+    # Sized like students: converting a lead admits a student, which creates
+    # an account and hashes its password (19 MiB each, see Sizing above).
+    leads = {
+      memory        = "512M"
+      cpu           = null
+      min_instances = 0
+      max_instances = 50
+      concurrency   = 16
+      timeout       = 30
+      public        = true
+      secrets       = ["platform_uri", "clusters", "verify_keys"]
+    }
+    # The learners' hot path (interactions, a few a minute per active
+    # learner): small requests, high concurrency, no password hashing.
+    learning = {
+      memory        = "256M"
+      cpu           = null
+      min_instances = 0
+      max_instances = 50
+      concurrency   = 80
+      timeout       = 30
+      public        = true
+      secrets       = ["platform_uri", "clusters", "verify_keys"]
+    }
+    # Teachers enter a whole test's results in one request; report cards
+    # are read in bursts when results come out. No password hashing.
+    exams = {
+      memory        = "256M"
+      cpu           = null
+      min_instances = 0
+      max_instances = 50
+      concurrency   = 80
+      timeout       = 30
+      public        = true
+      secrets       = ["platform_uri", "clusters", "verify_keys"]
+    }
 
     # --- Later stages: uncomment an entry when its code is merged. ---------
     # Tenant-facing HTTP areas follow the `users` pattern:
     #
-    # exams      = { memory = "256M", cpu = null, min_instances = 0, max_instances = 50, concurrency = 80, timeout = 30, public = true, secrets = ["platform_uri", "clusters", "verify_keys"] }
-    # learning   = { memory = "256M", cpu = null, min_instances = 0, max_instances = 50, concurrency = 80, timeout = 30, public = true, secrets = ["platform_uri", "clusters", "verify_keys"] }
-    # leads      = { memory = "256M", cpu = null, min_instances = 0, max_instances = 50, concurrency = 80, timeout = 30, public = true, secrets = ["platform_uri", "clusters", "verify_keys"] }
     #
     # Private HTTP function, invoked by Cloud Scheduler with an OIDC token.
     # Also needs (in this file, when added): a scheduler service account, a

@@ -7,7 +7,10 @@ import (
 	"github.com/edugrid/edugrid/functions/analytics"
 	"github.com/edugrid/edugrid/functions/attendance"
 	"github.com/edugrid/edugrid/functions/auth"
+	"github.com/edugrid/edugrid/functions/exams"
 	"github.com/edugrid/edugrid/functions/fees"
+	"github.com/edugrid/edugrid/functions/leads"
+	"github.com/edugrid/edugrid/functions/learning"
 	"github.com/edugrid/edugrid/functions/platform"
 	"github.com/edugrid/edugrid/functions/students"
 	"github.com/edugrid/edugrid/functions/users"
@@ -26,6 +29,9 @@ func Areas(a *app.App) []*httpapi.Area {
 		students.Handler(a),
 		attendance.Handler(a),
 		fees.Handler(a),
+		learning.Handler(a),
+		leads.Handler(a),
+		exams.Handler(a),
 	}
 }
 

@@ -49,10 +49,15 @@ var Catalogue = []Report{
 	{Name: "staff_by_role", Summary: "Active staff per role, overall and per branch", Path: "/analytics/staff", Status: "available"},
 	{Name: "fee_collection_vs_dues", Summary: "Fees collected against fees due, per day, week or month", Path: "/analytics/fees/collection", Status: "available"},
 	{Name: "dues_ageing", Summary: "Outstanding instalments by age bucket", Path: "/analytics/fees/ageing", Status: "available"},
-	{Name: "lead_funnel", Summary: "Lead conversion by source and stage", Status: "waiting", WaitsFor: "leads"},
+	{Name: "lead_funnel", Summary: "Lead conversion by source and stage", Path: "/analytics/leads/funnel", Status: "available"},
 	{Name: "cohort_retention", Summary: "Students still enrolled by enrolment month", Path: "/analytics/students/cohorts", Status: "available"},
-	{Name: "test_score_distribution", Summary: "Score distribution of a test", Status: "waiting", WaitsFor: "exams"},
-	{Name: "at_risk_students", Summary: "Students with low attendance and overdue fees", Status: "waiting", WaitsFor: "attendance (per-student marks in the warehouse)"},
+	{Name: "test_score_distribution", Summary: "Score distribution of tests, per test and overall", Path: "/analytics/exams/scores", Status: "available"},
+	{Name: "at_risk_students", Summary: "Students with low attendance and overdue fees", Path: "/analytics/students/at-risk", Status: "available"},
+	{Name: "active_learners", Summary: "Daily, weekly or monthly active learners per course and batch", Path: "/analytics/learning/active", Status: "available"},
+	{Name: "lesson_completion_funnel", Summary: "Learners completing each lesson of a course, in order", Path: "/analytics/learning/courses/{course}/funnel", Status: "available"},
+	{Name: "learner_time_spent", Summary: "Time each learner spent on content over a window", Path: "/analytics/learning/time-spent", Status: "available"},
+	{Name: "quiz_item_analysis", Summary: "Difficulty, discrimination and most chosen wrong answer of each quiz question", Path: "/analytics/learning/quizzes/{quiz}/items", Status: "available"},
+	{Name: "inactive_learners", Summary: "Enrolled learners with no activity for N days", Path: "/analytics/learning/inactive", Status: "available"},
 }
 
 // warehouse returns the instance's warehouse, or Unavailable when none is configured.

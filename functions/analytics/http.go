@@ -12,7 +12,7 @@ import (
 
 // Routes is the analytics area's route table.
 func (s *Service) Routes() []httpapi.Route {
-	return []httpapi.Route{
+	routes := []httpapi.Route{
 		{Method: "GET", Path: "/reports", Permission: rbac.AnalyticsRead, Summary: "The report catalogue: what is available and what waits for its area",
 			Response: []Report{}, Handler: s.handleCatalogue},
 		{Method: "GET", Path: "/attendance/batches", Permission: rbac.AnalyticsRead, Summary: "Attendance rate by batch per day, week or month",
@@ -44,6 +44,33 @@ func (s *Service) Routes() []httpapi.Route {
 		{Method: "GET", Path: "/staff", Permission: rbac.AnalyticsRead, Summary: "Active staff per role, overall and per branch",
 			Response: StaffReport{}, Handler: s.handleStaff},
 	}
+	routes = append(routes, []httpapi.Route{
+		{Method: "GET", Path: "/students/at-risk", Permission: rbac.AnalyticsRead, Summary: "Students with low attendance and overdue fees",
+			Response: AtRiskReport{}, Handler: s.handleAtRisk, Query: []httpapi.QueryParam{
+				{Name: "from", Description: "first day whose attendance counts, YYYY-MM-DD (default: 30 days before to)"},
+				{Name: "to", Description: "last day, YYYY-MM-DD (default: today in the institution's time zone); instalments due before it are overdue"},
+				{Name: "max_rate", Description: "attendance rate in percent below which attendance is low (default 75)"},
+				{Name: "min_sessions", Description: "marks a student needs in the range to be judged (default 3)"},
+				{Name: "branch", Description: "only this branch id"},
+			}},
+		{Method: "GET", Path: "/leads/funnel", Permission: rbac.AnalyticsRead, Summary: "Conversion of the leads created in a range, by source and stage",
+			Response: LeadFunnelReport{}, Handler: s.handleLeadFunnel, Query: []httpapi.QueryParam{
+				{Name: "from", Description: "first day leads were created, YYYY-MM-DD (default: 90 days before to)"},
+				{Name: "to", Description: "last day, YYYY-MM-DD (default: today in the institution's time zone)"},
+				{Name: "branch", Description: "only this branch id"},
+			}},
+		{Method: "GET", Path: "/exams/scores", Permission: rbac.AnalyticsRead, Summary: "Score distribution of tests, per test and overall",
+			Response: ScoreReport{}, Handler: s.handleScores, Query: []httpapi.QueryParam{
+				{Name: "from", Description: "first test day, YYYY-MM-DD (default: 90 days before to)"},
+				{Name: "to", Description: "last test day, YYYY-MM-DD (default: today in the institution's time zone)"},
+				{Name: "test", Description: "only this test id"},
+				{Name: "batch", Description: "only this batch id"},
+				{Name: "branch", Description: "only this branch id"},
+				{Name: "subject", Description: "only this subject"},
+			}},
+	}...)
+	routes = append(routes, s.learningRoutes()...)
+	return routes
 }
 
 // Handler returns the analytics area's HTTP handler.
@@ -118,6 +145,73 @@ func (s *Service) handleCohorts(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Service) handleStaff(w http.ResponseWriter, r *http.Request) error {
 	rep, err := s.StaffByRole(r.Context())
+	if err != nil {
+		return err
+	}
+	httpapi.JSON(w, http.StatusOK, rep)
+	return nil
+}
+
+func (s *Service) handleAtRisk(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	_, rng, err := ParseRange(string(Day), q.Get("from"), q.Get("to"), s.today(r.Context()))
+	if err != nil {
+		return err
+	}
+	f := AtRiskFilter{Range: rng, Branch: q.Get("branch")}
+	if f.MaxRate, err = intParam("max_rate", q.Get("max_rate"), DefaultAtRiskRate); err != nil {
+		return err
+	}
+	if f.MinSessions, err = intParam("min_sessions", q.Get("min_sessions"), DefaultAtRiskMinSessions); err != nil {
+		return err
+	}
+	rep, err := s.AtRisk(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	httpapi.JSON(w, http.StatusOK, rep)
+	return nil
+}
+
+// quarterRange reads from and to with a default of 90 days ending today.
+func (s *Service) quarterRange(r *http.Request) (Range, error) {
+	q := r.URL.Query()
+	from := q.Get("from")
+	if from == "" {
+		to := s.today(r.Context())
+		if v := q.Get("to"); v != "" {
+			t, err := time.Parse(time.DateOnly, v)
+			if err != nil {
+				return Range{}, invalid("to", "must be a day YYYY-MM-DD")
+			}
+			to = t
+		}
+		from = to.AddDate(0, 0, -89).Format(time.DateOnly)
+	}
+	_, rng, err := ParseRange(string(Day), from, q.Get("to"), s.today(r.Context()))
+	return rng, err
+}
+
+func (s *Service) handleLeadFunnel(w http.ResponseWriter, r *http.Request) error {
+	rng, err := s.quarterRange(r)
+	if err != nil {
+		return err
+	}
+	rep, err := s.LeadFunnel(r.Context(), rng, r.URL.Query().Get("branch"))
+	if err != nil {
+		return err
+	}
+	httpapi.JSON(w, http.StatusOK, rep)
+	return nil
+}
+
+func (s *Service) handleScores(w http.ResponseWriter, r *http.Request) error {
+	rng, err := s.quarterRange(r)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	rep, err := s.ScoreDistribution(r.Context(), ScoreFilter{Range: rng, Test: q.Get("test"), Batch: q.Get("batch"), Branch: q.Get("branch"), Subject: q.Get("subject")})
 	if err != nil {
 		return err
 	}

@@ -16,7 +16,10 @@ import (
 
 	"github.com/edugrid/edugrid/functions/academic"
 	"github.com/edugrid/edugrid/functions/attendance"
+	"github.com/edugrid/edugrid/functions/exams"
 	"github.com/edugrid/edugrid/functions/fees"
+	"github.com/edugrid/edugrid/functions/leads"
+	"github.com/edugrid/edugrid/functions/learning"
 	"github.com/edugrid/edugrid/functions/students"
 	"github.com/edugrid/edugrid/functions/users"
 	"github.com/edugrid/edugrid/shared/account"
@@ -60,8 +63,8 @@ func (r *ProvisionRequest) Validate() error {
 	if err := tenant.ValidateSlug(r.Slug); err != nil {
 		return err
 	}
-	if n := len(strings.TrimSpace(r.Name)); n < 2 || n > 120 {
-		return apperr.InvalidField("name", "must be 2 to 120 characters")
+	if _, err := httpapi.Text("name", r.Name, 120); err != nil || len(strings.TrimSpace(r.Name)) < 2 {
+		return apperr.InvalidField("name", "must be 2 to 120 characters, without control or bidi override characters")
 	}
 	if r.Branding != nil {
 		if err := r.Branding.Validate(); err != nil {
@@ -73,8 +76,8 @@ func (r *ProvisionRequest) Validate() error {
 			return err
 		}
 	}
-	if n := len(strings.TrimSpace(r.Owner.Name)); n < 1 || n > 120 {
-		return apperr.InvalidField("owner.name", "must be 1 to 120 characters")
+	if _, err := httpapi.Text("owner.name", r.Owner.Name, 120); err != nil {
+		return err
 	}
 	email, err := account.NormalizeEmail("owner.email", r.Owner.Email)
 	if err != nil {
@@ -166,6 +169,9 @@ var tenantSchema = []func(context.Context, lungo.IDatabase) error{
 	students.EnsureIndexes,
 	attendance.EnsureIndexes,
 	fees.EnsureIndexes,
+	learning.EnsureIndexes,
+	leads.EnsureIndexes,
+	exams.EnsureIndexes,
 }
 
 // record appends to the tenant's audit log, which is where an institution's own history belongs.

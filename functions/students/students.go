@@ -16,6 +16,7 @@
 // Attendance, fees and exams build on these functions and types; their signatures are stable:
 //
 //   - ActiveEnrolmentsOn: the enrolments of a batch active on a tenant-local date.
+//   - StudentEnrolmentsOn: the enrolments of a student active on a tenant-local date.
 //   - GuardiansOf: a student's guardians.
 //   - CanSeeStudent: NotFound unless the request's caller may see a student.
 //   - Student, Enrolment, Guardian: the stored documents, with json and bson tags.
@@ -35,6 +36,7 @@ import (
 
 	"github.com/edugrid/edugrid/shared/app"
 	"github.com/edugrid/edugrid/shared/apperr"
+	"github.com/edugrid/edugrid/shared/httpapi"
 	"github.com/edugrid/edugrid/shared/id"
 	"github.com/edugrid/edugrid/shared/rbac"
 	"github.com/edugrid/edugrid/shared/store"
@@ -185,6 +187,28 @@ func ActiveEnrolmentsOn(ctx context.Context, db lungo.IDatabase, batchID string,
 	return out, nil
 }
 
+// StudentEnrolmentsOn returns a student's enrolments active on a tenant-local date "YYYY-MM-DD" (the same
+// rule as ActiveEnrolmentsOn), in From order. db is the tenant database; no visibility check is made, so
+// callers check the student first (CanSeeStudent) or act for the student themself. Invalid when date is
+// malformed.
+func StudentEnrolmentsOn(ctx context.Context, db lungo.IDatabase, studentID string, date string) ([]Enrolment, error) {
+	if _, err := time.Parse(time.DateOnly, date); err != nil {
+		return nil, apperr.InvalidField("date", "must be a date YYYY-MM-DD")
+	}
+	cur, err := db.Collection(EnrolmentsCollection).Find(ctx, bson.M{
+		"student_id": studentID, "from": bson.M{"$lte": date},
+		"$or": bson.A{bson.M{"to": ""}, bson.M{"to": bson.M{"$gt": date}}},
+	}, options.Find().SetSort(bson.D{{Key: "from", Value: 1}, {Key: "_id", Value: 1}}))
+	if err != nil {
+		return nil, fmt.Errorf("enrolments of student %s on %s: %w", studentID, date, err)
+	}
+	out := []Enrolment{}
+	if err := cur.All(ctx, &out); err != nil {
+		return nil, fmt.Errorf("enrolments of student %s on %s: %w", studentID, date, err)
+	}
+	return out, nil
+}
+
 // GuardiansOf returns the guardians of a student (none is an empty slice). db is the tenant database; no
 // visibility check is made (see CanSeeStudent). NotFound when there is no such student.
 func GuardiansOf(ctx context.Context, db lungo.IDatabase, studentID string) ([]Guardian, error) {
@@ -327,10 +351,12 @@ func normaliseName(s string) string {
 	return b.String()
 }
 
+// cleanName collapses whitespace and applies httpapi.Text (max counts characters, not bytes, and control
+// and bidi override characters are refused); a name must also hold a letter or digit.
 func cleanName(field, s string, max int) (string, error) {
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) < 1 || len(s) > max || normaliseName(s) == "" {
-		return "", apperr.InvalidField(field, fmt.Sprintf("must be 1 to %d characters with a letter or digit", max))
+	s, err := httpapi.Text(field, strings.Join(strings.Fields(s), " "), max)
+	if err != nil || normaliseName(s) == "" {
+		return "", apperr.InvalidField(field, fmt.Sprintf("must be 1 to %d characters with a letter or digit, without control or bidi override characters", max))
 	}
 	return s, nil
 }

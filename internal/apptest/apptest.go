@@ -74,7 +74,8 @@ func New(t testing.TB, env ...string) *Env {
 	clk := clock.NewManual(Start)
 	cheap := authn.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1}
 	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	if testing.Verbose() {
+	// A fuzz target's requests run inside its fuzz function, where logging through its *testing.F panics.
+	if _, fuzz := t.(*testing.F); testing.Verbose() && !fuzz {
 		logger = httpapi.NewLogger(testWriter{t}, slog.LevelDebug)
 	}
 	a, err := app.New(context.Background(), cfg, app.Options{Clock: clk, Logger: logger, Passwords: &cheap})

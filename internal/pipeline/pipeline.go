@@ -24,6 +24,7 @@ import (
 
 	"github.com/edugrid/edugrid/shared/app"
 	"github.com/edugrid/edugrid/shared/store"
+	"github.com/edugrid/edugrid/shared/warehouse"
 	"github.com/edugrid/edugrid/shared/warehouse/duckdb"
 	"github.com/edugrid/edugrid/triggers/ingest"
 	"github.com/edugrid/edugrid/triggers/relay"
@@ -43,6 +44,11 @@ type Options struct {
 	Logger        *slog.Logger
 	// CheckpointEvery is the relays' checkpoint interval (default 1 s).
 	CheckpointEvery time.Duration
+	// PubSub configures the emulator, for fault tests: pstest.WithErrorInjection or another Reactor.
+	PubSub []pstest.ServerReactorOption
+	// WrapWarehouse, when set, wraps the warehouse the ingest pull loop writes to (reports still read
+	// Local.Warehouse), for fault tests.
+	WrapWarehouse func(warehouse.Warehouse) warehouse.Warehouse
 }
 
 // Local is a running pipeline.
@@ -78,7 +84,7 @@ func Start(ctx context.Context, a *app.App, opts Options) (*Local, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &Local{Warehouse: wh, logger: logger, Server: pstest.NewServer()}
+	l := &Local{Warehouse: wh, logger: logger, Server: pstest.NewServer(opts.PubSub...)}
 	fail := func(err error) (*Local, error) {
 		l.close()
 		return nil, err
@@ -142,7 +148,11 @@ func Start(ctx context.Context, a *app.App, opts Options) (*Local, error) {
 		}
 	}
 
-	l.in = ingest.New(wh, a.Clock, logger)
+	var ingested warehouse.Warehouse = wh
+	if opts.WrapWarehouse != nil {
+		ingested = opts.WrapWarehouse(wh)
+	}
+	l.in = ingest.New(ingested, a.Clock, logger)
 	l.pullCtx, l.stopPull = context.WithCancel(context.WithoutCancel(ctx))
 	l.pullWG.Add(1)
 	go func() {

@@ -86,6 +86,15 @@ func Demo(ctx context.Context, a *app.App, password string) ([]Login, bool, erro
 	if err := seedFees(tctx, a); err != nil {
 		return nil, false, err
 	}
+	if err := seedLeads(tctx, a, password, main, north); err != nil {
+		return nil, false, err
+	}
+	if err := seedExams(tctx, a); err != nil {
+		return nil, false, err
+	}
+	if err := seedLearning(tctx, a); err != nil {
+		return nil, false, err
+	}
 	logins, err := existingLogins(ctx, a)
 	return logins, true, err
 }

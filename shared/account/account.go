@@ -134,22 +134,30 @@ func Create(ctx context.Context, db lungo.IDatabase, n NewUser, params authn.Pas
 	if u.Branches == nil {
 		u.Branches = []string{}
 	}
-	if n.TenantNumber != 0 {
-		code, ok := PRNRole(n.Role)
-		if !ok {
-			return nil, fmt.Errorf("create account: role %s has no PRN code", n.Role)
+	// One transaction, so that an email already taken leaves the PRN sequence as it was: a refused
+	// request writes nothing.
+	err = store.Tx(ctx, db, func(ctx context.Context) error {
+		if n.TenantNumber != 0 {
+			code, ok := PRNRole(n.Role)
+			if !ok {
+				return fmt.Errorf("create account: role %s has no PRN code", n.Role)
+			}
+			p, err := prnum.Allocate(ctx, db, n.TenantNumber, code, n.Year)
+			if err != nil {
+				return fmt.Errorf("create account: %w", err)
+			}
+			u.PRN = string(p)
 		}
-		p, err := prnum.Allocate(ctx, db, n.TenantNumber, code, n.Year)
-		if err != nil {
-			return nil, fmt.Errorf("create account: %w", err)
+		if _, err := db.Collection(Collection).InsertOne(ctx, u); err != nil {
+			if store.IsDuplicateKey(err) {
+				return apperr.Errorf(apperr.Conflict, "an account with this email already exists")
+			}
+			return fmt.Errorf("create account: %w", err)
 		}
-		u.PRN = string(p)
-	}
-	if _, err := db.Collection(Collection).InsertOne(ctx, u); err != nil {
-		if store.IsDuplicateKey(err) {
-			return nil, apperr.Errorf(apperr.Conflict, "an account with this email already exists")
-		}
-		return nil, fmt.Errorf("create account: %w", err)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return u, nil
 }

@@ -178,7 +178,7 @@ func (a *App) notifier() notify.Publisher {
 
 // AreaOptions returns the httpapi options every area is built with.
 func (a *App) AreaOptions() httpapi.Options {
-	return httpapi.Options{Auth: a.Guard, Logger: a.Logger, Project: a.Config.Project}
+	return httpapi.Options{Auth: a.Guard, Logger: a.Logger, Project: a.Config.Project, Timeout: a.Config.RequestTimeout}
 }
 
 // Close releases the notifications topic, the platform lease, every cached cluster client and the embedded

@@ -30,6 +30,9 @@ type Config struct {
 	RefreshTTL       time.Duration
 	TenantCacheTTL   time.Duration
 	ClusterCacheSize int
+	// RequestTimeout bounds each API request's work: a database call still waiting at the deadline gives
+	// up, and the caller gets 503 "unavailable" with Retry-After instead of a hung connection.
+	RequestTimeout time.Duration
 	// AdminEmail and AdminPassword bootstrap the first platform admin when none exists.
 	AdminEmail    string
 	AdminPassword string
@@ -78,6 +81,7 @@ var Variables = []Variable{
 	{"EDUGRID_REFRESH_TTL", "720h", "refresh token lifetime"},
 	{"EDUGRID_TENANT_CACHE_TTL", "30s", "how long a warm instance trusts its cached tenant and account states"},
 	{"EDUGRID_CLUSTER_CACHE_SIZE", "16", "cluster clients kept per instance (LRU)"},
+	{"EDUGRID_REQUEST_TIMEOUT", "30s", "deadline of each API request's work; a request still waiting on the database then answers 503 `unavailable` with Retry-After"},
 	{"EDUGRID_PLATFORM_ADMIN_EMAIL", "none", "email of the first platform admin, created when none exists"},
 	{"EDUGRID_PLATFORM_ADMIN_PASSWORD", "none", "that admin's initial password (no default in production)"},
 	{"EDUGRID_LOG_LEVEL", "info", "debug, info, warn or error"},
@@ -134,6 +138,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		{&c.AccessTTL, "EDUGRID_ACCESS_TTL", "15m"},
 		{&c.RefreshTTL, "EDUGRID_REFRESH_TTL", "720h"},
 		{&c.TenantCacheTTL, "EDUGRID_TENANT_CACHE_TTL", "30s"},
+		{&c.RequestTimeout, "EDUGRID_REQUEST_TIMEOUT", "30s"},
 	}
 	for _, d := range durations {
 		if *d.dst, err = time.ParseDuration(get(d.name, d.def)); err != nil || *d.dst <= 0 {

@@ -61,6 +61,8 @@ func setting(c Config, name string) (string, bool) {
 		return c.TenantCacheTTL.String(), true
 	case "EDUGRID_CLUSTER_CACHE_SIZE":
 		return strconv.Itoa(c.ClusterCacheSize), true
+	case "EDUGRID_REQUEST_TIMEOUT":
+		return c.RequestTimeout.String(), true
 	case "EDUGRID_PLATFORM_ADMIN_EMAIL":
 		return c.AdminEmail, true
 	case "EDUGRID_PLATFORM_ADMIN_PASSWORD":
@@ -233,6 +235,7 @@ func TestBadValues(t *testing.T) {
 		{"duration garbage", "EDUGRID_REFRESH_TTL", "a month"},
 		{"zero duration", "EDUGRID_TENANT_CACHE_TTL", "0s"},
 		{"negative duration", "EDUGRID_ACCESS_TTL", "-1m"},
+		{"zero request timeout", "EDUGRID_REQUEST_TIMEOUT", "0s"},
 		{"cache size word", "EDUGRID_CLUSTER_CACHE_SIZE", "sixteen"},
 		{"cache size zero", "EDUGRID_CLUSTER_CACHE_SIZE", "0"},
 		{"hops negative", "EDUGRID_CLIENT_IP_HOPS", "-1"},

@@ -16,7 +16,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"regexp"
 	"strings"
 )
@@ -169,7 +171,8 @@ func Decode(data []byte) (*Event, error) {
 	if err := dec.Decode(&e); err != nil {
 		return nil, fmt.Errorf("decode event: %w", err)
 	}
-	if dec.More() {
+	// More would miss a stray '}' or ']' after the object; only the end of the data is the end.
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("decode event: trailing data")
 	}
 	if err := e.Validate(); err != nil {

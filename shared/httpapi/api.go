@@ -64,6 +64,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Project is the Google Cloud project id, used to link log lines to traces.
 	Project string
+	// Timeout, when positive, is every request's deadline: database calls still waiting then give up and
+	// the request answers 503 (see WriteError).
+	Timeout time.Duration
 }
 
 // Area serves one API area's route table. It is an http.Handler.
@@ -110,6 +113,11 @@ func (a *Area) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	caller := &callerInfo{}
 	ctx := context.WithValue(r.Context(), requestIDKey{}, rid)
+	if a.opts.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, a.opts.Timeout)
+		defer cancel()
+	}
 	ctx = context.WithValue(ctx, callerKey{}, caller)
 	ctx = WithLogger(ctx, log)
 	r = r.WithContext(ctx)

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/edugrid/edugrid/shared/apperr"
@@ -24,9 +25,10 @@ type Validator interface {
 	Validate() error
 }
 
-// Decode reads r's JSON body strictly into dst, a pointer to a typed struct: the content type must be JSON,
-// unknown fields, trailing data and bodies over MaxBodyBytes are refused, and a value of the wrong JSON type
-// (such as an operator object {"$ne": …} where a string belongs) is refused by the type itself. Because
+// Decode reads r's JSON body strictly into dst, a pointer to a typed struct: the content type must be JSON;
+// unknown fields, trailing data, bodies over MaxBodyBytes, NUL characters and text another parser could
+// read differently (duplicate keys, invalid UTF-8, lone surrogates) are refused; and a value of the wrong
+// JSON type (such as an operator object {"$ne": …} where a string belongs) is refused by the type itself. Because
 // bodies only ever land in typed structs, client JSON can never become a database filter or update. If
 // dst implements Validator, Validate runs last. Errors are *apperr.Error with codes Invalid, TooLarge or
 // UnsupportedType.
@@ -48,6 +50,9 @@ func Decode(r *http.Request, dst any) error {
 	if t := bytes.TrimSpace(first); len(t) == 0 || t[0] != '{' {
 		return apperr.Errorf(apperr.Invalid, "the request body must be a JSON object")
 	}
+	if err := checkJSONText(first); err != nil {
+		return err
+	}
 	inner := json.NewDecoder(bytes.NewReader(first))
 	inner.DisallowUnknownFields()
 	if err := inner.Decode(dst); err != nil {
@@ -65,6 +70,107 @@ func Decode(r *http.Request, dst any) error {
 		return v.Validate()
 	}
 	return nil
+}
+
+// checkJSONText refuses what encoding/json would accept silently but read differently from other parsers
+// (a proxy, a log pipeline, the frontend's own validation): invalid UTF-8 and lone UTF-16 surrogate
+// escapes, which it turns into U+FFFD, an object naming a key twice, where it keeps the last value and
+// matches keys without regard to letter case ({"name":"a","NAME":"b"}), and NUL characters. raw is one
+// syntactically valid JSON value.
+func checkJSONText(raw []byte) error {
+	if !utf8.Valid(raw) {
+		return apperr.Errorf(apperr.Invalid, "the request body is not valid UTF-8")
+	}
+	type object struct {
+		keys    map[string]bool
+		wantKey bool
+	}
+	var stack []*object // nil entries are arrays
+	for i := 0; i < len(raw); {
+		switch raw[i] {
+		case '{':
+			stack = append(stack, &object{keys: map[string]bool{}, wantKey: true})
+		case '[':
+			stack = append(stack, nil)
+		case '}', ']':
+			stack = stack[:len(stack)-1]
+		case ',':
+			if top := stack[len(stack)-1]; top != nil {
+				top.wantKey = true
+			}
+		case '"':
+			end, ok := scanString(raw, i)
+			if !ok {
+				return apperr.Errorf(apperr.Invalid, "the request body holds a NUL character or an unpaired UTF-16 surrogate escape")
+			}
+			if top := stack[len(stack)-1]; top != nil && top.wantKey {
+				top.wantKey = false
+				var key string
+				_ = json.Unmarshal(raw[i:end], &key) // valid JSON string, checked above
+				folded := strings.ToLower(strings.ToUpper(key))
+				if top.keys[folded] {
+					if len(key) > 64 {
+						return apperr.Errorf(apperr.Invalid, "an object in the request body names a key twice")
+					}
+					return apperr.InvalidField(key, "appears twice (keys are matched regardless of letter case)")
+				}
+				top.keys[folded] = true
+			}
+			i = end
+			continue
+		}
+		i++
+	}
+	return nil
+}
+
+// scanString returns the index just after the JSON string starting at raw[i] (a quote), and false when the
+// string escapes a UTF-16 surrogate that is not part of a high-low pair, or a NUL: no field of this API
+// means to hold one, and tools downstream that treat text as C strings would cut the value short there.
+func scanString(raw []byte, i int) (int, bool) {
+	j := i + 1
+	for raw[j] != '"' {
+		if raw[j] != '\\' {
+			j++
+			continue
+		}
+		if raw[j+1] != 'u' {
+			j += 2
+			continue
+		}
+		r := hex4(raw[j+2 : j+6])
+		switch {
+		case r == 0, r >= 0xDC00 && r <= 0xDFFF:
+			return 0, false
+		case r >= 0xD800 && r <= 0xDBFF:
+			if j+12 > len(raw) || raw[j+6] != '\\' || raw[j+7] != 'u' {
+				return 0, false
+			}
+			if lo := hex4(raw[j+8 : j+12]); lo < 0xDC00 || lo > 0xDFFF {
+				return 0, false
+			}
+			j += 12
+		default:
+			j += 6
+		}
+	}
+	return j + 1, true
+}
+
+func hex4(b []byte) rune {
+	var r rune
+	for _, c := range b {
+		r <<= 4
+		switch {
+		case c >= '0' && c <= '9':
+			r |= rune(c - '0')
+		case c >= 'a' && c <= 'f':
+			r |= rune(c-'a') + 10
+		case c >= 'A' && c <= 'F':
+			r |= rune(c-'A') + 10
+		}
+	}
+	return r
 }
 
 func decodeError(err error) error {
@@ -128,12 +234,20 @@ func JSON(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(buf.Bytes())
 }
 
-// Text trims s and returns it, or an Invalid error naming field when it is empty or longer than max
-// characters.
+// Text trims s and returns it, or an Invalid error naming field when it is empty, longer than max
+// characters, or holds a control character (NUL, escape…; line breaks and tabs are allowed) or a bidi
+// embedding, override or isolate (U+202A–U+202E, U+2066–U+2069), which can make a stored name display as
+// something else. Every other character, emoji, combining marks and right-to-left scripts included, is
+// kept exactly as sent.
 func Text(field, s string, max int) (string, error) {
 	s = strings.TrimSpace(s)
 	if n := utf8.RuneCountInString(s); n < 1 || n > max {
 		return "", apperr.InvalidField(field, fmt.Sprintf("must be 1 to %d characters", max))
+	}
+	for _, r := range s {
+		if (unicode.IsControl(r) && r != '\n' && r != '\t' && r != '\r') || (r >= 0x202A && r <= 0x202E) || (r >= 0x2066 && r <= 0x2069) {
+			return "", apperr.InvalidField(field, "must not hold control or bidi override characters")
+		}
 	}
 	return s, nil
 }

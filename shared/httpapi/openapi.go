@@ -85,7 +85,8 @@ func (g *schemaGen) operation(area, path string, rt Route) map[string]any {
 	if rt.Request != nil {
 		op["requestBody"] = map[string]any{
 			"required": true,
-			"content":  map[string]any{"application/json": map[string]any{"schema": g.schemaOf(reflect.TypeOf(rt.Request))}},
+			"content": map[string]any{"application/json": map[string]any{"schema": g.schemaOf(reflect.TypeOf(rt.Request)),
+				"example": exampleOf(reflect.TypeOf(rt.Request), "", 0)}},
 		}
 	}
 	status := rt.Status
@@ -94,13 +95,15 @@ func (g *schemaGen) operation(area, path string, rt Route) map[string]any {
 	}
 	ok := map[string]any{"description": http.StatusText(status)}
 	if rt.Response != nil {
-		ok["content"] = map[string]any{"application/json": map[string]any{"schema": g.schemaOf(reflect.TypeOf(rt.Response))}}
+		ok["content"] = map[string]any{"application/json": map[string]any{"schema": g.schemaOf(reflect.TypeOf(rt.Response)),
+			"example": exampleOf(reflect.TypeOf(rt.Response), "", 0)}}
 	}
 	op["responses"] = map[string]any{
 		strconv.Itoa(status): ok,
 		"default": map[string]any{
 			"description": "An error, as RFC 9457 problem+json",
-			"content":     map[string]any{"application/problem+json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/Problem"}}},
+			"content": map[string]any{"application/problem+json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/Problem"},
+				"example": problemExample()}},
 		},
 	}
 	return op

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/edugrid/edugrid/shared/apperr"
 )
@@ -51,7 +52,8 @@ func ParsePage(r *http.Request) (PageRequest, error) {
 	if c := q.Get("cursor"); c != "" {
 		raw, err := base64.RawURLEncoding.DecodeString(c)
 		after, ok := strings.CutPrefix(string(raw), cursorPrefix)
-		if err != nil || !ok || after == "" || len(after) > 200 {
+		// Every key a page ends at is UTF-8; anything else was not issued here and must not reach a query.
+		if err != nil || !ok || after == "" || len(after) > 200 || !utf8.ValidString(after) {
 			return pr, apperr.InvalidField("cursor", "is not a cursor this API issued")
 		}
 		pr.After = after

@@ -1,11 +1,14 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 
 	"github.com/edugrid/edugrid/shared/apperr"
+	"github.com/edugrid/edugrid/shared/store"
 )
 
 // statusOf is the one place an application error code becomes an HTTP status.
@@ -57,13 +60,24 @@ type Problem struct {
 	Errors    map[string]string `json:"errors,omitempty"`
 }
 
+// RetryAfterUnavailable is the Retry-After, in seconds, of a 503: long enough for a held lock or a slow
+// dependency to clear, short enough that a user retrying by hand does not notice.
+const RetryAfterUnavailable = "2"
+
 // ProblemType returns the problem type URI for a code.
 func ProblemType(code apperr.Code) string { return "urn:edugrid:problem:" + string(code) }
 
 // WriteError writes err as problem+json. An *apperr.Error shows its code and message; anything else is
 // logged with its detail and shown only as "Internal error." so internals never reach the caller.
+//
+// A failure of a request whose deadline has passed, or a database timeout, is Unavailable (503 with
+// Retry-After): the service is overloaded or a dependency is slow, and the same request may well succeed
+// shortly. This is the one place timeouts become a status.
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	ae := apperr.As(err)
+	if ae == nil && (errors.Is(r.Context().Err(), context.DeadlineExceeded) || store.IsTimeout(err)) {
+		ae = apperr.Errorf(apperr.Unavailable, "The service took too long to answer; please try again shortly.")
+	}
 	if ae == nil {
 		Logger(r.Context()).Error("request failed", slog.String("error", err.Error()))
 		ae = &apperr.Error{Code: apperr.Internal, Message: "Internal error."}
@@ -100,6 +114,8 @@ func writeProblem(w http.ResponseWriter, r *http.Request, status int, ae *apperr
 		w.Header().Set("WWW-Authenticate", `Bearer realm="edugrid"`)
 	case apperr.RateLimited:
 		w.Header().Set("Retry-After", "60")
+	case apperr.Unavailable:
+		w.Header().Set("Retry-After", RetryAfterUnavailable)
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("Cache-Control", "no-store")

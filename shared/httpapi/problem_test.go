@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -80,6 +81,16 @@ func TestWriteError(t *testing.T) {
 			name: "field errors are listed", err: apperr.InvalidField("email", "is not an address"),
 			status: 400, code: apperr.Invalid, detail: "email: is not an address",
 			fields: map[string]string{"email": "is not an address"},
+		},
+		{
+			name: "unavailable says when to retry", err: apperr.Errorf(apperr.Unavailable, "analytics is not configured"),
+			status: 503, code: apperr.Unavailable, detail: "analytics is not configured",
+			header: "Retry-After", headerWant: RetryAfterUnavailable,
+		},
+		{
+			name: "a database timeout is unavailable", err: fmt.Errorf("find student s1: %w", context.DeadlineExceeded),
+			status: 503, code: apperr.Unavailable, detail: "The service took too long to answer; please try again shortly.",
+			header: "Retry-After", headerWant: RetryAfterUnavailable,
 		},
 		{
 			name: "anything else is internal", err: fmt.Errorf("insert: %w", fmt.Errorf("E11000 on edu_acme.users")),

@@ -106,20 +106,37 @@ const (
 	PaymentsWrite      Permission = "payments.write"      // record payments
 	RefundsWrite       Permission = "refunds.write"       // refunds and waivers
 
+	// exams: tests, results, grading scales and report cards.
+	ExamsWrite      Permission = "exams.write"      // create tests, enter and edit their results
+	ExamsRead       Permission = "exams.read"       // staff reads: tests, a whole test's results, batch rankings
+	GradingWrite    Permission = "grading.write"    // set the institution's grading scale
+	ReportCardsRead Permission = "reportcards.read" // one student's report card, the grading scale (students and guardians: their own)
+
+	// learning: course content, learner interactions, quizzes and progress.
+	LearningContentWrite Permission = "learning.content.write" // author modules, lessons and quizzes; read drafts and answers
+	LearningStudy        Permission = "learning.study"         // study the caller's own courses: read published content, record interactions, attempt quizzes
+	LearningProgressRead Permission = "learning.progress.read" // learners' progress (guardians: their children's; students: their own)
+
 	// analytics: reports from the warehouse (branch admins: their branches' rows).
 	AnalyticsRead Permission = "analytics.read"
+
+	// leads: the admissions funnel. Counsellors see the leads assigned to them and the unassigned ones.
+	LeadsRead    Permission = "leads.read"    // leads, their activity history, overdue follow-ups
+	LeadsWrite   Permission = "leads.write"   // create leads, move stages, notes, follow-ups
+	LeadsAssign  Permission = "leads.assign"  // give a lead to a counsellor, or take it back
+	LeadsConvert Permission = "leads.convert" // turn a won lead into an enrolled, billed student
 )
 
 // grants is the whole role -> permission table, read-only after init.
 var grants = map[Role][]Permission{
 	PlatformAdmin: {PlatformTenants},
-	Owner:         {BranchesRead, BranchesWrite, StaffRead, StaffWrite, AuditRead, CoursesRead, CoursesWrite, BatchesRead, BatchesWrite, SessionsWrite, StudentsRead, StudentsWrite, EnrolmentsWrite, AttendanceWrite, AttendanceRead, AttendanceStudentsRead, FeesRead, FeePlansWrite, FeesAssign, ConcessionsApprove, PaymentsWrite, RefundsWrite, AnalyticsRead},
-	BranchAdmin:   {BranchesRead, StaffRead, StaffWrite, CoursesRead, CoursesWrite, BatchesRead, BatchesWrite, SessionsWrite, StudentsRead, StudentsWrite, EnrolmentsWrite, AttendanceWrite, AttendanceRead, AttendanceStudentsRead, FeesRead, FeesAssign, PaymentsWrite, AnalyticsRead},
+	Owner:         {BranchesRead, BranchesWrite, StaffRead, StaffWrite, AuditRead, CoursesRead, CoursesWrite, BatchesRead, BatchesWrite, SessionsWrite, StudentsRead, StudentsWrite, EnrolmentsWrite, AttendanceWrite, AttendanceRead, AttendanceStudentsRead, FeesRead, FeePlansWrite, FeesAssign, ConcessionsApprove, PaymentsWrite, RefundsWrite, AnalyticsRead, ExamsWrite, ExamsRead, GradingWrite, ReportCardsRead, LeadsRead, LeadsWrite, LeadsAssign, LeadsConvert, LearningContentWrite, LearningProgressRead},
+	BranchAdmin:   {BranchesRead, StaffRead, StaffWrite, CoursesRead, CoursesWrite, BatchesRead, BatchesWrite, SessionsWrite, StudentsRead, StudentsWrite, EnrolmentsWrite, AttendanceWrite, AttendanceRead, AttendanceStudentsRead, FeesRead, FeesAssign, PaymentsWrite, AnalyticsRead, ExamsWrite, ExamsRead, ReportCardsRead, LeadsRead, LeadsWrite, LeadsAssign, LeadsConvert, LearningContentWrite, LearningProgressRead},
 	Accountant:    {BranchesRead, StaffRead, CoursesRead, BatchesRead, StudentsRead, AttendanceRead, AttendanceStudentsRead, FeesRead, FeePlansWrite, FeesAssign, ConcessionsApprove, PaymentsWrite, RefundsWrite},
-	Counsellor:    {BranchesRead, CoursesRead, BatchesRead, StudentsRead, StudentsWrite, EnrolmentsWrite, AttendanceRead, AttendanceStudentsRead, FeesRead, FeesAssign},
-	Teacher:       {BranchesRead, CoursesRead, BatchesRead, SessionsWrite, StudentsRead, AttendanceWrite, AttendanceRead, AttendanceStudentsRead},
-	Guardian:      {StudentsRead, AttendanceStudentsRead, FeesRead},
-	Student:       {StudentsRead, AttendanceStudentsRead, FeesRead},
+	Counsellor:    {BranchesRead, CoursesRead, BatchesRead, StudentsRead, StudentsWrite, EnrolmentsWrite, AttendanceRead, AttendanceStudentsRead, FeesRead, FeesAssign, ExamsRead, ReportCardsRead, LeadsRead, LeadsWrite, LeadsConvert, LearningProgressRead},
+	Teacher:       {BranchesRead, CoursesRead, BatchesRead, SessionsWrite, StudentsRead, AttendanceWrite, AttendanceRead, AttendanceStudentsRead, ExamsWrite, ExamsRead, ReportCardsRead, LearningContentWrite, LearningProgressRead},
+	Guardian:      {StudentsRead, AttendanceStudentsRead, FeesRead, ReportCardsRead, LearningProgressRead},
+	Student:       {StudentsRead, AttendanceStudentsRead, FeesRead, ReportCardsRead, LearningStudy, LearningProgressRead},
 }
 
 // Allowed reports whether role r holds permission p. Public and Self are held by every valid role.

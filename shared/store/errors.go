@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"errors"
 
 	"github.com/256dpi/lungo"
@@ -15,6 +16,13 @@ func IsDuplicateKey(err error) bool {
 		return false
 	}
 	return mongo.IsDuplicateKeyError(err) || lungo.IsUniquenessError(err)
+}
+
+// IsTimeout reports whether err is a database call that ran out of time: its context's deadline passed
+// (the embedded engine waiting for its write lock, a transaction waiting to begin) or the driver timed
+// out (a socket, server selection, maxTimeMS). The HTTP layer answers these 503, never 500.
+func IsTimeout(err error) bool {
+	return err != nil && (errors.Is(err, context.DeadlineExceeded) || mongo.IsTimeout(err))
 }
 
 // IsNotFound reports whether err says a single-document read found nothing.

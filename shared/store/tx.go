@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/256dpi/lungo"
 )
@@ -16,10 +17,43 @@ import (
 // an operation that is one transaction on its own (create a student, enrol, assign a fee plan) becomes one
 // step of a larger all-or-nothing operation (convert a lead) without changing its code. The outer Tx then
 // decides alone whether everything commits, and an inner error aborts everything.
+//
+// A transaction still waiting to begin when ctx ends gives up with ctx's error (context.DeadlineExceeded
+// for a request past its deadline) and never runs fn. The embedded engine waits for its one write token
+// without looking at the context, so the wait happens on another goroutine, which, once the token comes,
+// aborts at once. Once fn runs, Tx waits for it: a transaction that may still commit is never reported
+// as failed.
 func Tx(ctx context.Context, db lungo.IDatabase, fn func(ctx context.Context) error) error {
 	if InTx(ctx) {
 		return fn(ctx)
 	}
+	if ctx.Done() == nil {
+		return tx(ctx, db, fn)
+	}
+	const waiting, running, abandoned = 0, 1, 2
+	var state atomic.Int32
+	done := make(chan error, 1)
+	go func() {
+		done <- tx(ctx, db, func(tc context.Context) error {
+			// A retry by the driver finds running already and runs fn again.
+			if !state.CompareAndSwap(waiting, running) && state.Load() == abandoned {
+				return ctx.Err()
+			}
+			return fn(tc)
+		})
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		if state.CompareAndSwap(waiting, abandoned) {
+			return fmt.Errorf("transaction on %s: waiting to begin: %w", db.Name(), ctx.Err())
+		}
+		return <-done
+	}
+}
+
+func tx(ctx context.Context, db lungo.IDatabase, fn func(ctx context.Context) error) error {
 	var fnErr error
 	err := db.Client().UseSession(ctx, func(sc lungo.ISessionContext) error {
 		_, err := sc.WithTransaction(sc, func(tc lungo.ISessionContext) (any, error) {

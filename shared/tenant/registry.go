@@ -163,28 +163,35 @@ func (r *Registry) Create(ctx context.Context, t *Tenant) error {
 	} else if n > 0 {
 		return apperr.Errorf(apperr.Conflict, "an institution with slug %q already exists", t.Slug)
 	}
-	var counter struct {
-		Seq int `bson:"seq"`
-	}
-	err := r.db.Collection(countersCollection).FindOneAndUpdate(ctx,
-		bson.M{"_id": "tenant_number"}, bson.M{"$inc": bson.M{"seq": 1}},
-		options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.After),
-	).Decode(&counter)
-	if err != nil {
-		return fmt.Errorf("allocate tenant number: %w", err)
-	}
-	if counter.Seq > MaxNumber {
-		return apperr.Errorf(apperr.Conflict, "every tenant number is in use")
-	}
-	now := r.clock.Now()
-	t.Number = counter.Seq
-	t.DB = DatabaseName(t.Slug)
-	t.CreatedAt, t.UpdatedAt = now, now
-	if _, err := r.db.Collection(tenantsCollection).InsertOne(ctx, t); err != nil {
-		if store.IsDuplicateKey(err) {
-			return apperr.Errorf(apperr.Conflict, "an institution with slug %q already exists", t.Slug)
+	// One transaction: a refusal (numbers used up, the slug taken meanwhile) leaves the counter as it was.
+	err := store.Tx(ctx, r.db, func(ctx context.Context) error {
+		var counter struct {
+			Seq int `bson:"seq"`
 		}
-		return fmt.Errorf("create tenant %s: %w", t.Slug, err)
+		err := r.db.Collection(countersCollection).FindOneAndUpdate(ctx,
+			bson.M{"_id": "tenant_number"}, bson.M{"$inc": bson.M{"seq": 1}},
+			options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.After),
+		).Decode(&counter)
+		if err != nil {
+			return fmt.Errorf("allocate tenant number: %w", err)
+		}
+		if counter.Seq > MaxNumber {
+			return apperr.Errorf(apperr.Conflict, "every tenant number is in use")
+		}
+		now := r.clock.Now()
+		t.Number = counter.Seq
+		t.DB = DatabaseName(t.Slug)
+		t.CreatedAt, t.UpdatedAt = now, now
+		if _, err := r.db.Collection(tenantsCollection).InsertOne(ctx, t); err != nil {
+			if store.IsDuplicateKey(err) {
+				return apperr.Errorf(apperr.Conflict, "an institution with slug %q already exists", t.Slug)
+			}
+			return fmt.Errorf("create tenant %s: %w", t.Slug, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	r.Invalidate(t.Slug)
 	return nil

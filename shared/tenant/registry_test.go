@@ -129,6 +129,13 @@ func TestRegistryCreateNumbersExhausted(t *testing.T) {
 	if _, err := r.Load(ctx, "one-too-many"); apperr.CodeOf(err) != apperr.NotFound {
 		t.Errorf("tenant past the last number was stored: %v", err)
 	}
+	// The refusal wrote nothing: the counter still names the last number given out.
+	var counter struct {
+		Seq int `bson:"seq"`
+	}
+	if err := db.Collection("counters").FindOne(ctx, bson.M{"_id": "tenant_number"}).Decode(&counter); err != nil || counter.Seq != tenant.MaxNumber {
+		t.Errorf("counter after a refused create = %d, %v; want %d", counter.Seq, err, tenant.MaxNumber)
+	}
 }
 
 func TestRegistryGetCaches(t *testing.T) {

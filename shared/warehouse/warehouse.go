@@ -11,6 +11,12 @@
 // double-count. A deleted document stays as a tombstone row (deleted = true) so that an older version
 // arriving late cannot resurrect it; queries never see tombstones.
 //
+// Some documents hold many analysed rows (an attendance sheet holds one mark per student, a lead the stages
+// it went through). Their rows go to a child table (Table.Children): each version of the parent document
+// replaces all of its rows at once, so a mark removed from a sheet disappears and an older version of the
+// sheet arriving late changes nothing. Every parent version also writes one marker row (id = parent_id,
+// deleted = true), which carries the version even when the parent has no rows left or was deleted.
+//
 // Tenancy: a report never names a table. It names logical tables that the engine binds to the caller's
 // tenant's rows (see Query), and the tenant is always a bound parameter.
 package warehouse
@@ -74,6 +80,9 @@ type Table struct {
 	// Current marks a current-state table: the common columns (CommonColumns) come first and (tenant,
 	// id) is its key.
 	Current bool
+	// Children marks a child table (Current is set too): ChildColumns come first, rows belong to the
+	// document parent_id, and only the rows of the parent's newest version are live.
+	Children bool
 }
 
 // Column returns the index of the named column, or -1.
@@ -94,6 +103,10 @@ var CommonColumns = []Column{
 	{"deleted", Bool},         // a tombstone: the document was deleted at version
 	{"changed_at", Timestamp}, // when the winning change happened (its cluster time's second)
 }
+
+// ChildColumns are the columns every child table starts with, in this order: the common columns, where
+// id identifies the row within the tenant (parent id and the row's own key), then the parent's id.
+var ChildColumns = append(CommonColumns[:len(CommonColumns):len(CommonColumns)], Column{"parent_id", String})
 
 // Row is one row of a table: one value per column, in the table's column order.
 type Row []any

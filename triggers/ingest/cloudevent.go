@@ -11,7 +11,8 @@ import (
 	"github.com/edugrid/edugrid/shared/events"
 )
 
-// pushEnvelope is the data of the CloudEvent that Eventarc delivers for a Pub/Sub message.
+// pushEnvelope is the data of the CloudEvent a Pub/Sub message becomes: the Functions Framework makes it
+// from the push subscription's request (infra/analytics.tf), as Eventarc would.
 type pushEnvelope struct {
 	Message struct {
 		Data       []byte            `json:"data"` // base64 in JSON

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
+	"strconv"
 	"time"
 )
 
@@ -73,6 +75,28 @@ func (f *Fields) Int(k string) any {
 		}
 	}
 	return f.fail(k, "an integer")
+}
+
+// Float reads a number as float64 (Extended JSON's {"$numberDouble": …}, {"$numberInt": …} and
+// {"$numberLong": …} included).
+func (f *Fields) Float(k string) any {
+	switch v := f.doc[k].(type) {
+	case nil:
+		return nil
+	case json.Number:
+		if n, err := v.Float64(); err == nil {
+			return n
+		}
+	case map[string]any:
+		for _, key := range []string{"$numberDouble", "$numberInt", "$numberLong"} {
+			if s, ok := v[key].(string); ok {
+				if n, err := strconv.ParseFloat(s, 64); err == nil && !math.IsNaN(n) && !math.IsInf(n, 0) {
+					return n
+				}
+			}
+		}
+	}
+	return f.fail(k, "a number")
 }
 
 // Bool reads a boolean.

@@ -22,6 +22,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/edugrid/edugrid/shared/clock"
@@ -31,12 +32,13 @@ import (
 
 // Ingester writes event batches to a warehouse. Safe for concurrent use when the warehouse is.
 type Ingester struct {
-	wh     warehouse.Warehouse
-	clock  clock.Clock
-	logger *slog.Logger
+	wh         warehouse.Warehouse
+	clock      clock.Clock
+	logger     *slog.Logger
+	transforms map[string]Transform
 }
 
-// New returns an Ingester over wh.
+// New returns an Ingester over wh with the transforms of Transforms.
 func New(wh warehouse.Warehouse, clk clock.Clock, logger *slog.Logger) *Ingester {
 	if clk == nil {
 		clk = clock.System()
@@ -44,7 +46,7 @@ func New(wh warehouse.Warehouse, clk clock.Clock, logger *slog.Logger) *Ingester
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Ingester{wh: wh, clock: clk, logger: logger}
+	return &Ingester{wh: wh, clock: clk, logger: logger, transforms: transformSet(Transforms())}
 }
 
 // Apply commits evs to the warehouse. An event whose document its transform cannot read is kept as a raw
@@ -60,15 +62,13 @@ func (in *Ingester) Apply(ctx context.Context, evs []*events.Event) error {
 			EventID: ev.ID, Tenant: ev.Tenant, Collection: ev.Collection, Op: string(ev.Op), DocumentID: ev.DocumentID,
 			Version: ev.Time.Seq(), ChangedAt: changedAt(ev), Document: string(ev.Document), IngestedAt: now,
 		})
-		u, ok, err := upsert(ev)
+		ups, err := in.upserts(ev)
 		if err != nil {
 			in.logger.Error("change event does not fit its table; kept as a raw change only",
 				slog.String("event_id", ev.ID), slog.String("tenant", ev.Tenant), slog.String("collection", ev.Collection), slog.String("error", err.Error()))
 			continue
 		}
-		if ok {
-			b.Upserts = append(b.Upserts, u)
-		}
+		b.Upserts = append(b.Upserts, ups...)
 	}
 	if err := in.wh.Apply(ctx, b); err != nil {
 		return fmt.Errorf("ingest %d events: %w", len(evs), err)
@@ -78,33 +78,66 @@ func (in *Ingester) Apply(ctx context.Context, evs []*events.Event) error {
 
 func changedAt(ev *events.Event) time.Time { return time.Unix(int64(ev.Time.T), 0).UTC() }
 
-// upsert returns the current-state row ev makes, and false when its collection is not analysed or the
-// event carries no state (an update of a document deleted since: its delete follows).
-func upsert(ev *events.Event) (warehouse.Upsert, bool, error) {
-	tr, ok := transformFor(ev.Collection)
+// upserts returns the rows ev makes: its document's current-state row and its rows of child tables;
+// none when its collection is not analysed or the event carries no state (an update of a document deleted
+// since: its delete follows).
+func (in *Ingester) upserts(ev *events.Event) ([]warehouse.Upsert, error) {
+	tr, ok := in.transforms[ev.Collection]
 	if !ok {
-		return warehouse.Upsert{}, false, nil
+		return nil, nil
 	}
-	common := warehouse.Row{ev.Tenant, ev.DocumentID, ev.Time.Seq(), ev.Op == events.Delete, changedAt(ev)}
-	width := len(tr.Table.Columns)
-	if ev.Op == events.Delete {
-		row := make(warehouse.Row, width)
+	deleted := ev.Op == events.Delete
+	if !deleted && len(ev.Document) == 0 {
+		return nil, nil
+	}
+	common := warehouse.Row{ev.Tenant, ev.DocumentID, ev.Time.Seq(), deleted, changedAt(ev)}
+	// A marker row per child table carries the parent's version, so that a delete, or a version with
+	// no rows left, still replaces the rows of every older version.
+	marker := func(t *warehouse.Table) warehouse.Upsert {
+		row := make(warehouse.Row, len(t.Columns))
 		copy(row, common)
-		return warehouse.Upsert{Table: tr.Table, Row: row}, true, nil
+		row[3], row[len(common)] = true, ev.DocumentID
+		return warehouse.Upsert{Table: t, Row: row}
 	}
-	if len(ev.Document) == 0 {
-		return warehouse.Upsert{}, false, nil
+	var out []warehouse.Upsert
+	if deleted {
+		if tr.Table != nil {
+			row := make(warehouse.Row, len(tr.Table.Columns))
+			copy(row, common)
+			out = append(out, warehouse.Upsert{Table: tr.Table, Row: row})
+		}
+		for _, c := range tr.Children {
+			out = append(out, marker(c.Table))
+		}
+		return out, nil
 	}
 	f, err := ParseFields(ev.Document)
 	if err != nil {
-		return warehouse.Upsert{}, false, err
+		return nil, err
 	}
-	own := tr.Row(f)
+	if tr.Table != nil {
+		own := tr.Row(f)
+		if len(common)+len(own) != len(tr.Table.Columns) {
+			return nil, fmt.Errorf("transform of %s made %d values, want %d", ev.Collection, len(own), len(tr.Table.Columns)-len(common))
+		}
+		out = append(out, warehouse.Upsert{Table: tr.Table, Row: append(slices.Clone(common), own...)})
+	}
+	for _, c := range tr.Children {
+		out = append(out, marker(c.Table))
+		width := len(c.Table.Columns) - len(warehouse.ChildColumns)
+		for _, kr := range c.Rows(f) {
+			if len(kr.Row) != width {
+				return nil, fmt.Errorf("child transform of %s made %d values for %s, want %d", ev.Collection, len(kr.Row), c.Table.Name, width)
+			}
+			if kr.Key == "" {
+				return nil, fmt.Errorf("child transform of %s made a row of %s without a key", ev.Collection, c.Table.Name)
+			}
+			row := append(warehouse.Row{ev.Tenant, ev.DocumentID + "/" + kr.Key, ev.Time.Seq(), false, changedAt(ev), ev.DocumentID}, kr.Row...)
+			out = append(out, warehouse.Upsert{Table: c.Table, Row: row})
+		}
+	}
 	if err := f.Err(); err != nil {
-		return warehouse.Upsert{}, false, err
+		return nil, err
 	}
-	if len(common)+len(own) != width {
-		return warehouse.Upsert{}, false, fmt.Errorf("transform of %s made %d values, want %d", ev.Collection, len(own), width-len(common))
-	}
-	return warehouse.Upsert{Table: tr.Table, Row: append(common, own...)}, true, nil
+	return out, nil
 }

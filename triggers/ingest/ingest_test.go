@@ -81,9 +81,27 @@ func TestTransforms(t *testing.T) {
 	if len(wh.batches) != 1 || len(wh.batches[0].Changes) != 7 {
 		t.Fatalf("batches = %+v", wh.batches)
 	}
-	ups := wh.upserts()
+	var ups, marks []warehouse.Upsert
+	for _, u := range wh.upserts() {
+		if u.Table.Children {
+			marks = append(marks, u)
+		} else {
+			ups = append(ups, u)
+		}
+	}
 	if len(ups) != 4 {
 		t.Fatalf("%d upserts, want 4: %+v", len(ups), ups)
+	}
+	// The sheet's per-student rows: the marker carrying the sheet's version, then one row per mark.
+	if len(marks) != 5 {
+		t.Fatalf("%d attendance mark rows, want a marker and 4 marks: %+v", len(marks), marks)
+	}
+	if m := marks[0].Row; m[1] != "d2" || m[3] != true || m[5] != "d2" || m[2] != evs[1].Time.Seq() {
+		t.Fatalf("marker row = %v", m)
+	}
+	if m := marks[1].Row; marks[1].Table != warehouse.AttendanceMarks || m[1] != "d2/a" || m[3] != false || m[5] != "d2" || m[6] != "a" ||
+		m[7] != "b" || m[8] != "r" || m[9] != time.Date(2026, 6, 2, 0, 0, 0, 0, time.UTC) || m[10] != "late" {
+		t.Fatalf("mark row = %v", m)
 	}
 	u := ups[0].Row
 	if ups[0].Table != warehouse.Users || u[0] != "acme" || u[1] != "d1" || u[2] != evs[0].Time.Seq() || u[3] != false ||

@@ -27,14 +27,15 @@ var idlePause = 20 * time.Millisecond
 type Puller interface {
 	Pull(ctx context.Context, req *pb.PullRequest, opts ...gax.CallOption) (*pb.PullResponse, error)
 	Acknowledge(ctx context.Context, req *pb.AcknowledgeRequest, opts ...gax.CallOption) error
+	ModifyAckDeadline(ctx context.Context, req *pb.ModifyAckDeadlineRequest, opts ...gax.CallOption) error
 }
 
 var _ Puller = (*pubsubapi.SubscriptionAdminClient)(nil)
 
 // PullLoop pulls subscription (a full name, projects/…/subscriptions/…) in batches until ctx ends: each
 // batch is committed with one Apply and acknowledged with one Acknowledge. Poison messages are logged and
-// acknowledged with their batch; a failed Apply leaves the batch unacknowledged, so it is delivered again
-// after its ack deadline. It returns nil when ctx ends.
+// acknowledged with their batch; a failed Apply gives the batch back (a deadline of zero), so it is
+// delivered again at once, to the next pull after the loop's backoff. It returns nil when ctx ends.
 func PullLoop(ctx context.Context, p Puller, subscription string, in *Ingester, logger *slog.Logger) error {
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
@@ -100,6 +101,10 @@ func PullOnce(ctx context.Context, p Puller, subscription string, in *Ingester, 
 	done, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()
 	if err := in.Apply(done, evs); err != nil {
+		// Without this the batch would wait out its ack deadline (30 s and more) before anyone retried it.
+		if nackErr := p.ModifyAckDeadline(done, &pb.ModifyAckDeadlineRequest{Subscription: subscription, AckIds: ackIDs, AckDeadlineSeconds: 0}); nackErr != nil {
+			logger.Warn("ingest: giving a failed batch back failed; it is delivered again after its ack deadline", slog.String("error", nackErr.Error()))
+		}
 		return 0, err
 	}
 	err = p.Acknowledge(done, &pb.AcknowledgeRequest{Subscription: subscription, AckIds: ackIDs})

@@ -307,6 +307,12 @@ func (r *Relay) read(ctx context.Context, stream lungo.IChangeStream, inflight c
 				})
 			}
 		}
+		if p.res != nil {
+			// A publish once started is always handed on, even when stopping: commit drains everything
+			// until inflight is closed (so this cannot block for good), and resumes its key should it fail.
+			inflight <- p
+			continue
+		}
 		if !send(ctx, inflight, p) {
 			return nil
 		}
@@ -377,7 +383,14 @@ func (r *Relay) commit(ctx context.Context, inflight <-chan pending, stop func()
 				return errors.Join(failed, save())
 			}
 			if failed != nil {
-				continue // drain: nothing after a failure is checkpointed
+				// Drain: nothing after a failure is checkpointed. A publish that failed too paused its key,
+				// and the stream started again would find it still paused and fail once more for each.
+				if p.res != nil {
+					if _, err := p.res.Get(drainCtx); err != nil {
+						r.cfg.Publisher.ResumePublish(p.key)
+					}
+				}
+				continue
 			}
 			if p.res != nil {
 				if _, err := p.res.Get(drainCtx); err != nil {

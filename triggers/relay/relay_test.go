@@ -353,3 +353,82 @@ func TestDatabaseNameAgrees(t *testing.T) {
 		}
 	}
 }
+
+// pausingPub behaves like the Pub/Sub client with ordering keys: a failed publish pauses its key, and
+// every later publish on it fails until ResumePublish.
+type pausingPub struct {
+	*fakePub
+	paused map[string]bool
+	// pausedFailures counts publishes refused only because their key was still paused.
+	pausedFailures int
+}
+
+func (p *pausingPub) Publish(ctx context.Context, key string, data []byte, attrs map[string]string) relay.Result {
+	p.mu.Lock()
+	if p.paused[key] {
+		p.pausedFailures++
+		p.mu.Unlock()
+		return result{errors.New("ordering key paused")}
+	}
+	p.mu.Unlock()
+	res := p.fakePub.Publish(ctx, key, data, attrs)
+	if _, err := res.Get(ctx); err != nil {
+		p.mu.Lock()
+		p.paused[key] = true
+		p.mu.Unlock()
+	}
+	return res
+}
+
+func (p *pausingPub) ResumePublish(key string) {
+	p.mu.Lock()
+	delete(p.paused, key)
+	p.mu.Unlock()
+	p.fakePub.ResumePublish(key)
+}
+
+// Several publishes failing in one stream are all resumed when it stops, so the stream started again
+// from the checkpoint publishes them instead of failing once more per paused key.
+func TestEveryFailedKeyIsResumed(t *testing.T) {
+	ctx := context.Background()
+	c := newCluster(t)
+	pub := &pausingPub{fakePub: newPub(), paused: map[string]bool{}}
+	failing := map[string]bool{"b002": true, "b005": true, "b007": true}
+	pub.fail = func(e *events.Event) bool {
+		if failing[e.DocumentID] {
+			delete(failing, e.DocumentID) // once each
+			return true
+		}
+		return false
+	}
+	r := c.relay(pub)
+	start(t, r)
+	waitReady(t, r)
+	// One insert of all ten, so every publish is in flight before the first failure is seen.
+	var docs []any
+	for i := 0; i < 10; i++ {
+		docs = append(docs, bson.M{"_id": fmt.Sprintf("b%03d", i)})
+	}
+	if _, err := c.db("acme").Collection("branches").InsertMany(ctx, docs); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ids := map[string]bool{}
+		for _, m := range pub.all() {
+			ids[m.ev.DocumentID] = true
+		}
+		if len(ids) == 10 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("published %v, want all 10 documents", ids)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	pub.mu.Lock()
+	defer pub.mu.Unlock()
+	if pub.pausedFailures != 0 {
+		t.Fatalf("%d publishes failed on a key left paused; every failed key should have been resumed", pub.pausedFailures)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -22,6 +23,8 @@ import (
 	"google.golang.org/api/googleapi"
 	"google.golang.org/api/iterator"
 	"google.golang.org/api/option"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/dynamicpb"
@@ -35,6 +38,11 @@ type Config struct {
 	Dataset string
 	// Location of the dataset when Ensure creates it (default "US").
 	Location string
+	// Endpoint and StorageEndpoint point the engine at a BigQuery emulator instead of Google (the
+	// conformance suite, internal/conformance): the REST API's base URL ("http://127.0.0.1:9050") and the
+	// Storage Write API's plain-text gRPC address ("127.0.0.1:9060"). Either one set sends no credentials.
+	Endpoint        string
+	StorageEndpoint string
 }
 
 // ConfigFromEnv reads EDUGRID_BQ_PROJECT, EDUGRID_BQ_DATASET and EDUGRID_BQ_LOCATION; ok is false
@@ -49,6 +57,7 @@ type Warehouse struct {
 	cfg    Config
 	client *bq.Client
 	writer *managedwriter.Client
+	conn   *grpc.ClientConn // to StorageEndpoint; the writer does not close a connection it was given
 
 	mu      sync.Mutex
 	streams map[string]*tableStream
@@ -64,16 +73,36 @@ var _ warehouse.Warehouse = (*Warehouse)(nil)
 // Open connects to BigQuery (credentials from the environment unless opts say otherwise). It does not
 // create anything: call Ensure.
 func Open(ctx context.Context, cfg Config, opts ...option.ClientOption) (*Warehouse, error) {
-	client, err := bq.NewClient(ctx, cfg.Project, opts...)
+	queryOpts, writeOpts := opts, opts
+	if cfg.Endpoint != "" {
+		queryOpts = append(slices.Clone(opts), option.WithEndpoint(cfg.Endpoint), option.WithoutAuthentication())
+	}
+	var conn *grpc.ClientConn
+	if cfg.StorageEndpoint != "" {
+		var err error
+		if conn, err = grpc.NewClient(cfg.StorageEndpoint, grpc.WithTransportCredentials(insecure.NewCredentials())); err != nil {
+			return nil, fmt.Errorf("connect to bigquery storage write api at %s: %w", cfg.StorageEndpoint, err)
+		}
+		writeOpts = append(slices.Clone(opts), option.WithGRPCConn(conn), option.WithoutAuthentication())
+	}
+	client, err := bq.NewClient(ctx, cfg.Project, queryOpts...)
 	if err != nil {
+		closeConn(conn)
 		return nil, fmt.Errorf("connect to bigquery: %w", err)
 	}
-	writer, err := managedwriter.NewClient(ctx, cfg.Project, opts...)
+	writer, err := managedwriter.NewClient(ctx, cfg.Project, writeOpts...)
 	if err != nil {
 		_ = client.Close()
+		closeConn(conn)
 		return nil, fmt.Errorf("connect to bigquery storage write api: %w", err)
 	}
-	return &Warehouse{cfg: cfg, client: client, writer: writer, streams: map[string]*tableStream{}}, nil
+	return &Warehouse{cfg: cfg, client: client, writer: writer, conn: conn, streams: map[string]*tableStream{}}, nil
+}
+
+func closeConn(c *grpc.ClientConn) {
+	if c != nil {
+		_ = c.Close()
+	}
 }
 
 // Close closes the streams and clients.
@@ -86,6 +115,9 @@ func (w *Warehouse) Close() error {
 	}
 	w.streams = map[string]*tableStream{}
 	errs = append(errs, w.writer.Close(), w.client.Close())
+	if w.conn != nil {
+		errs = append(errs, w.conn.Close())
+	}
 	return errors.Join(errs...)
 }
 
@@ -116,7 +148,7 @@ func fieldType(t warehouse.Type) bq.FieldType {
 func Schema(t *warehouse.Table) bq.Schema {
 	var s bq.Schema
 	for i, c := range t.Columns {
-		required := i == 0 || (t.Current && i < len(warehouse.CommonColumns))
+		required := i == 0 || (t.Current && i < len(warehouse.CommonColumns)) || (t.Children && i < len(warehouse.ChildColumns))
 		s = append(s, &bq.FieldSchema{Name: c.Name, Type: fieldType(c.Type), Required: required})
 	}
 	return s
@@ -320,6 +352,14 @@ func (w *Warehouse) Apply(ctx context.Context, b warehouse.Batch) error {
 func QuerySQL(project, dataset string, q *warehouse.Query) (string, []bq.QueryParameter) {
 	var ctes []string
 	for _, t := range q.Tables() {
+		if t.Children {
+			// Rows are appended per parent version: the live ones are those of the parent's newest version
+			// (its marker row is deleted, so a deleted or emptied parent shows none), each once.
+			ctes = append(ctes, fmt.Sprintf("%s AS (SELECT * EXCEPT (rn, pv) FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY id, version) AS rn, "+
+				"MAX(version) OVER (PARTITION BY parent_id) AS pv FROM `%s.%s.%s` WHERE tenant = @%s) WHERE rn = 1 AND version = pv AND NOT deleted)",
+				t.Name, project, dataset, Stored(t), warehouse.TenantParam))
+			continue
+		}
 		ctes = append(ctes, fmt.Sprintf("%s AS (SELECT * EXCEPT (rn) FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY id ORDER BY version DESC) AS rn "+
 			"FROM `%s.%s.%s` WHERE tenant = @%s) WHERE rn = 1 AND NOT deleted)", t.Name, project, dataset, Stored(t), warehouse.TenantParam))
 	}

@@ -94,6 +94,28 @@ func TestQuerySQLBindsTenant(t *testing.T) {
 	}
 }
 
+// A child table's rows are appended per parent version; the CTE keeps only the newest version's rows of
+// each parent, once each, of the bound tenant.
+func TestChildQuerySQL(t *testing.T) {
+	q := warehouse.MustQuery("acme", "SELECT student_id FROM attendance_marks WHERE status = @s", warehouse.AttendanceMarks).With("s", "absent")
+	sql, params := bigquery.QuerySQL("proj", "ds", q)
+	want := "WITH attendance_marks AS (SELECT * EXCEPT (rn, pv) FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY id, version) AS rn, " +
+		"MAX(version) OVER (PARTITION BY parent_id) AS pv FROM `proj.ds.wh_attendance_marks` WHERE tenant = @tenant) " +
+		"WHERE rn = 1 AND version = pv AND NOT deleted) SELECT student_id"
+	if !strings.HasPrefix(sql, want) {
+		t.Fatalf("SQL =\n%s\nwant prefix\n%s", sql, want)
+	}
+	if len(params) != 2 || params[0].Value != "acme" {
+		t.Fatalf("params = %+v", params)
+	}
+	s := bigquery.Schema(warehouse.AttendanceMarks)
+	for i, f := range s {
+		if want := i < len(warehouse.ChildColumns); f.Required != want {
+			t.Errorf("column %s required = %v, want %v", f.Name, f.Required, want)
+		}
+	}
+}
+
 // TestIntegration writes to and queries a real dataset. It runs only when EDUGRID_BQ_PROJECT and
 // EDUGRID_BQ_DATASET name one (with application default credentials that may create tables in it).
 func TestIntegration(t *testing.T) {

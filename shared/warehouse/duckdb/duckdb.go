@@ -99,14 +99,24 @@ func TableDDL(t *warehouse.Table) []string {
 	for _, c := range t.Columns {
 		cols = append(cols, c.Name+" "+sqlType(c.Type))
 	}
-	key := "tenant, id"
-	if !t.Current {
-		key = t.Columns[0].Name
-	}
+	key := storedKey(t)
 	return []string{
 		fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s (%s, PRIMARY KEY (%s))", stored(t), strings.Join(cols, ", "), key),
 		fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s (%s)", staging(t), strings.Join(cols, ", ")),
 	}
+}
+
+// storedKey is the primary key of t's stored rows. A child table keeps the version in its key: a parent's
+// new version deletes the old rows and inserts the new ones in one transaction, and DuckDB checks unique
+// keys eagerly, so a key that returned within the transaction would be refused.
+func storedKey(t *warehouse.Table) string {
+	switch {
+	case t.Children:
+		return "tenant, id, version"
+	case t.Current:
+		return "tenant, id"
+	}
+	return t.Columns[0].Name
 }
 
 // Ensure implements warehouse.Warehouse.
@@ -127,29 +137,42 @@ func (w *Warehouse) Ensure(ctx context.Context, tables []*warehouse.Table) error
 	return nil
 }
 
-// mergeSQL returns the statement that merges t's staging rows, one per key (Apply deduplicates them),
+// mergeSQL returns the statements that merge t's staging rows, one per key (Apply deduplicates them),
 // into t: for a current-state table a staged version replaces the stored row only when it is newer; for
-// the changes table, rows whose event id is stored already are skipped.
-func mergeSQL(t *warehouse.Table) string {
+// a child table a parent's staged version replaces all of the parent's stored rows only when it is newer;
+// for the changes table, rows whose event id is stored already are skipped.
+func mergeSQL(t *warehouse.Table) []string {
 	var names []string
 	for _, c := range t.Columns {
 		names = append(names, c.Name)
 	}
 	cols := strings.Join(names, ", ")
-	if !t.Current {
-		return fmt.Sprintf(`INSERT INTO %s SELECT %s FROM %s ON CONFLICT DO NOTHING`, stored(t), cols, staging(t))
+	switch {
+	case t.Children:
+		return []string{
+			fmt.Sprintf(`DELETE FROM %[1]s AS s WHERE EXISTS (SELECT 1 FROM %[2]s AS g WHERE g.tenant = s.tenant AND g.parent_id = s.parent_id AND g.version > s.version)`,
+				stored(t), staging(t)),
+			fmt.Sprintf(`INSERT INTO %[1]s SELECT %[3]s FROM %[2]s AS g WHERE NOT EXISTS (SELECT 1 FROM %[1]s AS s WHERE s.tenant = g.tenant AND s.parent_id = g.parent_id AND s.version >= g.version)`,
+				stored(t), staging(t), cols),
+		}
+	case !t.Current:
+		return []string{fmt.Sprintf(`INSERT INTO %s SELECT %s FROM %s ON CONFLICT DO NOTHING`, stored(t), cols, staging(t))}
 	}
 	var set []string
 	for _, n := range names[2:] {
 		set = append(set, n+" = excluded."+n)
 	}
-	return fmt.Sprintf(`INSERT INTO %s SELECT %s FROM %s ON CONFLICT (tenant, id) DO UPDATE SET %s WHERE excluded.version > %s.version`,
-		stored(t), cols, staging(t), strings.Join(set, ", "), stored(t))
+	return []string{fmt.Sprintf(`INSERT INTO %s SELECT %s FROM %s ON CONFLICT (tenant, id) DO UPDATE SET %s WHERE excluded.version > %s.version`,
+		stored(t), cols, staging(t), strings.Join(set, ", "), stored(t))}
 }
 
 // dedupe keeps one row per key, as the merge needs: the first of each event id, the highest version of
-// each (tenant, id). Doing it here is much cheaper than a window function in the merge.
+// each (tenant, id), and for a child table only the rows of each parent's highest version, once each.
+// Doing it here is much cheaper than a window function in the merge.
 func dedupe(t *warehouse.Table, rows []warehouse.Row) []warehouse.Row {
+	if t.Children {
+		return dedupeChildren(rows)
+	}
 	type key struct{ a, b any }
 	seen := make(map[key]int, len(rows))
 	out := rows[:0:0]
@@ -166,6 +189,33 @@ func dedupe(t *warehouse.Table, rows []warehouse.Row) []warehouse.Row {
 		case t.Current && version(r) > version(out[i]):
 			out[i] = r
 		}
+	}
+	return out
+}
+
+func dedupeChildren(rows []warehouse.Row) []warehouse.Row {
+	parent := len(warehouse.CommonColumns)
+	type parentKey struct{ tenant, parent any }
+	newest := map[parentKey]int64{}
+	for _, r := range rows {
+		k := parentKey{r[0], r[parent]}
+		if v, ok := newest[k]; !ok || version(r) > v {
+			newest[k] = version(r)
+		}
+	}
+	type rowKey struct {
+		tenant, id any
+		version    int64
+	}
+	seen := make(map[rowKey]bool, len(rows))
+	out := rows[:0:0]
+	for _, r := range rows {
+		k := rowKey{r[0], r[1], version(r)}
+		if version(r) != newest[parentKey{r[0], r[parent]}] || seen[k] {
+			continue
+		}
+		seen[k] = true
+		out = append(out, r)
 	}
 	return out
 }
@@ -220,8 +270,10 @@ func (w *Warehouse) Apply(ctx context.Context, b warehouse.Batch) error {
 	}
 	defer func() { _ = tx.Rollback() }()
 	for _, t := range order {
-		if _, err := tx.ExecContext(ctx, mergeSQL(t)); err != nil {
-			return fmt.Errorf("apply batch: merge %s: %w", t.Name, err)
+		for _, stmt := range mergeSQL(t) {
+			if _, err := tx.ExecContext(ctx, stmt); err != nil {
+				return fmt.Errorf("apply batch: merge %s: %w", t.Name, err)
+			}
 		}
 	}
 	if err := tx.Commit(); err != nil {
@@ -380,10 +432,7 @@ func (w *Warehouse) Count(ctx context.Context, t *warehouse.Table) (int64, error
 
 // Dump returns every stored row of t ordered by its key, for tests that compare warehouse states.
 func (w *Warehouse) Dump(ctx context.Context, t *warehouse.Table) ([]warehouse.Row, error) {
-	key := "tenant, id"
-	if !t.Current {
-		key = t.Columns[0].Name
-	}
+	key := storedKey(t)
 	var names []string
 	for _, c := range t.Columns {
 		if c.Name == "ingested_at" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -128,4 +129,70 @@ func BenchmarkApply(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "events/s")
+}
+
+// mark returns a sheet version's rows of the attendance marks child table: the marker, then one row per
+// student with its status.
+func marks(tenant, sheet string, version int64, deleted bool, statuses map[string]string) []warehouse.Upsert {
+	day := time.Date(2026, 6, 2, 0, 0, 0, 0, time.UTC)
+	at := t0.Add(time.Duration(version) * time.Second)
+	out := []warehouse.Upsert{{Table: warehouse.AttendanceMarks, Row: warehouse.Row{tenant, sheet, version, true, at, sheet, nil, nil, nil, nil, nil}}}
+	if deleted {
+		return out
+	}
+	for student, status := range statuses {
+		out = append(out, warehouse.Upsert{Table: warehouse.AttendanceMarks, Row: warehouse.Row{
+			tenant, sheet + "/" + student, version, false, at, sheet, student, "batch", "branch", day, status}})
+	}
+	return out
+}
+
+func liveMarks(t *testing.T, w *duckdb.Warehouse, tenant string) map[string]string {
+	t.Helper()
+	q := warehouse.MustQuery(tenant, "SELECT parent_id, student_id, status FROM attendance_marks", warehouse.AttendanceMarks)
+	rows, err := w.Query(context.Background(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, r := range rows {
+		out[r[0].(string)+"/"+r[1].(string)] = r[2].(string)
+	}
+	return out
+}
+
+// A child table shows exactly the rows of each parent's newest version: a mark removed from a sheet
+// disappears, an older version arriving late or twice changes nothing, a deleted sheet shows no marks,
+// and every batch order gives the same rows.
+func TestChildTableKeepsOnlyTheNewestParentVersion(t *testing.T) {
+	ctx := context.Background()
+	v1 := marks("acme", "s1", 1, false, map[string]string{"a": "present", "b": "absent", "c": "late"})
+	v2 := marks("acme", "s1", 2, false, map[string]string{"a": "present", "b": "present"}) // c removed, b corrected
+	other := marks("other", "s9", 1, false, map[string]string{"z": "absent"})
+	s2v1 := marks("acme", "s2", 1, false, map[string]string{"a": "absent"})
+	s2del := marks("acme", "s2", 2, true, nil)
+	want := map[string]string{"s1/a": "present", "s1/b": "present"}
+
+	orders := map[string][][]warehouse.Upsert{
+		"in order":              {v1, v2, s2v1, s2del, other},
+		"newest first":          {s2del, v2, v1, s2v1, other},
+		"every batch twice":     {v1, v1, v2, v2, s2v1, s2del, s2del, s2v1, other},
+		"versions in one batch": {append(append(append(slices.Clone(v2), v1...), s2v1...), append(s2del, other...)...)},
+	}
+	for name, batches := range orders {
+		t.Run(name, func(t *testing.T) {
+			w := open(t)
+			for _, ups := range batches {
+				if err := w.Apply(ctx, warehouse.Batch{Upserts: ups}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := liveMarks(t, w, "acme"); !reflect.DeepEqual(got, want) {
+				t.Errorf("acme's live marks = %v, want %v", got, want)
+			}
+			if got := liveMarks(t, w, "other"); !reflect.DeepEqual(got, map[string]string{"s9/z": "absent"}) {
+				t.Errorf("other's live marks = %v", got)
+			}
+		})
+	}
 }

@@ -1,0 +1,155 @@
+package exams
+
+import (
+	"net/http"
+
+	"github.com/edugrid/edugrid/shared/app"
+	"github.com/edugrid/edugrid/shared/httpapi"
+	"github.com/edugrid/edugrid/shared/rbac"
+)
+
+// Routes is the exams area's route table.
+func (s *Service) Routes() []httpapi.Route {
+	rangeQuery := []httpapi.QueryParam{
+		{Name: "from", Description: "first tenant-local date YYYY-MM-DD; the batch's first day when omitted"},
+		{Name: "to", Description: "last tenant-local date YYYY-MM-DD; the batch's last day when omitted"},
+	}
+	return []httpapi.Route{
+		{Method: "POST", Path: "/tests", Permission: rbac.ExamsWrite, Summary: "Create a test of a batch in one subject",
+			Request: NewTest{}, Response: Test{}, Status: http.StatusCreated, Handler: s.handleCreateTest},
+		{Method: "GET", Path: "/tests", Permission: rbac.ExamsRead, Summary: "The tests of the batches the caller may see",
+			Response: httpapi.Page[Test]{}, Handler: s.handleListTests,
+			Query: append([]httpapi.QueryParam{
+				{Name: "batch", Description: "only this batch id"},
+				{Name: "subject", Description: "only this subject"},
+				{Name: "from", Description: "only tests on or after this tenant-local date YYYY-MM-DD"},
+				{Name: "to", Description: "only tests on or before this tenant-local date YYYY-MM-DD"},
+			}, httpapi.PageQuery...)},
+		{Method: "GET", Path: "/tests/{id}", Permission: rbac.ExamsRead, Summary: "A test",
+			Response: Test{}, Handler: s.handleGetTest},
+		{Method: "PUT", Path: "/tests/{id}/results", Permission: rbac.ExamsWrite,
+			Summary: "Enter results of a test, all or nothing; edits are recorded in the audit log",
+			Request: ResultEntry{}, Response: EntryOutcome{}, Handler: s.handleEnterResults},
+		{Method: "GET", Path: "/tests/{id}/results", Permission: rbac.ExamsRead, Summary: "The results of a test, in PRN order",
+			Response: []StudentResult{}, Handler: s.handleTestResults},
+		{Method: "GET", Path: "/batches/{id}/ranking", Permission: rbac.ExamsRead,
+			Summary:  "A batch's students ranked by overall percentage (competition ranking, PRN order among equals)",
+			Response: Ranking{}, Query: rangeQuery, Handler: s.handleBatchRanking},
+		{Method: "GET", Path: "/students/{id}/report-card", Permission: rbac.ReportCardsRead,
+			Summary:  "A student's report card in a batch: per subject and overall, with grade and rank",
+			Response: ReportCard{}, Handler: s.handleReportCard,
+			Query: append([]httpapi.QueryParam{{Name: "batch_id", Description: "the batch (required)"}}, rangeQuery...)},
+		{Method: "GET", Path: "/grading-scale", Permission: rbac.ReportCardsRead, Summary: "The institution's grading scale",
+			Response: Scale{}, Handler: s.handleGradingScale},
+		{Method: "PUT", Path: "/grading-scale", Permission: rbac.GradingWrite, Summary: "Replace the institution's grading scale (audited)",
+			Request: ScaleInput{}, Response: Scale{}, Handler: s.handleSetGradingScale},
+	}
+}
+
+// Handler returns the exams area's HTTP handler.
+func Handler(a *app.App) *httpapi.Area {
+	return httpapi.NewArea("exams", New(a).Routes(), a.AreaOptions())
+}
+
+func dateRange(r *http.Request) DateRange {
+	q := r.URL.Query()
+	return DateRange{From: q.Get("from"), To: q.Get("to")}
+}
+
+func (s *Service) handleCreateTest(w http.ResponseWriter, r *http.Request) error {
+	var in NewTest
+	if err := httpapi.Decode(r, &in); err != nil {
+		return err
+	}
+	t, err := s.CreateTest(r.Context(), in)
+	if err != nil {
+		return err
+	}
+	httpapi.JSON(w, http.StatusCreated, t)
+	return nil
+}
+
+func (s *Service) handleListTests(w http.ResponseWriter, r *http.Request) error {
+	pr, err := httpapi.ParsePage(r)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	p, err := s.ListTests(r.Context(), TestFilter{Batch: q.Get("batch"), Subject: q.Get("subject"), From: q.Get("from"), To: q.Get("to")}, pr)
+	if err != nil {
+		return err
+	}
+	httpapi.JSON(w, http.StatusOK, p)
+	return nil
+}
+
+func (s *Service) handleGetTest(w http.ResponseWriter, r *http.Request) error {
+	t, err := s.GetTest(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	httpapi.JSON(w, http.StatusOK, t)
+	return nil
+}
+
+func (s *Service) handleEnterResults(w http.ResponseWriter, r *http.Request) error {
+	var in ResultEntry
+	if err := httpapi.Decode(r, &in); err != nil {
+		return err
+	}
+	out, err := s.EnterResults(r.Context(), r.PathValue("id"), in)
+	if err != nil {
+		return err
+	}
+	httpapi.JSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Service) handleTestResults(w http.ResponseWriter, r *http.Request) error {
+	rs, err := s.TestResults(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	httpapi.JSON(w, http.StatusOK, rs)
+	return nil
+}
+
+func (s *Service) handleBatchRanking(w http.ResponseWriter, r *http.Request) error {
+	rk, err := s.BatchRanking(r.Context(), r.PathValue("id"), dateRange(r))
+	if err != nil {
+		return err
+	}
+	httpapi.JSON(w, http.StatusOK, rk)
+	return nil
+}
+
+func (s *Service) handleReportCard(w http.ResponseWriter, r *http.Request) error {
+	card, err := s.ReportCard(r.Context(), r.PathValue("id"), r.URL.Query().Get("batch_id"), dateRange(r))
+	if err != nil {
+		return err
+	}
+	httpapi.JSON(w, http.StatusOK, card)
+	return nil
+}
+
+func (s *Service) handleGradingScale(w http.ResponseWriter, r *http.Request) error {
+	sc, err := s.GradingScale(r.Context())
+	if err != nil {
+		return err
+	}
+	httpapi.JSON(w, http.StatusOK, sc)
+	return nil
+}
+
+func (s *Service) handleSetGradingScale(w http.ResponseWriter, r *http.Request) error {
+	var in ScaleInput
+	if err := httpapi.Decode(r, &in); err != nil {
+		return err
+	}
+	sc, err := s.SetGradingScale(r.Context(), in)
+	if err != nil {
+		return err
+	}
+	httpapi.JSON(w, http.StatusOK, sc)
+	return nil
+}

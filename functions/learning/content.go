@@ -1,0 +1,659 @@
+package learning
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"regexp"
+	"slices"
+	"time"
+
+	"go.mongodb.org/mongo-driver/bson"
+	"go.mongodb.org/mongo-driver/mongo/options"
+
+	"github.com/edugrid/edugrid/functions/academic"
+	"github.com/edugrid/edugrid/shared/apperr"
+	"github.com/edugrid/edugrid/shared/audit"
+	"github.com/edugrid/edugrid/shared/httpapi"
+	"github.com/edugrid/edugrid/shared/id"
+	"github.com/edugrid/edugrid/shared/store"
+)
+
+// Status is whether learners may see a module or lesson.
+type Status string
+
+// The content states. New modules and lessons start as drafts.
+const (
+	Draft     Status = "draft"
+	Published Status = "published"
+)
+
+func (st Status) valid() bool { return st == Draft || st == Published }
+
+// ItemKind is what a content item is.
+type ItemKind string
+
+// The item kinds.
+const (
+	Video    ItemKind = "video"
+	Document ItemKind = "document"
+	Link     ItemKind = "link"
+	QuizKind ItemKind = "quiz"
+)
+
+// Limits on content, so one lesson document stays small enough to read on every interaction.
+const (
+	MaxItems     = 30
+	MaxQuestions = 50
+	MaxOptions   = 10
+	MaxAttempts  = 10
+)
+
+// Module groups the lessons of a course. Order sorts the modules of a course.
+type Module struct {
+	ID        string    `bson:"_id" json:"id"`
+	CourseID  string    `bson:"course_id" json:"course_id"`
+	Title     string    `bson:"title" json:"title"`
+	Order     int64     `bson:"order" json:"order"`
+	Status    Status    `bson:"status" json:"status"`
+	CreatedAt time.Time `bson:"created_at" json:"created_at"`
+	UpdatedAt time.Time `bson:"updated_at" json:"updated_at"`
+}
+
+// Lesson is one lesson of a module, its content items in order. Order is the lesson's position in the
+// whole course: lessons sort by it across modules.
+type Lesson struct {
+	ID        string    `bson:"_id" json:"id"`
+	CourseID  string    `bson:"course_id" json:"course_id"`
+	ModuleID  string    `bson:"module_id" json:"module_id"`
+	Title     string    `bson:"title" json:"title"`
+	Order     int64     `bson:"order" json:"order"`
+	Status    Status    `bson:"status" json:"status"`
+	Items     []Item    `bson:"items" json:"items"`
+	CreatedAt time.Time `bson:"created_at" json:"created_at"`
+	UpdatedAt time.Time `bson:"updated_at" json:"updated_at"`
+}
+
+// Item is one content item of a lesson, as authors see it: a quiz item carries its answers.
+type Item struct {
+	// ID is assigned by the server; an author sends it back to keep an existing item (its interactions
+	// and attempts) when changing a lesson, and omits it for a new item.
+	ID    string   `bson:"id" json:"id,omitempty"`
+	Kind  ItemKind `bson:"kind" json:"kind"`
+	Title string   `bson:"title" json:"title"`
+	// URL is where a video, document or link lives.
+	URL             string `bson:"url,omitempty" json:"url,omitempty"`
+	DurationSeconds int64  `bson:"duration_seconds,omitempty" json:"duration_seconds,omitempty"`
+	Quiz            *Quiz  `bson:"quiz,omitempty" json:"quiz,omitempty"`
+}
+
+// Quiz is a quiz item's questions with their answers, and how often a learner may attempt it.
+type Quiz struct {
+	MaxAttempts int64      `bson:"max_attempts" json:"max_attempts"`
+	Questions   []Question `bson:"questions" json:"questions"`
+}
+
+// QuestionKind is how a question is answered and graded.
+type QuestionKind string
+
+// The question kinds. A single-choice question is right when the one chosen option is the correct one; a
+// multiple-choice question when the chosen options are exactly the correct ones (all or nothing: partial
+// credit would reward ticking every box); a numeric one when the value is within Tolerance of Answer.
+const (
+	SingleChoice   QuestionKind = "single_choice"
+	MultipleChoice QuestionKind = "multiple_choice"
+	Numeric        QuestionKind = "numeric"
+)
+
+// Question is one quiz question with its answer.
+type Question struct {
+	// ID is assigned by the server, like Item.ID.
+	ID     string       `bson:"id" json:"id,omitempty"`
+	Kind   QuestionKind `bson:"kind" json:"kind"`
+	Prompt string       `bson:"prompt" json:"prompt"`
+	// Points is what a right answer scores; 1 when omitted.
+	Points float64 `bson:"points" json:"points,omitempty"`
+	// Options of a choice question; their ids default to "a", "b", … by position.
+	Options []Option `bson:"options" json:"options,omitempty"`
+	// Correct lists the correct option ids of a choice question.
+	Correct []string `bson:"correct" json:"correct,omitempty"`
+	// Answer and Tolerance grade a numeric question.
+	Answer    *float64 `bson:"answer,omitempty" json:"answer,omitempty"`
+	Tolerance float64  `bson:"tolerance" json:"tolerance,omitempty"`
+}
+
+// Option is one choice of a choice question.
+type Option struct {
+	ID   string `bson:"id" json:"id"`
+	Text string `bson:"text" json:"text"`
+}
+
+var optionID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,16}$`)
+
+// NewModule adds a module to a course. Order 0 puts it after the course's last module.
+type NewModule struct {
+	Title string `json:"title"`
+	Order int64  `json:"order,omitempty"`
+}
+
+// Validate implements httpapi.Validator.
+func (n *NewModule) Validate() error {
+	var err error
+	if n.Title, err = httpapi.Text("title", n.Title, 160); err != nil {
+		return err
+	}
+	return validOrder(n.Order, true)
+}
+
+func validOrder(o int64, zeroOK bool) error {
+	if o < 0 || o > 1_000_000 || o == 0 && !zeroOK {
+		return apperr.InvalidField("order", "must be 1 to 1000000")
+	}
+	return nil
+}
+
+// ModuleChange changes a module; absent fields stay as they are.
+type ModuleChange struct {
+	Title  *string `json:"title,omitempty"`
+	Order  *int64  `json:"order,omitempty"`
+	Status *Status `json:"status,omitempty"`
+}
+
+// Validate implements httpapi.Validator.
+func (c *ModuleChange) Validate() error {
+	if c.Title != nil {
+		t, err := httpapi.Text("title", *c.Title, 160)
+		if err != nil {
+			return err
+		}
+		c.Title = &t
+	}
+	if c.Order != nil {
+		if err := validOrder(*c.Order, false); err != nil {
+			return err
+		}
+	}
+	if c.Status != nil && !c.Status.valid() {
+		return apperr.InvalidField("status", "must be draft or published")
+	}
+	return nil
+}
+
+// NewLesson adds a lesson to a module. Order 0 puts it after the course's last lesson.
+type NewLesson struct {
+	Title string `json:"title"`
+	Order int64  `json:"order,omitempty"`
+	Items []Item `json:"items"`
+}
+
+// Validate implements httpapi.Validator. Item and question ids are checked against the lesson when it is
+// written (normaliseItems).
+func (n *NewLesson) Validate() error {
+	var err error
+	if n.Title, err = httpapi.Text("title", n.Title, 160); err != nil {
+		return err
+	}
+	if err := validOrder(n.Order, true); err != nil {
+		return err
+	}
+	return validateItems(n.Items)
+}
+
+// LessonChange changes a lesson; absent fields stay as they are. Items replaces the whole list.
+type LessonChange struct {
+	Title  *string `json:"title,omitempty"`
+	Order  *int64  `json:"order,omitempty"`
+	Status *Status `json:"status,omitempty"`
+	Items  *[]Item `json:"items,omitempty"`
+}
+
+// Validate implements httpapi.Validator.
+func (c *LessonChange) Validate() error {
+	if c.Title != nil {
+		t, err := httpapi.Text("title", *c.Title, 160)
+		if err != nil {
+			return err
+		}
+		c.Title = &t
+	}
+	if c.Order != nil {
+		if err := validOrder(*c.Order, false); err != nil {
+			return err
+		}
+	}
+	if c.Status != nil && !c.Status.valid() {
+		return apperr.InvalidField("status", "must be draft or published")
+	}
+	if c.Items != nil {
+		return validateItems(*c.Items)
+	}
+	return nil
+}
+
+func validateItems(items []Item) error {
+	if len(items) > MaxItems {
+		return apperr.InvalidField("items", fmt.Sprintf("at most %d", MaxItems))
+	}
+	for i := range items {
+		if err := items[i].validate(fmt.Sprintf("items[%d]", i)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (it *Item) validate(field string) error {
+	var err error
+	if it.Title, err = httpapi.Text(field+".title", it.Title, 160); err != nil {
+		return err
+	}
+	if it.DurationSeconds < 0 || it.DurationSeconds > 24*3600 {
+		return apperr.InvalidField(field+".duration_seconds", "must be 0 to 86400")
+	}
+	switch it.Kind {
+	case Video, Document, Link:
+		if it.Quiz != nil {
+			return apperr.InvalidField(field+".quiz", "only a quiz item has one")
+		}
+		u, err := url.Parse(it.URL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || len(it.URL) > 2000 {
+			return apperr.InvalidField(field+".url", "must be an http or https URL")
+		}
+	case QuizKind:
+		if it.URL != "" {
+			return apperr.InvalidField(field+".url", "a quiz item has none")
+		}
+		if it.Quiz == nil {
+			return apperr.InvalidField(field+".quiz", "is required for a quiz item")
+		}
+		return it.Quiz.validate(field + ".quiz")
+	default:
+		return apperr.InvalidField(field+".kind", "must be video, document, link or quiz")
+	}
+	return nil
+}
+
+func (q *Quiz) validate(field string) error {
+	if q.MaxAttempts < 1 || q.MaxAttempts > MaxAttempts {
+		return apperr.InvalidField(field+".max_attempts", fmt.Sprintf("must be 1 to %d", MaxAttempts))
+	}
+	if len(q.Questions) < 1 || len(q.Questions) > MaxQuestions {
+		return apperr.InvalidField(field+".questions", fmt.Sprintf("must be 1 to %d questions", MaxQuestions))
+	}
+	for i := range q.Questions {
+		if err := q.Questions[i].validate(fmt.Sprintf("%s.questions[%d]", field, i)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (q *Question) validate(field string) error {
+	var err error
+	if q.Prompt, err = httpapi.Text(field+".prompt", q.Prompt, 2000); err != nil {
+		return err
+	}
+	if q.Points == 0 {
+		q.Points = 1
+	}
+	if q.Points < 0 || q.Points > 100 {
+		return apperr.InvalidField(field+".points", "must be more than 0 and at most 100")
+	}
+	switch q.Kind {
+	case SingleChoice, MultipleChoice:
+		if q.Answer != nil || q.Tolerance != 0 {
+			return apperr.InvalidField(field+".answer", "only a numeric question has one")
+		}
+		if len(q.Options) < 2 || len(q.Options) > MaxOptions {
+			return apperr.InvalidField(field+".options", fmt.Sprintf("must be 2 to %d options", MaxOptions))
+		}
+		ids := map[string]bool{}
+		for i := range q.Options {
+			o := &q.Options[i]
+			if o.ID == "" {
+				o.ID = string(rune('a' + i))
+			}
+			if !optionID.MatchString(o.ID) || ids[o.ID] {
+				return apperr.InvalidField(field+".options", "option ids must be distinct, 1-16 characters of A-Z, a-z, 0-9, '_' and '-'")
+			}
+			ids[o.ID] = true
+			if o.Text, err = httpapi.Text(field+".options.text", o.Text, 500); err != nil {
+				return err
+			}
+		}
+		if len(q.Correct) < 1 || q.Kind == SingleChoice && len(q.Correct) != 1 {
+			return apperr.InvalidField(field+".correct", "a single-choice question has one correct option, a multiple-choice one at least one")
+		}
+		seen := map[string]bool{}
+		for _, c := range q.Correct {
+			if !ids[c] || seen[c] {
+				return apperr.InvalidField(field+".correct", "must name distinct options of the question")
+			}
+			seen[c] = true
+		}
+	case Numeric:
+		if len(q.Options) > 0 || len(q.Correct) > 0 {
+			return apperr.InvalidField(field+".options", "a numeric question has none")
+		}
+		if q.Answer == nil {
+			return apperr.InvalidField(field+".answer", "is required for a numeric question")
+		}
+		if q.Tolerance < 0 {
+			return apperr.InvalidField(field+".tolerance", "must not be negative")
+		}
+		q.Options, q.Correct = []Option{}, []string{}
+	default:
+		return apperr.InvalidField(field+".kind", "must be single_choice, multiple_choice or numeric")
+	}
+	return nil
+}
+
+// normaliseItems gives new items and questions their ids and checks that every id an author sent back
+// names an item (or a question of that item) the lesson had before, so ids stay unique and an item's
+// interactions and attempts keep pointing at it.
+func normaliseItems(items, before []Item) ([]Item, error) {
+	old := map[string]*Item{}
+	for i := range before {
+		old[before[i].ID] = &before[i]
+	}
+	out := make([]Item, len(items))
+	seen := map[string]bool{}
+	for i, it := range items {
+		field := fmt.Sprintf("items[%d]", i)
+		prev := old[it.ID]
+		switch {
+		case it.ID == "":
+			it.ID = id.New()
+		case prev == nil:
+			return nil, apperr.InvalidField(field+".id", "names an item this lesson does not have; omit it for a new item")
+		case seen[it.ID]:
+			return nil, apperr.InvalidField(field+".id", "lists an item twice")
+		}
+		seen[it.ID] = true
+		if it.Quiz != nil {
+			q := *it.Quiz
+			q.Questions = slices.Clone(q.Questions)
+			oldQ := map[string]bool{}
+			if prev != nil && prev.Quiz != nil {
+				for _, pq := range prev.Quiz.Questions {
+					oldQ[pq.ID] = true
+				}
+			}
+			seenQ := map[string]bool{}
+			for j := range q.Questions {
+				qid := q.Questions[j].ID
+				switch {
+				case qid == "":
+					q.Questions[j].ID = id.New()
+				case !oldQ[qid] || seenQ[qid]:
+					return nil, apperr.InvalidField(fmt.Sprintf("%s.quiz.questions[%d].id", field, j), "names a question this quiz does not have, or twice; omit it for a new question")
+				}
+				seenQ[q.Questions[j].ID] = true
+			}
+			it.Quiz = &q
+		}
+		out[i] = it
+	}
+	return out, nil
+}
+
+// nextOrder is one more than the highest order in coll for the course, so a new module or lesson goes last.
+func nextOrder(ctx context.Context, collection, courseID string) (int64, error) {
+	var last struct {
+		Order int64 `bson:"order"`
+	}
+	err := store.Database(ctx).Collection(collection).FindOne(ctx, bson.M{"course_id": courseID},
+		options.FindOne().SetSort(bson.D{{Key: "order", Value: -1}}).SetProjection(bson.M{"order": 1})).Decode(&last)
+	if store.IsNotFound(err) {
+		return 1, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("last order in %s of course %s: %w", collection, courseID, err)
+	}
+	return last.Order + 1, nil
+}
+
+// CreateModule adds a draft module to a course. NotFound when there is no such course.
+func (s *Service) CreateModule(ctx context.Context, courseID string, in NewModule) (*Module, error) {
+	if _, err := academic.New(s.app).GetCourse(ctx, courseID); err != nil {
+		return nil, err
+	}
+	if in.Order == 0 {
+		var err error
+		if in.Order, err = nextOrder(ctx, ModulesCollection, courseID); err != nil {
+			return nil, err
+		}
+	}
+	now := s.now()
+	m := &Module{ID: id.New(), CourseID: courseID, Title: in.Title, Order: in.Order, Status: Draft, CreatedAt: now, UpdatedAt: now}
+	if _, err := store.Database(ctx).Collection(ModulesCollection).InsertOne(ctx, m); err != nil {
+		return nil, fmt.Errorf("create module of course %s: %w", courseID, err)
+	}
+	if err := s.app.Audit(ctx, "learning.module.created", audit.Target{Kind: "learning_module", ID: m.ID}, in); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// getModule reads a module; NotFound when there is none. Authors see every module of the tenant.
+func getModule(ctx context.Context, moduleID string) (*Module, error) {
+	if !id.Valid(moduleID) {
+		return nil, apperr.Errorf(apperr.NotFound, "no such module")
+	}
+	var m Module
+	err := store.Database(ctx).Collection(ModulesCollection).FindOne(ctx, bson.M{"_id": moduleID}).Decode(&m)
+	if store.IsNotFound(err) {
+		return nil, apperr.Errorf(apperr.NotFound, "no such module")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get module %s: %w", moduleID, err)
+	}
+	return &m, nil
+}
+
+// UpdateModule changes a module; NotFound when there is none. Publishing a module shows its published
+// lessons to learners; a draft module hides all of them.
+func (s *Service) UpdateModule(ctx context.Context, moduleID string, c ModuleChange) (*Module, error) {
+	if _, err := getModule(ctx, moduleID); err != nil {
+		return nil, err
+	}
+	set := bson.M{"updated_at": s.now()}
+	if c.Title != nil {
+		set["title"] = *c.Title
+	}
+	if c.Order != nil {
+		set["order"] = *c.Order
+	}
+	if c.Status != nil {
+		set["status"] = *c.Status
+	}
+	var m Module
+	err := store.Database(ctx).Collection(ModulesCollection).FindOneAndUpdate(ctx, bson.M{"_id": moduleID}, bson.M{"$set": set},
+		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&m)
+	if err != nil {
+		return nil, fmt.Errorf("update module %s: %w", moduleID, err)
+	}
+	if err := s.app.Audit(ctx, "learning.module.updated", audit.Target{Kind: "learning_module", ID: moduleID}, c); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+// CreateLesson adds a draft lesson to a module. NotFound when there is no such module.
+func (s *Service) CreateLesson(ctx context.Context, moduleID string, in NewLesson) (*Lesson, error) {
+	m, err := getModule(ctx, moduleID)
+	if err != nil {
+		return nil, err
+	}
+	items, err := normaliseItems(in.Items, nil)
+	if err != nil {
+		return nil, err
+	}
+	if in.Order == 0 {
+		if in.Order, err = nextOrder(ctx, LessonsCollection, m.CourseID); err != nil {
+			return nil, err
+		}
+	}
+	now := s.now()
+	l := &Lesson{ID: id.New(), CourseID: m.CourseID, ModuleID: m.ID, Title: in.Title, Order: in.Order, Status: Draft,
+		Items: items, CreatedAt: now, UpdatedAt: now}
+	if _, err := store.Database(ctx).Collection(LessonsCollection).InsertOne(ctx, l); err != nil {
+		return nil, fmt.Errorf("create lesson of module %s: %w", moduleID, err)
+	}
+	// The audit entry names the change, not the content: a lesson's quizzes can outgrow an entry's details.
+	details := map[string]any{"course_id": l.CourseID, "module_id": l.ModuleID, "title": l.Title, "order": l.Order, "items": len(l.Items)}
+	if err := s.app.Audit(ctx, "learning.lesson.created", audit.Target{Kind: "learning_lesson", ID: l.ID}, details); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// GetLesson returns a lesson as authors see it, answers included; NotFound when there is none.
+func (s *Service) GetLesson(ctx context.Context, lessonID string) (*Lesson, error) {
+	if !id.Valid(lessonID) {
+		return nil, apperr.Errorf(apperr.NotFound, "no such lesson")
+	}
+	var l Lesson
+	err := store.Database(ctx).Collection(LessonsCollection).FindOne(ctx, bson.M{"_id": lessonID}).Decode(&l)
+	if store.IsNotFound(err) {
+		return nil, apperr.Errorf(apperr.NotFound, "no such lesson")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get lesson %s: %w", lessonID, err)
+	}
+	return &l, nil
+}
+
+// UpdateLesson changes a lesson; NotFound when there is none. Attempts already graded keep their grades
+// when a quiz's answers change.
+func (s *Service) UpdateLesson(ctx context.Context, lessonID string, c LessonChange) (*Lesson, error) {
+	var out Lesson
+	err := store.Tx(ctx, store.Database(ctx), func(tc context.Context) error {
+		l, err := s.GetLesson(tc, lessonID)
+		if err != nil {
+			return err
+		}
+		set := bson.M{"updated_at": s.now()}
+		if c.Title != nil {
+			set["title"] = *c.Title
+		}
+		if c.Order != nil {
+			set["order"] = *c.Order
+		}
+		if c.Status != nil {
+			set["status"] = *c.Status
+		}
+		if c.Items != nil {
+			items, err := normaliseItems(*c.Items, l.Items)
+			if err != nil {
+				return err
+			}
+			set["items"] = items
+		}
+		err = store.Database(tc).Collection(LessonsCollection).FindOneAndUpdate(tc, bson.M{"_id": lessonID}, bson.M{"$set": set},
+			options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&out)
+		if err != nil {
+			return fmt.Errorf("update lesson %s: %w", lessonID, err)
+		}
+		details := map[string]any{}
+		for k, v := range set {
+			details[k] = v
+		}
+		if c.Items != nil {
+			details["items"] = len(*c.Items) // how many, not the content: quizzes can outgrow an entry's details
+		}
+		return s.app.Audit(tc, "learning.lesson.updated", audit.Target{Kind: "learning_lesson", ID: lessonID}, details)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// CourseContent is a course's whole content as authors see it: drafts and answers included.
+type CourseContent struct {
+	CourseID string   `json:"course_id"`
+	Modules  []Module `json:"modules"`
+	Lessons  []Lesson `json:"lessons"`
+}
+
+// Content returns a course's content for authors, modules and lessons in order. NotFound when there is no
+// such course.
+func (s *Service) Content(ctx context.Context, courseID string) (*CourseContent, error) {
+	if _, err := academic.New(s.app).GetCourse(ctx, courseID); err != nil {
+		return nil, err
+	}
+	out := &CourseContent{CourseID: courseID, Modules: []Module{}, Lessons: []Lesson{}}
+	if err := findSorted(ctx, ModulesCollection, bson.M{"course_id": courseID}, &out.Modules); err != nil {
+		return nil, err
+	}
+	if err := findSorted(ctx, LessonsCollection, bson.M{"course_id": courseID}, &out.Lessons); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// findSorted reads every document of collection matching filter in (order, _id) order.
+func findSorted(ctx context.Context, collection string, filter bson.M, out any) error {
+	cur, err := store.Database(ctx).Collection(collection).Find(ctx, filter,
+		options.Find().SetSort(bson.D{{Key: "order", Value: 1}, {Key: "_id", Value: 1}}))
+	if err != nil {
+		return fmt.Errorf("read %s: %w", collection, err)
+	}
+	if err := cur.All(ctx, out); err != nil {
+		return fmt.Errorf("read %s: %w", collection, err)
+	}
+	return nil
+}
+
+// publishedContent returns a course's modules and lessons visible to learners (both published), in order.
+func publishedContent(ctx context.Context, courseID string) ([]Module, []Lesson, error) {
+	var mods []Module
+	if err := findSorted(ctx, ModulesCollection, bson.M{"course_id": courseID, "status": string(Published)}, &mods); err != nil {
+		return nil, nil, err
+	}
+	ids := make([]string, len(mods))
+	for i, m := range mods {
+		ids[i] = m.ID
+	}
+	var lessons []Lesson
+	if err := findSorted(ctx, LessonsCollection, bson.M{"course_id": courseID, "module_id": store.In(ids), "status": string(Published)}, &lessons); err != nil {
+		return nil, nil, err
+	}
+	return mods, lessons, nil
+}
+
+// publishedLessonIDs returns the ids of a course's lessons visible to learners: what progress counts.
+func publishedLessonIDs(ctx context.Context, courseID string) ([]string, error) {
+	cur, err := store.Database(ctx).Collection(ModulesCollection).Find(ctx, bson.M{"course_id": courseID, "status": string(Published)},
+		options.Find().SetProjection(bson.M{"_id": 1}))
+	if err != nil {
+		return nil, fmt.Errorf("published modules of course %s: %w", courseID, err)
+	}
+	var mods []struct {
+		ID string `bson:"_id"`
+	}
+	if err := cur.All(ctx, &mods); err != nil {
+		return nil, fmt.Errorf("published modules of course %s: %w", courseID, err)
+	}
+	mids := make([]string, len(mods))
+	for i, m := range mods {
+		mids[i] = m.ID
+	}
+	cur, err = store.Database(ctx).Collection(LessonsCollection).Find(ctx,
+		bson.M{"course_id": courseID, "module_id": store.In(mids), "status": string(Published)}, options.Find().SetProjection(bson.M{"_id": 1}))
+	if err != nil {
+		return nil, fmt.Errorf("published lessons of course %s: %w", courseID, err)
+	}
+	var ls []struct {
+		ID string `bson:"_id"`
+	}
+	if err := cur.All(ctx, &ls); err != nil {
+		return nil, fmt.Errorf("published lessons of course %s: %w", courseID, err)
+	}
+	out := make([]string, len(ls))
+	for i, l := range ls {
+		out[i] = l.ID
+	}
+	return out, nil
+}

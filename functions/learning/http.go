@@ -1,0 +1,203 @@
+package learning
+
+import (
+	"net/http"
+
+	"github.com/edugrid/edugrid/shared/app"
+	"github.com/edugrid/edugrid/shared/httpapi"
+	"github.com/edugrid/edugrid/shared/rbac"
+)
+
+// Routes is the learning area's route table.
+func (s *Service) Routes() []httpapi.Route {
+	return []httpapi.Route{
+		// Authoring (staff): drafts and answers included.
+		{Method: "GET", Path: "/courses/{course}/content", Permission: rbac.LearningContentWrite, Summary: "A course's modules and lessons as authors see them, drafts and answers included",
+			Response: CourseContent{}, Handler: s.handleContent},
+		{Method: "POST", Path: "/courses/{course}/modules", Permission: rbac.LearningContentWrite, Summary: "Add a draft module to a course",
+			Request: NewModule{}, Response: Module{}, Status: http.StatusCreated, Handler: s.handleCreateModule},
+		{Method: "PATCH", Path: "/modules/{id}", Permission: rbac.LearningContentWrite, Summary: "Change or publish a module",
+			Request: ModuleChange{}, Response: Module{}, Handler: s.handleUpdateModule},
+		{Method: "POST", Path: "/modules/{id}/lessons", Permission: rbac.LearningContentWrite, Summary: "Add a draft lesson with its content items to a module",
+			Request: NewLesson{}, Response: Lesson{}, Status: http.StatusCreated, Handler: s.handleCreateLesson},
+		{Method: "GET", Path: "/lessons/{id}", Permission: rbac.LearningContentWrite, Summary: "Read a lesson as authors see it, answers included",
+			Response: Lesson{}, Handler: s.handleGetLesson},
+		{Method: "PATCH", Path: "/lessons/{id}", Permission: rbac.LearningContentWrite, Summary: "Change or publish a lesson; items replace the whole list",
+			Request: LessonChange{}, Response: Lesson{}, Handler: s.handleUpdateLesson},
+
+		// Studying (the calling student, in the courses they are enrolled in today).
+		{Method: "GET", Path: "/learn/courses", Permission: rbac.LearningStudy, Summary: "The caller's courses today, with their progress",
+			Response: []MyCourse{}, Handler: s.handleMyCourses},
+		{Method: "GET", Path: "/learn/courses/{course}", Permission: rbac.LearningStudy, Summary: "A course's published content, without quiz answers, with the caller's progress",
+			Response: Outline{}, Handler: s.handleOutline},
+		{Method: "GET", Path: "/learn/lessons/{id}", Permission: rbac.LearningStudy, Summary: "A published lesson, without quiz answers",
+			Response: LessonView{}, Handler: s.handleStudyLesson},
+		{Method: "POST", Path: "/learn/interactions", Permission: rbac.LearningStudy, Summary: "Record up to 50 of the caller's interactions, each once however often sent",
+			Request: InteractionBatch{}, Response: Recording{}, Handler: s.handleInteractions},
+		{Method: "GET", Path: "/learn/lessons/{lesson}/quizzes/{quiz}/attempts", Permission: rbac.LearningStudy, Summary: "The caller's attempts at a quiz, best and latest score",
+			Response: AttemptsView{}, Handler: s.handleAttempts},
+		{Method: "POST", Path: "/learn/lessons/{lesson}/quizzes/{quiz}/attempts", Permission: rbac.LearningStudy, Summary: "Submit an attempt at a quiz, graded on the server",
+			Request: Submission{}, Response: AttemptsView{}, Status: http.StatusCreated, Handler: s.handleSubmit},
+
+		// Progress (staff of the student's branch, guardians, the student).
+		{Method: "GET", Path: "/progress/students/{id}", Permission: rbac.LearningProgressRead, Summary: "A student's progress in each of their courses",
+			Response: []ProgressView{}, Handler: s.handleStudentProgress},
+		{Method: "GET", Path: "/progress/batches/{id}", Permission: rbac.LearningProgressRead, Summary: "The progress of every student enrolled in a batch today",
+			Response: []ProgressView{}, Handler: s.handleBatchProgress},
+	}
+}
+
+// Handler returns the learning area's HTTP handler.
+func Handler(a *app.App) *httpapi.Area {
+	return httpapi.NewArea("learning", New(a).Routes(), a.AreaOptions())
+}
+
+func (s *Service) handleContent(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.Content(r.Context(), r.PathValue("course"))
+	if err != nil {
+		return err
+	}
+	httpapi.JSON(w, http.StatusOK, c)
+	return nil
+}
+
+func (s *Service) handleCreateModule(w http.ResponseWriter, r *http.Request) error {
+	var in NewModule
+	if err := httpapi.Decode(r, &in); err != nil {
+		return err
+	}
+	m, err := s.CreateModule(r.Context(), r.PathValue("course"), in)
+	if err != nil {
+		return err
+	}
+	httpapi.JSON(w, http.StatusCreated, m)
+	return nil
+}
+
+func (s *Service) handleUpdateModule(w http.ResponseWriter, r *http.Request) error {
+	var c ModuleChange
+	if err := httpapi.Decode(r, &c); err != nil {
+		return err
+	}
+	m, err := s.UpdateModule(r.Context(), r.PathValue("id"), c)
+	if err != nil {
+		return err
+	}
+	httpapi.JSON(w, http.StatusOK, m)
+	return nil
+}
+
+func (s *Service) handleCreateLesson(w http.ResponseWriter, r *http.Request) error {
+	var in NewLesson
+	if err := httpapi.Decode(r, &in); err != nil {
+		return err
+	}
+	l, err := s.CreateLesson(r.Context(), r.PathValue("id"), in)
+	if err != nil {
+		return err
+	}
+	httpapi.JSON(w, http.StatusCreated, l)
+	return nil
+}
+
+func (s *Service) handleGetLesson(w http.ResponseWriter, r *http.Request) error {
+	l, err := s.GetLesson(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	httpapi.JSON(w, http.StatusOK, l)
+	return nil
+}
+
+func (s *Service) handleUpdateLesson(w http.ResponseWriter, r *http.Request) error {
+	var c LessonChange
+	if err := httpapi.Decode(r, &c); err != nil {
+		return err
+	}
+	l, err := s.UpdateLesson(r.Context(), r.PathValue("id"), c)
+	if err != nil {
+		return err
+	}
+	httpapi.JSON(w, http.StatusOK, l)
+	return nil
+}
+
+func (s *Service) handleMyCourses(w http.ResponseWriter, r *http.Request) error {
+	cs, err := s.MyCourses(r.Context())
+	if err != nil {
+		return err
+	}
+	httpapi.JSON(w, http.StatusOK, cs)
+	return nil
+}
+
+func (s *Service) handleOutline(w http.ResponseWriter, r *http.Request) error {
+	o, err := s.CourseOutline(r.Context(), r.PathValue("course"))
+	if err != nil {
+		return err
+	}
+	httpapi.JSON(w, http.StatusOK, o)
+	return nil
+}
+
+func (s *Service) handleStudyLesson(w http.ResponseWriter, r *http.Request) error {
+	l, err := s.StudyLesson(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	httpapi.JSON(w, http.StatusOK, l)
+	return nil
+}
+
+func (s *Service) handleInteractions(w http.ResponseWriter, r *http.Request) error {
+	var in InteractionBatch
+	if err := httpapi.Decode(r, &in); err != nil {
+		return err
+	}
+	rec, err := s.RecordInteractions(r.Context(), in)
+	if err != nil {
+		return err
+	}
+	httpapi.JSON(w, http.StatusOK, rec)
+	return nil
+}
+
+func (s *Service) handleAttempts(w http.ResponseWriter, r *http.Request) error {
+	v, err := s.QuizAttempts(r.Context(), r.PathValue("lesson"), r.PathValue("quiz"))
+	if err != nil {
+		return err
+	}
+	httpapi.JSON(w, http.StatusOK, v)
+	return nil
+}
+
+func (s *Service) handleSubmit(w http.ResponseWriter, r *http.Request) error {
+	var sub Submission
+	if err := httpapi.Decode(r, &sub); err != nil {
+		return err
+	}
+	v, err := s.SubmitAttempt(r.Context(), r.PathValue("lesson"), r.PathValue("quiz"), sub)
+	if err != nil {
+		return err
+	}
+	httpapi.JSON(w, http.StatusCreated, v)
+	return nil
+}
+
+func (s *Service) handleStudentProgress(w http.ResponseWriter, r *http.Request) error {
+	p, err := s.StudentProgress(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	httpapi.JSON(w, http.StatusOK, p)
+	return nil
+}
+
+func (s *Service) handleBatchProgress(w http.ResponseWriter, r *http.Request) error {
+	p, err := s.BatchProgress(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	httpapi.JSON(w, http.StatusOK, p)
+	return nil
+}

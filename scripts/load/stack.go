@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/edugrid/edugrid/functions/all"
+	"github.com/edugrid/edugrid/internal/pipeline"
+	"github.com/edugrid/edugrid/shared/app"
+	"github.com/edugrid/edugrid/shared/authn"
+	"github.com/edugrid/edugrid/shared/config"
+	"github.com/edugrid/edugrid/shared/httpapi"
+)
+
+// stack is the local stack served from this process.
+type stack struct {
+	base string
+	stop func()
+}
+
+// startStack serves every API area on a free loopback port as scripts/dev does: the embedded engine in
+// memory or in a file under a temporary directory, a generated signing key, the platform admin given,
+// and (cdc) the change-data-capture pipeline with DuckDB beside the engine. The stack trusts one proxy hop
+// of X-Forwarded-For, so each virtual user is its own client to the per-address login limit.
+func startStack(ctx context.Context, engine, adminEmail, adminPassword string, cdc bool, passwords *authn.PasswordParams, logw io.Writer) (*stack, error) {
+	dir, err := os.MkdirTemp("", "edugrid-load-")
+	if err != nil {
+		return nil, err
+	}
+	var cleanups []func()
+	stop := func() {
+		for i := len(cleanups) - 1; i >= 0; i-- {
+			cleanups[i]()
+		}
+		_ = os.RemoveAll(dir)
+	}
+	fail := func(err error) (*stack, error) {
+		stop()
+		return nil, err
+	}
+	var uri, warehouse string
+	switch engine {
+	case "memory":
+		uri = "lungo:memory:load"
+	case "file":
+		uri, warehouse = "lungo:file:"+filepath.Join(dir, "edugrid.lungo"), filepath.Join(dir, "warehouse.duckdb")
+	default:
+		return fail(fmt.Errorf("-engine %q: want memory or file", engine))
+	}
+	key, err := authn.GenerateKey()
+	if err != nil {
+		return fail(err)
+	}
+	env := map[string]string{
+		"EDUGRID_PLATFORM_URI":            uri,
+		"EDUGRID_SIGNING_KEYS":            string(key),
+		"EDUGRID_PLATFORM_ADMIN_EMAIL":    adminEmail,
+		"EDUGRID_PLATFORM_ADMIN_PASSWORD": adminPassword,
+		"EDUGRID_CLIENT_IP_HOPS":          "1",
+	}
+	cfg, err := config.FromEnv(func(k string) string {
+		if v, ok := env[k]; ok {
+			return v
+		}
+		return os.Getenv(k)
+	})
+	if err != nil {
+		return fail(err)
+	}
+	logger := httpapi.NewLogger(logw, httpapi.ParseLevel(cfg.LogLevel))
+	a, err := app.New(ctx, cfg, app.Options{Logger: logger, Passwords: passwords})
+	if err != nil {
+		return fail(err)
+	}
+	cleanups = append(cleanups, a.Close)
+	if cdc {
+		l, err := pipeline.Start(ctx, a, pipeline.Options{WarehousePath: warehouse, Logger: logger})
+		if err != nil {
+			return fail(fmt.Errorf("start the analytics pipeline: %w", err))
+		}
+		cleanups = append(cleanups, l.Stop)
+	}
+	areas := all.Areas(a)
+	mux := http.NewServeMux()
+	for _, area := range areas {
+		mux.Handle("/"+area.Name+"/", area)
+		mux.Handle("/"+area.Name, area)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fail(err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	cleanups = append(cleanups, func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+		if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			fmt.Fprintln(os.Stderr, "edugrid load: stack stopped:", err)
+		}
+	})
+	return &stack{base: "http://" + ln.Addr().String(), stop: stop}, nil
+}

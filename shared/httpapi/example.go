@@ -1,0 +1,192 @@
+package httpapi
+
+import (
+	"reflect"
+
+	"github.com/edugrid/edugrid/shared/apperr"
+	"strings"
+	"time"
+)
+
+// exampleTime is the instant every date-time example shows.
+var exampleTime = time.Date(2026, 6, 1, 9, 30, 0, 0, time.UTC)
+
+// exampleOf returns an illustrative value of t for the API document: the field's `example` tag when it
+// has one, otherwise a value chosen by type and JSON field name (ids look like ids, days like days, money
+// like minor units). Examples show the shape of a message; they are not guaranteed to pass every
+// validation rule of the route.
+func exampleOf(t reflect.Type, field string, depth int) any {
+	if t == timeType {
+		return exampleTime.Format(time.RFC3339)
+	}
+	switch t.Kind() {
+	case reflect.Pointer:
+		return exampleOf(t.Elem(), field, depth)
+	case reflect.String:
+		return exampleString(field)
+	case reflect.Bool:
+		return true
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return exampleInt(field)
+	case reflect.Float32, reflect.Float64:
+		return exampleFloat(field)
+	case reflect.Slice, reflect.Array:
+		if depth > 12 {
+			return []any{}
+		}
+		return []any{exampleOf(t.Elem(), singular(field), depth+1)}
+	case reflect.Map:
+		if depth > 12 {
+			return map[string]any{}
+		}
+		return map[string]any{"key": exampleOf(t.Elem(), field, depth+1)}
+	case reflect.Struct:
+		if depth > 12 {
+			return map[string]any{}
+		}
+		return exampleStruct(t, depth)
+	}
+	return nil
+}
+
+func exampleStruct(t reflect.Type, depth int) map[string]any {
+	out := map[string]any{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		tag := f.Tag.Get("json")
+		if tag == "-" {
+			continue
+		}
+		name, _, _ := strings.Cut(tag, ",")
+		if f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct {
+			for k, v := range exampleStruct(f.Type, depth) {
+				out[k] = v
+			}
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		if ex, ok := f.Tag.Lookup("example"); ok {
+			out[name] = ex
+			continue
+		}
+		out[name] = exampleOf(f.Type, name, depth+1)
+	}
+	return out
+}
+
+func singular(field string) string {
+	switch {
+	case strings.HasSuffix(field, "ies"):
+		return strings.TrimSuffix(field, "ies") + "y"
+	case strings.HasSuffix(field, "_ids"):
+		return strings.TrimSuffix(field, "s")
+	case strings.HasSuffix(field, "s"):
+		return strings.TrimSuffix(field, "s")
+	}
+	return field
+}
+
+func exampleString(field string) string {
+	f := strings.ToLower(field)
+	switch {
+	case f == "id" || strings.HasSuffix(f, "_id") || f == "branch" || f == "batch" || f == "student" || f == "branche":
+		return "6650f1c2a9e4b0a1b2c3d4e5"
+	case strings.Contains(f, "email"):
+		return "asha.rao@example.edu"
+	case f == "prn" || strings.HasSuffix(f, "_prn"):
+		return "00419260000175"
+	case strings.Contains(f, "password"):
+		return "correct-horse-battery-staple"
+	case strings.Contains(f, "phone"):
+		return "+919812345678"
+	case f == "currency":
+		return "INR"
+	case f == "slug" || f == "tenant":
+		return "sunrise-academy"
+	case f == "code":
+		return "MAIN"
+	case strings.Contains(f, "url"):
+		return "https://sunrise.example.edu/logo.png"
+	case strings.Contains(f, "token"):
+		return "eyJhbGciOiJFZERTQSIsImtpZCI6Ii4uLiJ9.eyJzdWIiOiIuLi4ifQ.c2lnbmF0dXJl"
+	case strings.Contains(f, "time_zone") || f == "timezone":
+		return "Asia/Kolkata"
+	case f == "date" || f == "day" || f == "from" || f == "to" || f == "as_of" || strings.HasSuffix(f, "_date") || strings.HasSuffix(f, "_on") ||
+		strings.HasSuffix(f, "_from") || strings.HasSuffix(f, "_to") || f == "start" || f == "month" || strings.HasPrefix(f, "date_"):
+		return "2026-06-01"
+	case strings.HasSuffix(f, "_at") || f == "time":
+		return exampleTime.Format(time.RFC3339)
+	case f == "name" || strings.HasSuffix(f, "_name"):
+		return "Asha Rao"
+	case f == "title" || f == "subject":
+		return "Mathematics"
+	case f == "role":
+		return "teacher"
+	case f == "status" || f == "stage":
+		return "active"
+	case f == "method":
+		return "cash"
+	case f == "kind" || f == "type":
+		return "regular"
+	case f == "window":
+		return "week"
+	case f == "start_time" || f == "end_time":
+		return "09:30"
+	case strings.Contains(f, "reason") || strings.Contains(f, "remark") || strings.Contains(f, "note") || strings.Contains(f, "description") ||
+		strings.Contains(f, "detail") || f == "summary":
+		return "Requested by the parent in writing"
+	}
+	return "text"
+}
+
+func exampleInt(field string) int64 {
+	f := strings.ToLower(field)
+	switch {
+	case strings.Contains(f, "amount") || strings.Contains(f, "total") || strings.Contains(f, "fee") || strings.Contains(f, "paid") ||
+		strings.Contains(f, "due") || strings.Contains(f, "outstanding") || strings.Contains(f, "overdue") || strings.Contains(f, "credit"):
+		return 1500000 // minor units: 15,000.00
+	case strings.Contains(f, "capacity"):
+		return 30
+	case strings.Contains(f, "basis_points") || strings.HasSuffix(f, "_bp"):
+		return 1000
+	case strings.Contains(f, "count") || strings.Contains(f, "instalments") || strings.Contains(f, "days"):
+		return 3
+	case strings.Contains(f, "version"):
+		return 1
+	case strings.Contains(f, "limit"):
+		return 50
+	}
+	return 1
+}
+
+func exampleFloat(field string) float64 {
+	f := strings.ToLower(field)
+	switch {
+	case strings.Contains(f, "rate") || strings.Contains(f, "share") || strings.Contains(f, "conversion"):
+		return 0.85
+	case strings.Contains(f, "percent"):
+		return 85.5
+	case strings.Contains(f, "marks") || strings.Contains(f, "score"):
+		return 42.5
+	case strings.Contains(f, "weight"):
+		return 1
+	}
+	return 1.5
+}
+
+// problemExample is the example error of every operation: a validation failure naming its field.
+func problemExample() map[string]any {
+	return map[string]any{
+		"type":   ProblemType(apperr.Invalid),
+		"title":  "Invalid request",
+		"status": 400,
+		"code":   apperr.Invalid,
+		"detail": "name: must not be empty",
+		"errors": map[string]string{"name": "must not be empty"},
+	}
+}
