@@ -39,10 +39,23 @@ type engine struct {
 
 	mu     sync.Mutex
 	failed []string
+	slow   []string // queries that took over 5 s, for the log
 }
 
+// queryDeadline bounds one report query, so a query an engine cannot finish fails with its SQL instead of
+// holding the suite until its overall timeout.
+const queryDeadline = 60 * time.Second
+
 func (e *engine) Query(ctx context.Context, q *warehouse.Query) ([]warehouse.Row, error) {
+	ctx, cancel := context.WithTimeout(ctx, queryDeadline)
+	defer cancel()
+	started := time.Now()
 	rows, err := e.Warehouse.Query(ctx, q)
+	if took := time.Since(started); took > 5*time.Second {
+		e.mu.Lock()
+		e.slow = append(e.slow, fmt.Sprintf("%v: %s", took.Round(time.Millisecond), e.sql(q)))
+		e.mu.Unlock()
+	}
 	if err != nil {
 		e.mu.Lock()
 		e.failed = append(e.failed, fmt.Sprintf("%v\n  SQL: %s", err, e.sql(q)))
