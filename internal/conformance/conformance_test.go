@@ -131,6 +131,11 @@ func TestEnginesAgree(t *testing.T) {
 	// knows. The emulator runs the current-state and child-table windows on SQLite without materialising
 	// them: queries joining two such views take 5-25 s there (milliseconds on DuckDB), so each query has
 	// its own deadline (queryDeadline) and the slow ones are logged with their SQL.
+	//
+	// Not yet in CI (.ci/run runs the table subtests): one run compared all 136 requests per engine and
+	// agreed, the next crashed the emulator itself (a panic, index out of range, in go-zetasqlite's
+	// WINDOW_MAX over the child-table view's MAX(version) OVER (PARTITION BY parent_id)). Run it by hand
+	// with -run TestEnginesAgree/reports.
 	t.Run("reports", func(t *testing.T) {
 		env := apptest.New(t)
 		start := time.Now()
