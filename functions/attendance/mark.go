@@ -122,16 +122,11 @@ func (s *Service) MarkSession(ctx context.Context, sessionID string, in SessionM
 		return nil, apperr.Errorf(apperr.Conflict, "the session is on %s; attendance can be marked from that day", ses.Date)
 	}
 	db := store.Database(ctx)
-	// One query for the whole roster, whatever the size of the request.
-	enrolled, err := students.ActiveEnrolmentsOn(ctx, db, ses.BatchID, ses.Date)
-	if err != nil {
-		return nil, err
+	ids := make([]string, len(in.Marks))
+	for i, mk := range in.Marks {
+		ids[i] = mk.StudentID
 	}
-	onRoll := make(map[string]bool, len(enrolled))
-	for _, e := range enrolled {
-		onRoll[e.StudentID] = true
-	}
-	if err := checkEnrolled(in.Marks, onRoll, ses.Date); err != nil {
+	if err := students.CheckOnRoll(ctx, db, ses.BatchID, ses.Date, ids, func(i int) string { return fmt.Sprintf("marks[%d].student_id", i) }, "session"); err != nil {
 		return nil, err
 	}
 
@@ -214,25 +209,6 @@ func (s *Service) MarkSession(ctx context.Context, sessionID string, in SessionM
 	}
 	s.alertAbsences(ctx, ses, b, absent)
 	return res, nil
-}
-
-// checkEnrolled refuses a marking that names a student not on the roll, naming all of them.
-func checkEnrolled(marks []MarkInput, onRoll map[string]bool, date string) error {
-	var (
-		bad    []string
-		fields = map[string]string{}
-	)
-	for i, mk := range marks {
-		if !onRoll[mk.StudentID] {
-			bad = append(bad, mk.StudentID)
-			fields[fmt.Sprintf("marks[%d].student_id", i)] = "is not enrolled in the session's batch on " + date
-		}
-	}
-	if len(bad) == 0 {
-		return nil
-	}
-	return &apperr.Error{Code: apperr.Invalid, Fields: fields, Message: fmt.Sprintf(
-		"nothing was marked: %d student(s) are not enrolled in the session's batch on %s: %s", len(bad), date, strings.Join(bad, ", "))}
 }
 
 // loadSheet reads the sheet of a session; nil when the session has no marks yet.

@@ -139,15 +139,11 @@ func (s *Service) EnterResults(ctx context.Context, testID string, in ResultEntr
 			"nothing was entered: %d result(s) exceed the test's maximum of %v marks", len(over), t.MaxMarks)}
 	}
 	db := store.Database(ctx)
-	enrolled, err := students.ActiveEnrolmentsOn(ctx, db, t.BatchID, t.Date)
-	if err != nil {
-		return nil, err
+	studentIDs := make([]string, len(in.Results))
+	for i, r := range in.Results {
+		studentIDs[i] = r.StudentID
 	}
-	onRoll := make(map[string]bool, len(enrolled))
-	for _, e := range enrolled {
-		onRoll[e.StudentID] = true
-	}
-	if err := checkEnrolled(in.Results, onRoll, t.Date); err != nil {
+	if err := students.CheckOnRoll(ctx, db, t.BatchID, t.Date, studentIDs, func(i int) string { return fmt.Sprintf("results[%d].student_id", i) }, "test"); err != nil {
 		return nil, err
 	}
 
@@ -243,25 +239,6 @@ func sameResult(a, b Result) bool {
 	x, _ := hundredths(*a.Marks)
 	y, _ := hundredths(*b.Marks)
 	return x == y
-}
-
-// checkEnrolled refuses an entry that names a student not on the batch's roll that day, naming all of them.
-func checkEnrolled(rs []ResultInput, onRoll map[string]bool, date string) error {
-	var (
-		bad    []string
-		fields = map[string]string{}
-	)
-	for i, r := range rs {
-		if !onRoll[r.StudentID] {
-			bad = append(bad, r.StudentID)
-			fields[fmt.Sprintf("results[%d].student_id", i)] = "is not enrolled in the test's batch on " + date
-		}
-	}
-	if len(bad) == 0 {
-		return nil
-	}
-	return &apperr.Error{Code: apperr.Invalid, Fields: fields, Message: fmt.Sprintf(
-		"nothing was entered: %d student(s) are not enrolled in the test's batch on %s: %s", len(bad), date, strings.Join(bad, ", "))}
 }
 
 // StudentResult is a result with the student's name and PRN, for staff lists.

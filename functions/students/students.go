@@ -165,6 +165,35 @@ func EnsureIndexes(ctx context.Context, db lungo.IDatabase) error {
 	return nil
 }
 
+// CheckOnRoll verifies that every one of studentIDs has an enrolment in batchID active on date (as
+// ActiveEnrolmentsOn), with one query whatever their number. It is for areas that write per-student rows
+// of a batch (attendance marks, test results): Invalid naming every student who is not on the roll, the
+// field of the i-th given by field(i), and nothing else checked or written. what names the object for the
+// message ("session", "test").
+func CheckOnRoll(ctx context.Context, db lungo.IDatabase, batchID, date string, studentIDs []string, field func(i int) string, what string) error {
+	enrolled, err := ActiveEnrolmentsOn(ctx, db, batchID, date)
+	if err != nil {
+		return err
+	}
+	onRoll := make(map[string]bool, len(enrolled))
+	for _, e := range enrolled {
+		onRoll[e.StudentID] = true
+	}
+	var bad []string
+	fields := map[string]string{}
+	for i, id := range studentIDs {
+		if !onRoll[id] {
+			bad = append(bad, id)
+			fields[field(i)] = fmt.Sprintf("is not enrolled in the %s's batch on %s", what, date)
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	return &apperr.Error{Code: apperr.Invalid, Fields: fields, Message: fmt.Sprintf(
+		"nothing was written: %d student(s) are not enrolled in the %s's batch on %s: %s", len(bad), what, date, strings.Join(bad, ", "))}
+}
+
 // ActiveEnrolmentsOn returns the enrolments of a batch active on a tenant-local date "YYYY-MM-DD" (From <=
 // date and (To empty or date < To)), in From order, whatever their status now: a student transferred out
 // later was still in the batch that day. db is the tenant database; no visibility check is made, so callers
