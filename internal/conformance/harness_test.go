@@ -37,9 +37,21 @@ type engine struct {
 	// unwrapJSON undoes the emulator's extra JSON string layer (see TestEnginesAgree).
 	unwrapJSON bool
 
+	// alive, when set, tells whether the engine's server still answers; it is asked after a failed
+	// query, so that a crashed emulator fails the suite at once instead of once per remaining query.
+	alive func(context.Context) error
+
 	mu     sync.Mutex
 	failed []string
 	slow   []string // queries that took over 5 s, for the log
+	dead   error    // why the server stopped answering, once alive said so
+}
+
+// gone returns why the engine's server stopped answering, or nil.
+func (e *engine) gone() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.dead
 }
 
 // queryDeadline bounds one report query, so a query an engine cannot finish fails with its SQL instead of
@@ -47,6 +59,9 @@ type engine struct {
 const queryDeadline = 60 * time.Second
 
 func (e *engine) Query(ctx context.Context, q *warehouse.Query) ([]warehouse.Row, error) {
+	if err := e.gone(); err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithTimeout(ctx, queryDeadline)
 	defer cancel()
 	started := time.Now()
@@ -57,8 +72,17 @@ func (e *engine) Query(ctx context.Context, q *warehouse.Query) ([]warehouse.Row
 		e.mu.Unlock()
 	}
 	if err != nil {
+		var dead error
+		if e.alive != nil {
+			if aerr := e.alive(context.WithoutCancel(ctx)); aerr != nil {
+				dead = fmt.Errorf("%s stopped answering after a failed query (%v): %w", e.name, err, aerr)
+			}
+		}
 		e.mu.Lock()
 		e.failed = append(e.failed, fmt.Sprintf("%v\n  SQL: %s", err, e.sql(q)))
+		if dead != nil && e.dead == nil {
+			e.dead = dead
+		}
 		e.mu.Unlock()
 	}
 	if e.unwrapJSON {
@@ -390,6 +414,10 @@ func ask(env *apptest.Env, e *engine, token string, reqs []request) []answer {
 	defer func() { env.App.Warehouse = nil }()
 	out := make([]answer, len(reqs))
 	for i, r := range reqs {
+		if err := e.gone(); err != nil {
+			out[i] = answer{status: 0, body: "not asked", failed: []string{err.Error()}}
+			continue
+		}
 		rec := env.Do("GET", r.path, token, nil)
 		out[i] = answer{status: rec.Code, body: rec.Body.String(), failed: e.failures()}
 	}
@@ -538,6 +566,12 @@ func compareReports(ctx context.Context, env *apptest.Env, a, b *engine) ([]stri
 		reqs, ps := requests(ctx, a, routes, tenant)
 		problems = append(problems, ps...)
 		ra, rb := ask(env, a, token, reqs), ask(env, b, token, reqs)
+		for _, e := range []*engine{a, b} {
+			if err := e.gone(); err != nil {
+				// Every later answer would only repeat this.
+				return append(problems, err.Error()), n
+			}
+		}
 		for _, p := range compareAnswers(reqs, a, b, ra, rb) {
 			problems = append(problems, tenant+": "+p)
 		}

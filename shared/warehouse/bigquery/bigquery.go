@@ -354,10 +354,14 @@ func QuerySQL(project, dataset string, q *warehouse.Query) (string, []bq.QueryPa
 	for _, t := range q.Tables() {
 		if t.Children {
 			// Rows are appended per parent version: the live ones are those of the parent's newest version
-			// (its marker row is deleted, so a deleted or emptied parent shows none), each once.
-			ctes = append(ctes, fmt.Sprintf("%s AS (SELECT * EXCEPT (rn, pv) FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY id, version) AS rn, "+
-				"MAX(version) OVER (PARTITION BY parent_id) AS pv FROM `%s.%s.%s` WHERE tenant = @%s) WHERE rn = 1 AND version = pv AND NOT deleted)",
-				t.Name, project, dataset, Stored(t), warehouse.TenantParam))
+			// (its marker row is deleted, so a deleted or emptied parent shows none), each once. A redelivered
+			// version repeats its rows value for value, so DISTINCT keeps one; child tables hold only scalar
+			// columns (TestChildTablesAreDistinctable). The newest version is found by a grouped join rather
+			// than a window so that the BigQuery emulator, whose MAX window crashes, runs the same SQL.
+			stored := fmt.Sprintf("`%s.%s.%s`", project, dataset, Stored(t))
+			ctes = append(ctes, fmt.Sprintf("%s AS (SELECT DISTINCT c.* FROM %s AS c JOIN (SELECT parent_id, MAX(version) AS pv FROM %s "+
+				"WHERE tenant = @%s GROUP BY parent_id) AS p ON c.parent_id = p.parent_id AND c.version = p.pv WHERE c.tenant = @%s AND NOT c.deleted)",
+				t.Name, stored, stored, warehouse.TenantParam, warehouse.TenantParam))
 			continue
 		}
 		ctes = append(ctes, fmt.Sprintf("%s AS (SELECT * EXCEPT (rn) FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY id ORDER BY version DESC) AS rn "+
