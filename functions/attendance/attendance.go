@@ -22,6 +22,8 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/256dpi/lungo"
@@ -78,6 +80,22 @@ type Sheet struct {
 	Date      string      `bson:"date"`
 	Marks     []SheetMark `bson:"marks"`
 	UpdatedAt time.Time   `bson:"updated_at"`
+}
+
+// MarshalBSON stores the sheet with its tally: each student's current status, keyed by student id, in
+// student id order. The summaries read only the tally (see tallies), so every write must carry one that
+// matches the marks; marshalling it here means no writer can forget it.
+func (sh Sheet) MarshalBSON() ([]byte, error) {
+	type Fields Sheet // without this method; exported, or the encoder would skip the embedded fields
+	tally := make(bson.D, 0, len(sh.Marks))
+	for _, m := range sh.Marks {
+		tally = append(tally, bson.E{Key: m.StudentID, Value: string(m.Status)})
+	}
+	slices.SortFunc(tally, func(a, b bson.E) int { return strings.Compare(a.Key, b.Key) })
+	return bson.Marshal(struct {
+		Fields `bson:",inline"`
+		Tally  bson.D `bson:"tally"`
+	}{Fields(sh), tally})
 }
 
 // SheetMark is one student's mark as the sheet stores it.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/bson"
+	"go.mongodb.org/mongo-driver/mongo/options"
 
 	"github.com/edugrid/edugrid/functions/academic"
 	"github.com/edugrid/edugrid/functions/students"
@@ -58,6 +59,53 @@ func sheets(ctx context.Context, filter bson.M) ([]Sheet, error) {
 	return out, nil
 }
 
+// tally is what a summary reads of a sheet: each student's status, from the tally every stored sheet
+// carries (Sheet.MarshalBSON). Reading only the tally, by a projection both engines honour, skips each
+// mark's remark, marker, time and history, which are most of a sheet's bytes: decoding whole sheets was
+// the largest single cost of the load script's reads on the embedded engine.
+type tally struct {
+	ID      string            `bson:"_id"`
+	BatchID string            `bson:"batch_id"`
+	Tally   map[string]Status `bson:"tally"`
+}
+
+// tallies reads the tallies of the sheets matching filter. A sheet stored before sheets carried a tally
+// is read whole and tallied from its marks.
+func tallies(ctx context.Context, filter bson.M) ([]tally, error) {
+	coll := store.Database(ctx).Collection(SheetsCollection)
+	var out []tally
+	cur, err := coll.Find(ctx, filter, options.Find().SetProjection(bson.M{"batch_id": 1, "tally": 1}))
+	if err != nil {
+		return nil, err
+	}
+	if err := cur.All(ctx, &out); err != nil {
+		return nil, err
+	}
+	var untallied []string
+	at := map[string]int{}
+	for i, t := range out {
+		if t.Tally == nil {
+			untallied = append(untallied, t.ID)
+			at[t.ID] = i
+		}
+	}
+	if len(untallied) == 0 {
+		return out, nil
+	}
+	shs, err := sheets(ctx, bson.M{"_id": store.In(untallied)})
+	if err != nil {
+		return nil, err
+	}
+	for _, sh := range shs {
+		t := &out[at[sh.ID]]
+		t.Tally = make(map[string]Status, len(sh.Marks))
+		for _, m := range sh.Marks {
+			t.Tally[m.StudentID] = m.Status
+		}
+	}
+	return out, nil
+}
+
 // studentMarks reads a student's marks in a resolved range, oldest first.
 func studentMarks(ctx context.Context, studentID string, r DateRange) ([]Mark, error) {
 	shs, err := sheets(ctx, bson.M{"marks.student_id": studentID, "date": bson.M{"$gte": r.From, "$lte": r.To}})
@@ -102,20 +150,24 @@ func (s *Service) StudentSummary(ctx context.Context, studentID string, r DateRa
 	if err != nil {
 		return nil, err
 	}
-	ms, err := studentMarks(ctx, studentID, r)
+	ts, err := tallies(ctx, bson.M{"marks.student_id": studentID, "date": bson.M{"$gte": r.From, "$lte": r.To}})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("summary of student %s: %w", studentID, err)
 	}
 	out := &StudentSummary{StudentID: studentID, DateRange: r, Batches: []BatchCounts{}}
 	byBatch := map[string]*Counts{}
-	for _, m := range ms {
-		out.add(m.Status)
-		c := byBatch[m.BatchID]
+	for _, t := range ts {
+		st, ok := t.Tally[studentID]
+		if !ok {
+			continue
+		}
+		out.add(st)
+		c := byBatch[t.BatchID]
 		if c == nil {
 			c = &Counts{}
-			byBatch[m.BatchID] = c
+			byBatch[t.BatchID] = c
 		}
-		c.add(m.Status)
+		c.add(st)
 	}
 	out.finish()
 	for b, c := range byBatch {
@@ -136,23 +188,23 @@ func (s *Service) BatchSummary(ctx context.Context, batchID string, r DateRange)
 	if err != nil {
 		return nil, err
 	}
-	shs, err := sheets(ctx, bson.M{"batch_id": batchID, "date": bson.M{"$gte": r.From, "$lte": r.To}})
+	ts, err := tallies(ctx, bson.M{"batch_id": batchID, "date": bson.M{"$gte": r.From, "$lte": r.To}})
 	if err != nil {
 		return nil, fmt.Errorf("summary of batch %s: %w", batchID, err)
 	}
 	out := &BatchSummary{BatchID: batchID, DateRange: r, Students: []StudentCounts{}}
 	sessions := map[string]bool{}
 	byStudent := map[string]*Counts{}
-	for _, sh := range shs {
-		for _, m := range sh.Marks {
-			sessions[sh.ID] = true
-			out.add(m.Status)
-			c := byStudent[m.StudentID]
+	for _, t := range ts {
+		for student, st := range t.Tally {
+			sessions[t.ID] = true
+			out.add(st)
+			c := byStudent[student]
 			if c == nil {
 				c = &Counts{}
-				byStudent[m.StudentID] = c
+				byStudent[student] = c
 			}
-			c.add(m.Status)
+			c.add(st)
 		}
 	}
 	out.Sessions = len(sessions)

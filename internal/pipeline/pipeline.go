@@ -157,6 +157,7 @@ func Start(ctx context.Context, a *app.App, opts Options) (*Local, error) {
 	l.pullWG.Add(1)
 	go func() {
 		defer l.pullWG.Done()
+		asBackground()
 		_ = ingest.PullLoop(l.pullCtx, l.client.SubscriptionAdminClient, SubscriptionName(), l.in, logger)
 	}()
 	a.Warehouse = wh

@@ -36,6 +36,7 @@ import (
 	"github.com/edugrid/edugrid/shared/config"
 	"github.com/edugrid/edugrid/shared/httpapi"
 	"github.com/edugrid/edugrid/shared/notify"
+	"github.com/edugrid/edugrid/shared/store"
 	"github.com/edugrid/edugrid/triggers/reminders"
 )
 
@@ -46,6 +47,7 @@ const DefaultDemoPassword = "edugrid-demo-1"
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	store.TuneGCForEmbedded(os.Getenv)
 	if err := run(ctx, os.Getenv, os.Stdout, nil); err != nil {
 		fmt.Fprintln(os.Stderr, "edugrid dev:", err)
 		os.Exit(1)

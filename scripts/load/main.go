@@ -12,8 +12,10 @@
 // Setup (untimed) provisions -tenants institutions through the API, each with teachers, an accountant,
 // batches with weekday sessions, -students students enrolled with a fee plan, and every past session
 // marked once. Then -users virtual users (teachers and accountants spread over the institutions), started
-// evenly over -ramp, each sign in once and send requests back to back until -duration passes or -requests
-// have been sent: mostly reads (student lists, dues, sessions, attendance summaries), attendance
+// evenly over -ramp, each sign in once and send requests until -duration passes or -requests have been
+// sent, back to back (closed loop), or with -rate on a fixed schedule that shares the rate among them
+// (open loop; a request whose slot comes while the user still waits for the last one is sent late, and
+// its latency counts from its slot, so a stack that falls behind shows it instead of slowing the load): mostly reads (student lists, dues, sessions, attendance summaries), attendance
 // corrections, payments with an Idempotency-Key (a few sent twice, as a retrying client does) and a rare
 // token refresh. The report counts every request from the first sign-in on.
 package main
@@ -31,6 +33,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"strings"
 	"sync"
@@ -38,6 +41,7 @@ import (
 	"time"
 
 	"github.com/edugrid/edugrid/shared/authn"
+	"github.com/edugrid/edugrid/shared/store"
 )
 
 // options are the command's flags.
@@ -49,6 +53,7 @@ type options struct {
 	teachers      int
 	students      int
 	users         int
+	rate          float64 // requests per second over all users after their sign-in; 0: each user sends back to back
 	duration      time.Duration
 	ramp          time.Duration
 	requests      int64
@@ -71,6 +76,7 @@ func main() {
 	flag.IntVar(&o.teachers, "teachers", 2, "teachers (and batches) per institution")
 	flag.IntVar(&o.students, "students", 30, "students per institution")
 	flag.IntVar(&o.users, "users", 32, "concurrent virtual users, spread over the institutions")
+	flag.Float64Var(&o.rate, "rate", 0, "open loop: the users together send this many requests per second on a fixed schedule, latency counted from each request's scheduled time (default 0: closed loop, each user sends back to back)")
 	flag.DurationVar(&o.duration, "duration", 30*time.Second, "longest the load runs")
 	flag.DurationVar(&o.ramp, "ramp", 3*time.Second, "virtual users start evenly spread over this time (each signs in as it starts)")
 	flag.Int64Var(&o.requests, "requests", 200_000, "most requests the load sends")
@@ -84,6 +90,10 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if o.target == "" {
+		// The in-process stack is tuned as scripts/dev tunes the local stack.
+		store.TuneGCForEmbedded(os.Getenv)
+	}
 	res, err := run(ctx, o, os.Stdout)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "edugrid load:", err)
@@ -96,8 +106,8 @@ func main() {
 
 // run sets up, drives the load and prints the report, which it also returns.
 func run(ctx context.Context, o options, out io.Writer) (result, error) {
-	if o.tenants < 1 || o.teachers < 1 || o.students < o.teachers || o.users < 1 || o.duration <= 0 || o.requests < 1 {
-		return result{}, errors.New("-tenants, -teachers, -users, -duration and -requests must be positive, and -students at least -teachers")
+	if o.tenants < 1 || o.teachers < 1 || o.students < o.teachers || o.users < 1 || o.duration <= 0 || o.requests < 1 || o.rate < 0 {
+		return result{}, errors.New("-tenants, -teachers, -users, -duration and -requests must be positive, -rate not negative, and -students at least -teachers")
 	}
 	base := o.target
 	if base == "" {
@@ -124,8 +134,8 @@ func run(ctx context.Context, o options, out io.Writer) (result, error) {
 	defer transport.CloseIdleConnections()
 	hc := &http.Client{Transport: transport, Timeout: 30 * time.Second}
 
-	fmt.Fprintf(out, "edugrid load: %s, %d institutions × (%d teachers, %d students), %d virtual users, at most %s or %d requests; GOMAXPROCS %d\n",
-		describe(o), o.tenants, o.teachers, o.students, o.users, o.duration, o.requests, runtime.GOMAXPROCS(0))
+	fmt.Fprintf(out, "edugrid load: %s, %d institutions × (%d teachers, %d students), %d virtual users %s, at most %s or %d requests; GOMAXPROCS %d, GOGC %d\n",
+		describe(o), o.tenants, o.teachers, o.students, o.users, pacing(o), o.duration, o.requests, runtime.GOMAXPROCS(0), gcPercent())
 	setupStart := time.Now()
 	insts, err := provision(ctx, &client{http: hc, base: base, addr: "10.0.0.1"}, setupOptions{
 		tenants: o.tenants, teachers: o.teachers, students: o.students, password: o.password,
@@ -150,7 +160,13 @@ func run(ctx context.Context, o options, out io.Writer) (result, error) {
 	}
 
 	rec := newRecorder()
-	b := &budget{deadline: time.Now().Add(o.duration)}
+	// Closed loop: the run lasts -duration from the first sign-in. Open loop: users sign in over -ramp,
+	// then all keep one schedule for -duration, so the whole measured window runs at the full rate.
+	sched := time.Now()
+	if o.rate > 0 {
+		sched = sched.Add(o.ramp)
+	}
+	b := &budget{deadline: sched.Add(o.duration)}
 	b.left.Store(o.requests)
 	runCtx, cancel := context.WithDeadline(ctx, b.deadline.Add(30*time.Second))
 	defer cancel()
@@ -174,6 +190,11 @@ func run(ctx context.Context, o options, out io.Writer) (result, error) {
 		}
 		u := &user{n: n, inst: inst, teacher: teacher, rng: rand.New(rand.NewPCG(o.seed, uint64(n))), rec: newLocal(), from: from, to: to, pass: o.password,
 			c: &client{http: hc, base: base, addr: fmt.Sprintf("10.1.%d.%d", n/250, 1+n%250)}}
+		if o.rate > 0 {
+			u.every = time.Duration(float64(time.Second) * float64(o.users) / o.rate)
+			// Phases spread evenly, so the users' requests interleave instead of arriving together.
+			u.first = sched.Add(u.every * time.Duration(n) / time.Duration(o.users))
+		}
 		delay := o.ramp * time.Duration(n) / time.Duration(o.users)
 		wg.Add(1)
 		go func() {
@@ -189,6 +210,9 @@ func run(ctx context.Context, o options, out io.Writer) (result, error) {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	if o.rate > 0 {
+		elapsed = time.Since(sched) // the sign-ins before it are counted, but the rate is the schedule's
+	}
 	close(progressDone)
 	<-progressStopped
 	res := rec.result(elapsed)
@@ -210,6 +234,20 @@ func progress(out io.Writer, b *budget, total int64, start time.Time, done <-cha
 			fmt.Fprintf(out, "load: %d requests in %.0f s (%.0f/s)\n", sent, time.Since(start).Seconds(), float64(sent)/time.Since(start).Seconds())
 		}
 	}
+}
+
+// gcPercent is the collector's current target (GOGC).
+func gcPercent() int {
+	p := debug.SetGCPercent(100)
+	debug.SetGCPercent(p)
+	return p
+}
+
+func pacing(o options) string {
+	if o.rate > 0 {
+		return fmt.Sprintf("sending %.0f requests/s together (open loop: latency from each request's scheduled time)", o.rate)
+	}
+	return "sending back to back (closed loop)"
 }
 
 func describe(o options) string {

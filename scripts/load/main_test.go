@@ -51,6 +51,31 @@ func TestShortRunHasNoErrors(t *testing.T) {
 	}
 }
 
+// With -rate the users keep to a shared schedule: over 2 s at 100 requests/s they send about 200 requests
+// after signing in, where back to back they would send as many as the -requests bound allows.
+func TestOpenLoopKeepsTheRate(t *testing.T) {
+	var out strings.Builder
+	res, err := run(context.Background(), options{
+		engine: "memory", tenants: 1, teachers: 2, students: 4, users: 4, rate: 100, duration: 2 * time.Second, ramp: 10 * time.Millisecond,
+		requests: 100_000, adminEmail: "admin@load.test", adminPassword: "load-admin-password", password: "load-test-password-1",
+		seed: 7, passwords: &authn.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1},
+	}, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Total.Errors != 0 {
+		t.Fatalf("%d errors:\n%s", res.Total.Errors, out.String())
+	}
+	// Each user has a slot every 40 ms from its sign-in: at most 2 s / 40 ms + 1 = 51 requests, plus the
+	// sign-in. A slow machine may send fewer before the deadline, never more.
+	if n := res.Total.Count; n > 4*52 || n < 40 {
+		t.Fatalf("%d requests in 2 s at 100/s:\n%s", n, out.String())
+	}
+	if !strings.Contains(out.String(), "open loop") {
+		t.Errorf("report does not say it ran an open loop:\n%s", out.String())
+	}
+}
+
 func TestTargetMustBeLoopback(t *testing.T) {
 	tests := []struct {
 		target string

@@ -51,6 +51,9 @@ type user struct {
 	from    string
 	to      string
 	pass    string
+	every   time.Duration // open loop: one request per every, on a fixed schedule; 0 for back to back
+	first   time.Time     // open loop: the first request's slot
+	slot    time.Time     // open loop: the scheduled time of the request about to be sent
 }
 
 type payment struct {
@@ -70,7 +73,18 @@ func (u *user) run(ctx context.Context, b *budget) {
 	if !u.timed(ctx, kindLogin, "POST", "/auth/login", "", map[string]string{"tenant": u.inst.slug, "email": email, "password": u.pass}, nil, http.StatusOK, &u.tok) {
 		return // without a token nothing else would succeed
 	}
+	next := u.first
 	for ctx.Err() == nil && b.take() {
+		if u.every > 0 {
+			if d := time.Until(next); d > 0 {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(d):
+				}
+			}
+			u.slot, next = next, next.Add(u.every)
+		}
 		switch p := u.rng.IntN(1000); {
 		case p < refreshPerMille:
 			var next tokens
@@ -154,9 +168,13 @@ func (u *user) pay(ctx context.Context) {
 	}
 }
 
-// timed sends one request, records its latency under kind, and reports whether it got status want.
+// timed sends one request, records its latency under kind, and reports whether it got status want. In
+// the open loop the latency runs from the request's scheduled slot, which may have passed.
 func (u *user) timed(ctx context.Context, kind, method, path, token string, body any, header map[string]string, want int, out any) bool {
 	start := time.Now()
+	if !u.slot.IsZero() {
+		start, u.slot = u.slot, time.Time{}
+	}
 	a, err := u.c.do(ctx, method, path, token, body, header)
 	d := time.Since(start)
 	if err != nil {

@@ -78,6 +78,13 @@ func seedExams(tctx context.Context, a *app.App) error {
 				for _, e := range es {
 					entry.Results = append(entry.Results, demoResult(e.StudentID, t))
 				}
+				// Ids are random, so the hash could leave the demo without an absence or an exemption (about
+				// one seed in 600): the last two results of the first test with results show one of each.
+				if results == 0 && len(entry.Results) > 2 {
+					n := len(entry.Results)
+					entry.Results[n-2] = exams.ResultInput{StudentID: entry.Results[n-2].StudentID, Status: exams.Absent}
+					entry.Results[n-1] = exams.ResultInput{StudentID: entry.Results[n-1].StudentID, Status: exams.Exempt}
+				}
 				if _, err := svc.EnterResults(tctx, t.ID, entry); err != nil {
 					return fmt.Errorf("seed results of test %s: %w", t.ID, err)
 				}

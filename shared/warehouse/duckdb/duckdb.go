@@ -40,9 +40,12 @@ var _ warehouse.Warehouse = (*Warehouse)(nil)
 // Open opens (creating if needed) the DuckDB database at path, or an in-memory one when path is "", and
 // creates every table warehouse.Tables lists.
 func Open(ctx context.Context, path string) (*Warehouse, error) {
-	// Two threads: the warehouse shares its machine with the whole local stack, and its batches are
-	// small; DuckDB would otherwise start a thread per core for every statement.
-	connector, err := duck.NewConnector(path+"?threads=2", nil)
+	// One thread: the warehouse shares its machine with the whole local stack, and its batches and
+	// reports are small. With one thread every statement runs on the calling goroutine's thread, so the
+	// local pipeline's lowered ingest priority covers DuckDB's work too; a second thread made ingest take
+	// both cores of a two-core machine in bursts, and the engagement reports were no faster with it
+	// (BENCHMARKS.md, "Load").
+	connector, err := duck.NewConnector(path+"?threads=1", nil)
 	if err != nil {
 		return nil, fmt.Errorf("open duckdb %s: %w", path, err)
 	}
