@@ -5,26 +5,57 @@ import (
 	"time"
 )
 
-// The pull loop rests in proportion to the last batch's cost while batches are partial, within bounds,
-// and goes straight on after a full one.
-func TestRest(t *testing.T) {
-	cases := []struct {
-		name string
-		n    int
-		took time.Duration
-		want time.Duration
-	}{
-		{"empty pull idles", 0, 5 * time.Millisecond, idlePause},
-		{"cheap partial batch rests at least the idle pause", 3, time.Millisecond, idlePause},
-		{"partial batch rests in proportion to its cost", 200, 40 * time.Millisecond, restFactor * 40 * time.Millisecond},
-		{"a slow partial batch rests at most maxRest", 900, 2 * time.Second, maxRest},
-		{"full batch goes straight on", PullBatch, 500 * time.Millisecond, 0},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			if got := rest(c.n, c.took); got != c.want {
-				t.Fatalf("rest(%d, %v) = %v, want %v", c.n, c.took, got, c.want)
+// A quiet stack's occasional batch goes through after the idle pause; batches that keep coming are paced
+// to 1/(1+restFactor) of the time, within maxRest; a full batch never waits.
+func TestPacer(t *testing.T) {
+	t0 := time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC)
+
+	t.Run("occasional batches only pause", func(t *testing.T) {
+		var p pacer
+		now := t0
+		for range 5 {
+			now = now.Add(time.Second)
+			if got := p.rest(3, 45*time.Millisecond, now); got != idlePause {
+				t.Fatalf("rest after a 45 ms batch a second after the last = %v, want the idle pause %v", got, idlePause)
 			}
-		})
-	}
+		}
+	})
+
+	t.Run("steady batches rest restFactor times their cost", func(t *testing.T) {
+		var p pacer
+		now := t0
+		took := 40 * time.Millisecond
+		var busy, wall time.Duration
+		for range 200 {
+			now = now.Add(took)
+			d := p.rest(200, took, now)
+			now = now.Add(d)
+			busy, wall = busy+took, wall+took+d
+		}
+		share := float64(busy) / float64(wall)
+		if want := 1.0 / (1 + restFactor); share < want*0.95 || share > want*1.1 {
+			t.Fatalf("busy share %.3f over 200 batches, want about %.3f", share, want)
+		}
+	})
+
+	t.Run("a slow batch rests at most maxRest", func(t *testing.T) {
+		var p pacer
+		if got := p.rest(900, 2*time.Second, t0.Add(2*time.Second)); got != maxRest {
+			t.Fatalf("rest = %v, want %v", got, maxRest)
+		}
+	})
+
+	t.Run("a full batch goes straight on", func(t *testing.T) {
+		var p pacer
+		if got := p.rest(PullBatch, 500*time.Millisecond, t0.Add(500*time.Millisecond)); got != 0 {
+			t.Fatalf("rest = %v, want none", got)
+		}
+	})
+
+	t.Run("an empty pull pauses", func(t *testing.T) {
+		var p pacer
+		if got := p.rest(0, time.Millisecond, t0); got != idlePause {
+			t.Fatalf("rest = %v, want %v", got, idlePause)
+		}
+	})
 }
