@@ -1,14 +1,11 @@
 package attendance
 
 import (
-	"context"
 	"fmt"
 	"testing"
 	"time"
 
 	"go.mongodb.org/mongo-driver/bson"
-
-	"github.com/edugrid/edugrid/shared/store"
 )
 
 // BenchmarkSummaryRead reads a batch's sheets for a summary as the summaries did before (whole sheets,
@@ -16,15 +13,7 @@ import (
 // side on the same data: 60 sessions of 30 students, a tenth of the marks changed twice.
 // Run: go test -run '^$' -bench SummaryRead -count 5 ./functions/attendance
 func BenchmarkSummaryRead(b *testing.B) {
-	ctx := context.Background()
-	d := store.NewDialer()
-	b.Cleanup(d.Close)
-	client, err := d.Dial(ctx, "lungo:memory:summary-bench")
-	if err != nil {
-		b.Fatal(err)
-	}
-	db := client.Database("bench")
-	ctx = store.WithDatabase(ctx, db)
+	ctx, db := memoryDB(b, "summary-bench")
 	at := time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC)
 	var docs []any
 	for s := range 60 {

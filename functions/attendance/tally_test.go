@@ -1,14 +1,11 @@
 package attendance
 
 import (
-	"context"
 	"maps"
 	"testing"
 	"time"
 
 	"go.mongodb.org/mongo-driver/bson"
-
-	"github.com/edugrid/edugrid/shared/store"
 )
 
 // Every stored sheet carries a tally of its marks' current statuses, in student id order.
@@ -43,15 +40,7 @@ func TestSheetIsStoredWithItsTally(t *testing.T) {
 
 // tallies reads a sheet stored before sheets carried a tally from its marks, beside tallied ones.
 func TestTalliesOfSheetsWithoutATally(t *testing.T) {
-	ctx := context.Background()
-	d := store.NewDialer()
-	t.Cleanup(d.Close)
-	client, err := d.Dial(ctx, "lungo:memory:tally-test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := client.Database("acme")
-	ctx = store.WithDatabase(ctx, db)
+	ctx, db := memoryDB(t, "tally-test")
 	at := time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC)
 	tallied := Sheet{ID: "ses-1", BatchID: "bat-1", Date: "2026-06-01", UpdatedAt: at, Marks: []SheetMark{
 		{StudentID: "stu-a", Status: Present}, {StudentID: "stu-b", Status: Absent}}}

@@ -17,18 +17,9 @@ import (
 func TestShortRunHasNoErrors(t *testing.T) {
 	for _, engine := range []string{"memory"} {
 		t.Run(engine, func(t *testing.T) {
-			var out strings.Builder
-			res, err := run(context.Background(), options{
-				engine: engine, tenants: 2, teachers: 2, students: 4, users: 6, duration: 20 * time.Second, ramp: 100 * time.Millisecond,
-				requests: 600, adminEmail: "admin@load.test", adminPassword: "load-admin-password", password: "load-test-password-1",
-				seed: 7, passwords: &authn.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1},
-			}, &out)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if res.Total.Errors != 0 {
-				t.Fatalf("%d errors:\n%s", res.Total.Errors, out.String())
-			}
+			o := smallRun(engine, 2, 6)
+			o.duration, o.ramp, o.requests = 20*time.Second, 100*time.Millisecond, 600
+			res, out := runWithoutErrors(t, o)
 			if res.Total.Count != 600 {
 				t.Errorf("%d requests, want the -requests bound of 600", res.Total.Count)
 			}
@@ -54,18 +45,9 @@ func TestShortRunHasNoErrors(t *testing.T) {
 // With -rate the users keep to a shared schedule: over 2 s at 100 requests/s they send about 200 requests
 // after signing in, where back to back they would send as many as the -requests bound allows.
 func TestOpenLoopKeepsTheRate(t *testing.T) {
-	var out strings.Builder
-	res, err := run(context.Background(), options{
-		engine: "memory", tenants: 1, teachers: 2, students: 4, users: 4, rate: 100, duration: 2 * time.Second, ramp: 10 * time.Millisecond,
-		requests: 100_000, adminEmail: "admin@load.test", adminPassword: "load-admin-password", password: "load-test-password-1",
-		seed: 7, passwords: &authn.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1},
-	}, &out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.Total.Errors != 0 {
-		t.Fatalf("%d errors:\n%s", res.Total.Errors, out.String())
-	}
+	o := smallRun("memory", 1, 4)
+	o.rate, o.duration, o.ramp, o.requests = 100, 2*time.Second, 10*time.Millisecond, 100_000
+	res, out := runWithoutErrors(t, o)
 	// Each user has a slot every 40 ms from its sign-in: at most 2 s / 40 ms + 1 = 51 requests, plus the
 	// sign-in. A slow machine may send fewer before the deadline, never more.
 	if n := res.Total.Count; n > 4*52 || n < 40 {
@@ -74,6 +56,28 @@ func TestOpenLoopKeepsTheRate(t *testing.T) {
 	if !strings.Contains(out.String(), "open loop") {
 		t.Errorf("report does not say it ran an open loop:\n%s", out.String())
 	}
+}
+
+// smallRun is a run over the in-process stack with few institutions and cheap password hashing.
+func smallRun(engine string, tenants, users int) options {
+	return options{engine: engine, tenants: tenants, teachers: 2, students: 4, users: users,
+		adminEmail: "admin@load.test", adminPassword: "load-admin-password", password: "load-test-password-1",
+		seed: 7, passwords: &authn.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1}}
+}
+
+// runWithoutErrors runs o and fails the test on an error or a failed request; it returns the result and
+// the printed report.
+func runWithoutErrors(t *testing.T, o options) (result, *strings.Builder) {
+	t.Helper()
+	var out strings.Builder
+	res, err := run(context.Background(), o, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Total.Errors != 0 {
+		t.Fatalf("%d errors:\n%s", res.Total.Errors, out.String())
+	}
+	return res, &out
 }
 
 func TestTargetMustBeLoopback(t *testing.T) {
