@@ -38,6 +38,8 @@ const (
 	restFactor = 8
 	burst      = 100 * time.Millisecond // what a quiet stack may spend at once without resting
 	maxRest    = time.Second
+	// maxDebt is the debt one longest rest repays (rounded up, so that it repays all of it).
+	maxDebt = (maxRest + restFactor) / (1 + restFactor)
 )
 
 // rest returns how long PullLoop waits after a pull of n messages that took took and ended at now.
@@ -45,7 +47,9 @@ func (p *pacer) rest(n int, took time.Duration, now time.Time) time.Duration {
 	if p.last.IsZero() {
 		p.credit, p.last = burst, now.Add(-took)
 	}
-	p.credit = min(p.credit+now.Sub(p.last)/(1+restFactor), burst) - took
+	// Debt beyond one longest rest is forgiven: time spent catching up on a backlog (full batches) is
+	// not paid back in slow pulls afterwards.
+	p.credit = max(min(p.credit+now.Sub(p.last)/(1+restFactor), burst)-took, -maxDebt)
 	p.last = now
 	switch {
 	case n >= PullBatch:

@@ -45,6 +45,28 @@ func TestPacer(t *testing.T) {
 		}
 	})
 
+	t.Run("catching up on a backlog is not paid back afterwards", func(t *testing.T) {
+		var p pacer
+		now := t0
+		for range 100 {
+			now = now.Add(50 * time.Millisecond)
+			if got := p.rest(PullBatch, 50*time.Millisecond, now); got != 0 {
+				t.Fatalf("rest after a full batch = %v", got)
+			}
+		}
+		now = now.Add(10 * time.Millisecond)
+		first := p.rest(5, 10*time.Millisecond, now)
+		if first > maxRest {
+			t.Fatalf("rest after the backlog = %v, want at most %v", first, maxRest)
+		}
+		// One rest repays what is owed: the next rest answers for the next pull's 10 ms only (about
+		// restFactor × 10 ms), not for the backlog (which would be maxRest again).
+		now = now.Add(first + 10*time.Millisecond)
+		if got, bound := p.rest(5, 10*time.Millisecond, now), (restFactor+1)*10*time.Millisecond; got > bound {
+			t.Fatalf("second rest after the backlog = %v, want at most %v", got, bound)
+		}
+	})
+
 	t.Run("a full batch goes straight on", func(t *testing.T) {
 		var p pacer
 		if got := p.rest(PullBatch, 500*time.Millisecond, t0.Add(500*time.Millisecond)); got != 0 {
