@@ -43,11 +43,18 @@ func (n *NewFollowUp) Validate() error {
 	if n.DueAt.IsZero() {
 		return apperr.InvalidField("due_at", "is required: an RFC 3339 time")
 	}
-	if len(n.Note) > maxNote {
-		return apperr.InvalidField("note", fmt.Sprintf("must be at most %d characters", maxNote))
+	var err error
+	n.Note, err = optionalText("note", n.Note)
+	return err
+}
+
+// optionalText returns s trimmed, "" when it holds only spaces, or an Invalid error naming field when it
+// is longer than maxNote characters or holds control or bidi override characters (httpapi.Text).
+func optionalText(field, s string) (string, error) {
+	if strings.TrimSpace(s) == "" {
+		return "", nil
 	}
-	n.Note = strings.TrimSpace(n.Note)
-	return nil
+	return httpapi.Text(field, s, maxNote)
 }
 
 // FollowUpDone closes a follow-up, with what came of it.
@@ -57,11 +64,9 @@ type FollowUpDone struct {
 
 // Validate implements httpapi.Validator.
 func (d *FollowUpDone) Validate() error {
-	if len(d.Outcome) > maxNote {
-		return apperr.InvalidField("outcome", fmt.Sprintf("must be at most %d characters", maxNote))
-	}
-	d.Outcome = strings.TrimSpace(d.Outcome)
-	return nil
+	var err error
+	d.Outcome, err = optionalText("outcome", d.Outcome)
+	return err
 }
 
 // ScheduleFollowUp schedules a follow-up of a lead the caller may see (NotFound otherwise), for the lead's

@@ -539,6 +539,15 @@ func TestOverdueFollowUps(t *testing.T) {
 	}
 	apptest.MustProblem(t, s.env.Do("POST", "/leads/"+l1.ID+"/followups", s.c1, map[string]any{"due_at": now.Add(-time.Minute)}), 400, "invalid")
 	apptest.MustProblem(t, s.env.Do("POST", "/leads/"+l1.ID+"/followups", s.c1, map[string]any{"note": "no time"}), 400, "invalid")
+	if p := apptest.MustProblem(t, s.env.Do("POST", "/leads/"+l1.ID+"/followups", s.c1, map[string]any{"due_at": "tomorrow 10am"}), 400, "invalid"); !strings.Contains(p.Detail, "RFC 3339") {
+		t.Errorf("a malformed due_at: detail %q does not say how to write a time", p.Detail)
+	}
+	if p := apptest.MustProblem(t, s.env.Do("POST", "/leads/"+l1.ID+"/followups", s.c1, map[string]any{"due_at": now.Add(time.Hour), "note": "call\u202eback"}), 400, "invalid"); p.Errors["note"] == "" {
+		t.Errorf("a note with a bidi override: errors %v do not name the note", p.Errors)
+	}
+	if p := apptest.MustProblem(t, s.env.Do("POST", "/leads/followups/"+f1.ID+"/done", s.c1, map[string]any{"outcome": strings.Repeat("x", 2001)}), 400, "invalid"); p.Errors["outcome"] == "" {
+		t.Errorf("an outcome too long: errors %v do not name the outcome", p.Errors)
+	}
 
 	overdue := func(token, query string) []string {
 		t.Helper()

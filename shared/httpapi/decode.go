@@ -179,6 +179,7 @@ func decodeError(err error) error {
 		typeErr   *json.UnmarshalTypeError
 		tooBig    *http.MaxBytesError
 		invalidUM *json.InvalidUnmarshalError
+		badTime   *time.ParseError
 	)
 	switch {
 	case errors.Is(err, io.EOF):
@@ -196,6 +197,9 @@ func decodeError(err error) error {
 		return apperr.InvalidField(typeErr.Field, fmt.Sprintf("must be a JSON %s", jsonKind(typeErr)))
 	case errors.As(err, &invalidUM):
 		panic(err) // a programming error: dst is not a pointer
+	case errors.As(err, &badTime):
+		// encoding/json does not say which field a time came from, and the value is not echoed back.
+		return apperr.Errorf(apperr.Invalid, "a date-time value is not RFC 3339: write it as 2026-06-01T09:30:00+05:30")
 	}
 	if field, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 		return apperr.InvalidField(strings.Trim(field, `"`), "unknown field")

@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/edugrid/edugrid/shared/apperr"
 )
@@ -114,6 +115,18 @@ func TestDecodeErrorsDoNotEchoValues(t *testing.T) {
 	wantAppErr(t, err, apperr.Invalid, "name")
 	if strings.Contains(err.Error(), "sleep") {
 		t.Fatalf("error %q echoes the request body", err)
+	}
+}
+
+// A malformed date-time gets a message that says how to write one, without echoing the value.
+func TestDecodeBadTime(t *testing.T) {
+	var dst struct {
+		At time.Time `json:"at"`
+	}
+	err := Decode(jsonRequest(http.MethodPost, "/notes", "application/json", `{"at": "next tuesday"}`), &dst)
+	wantAppErr(t, err, apperr.Invalid, "")
+	if !strings.Contains(err.Error(), "RFC 3339") || strings.Contains(err.Error(), "tuesday") {
+		t.Fatalf("error %q: want the format named and the value not echoed", err)
 	}
 }
 
