@@ -241,6 +241,38 @@ func visibleBatchFilter(p rbac.Principal) bson.M {
 	return bson.M{"_id": store.In(nil)}
 }
 
+// InVisibleBatches returns a filter that limits a query over documents of a batch (fields batch_id and
+// branch_id: a session's attendance, a test, a result) to the batches p may see, as CanSeeBatch does:
+// tenant-level staff every batch, branch admins their branches', teachers the batches of their branches
+// that name them, nobody else any. For a teacher it reads their batches from the request's tenant
+// database; any error is a database failure.
+func InVisibleBatches(ctx context.Context, p rbac.Principal) (bson.M, error) {
+	switch {
+	case p.Role.Level() == rbac.LevelTenant:
+		return bson.M{}, nil
+	case p.Role == rbac.Teacher:
+		cur, err := store.Database(ctx).Collection(BatchesCollection).Find(ctx, visibleBatchFilter(p),
+			options.Find().SetProjection(bson.M{"_id": 1}))
+		if err != nil {
+			return nil, fmt.Errorf("batches of teacher %s: %w", p.Subject, err)
+		}
+		var bs []struct {
+			ID string `bson:"_id"`
+		}
+		if err := cur.All(ctx, &bs); err != nil {
+			return nil, fmt.Errorf("batches of teacher %s: %w", p.Subject, err)
+		}
+		ids := make([]string, len(bs))
+		for i, b := range bs {
+			ids[i] = b.ID
+		}
+		return bson.M{"batch_id": store.In(ids)}, nil
+	case p.Role.Level() == rbac.LevelBranch:
+		return bson.M{"branch_id": store.In(p.Branches)}, nil
+	}
+	return bson.M{"_id": store.In(nil)}, nil
+}
+
 // FindBatch reads a batch from db without any visibility check; NotFound when there is none. Callers in
 // request handling use VisibleBatch.
 func FindBatch(ctx context.Context, db lungo.IDatabase, batchID string) (*Batch, error) {

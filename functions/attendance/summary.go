@@ -257,7 +257,7 @@ func (s *Service) Absentees(ctx context.Context, q AbsenteeQuery, pr httpapi.Pag
 		}
 		and = append(and, bson.M{"branch_id": q.Branch})
 	}
-	scope, err := visibleMarksFilter(ctx, p)
+	scope, err := academic.InVisibleBatches(ctx, p)
 	if err != nil {
 		return httpapi.Page[Absentee]{}, err
 	}
@@ -308,27 +308,4 @@ func (s *Service) Absentees(ctx context.Context, q AbsenteeQuery, pr httpapi.Pag
 		items[i] = Absentee{Mark: m, StudentName: byID[m.StudentID].Name, StudentPRN: byID[m.StudentID].PRN}
 	}
 	return httpapi.NewPage(items, pr.Limit, func(a Absentee) string { return a.SessionID + "/" + a.StudentID }), nil
-}
-
-// visibleMarksFilter limits a marks query to the batches the caller may see, as academic.CanSeeBatch does.
-func visibleMarksFilter(ctx context.Context, p rbac.Principal) (bson.M, error) {
-	switch {
-	case p.Role.Level() == rbac.LevelTenant:
-		return bson.M{}, nil
-	case p.Role == rbac.Teacher:
-		var bs []academic.Batch
-		err := findAll(ctx, store.Database(ctx).Collection(academic.BatchesCollection),
-			bson.M{"teachers": p.Subject, "branch_id": store.In(p.Branches)}, &bs)
-		if err != nil {
-			return nil, fmt.Errorf("batches of teacher %s: %w", p.Subject, err)
-		}
-		ids := make([]string, len(bs))
-		for i, b := range bs {
-			ids[i] = b.ID
-		}
-		return bson.M{"batch_id": store.In(ids)}, nil
-	case p.Role.Level() == rbac.LevelBranch:
-		return bson.M{"branch_id": store.In(p.Branches)}, nil
-	}
-	return bson.M{"_id": store.In(nil)}, nil
 }

@@ -38,10 +38,7 @@ import (
 	"go.mongodb.org/mongo-driver/mongo"
 	"go.mongodb.org/mongo-driver/mongo/options"
 
-	"github.com/edugrid/edugrid/functions/academic"
 	"github.com/edugrid/edugrid/shared/app"
-	"github.com/edugrid/edugrid/shared/rbac"
-	"github.com/edugrid/edugrid/shared/store"
 	"github.com/edugrid/edugrid/shared/tenant"
 )
 
@@ -163,29 +160,4 @@ func findAll(ctx context.Context, coll lungo.ICollection, filter bson.M, out any
 		return err
 	}
 	return cur.All(ctx, out)
-}
-
-// visibleTestsFilter limits a test or result query to the batches the caller may see, as
-// academic.CanSeeBatch does: tenant-level staff every batch, branch admins their branches', teachers the
-// batches of their branches that name them, nobody else any.
-func visibleTestsFilter(ctx context.Context, p rbac.Principal) (bson.M, error) {
-	switch {
-	case p.Role.Level() == rbac.LevelTenant:
-		return bson.M{}, nil
-	case p.Role == rbac.Teacher:
-		var bs []academic.Batch
-		err := findAll(ctx, store.Database(ctx).Collection(academic.BatchesCollection),
-			bson.M{"teachers": p.Subject, "branch_id": store.In(p.Branches)}, &bs)
-		if err != nil {
-			return nil, fmt.Errorf("batches of teacher %s: %w", p.Subject, err)
-		}
-		ids := make([]string, len(bs))
-		for i, b := range bs {
-			ids[i] = b.ID
-		}
-		return bson.M{"batch_id": store.In(ids)}, nil
-	case p.Role.Level() == rbac.LevelBranch:
-		return bson.M{"branch_id": store.In(p.Branches)}, nil
-	}
-	return bson.M{"_id": store.In(nil)}, nil
 }

@@ -156,7 +156,7 @@ func (s *Service) ListTests(ctx context.Context, f TestFilter, pr httpapi.PageRe
 	if err := httpapi.OptionalDate("to", f.To); err != nil {
 		return httpapi.Page[Test]{}, err
 	}
-	scope, err := visibleTestsFilter(ctx, rbac.Must(ctx))
+	scope, err := academic.InVisibleBatches(ctx, rbac.Must(ctx))
 	if err != nil {
 		return httpapi.Page[Test]{}, err
 	}
