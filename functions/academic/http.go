@@ -49,11 +49,7 @@ func (s *Service) handleCreateCourse(w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	c, err := s.CreateCourse(r.Context(), in)
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusCreated, c)
-	return nil
+	return httpapi.Reply(w, http.StatusCreated, c, err)
 }
 
 func (s *Service) handleListCourses(w http.ResponseWriter, r *http.Request) error {
@@ -62,20 +58,12 @@ func (s *Service) handleListCourses(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	p, err := s.ListCourses(r.Context(), pr)
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, p)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, p, err)
 }
 
 func (s *Service) handleGetCourse(w http.ResponseWriter, r *http.Request) error {
 	c, err := s.GetCourse(r.Context(), r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, c)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, c, err)
 }
 
 func (s *Service) handleUpdateCourse(w http.ResponseWriter, r *http.Request) error {
@@ -84,11 +72,7 @@ func (s *Service) handleUpdateCourse(w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	c, err := s.UpdateCourse(r.Context(), r.PathValue("id"), in)
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, c)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, c, err)
 }
 
 func (s *Service) handleCreateBatch(w http.ResponseWriter, r *http.Request) error {
@@ -97,11 +81,7 @@ func (s *Service) handleCreateBatch(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	b, err := s.CreateBatch(r.Context(), in)
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusCreated, b)
-	return nil
+	return httpapi.Reply(w, http.StatusCreated, b, err)
 }
 
 func (s *Service) handleListBatches(w http.ResponseWriter, r *http.Request) error {
@@ -111,20 +91,12 @@ func (s *Service) handleListBatches(w http.ResponseWriter, r *http.Request) erro
 	}
 	q := r.URL.Query()
 	p, err := s.ListBatches(r.Context(), BatchFilter{Branch: q.Get("branch"), Course: q.Get("course")}, pr)
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, p)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, p, err)
 }
 
 func (s *Service) handleGetBatch(w http.ResponseWriter, r *http.Request) error {
 	b, err := s.GetBatch(r.Context(), r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, b)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, b, err)
 }
 
 func (s *Service) handleUpdateBatch(w http.ResponseWriter, r *http.Request) error {
@@ -133,11 +105,7 @@ func (s *Service) handleUpdateBatch(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	b, err := s.UpdateBatch(r.Context(), r.PathValue("id"), in)
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, b)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, b, err)
 }
 
 func (s *Service) handleListSessions(w http.ResponseWriter, r *http.Request) error {
@@ -147,11 +115,7 @@ func (s *Service) handleListSessions(w http.ResponseWriter, r *http.Request) err
 	}
 	q := r.URL.Query()
 	p, err := s.ListSessions(r.Context(), r.PathValue("id"), SessionRange{From: q.Get("from"), To: q.Get("to")}, pr)
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, p)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, p, err)
 }
 
 func (s *Service) handleAddExtraSession(w http.ResponseWriter, r *http.Request) error {
@@ -160,11 +124,7 @@ func (s *Service) handleAddExtraSession(w http.ResponseWriter, r *http.Request) 
 		return err
 	}
 	ses, err := s.AddExtraSession(r.Context(), r.PathValue("id"), in)
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusCreated, ses)
-	return nil
+	return httpapi.Reply(w, http.StatusCreated, ses, err)
 }
 
 func (s *Service) handleCancelSession(w http.ResponseWriter, r *http.Request) error {
@@ -173,9 +133,5 @@ func (s *Service) handleCancelSession(w http.ResponseWriter, r *http.Request) er
 		return err
 	}
 	ses, err := s.CancelSession(r.Context(), r.PathValue("id"), in)
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, ses)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, ses, err)
 }

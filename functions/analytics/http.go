@@ -90,11 +90,7 @@ func (s *Service) handleAttendance(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	rep, err := s.AttendanceByBatch(r.Context(), AttendanceFilter{Window: win, Range: rng, Branch: q.Get("branch"), Batch: q.Get("batch")})
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, rep)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, rep, err)
 }
 
 func (s *Service) handleFeeCollection(w http.ResponseWriter, r *http.Request) error {
@@ -104,11 +100,7 @@ func (s *Service) handleFeeCollection(w http.ResponseWriter, r *http.Request) er
 		return err
 	}
 	rep, err := s.FeeCollection(r.Context(), FeeCollectionFilter{Window: win, Range: rng, Branch: q.Get("branch")})
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, rep)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, rep, err)
 }
 
 func (s *Service) handleAgeing(w http.ResponseWriter, r *http.Request) error {
@@ -122,11 +114,7 @@ func (s *Service) handleAgeing(w http.ResponseWriter, r *http.Request) error {
 		asOf = t
 	}
 	rep, err := s.DuesAgeing(r.Context(), asOf, q.Get("branch"))
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, rep)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, rep, err)
 }
 
 func (s *Service) handleCohorts(w http.ResponseWriter, r *http.Request) error {
@@ -136,20 +124,12 @@ func (s *Service) handleCohorts(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	rep, err := s.CohortRetention(r.Context(), rng, q.Get("branch"))
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, rep)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, rep, err)
 }
 
 func (s *Service) handleStaff(w http.ResponseWriter, r *http.Request) error {
 	rep, err := s.StaffByRole(r.Context())
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, rep)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, rep, err)
 }
 
 func (s *Service) handleAtRisk(w http.ResponseWriter, r *http.Request) error {
@@ -166,11 +146,7 @@ func (s *Service) handleAtRisk(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	rep, err := s.AtRisk(r.Context(), f)
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, rep)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, rep, err)
 }
 
 // quarterRange reads from and to with a default of 90 days ending today.
@@ -198,11 +174,7 @@ func (s *Service) handleLeadFunnel(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	rep, err := s.LeadFunnel(r.Context(), rng, r.URL.Query().Get("branch"))
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, rep)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, rep, err)
 }
 
 func (s *Service) handleScores(w http.ResponseWriter, r *http.Request) error {
@@ -212,11 +184,7 @@ func (s *Service) handleScores(w http.ResponseWriter, r *http.Request) error {
 	}
 	q := r.URL.Query()
 	rep, err := s.ScoreDistribution(r.Context(), ScoreFilter{Range: rng, Test: q.Get("test"), Batch: q.Get("batch"), Branch: q.Get("branch"), Subject: q.Get("subject")})
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, rep)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, rep, err)
 }
 
 func invalid(field, problem string) error { return apperr.InvalidField(field, problem) }

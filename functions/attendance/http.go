@@ -52,47 +52,27 @@ func (s *Service) handleMarkSession(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	res, err := s.MarkSession(r.Context(), r.PathValue("id"), in)
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, res)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, res, err)
 }
 
 func (s *Service) handleSessionMarks(w http.ResponseWriter, r *http.Request) error {
 	ms, err := s.SessionMarks(r.Context(), r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, ms)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, ms, err)
 }
 
 func (s *Service) handleStudentMarks(w http.ResponseWriter, r *http.Request) error {
 	ms, err := s.StudentMarks(r.Context(), r.PathValue("id"), dateRange(r))
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, ms)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, ms, err)
 }
 
 func (s *Service) handleStudentSummary(w http.ResponseWriter, r *http.Request) error {
 	sum, err := s.StudentSummary(r.Context(), r.PathValue("id"), dateRange(r))
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, sum)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, sum, err)
 }
 
 func (s *Service) handleBatchSummary(w http.ResponseWriter, r *http.Request) error {
 	sum, err := s.BatchSummary(r.Context(), r.PathValue("id"), dateRange(r))
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, sum)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, sum, err)
 }
 
 func (s *Service) handleAbsentees(w http.ResponseWriter, r *http.Request) error {
@@ -102,9 +82,5 @@ func (s *Service) handleAbsentees(w http.ResponseWriter, r *http.Request) error 
 	}
 	q := r.URL.Query()
 	p, err := s.Absentees(r.Context(), AbsenteeQuery{Date: q.Get("date"), Branch: q.Get("branch"), Batch: q.Get("batch")}, pr)
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, p)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, p, err)
 }

@@ -47,11 +47,7 @@ func (s *Service) handleLogin(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	pair, err := s.Login(r.Context(), req, httpapi.ClientIP(r, s.app.Config.ClientIPHops))
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, pair)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, pair, err)
 }
 
 func (s *Service) handleRefresh(w http.ResponseWriter, r *http.Request) error {
@@ -60,11 +56,7 @@ func (s *Service) handleRefresh(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	pair, err := s.Refresh(r.Context(), req.RefreshToken)
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, pair)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, pair, err)
 }
 
 func (s *Service) handleLogout(w http.ResponseWriter, r *http.Request) error {
@@ -101,11 +93,7 @@ func (s *Service) handlePassword(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Service) handleMe(w http.ResponseWriter, r *http.Request) error {
 	me, err := s.WhoAmI(r.Context())
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, me)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, me, err)
 }
 
 func (s *Service) handleJWKS(w http.ResponseWriter, _ *http.Request) error {

@@ -62,11 +62,7 @@ func (s *Service) handleCreateTest(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	t, err := s.CreateTest(r.Context(), in)
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusCreated, t)
-	return nil
+	return httpapi.Reply(w, http.StatusCreated, t, err)
 }
 
 func (s *Service) handleListTests(w http.ResponseWriter, r *http.Request) error {
@@ -76,20 +72,12 @@ func (s *Service) handleListTests(w http.ResponseWriter, r *http.Request) error 
 	}
 	q := r.URL.Query()
 	p, err := s.ListTests(r.Context(), TestFilter{Batch: q.Get("batch"), Subject: q.Get("subject"), From: q.Get("from"), To: q.Get("to")}, pr)
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, p)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, p, err)
 }
 
 func (s *Service) handleGetTest(w http.ResponseWriter, r *http.Request) error {
 	t, err := s.GetTest(r.Context(), r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, t)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, t, err)
 }
 
 func (s *Service) handleEnterResults(w http.ResponseWriter, r *http.Request) error {
@@ -98,47 +86,27 @@ func (s *Service) handleEnterResults(w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	out, err := s.EnterResults(r.Context(), r.PathValue("id"), in)
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, out)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, out, err)
 }
 
 func (s *Service) handleTestResults(w http.ResponseWriter, r *http.Request) error {
 	rs, err := s.TestResults(r.Context(), r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, rs)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, rs, err)
 }
 
 func (s *Service) handleBatchRanking(w http.ResponseWriter, r *http.Request) error {
 	rk, err := s.BatchRanking(r.Context(), r.PathValue("id"), dateRange(r))
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, rk)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, rk, err)
 }
 
 func (s *Service) handleReportCard(w http.ResponseWriter, r *http.Request) error {
 	card, err := s.ReportCard(r.Context(), r.PathValue("id"), r.URL.Query().Get("batch_id"), dateRange(r))
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, card)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, card, err)
 }
 
 func (s *Service) handleGradingScale(w http.ResponseWriter, r *http.Request) error {
 	sc, err := s.GradingScale(r.Context())
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, sc)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, sc, err)
 }
 
 func (s *Service) handleSetGradingScale(w http.ResponseWriter, r *http.Request) error {
@@ -147,9 +115,5 @@ func (s *Service) handleSetGradingScale(w http.ResponseWriter, r *http.Request) 
 		return err
 	}
 	sc, err := s.SetGradingScale(r.Context(), in)
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, sc)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, sc, err)
 }

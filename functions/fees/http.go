@@ -66,11 +66,7 @@ func (s *Service) handleCreatePlan(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	p, err := s.CreatePlan(r.Context(), in)
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusCreated, p)
-	return nil
+	return httpapi.Reply(w, http.StatusCreated, p, err)
 }
 
 func (s *Service) handleListPlans(w http.ResponseWriter, r *http.Request) error {
@@ -79,20 +75,12 @@ func (s *Service) handleListPlans(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	p, err := s.ListPlans(r.Context(), pr)
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, p)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, p, err)
 }
 
 func (s *Service) handleGetPlan(w http.ResponseWriter, r *http.Request) error {
 	p, err := s.GetPlan(r.Context(), r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, p)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, p, err)
 }
 
 func (s *Service) handleAssign(w http.ResponseWriter, r *http.Request) error {
@@ -101,11 +89,7 @@ func (s *Service) handleAssign(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	v, err := s.Assign(r.Context(), in)
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusCreated, v)
-	return nil
+	return httpapi.Reply(w, http.StatusCreated, v, err)
 }
 
 func studentParam(r *http.Request) (string, error) {
@@ -122,20 +106,12 @@ func (s *Service) handleAssignmentsOf(w http.ResponseWriter, r *http.Request) er
 		return err
 	}
 	as, err := s.AssignmentsOf(r.Context(), st)
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, as)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, as, err)
 }
 
 func (s *Service) handleGetAssignment(w http.ResponseWriter, r *http.Request) error {
 	v, err := s.GetAssignment(r.Context(), r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, v)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, v, err)
 }
 
 func (s *Service) handleRecalculate(w http.ResponseWriter, r *http.Request) error {
@@ -144,11 +120,7 @@ func (s *Service) handleRecalculate(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	v, err := s.Recalculate(r.Context(), r.PathValue("id"), in)
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, v)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, v, err)
 }
 
 func (s *Service) handleGrantConcession(w http.ResponseWriter, r *http.Request) error {
@@ -157,20 +129,12 @@ func (s *Service) handleGrantConcession(w http.ResponseWriter, r *http.Request) 
 		return err
 	}
 	v, err := s.GrantConcession(r.Context(), r.PathValue("id"), in)
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusCreated, v)
-	return nil
+	return httpapi.Reply(w, http.StatusCreated, v, err)
 }
 
 func (s *Service) handleRevokeConcession(w http.ResponseWriter, r *http.Request) error {
 	v, err := s.RevokeConcession(r.Context(), r.PathValue("id"), r.PathValue("concession"))
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, v)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, v, err)
 }
 
 func (s *Service) handlePay(w http.ResponseWriter, r *http.Request) error {
@@ -205,20 +169,12 @@ func (s *Service) handlePaymentsOf(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	p, err := s.PaymentsOf(r.Context(), st, pr)
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, p)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, p, err)
 }
 
 func (s *Service) handleGetPayment(w http.ResponseWriter, r *http.Request) error {
 	p, err := s.GetPayment(r.Context(), r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, p)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, p, err)
 }
 
 func (s *Service) handleRefund(w http.ResponseWriter, r *http.Request) error {
@@ -227,11 +183,7 @@ func (s *Service) handleRefund(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	rf, err := s.RefundPayment(r.Context(), in)
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusCreated, rf)
-	return nil
+	return httpapi.Reply(w, http.StatusCreated, rf, err)
 }
 
 func (s *Service) handleWaive(w http.ResponseWriter, r *http.Request) error {
@@ -240,28 +192,16 @@ func (s *Service) handleWaive(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	wv, err := s.Waive(r.Context(), in)
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusCreated, wv)
-	return nil
+	return httpapi.Reply(w, http.StatusCreated, wv, err)
 }
 
 func (s *Service) handleStudentDues(w http.ResponseWriter, r *http.Request) error {
 	d, err := s.DuesOfStudent(r.Context(), r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, d)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, d, err)
 }
 
 func (s *Service) handleDues(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	d, err := s.Dues(r.Context(), q.Get("batch"), q.Get("branch"))
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, d)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, d, err)
 }

@@ -62,11 +62,7 @@ func (s *Service) handleCreate(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	l, err := s.CreateLead(r.Context(), in)
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusCreated, l)
-	return nil
+	return httpapi.Reply(w, http.StatusCreated, l, err)
 }
 
 func (s *Service) handleList(w http.ResponseWriter, r *http.Request) error {
@@ -86,11 +82,7 @@ func (s *Service) handleList(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Service) handleGet(w http.ResponseWriter, r *http.Request) error {
 	l, err := s.GetLead(r.Context(), r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, l)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, l, err)
 }
 
 func (s *Service) handleUpdate(w http.ResponseWriter, r *http.Request) error {
@@ -99,11 +91,7 @@ func (s *Service) handleUpdate(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	l, err := s.UpdateLead(r.Context(), r.PathValue("id"), c)
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, l)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, l, err)
 }
 
 func (s *Service) handleStage(w http.ResponseWriter, r *http.Request) error {
@@ -112,11 +100,7 @@ func (s *Service) handleStage(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	l, err := s.ChangeStage(r.Context(), r.PathValue("id"), c)
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, l)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, l, err)
 }
 
 func (s *Service) handleAssign(w http.ResponseWriter, r *http.Request) error {
@@ -125,11 +109,7 @@ func (s *Service) handleAssign(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	l, err := s.Assign(r.Context(), r.PathValue("id"), a)
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, l)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, l, err)
 }
 
 func (s *Service) handleNote(w http.ResponseWriter, r *http.Request) error {
@@ -138,11 +118,7 @@ func (s *Service) handleNote(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	a, err := s.AddNote(r.Context(), r.PathValue("id"), n)
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusCreated, a)
-	return nil
+	return httpapi.Reply(w, http.StatusCreated, a, err)
 }
 
 func (s *Service) handleActivities(w http.ResponseWriter, r *http.Request) error {
@@ -151,11 +127,7 @@ func (s *Service) handleActivities(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	p, err := s.Activities(r.Context(), r.PathValue("id"), pr)
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, p)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, p, err)
 }
 
 func (s *Service) handleFollowUp(w http.ResponseWriter, r *http.Request) error {
@@ -164,11 +136,7 @@ func (s *Service) handleFollowUp(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	f, err := s.ScheduleFollowUp(r.Context(), r.PathValue("id"), n)
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusCreated, f)
-	return nil
+	return httpapi.Reply(w, http.StatusCreated, f, err)
 }
 
 func (s *Service) handleFollowUpDone(w http.ResponseWriter, r *http.Request) error {
@@ -177,11 +145,7 @@ func (s *Service) handleFollowUpDone(w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	f, err := s.CompleteFollowUp(r.Context(), r.PathValue("id"), d)
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, f)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, f, err)
 }
 
 func (s *Service) handleOverdue(w http.ResponseWriter, r *http.Request) error {
@@ -190,11 +154,7 @@ func (s *Service) handleOverdue(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	p, err := s.OverdueFollowUps(r.Context(), r.URL.Query().Get("counsellor"), pr)
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, p)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, p, err)
 }
 
 func (s *Service) handleConvert(w http.ResponseWriter, r *http.Request) error {

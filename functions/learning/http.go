@@ -54,11 +54,7 @@ func Handler(a *app.App) *httpapi.Area {
 
 func (s *Service) handleContent(w http.ResponseWriter, r *http.Request) error {
 	c, err := s.Content(r.Context(), r.PathValue("course"))
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, c)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, c, err)
 }
 
 func (s *Service) handleCreateModule(w http.ResponseWriter, r *http.Request) error {
@@ -67,11 +63,7 @@ func (s *Service) handleCreateModule(w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	m, err := s.CreateModule(r.Context(), r.PathValue("course"), in)
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusCreated, m)
-	return nil
+	return httpapi.Reply(w, http.StatusCreated, m, err)
 }
 
 func (s *Service) handleUpdateModule(w http.ResponseWriter, r *http.Request) error {
@@ -80,11 +72,7 @@ func (s *Service) handleUpdateModule(w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	m, err := s.UpdateModule(r.Context(), r.PathValue("id"), c)
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, m)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, m, err)
 }
 
 func (s *Service) handleCreateLesson(w http.ResponseWriter, r *http.Request) error {
@@ -93,20 +81,12 @@ func (s *Service) handleCreateLesson(w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	l, err := s.CreateLesson(r.Context(), r.PathValue("id"), in)
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusCreated, l)
-	return nil
+	return httpapi.Reply(w, http.StatusCreated, l, err)
 }
 
 func (s *Service) handleGetLesson(w http.ResponseWriter, r *http.Request) error {
 	l, err := s.GetLesson(r.Context(), r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, l)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, l, err)
 }
 
 func (s *Service) handleUpdateLesson(w http.ResponseWriter, r *http.Request) error {
@@ -115,38 +95,22 @@ func (s *Service) handleUpdateLesson(w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	l, err := s.UpdateLesson(r.Context(), r.PathValue("id"), c)
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, l)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, l, err)
 }
 
 func (s *Service) handleMyCourses(w http.ResponseWriter, r *http.Request) error {
 	cs, err := s.MyCourses(r.Context())
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, cs)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, cs, err)
 }
 
 func (s *Service) handleOutline(w http.ResponseWriter, r *http.Request) error {
 	o, err := s.CourseOutline(r.Context(), r.PathValue("course"))
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, o)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, o, err)
 }
 
 func (s *Service) handleStudyLesson(w http.ResponseWriter, r *http.Request) error {
 	l, err := s.StudyLesson(r.Context(), r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, l)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, l, err)
 }
 
 func (s *Service) handleInteractions(w http.ResponseWriter, r *http.Request) error {
@@ -155,20 +119,12 @@ func (s *Service) handleInteractions(w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	rec, err := s.RecordInteractions(r.Context(), in)
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, rec)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, rec, err)
 }
 
 func (s *Service) handleAttempts(w http.ResponseWriter, r *http.Request) error {
 	v, err := s.QuizAttempts(r.Context(), r.PathValue("lesson"), r.PathValue("quiz"))
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, v)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, v, err)
 }
 
 func (s *Service) handleSubmit(w http.ResponseWriter, r *http.Request) error {
@@ -177,27 +133,15 @@ func (s *Service) handleSubmit(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	v, err := s.SubmitAttempt(r.Context(), r.PathValue("lesson"), r.PathValue("quiz"), sub)
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusCreated, v)
-	return nil
+	return httpapi.Reply(w, http.StatusCreated, v, err)
 }
 
 func (s *Service) handleStudentProgress(w http.ResponseWriter, r *http.Request) error {
 	p, err := s.StudentProgress(r.Context(), r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, p)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, p, err)
 }
 
 func (s *Service) handleBatchProgress(w http.ResponseWriter, r *http.Request) error {
 	p, err := s.BatchProgress(r.Context(), r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, p)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, p, err)
 }

@@ -47,11 +47,7 @@ func (s *Service) handleProvision(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	out, err := s.Provision(r.Context(), rbac.Must(r.Context()), req)
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusCreated, out)
-	return nil
+	return httpapi.Reply(w, http.StatusCreated, out, err)
 }
 
 func (s *Service) handleList(w http.ResponseWriter, r *http.Request) error {
@@ -69,11 +65,7 @@ func (s *Service) handleList(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Service) handleGet(w http.ResponseWriter, r *http.Request) error {
 	t, err := s.Get(r.Context(), r.PathValue("slug"))
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, t)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, t, err)
 }
 
 func (s *Service) handleBranding(w http.ResponseWriter, r *http.Request) error {
@@ -82,11 +74,7 @@ func (s *Service) handleBranding(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	t, err := s.SetBranding(r.Context(), rbac.Must(r.Context()), r.PathValue("slug"), b)
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, t)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, t, err)
 }
 
 func (s *Service) handleSettings(w http.ResponseWriter, r *http.Request) error {
@@ -95,11 +83,7 @@ func (s *Service) handleSettings(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	t, err := s.SetSettings(r.Context(), rbac.Must(r.Context()), r.PathValue("slug"), st)
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, t)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, t, err)
 }
 
 func (s *Service) statusHandler(op func(ctx context.Context, actor rbac.Principal, slug string) (*tenant.Tenant, error)) httpapi.HandlerFunc {
@@ -129,9 +113,5 @@ func (s *Service) handleMoveCluster(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	t, err := s.MoveCluster(r.Context(), rbac.Must(r.Context()), r.PathValue("slug"), m)
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, t)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, t, err)
 }

@@ -60,11 +60,7 @@ func (s *Service) handleCreateStudent(w http.ResponseWriter, r *http.Request) er
 		return err
 	}
 	st, err := s.CreateStudent(r.Context(), in)
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusCreated, st)
-	return nil
+	return httpapi.Reply(w, http.StatusCreated, st, err)
 }
 
 func (s *Service) handleSearch(w http.ResponseWriter, r *http.Request) error {
@@ -85,11 +81,7 @@ func (s *Service) handleSearch(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Service) handleGetStudent(w http.ResponseWriter, r *http.Request) error {
 	st, err := s.GetStudent(r.Context(), r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, st)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, st, err)
 }
 
 func (s *Service) handleUpdateStudent(w http.ResponseWriter, r *http.Request) error {
@@ -98,20 +90,12 @@ func (s *Service) handleUpdateStudent(w http.ResponseWriter, r *http.Request) er
 		return err
 	}
 	st, err := s.UpdateStudent(r.Context(), r.PathValue("id"), in)
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, st)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, st, err)
 }
 
 func (s *Service) handleByPRN(w http.ResponseWriter, r *http.Request) error {
 	st, err := s.StudentByPRN(r.Context(), r.PathValue("prn"))
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, st)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, st, err)
 }
 
 func (s *Service) handleAddGuardian(w http.ResponseWriter, r *http.Request) error {
@@ -120,11 +104,7 @@ func (s *Service) handleAddGuardian(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	g, err := s.AddGuardian(r.Context(), in)
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusCreated, g)
-	return nil
+	return httpapi.Reply(w, http.StatusCreated, g, err)
 }
 
 // studentParam reads the required ?student= parameter.
@@ -142,11 +122,7 @@ func (s *Service) handleGuardians(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	gs, err := s.GuardiansOfStudent(r.Context(), studentID)
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, gs)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, gs, err)
 }
 
 func (s *Service) handleEnrol(w http.ResponseWriter, r *http.Request) error {
@@ -155,11 +131,7 @@ func (s *Service) handleEnrol(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	e, err := s.Enrol(r.Context(), in)
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusCreated, e)
-	return nil
+	return httpapi.Reply(w, http.StatusCreated, e, err)
 }
 
 func (s *Service) handleEnrolments(w http.ResponseWriter, r *http.Request) error {
@@ -168,11 +140,7 @@ func (s *Service) handleEnrolments(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	es, err := s.EnrolmentsOf(r.Context(), studentID)
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, es)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, es, err)
 }
 
 func (s *Service) handleTransfer(w http.ResponseWriter, r *http.Request) error {
@@ -181,11 +149,7 @@ func (s *Service) handleTransfer(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	e, err := s.Transfer(r.Context(), r.PathValue("id"), in)
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusCreated, e)
-	return nil
+	return httpapi.Reply(w, http.StatusCreated, e, err)
 }
 
 func (s *Service) handleWithdraw(w http.ResponseWriter, r *http.Request) error {
@@ -194,11 +158,7 @@ func (s *Service) handleWithdraw(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	e, err := s.Withdraw(r.Context(), r.PathValue("id"), in)
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, e)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, e, err)
 }
 
 func (s *Service) handleRoster(w http.ResponseWriter, r *http.Request) error {
@@ -207,9 +167,5 @@ func (s *Service) handleRoster(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	rs, err := s.Roster(r.Context(), r.PathValue("id"), date)
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, rs)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, rs, err)
 }

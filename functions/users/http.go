@@ -52,11 +52,7 @@ func (s *Service) handleCreateBranch(w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	b, err := s.CreateBranch(r.Context(), in)
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusCreated, b)
-	return nil
+	return httpapi.Reply(w, http.StatusCreated, b, err)
 }
 
 func (s *Service) handleListBranches(w http.ResponseWriter, r *http.Request) error {
@@ -65,20 +61,12 @@ func (s *Service) handleListBranches(w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	p, err := s.ListBranches(r.Context(), pr)
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, p)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, p, err)
 }
 
 func (s *Service) handleGetBranch(w http.ResponseWriter, r *http.Request) error {
 	b, err := s.GetBranch(r.Context(), r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, b)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, b, err)
 }
 
 func (s *Service) handleUpdateBranch(w http.ResponseWriter, r *http.Request) error {
@@ -87,11 +75,7 @@ func (s *Service) handleUpdateBranch(w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	b, err := s.UpdateBranch(r.Context(), r.PathValue("id"), c)
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, b)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, b, err)
 }
 
 func (s *Service) handleCreateStaff(w http.ResponseWriter, r *http.Request) error {
@@ -100,11 +84,7 @@ func (s *Service) handleCreateStaff(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	u, err := s.CreateStaff(r.Context(), in)
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusCreated, u)
-	return nil
+	return httpapi.Reply(w, http.StatusCreated, u, err)
 }
 
 func (s *Service) handleListStaff(w http.ResponseWriter, r *http.Request) error {
@@ -114,20 +94,12 @@ func (s *Service) handleListStaff(w http.ResponseWriter, r *http.Request) error 
 	}
 	q := r.URL.Query()
 	p, err := s.ListStaff(r.Context(), StaffFilter{Role: rbac.Role(q.Get("role")), Branch: q.Get("branch")}, pr)
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, p)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, p, err)
 }
 
 func (s *Service) handleGetStaff(w http.ResponseWriter, r *http.Request) error {
 	u, err := s.GetStaff(r.Context(), r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, u)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, u, err)
 }
 
 func (s *Service) handleUpdateStaff(w http.ResponseWriter, r *http.Request) error {
@@ -136,11 +108,7 @@ func (s *Service) handleUpdateStaff(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	u, err := s.UpdateStaff(r.Context(), r.PathValue("id"), c)
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, u)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, u, err)
 }
 
 func (s *Service) handleAudit(w http.ResponseWriter, r *http.Request) error {
@@ -154,18 +122,10 @@ func (s *Service) handleAudit(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	entries, err := audit.List(r.Context(), store.Database(r.Context()), audit.Target{Kind: q.Get("kind"), ID: q.Get("id")}, after, httpapi.MaxLimit)
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, entries)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, entries, err)
 }
 
 func (s *Service) handleAuditVerify(w http.ResponseWriter, r *http.Request) error {
 	rep, err := audit.Verify(r.Context(), store.Database(r.Context()))
-	if err != nil {
-		return err
-	}
-	httpapi.JSON(w, http.StatusOK, rep)
-	return nil
+	return httpapi.Reply(w, http.StatusOK, rep, err)
 }

@@ -223,6 +223,16 @@ func jsonKind(e *json.UnmarshalTypeError) string {
 	return "value of another type"
 }
 
+// Reply is the tail of a handler that calls its service and answers with the result: it returns err when
+// there is one (the Area maps it to a problem+json answer) and otherwise writes v as JSON with status.
+func Reply(w http.ResponseWriter, status int, v any, err error) error {
+	if err != nil {
+		return err
+	}
+	JSON(w, status, v)
+	return nil
+}
+
 // JSON writes v as a JSON response with status.
 func JSON(w http.ResponseWriter, status int, v any) {
 	var buf bytes.Buffer

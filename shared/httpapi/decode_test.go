@@ -185,6 +185,25 @@ func TestJSON(t *testing.T) {
 	}
 }
 
+// Reply answers with the value, or writes nothing and hands the error back for the Area to map.
+func TestReply(t *testing.T) {
+	rec := httptest.NewRecorder()
+	if err := Reply(rec, http.StatusCreated, noteRequest{Name: "a"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if rec.Code != http.StatusCreated || strings.TrimSpace(rec.Body.String()) != `{"name":"a"}` {
+		t.Fatalf("answer %d %s", rec.Code, rec.Body)
+	}
+	rec = httptest.NewRecorder()
+	failed := apperr.Errorf(apperr.NotFound, "no such note")
+	if err := Reply(rec, http.StatusOK, (*noteRequest)(nil), failed); err != failed {
+		t.Fatalf("Reply returned %v, want the service's error", err)
+	}
+	if rec.Body.Len() != 0 || len(rec.Header()) != 0 {
+		t.Fatalf("Reply wrote %q with headers %v for a failed call", rec.Body, rec.Header())
+	}
+}
+
 // A bare null or a non-object body is refused rather than decoded into an empty request.
 func TestDecodeRefusesNonObjectBodies(t *testing.T) {
 	for _, body := range []string{"null", "[]", `"x"`, "1"} {
