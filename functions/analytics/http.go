@@ -17,28 +17,28 @@ func (s *Service) Routes() []httpapi.Route {
 			Response: []Report{}, Handler: s.handleCatalogue},
 		{Method: "GET", Path: "/attendance/batches", Permission: rbac.AnalyticsRead, Summary: "Attendance rate by batch per day, week or month",
 			Response: AttendanceReport{}, Handler: s.handleAttendance, Query: []httpapi.QueryParam{
-				{Name: "window", Description: "day, week (default; ISO weeks) or month"},
-				{Name: "from", Description: "first day, YYYY-MM-DD (default: 30 days, 12 weeks or 12 months before to)"},
-				{Name: "to", Description: "last day, YYYY-MM-DD (default: today in the institution's time zone)"},
-				{Name: "branch", Description: "only this branch id"},
-				{Name: "batch", Description: "only this batch id"},
+				windowParam,
+				windowFromParam,
+				toParam,
+				branchParam,
+				batchParam,
 			}},
 		{Method: "GET", Path: "/fees/collection", Permission: rbac.AnalyticsRead, Summary: "Fees due against fees collected per branch and day, week or month",
 			Response: FeeCollectionReport{}, Handler: s.handleFeeCollection, Query: []httpapi.QueryParam{
-				{Name: "window", Description: "day, week (default; ISO weeks) or month"},
-				{Name: "from", Description: "first day, YYYY-MM-DD (default: 30 days, 12 weeks or 12 months before to)"},
-				{Name: "to", Description: "last day, YYYY-MM-DD (default: today in the institution's time zone)"},
-				{Name: "branch", Description: "only this branch id"},
+				windowParam,
+				windowFromParam,
+				toParam,
+				branchParam,
 			}},
 		{Method: "GET", Path: "/fees/ageing", Permission: rbac.AnalyticsRead, Summary: "Outstanding dues per branch by days overdue",
 			Response: AgeingReport{}, Handler: s.handleAgeing, Query: []httpapi.QueryParam{
 				{Name: "as_of", Description: "the day ages are counted to, YYYY-MM-DD (default: today in the institution's time zone)"},
-				{Name: "branch", Description: "only this branch id"},
+				branchParam,
 			}},
 		{Method: "GET", Path: "/students/cohorts", Permission: rbac.AnalyticsRead, Summary: "Share of each first-enrolment month's students still enrolled in every following month",
 			Response: CohortReport{}, Handler: s.handleCohorts, Query: []httpapi.QueryParam{
 				{Name: "from", Description: "first day, YYYY-MM-DD; cohorts start in its month (default: 12 months before to)"},
-				{Name: "to", Description: "last day, YYYY-MM-DD (default: today in the institution's time zone)"},
+				toParam,
 				{Name: "branch", Description: "only this branch id's enrolments"},
 			}},
 		{Method: "GET", Path: "/staff", Permission: rbac.AnalyticsRead, Summary: "Active staff per role, overall and per branch",
@@ -51,27 +51,36 @@ func (s *Service) Routes() []httpapi.Route {
 				{Name: "to", Description: "last day, YYYY-MM-DD (default: today in the institution's time zone); instalments due before it are overdue"},
 				{Name: "max_rate", Description: "attendance rate in percent below which attendance is low (default 75)"},
 				{Name: "min_sessions", Description: "marks a student needs in the range to be judged (default 3)"},
-				{Name: "branch", Description: "only this branch id"},
+				branchParam,
 			}},
 		{Method: "GET", Path: "/leads/funnel", Permission: rbac.AnalyticsRead, Summary: "Conversion of the leads created in a range, by source and stage",
 			Response: LeadFunnelReport{}, Handler: s.handleLeadFunnel, Query: []httpapi.QueryParam{
 				{Name: "from", Description: "first day leads were created, YYYY-MM-DD (default: 90 days before to)"},
-				{Name: "to", Description: "last day, YYYY-MM-DD (default: today in the institution's time zone)"},
-				{Name: "branch", Description: "only this branch id"},
+				toParam,
+				branchParam,
 			}},
 		{Method: "GET", Path: "/exams/scores", Permission: rbac.AnalyticsRead, Summary: "Score distribution of tests, per test and overall",
 			Response: ScoreReport{}, Handler: s.handleScores, Query: []httpapi.QueryParam{
 				{Name: "from", Description: "first test day, YYYY-MM-DD (default: 90 days before to)"},
 				{Name: "to", Description: "last test day, YYYY-MM-DD (default: today in the institution's time zone)"},
 				{Name: "test", Description: "only this test id"},
-				{Name: "batch", Description: "only this batch id"},
-				{Name: "branch", Description: "only this branch id"},
+				batchParam,
+				branchParam,
 				{Name: "subject", Description: "only this subject"},
 			}},
 	}...)
 	routes = append(routes, s.learningRoutes()...)
 	return routes
 }
+
+// Query parameters several reports take, documented once.
+var (
+	windowParam     = httpapi.QueryParam{Name: "window", Description: "day, week (default; ISO weeks) or month"}
+	windowFromParam = httpapi.QueryParam{Name: "from", Description: "first day, YYYY-MM-DD (default: 30 days, 12 weeks or 12 months before to)"}
+	toParam         = httpapi.QueryParam{Name: "to", Description: "last day, YYYY-MM-DD (default: today in the institution's time zone)"}
+	branchParam     = httpapi.QueryParam{Name: "branch", Description: "only this branch id"}
+	batchParam      = httpapi.QueryParam{Name: "batch", Description: "only this batch id"}
+)
 
 // Handler returns the analytics area's HTTP handler.
 func Handler(a *app.App) *httpapi.Area {

@@ -96,8 +96,8 @@ const (
 
 var learningQuery = []httpapi.QueryParam{
 	{Name: "course", Description: "only this course id"},
-	{Name: "batch", Description: "only this batch id"},
-	{Name: "branch", Description: "only this branch id"},
+	batchParam,
+	branchParam,
 }
 
 // learningRoutes are the engagement reports' routes.
@@ -105,9 +105,9 @@ func (s *Service) learningRoutes() []httpapi.Route {
 	return []httpapi.Route{
 		{Method: "GET", Path: "/learning/active", Permission: rbac.AnalyticsRead, Summary: "Distinct learners with any interaction per course and batch, per day, week or month",
 			Response: ActiveLearnersReport{}, Handler: s.handleActiveLearners, Query: append([]httpapi.QueryParam{
-				{Name: "window", Description: "day, week (default; ISO weeks) or month"},
-				{Name: "from", Description: "first day, YYYY-MM-DD (default: 30 days, 12 weeks or 12 months before to)"},
-				{Name: "to", Description: "last day, YYYY-MM-DD (default: today in the institution's time zone)"},
+				windowParam,
+				windowFromParam,
+				toParam,
 			}, learningQuery...)},
 		{Method: "GET", Path: "/learning/courses/{course}/funnel", Permission: rbac.AnalyticsRead, Summary: "Share of a course's enrolled learners completing each published lesson, in lesson order",
 			Response: FunnelReport{}, Handler: s.handleFunnel, Query: []httpapi.QueryParam{
@@ -117,7 +117,7 @@ func (s *Service) learningRoutes() []httpapi.Route {
 		{Method: "GET", Path: "/learning/time-spent", Permission: rbac.AnalyticsRead, Summary: "Time each learner spent on content over a range, most first",
 			Response: TimeSpentReport{}, Handler: s.handleTimeSpent, Query: append(append([]httpapi.QueryParam{
 				{Name: "from", Description: "first day, YYYY-MM-DD (default: 29 days before to)"},
-				{Name: "to", Description: "last day, YYYY-MM-DD (default: today in the institution's time zone)"},
+				toParam,
 			}, learningQuery...), httpapi.PageQuery...)},
 		{Method: "GET", Path: "/learning/quizzes/{quiz}/items", Permission: rbac.AnalyticsRead, Summary: "Difficulty, discrimination and most chosen wrong answer of each question of a quiz, from first attempts",
 			Response: QuizItemReport{}, Handler: s.handleQuizItems, Query: []httpapi.QueryParam{
