@@ -276,18 +276,7 @@ func InVisibleBatches(ctx context.Context, p rbac.Principal) (bson.M, error) {
 // FindBatch reads a batch from db without any visibility check; NotFound when there is none. Callers in
 // request handling use VisibleBatch.
 func FindBatch(ctx context.Context, db lungo.IDatabase, batchID string) (*Batch, error) {
-	if !id.Valid(batchID) {
-		return nil, apperr.Errorf(apperr.NotFound, "no such batch")
-	}
-	var b Batch
-	err := db.Collection(BatchesCollection).FindOne(ctx, bson.M{"_id": batchID}).Decode(&b)
-	if store.IsNotFound(err) {
-		return nil, apperr.Errorf(apperr.NotFound, "no such batch")
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get batch %s: %w", batchID, err)
-	}
-	return &b, nil
+	return store.ByID[Batch](ctx, db.Collection(BatchesCollection), batchID, "batch")
 }
 
 // VisibleBatch returns the batch if the request's caller may see it (CanSeeBatch) and NotFound otherwise.

@@ -112,18 +112,7 @@ func (s *Service) CreateCourse(ctx context.Context, in NewCourse) (*Course, erro
 
 // GetCourse returns a course of the caller's tenant; NotFound otherwise.
 func (s *Service) GetCourse(ctx context.Context, courseID string) (*Course, error) {
-	if !id.Valid(courseID) {
-		return nil, apperr.Errorf(apperr.NotFound, "no such course")
-	}
-	var c Course
-	err := store.Database(ctx).Collection(CoursesCollection).FindOne(ctx, bson.M{"_id": courseID}).Decode(&c)
-	if store.IsNotFound(err) {
-		return nil, apperr.Errorf(apperr.NotFound, "no such course")
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get course %s: %w", courseID, err)
-	}
-	return &c, nil
+	return store.ByID[Course](ctx, store.Database(ctx).Collection(CoursesCollection), courseID, "course")
 }
 
 // ListCourses returns a page of the tenant's courses, oldest first.

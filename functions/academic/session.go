@@ -99,18 +99,7 @@ func Materialise(b *Batch, loc *time.Location, now time.Time) ([]Session, error)
 
 // FindSession reads a session from db without any visibility check; NotFound when there is none.
 func FindSession(ctx context.Context, db lungo.IDatabase, sessionID string) (*Session, error) {
-	if !id.Valid(sessionID) {
-		return nil, apperr.Errorf(apperr.NotFound, "no such session")
-	}
-	var ses Session
-	err := db.Collection(SessionsCollection).FindOne(ctx, bson.M{"_id": sessionID}).Decode(&ses)
-	if store.IsNotFound(err) {
-		return nil, apperr.Errorf(apperr.NotFound, "no such session")
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get session %s: %w", sessionID, err)
-	}
-	return &ses, nil
+	return store.ByID[Session](ctx, db.Collection(SessionsCollection), sessionID, "session")
 }
 
 // VisibleSession returns a session of a batch the request's caller may see, with its batch; NotFound

@@ -103,18 +103,7 @@ func (s *Service) CreateTest(ctx context.Context, in NewTest) (*Test, error) {
 
 // findTest reads a test without any visibility check; NotFound when there is none.
 func findTest(ctx context.Context, testID string) (*Test, error) {
-	if !id.Valid(testID) {
-		return nil, apperr.Errorf(apperr.NotFound, "no such test")
-	}
-	var t Test
-	err := store.Database(ctx).Collection(TestsCollection).FindOne(ctx, bson.M{"_id": testID}).Decode(&t)
-	if store.IsNotFound(err) {
-		return nil, apperr.Errorf(apperr.NotFound, "no such test")
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get test %s: %w", testID, err)
-	}
-	return &t, nil
+	return store.ByID[Test](ctx, store.Database(ctx).Collection(TestsCollection), testID, "test")
 }
 
 // visibleTest returns a test of a batch the caller may see (academic.CanSeeBatch), NotFound otherwise.

@@ -230,18 +230,7 @@ func (s *Service) CreatePlan(ctx context.Context, in NewPlan) (*Plan, error) {
 
 // GetPlan returns a plan; NotFound when there is none.
 func (s *Service) GetPlan(ctx context.Context, planID string) (*Plan, error) {
-	if !id.Valid(planID) {
-		return nil, apperr.Errorf(apperr.NotFound, "no such fee plan")
-	}
-	var p Plan
-	err := store.Database(ctx).Collection(PlansCollection).FindOne(ctx, bson.M{"_id": planID}).Decode(&p)
-	if store.IsNotFound(err) {
-		return nil, apperr.Errorf(apperr.NotFound, "no such fee plan")
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get fee plan %s: %w", planID, err)
-	}
-	return &p, nil
+	return store.ByID[Plan](ctx, store.Database(ctx).Collection(PlansCollection), planID, "fee plan")
 }
 
 // ListPlans returns a page of plans.

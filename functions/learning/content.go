@@ -437,18 +437,7 @@ func (s *Service) CreateModule(ctx context.Context, courseID string, in NewModul
 
 // getModule reads a module; NotFound when there is none. Authors see every module of the tenant.
 func getModule(ctx context.Context, moduleID string) (*Module, error) {
-	if !id.Valid(moduleID) {
-		return nil, apperr.Errorf(apperr.NotFound, "no such module")
-	}
-	var m Module
-	err := store.Database(ctx).Collection(ModulesCollection).FindOne(ctx, bson.M{"_id": moduleID}).Decode(&m)
-	if store.IsNotFound(err) {
-		return nil, apperr.Errorf(apperr.NotFound, "no such module")
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get module %s: %w", moduleID, err)
-	}
-	return &m, nil
+	return store.ByID[Module](ctx, store.Database(ctx).Collection(ModulesCollection), moduleID, "module")
 }
 
 // UpdateModule changes a module; NotFound when there is none. Publishing a module shows its published
@@ -510,18 +499,7 @@ func (s *Service) CreateLesson(ctx context.Context, moduleID string, in NewLesso
 
 // GetLesson returns a lesson as authors see it, answers included; NotFound when there is none.
 func (s *Service) GetLesson(ctx context.Context, lessonID string) (*Lesson, error) {
-	if !id.Valid(lessonID) {
-		return nil, apperr.Errorf(apperr.NotFound, "no such lesson")
-	}
-	var l Lesson
-	err := store.Database(ctx).Collection(LessonsCollection).FindOne(ctx, bson.M{"_id": lessonID}).Decode(&l)
-	if store.IsNotFound(err) {
-		return nil, apperr.Errorf(apperr.NotFound, "no such lesson")
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get lesson %s: %w", lessonID, err)
-	}
-	return &l, nil
+	return store.ByID[Lesson](ctx, store.Database(ctx).Collection(LessonsCollection), lessonID, "lesson")
 }
 
 // UpdateLesson changes a lesson; NotFound when there is none. Attempts already graded keep their grades

@@ -17,6 +17,7 @@ import (
 	"go.mongodb.org/mongo-driver/mongo/options"
 
 	"github.com/edugrid/edugrid/shared/apperr"
+	"github.com/edugrid/edugrid/shared/id"
 )
 
 func mustDial(t *testing.T, d *Dialer, uri string) lungo.IClient {
@@ -247,6 +248,31 @@ func TestIsNotFound(t *testing.T) {
 				t.Errorf("IsNotFound(%v) = %v, want %v", tt.err, got, tt.want)
 			}
 		})
+	}
+}
+
+// ByID finds a document by id, and answers NotFound, never a database error, for a malformed id or a
+// missing document.
+func TestByID(t *testing.T) {
+	ctx := context.Background()
+	coll := newDB(t).Collection("things")
+	type thing struct {
+		ID   string `bson:"_id"`
+		Name string `bson:"name"`
+	}
+	known, unknown := id.New(), id.New()
+	if _, err := coll.InsertOne(ctx, thing{ID: known, Name: "kept"}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ByID[thing](ctx, coll, known, "thing")
+	if err != nil || got.Name != "kept" {
+		t.Fatalf("ByID(known) = %+v, %v", got, err)
+	}
+	for _, docID := range []string{unknown, "not-an-id", `{"$ne": null}`, ""} {
+		_, err := ByID[thing](ctx, coll, docID, "thing")
+		if ae := apperr.As(err); ae == nil || ae.Code != apperr.NotFound || ae.Message != "no such thing" {
+			t.Errorf("ByID(%q) = %v, want NotFound \"no such thing\"", docID, err)
+		}
 	}
 }
 
