@@ -106,13 +106,6 @@ type auditEntry struct {
 
 const missingID = "0123456789abcdef01234567"
 
-func call[T any](t *testing.T, env *apptest.Env, method, path, token string, body any, want int) T {
-	t.Helper()
-	rec := env.Do(method, path, token, body)
-	apptest.MustStatus(t, rec, want)
-	return apptest.Decode[T](t, rec)
-}
-
 // school is a tenant with branches A and B, a teacher and a batch (Mon/Wed/Fri 09:00, June 2026) in each,
 // three students of A enrolled in batch A (the first two with a guardian each), a student of A enrolled
 // nowhere and a student of B enrolled in batch B. The clock stands on Monday 1 June 2026, 14:30 in the
@@ -134,18 +127,18 @@ func newSchool(t *testing.T) *school {
 	s := &school{env: env, slug: "alpha"}
 	env.Provision(s.slug)
 	s.owner = env.Login(s.slug, "owner@alpha.test").AccessToken
-	s.branchA = call[person](t, env, "POST", "/users/branches", s.owner, map[string]string{"code": "AA", "name": "Branch A"}, 201).ID
-	s.branchB = call[person](t, env, "POST", "/users/branches", s.owner, map[string]string{"code": "BB", "name": "Branch B"}, 201).ID
+	s.branchA = apptest.Call[person](t, env, "POST", "/users/branches", s.owner, map[string]string{"code": "AA", "name": "Branch A"}, 201).ID
+	s.branchB = apptest.Call[person](t, env, "POST", "/users/branches", s.owner, map[string]string{"code": "BB", "name": "Branch B"}, 201).ID
 	teacher := func(email, branch string) string {
-		return call[person](t, env, "POST", "/users/staff", s.owner, map[string]any{"email": email, "name": email, "role": "teacher",
+		return apptest.Call[person](t, env, "POST", "/users/staff", s.owner, map[string]any{"email": email, "name": email, "role": "teacher",
 			"branches": []string{branch}, "password": apptest.Password}, 201).ID
 	}
 	ta, tb := teacher("ta@alpha.test", s.branchA), teacher("tb@alpha.test", s.branchB)
 	s.teacherA = env.Login(s.slug, "ta@alpha.test").AccessToken
 	s.teacherB = env.Login(s.slug, "tb@alpha.test").AccessToken
-	course := call[person](t, env, "POST", "/academic/courses", s.owner, map[string]any{"code": "JEE", "name": "JEE"}, 201).ID
+	course := apptest.Call[person](t, env, "POST", "/academic/courses", s.owner, map[string]any{"code": "JEE", "name": "JEE"}, 201).ID
 	batch := func(branch, teacher string) string {
-		return call[person](t, env, "POST", "/academic/batches", s.owner, map[string]any{
+		return apptest.Call[person](t, env, "POST", "/academic/batches", s.owner, map[string]any{
 			"course_id": course, "branch_id": branch, "name": "Batch", "teachers": []string{teacher}, "capacity": 60,
 			"start_date": "2026-06-01", "end_date": "2026-06-30", "schedule": []map[string]any{
 				{"weekday": "monday", "start": "09:00", "duration_minutes": 60},
@@ -156,11 +149,11 @@ func newSchool(t *testing.T) *school {
 	}
 	s.batchA, s.batchB = batch(s.branchA, ta), batch(s.branchB, tb)
 	student := func(name, branch, batch string) person {
-		st := call[person](t, env, "POST", "/students/", s.owner, map[string]any{
+		st := apptest.Call[person](t, env, "POST", "/students/", s.owner, map[string]any{
 			"name": name, "date_of_birth": "2010-04-05", "phone": "+91 98765 43210", "branch_id": branch, "password": apptest.Password,
 		}, 201)
 		if batch != "" {
-			call[person](t, env, "POST", "/students/enrolments", s.owner, map[string]any{"student_id": st.ID, "batch_id": batch, "from": "2026-06-01"}, 201)
+			apptest.Call[person](t, env, "POST", "/students/enrolments", s.owner, map[string]any{"student_id": st.ID, "batch_id": batch, "from": "2026-06-01"}, 201)
 		}
 		return st
 	}
@@ -170,7 +163,7 @@ func newSchool(t *testing.T) *school {
 	s.loner = student("Dev Loner", s.branchA, "")
 	s.b1 = student("Esha Bee", s.branchB, s.batchB)
 	guardian := func(st person, email string) person {
-		return call[person](t, env, "POST", "/students/guardians", s.owner, map[string]any{
+		return apptest.Call[person](t, env, "POST", "/students/guardians", s.owner, map[string]any{
 			"student_id": st.ID, "name": "Parent of " + st.ID, "email": email, "password": apptest.Password,
 		}, 201)
 	}
@@ -191,7 +184,7 @@ func (s *school) advance(t *testing.T, d time.Duration) {
 // sessions returns the batch's sessions of June 2026, in start order.
 func (s *school) sessions(t *testing.T, batch string) []session {
 	t.Helper()
-	return call[page[session]](t, s.env, "GET", "/academic/batches/"+batch+"/sessions?limit=200", s.owner, nil, 200).Items
+	return apptest.Call[page[session]](t, s.env, "GET", "/academic/batches/"+batch+"/sessions?limit=200", s.owner, nil, 200).Items
 }
 
 // login signs a student or guardian in with their PRN.
@@ -293,7 +286,7 @@ func TestMarkingIsAllOrNothing(t *testing.T) {
 	wednesday := s.sessions(t, s.batchA)[1]
 	apptest.MustProblem(t, env.Do("PUT", "/attendance/sessions/"+wednesday.ID+"/marks", s.teacherA, marks(m{"student_id": s.s1.ID, "status": "present"})), http.StatusConflict, "conflict")
 	s.advance(t, 48*time.Hour)
-	call[session](t, env, "POST", "/academic/sessions/"+wednesday.ID+"/cancel", s.owner, m{"reason": "holiday"}, 200)
+	apptest.Call[session](t, env, "POST", "/academic/sessions/"+wednesday.ID+"/cancel", s.owner, m{"reason": "holiday"}, 200)
 	apptest.MustProblem(t, env.Do("PUT", "/attendance/sessions/"+wednesday.ID+"/marks", s.teacherA, marks(m{"student_id": s.s1.ID, "status": "present"})), http.StatusConflict, "conflict")
 	apptest.MustProblem(t, env.Do("PUT", "/attendance/sessions/"+missingID+"/marks", s.teacherA, marks(m{"student_id": s.s1.ID, "status": "present"})), http.StatusNotFound, "not_found")
 
@@ -304,7 +297,7 @@ func TestMarkingIsAllOrNothing(t *testing.T) {
 		t.Fatalf("refused requests notified: %+v", ns)
 	}
 
-	res := call[markingResult](t, env, "PUT", path, s.teacherA, marks(
+	res := apptest.Call[markingResult](t, env, "PUT", path, s.teacherA, marks(
 		m{"student_id": s.s1.ID, "status": "present"},
 		m{"student_id": s.s2.ID, "status": "late", "remark": "  bus  "},
 		m{"student_id": s.s3.ID, "status": "excused"},
@@ -312,7 +305,7 @@ func TestMarkingIsAllOrNothing(t *testing.T) {
 	if res.Created != 3 || res.Changed != 0 || res.Date != "2026-06-01" || len(res.Marks) != 3 || res.Marks[1].Remark != "bus" || res.Marks[1].Status != "late" {
 		t.Fatalf("marking = %+v", res)
 	}
-	got := call[[]mark](t, env, "GET", path, s.teacherA, nil, 200)
+	got := apptest.Call[[]mark](t, env, "GET", path, s.teacherA, nil, 200)
 	if len(got) != 3 || s.markCount(t) != 3 {
 		t.Fatalf("session marks = %+v", got)
 	}
@@ -330,7 +323,7 @@ func TestRemarkingKeepsHistoryAndAudits(t *testing.T) {
 	s.mark(t, s.teacherA, ses.ID, 200, m{"student_id": s.s1.ID, "status": "present"}, m{"student_id": s.s3.ID, "status": "present"})
 
 	s.advance(t, time.Hour)
-	res := call[markingResult](t, env, "PUT", "/attendance/sessions/"+ses.ID+"/marks", s.owner, marks(
+	res := apptest.Call[markingResult](t, env, "PUT", "/attendance/sessions/"+ses.ID+"/marks", s.owner, marks(
 		m{"student_id": s.s1.ID, "status": "absent", "remark": "left after roll call"},
 		m{"student_id": s.s3.ID, "status": "present"},
 		m{"student_id": s.s2.ID, "status": "present"},
@@ -338,7 +331,7 @@ func TestRemarkingKeepsHistoryAndAudits(t *testing.T) {
 	if res.Created != 1 || res.Changed != 1 || res.Unchanged != 1 {
 		t.Fatalf("re-marking = %+v, want 1 created, 1 changed, 1 unchanged", res)
 	}
-	got := call[[]mark](t, env, "GET", "/attendance/sessions/"+ses.ID+"/marks", s.owner, nil, 200)
+	got := apptest.Call[[]mark](t, env, "GET", "/attendance/sessions/"+ses.ID+"/marks", s.owner, nil, 200)
 	i := slices.IndexFunc(got, func(x mark) bool { return x.StudentID == s.s1.ID })
 	if i < 0 || got[i].Status != "absent" || got[i].Remark != "left after roll call" || len(got[i].History) != 1 || got[i].History[0].Status != "present" {
 		t.Fatalf("re-marked mark = %+v, want absent with the earlier present in its history", got)
@@ -349,13 +342,13 @@ func TestRemarkingKeepsHistoryAndAudits(t *testing.T) {
 	}
 	// A second override grows the history, oldest first.
 	s.mark(t, s.owner, ses.ID, 200, m{"student_id": s.s1.ID, "status": "excused"})
-	got = call[[]mark](t, env, "GET", "/attendance/sessions/"+ses.ID+"/marks", s.owner, nil, 200)
+	got = apptest.Call[[]mark](t, env, "GET", "/attendance/sessions/"+ses.ID+"/marks", s.owner, nil, 200)
 	i = slices.IndexFunc(got, func(x mark) bool { return x.StudentID == s.s1.ID })
 	if h := got[i].History; len(h) != 2 || h[0].Status != "present" || h[1].Status != "absent" || got[i].Status != "excused" {
 		t.Fatalf("history = %+v, want present then absent", h)
 	}
 
-	entries := call[[]auditEntry](t, env, "GET", "/users/audit?kind=session&id="+ses.ID, s.owner, nil, 200)
+	entries := apptest.Call[[]auditEntry](t, env, "GET", "/users/audit?kind=session&id="+ses.ID, s.owner, nil, 200)
 	if len(entries) != 2 {
 		t.Fatalf("audit = %+v, want one entry per overriding request", entries)
 	}
@@ -367,7 +360,7 @@ func TestRemarkingKeepsHistoryAndAudits(t *testing.T) {
 	if strings.Contains(entries[0].Details, s.s3.ID) || strings.Contains(entries[0].Details, s.s2.ID) {
 		t.Errorf("audit names unchanged or new marks: %s", entries[0].Details)
 	}
-	if rep := call[struct {
+	if rep := apptest.Call[struct {
 		OK bool `json:"ok"`
 	}](t, env, "GET", "/users/audit/verify", s.owner, nil, 200); !rep.OK {
 		t.Error("audit chain broken")
@@ -398,27 +391,27 @@ func TestScope(t *testing.T) {
 	}
 	// A teacher of the same branch who does not teach the batch is refused too.
 	env.Clock.Advance(time.Minute)
-	call[person](t, env, "POST", "/users/staff", s.owner, map[string]any{"email": "tc@alpha.test", "name": "TC", "role": "teacher",
+	apptest.Call[person](t, env, "POST", "/users/staff", s.owner, map[string]any{"email": "tc@alpha.test", "name": "TC", "role": "teacher",
 		"branches": []string{s.branchA}, "password": apptest.Password}, 201)
 	other := env.Login(s.slug, "tc@alpha.test").AccessToken
 	apptest.MustProblem(t, env.Do("PUT", "/attendance/sessions/"+sesA.ID+"/marks", other, marks(m{"student_id": s.s1.ID, "status": "present"})), http.StatusNotFound, "not_found")
-	if got := call[page[absentee]](t, env, "GET", "/attendance/absentees?date=2026-06-01", other, nil, 200).Items; len(got) != 0 {
+	if got := apptest.Call[page[absentee]](t, env, "GET", "/attendance/absentees?date=2026-06-01", other, nil, 200).Items; len(got) != 0 {
 		t.Errorf("a teacher of no batch sees absentees %+v", got)
 	}
 
-	onlyB := call[page[absentee]](t, env, "GET", "/attendance/absentees?date=2026-06-01", s.teacherB, nil, 200).Items
+	onlyB := apptest.Call[page[absentee]](t, env, "GET", "/attendance/absentees?date=2026-06-01", s.teacherB, nil, 200).Items
 	if len(onlyB) != 1 || onlyB[0].StudentID != s.b1.ID || onlyB[0].StudentName != "Esha Bee" || onlyB[0].StudentPRN != s.b1.PRN {
 		t.Errorf("teacher B's absentees = %+v, want only Esha Bee", onlyB)
 	}
 	s.mark(t, s.teacherA, sesA.ID, 200, m{"student_id": s.s3.ID, "status": "absent"})
-	all := call[page[absentee]](t, env, "GET", "/attendance/absentees?date=2026-06-01", s.owner, nil, 200).Items
+	all := apptest.Call[page[absentee]](t, env, "GET", "/attendance/absentees?date=2026-06-01", s.owner, nil, 200).Items
 	if len(all) != 3 {
 		t.Errorf("owner's absentees = %+v, want all three", all)
 	}
 	// One at a time, within a session and across sessions, nobody twice and nobody left out.
 	var paged []string
 	for cursor, n := "", 0; n == 0 || cursor != ""; n++ {
-		p := call[page[absentee]](t, env, "GET", "/attendance/absentees?date=2026-06-01&limit=1&cursor="+cursor, s.owner, nil, 200)
+		p := apptest.Call[page[absentee]](t, env, "GET", "/attendance/absentees?date=2026-06-01&limit=1&cursor="+cursor, s.owner, nil, 200)
 		if len(p.Items) != 1 || n > 3 {
 			t.Fatalf("page %d = %+v", n, p)
 		}
@@ -431,19 +424,19 @@ func TestScope(t *testing.T) {
 	if !slices.Equal(paged, want) {
 		t.Errorf("paged absentees %v, want %v", paged, want)
 	}
-	byBranch := call[page[absentee]](t, env, "GET", "/attendance/absentees?date=2026-06-01&branch="+s.branchA, s.owner, nil, 200).Items
+	byBranch := apptest.Call[page[absentee]](t, env, "GET", "/attendance/absentees?date=2026-06-01&branch="+s.branchA, s.owner, nil, 200).Items
 	if len(byBranch) != 2 || byBranch[0].BranchID != s.branchA || byBranch[1].BranchID != s.branchA {
 		t.Errorf("branch A's absentees = %+v", byBranch)
 	}
-	if got := call[page[absentee]](t, env, "GET", "/attendance/absentees?date=2026-06-02", s.owner, nil, 200).Items; len(got) != 0 {
+	if got := apptest.Call[page[absentee]](t, env, "GET", "/attendance/absentees?date=2026-06-02", s.owner, nil, 200).Items; len(got) != 0 {
 		t.Errorf("absentees of a day without marks = %+v", got)
 	}
 	apptest.MustProblem(t, env.Do("GET", "/attendance/absentees?date=June", s.owner, nil), http.StatusBadRequest, "invalid")
 
 	// Students and guardians read one student's attendance: their own, their child's.
 	student := s.login(t, s.s1.PRN)
-	call[studentSummary](t, env, "GET", "/attendance/students/"+s.s1.ID+"/summary", student, nil, 200)
-	call[[]mark](t, env, "GET", "/attendance/students/"+s.s1.ID+"/marks", student, nil, 200)
+	apptest.Call[studentSummary](t, env, "GET", "/attendance/students/"+s.s1.ID+"/summary", student, nil, 200)
+	apptest.Call[[]mark](t, env, "GET", "/attendance/students/"+s.s1.ID+"/marks", student, nil, 200)
 	for _, other := range []string{s.s2.ID, s.b1.ID, missingID} {
 		apptest.MustProblem(t, env.Do("GET", "/attendance/students/"+other+"/summary", student, nil), http.StatusNotFound, "not_found")
 		apptest.MustProblem(t, env.Do("GET", "/attendance/students/"+other+"/marks", student, nil), http.StatusNotFound, "not_found")
@@ -453,7 +446,7 @@ func TestScope(t *testing.T) {
 	apptest.MustProblem(t, env.Do("PUT", "/attendance/sessions/"+sesA.ID+"/marks", student, marks(m{"student_id": s.s1.ID, "status": "present"})), http.StatusForbidden, "forbidden")
 
 	parent := s.login(t, s.g1.PRN)
-	call[studentSummary](t, env, "GET", "/attendance/students/"+s.s1.ID+"/summary", parent, nil, 200)
+	apptest.Call[studentSummary](t, env, "GET", "/attendance/students/"+s.s1.ID+"/summary", parent, nil, 200)
 	apptest.MustProblem(t, env.Do("GET", "/attendance/students/"+s.s2.ID+"/summary", parent, nil), http.StatusNotFound, "not_found")
 
 	// Another institution's session reads as not found.
@@ -474,27 +467,27 @@ func TestSummaries(t *testing.T) {
 	s.mark(t, s.teacherA, ss[1].ID, 200, m{"student_id": s.s1.ID, "status": "late"}, m{"student_id": s.s2.ID, "status": "excused"})
 	s.mark(t, s.teacherA, ss[2].ID, 200, m{"student_id": s.s1.ID, "status": "absent"}, m{"student_id": s.s2.ID, "status": "present"})
 
-	sum := call[studentSummary](t, env, "GET", "/attendance/students/"+s.s1.ID+"/summary?from=2026-06-01&to=2026-06-30", s.owner, nil, 200)
+	sum := apptest.Call[studentSummary](t, env, "GET", "/attendance/students/"+s.s1.ID+"/summary?from=2026-06-01&to=2026-06-30", s.owner, nil, 200)
 	if sum.Total != 3 || sum.Present != 1 || sum.Late != 1 || sum.Absent != 1 || sum.Rate == nil || *sum.Rate != 0.6667 ||
 		len(sum.Batches) != 1 || sum.Batches[0].BatchID != s.batchA || sum.Batches[0].Total != 3 {
 		t.Errorf("s1 summary = %+v", sum)
 	}
 	// The range bounds are inclusive tenant-local dates; the default range ends today.
-	if got := call[studentSummary](t, env, "GET", "/attendance/students/"+s.s1.ID+"/summary?from=2026-06-02&to=2026-06-03", s.owner, nil, 200); got.Total != 1 || got.Late != 1 {
+	if got := apptest.Call[studentSummary](t, env, "GET", "/attendance/students/"+s.s1.ID+"/summary?from=2026-06-02&to=2026-06-03", s.owner, nil, 200); got.Total != 1 || got.Late != 1 {
 		t.Errorf("Tue-Wed summary = %+v", got)
 	}
-	if got := call[studentSummary](t, env, "GET", "/attendance/students/"+s.s1.ID+"/summary", s.owner, nil, 200); got.Total != 3 || got.To != "2026-06-06" || got.From != "2026-05-08" {
+	if got := apptest.Call[studentSummary](t, env, "GET", "/attendance/students/"+s.s1.ID+"/summary", s.owner, nil, 200); got.Total != 3 || got.To != "2026-06-06" || got.From != "2026-05-08" {
 		t.Errorf("default summary = %+v", got)
 	}
-	if got := call[studentSummary](t, env, "GET", "/attendance/students/"+s.loner.ID+"/summary", s.owner, nil, 200); got.Total != 0 || got.Rate != nil {
+	if got := apptest.Call[studentSummary](t, env, "GET", "/attendance/students/"+s.loner.ID+"/summary", s.owner, nil, 200); got.Total != 0 || got.Rate != nil {
 		t.Errorf("summary without marks = %+v, want zero and a null rate", got)
 	}
-	ms := call[[]mark](t, env, "GET", "/attendance/students/"+s.s1.ID+"/marks?from=2026-06-01&to=2026-06-30", s.owner, nil, 200)
+	ms := apptest.Call[[]mark](t, env, "GET", "/attendance/students/"+s.s1.ID+"/marks?from=2026-06-01&to=2026-06-30", s.owner, nil, 200)
 	if len(ms) != 3 || ms[0].Date != "2026-06-01" || ms[2].Date != "2026-06-05" {
 		t.Errorf("s1 marks = %+v, want three oldest first", ms)
 	}
 
-	b := call[batchSummary](t, env, "GET", "/attendance/batches/"+s.batchA+"/summary?from=2026-06-01&to=2026-06-30", s.teacherA, nil, 200)
+	b := apptest.Call[batchSummary](t, env, "GET", "/attendance/batches/"+s.batchA+"/summary?from=2026-06-01&to=2026-06-30", s.teacherA, nil, 200)
 	// Counted: 4 attended (present or late) of 6, the excused mark left out.
 	if b.Sessions != 3 || b.Total != 7 || b.Present != 3 || b.Late != 1 || b.Absent != 2 || b.Excused != 1 || b.Rate == nil || *b.Rate != 0.6667 || len(b.Students) != 3 {
 		t.Errorf("batch summary = %+v", b)
@@ -535,7 +528,7 @@ func TestAbsenceAlertOncePerStudentPerDay(t *testing.T) {
 	s.mark(t, s.teacherA, monday.ID, 200, m{"student_id": s.s1.ID, "status": "absent", "remark": "sick"})
 	s.mark(t, s.teacherA, monday.ID, 200, m{"student_id": s.s1.ID, "status": "present"})
 	s.mark(t, s.teacherA, monday.ID, 200, m{"student_id": s.s1.ID, "status": "absent"}, m{"student_id": s.s2.ID, "status": "absent"})
-	extra := call[session](t, env, "POST", "/academic/batches/"+s.batchA+"/sessions", s.teacherA, m{"date": "2026-06-01", "start": "16:00", "duration_minutes": 60}, 201)
+	extra := apptest.Call[session](t, env, "POST", "/academic/batches/"+s.batchA+"/sessions", s.teacherA, m{"date": "2026-06-01", "start": "16:00", "duration_minutes": 60}, 201)
 	s.mark(t, s.teacherA, extra.ID, 200, m{"student_id": s.s1.ID, "status": "absent"}, m{"student_id": s.s2.ID, "status": "absent"})
 	if ns := env.Notifications(); len(ns) != 2 || ns[1].ID != attendance.AbsenceID(s.s2.ID, "2026-06-01", s.g2.ID) {
 		t.Fatalf("notifications = %+v, want s1's and then s2's only", ns)

@@ -117,13 +117,6 @@ const missingID = "0123456789abcdef01234567"
 
 type m = map[string]any
 
-func call[T any](t *testing.T, env *apptest.Env, method, path, token string, body any, want int) T {
-	t.Helper()
-	rec := env.Do(method, path, token, body)
-	apptest.MustStatus(t, rec, want)
-	return apptest.Decode[T](t, rec)
-}
-
 // school is a tenant with branches A and B, a teacher and a batch (June 2026) of course JEE (Physics,
 // Chemistry) in each, five students of A enrolled in batch A (the first with a guardian), a student of A
 // enrolled nowhere and a student of B enrolled in batch B. The clock stands on Monday 1 June 2026, 14:30
@@ -146,29 +139,29 @@ func newSchool(t *testing.T) *school {
 	s := &school{env: env, slug: "alpha"}
 	env.Provision(s.slug)
 	s.owner = env.Login(s.slug, "owner@alpha.test").AccessToken
-	s.branchA = call[person](t, env, "POST", "/users/branches", s.owner, m{"code": "AA", "name": "Branch A"}, 201).ID
-	s.branchB = call[person](t, env, "POST", "/users/branches", s.owner, m{"code": "BB", "name": "Branch B"}, 201).ID
+	s.branchA = apptest.Call[person](t, env, "POST", "/users/branches", s.owner, m{"code": "AA", "name": "Branch A"}, 201).ID
+	s.branchB = apptest.Call[person](t, env, "POST", "/users/branches", s.owner, m{"code": "BB", "name": "Branch B"}, 201).ID
 	teacher := func(email, branch string) string {
-		return call[person](t, env, "POST", "/users/staff", s.owner, m{"email": email, "name": email, "role": "teacher",
+		return apptest.Call[person](t, env, "POST", "/users/staff", s.owner, m{"email": email, "name": email, "role": "teacher",
 			"branches": []string{branch}, "password": apptest.Password}, 201).ID
 	}
 	ta, tb := teacher("ta@alpha.test", s.branchA), teacher("tb@alpha.test", s.branchB)
 	s.teacherA = env.Login(s.slug, "ta@alpha.test").AccessToken
 	s.teacherB = env.Login(s.slug, "tb@alpha.test").AccessToken
-	course := call[person](t, env, "POST", "/academic/courses", s.owner, m{"code": "JEE", "name": "JEE", "subjects": []string{"Physics", "Chemistry"}}, 201).ID
+	course := apptest.Call[person](t, env, "POST", "/academic/courses", s.owner, m{"code": "JEE", "name": "JEE", "subjects": []string{"Physics", "Chemistry"}}, 201).ID
 	batch := func(branch, teacher string) string {
-		return call[person](t, env, "POST", "/academic/batches", s.owner, m{
+		return apptest.Call[person](t, env, "POST", "/academic/batches", s.owner, m{
 			"course_id": course, "branch_id": branch, "name": "Batch", "teachers": []string{teacher}, "capacity": 60,
 			"start_date": "2026-06-01", "end_date": "2026-06-30", "schedule": []m{{"weekday": "monday", "start": "09:00", "duration_minutes": 60}},
 		}, 201).ID
 	}
 	s.batchA, s.batchB = batch(s.branchA, ta), batch(s.branchB, tb)
 	student := func(name, branch, batch string) person {
-		st := call[person](t, env, "POST", "/students/", s.owner, m{
+		st := apptest.Call[person](t, env, "POST", "/students/", s.owner, m{
 			"name": name, "date_of_birth": "2010-04-05", "phone": "+91 98765 43210", "branch_id": branch, "password": apptest.Password,
 		}, 201)
 		if batch != "" {
-			call[person](t, env, "POST", "/students/enrolments", s.owner, m{"student_id": st.ID, "batch_id": batch, "from": "2026-06-01"}, 201)
+			apptest.Call[person](t, env, "POST", "/students/enrolments", s.owner, m{"student_id": st.ID, "batch_id": batch, "from": "2026-06-01"}, 201)
 		}
 		return st
 	}
@@ -177,7 +170,7 @@ func newSchool(t *testing.T) *school {
 	}
 	s.loner = student("Dev Loner", s.branchA, "")
 	s.b1 = student("Esha Bee", s.branchB, s.batchB)
-	s.g1 = call[person](t, env, "POST", "/students/guardians", s.owner, m{
+	s.g1 = apptest.Call[person](t, env, "POST", "/students/guardians", s.owner, m{
 		"student_id": s.s[0].ID, "name": "Parent One", "email": "g1@example.com", "password": apptest.Password,
 	}, 201)
 	return s
@@ -204,7 +197,7 @@ func (s *school) login(t *testing.T, prn string) string {
 
 func (s *school) newTest(t *testing.T, batch, subject, date string, maxMarks, weight float64) test {
 	t.Helper()
-	return call[test](t, s.env, "POST", "/exams/tests", s.owner, m{"batch_id": batch, "subject": subject, "name": subject + " " + date,
+	return apptest.Call[test](t, s.env, "POST", "/exams/tests", s.owner, m{"batch_id": batch, "subject": subject, "name": subject + " " + date,
 		"date": date, "max_marks": maxMarks, "weight": weight}, 201)
 }
 
@@ -218,7 +211,7 @@ func exempt(st person) m { return m{"student_id": st.ID, "status": "exempt"} }
 
 func (s *school) enter(t *testing.T, token, testID string, entries ...m) outcome {
 	t.Helper()
-	return call[outcome](t, s.env, "PUT", "/exams/tests/"+testID+"/results", token, results(entries...), 200)
+	return apptest.Call[outcome](t, s.env, "PUT", "/exams/tests/"+testID+"/results", token, results(entries...), 200)
 }
 
 func (s *school) db(t *testing.T) lungo.IDatabase {
@@ -289,12 +282,12 @@ func TestCreateTest(t *testing.T) {
 		t.Fatalf("%d tests written by refused requests", n)
 	}
 
-	got := call[test](t, env, "POST", "/exams/tests", s.teacherA, with("max_marks", 87.35), 201)
+	got := apptest.Call[test](t, env, "POST", "/exams/tests", s.teacherA, with("max_marks", 87.35), 201)
 	if got.ID == "" || got.BatchID != s.batchA || got.BranchID != s.branchA || got.CourseID == "" || got.Subject != "Physics" ||
 		got.Date != "2026-06-08" || got.MaxMarks != 87.35 || got.Weight != 1 {
 		t.Fatalf("created test = %+v, want weight 1 by default", got)
 	}
-	if again := call[test](t, env, "GET", "/exams/tests/"+got.ID, s.teacherA, nil, 200); again != got {
+	if again := apptest.Call[test](t, env, "GET", "/exams/tests/"+got.ID, s.teacherA, nil, 200); again != got {
 		t.Errorf("read back %+v, want %+v", again, got)
 	}
 	// The stored document keeps the warehouse's contract.
@@ -325,7 +318,7 @@ func TestListTestsScope(t *testing.T) {
 	// Page by page, nobody twice and nobody left out.
 	var paged []string
 	for cursor, n := "", 0; n == 0 || cursor != ""; n++ {
-		p := call[page[test]](t, env, "GET", "/exams/tests?limit=2&cursor="+cursor, s.owner, nil, 200)
+		p := apptest.Call[page[test]](t, env, "GET", "/exams/tests?limit=2&cursor="+cursor, s.owner, nil, 200)
 		if n > 3 {
 			t.Fatalf("too many pages: %+v", p)
 		}
@@ -347,10 +340,10 @@ func TestListTestsScope(t *testing.T) {
 		}
 		return out
 	}
-	if got := ids(call[page[test]](t, env, "GET", "/exams/tests", s.teacherB, nil, 200)); !slices.Equal(got, []string{inB}) {
+	if got := ids(apptest.Call[page[test]](t, env, "GET", "/exams/tests", s.teacherB, nil, 200)); !slices.Equal(got, []string{inB}) {
 		t.Errorf("teacher B sees %v, want only batch B's test", got)
 	}
-	if got := ids(call[page[test]](t, env, "GET", "/exams/tests?batch="+s.batchA+"&subject=Physics&from=2026-06-02&to=2026-06-15", s.teacherA, nil, 200)); !slices.Equal(got, inA[1:]) {
+	if got := ids(apptest.Call[page[test]](t, env, "GET", "/exams/tests?batch="+s.batchA+"&subject=Physics&from=2026-06-02&to=2026-06-15", s.teacherA, nil, 200)); !slices.Equal(got, inA[1:]) {
 		t.Errorf("filtered tests %v, want %v", got, inA[1:])
 	}
 	apptest.MustProblem(t, env.Do("GET", "/exams/tests?batch="+s.batchA, s.teacherB, nil), http.StatusNotFound, "not_found")
@@ -411,7 +404,7 @@ func TestResultsAreAllOrNothing(t *testing.T) {
 	if out.Created != 4 || out.Changed != 0 || out.Unchanged != 0 || len(out.Results) != 4 || *out.Results[0].Marks != 42.5 || out.Results[1].Marks != nil {
 		t.Fatalf("entry = %+v", out)
 	}
-	got := call[[]result](t, env, "GET", path, s.teacherA, nil, 200)
+	got := apptest.Call[[]result](t, env, "GET", path, s.teacherA, nil, 200)
 	if len(got) != 4 || s.count(t, exams.ResultsCollection) != 4 {
 		t.Fatalf("stored results = %+v", got)
 	}
@@ -455,7 +448,7 @@ func TestResultEditsAreAudited(t *testing.T) {
 	if again := s.enter(t, s.owner, tst.ID, present(s.s[0], 45.5)); again.Unchanged != 1 || again.Changed != 0 {
 		t.Fatalf("repeat = %+v", again)
 	}
-	entries := call[[]auditEntry](t, env, "GET", "/users/audit?kind=exam_test&id="+tst.ID, s.owner, nil, 200)
+	entries := apptest.Call[[]auditEntry](t, env, "GET", "/users/audit?kind=exam_test&id="+tst.ID, s.owner, nil, 200)
 	if len(entries) != 1 || entries[0].Action != exams.AuditAction {
 		t.Fatalf("audit = %+v, want one entry for the one editing request", entries)
 	}
@@ -485,7 +478,7 @@ func TestResultEditsAreAudited(t *testing.T) {
 	}
 
 	// The chain verifies, through the API and directly.
-	if rep := call[audit.Report](t, env, "GET", "/users/audit/verify", s.owner, nil, 200); !rep.OK {
+	if rep := apptest.Call[audit.Report](t, env, "GET", "/users/audit/verify", s.owner, nil, 200); !rep.OK {
 		t.Errorf("audit chain broken: %+v", rep)
 	}
 	rep, err := audit.Verify(context.Background(), s.db(t))
@@ -517,7 +510,7 @@ func TestRankTiesAreDeterministic(t *testing.T) {
 	}
 	var first []standing
 	for run := range 2 {
-		rk := call[ranking](t, env, "GET", "/exams/batches/"+s.batchA+"/ranking", s.teacherA, nil, 200)
+		rk := apptest.Call[ranking](t, env, "GET", "/exams/batches/"+s.batchA+"/ranking", s.teacherA, nil, 200)
 		if rk.From != "2026-06-01" || rk.To != "2026-06-30" || !slices.Equal(rk.Students, want) {
 			t.Fatalf("run %d: ranking = %+v, want %+v", run, rk, want)
 		}
@@ -526,7 +519,7 @@ func TestRankTiesAreDeterministic(t *testing.T) {
 		}
 		first = rk.Students
 		for i, w := range []int{2, 2, 2} { // each tied student's own card says the same rank
-			card := call[reportCard](t, env, "GET", "/exams/students/"+[]person{s1, s3, s4}[i].ID+"/report-card?batch_id="+s.batchA, s.owner, nil, 200)
+			card := apptest.Call[reportCard](t, env, "GET", "/exams/students/"+[]person{s1, s3, s4}[i].ID+"/report-card?batch_id="+s.batchA, s.owner, nil, 200)
 			if card.Rank == nil || *card.Rank != w || card.RankedStudents != 5 {
 				t.Errorf("card of tied student %d: rank %v of %d", i, card.Rank, card.RankedStudents)
 			}
@@ -534,7 +527,7 @@ func TestRankTiesAreDeterministic(t *testing.T) {
 	}
 
 	// s2's card: absent counts as 0, exempt counts neither way.
-	card := call[reportCard](t, env, "GET", "/exams/students/"+s2.ID+"/report-card?batch_id="+s.batchA, s.owner, nil, 200)
+	card := apptest.Call[reportCard](t, env, "GET", "/exams/students/"+s2.ID+"/report-card?batch_id="+s.batchA, s.owner, nil, 200)
 	if card.Percent == nil || *card.Percent != 50 || card.Grade != "C" || card.Rank == nil || *card.Rank != 5 || len(card.Subjects) != 2 {
 		t.Fatalf("s2's card = %+v", card)
 	}
@@ -545,12 +538,12 @@ func TestRankTiesAreDeterministic(t *testing.T) {
 		t.Errorf("s2's subjects = %+v", card.Subjects)
 	}
 	// s1's Physics: (1×80 % + 2×90 %) / 3 = 86.666… %, rounded half up to 86.67.
-	card = call[reportCard](t, env, "GET", "/exams/students/"+s1.ID+"/report-card?batch_id="+s.batchA, s.owner, nil, 200)
+	card = apptest.Call[reportCard](t, env, "GET", "/exams/students/"+s1.ID+"/report-card?batch_id="+s.batchA, s.owner, nil, 200)
 	if *card.Subjects[1].Percent != 86.67 || card.Subjects[1].Grade != "A" || *card.Subjects[0].Percent != 75 || card.Subjects[0].Grade != "B+" {
 		t.Errorf("s1's subjects = %+v", card.Subjects)
 	}
 	// A narrower range drops the Chemistry test: s3 (100 %, 67.5 %×2 → 78.33 %) falls behind s1 and s4 (86.67 %).
-	rk := call[ranking](t, env, "GET", "/exams/batches/"+s.batchA+"/ranking?to=2026-06-04", s.owner, nil, 200)
+	rk := apptest.Call[ranking](t, env, "GET", "/exams/batches/"+s.batchA+"/ranking?to=2026-06-04", s.owner, nil, 200)
 	if len(rk.Students) != 5 || rk.Students[0].StudentID != s5.ID || rk.Students[1].StudentID != s1.ID || rk.Students[2].StudentID != s4.ID ||
 		rk.Students[2].Rank != 2 || rk.Students[3].StudentID != s3.ID || rk.Students[3].Percent != 78.33 || rk.Students[3].Rank != 4 {
 		t.Errorf("ranking to 4 June = %+v", rk.Students)
@@ -574,11 +567,11 @@ func TestReportCardScope(t *testing.T) {
 
 	// Students and guardians read their own, and nobody else's.
 	student := s.login(t, s.s[0].PRN)
-	if c := call[reportCard](t, env, "GET", card(s.s[0].ID, s.batchA), student, nil, 200); c.Percent == nil || *c.Percent != 80 || c.Rank == nil || *c.Rank != 1 {
+	if c := apptest.Call[reportCard](t, env, "GET", card(s.s[0].ID, s.batchA), student, nil, 200); c.Percent == nil || *c.Percent != 80 || c.Rank == nil || *c.Rank != 1 {
 		t.Errorf("own card = %+v", c)
 	}
 	parent := s.login(t, s.g1.PRN)
-	call[reportCard](t, env, "GET", card(s.s[0].ID, s.batchA), parent, nil, 200)
+	apptest.Call[reportCard](t, env, "GET", card(s.s[0].ID, s.batchA), parent, nil, 200)
 	for _, tok := range []string{student, parent} {
 		for _, path := range []string{card(s.s[1].ID, s.batchA), card(s.b1.ID, s.batchB), card(missingID, s.batchA), card(s.s[0].ID, s.batchB), card(s.s[0].ID, missingID)} {
 			apptest.MustProblem(t, env.Do("GET", path, tok, nil), http.StatusNotFound, "not_found")
@@ -588,7 +581,7 @@ func TestReportCardScope(t *testing.T) {
 		}
 		apptest.MustProblem(t, env.Do("PUT", "/exams/tests/"+tA.ID+"/results", tok, results(present(s.s[0], 50))), http.StatusForbidden, "forbidden")
 	}
-	if c := call[scale](t, env, "GET", "/exams/grading-scale", student, nil, 200); !c.Default || len(c.Bands) == 0 {
+	if c := apptest.Call[scale](t, env, "GET", "/exams/grading-scale", student, nil, 200); !c.Default || len(c.Bands) == 0 {
 		t.Errorf("grading scale = %+v", c)
 	}
 
@@ -596,23 +589,23 @@ func TestReportCardScope(t *testing.T) {
 	apptest.MustProblem(t, env.Do("GET", card(s.s[0].ID, s.batchA), s.teacherB, nil), http.StatusNotFound, "not_found")
 	apptest.MustProblem(t, env.Do("GET", "/exams/tests/"+tA.ID+"/results", s.teacherB, nil), http.StatusNotFound, "not_found")
 	apptest.MustProblem(t, env.Do("GET", "/exams/batches/"+s.batchA+"/ranking", s.teacherB, nil), http.StatusNotFound, "not_found")
-	call[reportCard](t, env, "GET", card(s.b1.ID, s.batchB), s.teacherB, nil, 200)
+	apptest.Call[reportCard](t, env, "GET", card(s.b1.ID, s.batchB), s.teacherB, nil, 200)
 	// A teacher of the same branch who does not teach the batch is refused too.
 	env.Clock.Advance(time.Minute)
-	call[person](t, env, "POST", "/users/staff", s.owner, m{"email": "tc@alpha.test", "name": "TC", "role": "teacher",
+	apptest.Call[person](t, env, "POST", "/users/staff", s.owner, m{"email": "tc@alpha.test", "name": "TC", "role": "teacher",
 		"branches": []string{s.branchA}, "password": apptest.Password}, 201)
 	other := env.Login(s.slug, "tc@alpha.test").AccessToken
 	apptest.MustProblem(t, env.Do("PUT", "/exams/tests/"+tA.ID+"/results", other, results(present(s.s[0], 50))), http.StatusNotFound, "not_found")
 	apptest.MustProblem(t, env.Do("GET", "/exams/tests/"+tA.ID, other, nil), http.StatusNotFound, "not_found")
 	apptest.MustProblem(t, env.Do("GET", card(s.s[0].ID, s.batchA), other, nil), http.StatusNotFound, "not_found")
-	if got := call[page[test]](t, env, "GET", "/exams/tests", other, nil, 200).Items; len(got) != 0 {
+	if got := apptest.Call[page[test]](t, env, "GET", "/exams/tests", other, nil, 200).Items; len(got) != 0 {
 		t.Errorf("a teacher of no batch lists %+v", got)
 	}
 	// A student never enrolled in the batch has no card there; the batch is required.
 	apptest.MustProblem(t, env.Do("GET", card(s.loner.ID, s.batchA), s.owner, nil), http.StatusNotFound, "not_found")
 	apptest.MustProblem(t, env.Do("GET", "/exams/students/"+s.s[0].ID+"/report-card", s.owner, nil), http.StatusBadRequest, "invalid")
 	env.Clock.Advance(time.Minute)
-	call[person](t, env, "POST", "/users/staff", s.owner, m{"email": "acc@alpha.test", "name": "Acc", "role": "accountant", "password": apptest.Password}, 201)
+	apptest.Call[person](t, env, "POST", "/users/staff", s.owner, m{"email": "acc@alpha.test", "name": "Acc", "role": "accountant", "password": apptest.Password}, 201)
 	accountant := env.Login(s.slug, "acc@alpha.test").AccessToken
 	apptest.MustProblem(t, env.Do("GET", card(s.s[0].ID, s.batchA), accountant, nil), http.StatusForbidden, "forbidden")
 	apptest.MustProblem(t, env.Do("GET", "/exams/tests", accountant, nil), http.StatusForbidden, "forbidden")
@@ -627,10 +620,10 @@ func TestReportCardScope(t *testing.T) {
 	apptest.MustProblem(t, env.Do("GET", card(s.s[0].ID, s.batchA), stranger, nil), http.StatusNotFound, "not_found")
 	apptest.MustProblem(t, env.Do("GET", "/exams/batches/"+s.batchA+"/ranking", stranger, nil), http.StatusNotFound, "not_found")
 	apptest.MustProblem(t, env.Do("POST", "/exams/tests", stranger, m{"batch_id": s.batchA, "subject": "Physics", "name": "x", "date": "2026-06-01", "max_marks": 10}), http.StatusNotFound, "not_found")
-	if got := call[page[test]](t, env, "GET", "/exams/tests", stranger, nil, 200).Items; len(got) != 0 {
+	if got := apptest.Call[page[test]](t, env, "GET", "/exams/tests", stranger, nil, 200).Items; len(got) != 0 {
 		t.Errorf("another institution lists %+v", got)
 	}
-	if got := call[[]result](t, env, "GET", "/exams/tests/"+tA.ID+"/results", s.owner, nil, 200); len(got) != 2 || *got[0].Marks != 40 {
+	if got := apptest.Call[[]result](t, env, "GET", "/exams/tests/"+tA.ID+"/results", s.owner, nil, 200); len(got) != 2 || *got[0].Marks != 40 {
 		t.Errorf("results after the stranger's attempts = %+v", got)
 	}
 }
@@ -666,7 +659,7 @@ func TestGradingScale(t *testing.T) {
 	if n := s.count(t, exams.GradingCollection); n != 0 {
 		t.Fatalf("%d scales written by refused requests", n)
 	}
-	if sc := call[scale](t, env, "GET", "/exams/grading-scale", s.teacherA, nil, 200); !sc.Default || sc.Bands[0] != (band{"A+", 90}) {
+	if sc := apptest.Call[scale](t, env, "GET", "/exams/grading-scale", s.teacherA, nil, 200); !sc.Default || sc.Bands[0] != (band{"A+", 90}) {
 		t.Fatalf("default scale = %+v", sc)
 	}
 
@@ -674,12 +667,12 @@ func TestGradingScale(t *testing.T) {
 	s.enter(t, s.teacherA, tst.ID, present(s.s[0], 30), present(s.s[1], 29.99))
 	grade := func(st person) string {
 		t.Helper()
-		return call[reportCard](t, env, "GET", "/exams/students/"+st.ID+"/report-card?batch_id="+s.batchA, s.owner, nil, 200).Grade
+		return apptest.Call[reportCard](t, env, "GET", "/exams/students/"+st.ID+"/report-card?batch_id="+s.batchA, s.owner, nil, 200).Grade
 	}
 	if g1, g2 := grade(s.s[0]), grade(s.s[1]); g1 != "B+" || g2 != "B+" {
 		t.Errorf("grades on the default scale %s, %s; want B+ (75 %%) and B+ (74.98 %%)", g1, g2)
 	}
-	set := call[scale](t, env, "PUT", "/exams/grading-scale", s.owner, bands(band{" Distinction ", 75}, band{"Pass", 33.33}, band{"Fail", 0}), 200)
+	set := apptest.Call[scale](t, env, "PUT", "/exams/grading-scale", s.owner, bands(band{" Distinction ", 75}, band{"Pass", 33.33}, band{"Fail", 0}), 200)
 	if set.Default || len(set.Bands) != 3 || set.Bands[0].Grade != "Distinction" || set.Bands[1].MinPercent != 33.33 {
 		t.Fatalf("set scale = %+v", set)
 	}
@@ -687,7 +680,7 @@ func TestGradingScale(t *testing.T) {
 	if g1, g2 := grade(s.s[0]), grade(s.s[1]); g1 != "Distinction" || g2 != "Pass" {
 		t.Errorf("grades on the new scale %s, %s; want Distinction and Pass", g1, g2)
 	}
-	entries := call[[]auditEntry](t, env, "GET", "/users/audit?kind=grading_scale&id="+exams.ScaleDocumentID, s.owner, nil, 200)
+	entries := apptest.Call[[]auditEntry](t, env, "GET", "/users/audit?kind=grading_scale&id="+exams.ScaleDocumentID, s.owner, nil, 200)
 	if len(entries) != 1 || !strings.Contains(entries[0].Details, `"A+"`) || !strings.Contains(entries[0].Details, `"Distinction"`) {
 		t.Errorf("audit of the scale change = %+v, want before and after", entries)
 	}
@@ -702,7 +695,7 @@ func TestPercentagesAreExact(t *testing.T) {
 	t50 := s.newTest(t, s.batchA, "Chemistry", "2026-06-01", 50, 1)
 	s.enter(t, s.teacherA, t40.ID, present(s.s[1], 29.99), exempt(s.s[0]), exempt(s.s[2]))
 	s.enter(t, s.teacherA, t50.ID, exempt(s.s[1]), present(s.s[0], 37.49), present(s.s[2], 37.48))
-	rk := call[ranking](t, env, "GET", "/exams/batches/"+s.batchA+"/ranking", s.owner, nil, 200)
+	rk := apptest.Call[ranking](t, env, "GET", "/exams/batches/"+s.batchA+"/ranking", s.owner, nil, 200)
 	want := []standing{
 		{1, s.s[0].ID, s.s[0].PRN, 74.98, "B+"},
 		{1, s.s[1].ID, s.s[1].PRN, 74.98, "B+"},
@@ -711,7 +704,7 @@ func TestPercentagesAreExact(t *testing.T) {
 	if !slices.Equal(rk.Students, want) {
 		t.Errorf("ranking = %+v, want %+v", rk.Students, want)
 	}
-	card := call[reportCard](t, env, "GET", "/exams/students/"+s.s[1].ID+"/report-card?batch_id="+s.batchA, s.owner, nil, 200)
+	card := apptest.Call[reportCard](t, env, "GET", "/exams/students/"+s.s[1].ID+"/report-card?batch_id="+s.batchA, s.owner, nil, 200)
 	if card.Percent == nil || *card.Percent != 74.98 || len(card.Subjects) != 2 || card.Subjects[0].Percent != nil || *card.Subjects[1].Percent != 74.98 {
 		t.Errorf("card = %+v, want 74.98 %% overall and in Physics, Chemistry all exempt", card)
 	}

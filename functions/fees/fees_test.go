@@ -43,11 +43,6 @@ func do(t *testing.T, env *apptest.Env, method, path, token string, body any, wa
 	return rec
 }
 
-func call[T any](t *testing.T, env *apptest.Env, method, path, token string, body any, want int) T {
-	t.Helper()
-	return apptest.Decode[T](t, do(t, env, method, path, token, body, want))
-}
-
 // pay posts a payment with an idempotency key.
 func pay(env *apptest.Env, token, key string, body any) *httptest.ResponseRecorder {
 	raw := body
@@ -84,17 +79,17 @@ func newSchool(t *testing.T, settings *tenant.Settings) *school {
 		do(t, env, "PUT", "/platform/tenants/"+s.slug+"/settings", env.AdminToken(), settings, http.StatusOK)
 	}
 	s.owner = env.Login(s.slug, "owner@feesy.test").AccessToken
-	s.branch = call[ids](t, env, "POST", "/users/branches", s.owner, map[string]string{"code": "MAIN", "name": "Main"}, 201).ID
-	s.otherBranc = call[ids](t, env, "POST", "/users/branches", s.owner, map[string]string{"code": "EAST", "name": "East"}, 201).ID
+	s.branch = apptest.Call[ids](t, env, "POST", "/users/branches", s.owner, map[string]string{"code": "MAIN", "name": "Main"}, 201).ID
+	s.otherBranc = apptest.Call[ids](t, env, "POST", "/users/branches", s.owner, map[string]string{"code": "EAST", "name": "East"}, 201).ID
 	for _, u := range []struct{ email, role, branch string }{{"acc@feesy.test", "accountant", s.branch}, {"teach@feesy.test", "teacher", s.otherBranc}, {"badmin@feesy.test", "branch_admin", s.otherBranc}} {
-		call[ids](t, env, "POST", "/users/staff", s.owner, map[string]any{"email": u.email, "name": u.role, "role": u.role,
+		apptest.Call[ids](t, env, "POST", "/users/staff", s.owner, map[string]any{"email": u.email, "name": u.role, "role": u.role,
 			"branches": []string{u.branch}, "password": apptest.Password}, 201)
 	}
 	s.accountant = env.Login(s.slug, "acc@feesy.test").AccessToken
 	s.teacher = env.Login(s.slug, "teach@feesy.test").AccessToken
-	course := call[ids](t, env, "POST", "/academic/courses", s.owner, map[string]any{"code": "NEET-27", "name": "NEET", "subjects": []string{"Biology"}}, 201).ID
+	course := apptest.Call[ids](t, env, "POST", "/academic/courses", s.owner, map[string]any{"code": "NEET-27", "name": "NEET", "subjects": []string{"Biology"}}, 201).ID
 	batch := func(name string) string {
-		return call[ids](t, env, "POST", "/academic/batches", s.owner, map[string]any{
+		return apptest.Call[ids](t, env, "POST", "/academic/batches", s.owner, map[string]any{
 			"course_id": course, "branch_id": s.branch, "name": name, "teachers": []string{}, "capacity": 50,
 			"start_date": "2026-06-01", "end_date": "2026-06-30", "schedule": []map[string]any{{"weekday": "monday", "start": "09:00", "duration_minutes": 60}},
 		}, 201).ID
@@ -117,23 +112,23 @@ func newSchool(t *testing.T, settings *tenant.Settings) *school {
 
 func (s *school) newStudent(t *testing.T, name, phone string) string {
 	t.Helper()
-	return call[ids](t, s.env, "POST", "/students/", s.owner, map[string]any{"name": name, "date_of_birth": "2010-01-01",
+	return apptest.Call[ids](t, s.env, "POST", "/students/", s.owner, map[string]any{"name": name, "date_of_birth": "2010-01-01",
 		"phone": phone, "branch_id": s.branch, "password": apptest.Password}, 201).ID
 }
 
 func (s *school) enrol(t *testing.T, student, batch, from string) string {
 	t.Helper()
-	return call[ids](t, s.env, "POST", "/students/enrolments", s.owner, map[string]any{"student_id": student, "batch_id": batch, "from": from}, 201).ID
+	return apptest.Call[ids](t, s.env, "POST", "/students/enrolments", s.owner, map[string]any{"student_id": student, "batch_id": batch, "from": from}, 201).ID
 }
 
 func (s *school) plan(t *testing.T, total int64, schedule map[string]any) string {
 	t.Helper()
-	return call[ids](t, s.env, "POST", "/fees/plans", s.accountant, map[string]any{"name": "Plan", "total": total, "schedule": schedule}, 201).ID
+	return apptest.Call[ids](t, s.env, "POST", "/fees/plans", s.accountant, map[string]any{"name": "Plan", "total": total, "schedule": schedule}, 201).ID
 }
 
 func (s *school) assign(t *testing.T, enrolment, plan string) fees.AssignmentView {
 	t.Helper()
-	return call[fees.AssignmentView](t, s.env, "POST", "/fees/assignments", s.accountant, map[string]any{"enrolment_id": enrolment, "plan_id": plan}, 201)
+	return apptest.Call[fees.AssignmentView](t, s.env, "POST", "/fees/assignments", s.accountant, map[string]any{"enrolment_id": enrolment, "plan_id": plan}, 201)
 }
 
 func (s *school) count(t *testing.T, coll string) int64 {
@@ -168,7 +163,7 @@ func TestAssignConcessionAndRecalculation(t *testing.T) {
 	if p.ReceiptNo != 1 || len(p.Allocations) != 1 || p.Allocations[0].InstalmentID != v.Instalments[0].ID {
 		t.Fatalf("payment %+v", p)
 	}
-	v = call[fees.AssignmentView](t, env, "POST", "/fees/assignments/"+v.ID+"/concessions", s.accountant,
+	v = apptest.Call[fees.AssignmentView](t, env, "POST", "/fees/assignments/"+v.ID+"/concessions", s.accountant,
 		map[string]any{"kind": "percent", "basis_points": 1000, "reason": "sibling discount"}, 201)
 	if got := amounts(v); fmt.Sprint(got) != "[334 283 283]" || v.Net != 900 || v.Instalments[0].Status != fees.InstalmentSettled {
 		t.Fatalf("after 10%% concession: %v net %d", got, v.Net)
@@ -177,13 +172,13 @@ func TestAssignConcessionAndRecalculation(t *testing.T) {
 		t.Fatal("concession has no approver")
 	}
 	// A 100% concession: the paid instalment stays, the open ones drop to zero and settle.
-	v = call[fees.AssignmentView](t, env, "POST", "/fees/assignments/"+v.ID+"/concessions", s.accountant,
+	v = apptest.Call[fees.AssignmentView](t, env, "POST", "/fees/assignments/"+v.ID+"/concessions", s.accountant,
 		map[string]any{"kind": "percent", "basis_points": 10000, "reason": "scholarship"}, 201)
 	if got := amounts(v); fmt.Sprint(got) != "[334 0 0]" || v.Net != 0 || v.Instalments[2].Status != fees.InstalmentSettled {
 		t.Fatalf("after 100%% concession: %v net %d", got, v.Net)
 	}
 	// Revoking it brings the 10% state back.
-	v = call[fees.AssignmentView](t, env, "POST", "/fees/assignments/"+v.ID+"/concessions/"+v.Concessions[1].ID+"/revoke", s.accountant, nil, 200)
+	v = apptest.Call[fees.AssignmentView](t, env, "POST", "/fees/assignments/"+v.ID+"/concessions/"+v.Concessions[1].ID+"/revoke", s.accountant, nil, 200)
 	if got := amounts(v); fmt.Sprint(got) != "[334 283 283]" {
 		t.Fatalf("after revoking: %v", got)
 	}
@@ -213,8 +208,8 @@ func TestTransferRecalculatesOpenInstalments(t *testing.T) {
 	v := s.assign(t, s.enrolment, plan)
 	apptest.Decode[fees.Payment](t, pay(env, s.accountant, "t1", map[string]any{"student_id": s.student, "amount": 1000, "method": "card"}))
 	// Transfer to the evening batch from the 16th: 15 of 30 days at the new plan's 1500 instead of 3000.
-	next := call[ids](t, env, "POST", "/students/enrolments/"+s.enrolment+"/transfer", s.owner, map[string]any{"batch_id": s.batch2, "date": "2026-06-16"}, 201).ID
-	v = call[fees.AssignmentView](t, env, "POST", "/fees/assignments/"+v.ID+"/recalculate", s.accountant, map[string]any{"plan_id": cheaper}, 200)
+	next := apptest.Call[ids](t, env, "POST", "/students/enrolments/"+s.enrolment+"/transfer", s.owner, map[string]any{"batch_id": s.batch2, "date": "2026-06-16"}, 201).ID
+	v = apptest.Call[fees.AssignmentView](t, env, "POST", "/fees/assignments/"+v.ID+"/recalculate", s.accountant, map[string]any{"plan_id": cheaper}, 200)
 	if v.EnrolmentID != next || v.BatchID != s.batch2 || v.Gross != 3000-1500+750 {
 		t.Fatalf("after transfer: enrolment %s batch %s gross %d", v.EnrolmentID, v.BatchID, v.Gross)
 	}
@@ -222,7 +217,7 @@ func TestTransferRecalculatesOpenInstalments(t *testing.T) {
 		t.Fatalf("instalments %v", got)
 	}
 	// Asked again, nothing changes.
-	again := call[fees.AssignmentView](t, env, "POST", "/fees/assignments/"+v.ID+"/recalculate", s.accountant, map[string]any{}, 200)
+	again := apptest.Call[fees.AssignmentView](t, env, "POST", "/fees/assignments/"+v.ID+"/recalculate", s.accountant, map[string]any{}, 200)
 	if fmt.Sprint(amounts(again)) != "[1000 625 625]" {
 		t.Fatalf("second recalculation changed %v", amounts(again))
 	}
@@ -245,42 +240,42 @@ func TestPaymentAllocationCreditRefundWaiver(t *testing.T) {
 	if rec.Code != 201 || p2.Credit != 150 || p2.ReceiptNo != 2 {
 		t.Fatalf("second payment %d %+v", rec.Code, p2)
 	}
-	dues := call[fees.StudentDues](t, env, "GET", "/fees/dues/students/"+s.student, s.accountant, nil, 200)
+	dues := apptest.Call[fees.StudentDues](t, env, "GET", "/fees/dues/students/"+s.student, s.accountant, nil, 200)
 	if dues.Outstanding != 0 || dues.Credit != 150 || len(dues.Instalments) != 0 {
 		t.Fatalf("dues %+v", dues)
 	}
 	// Refunds: never more than was paid.
 	apptest.MustProblem(t, env.Do("POST", "/fees/refunds", s.accountant, map[string]any{"payment_id": p2.ID, "amount": 451, "method": "cash", "reason": "too much"}), 400, "invalid")
-	r := call[fees.Refund](t, env, "POST", "/fees/refunds", s.accountant, map[string]any{"payment_id": p2.ID, "amount": 200, "method": "cash", "reason": "left the course"}, 201)
+	r := apptest.Call[fees.Refund](t, env, "POST", "/fees/refunds", s.accountant, map[string]any{"payment_id": p2.ID, "amount": 200, "method": "cash", "reason": "left the course"}, 201)
 	if r.Number != 1 || r.FromCredit != 150 || len(r.Reversals) != 1 || r.Reversals[0].Amount != 50 {
 		t.Fatalf("refund %+v", r)
 	}
 	apptest.MustProblem(t, env.Do("POST", "/fees/refunds", s.accountant, map[string]any{"payment_id": p2.ID, "amount": 251, "method": "cash", "reason": "again"}), 400, "invalid")
-	dues = call[fees.StudentDues](t, env, "GET", "/fees/dues/students/"+s.student, s.accountant, nil, 200)
+	dues = apptest.Call[fees.StudentDues](t, env, "GET", "/fees/dues/students/"+s.student, s.accountant, nil, 200)
 	if dues.Outstanding != 50 || dues.Credit != 0 {
 		t.Fatalf("dues after refund %+v", dues)
 	}
 	// A waiver of more than is owed is refused; the rest can be waived.
 	inst := v.Instalments[1].ID
 	apptest.MustProblem(t, env.Do("POST", "/fees/waivers", s.accountant, map[string]any{"instalment_id": inst, "amount": 51, "reason": "hardship"}), 400, "invalid")
-	w := call[fees.Waiver](t, env, "POST", "/fees/waivers", s.accountant, map[string]any{"instalment_id": inst, "amount": 50, "reason": "hardship"}, 201)
+	w := apptest.Call[fees.Waiver](t, env, "POST", "/fees/waivers", s.accountant, map[string]any{"instalment_id": inst, "amount": 50, "reason": "hardship"}, 201)
 	if w.Number != 1 {
 		t.Fatalf("waiver %+v", w)
 	}
-	dues = call[fees.StudentDues](t, env, "GET", "/fees/dues/students/"+s.student, s.accountant, nil, 200)
+	dues = apptest.Call[fees.StudentDues](t, env, "GET", "/fees/dues/students/"+s.student, s.accountant, nil, 200)
 	if dues.Outstanding != 0 {
 		t.Fatalf("dues after waiver %+v", dues)
 	}
 	// The student sees their own dues and payments; a teacher of another branch does not.
 	stToken := studentToken(t, s)
-	call[fees.StudentDues](t, env, "GET", "/fees/dues/students/"+s.student, stToken, nil, 200)
+	apptest.Call[fees.StudentDues](t, env, "GET", "/fees/dues/students/"+s.student, stToken, nil, 200)
 	apptest.MustProblem(t, env.Do("GET", "/fees/payments/"+p1.ID, s.teacher, nil), 403, "forbidden")
 	apptest.MustProblem(t, env.Do("GET", "/fees/dues", stToken, nil), 404, "not_found")
 }
 
 func studentToken(t *testing.T, s *school) string {
 	t.Helper()
-	st := call[struct {
+	st := apptest.Call[struct {
 		PRN string `json:"prn"`
 	}](t, s.env, "GET", "/students/"+s.student, s.owner, nil, 200)
 	rec := s.env.Do("POST", "/auth/login", "", map[string]string{"prn": st.PRN, "password": apptest.Password})
@@ -455,13 +450,13 @@ func TestDuesAgeingAndScope(t *testing.T) {
 	env.Clock.Set(time.Date(2026, 9, 9, 20, 0, 0, 0, time.UTC)) // 2026-09-10 in Kolkata
 	s.accountant = env.Login(s.slug, "acc@feesy.test").AccessToken
 	s.owner = env.Login(s.slug, "owner@feesy.test").AccessToken
-	d := call[fees.DuesSummary](t, env, "GET", "/fees/dues?batch="+s.batch, s.accountant, nil, 200)
+	d := apptest.Call[fees.DuesSummary](t, env, "GET", "/fees/dues?batch="+s.batch, s.accountant, nil, 200)
 	want := fees.Ageing{NotDue: 1000, Days1To30: 1000, Days31To60: 1000, Over90: 1000}
 	if d.Ageing != want || d.Outstanding != 4000 || d.Overdue != 3000 || d.Students != 1 || d.Instalments != 4 {
 		t.Fatalf("dues %+v", d)
 	}
-	b := call[fees.DuesSummary](t, env, "GET", "/fees/dues?branch="+s.branch, s.owner, nil, 200)
-	all := call[fees.DuesSummary](t, env, "GET", "/fees/dues", s.owner, nil, 200)
+	b := apptest.Call[fees.DuesSummary](t, env, "GET", "/fees/dues?branch="+s.branch, s.owner, nil, 200)
+	all := apptest.Call[fees.DuesSummary](t, env, "GET", "/fees/dues", s.owner, nil, 200)
 	if b.Outstanding != 4000 || all.Outstanding != 4000 || all.Scope != "institution" {
 		t.Fatalf("branch %+v institution %+v", b, all)
 	}
@@ -469,7 +464,7 @@ func TestDuesAgeingAndScope(t *testing.T) {
 	apptest.MustProblem(t, env.Do("GET", "/fees/dues?branch="+s.branch, badmin, nil), 404, "not_found")
 	apptest.MustProblem(t, env.Do("GET", "/fees/dues?batch="+s.batch, badmin, nil), 404, "not_found")
 	apptest.MustProblem(t, env.Do("GET", "/fees/dues/students/"+s.student, badmin, nil), 404, "not_found")
-	if mine := call[fees.DuesSummary](t, env, "GET", "/fees/dues", badmin, nil, 200); mine.Outstanding != 0 {
+	if mine := apptest.Call[fees.DuesSummary](t, env, "GET", "/fees/dues", badmin, nil, 200); mine.Outstanding != 0 {
 		t.Fatalf("a branch admin of another branch sees %+v", mine)
 	}
 }

@@ -79,13 +79,6 @@ type ids struct {
 	ID string `json:"id"`
 }
 
-func call[T any](t testing.TB, env *apptest.Env, method, path, token string, body any, want int) T {
-	t.Helper()
-	rec := env.Do(method, path, token, body)
-	apptest.MustStatus(t, rec, want)
-	return apptest.Decode[T](t, rec)
-}
-
 // school is a tenant with branches A and B, two counsellors, a branch admin of A, an accountant, a course,
 // a batch in A and a fee plan.
 type school struct {
@@ -111,13 +104,13 @@ func newSchoolIn(t testing.TB, env *apptest.Env, slug string) *school {
 	s := &school{env: env, slug: slug}
 	env.Provision(slug)
 	s.owner = env.Login(slug, "owner@"+slug+".test").AccessToken
-	s.branchA = call[ids](t, env, "POST", "/users/branches", s.owner, map[string]string{"code": "AA", "name": "Branch A"}, 201).ID
-	s.branchB = call[ids](t, env, "POST", "/users/branches", s.owner, map[string]string{"code": "BB", "name": "Branch B"}, 201).ID
+	s.branchA = apptest.Call[ids](t, env, "POST", "/users/branches", s.owner, map[string]string{"code": "AA", "name": "Branch A"}, 201).ID
+	s.branchB = apptest.Call[ids](t, env, "POST", "/users/branches", s.owner, map[string]string{"code": "BB", "name": "Branch B"}, 201).ID
 	staff := func(name, role string, branches ...string) string {
 		if branches == nil {
 			branches = []string{}
 		}
-		return call[ids](t, env, "POST", "/users/staff", s.owner, map[string]any{"email": name + "@" + slug + ".test", "name": name, "role": role,
+		return apptest.Call[ids](t, env, "POST", "/users/staff", s.owner, map[string]any{"email": name + "@" + slug + ".test", "name": name, "role": role,
 			"branches": branches, "password": apptest.Password}, 201).ID
 	}
 	s.c1ID, s.c2ID = staff("c1", "counsellor"), staff("c2", "counsellor")
@@ -125,9 +118,9 @@ func newSchoolIn(t testing.TB, env *apptest.Env, slug string) *school {
 	s.teacherAID = staff("teachera", "teacher", s.branchA)
 	staff("acc", "accountant")
 	s.relogin()
-	s.course = call[ids](t, env, "POST", "/academic/courses", s.owner, map[string]any{"code": "JEE", "name": "JEE"}, 201).ID
+	s.course = apptest.Call[ids](t, env, "POST", "/academic/courses", s.owner, map[string]any{"code": "JEE", "name": "JEE"}, 201).ID
 	s.batch = s.newBatch(t, s.branchA, 10)
-	s.plan = call[ids](t, env, "POST", "/fees/plans", s.owner, map[string]any{"name": "JEE fee", "total": 30000,
+	s.plan = apptest.Call[ids](t, env, "POST", "/fees/plans", s.owner, map[string]any{"name": "JEE fee", "total": 30000,
 		"schedule": map[string]any{"kind": "count", "count": 3}}, 201).ID
 	tn, err := env.App.Registry.Get(context.Background(), slug)
 	if err != nil {
@@ -153,7 +146,7 @@ func (s *school) relogin() {
 
 func (s *school) newBatch(t testing.TB, branch string, capacity int) string {
 	t.Helper()
-	return call[ids](t, s.env, "POST", "/academic/batches", s.owner, map[string]any{
+	return apptest.Call[ids](t, s.env, "POST", "/academic/batches", s.owner, map[string]any{
 		"course_id": s.course, "branch_id": branch, "name": "Morning", "teachers": []string{}, "capacity": capacity,
 		"start_date": "2026-06-01", "end_date": "2026-12-31", "schedule": []map[string]any{{"weekday": "monday", "start": "09:00", "duration_minutes": 60}},
 	}, 201).ID
@@ -172,7 +165,7 @@ func (s *school) newLead(t testing.TB, token string, extra map[string]any) lead 
 	for k, v := range extra {
 		body[k] = v
 	}
-	return call[lead](t, s.env, "POST", "/leads/", token, body, 201)
+	return apptest.Call[lead](t, s.env, "POST", "/leads/", token, body, 201)
 }
 
 func (s *school) move(t testing.TB, token, leadID, stage string, want int) lead {
@@ -341,7 +334,7 @@ func TestDuplicateOpenLeadsAreRefused(t *testing.T) {
 	if p.Errors["existing_lead_id"] != again.ID {
 		t.Fatalf("reopen problem %+v does not name %s", p, again.ID)
 	}
-	if got := call[lead](t, s.env, "GET", "/leads/"+first.ID, s.owner, nil, 200); got.Stage != "lost" || got.Open {
+	if got := apptest.Call[lead](t, s.env, "GET", "/leads/"+first.ID, s.owner, nil, 200); got.Stage != "lost" || got.Open {
 		t.Fatalf("refused reopen changed the lead: %+v", got)
 	}
 	// A correction may not take another open lead's contact, nor leave a lead without one.
@@ -352,7 +345,7 @@ func TestDuplicateOpenLeadsAreRefused(t *testing.T) {
 	}
 	apptest.MustProblem(t, s.env.Do("PATCH", "/leads/"+third.ID, s.owner, map[string]any{"phone": "", "email": ""}), 400, "invalid")
 	apptest.MustProblem(t, s.env.Do("PATCH", "/leads/"+third.ID, s.owner, map[string]any{"source": "billboard"}), 400, "invalid")
-	fixed := call[lead](t, s.env, "PATCH", "/leads/"+third.ID, s.owner, map[string]any{"name": "Third Person", "phone": "", "course_id": s.course}, 200)
+	fixed := apptest.Call[lead](t, s.env, "PATCH", "/leads/"+third.ID, s.owner, map[string]any{"name": "Third Person", "phone": "", "course_id": s.course}, 200)
 	if fixed.Name != "Third Person" || fixed.Phone != "" || fixed.PhoneNorm != "" || fixed.Email != "third@example.com" || fixed.CourseID != s.course {
 		t.Fatalf("after update %+v", fixed)
 	}
@@ -413,7 +406,7 @@ func TestEveryStageTransition(t *testing.T) {
 	apptest.MustProblem(t, s.env.Do("POST", "/leads/"+l.ID+"/stage", s.owner, map[string]any{"stage": "lost"}), 400, "invalid")
 	apptest.MustProblem(t, s.env.Do("POST", "/leads/"+l.ID+"/stage", s.owner, map[string]any{"stage": "contacted", "lost_reason": "x"}), 400, "invalid")
 	apptest.MustProblem(t, s.env.Do("POST", "/leads/"+l.ID+"/stage", s.owner, map[string]any{"stage": "enrolled"}), 400, "invalid")
-	if got := call[page[activity]](t, s.env, "GET", "/leads/"+l.ID+"/activities", s.owner, nil, 200); len(got.Items) != 1 || got.Items[0].Kind != "created" {
+	if got := apptest.Call[page[activity]](t, s.env, "GET", "/leads/"+l.ID+"/activities", s.owner, nil, 200); len(got.Items) != 1 || got.Items[0].Kind != "created" {
 		t.Fatalf("refused moves left history %+v", got.Items)
 	}
 }
@@ -444,7 +437,7 @@ func TestWhoSeesWhichLead(t *testing.T) {
 	tokens := map[string]string{"owner": s.owner, "adminA": s.adminA, "c1": s.c1, "c2": s.c2}
 	all := []string{mine.ID, pool.ID, theirs.ID, adminB.ID}
 	for who, want := range visible {
-		got := call[page[lead]](t, s.env, "GET", "/leads/", tokens[who], nil, 200)
+		got := apptest.Call[page[lead]](t, s.env, "GET", "/leads/", tokens[who], nil, 200)
 		var have []string
 		for _, l := range got.Items {
 			have = append(have, l.ID)
@@ -456,7 +449,7 @@ func TestWhoSeesWhichLead(t *testing.T) {
 		}
 		for _, id := range all {
 			if slices.Contains(want, id) {
-				call[lead](t, s.env, "GET", "/leads/"+id, tokens[who], nil, 200)
+				apptest.Call[lead](t, s.env, "GET", "/leads/"+id, tokens[who], nil, 200)
 				continue
 			}
 			// Every route on a lead out of scope answers as if it did not exist.
@@ -482,7 +475,7 @@ func TestWhoSeesWhichLead(t *testing.T) {
 	other := newSchoolIn(t, s.env, "elsewhere")
 	apptest.MustProblem(t, s.env.Do("GET", "/leads/"+mine.ID, other.owner, nil), 404, "not_found")
 	apptest.MustProblem(t, s.env.Do("POST", "/leads/"+mine.ID+"/stage", other.owner, map[string]any{"stage": "contacted"}), 404, "not_found")
-	if got := call[page[lead]](t, s.env, "GET", "/leads/", other.owner, nil, 200); len(got.Items) != 0 {
+	if got := apptest.Call[page[lead]](t, s.env, "GET", "/leads/", other.owner, nil, 200); len(got.Items) != 0 {
 		t.Fatalf("other tenant lists %d leads", len(got.Items))
 	}
 }
@@ -494,21 +487,21 @@ func TestAssignmentAndHistory(t *testing.T) {
 	for _, who := range []string{s.teacherAID, "0123456789abcdef01234567"} {
 		apptest.MustProblem(t, s.env.Do("POST", "/leads/"+l.ID+"/assign", s.owner, map[string]any{"counsellor_id": who}), 400, "invalid")
 	}
-	got := call[lead](t, s.env, "POST", "/leads/"+l.ID+"/assign", s.adminA, map[string]any{"counsellor_id": s.c2ID}, 200)
+	got := apptest.Call[lead](t, s.env, "POST", "/leads/"+l.ID+"/assign", s.adminA, map[string]any{"counsellor_id": s.c2ID}, 200)
 	if got.CounsellorID != s.c2ID {
 		t.Fatalf("assigned to %q", got.CounsellorID)
 	}
 	// c1 saw the unassigned lead; now it is c2's.
 	apptest.MustProblem(t, s.env.Do("GET", "/leads/"+l.ID, s.c1, nil), 404, "not_found")
 	s.move(t, s.c2, l.ID, "contacted", http.StatusOK)
-	call[activity](t, s.env, "POST", "/leads/"+l.ID+"/notes", s.c2, map[string]any{"note": "wants weekend batch"}, 201)
+	apptest.Call[activity](t, s.env, "POST", "/leads/"+l.ID+"/notes", s.c2, map[string]any{"note": "wants weekend batch"}, 201)
 	apptest.MustProblem(t, s.env.Do("POST", "/leads/"+l.ID+"/notes", s.c2, map[string]any{"note": " "}), 400, "invalid")
 
-	first := call[page[activity]](t, s.env, "GET", "/leads/"+l.ID+"/activities?limit=2", s.c2, nil, 200)
+	first := apptest.Call[page[activity]](t, s.env, "GET", "/leads/"+l.ID+"/activities?limit=2", s.c2, nil, 200)
 	if len(first.Items) != 2 || first.NextCursor == "" {
 		t.Fatalf("first page %+v", first)
 	}
-	rest := call[page[activity]](t, s.env, "GET", "/leads/"+l.ID+"/activities?limit=2&cursor="+first.NextCursor, s.c2, nil, 200)
+	rest := apptest.Call[page[activity]](t, s.env, "GET", "/leads/"+l.ID+"/activities?limit=2&cursor="+first.NextCursor, s.c2, nil, 200)
 	all := append(first.Items, rest.Items...)
 	var kinds []string
 	for _, a := range all {
@@ -529,7 +522,7 @@ func TestOverdueFollowUps(t *testing.T) {
 	l2 := s.newLead(t, s.c1, nil)
 	l3 := s.newLead(t, s.owner, map[string]any{"counsellor_id": s.c2ID, "branch_id": s.branchB})
 	schedule := func(token, leadID string, in time.Duration) followUp {
-		return call[followUp](t, s.env, "POST", "/leads/"+leadID+"/followups", token, map[string]any{"due_at": now.Add(in), "note": "call back"}, 201)
+		return apptest.Call[followUp](t, s.env, "POST", "/leads/"+leadID+"/followups", token, map[string]any{"due_at": now.Add(in), "note": "call back"}, 201)
 	}
 	f1 := schedule(s.c1, l1.ID, time.Hour)
 	f2 := schedule(s.c1, l2.ID, 3*time.Hour)
@@ -551,7 +544,7 @@ func TestOverdueFollowUps(t *testing.T) {
 
 	overdue := func(token, query string) []string {
 		t.Helper()
-		p := call[page[followUp]](t, s.env, "GET", "/leads/followups/overdue"+query, token, nil, 200)
+		p := apptest.Call[page[followUp]](t, s.env, "GET", "/leads/followups/overdue"+query, token, nil, 200)
 		out := []string{}
 		for _, f := range p.Items {
 			out = append(out, f.ID)
@@ -577,11 +570,11 @@ func TestOverdueFollowUps(t *testing.T) {
 	check("owner, c1's", overdue(s.owner, "?counsellor="+s.c1ID), []string{f1.ID, f2.ID})
 	check("branch admin of A", overdue(s.adminA, ""), []string{f1.ID, f2.ID})
 	check("owner, paged", overdue(s.owner, "?limit=1"), []string{f1.ID})
-	p := call[page[followUp]](t, s.env, "GET", "/leads/followups/overdue?limit=2", s.owner, nil, 200)
+	p := apptest.Call[page[followUp]](t, s.env, "GET", "/leads/followups/overdue?limit=2", s.owner, nil, 200)
 	check("owner, second page", overdue(s.owner, "?limit=2&cursor="+p.NextCursor), []string{f2.ID})
 	apptest.MustProblem(t, s.env.Do("GET", "/leads/followups/overdue?counsellor="+s.c2ID, s.c1, nil), 404, "not_found")
 
-	done := call[followUp](t, s.env, "POST", "/leads/followups/"+f1.ID+"/done", s.c1, map[string]any{"outcome": "demo booked"}, 200)
+	done := apptest.Call[followUp](t, s.env, "POST", "/leads/followups/"+f1.ID+"/done", s.c1, map[string]any{"outcome": "demo booked"}, 200)
 	if !done.Done {
 		t.Fatalf("follow-up %+v", done)
 	}
@@ -589,7 +582,7 @@ func TestOverdueFollowUps(t *testing.T) {
 	apptest.MustProblem(t, s.env.Do("POST", "/leads/followups/"+f3.ID+"/done", s.c1, map[string]any{}), 404, "not_found")
 	check("c1 after done", overdue(s.c1, ""), []string{f2.ID})
 	// Reassigning a lead moves its open follow-ups to the new counsellor.
-	call[lead](t, s.env, "POST", "/leads/"+l2.ID+"/assign", s.owner, map[string]any{"counsellor_id": s.c2ID}, 200)
+	apptest.Call[lead](t, s.env, "POST", "/leads/"+l2.ID+"/assign", s.owner, map[string]any{"counsellor_id": s.c2ID}, 200)
 	check("c1 after reassignment", overdue(s.c1, ""), []string{})
 	check("c2 after reassignment", overdue(s.c2, ""), []string{f3.ID, f2.ID})
 }
@@ -629,13 +622,13 @@ func TestConvertWonLead(t *testing.T) {
 	if c.LeadID != l.ID || c.StudentID == "" || c.EnrolmentID == "" || c.AssignmentID == "" || len(c.PRN) != 14 {
 		t.Fatalf("conversion %+v", c)
 	}
-	st := call[struct {
+	st := apptest.Call[struct {
 		PRN string `json:"prn"`
 	}](t, env, "GET", "/students/"+c.StudentID, s.owner, nil, 200)
 	if st.PRN != c.PRN {
 		t.Fatalf("student PRN %s, conversion says %s", st.PRN, c.PRN)
 	}
-	a := call[struct {
+	a := apptest.Call[struct {
 		EnrolmentID string `json:"enrolment_id"`
 		Net         int64  `json:"net"`
 		Instalments []any  `json:"instalments"`
@@ -643,7 +636,7 @@ func TestConvertWonLead(t *testing.T) {
 	if a.EnrolmentID != c.EnrolmentID || a.Net != 30000 || len(a.Instalments) != 3 {
 		t.Fatalf("assignment %+v", a)
 	}
-	got := call[lead](t, env, "GET", "/leads/"+l.ID, s.c1, nil, 200)
+	got := apptest.Call[lead](t, env, "GET", "/leads/"+l.ID, s.c1, nil, 200)
 	if got.StudentID != c.StudentID || got.ConvertedAt == nil || got.Conversion == nil || *got.Conversion != c {
 		t.Fatalf("lead after conversion %+v", got)
 	}
@@ -669,7 +662,7 @@ func TestConvertWonLead(t *testing.T) {
 			t.Errorf("%s holds %d documents, want %d", coll, n, want)
 		}
 	}
-	h := call[page[activity]](t, env, "GET", "/leads/"+l.ID+"/activities", s.c1, nil, 200)
+	h := apptest.Call[page[activity]](t, env, "GET", "/leads/"+l.ID+"/activities", s.c1, nil, 200)
 	if last := h.Items[len(h.Items)-1]; last.Kind != "converted" || last.StudentID != c.StudentID {
 		t.Fatalf("last activity %+v", last)
 	}
@@ -771,9 +764,9 @@ func TestConversionFailingAtAnyStepLeavesNothing(t *testing.T) {
 	// Failures the other areas report abort everything as well: the enrolment refuses a batch of another
 	// branch than the lead's after the student was created, a full batch likewise.
 	full := s.newBatch(t, s.branchA, 1)
-	other := call[ids](t, s.env, "POST", "/students/", s.owner, map[string]any{"name": "Seat Holder", "date_of_birth": "2010-01-01",
+	other := apptest.Call[ids](t, s.env, "POST", "/students/", s.owner, map[string]any{"name": "Seat Holder", "date_of_birth": "2010-01-01",
 		"phone": "9811111111", "branch_id": s.branchA, "password": apptest.Password}, 201)
-	call[ids](t, s.env, "POST", "/students/enrolments", s.owner, map[string]any{"student_id": other.ID, "batch_id": full}, 201)
+	apptest.Call[ids](t, s.env, "POST", "/students/enrolments", s.owner, map[string]any{"student_id": other.ID, "batch_id": full}, 201)
 	for _, bad := range []struct {
 		batch  string
 		status int

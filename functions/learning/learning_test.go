@@ -102,13 +102,6 @@ type attempts struct {
 
 type m = map[string]any
 
-func call[T any](t *testing.T, env *apptest.Env, method, path, token string, body any, want int) T {
-	t.Helper()
-	rec := env.Do(method, path, token, body)
-	apptest.MustStatus(t, rec, want)
-	return apptest.Decode[T](t, rec)
-}
-
 // school is a tenant with branches A and B; courses JEE and NEET; batch A (JEE, branch A, teacher A), batch
 // N (NEET, branch A) and batch B (JEE, branch B, teacher B), all June 2026. Students: s1 and s2 in batch A
 // (s1 with guardian g1, s2 with guardian g2), outsider in batch N only, b1 in batch B. JEE's content: module
@@ -138,10 +131,10 @@ func newSchool(t *testing.T) *school {
 	s := &school{env: env, slug: "alpha"}
 	env.Provision(s.slug)
 	s.owner = env.Login(s.slug, "owner@alpha.test").AccessToken
-	branchA := call[person](t, env, "POST", "/users/branches", s.owner, m{"code": "AA", "name": "Branch A"}, 201).ID
-	branchB := call[person](t, env, "POST", "/users/branches", s.owner, m{"code": "BB", "name": "Branch B"}, 201).ID
+	branchA := apptest.Call[person](t, env, "POST", "/users/branches", s.owner, m{"code": "AA", "name": "Branch A"}, 201).ID
+	branchB := apptest.Call[person](t, env, "POST", "/users/branches", s.owner, m{"code": "BB", "name": "Branch B"}, 201).ID
 	staff := func(email, role string, branches []string) string {
-		return call[person](t, env, "POST", "/users/staff", s.owner, m{"email": email, "name": email, "role": role,
+		return apptest.Call[person](t, env, "POST", "/users/staff", s.owner, m{"email": email, "name": email, "role": role,
 			"branches": branches, "password": apptest.Password}, 201).ID
 	}
 	ta := staff("ta@alpha.test", "teacher", []string{branchA})
@@ -150,20 +143,20 @@ func newSchool(t *testing.T) *school {
 	s.teacherA = env.Login(s.slug, "ta@alpha.test").AccessToken
 	s.teacherB = env.Login(s.slug, "tb@alpha.test").AccessToken
 	s.accountant = env.Login(s.slug, "acc@alpha.test").AccessToken
-	s.jee = call[person](t, env, "POST", "/academic/courses", s.owner, m{"code": "JEE", "name": "JEE"}, 201).ID
-	s.neet = call[person](t, env, "POST", "/academic/courses", s.owner, m{"code": "NEET", "name": "NEET"}, 201).ID
+	s.jee = apptest.Call[person](t, env, "POST", "/academic/courses", s.owner, m{"code": "JEE", "name": "JEE"}, 201).ID
+	s.neet = apptest.Call[person](t, env, "POST", "/academic/courses", s.owner, m{"code": "NEET", "name": "NEET"}, 201).ID
 	batch := func(course, branch, teacher string) string {
-		return call[person](t, env, "POST", "/academic/batches", s.owner, m{
+		return apptest.Call[person](t, env, "POST", "/academic/batches", s.owner, m{
 			"course_id": course, "branch_id": branch, "name": "Batch", "teachers": []string{teacher}, "capacity": 60,
 			"start_date": "2026-06-01", "end_date": "2026-06-30", "schedule": []m{{"weekday": "monday", "start": "09:00", "duration_minutes": 60}},
 		}, 201).ID
 	}
 	s.batchA, s.batchN, s.batchB = batch(s.jee, branchA, ta), batch(s.neet, branchA, ta), batch(s.jee, branchB, tb)
 	student := func(name, branch, batch string) person {
-		st := call[person](t, env, "POST", "/students/", s.owner, m{
+		st := apptest.Call[person](t, env, "POST", "/students/", s.owner, m{
 			"name": name, "date_of_birth": "2010-04-05", "phone": "+91 98765 43210", "branch_id": branch, "password": apptest.Password,
 		}, 201)
-		call[person](t, env, "POST", "/students/enrolments", s.owner, m{"student_id": st.ID, "batch_id": batch, "from": "2026-06-01"}, 201)
+		apptest.Call[person](t, env, "POST", "/students/enrolments", s.owner, m{"student_id": st.ID, "batch_id": batch, "from": "2026-06-01"}, 201)
 		return st
 	}
 	s.s1 = student("Asha One", branchA, s.batchA)
@@ -171,16 +164,16 @@ func newSchool(t *testing.T) *school {
 	s.outsider = student("Chitra Out", branchA, s.batchN)
 	s.b1 = student("Esha Bee", branchB, s.batchB)
 	guardian := func(st person, email string) person {
-		return call[person](t, env, "POST", "/students/guardians", s.owner, m{"student_id": st.ID, "name": "Parent", "email": email, "password": apptest.Password}, 201)
+		return apptest.Call[person](t, env, "POST", "/students/guardians", s.owner, m{"student_id": st.ID, "name": "Parent", "email": email, "password": apptest.Password}, 201)
 	}
 	s.g1, s.g2 = guardian(s.s1, "g1@example.com"), guardian(s.s2, "g2@example.com")
 
-	s.modOne = call[person](t, env, "POST", "/learning/courses/"+s.jee+"/modules", s.owner, m{"title": "Kinematics"}, 201).ID
-	s.modTwo = call[person](t, env, "POST", "/learning/courses/"+s.jee+"/modules", s.teacherA, m{"title": "Dynamics"}, 201).ID
+	s.modOne = apptest.Call[person](t, env, "POST", "/learning/courses/"+s.jee+"/modules", s.owner, m{"title": "Kinematics"}, 201).ID
+	s.modTwo = apptest.Call[person](t, env, "POST", "/learning/courses/"+s.jee+"/modules", s.teacherA, m{"title": "Dynamics"}, 201).ID
 	addLesson := func(module, title string, items []m, publish bool) lesson {
-		l := call[lesson](t, env, "POST", "/learning/modules/"+module+"/lessons", s.owner, m{"title": title, "items": items}, 201)
+		l := apptest.Call[lesson](t, env, "POST", "/learning/modules/"+module+"/lessons", s.owner, m{"title": title, "items": items}, 201)
 		if publish {
-			l = call[lesson](t, env, "PATCH", "/learning/lessons/"+l.ID, s.owner, m{"status": "published"}, 200)
+			l = apptest.Call[lesson](t, env, "PATCH", "/learning/lessons/"+l.ID, s.owner, m{"status": "published"}, 200)
 		}
 		return l
 	}
@@ -191,7 +184,7 @@ func newSchool(t *testing.T) *school {
 	s.quiz = addLesson(s.modOne, "Check yourself", []m{{"kind": "quiz", "title": "Quiz 1", "quiz": quizBody(2)}}, true)
 	s.draft = addLesson(s.modOne, "Not ready", []m{{"kind": "link", "title": "Later", "url": "https://example.com"}}, false)
 	s.hidden = addLesson(s.modTwo, "Newton", []m{{"kind": "link", "title": "Wiki", "url": "https://example.com/newton"}}, true)
-	call[person](t, env, "PATCH", "/learning/modules/"+s.modOne, s.owner, m{"status": "published"}, 200)
+	apptest.Call[person](t, env, "PATCH", "/learning/modules/"+s.modOne, s.owner, m{"status": "published"}, 200)
 	q := s.quiz.Items[0]
 	s.quizID = q.ID
 	s.single, s.multiple, s.numer = q.Quiz.Questions[0].ID, q.Quiz.Questions[1].ID, q.Quiz.Questions[2].ID
@@ -251,7 +244,7 @@ func interactions(list ...m) m { return m{"interactions": list} }
 func TestLearnerSeesOnlyPublishedContentOfTheirCourses(t *testing.T) {
 	s := newSchool(t)
 	tok := s.login(t, s.s1.PRN)
-	o := call[outline](t, s.env, "GET", "/learning/learn/courses/"+s.jee, tok, nil, 200)
+	o := apptest.Call[outline](t, s.env, "GET", "/learning/learn/courses/"+s.jee, tok, nil, 200)
 	if o.BatchID != s.batchA || len(o.Modules) != 1 || o.Modules[0].ID != s.modOne {
 		t.Fatalf("outline = %+v, want batch A and only the published module", o)
 	}
@@ -265,13 +258,13 @@ func TestLearnerSeesOnlyPublishedContentOfTheirCourses(t *testing.T) {
 	if o.Progress.LessonsTotal != 2 || o.Progress.LastActivityAt != nil {
 		t.Fatalf("progress = %+v, want 2 lessons and no activity", o.Progress)
 	}
-	mine := call[[]struct {
+	mine := apptest.Call[[]struct {
 		CourseID string `json:"course_id"`
 	}](t, s.env, "GET", "/learning/learn/courses", tok, nil, 200)
 	if len(mine) != 1 || mine[0].CourseID != s.jee {
 		t.Fatalf("my courses = %+v, want JEE only", mine)
 	}
-	call[lesson](t, s.env, "GET", "/learning/learn/lessons/"+s.video.ID, tok, nil, 200)
+	apptest.Call[lesson](t, s.env, "GET", "/learning/learn/lessons/"+s.video.ID, tok, nil, 200)
 	for _, hidden := range []string{s.draft.ID, s.hidden.ID, "0123456789abcdef01234567", "nope"} {
 		apptest.MustProblem(t, s.env.Do("GET", "/learning/learn/lessons/"+hidden, tok, nil), 404, "not_found")
 	}
@@ -297,19 +290,19 @@ func TestLearnerNotEnrolledGetsNotFound(t *testing.T) {
 		t.Fatalf("%d documents written for a learner of another course", n)
 	}
 	// Their own course (NEET) exists for them, with nothing published yet.
-	o := call[outline](t, s.env, "GET", "/learning/learn/courses/"+s.neet, out, nil, 200)
+	o := apptest.Call[outline](t, s.env, "GET", "/learning/learn/courses/"+s.neet, out, nil, 200)
 	if len(o.Modules) != 0 || o.BatchID != s.batchN {
 		t.Fatalf("NEET outline = %+v", o)
 	}
 
 	// Enrolment is what counts, today: withdrawn from batch A, s1 loses the course at once.
 	s1 := s.login(t, s.s1.PRN)
-	call[outline](t, s.env, "GET", "/learning/learn/courses/"+s.jee, s1, nil, 200)
+	apptest.Call[outline](t, s.env, "GET", "/learning/learn/courses/"+s.jee, s1, nil, 200)
 	owner := s.env.Login(s.slug, "owner@alpha.test").AccessToken
-	es := call[[]struct {
+	es := apptest.Call[[]struct {
 		ID string `json:"id"`
 	}](t, s.env, "GET", "/students/enrolments?student="+s.s1.ID, owner, nil, 200)
-	call[m](t, s.env, "POST", "/students/enrolments/"+es[0].ID+"/withdraw", owner, m{"date": "2026-06-01"}, 200)
+	apptest.Call[m](t, s.env, "POST", "/students/enrolments/"+es[0].ID+"/withdraw", owner, m{"date": "2026-06-01"}, 200)
 	apptest.MustProblem(t, s.env.Do("GET", "/learning/learn/courses/"+s.jee, s1, nil), 404, "not_found")
 	apptest.MustProblem(t, s.env.Do("GET", "/learning/learn/lessons/"+s.video.ID, s1, nil), 404, "not_found")
 }
@@ -346,28 +339,28 @@ func TestQuizAnswersNeverReachLearnersBeforeSubmission(t *testing.T) {
 		s.attemptsPath(s.quiz.ID, s.quizID),
 		"/learning/progress/students/" + s.s1.ID,
 	} {
-		body := call[any](t, s.env, "GET", path, tok, nil, 200)
+		body := apptest.Call[any](t, s.env, "GET", path, tok, nil, 200)
 		if keys := answerKeys(body, "$"); len(keys) > 0 {
 			t.Errorf("GET %s shows %v to a learner", path, keys)
 		}
 	}
-	rec := call[any](t, s.env, "POST", "/learning/learn/interactions", tok, interactions(m{"id": "view-0001", "lesson_id": s.quiz.ID, "item_id": s.quizID, "kind": "viewed", "seconds": 30}), 200)
+	rec := apptest.Call[any](t, s.env, "POST", "/learning/learn/interactions", tok, interactions(m{"id": "view-0001", "lesson_id": s.quiz.ID, "item_id": s.quizID, "kind": "viewed", "seconds": 30}), 200)
 	if keys := answerKeys(rec, "$"); len(keys) > 0 {
 		t.Errorf("recording an interaction shows %v", keys)
 	}
 	// The walk finds answers where they are: the authoring view.
-	authoring := call[any](t, s.env, "GET", "/learning/lessons/"+s.quiz.ID, s.owner, nil, 200)
+	authoring := apptest.Call[any](t, s.env, "GET", "/learning/lessons/"+s.quiz.ID, s.owner, nil, 200)
 	if keys := answerKeys(authoring, "$"); len(keys) < 3 {
 		t.Fatalf("authoring view shows answer keys %v; the walk is not finding them", keys)
 	}
 
 	// After the first of two attempts: which questions were right, not the solutions.
-	first := call[attempts](t, s.env, "POST", s.attemptsPath(s.quiz.ID, s.quizID), tok, m{"answers": []m{{"question_id": s.single, "chosen": []string{"a"}}}}, 201)
+	first := apptest.Call[attempts](t, s.env, "POST", s.attemptsPath(s.quiz.ID, s.quizID), tok, m{"answers": []m{{"question_id": s.single, "chosen": []string{"a"}}}}, 201)
 	if first.Solutions != nil || first.AttemptsLeft != 1 {
 		t.Fatalf("after one attempt of two: %+v", first)
 	}
 	// After the last one, the solutions.
-	last := call[attempts](t, s.env, "POST", s.attemptsPath(s.quiz.ID, s.quizID), tok, m{"answers": []m{{"question_id": s.single, "chosen": []string{"b"}}}}, 201)
+	last := apptest.Call[attempts](t, s.env, "POST", s.attemptsPath(s.quiz.ID, s.quizID), tok, m{"answers": []m{{"question_id": s.single, "chosen": []string{"b"}}}}, 201)
 	if len(last.Solutions) != 3 || last.AttemptsLeft != 0 {
 		t.Fatalf("after the last attempt: %+v, want the three solutions", last)
 	}
@@ -376,7 +369,7 @@ func TestQuizAnswersNeverReachLearnersBeforeSubmission(t *testing.T) {
 func TestGradingThroughTheAPI(t *testing.T) {
 	s := newSchool(t)
 	tok := s.login(t, s.s1.PRN)
-	got := call[attempts](t, s.env, "POST", s.attemptsPath(s.quiz.ID, s.quizID), tok, m{"answers": []m{
+	got := apptest.Call[attempts](t, s.env, "POST", s.attemptsPath(s.quiz.ID, s.quizID), tok, m{"answers": []m{
 		{"question_id": s.single, "chosen": []string{"b"}},
 		{"question_id": s.multiple, "chosen": []string{"c", "a"}},
 		{"question_id": s.numer, "value": 9.75},
@@ -387,7 +380,7 @@ func TestGradingThroughTheAPI(t *testing.T) {
 	if c := got.Latest.Answers[2].Chosen; !slices.Equal(c, []string{"9.75"}) {
 		t.Fatalf("numeric chosen = %v, want the number as a string", c)
 	}
-	second := call[attempts](t, s.env, "POST", s.attemptsPath(s.quiz.ID, s.quizID), tok, m{"answers": []m{
+	second := apptest.Call[attempts](t, s.env, "POST", s.attemptsPath(s.quiz.ID, s.quizID), tok, m{"answers": []m{
 		{"question_id": s.multiple, "chosen": []string{"a"}},
 	}}, 201)
 	if second.Latest.Score != 0 || *second.BestScore != 6 || *second.LatestScore != 0 || second.AttemptsUsed != 2 {
@@ -495,12 +488,12 @@ func TestRetriedInteractionCountsOnce(t *testing.T) {
 		m{"id": "view-0001", "lesson_id": s.video.ID, "item_id": s.video.Items[0].ID, "kind": "viewed", "seconds": 600},
 		m{"id": "done-0001", "lesson_id": s.video.ID, "kind": "completed"},
 	)
-	first := call[recording](t, s.env, "POST", "/learning/learn/interactions", tok, batch, 200)
+	first := apptest.Call[recording](t, s.env, "POST", "/learning/learn/interactions", tok, batch, 200)
 	if first.Recorded != 2 || first.Duplicates != 0 {
 		t.Fatalf("first = %+v", first)
 	}
 	s.env.Clock.Advance(time.Minute)
-	again := call[recording](t, s.env, "POST", "/learning/learn/interactions", tok, batch, 200)
+	again := apptest.Call[recording](t, s.env, "POST", "/learning/learn/interactions", tok, batch, 200)
 	if again.Recorded != 0 || again.Duplicates != 2 || !again.Interactions[0].Duplicate || !again.Interactions[0].Interaction.At.Equal(first.Interactions[0].Interaction.At) {
 		t.Fatalf("retry = %+v, want both duplicates with the original times", again)
 	}
@@ -519,8 +512,8 @@ func TestRetriedInteractionCountsOnce(t *testing.T) {
 		t.Fatalf("%d interactions stored, want 2", n)
 	}
 	// Completing the same lesson again under a new id is a new interaction but not a second lesson.
-	call[recording](t, s.env, "POST", "/learning/learn/interactions", tok, interactions(m{"id": "done-0002", "lesson_id": s.video.ID, "kind": "completed"}), 200)
-	p := call[[]progress](t, s.env, "GET", "/learning/progress/students/"+s.s1.ID, tok, nil, 200)
+	apptest.Call[recording](t, s.env, "POST", "/learning/learn/interactions", tok, interactions(m{"id": "done-0002", "lesson_id": s.video.ID, "kind": "completed"}), 200)
+	p := apptest.Call[[]progress](t, s.env, "GET", "/learning/progress/students/"+s.s1.ID, tok, nil, 200)
 	if len(p) != 1 || p[0].LessonsCompleted != 1 || p[0].LessonsTotal != 2 || p[0].Percent != 50 || p[0].BatchID != s.batchA || p[0].LastActivityAt == nil {
 		t.Fatalf("progress = %+v, want 1 of 2 lessons", p)
 	}
@@ -533,7 +526,7 @@ func TestRetriedInteractionCountsOnce(t *testing.T) {
 	}
 	// Another student's equal id is their own interaction.
 	other := s.login(t, s.s2.PRN)
-	r := call[recording](t, s.env, "POST", "/learning/learn/interactions", other, interactions(m{"id": "done-0001", "lesson_id": s.video.ID, "kind": "completed"}), 200)
+	r := apptest.Call[recording](t, s.env, "POST", "/learning/learn/interactions", other, interactions(m{"id": "done-0001", "lesson_id": s.video.ID, "kind": "completed"}), 200)
 	if r.Recorded != 1 {
 		t.Fatalf("other student's interaction = %+v, want recorded", r)
 	}
@@ -545,7 +538,7 @@ func TestRetriedInteractionCountsOnce(t *testing.T) {
 		t.Fatalf("stored interaction = %+v", doc)
 	}
 	// The lesson shows as done to its learner.
-	if l := call[lesson](t, s.env, "GET", "/learning/learn/lessons/"+s.video.ID, tok, nil, 200); !l.Done {
+	if l := apptest.Call[lesson](t, s.env, "GET", "/learning/learn/lessons/"+s.video.ID, tok, nil, 200); !l.Done {
 		t.Fatal("completed lesson not shown as done")
 	}
 }
@@ -600,8 +593,8 @@ func TestInteractionRateLimit(t *testing.T) {
 		}
 		return interactions(list...)
 	}
-	call[recording](t, s.env, "POST", "/learning/learn/interactions", tok, batch(50, 0), 200)
-	call[recording](t, s.env, "POST", "/learning/learn/interactions", tok, batch(50, 50), 200)
+	apptest.Call[recording](t, s.env, "POST", "/learning/learn/interactions", tok, batch(50, 0), 200)
+	apptest.Call[recording](t, s.env, "POST", "/learning/learn/interactions", tok, batch(50, 50), 200)
 	rec := s.env.Do("POST", "/learning/learn/interactions", tok, batch(50, 100))
 	apptest.MustProblem(t, rec, 429, "rate_limited")
 	if rec.Header().Get("Retry-After") == "" {
@@ -612,17 +605,17 @@ func TestInteractionRateLimit(t *testing.T) {
 	}
 	// Another student has their own budget.
 	other := s.login(t, s.s2.PRN)
-	call[recording](t, s.env, "POST", "/learning/learn/interactions", other, batch(50, 0), 200)
+	apptest.Call[recording](t, s.env, "POST", "/learning/learn/interactions", other, batch(50, 0), 200)
 	// A minute later the first student may send again.
 	s.env.Clock.Advance(time.Minute)
-	call[recording](t, s.env, "POST", "/learning/learn/interactions", tok, batch(50, 100), 200)
+	apptest.Call[recording](t, s.env, "POST", "/learning/learn/interactions", tok, batch(50, 100), 200)
 }
 
 func TestAttemptLimitHoldsUnderConcurrentSubmissions(t *testing.T) {
 	s := newSchool(t)
 	// A quiz of three attempts, in its own published lesson.
-	l := call[lesson](t, s.env, "POST", "/learning/modules/"+s.modOne+"/lessons", s.owner, m{"title": "Race", "items": []m{{"kind": "quiz", "title": "Q", "quiz": quizBody(3)}}}, 201)
-	call[lesson](t, s.env, "PATCH", "/learning/lessons/"+l.ID, s.owner, m{"status": "published"}, 200)
+	l := apptest.Call[lesson](t, s.env, "POST", "/learning/modules/"+s.modOne+"/lessons", s.owner, m{"title": "Race", "items": []m{{"kind": "quiz", "title": "Q", "quiz": quizBody(3)}}}, 201)
+	apptest.Call[lesson](t, s.env, "PATCH", "/learning/lessons/"+l.ID, s.owner, m{"status": "published"}, 200)
 	quiz := l.Items[0]
 	tok := s.login(t, s.s1.PRN)
 	const n = 20
@@ -666,7 +659,7 @@ func TestAttemptLimitHoldsUnderConcurrentSubmissions(t *testing.T) {
 	if got := s.count(t, learning.InteractionsCollection, bson.M{"kind": "quiz_attempted", "item_id": quiz.ID}); got != 3 {
 		t.Fatalf("%d quiz_attempted interactions, want 3", got)
 	}
-	v := call[attempts](t, s.env, "GET", s.attemptsPath(l.ID, quiz.ID), tok, nil, 200)
+	v := apptest.Call[attempts](t, s.env, "GET", s.attemptsPath(l.ID, quiz.ID), tok, nil, 200)
 	if v.AttemptsUsed != 3 || v.AttemptsLeft != 0 || *v.BestScore != 1 {
 		t.Fatalf("attempts = %+v", v)
 	}
@@ -676,20 +669,20 @@ func TestRetriedSubmissionUsesOneAttempt(t *testing.T) {
 	s := newSchool(t)
 	tok := s.login(t, s.s1.PRN)
 	sub := m{"submission_id": "submit-0001", "answers": []m{{"question_id": s.numer, "value": 9.8}}}
-	first := call[attempts](t, s.env, "POST", s.attemptsPath(s.quiz.ID, s.quizID), tok, sub, 201)
-	again := call[attempts](t, s.env, "POST", s.attemptsPath(s.quiz.ID, s.quizID), tok, sub, 201)
+	first := apptest.Call[attempts](t, s.env, "POST", s.attemptsPath(s.quiz.ID, s.quizID), tok, sub, 201)
+	again := apptest.Call[attempts](t, s.env, "POST", s.attemptsPath(s.quiz.ID, s.quizID), tok, sub, 201)
 	if first.AttemptsUsed != 1 || again.AttemptsUsed != 1 || again.Latest.Attempt != 1 || again.Latest.Score != 3 {
 		t.Fatalf("first %+v, retry %+v; want one attempt", first, again)
 	}
 	// A submission id already used by a content interaction is refused.
-	call[recording](t, s.env, "POST", "/learning/learn/interactions", tok, interactions(m{"id": "view-0001", "lesson_id": s.video.ID, "item_id": s.video.Items[0].ID, "kind": "viewed"}), 200)
+	apptest.Call[recording](t, s.env, "POST", "/learning/learn/interactions", tok, interactions(m{"id": "view-0001", "lesson_id": s.video.ID, "item_id": s.video.Items[0].ID, "kind": "viewed"}), 200)
 	apptest.MustProblem(t, s.env.Do("POST", s.attemptsPath(s.quiz.ID, s.quizID), tok, m{"submission_id": "view-0001", "answers": []m{}}), 400, "invalid")
 }
 
 func TestProgressReaders(t *testing.T) {
 	s := newSchool(t)
 	s1 := s.login(t, s.s1.PRN)
-	call[recording](t, s.env, "POST", "/learning/learn/interactions", s1, interactions(m{"id": "done-0001", "lesson_id": s.video.ID, "kind": "completed"}), 200)
+	apptest.Call[recording](t, s.env, "POST", "/learning/learn/interactions", s1, interactions(m{"id": "done-0001", "lesson_id": s.video.ID, "kind": "completed"}), 200)
 	g1, g2, s2 := s.login(t, s.g1.PRN), s.login(t, s.g2.PRN), s.login(t, s.s2.PRN)
 	owner := s.env.Login(s.slug, "owner@alpha.test").AccessToken
 	teacherA := s.env.Login(s.slug, "ta@alpha.test").AccessToken
@@ -697,7 +690,7 @@ func TestProgressReaders(t *testing.T) {
 	accountant := s.env.Login(s.slug, "acc@alpha.test").AccessToken
 	path := "/learning/progress/students/" + s.s1.ID
 	for name, tok := range map[string]string{"student": s1, "guardian": g1, "teacher of the branch": teacherA, "owner": owner} {
-		p := call[[]progress](t, s.env, "GET", path, tok, nil, 200)
+		p := apptest.Call[[]progress](t, s.env, "GET", path, tok, nil, 200)
 		if len(p) != 1 || p[0].LessonsCompleted != 1 || p[0].Percent != 50 {
 			t.Errorf("%s reads %+v", name, p)
 		}
@@ -708,7 +701,7 @@ func TestProgressReaders(t *testing.T) {
 	apptest.MustProblem(t, s.env.Do("GET", path, accountant, nil), 403, "forbidden")
 
 	// A batch's progress: every enrolled student, active or not yet.
-	b := call[[]progress](t, s.env, "GET", "/learning/progress/batches/"+s.batchA, teacherA, nil, 200)
+	b := apptest.Call[[]progress](t, s.env, "GET", "/learning/progress/batches/"+s.batchA, teacherA, nil, 200)
 	if len(b) != 2 || b[0].StudentID != s.s1.ID || b[0].LessonsCompleted != 1 || b[1].StudentID != s.s2.ID || b[1].LessonsCompleted != 0 || b[1].LastActivityAt != nil {
 		t.Fatalf("batch progress = %+v", b)
 	}
@@ -717,8 +710,8 @@ func TestProgressReaders(t *testing.T) {
 	}
 
 	// Publishing another lesson lowers the percentage at once.
-	call[person](t, s.env, "PATCH", "/learning/modules/"+s.modTwo, owner, m{"status": "published"}, 200)
-	p := call[[]progress](t, s.env, "GET", path, g1, nil, 200)
+	apptest.Call[person](t, s.env, "PATCH", "/learning/modules/"+s.modTwo, owner, m{"status": "published"}, 200)
+	p := apptest.Call[[]progress](t, s.env, "GET", path, g1, nil, 200)
 	if p[0].LessonsTotal != 3 || p[0].Percent != 33.33 {
 		t.Fatalf("after publishing: %+v, want 1 of 3", p)
 	}
@@ -731,12 +724,12 @@ func TestAuthoring(t *testing.T) {
 	if s.quizID == "" || s.single == "" || q.Questions[0].Options[1].ID != "b" || s.draft.Status != "draft" || s.quiz.Order != 2 || s.hidden.Order != 4 {
 		t.Fatalf("quiz lesson = %+v, draft %+v, hidden %+v", s.quiz, s.draft, s.hidden)
 	}
-	content := call[learning.CourseContent](t, s.env, "GET", "/learning/courses/"+s.jee+"/content", s.teacherA, nil, 200)
+	content := apptest.Call[learning.CourseContent](t, s.env, "GET", "/learning/courses/"+s.jee+"/content", s.teacherA, nil, 200)
 	if len(content.Modules) != 2 || len(content.Lessons) != 4 || content.Lessons[1].Items[0].Quiz.Questions[1].Correct[1] != "c" {
 		t.Fatalf("content = %+v", content)
 	}
 	// Changing the items keeps the ids sent back and gives new items new ones.
-	kept := call[lesson](t, s.env, "PATCH", "/learning/lessons/"+s.video.ID, s.owner, m{"items": []m{
+	kept := apptest.Call[lesson](t, s.env, "PATCH", "/learning/lessons/"+s.video.ID, s.owner, m{"items": []m{
 		{"id": s.video.Items[1].ID, "kind": "document", "title": "Notes v2", "url": "https://docs.example.com/2.pdf"},
 		{"kind": "link", "title": "More", "url": "https://example.com/more"},
 	}}, 200)
@@ -781,8 +774,8 @@ func TestAuthoring(t *testing.T) {
 	for i := range quizzes {
 		quizzes[i] = m{"kind": "quiz", "title": "Big", "quiz": m{"max_attempts": 1, "questions": questions}}
 	}
-	big := call[lesson](t, s.env, "POST", "/learning/modules/"+s.modOne+"/lessons", s.owner, m{"title": "Big", "items": quizzes}, 201)
-	call[lesson](t, s.env, "PATCH", "/learning/lessons/"+big.ID, s.owner, m{"title": "Bigger", "items": quizzes}, 200)
+	big := apptest.Call[lesson](t, s.env, "POST", "/learning/modules/"+s.modOne+"/lessons", s.owner, m{"title": "Big", "items": quizzes}, 201)
+	apptest.Call[lesson](t, s.env, "PATCH", "/learning/lessons/"+big.ID, s.owner, m{"title": "Bigger", "items": quizzes}, 200)
 	apptest.MustProblem(t, s.env.Do("POST", "/learning/courses/0123456789abcdef01234567/modules", s.owner, m{"title": "X"}), 404, "not_found")
 	apptest.MustProblem(t, s.env.Do("POST", "/learning/modules/0123456789abcdef01234567/lessons", s.owner, m{"title": "X", "items": []m{}}), 404, "not_found")
 	apptest.MustProblem(t, s.env.Do("PATCH", "/learning/lessons/"+s.video.ID, s.owner, m{"status": "archived"}), 400, "invalid")

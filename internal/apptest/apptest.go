@@ -146,6 +146,16 @@ func (e *Env) AdminToken() string {
 	return e.Login(authn.PlatformTenant, AdminEmail).AccessToken
 }
 
+// Call sends a request as Do does, requires status want and decodes the JSON answer into a T.
+func Call[T any](t testing.TB, env *Env, method, path, token string, body any, want int) T {
+	t.Helper()
+	rec := env.Do(method, path, token, body)
+	if rec.Code != want {
+		t.Fatalf("%s %s = %d, want %d: %s", method, path, rec.Code, want, rec.Body)
+	}
+	return Decode[T](t, rec)
+}
+
 // Do sends a request through the full middleware chain. body is encoded as JSON unless it is a string or
 // []byte, which are sent as they are. token, when set, is sent as a bearer token.
 func (e *Env) Do(method, path, token string, body any) *httptest.ResponseRecorder {
