@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/256dpi/lungo"
 	"go.mongodb.org/mongo-driver/bson"
 
 	"github.com/edugrid/edugrid/functions/attendance"
@@ -208,25 +207,10 @@ func (s *school) mark(t *testing.T, token, sessionID string, want int, entries .
 	return rec
 }
 
-func (s *school) db(t *testing.T) lungo.IDatabase {
-	t.Helper()
-	ctx := context.Background()
-	ten, err := s.env.Registry().Load(ctx, s.slug)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, release, err := s.env.App.Databases.Open(ctx, ten)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(release)
-	return db
-}
-
 // markCount counts the marks stored in the tenant database, on every sheet.
 func (s *school) markCount(t *testing.T) int {
 	t.Helper()
-	cur, err := s.db(t).Collection(attendance.SheetsCollection).Find(context.Background(), bson.M{})
+	cur, err := s.env.TenantDB(s.slug).Collection(attendance.SheetsCollection).Find(context.Background(), bson.M{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -549,7 +533,7 @@ func TestAbsenceAlertOncePerStudentPerDay(t *testing.T) {
 	if ns := env.Notifications(); len(ns) != 3 {
 		t.Fatalf("published %d alerts through a failing topic", len(ns)-3)
 	}
-	res, err := notify.Flush(context.Background(), s.db(t), topic)
+	res, err := notify.Flush(context.Background(), s.env.TenantDB(s.slug), topic)
 	if err != nil || res.Published != 1 {
 		t.Fatalf("flush = %+v, %v; want the one waiting alert", res, err)
 	}

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/256dpi/lungo"
 	"go.mongodb.org/mongo-driver/bson"
 
 	"github.com/edugrid/edugrid/functions/exams"
@@ -214,24 +213,9 @@ func (s *school) enter(t *testing.T, token, testID string, entries ...m) outcome
 	return apptest.Call[outcome](t, s.env, "PUT", "/exams/tests/"+testID+"/results", token, results(entries...), 200)
 }
 
-func (s *school) db(t *testing.T) lungo.IDatabase {
-	t.Helper()
-	ctx := context.Background()
-	ten, err := s.env.Registry().Load(ctx, s.slug)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, release, err := s.env.App.Databases.Open(ctx, ten)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(release)
-	return db
-}
-
 func (s *school) count(t *testing.T, collection string) int64 {
 	t.Helper()
-	n, err := s.db(t).Collection(collection).CountDocuments(context.Background(), bson.M{})
+	n, err := s.env.TenantDB(s.slug).Collection(collection).CountDocuments(context.Background(), bson.M{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,7 +276,7 @@ func TestCreateTest(t *testing.T) {
 	}
 	// The stored document keeps the warehouse's contract.
 	var raw bson.M
-	if err := s.db(t).Collection(exams.TestsCollection).FindOne(context.Background(), bson.M{"_id": got.ID}).Decode(&raw); err != nil {
+	if err := s.env.TenantDB(s.slug).Collection(exams.TestsCollection).FindOne(context.Background(), bson.M{"_id": got.ID}).Decode(&raw); err != nil {
 		t.Fatal(err)
 	}
 	for _, k := range []string{"batch_id", "branch_id", "course_id", "subject", "name", "date", "max_marks", "weight", "created_at"} {
@@ -415,7 +399,7 @@ func TestResultsAreAllOrNothing(t *testing.T) {
 	}
 	// The stored documents keep the warehouse's contract: one per (test, student), marks only when present.
 	var raw []bson.M
-	cur, err := s.db(t).Collection(exams.ResultsCollection).Find(context.Background(), bson.M{})
+	cur, err := s.env.TenantDB(s.slug).Collection(exams.ResultsCollection).Find(context.Background(), bson.M{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -481,7 +465,7 @@ func TestResultEditsAreAudited(t *testing.T) {
 	if rep := apptest.Call[audit.Report](t, env, "GET", "/users/audit/verify", s.owner, nil, 200); !rep.OK {
 		t.Errorf("audit chain broken: %+v", rep)
 	}
-	rep, err := audit.Verify(context.Background(), s.db(t))
+	rep, err := audit.Verify(context.Background(), s.env.TenantDB(s.slug))
 	if err != nil || !rep.OK || rep.Entries == 0 {
 		t.Errorf("audit.Verify = %+v, %v", rep, err)
 	}

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/256dpi/lungo"
 	"go.mongodb.org/mongo-driver/bson"
 
 	"github.com/edugrid/edugrid/functions/learning"
@@ -211,24 +210,9 @@ func (s *school) login(t *testing.T, prn string) string {
 	return apptest.Decode[apptest.TokenPair](t, rec).AccessToken
 }
 
-func (s *school) db(t *testing.T) lungo.IDatabase {
-	t.Helper()
-	ctx := context.Background()
-	ten, err := s.env.Registry().Load(ctx, s.slug)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, release, err := s.env.App.Databases.Open(ctx, ten)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(release)
-	return db
-}
-
 func (s *school) count(t *testing.T, collection string, filter bson.M) int64 {
 	t.Helper()
-	n, err := s.db(t).Collection(collection).CountDocuments(context.Background(), filter)
+	n, err := s.env.TenantDB(s.slug).Collection(collection).CountDocuments(context.Background(), filter)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -390,7 +374,7 @@ func TestGradingThroughTheAPI(t *testing.T) {
 
 	// The stored attempt is what the warehouse reads.
 	var stored learning.Attempt
-	if err := s.db(t).Collection(learning.AttemptsCollection).FindOne(context.Background(), bson.M{"attempt": 1}).Decode(&stored); err != nil {
+	if err := s.env.TenantDB(s.slug).Collection(learning.AttemptsCollection).FindOne(context.Background(), bson.M{"attempt": 1}).Decode(&stored); err != nil {
 		t.Fatal(err)
 	}
 	if stored.StudentID != s.s1.ID || stored.CourseID != s.jee || stored.BatchID != s.batchA || stored.QuizID != s.quizID ||
@@ -518,7 +502,7 @@ func TestRetriedInteractionCountsOnce(t *testing.T) {
 		t.Fatalf("progress = %+v, want 1 of 2 lessons", p)
 	}
 	var stored learning.Progress
-	if err := s.db(t).Collection(learning.ProgressCollection).FindOne(context.Background(), bson.M{"_id": s.s1.ID + ":" + s.jee}).Decode(&stored); err != nil {
+	if err := s.env.TenantDB(s.slug).Collection(learning.ProgressCollection).FindOne(context.Background(), bson.M{"_id": s.s1.ID + ":" + s.jee}).Decode(&stored); err != nil {
 		t.Fatal(err)
 	}
 	if stored.LessonsCompleted != 1 || stored.LessonsTotal != 2 || stored.Percent != 50 || !stored.LastActivityAt.Equal(s.env.Clock.Now()) {
@@ -531,7 +515,7 @@ func TestRetriedInteractionCountsOnce(t *testing.T) {
 		t.Fatalf("other student's interaction = %+v, want recorded", r)
 	}
 	var doc learning.Interaction
-	if err := s.db(t).Collection(learning.InteractionsCollection).FindOne(context.Background(), bson.M{"_id": s.s2.ID + ":done-0001"}).Decode(&doc); err != nil {
+	if err := s.env.TenantDB(s.slug).Collection(learning.InteractionsCollection).FindOne(context.Background(), bson.M{"_id": s.s2.ID + ":done-0001"}).Decode(&doc); err != nil {
 		t.Fatal(err)
 	}
 	if doc.InteractionID != "done-0001" || doc.StudentID != s.s2.ID || doc.CourseID != s.jee || doc.BatchID != s.batchA || doc.ItemID != "" || doc.Day != "2026-06-01" {
@@ -641,7 +625,7 @@ func TestAttemptLimitHoldsUnderConcurrentSubmissions(t *testing.T) {
 		t.Fatalf("codes %v: %d created, %d conflicts; want 3 and %d", codes, created, conflicts, n-3)
 	}
 	var numbers []int64
-	cur, err := s.db(t).Collection(learning.AttemptsCollection).Find(context.Background(), bson.M{"student_id": s.s1.ID, "quiz_id": quiz.ID})
+	cur, err := s.env.TenantDB(s.slug).Collection(learning.AttemptsCollection).Find(context.Background(), bson.M{"student_id": s.s1.ID, "quiz_id": quiz.ID})
 	if err != nil {
 		t.Fatal(err)
 	}

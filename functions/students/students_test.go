@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/256dpi/lungo"
 	"go.mongodb.org/mongo-driver/bson"
 
 	"github.com/edugrid/edugrid/functions/students"
@@ -241,7 +240,7 @@ func TestBadInputWritesNothing(t *testing.T) {
 	if n := len(get[page[student]](t, env, "/students/", s.owner).Items); n != 0 {
 		t.Fatalf("%d students after refused admissions", n)
 	}
-	db := openDB(t, s)
+	db := s.env.TenantDB(s.slug)
 	if n, err := db.Collection(account.Collection).CountDocuments(context.Background(), bson.M{"role": "student"}); err != nil || n != 0 {
 		t.Fatalf("%d student accounts after refused admissions (%v)", n, err)
 	}
@@ -267,25 +266,9 @@ func TestBadInputWritesNothing(t *testing.T) {
 	apptest.MustProblem(t, env.Do("GET", "/students/enrolments", s.owner, nil), 400, "invalid")
 }
 
-// openDB opens the school's tenant database, for the Go API tests and for checking what was not written.
-func openDB(t *testing.T, s *school) lungo.IDatabase {
-	t.Helper()
-	ctx := context.Background()
-	ten, err := s.env.Registry().Load(ctx, s.slug)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, release, err := s.env.App.Databases.Open(ctx, ten)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(release)
-	return db
-}
-
 func guardianAccount(t *testing.T, s *school, prn string) string {
 	t.Helper()
-	u, err := account.ByPRN(context.Background(), openDB(t, s), prn)
+	u, err := account.ByPRN(context.Background(), s.env.TenantDB(s.slug), prn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -627,7 +610,7 @@ func TestContractFunctions(t *testing.T) {
 	post[enrolment](t, env, "/students/enrolments/"+e.ID+"/withdraw", s.owner, map[string]any{"date": "2026-06-20"}, 200)
 
 	ctx := context.Background()
-	db := openDB(t, s)
+	db := s.env.TenantDB(s.slug)
 	for date, want := range map[string]int{"2026-06-02": 0, "2026-06-03": 1, "2026-06-19": 1, "2026-06-20": 0} {
 		got, err := students.ActiveEnrolmentsOn(ctx, db, s.batchA.ID, date)
 		if err != nil || len(got) != want || want == 1 && got[0].StudentID != st.ID {

@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"github.com/256dpi/lungo"
 	"io"
 	"log/slog"
 	"net/http"
@@ -241,6 +242,23 @@ func (e *Env) Notifications() []notify.Notification {
 		}
 		e.notes = append(e.notes, got...)
 	}
+}
+
+// TenantDB opens the database of the tenant slug, for tests that read or check what was written
+// directly; it is released when the test ends.
+func (e *Env) TenantDB(slug string) lungo.IDatabase {
+	e.T.Helper()
+	ctx := context.Background()
+	ten, err := e.Registry().Load(ctx, slug)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	db, release, err := e.App.Databases.Open(ctx, ten)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	e.T.Cleanup(release)
+	return db
 }
 
 // Registry returns the tenant registry, for tests that read tenants directly.

@@ -56,15 +56,7 @@ func TestDemoSeedsLearning(t *testing.T) {
 	}
 
 	ctx := context.Background()
-	ten, err := env.Registry().Load(ctx, seed.DemoSlug)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, release, err := env.App.Databases.Open(ctx, ten)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer release()
+	db := env.TenantDB(seed.DemoSlug)
 	cur, err := db.Collection(learning.ProgressCollection).Find(ctx, bson.M{"course_id": jee})
 	if err != nil {
 		t.Fatal(err)

@@ -78,15 +78,7 @@ func TestDemoSeedsStudents(t *testing.T) {
 		t.Errorf("the demo guardian sees %d children", n)
 	}
 	ctx := context.Background()
-	ten, err := env.Registry().Load(ctx, seed.DemoSlug)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, release, err := env.App.Databases.Open(ctx, ten)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer release()
+	db := env.TenantDB(seed.DemoSlug)
 	cur, err := db.Collection(students.StudentsCollection).Find(ctx, bson.M{})
 	if err != nil {
 		t.Fatal(err)
