@@ -15,7 +15,6 @@ import (
 	"github.com/edugrid/edugrid/shared/apperr"
 	"github.com/edugrid/edugrid/shared/audit"
 	"github.com/edugrid/edugrid/shared/httpapi"
-	"github.com/edugrid/edugrid/shared/id"
 	"github.com/edugrid/edugrid/shared/rbac"
 	"github.com/edugrid/edugrid/shared/store"
 )
@@ -23,7 +22,7 @@ import (
 // MaxMarksPerRequest bounds one marking: a session has at most a batch's capacity of students.
 const MaxMarksPerRequest = academic.MaxCapacity
 
-// MaxRemarkLength bounds a mark's remark, in bytes.
+// MaxRemarkLength bounds a mark's remark, in characters.
 const MaxRemarkLength = 500
 
 // MarkInput is one student's mark in a session marking.
@@ -40,29 +39,22 @@ type SessionMarking struct {
 
 // Validate implements httpapi.Validator.
 func (m *SessionMarking) Validate() error {
-	if len(m.Marks) == 0 {
-		return apperr.InvalidField("marks", "must list at least one student")
+	ids := make([]string, len(m.Marks))
+	for i, mk := range m.Marks {
+		ids[i] = mk.StudentID
 	}
-	if len(m.Marks) > MaxMarksPerRequest {
-		return apperr.InvalidField("marks", fmt.Sprintf("may list at most %d students", MaxMarksPerRequest))
+	if err := students.CheckRosterList("marks", ids, MaxMarksPerRequest); err != nil {
+		return err
 	}
-	seen := make(map[string]bool, len(m.Marks))
 	for i := range m.Marks {
 		mk := &m.Marks[i]
 		field := fmt.Sprintf("marks[%d]", i)
-		if !id.Valid(mk.StudentID) {
-			return apperr.InvalidField(field+".student_id", "must be a student id")
-		}
-		if seen[mk.StudentID] {
-			return apperr.InvalidField(field+".student_id", "lists the student a second time")
-		}
-		seen[mk.StudentID] = true
 		if !mk.Status.Valid() {
 			return apperr.InvalidField(field+".status", "must be present, absent, late or excused")
 		}
-		mk.Remark = strings.TrimSpace(mk.Remark)
-		if len(mk.Remark) > MaxRemarkLength {
-			return apperr.InvalidField(field+".remark", fmt.Sprintf("must be at most %d bytes", MaxRemarkLength))
+		var err error
+		if mk.Remark, err = httpapi.OptionalText(field+".remark", mk.Remark, MaxRemarkLength); err != nil {
+			return err
 		}
 	}
 	return nil

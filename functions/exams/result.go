@@ -16,7 +16,6 @@ import (
 	"github.com/edugrid/edugrid/shared/apperr"
 	"github.com/edugrid/edugrid/shared/audit"
 	"github.com/edugrid/edugrid/shared/httpapi"
-	"github.com/edugrid/edugrid/shared/id"
 	"github.com/edugrid/edugrid/shared/rbac"
 	"github.com/edugrid/edugrid/shared/store"
 )
@@ -39,22 +38,15 @@ type ResultEntry struct {
 
 // Validate implements httpapi.Validator. The test's maximum marks are checked by EnterResults.
 func (e *ResultEntry) Validate() error {
-	if len(e.Results) == 0 {
-		return apperr.InvalidField("results", "must list at least one student")
+	ids := make([]string, len(e.Results))
+	for i, r := range e.Results {
+		ids[i] = r.StudentID
 	}
-	if len(e.Results) > MaxResultsPerRequest {
-		return apperr.InvalidField("results", fmt.Sprintf("may list at most %d students", MaxResultsPerRequest))
+	if err := students.CheckRosterList("results", ids, MaxResultsPerRequest); err != nil {
+		return err
 	}
-	seen := make(map[string]bool, len(e.Results))
 	for i, r := range e.Results {
 		field := fmt.Sprintf("results[%d]", i)
-		if !id.Valid(r.StudentID) {
-			return apperr.InvalidField(field+".student_id", "must be a student id")
-		}
-		if seen[r.StudentID] {
-			return apperr.InvalidField(field+".student_id", "lists the student a second time")
-		}
-		seen[r.StudentID] = true
 		if !r.Status.Valid() {
 			return apperr.InvalidField(field+".status", "must be present, absent or exempt")
 		}

@@ -44,17 +44,8 @@ func (n *NewFollowUp) Validate() error {
 		return apperr.InvalidField("due_at", "is required: an RFC 3339 time")
 	}
 	var err error
-	n.Note, err = optionalText("note", n.Note)
+	n.Note, err = httpapi.OptionalText("note", n.Note, maxNote)
 	return err
-}
-
-// optionalText returns s trimmed, "" when it holds only spaces, or an Invalid error naming field when it
-// is longer than maxNote characters or holds control or bidi override characters (httpapi.Text).
-func optionalText(field, s string) (string, error) {
-	if strings.TrimSpace(s) == "" {
-		return "", nil
-	}
-	return httpapi.Text(field, s, maxNote)
 }
 
 // FollowUpDone closes a follow-up, with what came of it.
@@ -65,7 +56,7 @@ type FollowUpDone struct {
 // Validate implements httpapi.Validator.
 func (d *FollowUpDone) Validate() error {
 	var err error
-	d.Outcome, err = optionalText("outcome", d.Outcome)
+	d.Outcome, err = httpapi.OptionalText("outcome", d.Outcome, maxNote)
 	return err
 }
 

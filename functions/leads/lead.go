@@ -71,10 +71,8 @@ func (n *NewLead) Validate() error {
 	if n.CounsellorID != "" && !id.Valid(n.CounsellorID) {
 		return apperr.InvalidField("counsellor_id", "must be a staff member's id")
 	}
-	if len(n.Note) > maxNote {
-		return apperr.InvalidField("note", fmt.Sprintf("must be at most %d characters", maxNote))
-	}
-	return nil
+	n.Note, err = httpapi.OptionalText("note", n.Note, maxNote)
+	return err
 }
 
 // CreateLead records a lead in a branch the caller may see (Invalid on branch_id otherwise), in stage new.

@@ -165,6 +165,30 @@ func EnsureIndexes(ctx context.Context, db lungo.IDatabase) error {
 	return nil
 }
 
+// CheckRosterList checks the students of a per-student list in a request body (attendance marks, test
+// results): 1 to max entries, each a well-formed student id, none listed twice. list is the list's JSON
+// name; Invalid naming the list or the entry ("marks[3].student_id") otherwise.
+func CheckRosterList(list string, studentIDs []string, max int) error {
+	if len(studentIDs) == 0 {
+		return apperr.InvalidField(list, "must list at least one student")
+	}
+	if len(studentIDs) > max {
+		return apperr.InvalidField(list, fmt.Sprintf("may list at most %d students", max))
+	}
+	seen := make(map[string]bool, len(studentIDs))
+	for i, sid := range studentIDs {
+		field := fmt.Sprintf("%s[%d].student_id", list, i)
+		if !id.Valid(sid) {
+			return apperr.InvalidField(field, "must be a student id")
+		}
+		if seen[sid] {
+			return apperr.InvalidField(field, "lists the student a second time")
+		}
+		seen[sid] = true
+	}
+	return nil
+}
+
 // CheckOnRoll verifies that every one of studentIDs has an enrolment in batchID active on date (as
 // ActiveEnrolmentsOn), with one query whatever their number. It is for areas that write per-student rows
 // of a batch (attendance marks, test results): Invalid naming every student who is not on the roll, the

@@ -266,6 +266,14 @@ func Text(field, s string, max int) (string, error) {
 	return s, nil
 }
 
+// OptionalText is Text for a field that may be left out: s trimmed, "" when it is empty or only spaces.
+func OptionalText(field, s string, max int) (string, error) {
+	if strings.TrimSpace(s) == "" {
+		return "", nil
+	}
+	return Text(field, s, max)
+}
+
 // OptionalDate returns an Invalid error naming field unless s is empty or a date YYYY-MM-DD.
 func OptionalDate(field, s string) error {
 	if s == "" {
