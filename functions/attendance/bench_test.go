@@ -1,11 +1,9 @@
 package attendance_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -69,11 +67,7 @@ func (in *benchInstitution) run(b *testing.B, env *apptest.Env, shift int, absen
 			}
 		}
 		body, _ := json.Marshal(map[string]any{"marks": entries})
-		req := httptest.NewRequest("PUT", "/attendance/sessions/"+ses+"/marks", bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer "+in.owner)
-		rec := httptest.NewRecorder()
-		env.Handler.ServeHTTP(rec, req)
+		rec := env.Do("PUT", "/attendance/sessions/"+ses+"/marks", in.owner, body)
 		if rec.Code != http.StatusOK {
 			b.Fatalf("mark session: %d %s", rec.Code, rec.Body)
 		}

@@ -1,11 +1,9 @@
 package exams_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -94,11 +92,7 @@ func (in *benchInstitution) run(b *testing.B, env *apptest.Env, shift int) int {
 				entries[si].Marks = &marks
 			}
 			body, _ := json.Marshal(map[string]any{"results": entries})
-			req := httptest.NewRequest("PUT", "/exams/tests/"+tst+"/results", bytes.NewReader(body))
-			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set("Authorization", "Bearer "+in.owner)
-			rec := httptest.NewRecorder()
-			env.Handler.ServeHTTP(rec, req)
+			rec := env.Do("PUT", "/exams/tests/"+tst+"/results", in.owner, body)
 			if rec.Code != http.StatusOK {
 				b.Fatalf("enter results: %d %s", rec.Code, rec.Body)
 			}

@@ -1,11 +1,9 @@
 package learning_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -76,11 +74,7 @@ func (bc *benchCourse) run(b *testing.B, env *apptest.Env, batch int, retry bool
 			}
 			body, _ := json.Marshal(interactions(list...))
 			for range map[bool]int{false: 1, true: 2}[retry] {
-				req := httptest.NewRequest("POST", "/learning/learn/interactions", bytes.NewReader(body))
-				req.Header.Set("Content-Type", "application/json")
-				req.Header.Set("Authorization", "Bearer "+tok)
-				rec := httptest.NewRecorder()
-				env.Handler.ServeHTTP(rec, req)
+				rec := env.Do("POST", "/learning/learn/interactions", tok, body)
 				if rec.Code != http.StatusOK {
 					b.Fatalf("record interactions: %d %s", rec.Code, rec.Body)
 				}
