@@ -92,6 +92,8 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 	if err != nil {
 		return err
 	}
+	// A frontend's dev server (Vite, webpack…) runs on a loopback port of its own.
+	cfg.CORSAllowLoopback = true
 	logger := httpapi.NewLogger(os.Stderr, httpapi.ParseLevel(cfg.LogLevel))
 	slog.SetDefault(logger)
 	a, err := app.New(ctx, cfg, app.Options{Logger: logger})

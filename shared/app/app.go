@@ -178,7 +178,8 @@ func (a *App) notifier() notify.Publisher {
 
 // AreaOptions returns the httpapi options every area is built with.
 func (a *App) AreaOptions() httpapi.Options {
-	return httpapi.Options{Auth: a.Guard, Logger: a.Logger, Project: a.Config.Project, Timeout: a.Config.RequestTimeout}
+	return httpapi.Options{Auth: a.Guard, Logger: a.Logger, Project: a.Config.Project, Timeout: a.Config.RequestTimeout,
+		CORS: httpapi.CORS{Origins: a.Config.CORSOrigins, AllowLoopback: a.Config.CORSAllowLoopback && !a.Config.Production(), Tenants: a.Registry}}
 }
 
 // Close releases the notifications topic, the platform lease, every cached cluster client and the embedded

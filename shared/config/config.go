@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/edugrid/edugrid/shared/httpapi"
 )
 
 // Config is the whole runtime configuration.
@@ -56,6 +58,12 @@ type Config struct {
 	// OIDC token Cloud Scheduler sends: its aud and its email. Required in production.
 	SchedulerAudience       string
 	SchedulerServiceAccount string
+	// CORSOrigins are the browser origins allowed to call the API besides each institution's own
+	// (tenant settings): exact origins, https (http only for localhost and 127.0.0.1), never a wildcard.
+	CORSOrigins []string
+	// CORSAllowLoopback also allows any http://localhost:<port> and http://127.0.0.1:<port>, for a
+	// frontend's dev server. No variable sets it: the local stack does, and production ignores it.
+	CORSAllowLoopback bool
 }
 
 // Production reports whether embedded defaults are refused.
@@ -95,6 +103,7 @@ var Variables = []Variable{
 	{"EDUGRID_BQ_DATASET", "none", "the analytics warehouse's BigQuery dataset"},
 	{"EDUGRID_SCHEDULER_AUDIENCE", "none", "aud the reminders trigger requires of Cloud Scheduler's OIDC token (its URL); required in production"},
 	{"EDUGRID_SCHEDULER_SERVICE_ACCOUNT", "none", "email of the service account Cloud Scheduler signs as; the reminders trigger accepts no other"},
+	{"EDUGRID_CORS_ORIGINS", "none", "comma-separated browser origins allowed to call the API (https://app.example.edu), besides each institution's own; no wildcard"},
 }
 
 // FromEnv reads the configuration with getenv (os.Getenv in production, a map in tests).
@@ -150,6 +159,15 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	}
 	if c.ClientIPHops, err = strconv.Atoi(get("EDUGRID_CLIENT_IP_HOPS", "0")); err != nil || c.ClientIPHops < 0 {
 		return c, fmt.Errorf("EDUGRID_CLIENT_IP_HOPS must be a whole number from 0")
+	}
+	for _, o := range strings.Split(get("EDUGRID_CORS_ORIGINS", ""), ",") {
+		if o = strings.TrimSpace(o); o == "" {
+			continue
+		}
+		if _, err := httpapi.ParseOrigin("EDUGRID_CORS_ORIGINS", o); err != nil {
+			return c, fmt.Errorf("EDUGRID_CORS_ORIGINS: %q is not an origin such as https://app.example.edu (https, or http only for localhost and 127.0.0.1; lowercase; no path, no wildcard)", o)
+		}
+		c.CORSOrigins = append(c.CORSOrigins, o)
 	}
 	for _, name := range strings.Split(get("EDUGRID_RELAY_CLUSTERS", ""), ",") {
 		if name = strings.TrimSpace(name); name != "" {

@@ -89,6 +89,8 @@ func setting(c Config, name string) (string, bool) {
 		return c.WarehouseProject, true
 	case "EDUGRID_BQ_DATASET":
 		return c.WarehouseDataset, true
+	case "EDUGRID_CORS_ORIGINS":
+		return strings.Join(c.CORSOrigins, ","), true
 	}
 	return "", false
 }
@@ -161,6 +163,7 @@ func TestOverrides(t *testing.T) {
 		"EDUGRID_LOG_LEVEL":               " debug ",
 		"EDUGRID_CLIENT_IP_HOPS":          "2",
 		"GOOGLE_CLOUD_PROJECT":            "edugrid-prod",
+		"EDUGRID_CORS_ORIGINS":            " https://app.example.edu, ,http://localhost:5173 ",
 	})
 	want := map[string]string{
 		"EDUGRID_PLATFORM_URI": "lungo:memory:p2", "EDUGRID_PLATFORM_DB": "platform2", "EDUGRID_DEFAULT_CLUSTER": "in-1",
@@ -168,7 +171,7 @@ func TestOverrides(t *testing.T) {
 		"EDUGRID_JWT_AUDIENCE": "aud2", "EDUGRID_ACCESS_TTL": "5m0s", "EDUGRID_REFRESH_TTL": "24h0m0s",
 		"EDUGRID_TENANT_CACHE_TTL": "1s", "EDUGRID_CLUSTER_CACHE_SIZE": "3", "EDUGRID_PLATFORM_ADMIN_EMAIL": "root@example.com",
 		"EDUGRID_PLATFORM_ADMIN_PASSWORD": "pw", "EDUGRID_LOG_LEVEL": "debug", "EDUGRID_CLIENT_IP_HOPS": "2",
-		"GOOGLE_CLOUD_PROJECT": "edugrid-prod",
+		"GOOGLE_CLOUD_PROJECT": "edugrid-prod", "EDUGRID_CORS_ORIGINS": "https://app.example.edu,http://localhost:5173",
 	}
 	for name, w := range want {
 		if got, _ := setting(c, name); got != w {
@@ -245,6 +248,11 @@ func TestBadValues(t *testing.T) {
 		{"clusters non-string URI", "EDUGRID_CLUSTERS", `{"default": 1}`},
 		{"clusters null", "EDUGRID_CLUSTERS", `null`},
 		{"default cluster unknown", "EDUGRID_DEFAULT_CLUSTER", "eu-1"},
+		{"wildcard origin", "EDUGRID_CORS_ORIGINS", "*"},
+		{"wildcard among origins", "EDUGRID_CORS_ORIGINS", "https://app.example.edu,*"},
+		{"origin with a path", "EDUGRID_CORS_ORIGINS", "https://app.example.edu/app"},
+		{"plain http origin", "EDUGRID_CORS_ORIGINS", "http://app.example.edu"},
+		{"bare host as origin", "EDUGRID_CORS_ORIGINS", "app.example.edu"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

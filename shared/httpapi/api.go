@@ -67,6 +67,8 @@ type Options struct {
 	// Timeout, when positive, is every request's deadline: database calls still waiting then give up and
 	// the request answers 503 (see WriteError).
 	Timeout time.Duration
+	// CORS says which browser origins may call the area; the zero value allows none.
+	CORS CORS
 }
 
 // Area serves one API area's route table. It is an http.Handler.
@@ -163,6 +165,9 @@ func (a *Area) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			),
 		)
 	}()
+	if a.opts.CORS.serveCORS(rec, r) {
+		return
+	}
 	a.mux.ServeHTTP(rec, r)
 }
 

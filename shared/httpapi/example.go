@@ -112,6 +112,8 @@ func exampleString(field string) string {
 		return "MAIN"
 	case strings.Contains(f, "url"):
 		return "https://sunrise.example.edu/logo.png"
+	case f == "origin":
+		return "https://app.sunrise.example.edu"
 	case strings.Contains(f, "token"):
 		return "eyJhbGciOiJFZERTQSIsImtpZCI6Ii4uLiJ9.eyJzdWIiOiIuLi4ifQ.c2lnbmF0dXJl"
 	case strings.Contains(f, "time_zone") || f == "timezone":

@@ -40,6 +40,13 @@ type Registry struct {
 	mu       sync.Mutex
 	bySlug   map[string]cachedTenant
 	byNumber map[int]string
+	origins  cachedOrigins
+}
+
+// cachedOrigins is the union of every active tenant's Settings.Origins.
+type cachedOrigins struct {
+	set     map[string]bool // nil until the first load
+	fetched time.Time
 }
 
 type cachedTenant struct {
@@ -149,6 +156,63 @@ func (r *Registry) Invalidate(slug string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	delete(r.bySlug, slug)
+	r.origins.fetched = time.Time{} // its origins or its status may have changed
+}
+
+// OriginAllowed reports whether an active tenant lists origin in its Settings.Origins (it implements
+// httpapi.OriginChecker). It answers from the union of every active tenant's origins, loaded at most
+// once per TTL; when a reload fails, the last loaded union keeps answering, so a brief outage of the
+// platform database does not cut browsers off. An error comes back only when nothing was ever loaded.
+func (r *Registry) OriginAllowed(ctx context.Context, origin string) (bool, error) {
+	now := r.clock.Now()
+	r.mu.Lock()
+	c := r.origins
+	r.mu.Unlock()
+	if c.set != nil && now.Sub(c.fetched) < r.ttl {
+		return c.set[origin], nil
+	}
+	loadCtx := context.WithoutCancel(ctx)
+	v, err, _ := r.group.Do("origins", func() (any, error) {
+		set, err := r.loadOrigins(loadCtx)
+		if err != nil {
+			return nil, err
+		}
+		r.mu.Lock()
+		r.origins = cachedOrigins{set: set, fetched: now}
+		r.mu.Unlock()
+		return set, nil
+	})
+	if err != nil {
+		if c.set != nil {
+			return c.set[origin], nil
+		}
+		return false, err
+	}
+	return v.(map[string]bool)[origin], nil
+}
+
+func (r *Registry) loadOrigins(ctx context.Context) (map[string]bool, error) {
+	cur, err := r.db.Collection(tenantsCollection).Find(ctx,
+		bson.M{"status": Active, "settings.origins": bson.M{"$exists": true}},
+		options.Find().SetProjection(bson.M{"settings.origins": 1}))
+	if err != nil {
+		return nil, fmt.Errorf("load tenant origins: %w", err)
+	}
+	var docs []struct {
+		Settings struct {
+			Origins []string `bson:"origins"`
+		} `bson:"settings"`
+	}
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, fmt.Errorf("load tenant origins: %w", err)
+	}
+	set := map[string]bool{}
+	for _, d := range docs {
+		for _, o := range d.Settings.Origins {
+			set[o] = true
+		}
+	}
+	return set, nil
 }
 
 // Create inserts t with the next free tenant number (it sets t.Number, t.DB, CreatedAt and UpdatedAt).

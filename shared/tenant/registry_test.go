@@ -315,3 +315,94 @@ func TestRegistryList(t *testing.T) {
 		t.Errorf("List all = %v", slugs(all))
 	}
 }
+
+func TestRegistryOriginAllowed(t *testing.T) {
+	db := newPlatformDB(t)
+	clk := clock.NewManual(base)
+	r := newRegistry(t, db, clk)
+	withOrigins := func(slug string, status tenant.Status, origins ...string) {
+		t.Helper()
+		ten := newTenant(slug, status, "main")
+		ten.Settings.Origins = origins
+		mustCreate(t, r, ten)
+	}
+	withOrigins("acme", tenant.Active, "https://app.acme.example.edu", "http://localhost:5173")
+	withOrigins("bravo", tenant.Active, "https://bravo.example.edu")
+	withOrigins("gone", tenant.Suspended, "https://gone.example.edu")
+	withOrigins("plain", tenant.Active)
+
+	allowed := func(origin string) bool {
+		t.Helper()
+		ok, err := r.OriginAllowed(context.Background(), origin)
+		if err != nil {
+			t.Fatalf("OriginAllowed(%q): %v", origin, err)
+		}
+		return ok
+	}
+	for _, tt := range []struct {
+		origin string
+		want   bool
+	}{
+		{"https://app.acme.example.edu", true},
+		{"http://localhost:5173", true},
+		{"https://bravo.example.edu", true},
+		{"https://gone.example.edu", false}, // a suspended institution's origins are not served
+		{"https://app.acme.example.edu:443", false},
+		{"http://localhost:5174", false},
+		{"https://evil.example.com", false},
+		{"", false},
+	} {
+		if got := allowed(tt.origin); got != tt.want {
+			t.Errorf("OriginAllowed(%q) = %v, want %v", tt.origin, got, tt.want)
+		}
+	}
+
+	// Another instance adds an origin: seen after the TTL, not before.
+	if _, err := db.Collection("tenants").UpdateOne(context.Background(), bson.M{"_id": "plain"},
+		bson.M{"$set": bson.M{"settings.origins": []string{"https://plain.example.edu"}}}); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(registryTTL - time.Nanosecond)
+	if allowed("https://plain.example.edu") {
+		t.Error("within the TTL: a new origin is allowed before the cache expired")
+	}
+	clk.Advance(time.Nanosecond)
+	if !allowed("https://plain.example.edu") {
+		t.Error("after the TTL: the new origin is still refused")
+	}
+
+	// This instance's own change (Update invalidates) applies at once.
+	if _, err := r.Update(context.Background(), "bravo", bson.M{"status": tenant.Suspended}, false); err != nil {
+		t.Fatal(err)
+	}
+	if allowed("https://bravo.example.edu") {
+		t.Error("an institution suspended here keeps its origin allowed")
+	}
+}
+
+// A reload that fails keeps answering from the last union instead of cutting every browser off.
+func TestRegistryOriginAllowedKeepsLastAnswerOnFailure(t *testing.T) {
+	client, engine, err := lungo.Open(context.Background(), lungo.Options{Store: lungo.NewMemoryStore()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := client.Database("edugrid_platform")
+	clk := clock.NewManual(base)
+	r := newRegistry(t, db, clk)
+	ten := newTenant("acme", tenant.Active, "main")
+	ten.Settings.Origins = []string{"https://app.acme.example.edu"}
+	mustCreate(t, r, ten)
+	if ok, err := r.OriginAllowed(context.Background(), "https://app.acme.example.edu"); !ok || err != nil {
+		t.Fatalf("OriginAllowed = %v, %v", ok, err)
+	}
+	engine.Close()
+	clk.Advance(registryTTL)
+	if ok, err := r.OriginAllowed(context.Background(), "https://app.acme.example.edu"); !ok || err != nil {
+		t.Errorf("with the database gone: OriginAllowed = %v, %v; want the last answer", ok, err)
+	}
+
+	// With nothing loaded yet there is no answer to fall back on.
+	if _, err := tenant.NewRegistry(db, registryTTL, clk).OriginAllowed(context.Background(), "https://app.acme.example.edu"); err == nil {
+		t.Error("a registry that never loaded answers without its database")
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"sync"
 	"time"
 	_ "time/tzdata" // tenants name IANA time zones; a function's base image may have no zoneinfo
@@ -64,6 +65,10 @@ type Settings struct {
 	Timezone  string         `bson:"timezone" json:"timezone"`
 	Reminders ReminderPolicy `bson:"reminders" json:"reminders"`
 	LateFee   LateFeeRule    `bson:"late_fee" json:"late_fee"`
+	// Origins are the web origins of the institution's own frontends (https://app.sunrise.example.edu):
+	// browsers on them may call the API (CORS). A preflight carries no token, so an origin listed by one
+	// active institution is allowed for every caller; the token still decides what a caller may do.
+	Origins []string `bson:"origins,omitempty" json:"origins,omitempty"`
 }
 
 // ReminderPolicy says when fee reminders go out.
@@ -153,6 +158,17 @@ func (s Settings) Validate() error {
 	}
 	if lf.GraceDays < 0 || lf.GraceDays > 365 || lf.Cap < 0 {
 		return apperr.InvalidField("settings.late_fee", "grace days must be 0 to 365 and the cap not negative")
+	}
+	if len(s.Origins) > httpapi.MaxOrigins {
+		return apperr.InvalidField("settings.origins", fmt.Sprintf("may list at most %d origins", httpapi.MaxOrigins))
+	}
+	for i, o := range s.Origins {
+		if _, err := httpapi.ParseOrigin("settings.origins", o); err != nil {
+			return err
+		}
+		if slices.Contains(s.Origins[:i], o) {
+			return apperr.InvalidField("settings.origins", "lists "+o+" twice")
+		}
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package tenant_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -105,6 +106,18 @@ func TestSettingsValidate(t *testing.T) {
 		{"negative grace", func(s *tenant.Settings) { s.LateFee.GraceDays = -1 }, "settings.late_fee"},
 		{"grace over a year", func(s *tenant.Settings) { s.LateFee.GraceDays = 366 }, "settings.late_fee"},
 		{"negative cap", func(s *tenant.Settings) { s.LateFee = tenant.LateFeeRule{Kind: "per_day", Amount: 100, Cap: -1} }, "settings.late_fee"},
+		{"origins", func(s *tenant.Settings) {
+			s.Origins = []string{"https://app.sunrise.example.edu", "https://sunrise.example.edu:8443", "http://localhost:5173", "http://127.0.0.1"}
+		}, ""},
+		{"ten origins", func(s *tenant.Settings) { s.Origins = origins(10) }, ""},
+		{"eleven origins", func(s *tenant.Settings) { s.Origins = origins(11) }, "settings.origins"},
+		{"origin twice", func(s *tenant.Settings) { s.Origins = []string{"https://a.example.edu", "https://a.example.edu"} }, "settings.origins"},
+		{"http origin", func(s *tenant.Settings) { s.Origins = []string{"http://app.example.edu"} }, "settings.origins"},
+		{"origin with a path", func(s *tenant.Settings) { s.Origins = []string{"https://app.example.edu/login"} }, "settings.origins"},
+		{"origin with a slash", func(s *tenant.Settings) { s.Origins = []string{"https://app.example.edu/"} }, "settings.origins"},
+		{"wildcard origin", func(s *tenant.Settings) { s.Origins = []string{"*"} }, "settings.origins"},
+		{"wildcard subdomain", func(s *tenant.Settings) { s.Origins = []string{"https://*.example.edu"} }, "settings.origins"},
+		{"null origin", func(s *tenant.Settings) { s.Origins = []string{"null"} }, "settings.origins"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -120,6 +133,14 @@ func TestSettingsValidate(t *testing.T) {
 			wantInvalidField(t, err, tc.field)
 		})
 	}
+}
+
+func origins(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("https://app%d.example.edu", i)
+	}
+	return out
 }
 
 func TestBrandingValidate(t *testing.T) {
