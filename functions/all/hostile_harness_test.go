@@ -410,7 +410,7 @@ var knownCodes = map[string]bool{}
 
 func init() {
 	for _, c := range []apperr.Code{apperr.Invalid, apperr.Unauthenticated, apperr.Forbidden, apperr.NotFound, apperr.Conflict,
-		apperr.TooLarge, apperr.UnsupportedType, apperr.RateLimited, apperr.Suspended, apperr.Unavailable} {
+		apperr.TooLarge, apperr.UnsupportedType, apperr.MethodNotAllowed, apperr.RateLimited, apperr.Suspended, apperr.Unavailable} {
 		knownCodes[string(c)] = true
 	}
 }

@@ -23,10 +23,13 @@ const (
 	Conflict        Code = "conflict"          // the object exists or changed under the caller
 	TooLarge        Code = "payload_too_large" // the request body is over the limit
 	UnsupportedType Code = "unsupported_media_type"
-	RateLimited     Code = "rate_limited"     // too many attempts; retry later
-	Suspended       Code = "tenant_suspended" // the institution's access is suspended
-	Unavailable     Code = "unavailable"      // a dependency is down; retry later
-	Internal        Code = "internal"         // anything unexpected
+	// MethodNotAllowed: the path exists but does not answer the request's method (the answer's Allow
+	// header lists the methods it does answer).
+	MethodNotAllowed Code = "method_not_allowed"
+	RateLimited      Code = "rate_limited"     // too many attempts; retry later
+	Suspended        Code = "tenant_suspended" // the institution's access is suspended
+	Unavailable      Code = "unavailable"      // a dependency is down; retry later
+	Internal         Code = "internal"         // anything unexpected
 )
 
 // Error is an error the product means to show to its caller. Message is safe to show to a user; it never

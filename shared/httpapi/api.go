@@ -121,6 +121,8 @@ func (a *Area) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer cancel()
 	}
 	ctx = context.WithValue(ctx, callerKey{}, caller)
+	// The path as requested, prefix included: problem documents name it as their instance.
+	ctx = context.WithValue(ctx, requestPathKey{}, r.URL.Path)
 	ctx = WithLogger(ctx, log)
 	r = r.WithContext(ctx)
 	w.Header().Set("X-Request-Id", rid)
@@ -177,7 +179,9 @@ func (a *Area) serveRoute(rt Route) http.Handler {
 		if rt.Permission != rbac.Public {
 			ctx, release, err := a.opts.Auth.Authenticate(r, rt.Permission)
 			if err != nil {
-				WriteError(w, r, err)
+				// Only here is a 401 about the bearer token itself; a handler's 401 (a wrong current
+				// password) says nothing about the token, which stays good.
+				writeAuthError(w, r, err, BearerToken(r) != "")
 				return
 			}
 			defer release()
@@ -207,13 +211,15 @@ func (a *Area) notFound(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		w.Header().Set("Allow", strings.Join(allow, ", "))
-		WriteErrorStatus(w, r, http.StatusMethodNotAllowed, apperr.Errorf(apperr.Invalid, "method %s is not allowed here", r.Method))
+		WriteError(w, r, apperr.Errorf(apperr.MethodNotAllowed, "The method %s is not allowed here; this path answers %s.", r.Method, strings.Join(allow, ", ")))
 		return
 	}
 	WriteError(w, r, apperr.Errorf(apperr.NotFound, "no such route"))
 }
 
 type callerKey struct{}
+
+type requestPathKey struct{}
 
 // callerInfo is filled in once the caller is known, for the request's log line.
 type callerInfo struct{ tenant, user string }

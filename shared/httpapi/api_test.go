@@ -59,6 +59,9 @@ func testArea(t *testing.T, auth *fakeAuth) (*Area, *bytes.Buffer) {
 			handlerRan(w, r)
 			return nil
 		}},
+		{Method: "POST", Path: "/staff/{id}/password", Permission: rbac.StaffWrite, Handler: func(w http.ResponseWriter, r *http.Request) error {
+			return apperr.Errorf(apperr.Unauthenticated, "the current password is wrong")
+		}},
 		{Method: "GET", Path: "/ping", Permission: rbac.Public, Handler: func(w http.ResponseWriter, r *http.Request) error {
 			handlerRan(w, r)
 			JSON(w, http.StatusOK, map[string]string{"pong": "yes"})
@@ -145,6 +148,24 @@ func TestAreaServesWithAndWithoutPrefix(t *testing.T) {
 	}
 }
 
+// instance names the path as the client requested it, with the area's prefix when it was sent.
+func TestAreaProblemInstanceIsTheRequestedPath(t *testing.T) {
+	for _, target := range []string{"/users/conflict", "/conflict", "/users/nope", "/users/", "/users/staff/s-1?x=1"} {
+		t.Run(target, func(t *testing.T) {
+			area, _ := testArea(t, &fakeAuth{principal: owner})
+			method := "GET"
+			if strings.HasPrefix(target, "/users/staff") {
+				method = "DELETE"
+			}
+			rec := serve(area, httptest.NewRequest(method, target, nil))
+			p := problemOf(t, rec, rec.Code)
+			if want, _, _ := strings.Cut(target, "?"); p.Instance != want {
+				t.Errorf("instance = %q, want %q", p.Instance, want)
+			}
+		})
+	}
+}
+
 func TestAreaNotFound(t *testing.T) {
 	for _, target := range []string{"/users/nope", "/nope", "/users", "/usersx/staff/1"} {
 		t.Run(target, func(t *testing.T) {
@@ -170,7 +191,13 @@ func TestAreaMethodNotAllowed(t *testing.T) {
 			auth := &fakeAuth{principal: owner}
 			area, _ := testArea(t, auth)
 			rec := serve(area, httptest.NewRequest(tt.method, tt.target, nil))
-			problemOf(t, rec, http.StatusMethodNotAllowed)
+			p := problemOf(t, rec, http.StatusMethodNotAllowed)
+			if p.Code != apperr.MethodNotAllowed || p.Instance != tt.target {
+				t.Errorf("code %q instance %q, want method_not_allowed at %s", p.Code, p.Instance, tt.target)
+			}
+			if want := "The method " + tt.method + " is not allowed here; this path answers " + tt.allow + "."; p.Detail != want {
+				t.Errorf("detail = %q, want %q", p.Detail, want)
+			}
 			if got := rec.Header().Get("Allow"); got != tt.allow {
 				t.Errorf("Allow = %q, want %q", got, tt.allow)
 			}
@@ -249,7 +276,8 @@ func TestAreaAuthentication(t *testing.T) {
 		code       apperr.Code
 		wantPerms  []rbac.Permission
 		wantEvents []string
-		wwwAuthHdr bool
+		token      string // sent as a bearer token when set
+		wwwAuth    string // the WWW-Authenticate header wanted ("" = none)
 	}{
 		{
 			name: "public route skips authentication", method: "GET", target: "/ping",
@@ -267,10 +295,23 @@ func TestAreaAuthentication(t *testing.T) {
 			wantPerms: []rbac.Permission{rbac.StaffWrite}, wantEvents: []string{"handler", "release"},
 		},
 		{
-			name: "authenticator refuses", method: "GET", target: "/staff/s-1",
-			auth:   &fakeAuth{err: apperr.Errorf(apperr.Unauthenticated, "the access token has expired")},
-			status: 401, code: apperr.Unauthenticated, wwwAuthHdr: true,
+			name: "no token", method: "GET", target: "/staff/s-1",
+			auth:   &fakeAuth{err: apperr.Errorf(apperr.Unauthenticated, "a bearer access token is required")},
+			status: 401, code: apperr.Unauthenticated, wwwAuth: `Bearer realm="edugrid"`,
 			wantPerms: []rbac.Permission{rbac.StaffRead}, wantEvents: nil,
+		},
+		{
+			name: "token refused", method: "GET", target: "/staff/s-1", token: "expired.jwt",
+			auth:   &fakeAuth{err: apperr.Errorf(apperr.Unauthenticated, `the access token has "expired"`)},
+			status: 401, code: apperr.Unauthenticated,
+			wwwAuth:   `Bearer realm="edugrid", error="invalid_token", error_description="the access token has  expired "`,
+			wantPerms: []rbac.Permission{rbac.StaffRead}, wantEvents: nil,
+		},
+		{
+			// A 401 from the handler (a wrong current password) is not about the token, which stays good.
+			name: "handler's 401 with a good token", method: "POST", target: "/staff/s-1/password", token: "good.jwt",
+			auth: &fakeAuth{principal: owner}, status: 401, code: apperr.Unauthenticated, wwwAuth: `Bearer realm="edugrid"`,
+			wantPerms: []rbac.Permission{rbac.StaffWrite}, wantEvents: []string{"release"},
 		},
 		{
 			name: "suspended tenant", method: "GET", target: "/staff/s-1",
@@ -299,7 +340,11 @@ func TestAreaAuthentication(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			area, _ := testArea(t, tt.auth)
-			rec := serve(area, httptest.NewRequest(tt.method, tt.target, nil))
+			req := httptest.NewRequest(tt.method, tt.target, nil)
+			if tt.token != "" {
+				req.Header.Set("Authorization", "Bearer "+tt.token)
+			}
+			rec := serve(area, req)
 			if tt.code != "" {
 				if p := problemOf(t, rec, tt.status); p.Code != tt.code {
 					t.Errorf("code = %s, want %s", p.Code, tt.code)
@@ -307,8 +352,8 @@ func TestAreaAuthentication(t *testing.T) {
 			} else if rec.Code != tt.status {
 				t.Fatalf("status = %d, want %d; body %s", rec.Code, tt.status, rec.Body)
 			}
-			if got := rec.Header().Get("WWW-Authenticate"); (got != "") != tt.wwwAuthHdr {
-				t.Errorf("WWW-Authenticate = %q, want present: %v", got, tt.wwwAuthHdr)
+			if got := rec.Header().Get("WWW-Authenticate"); got != tt.wwwAuth {
+				t.Errorf("WWW-Authenticate = %q, want %q", got, tt.wwwAuth)
 			}
 			if !equal(tt.auth.perms, tt.wantPerms) {
 				t.Errorf("Authenticate asked for %v, want %v", tt.auth.perms, tt.wantPerms)
@@ -438,5 +483,26 @@ func TestAreaRequestLogLine(t *testing.T) {
 	}
 	if line.Tenant != owner.Tenant || line.User != owner.Subject {
 		t.Errorf("log line names tenant %q user %q, want %q %q", line.Tenant, line.User, owner.Tenant, owner.Subject)
+	}
+}
+
+func TestBearerToken(t *testing.T) {
+	for header, want := range map[string]string{
+		"Bearer abc":    "abc",
+		"bearer abc":    "abc",
+		"BEARER  abc ":  "abc",
+		"Bearer":        "",
+		"Basic abc":     "",
+		"abc":           "",
+		"":              "",
+		"Bearerabc def": "",
+	} {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		if header != "" {
+			r.Header.Set("Authorization", header)
+		}
+		if got := BearerToken(r); got != want {
+			t.Errorf("BearerToken(%q) = %q, want %q", header, got, want)
+		}
 	}
 }

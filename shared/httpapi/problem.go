@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/edugrid/edugrid/shared/apperr"
 	"github.com/edugrid/edugrid/shared/store"
@@ -13,31 +14,33 @@ import (
 
 // statusOf is the one place an application error code becomes an HTTP status.
 var statusOf = map[apperr.Code]int{
-	apperr.Invalid:         http.StatusBadRequest,
-	apperr.Unauthenticated: http.StatusUnauthorized,
-	apperr.Forbidden:       http.StatusForbidden,
-	apperr.NotFound:        http.StatusNotFound,
-	apperr.Conflict:        http.StatusConflict,
-	apperr.TooLarge:        http.StatusRequestEntityTooLarge,
-	apperr.UnsupportedType: http.StatusUnsupportedMediaType,
-	apperr.RateLimited:     http.StatusTooManyRequests,
-	apperr.Suspended:       http.StatusForbidden,
-	apperr.Unavailable:     http.StatusServiceUnavailable,
-	apperr.Internal:        http.StatusInternalServerError,
+	apperr.Invalid:          http.StatusBadRequest,
+	apperr.Unauthenticated:  http.StatusUnauthorized,
+	apperr.Forbidden:        http.StatusForbidden,
+	apperr.NotFound:         http.StatusNotFound,
+	apperr.Conflict:         http.StatusConflict,
+	apperr.TooLarge:         http.StatusRequestEntityTooLarge,
+	apperr.UnsupportedType:  http.StatusUnsupportedMediaType,
+	apperr.MethodNotAllowed: http.StatusMethodNotAllowed,
+	apperr.RateLimited:      http.StatusTooManyRequests,
+	apperr.Suspended:        http.StatusForbidden,
+	apperr.Unavailable:      http.StatusServiceUnavailable,
+	apperr.Internal:         http.StatusInternalServerError,
 }
 
 var titleOf = map[apperr.Code]string{
-	apperr.Invalid:         "Invalid request",
-	apperr.Unauthenticated: "Authentication required",
-	apperr.Forbidden:       "Forbidden",
-	apperr.NotFound:        "Not found",
-	apperr.Conflict:        "Conflict",
-	apperr.TooLarge:        "Request body too large",
-	apperr.UnsupportedType: "Unsupported media type",
-	apperr.RateLimited:     "Too many requests",
-	apperr.Suspended:       "Institution suspended",
-	apperr.Unavailable:     "Service unavailable",
-	apperr.Internal:        "Internal error",
+	apperr.Invalid:          "Invalid request",
+	apperr.Unauthenticated:  "Authentication required",
+	apperr.Forbidden:        "Forbidden",
+	apperr.NotFound:         "Not found",
+	apperr.Conflict:         "Conflict",
+	apperr.TooLarge:         "Request body too large",
+	apperr.UnsupportedType:  "Unsupported media type",
+	apperr.MethodNotAllowed: "Method not allowed",
+	apperr.RateLimited:      "Too many requests",
+	apperr.Suspended:        "Institution suspended",
+	apperr.Unavailable:      "Service unavailable",
+	apperr.Internal:         "Internal error",
 }
 
 // StatusOf returns the HTTP status for an error code (500 for an unknown one).
@@ -74,6 +77,12 @@ func ProblemType(code apperr.Code) string { return "urn:edugrid:problem:" + stri
 // Retry-After): the service is overloaded or a dependency is slow, and the same request may well succeed
 // shortly. This is the one place timeouts become a status.
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	writeAuthError(w, r, err, false)
+}
+
+// writeAuthError is WriteError for a failed authentication: tokenRejected says a bearer token was
+// presented, so a 401 challenges it as invalid.
+func writeAuthError(w http.ResponseWriter, r *http.Request, err error, tokenRejected bool) {
 	ae := apperr.As(err)
 	if ae == nil && (errors.Is(r.Context().Err(), context.DeadlineExceeded) || store.IsTimeout(err)) {
 		ae = apperr.Errorf(apperr.Unavailable, "The service took too long to answer; please try again shortly.")
@@ -86,23 +95,33 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	if status >= 500 && ae.Code != apperr.Internal {
 		Logger(r.Context()).Warn("request unavailable", slog.String("error", err.Error()))
 	}
-	writeProblem(w, r, status, ae)
+	writeProblem(w, r, status, ae, tokenRejected)
 }
 
-// WriteErrorStatus writes a problem for ae with an explicit status, for the rare protocol-level answers
-// (405) that have no application error code of their own.
-func WriteErrorStatus(w http.ResponseWriter, r *http.Request, status int, ae *apperr.Error) {
-	writeProblem(w, r, status, ae)
+// BearerToken returns the token of an "Authorization: Bearer …" header, or "".
+func BearerToken(r *http.Request) string {
+	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return strings.TrimSpace(tok)
 }
 
-func writeProblem(w http.ResponseWriter, r *http.Request, status int, ae *apperr.Error) {
+// writeProblem writes ae as problem+json. tokenRejected says that a bearer token came with the request
+// and authentication refused it, which the WWW-Authenticate challenge of a 401 then says (RFC 6750):
+// a client drops that token and signs in again, while a plain challenge only asks for credentials.
+func writeProblem(w http.ResponseWriter, r *http.Request, status int, ae *apperr.Error, tokenRejected bool) {
+	instance, _ := r.Context().Value(requestPathKey{}).(string)
+	if instance == "" {
+		instance = r.URL.Path
+	}
 	p := Problem{
 		Type:      ProblemType(ae.Code),
 		Title:     titleOf[ae.Code],
 		Status:    status,
 		Detail:    ae.Message,
 		Code:      ae.Code,
-		Instance:  r.URL.Path,
+		Instance:  instance,
 		RequestID: RequestID(r.Context()),
 		Errors:    ae.Fields,
 	}
@@ -111,7 +130,7 @@ func writeProblem(w http.ResponseWriter, r *http.Request, status int, ae *apperr
 	}
 	switch ae.Code {
 	case apperr.Unauthenticated:
-		w.Header().Set("WWW-Authenticate", `Bearer realm="edugrid"`)
+		w.Header().Set("WWW-Authenticate", bearerChallenge(ae.Message, tokenRejected))
 	case apperr.RateLimited:
 		w.Header().Set("Retry-After", "60")
 	case apperr.Unavailable:
@@ -121,4 +140,19 @@ func writeProblem(w http.ResponseWriter, r *http.Request, status int, ae *apperr
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(p)
+}
+
+// bearerChallenge is the WWW-Authenticate value of a 401 (RFC 6750, section 3).
+func bearerChallenge(message string, tokenRejected bool) string {
+	if !tokenRejected {
+		return `Bearer realm="edugrid"`
+	}
+	// error_description allows printable ASCII except '"' and '\'; messages are plain sentences.
+	desc := strings.Map(func(r rune) rune {
+		if r < 0x20 || r > 0x7e || r == '"' || r == '\\' {
+			return ' '
+		}
+		return r
+	}, message)
+	return `Bearer realm="edugrid", error="invalid_token", error_description="` + desc + `"`
 }

@@ -23,6 +23,7 @@ func TestStatusOf(t *testing.T) {
 		{apperr.Conflict, http.StatusConflict},
 		{apperr.TooLarge, http.StatusRequestEntityTooLarge},
 		{apperr.UnsupportedType, http.StatusUnsupportedMediaType},
+		{apperr.MethodNotAllowed, http.StatusMethodNotAllowed},
 		{apperr.RateLimited, http.StatusTooManyRequests},
 		{apperr.Suspended, http.StatusForbidden},
 		{apperr.Unavailable, http.StatusServiceUnavailable},

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 	"github.com/edugrid/edugrid/shared/apperr"
 	"github.com/edugrid/edugrid/shared/authn"
 	"github.com/edugrid/edugrid/shared/clock"
+	"github.com/edugrid/edugrid/shared/httpapi"
 	"github.com/edugrid/edugrid/shared/rbac"
 	"github.com/edugrid/edugrid/shared/store"
 )
@@ -75,23 +75,13 @@ var (
 	errSuspended = &apperr.Error{Code: apperr.Suspended, Message: "this institution's access is suspended"}
 )
 
-// BearerToken returns the token of an "Authorization: Bearer …" header, or "".
-func BearerToken(r *http.Request) string {
-	h := r.Header.Get("Authorization")
-	scheme, tok, ok := strings.Cut(h, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return ""
-	}
-	return strings.TrimSpace(tok)
-}
-
 // Authenticate implements httpapi.Authenticator. For a tenant token it checks, in order: the signature and
 // claims; that the tenant exists and is active; that the token's tenant version is current; that the
 // account is active and its version current; then it leases the tenant's cluster client and puts the
 // principal, the tenant and the tenant's database into the context. Platform admin tokens get the
 // principal only, and only for routes their role allows.
 func (g *Guard) Authenticate(r *http.Request, perm rbac.Permission) (context.Context, func(), error) {
-	raw := BearerToken(r)
+	raw := httpapi.BearerToken(r)
 	if raw == "" {
 		return nil, nil, errNoToken
 	}

@@ -502,24 +502,3 @@ func TestGuardReleaseReturnsLease(t *testing.T) {
 	releaseB()
 	wantDisconnects(main, 2) // evicted by bravo's and not held by the refused request
 }
-
-func TestBearerToken(t *testing.T) {
-	for header, want := range map[string]string{
-		"Bearer abc":    "abc",
-		"bearer abc":    "abc",
-		"BEARER  abc ":  "abc",
-		"Bearer":        "",
-		"Basic abc":     "",
-		"abc":           "",
-		"":              "",
-		"Bearerabc def": "",
-	} {
-		r := httptest.NewRequest(http.MethodGet, "/", nil)
-		if header != "" {
-			r.Header.Set("Authorization", header)
-		}
-		if got := tenant.BearerToken(r); got != want {
-			t.Errorf("BearerToken(%q) = %q, want %q", header, got, want)
-		}
-	}
-}

@@ -223,11 +223,11 @@ func Handler(r *Runner, validator TokenValidator) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if req.Method != http.MethodPost {
 			w.Header().Set("Allow", "POST")
-			httpapi.WriteErrorStatus(w, req, http.StatusMethodNotAllowed, apperr.Errorf(apperr.Invalid, "method %s is not allowed here", req.Method))
+			httpapi.WriteError(w, req, apperr.Errorf(apperr.MethodNotAllowed, "The method %s is not allowed here; this path answers POST.", req.Method))
 			return
 		}
 		if validator != nil {
-			if err := validator.Validate(req.Context(), tenant.BearerToken(req)); err != nil {
+			if err := validator.Validate(req.Context(), httpapi.BearerToken(req)); err != nil {
 				r.logger().Warn("reminders: refused a token", slog.String("error", err.Error()))
 				httpapi.WriteError(w, req, apperr.Errorf(apperr.Unauthenticated, "a valid scheduler token is required"))
 				return
