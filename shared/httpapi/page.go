@@ -32,22 +32,25 @@ type Page[T any] struct {
 // PageQuery documents the pagination query parameters for a route table.
 var PageQuery = []QueryParam{
 	{Name: "cursor", Description: "next_cursor of the previous page; omit for the first page"},
-	{Name: "limit", Description: "items per page, 1..200, default 50"},
+	{Name: "limit", Description: "items per page, 1 to 200 (default 50); anything else is refused"},
 }
 
 const cursorPrefix = "v1:"
 
-// ParsePage reads the cursor and limit query parameters. A limit above MaxLimit is capped; a malformed
-// cursor or limit is an Invalid error.
+var limitProblem = "must be a whole number from 1 to " + strconv.Itoa(MaxLimit) + " (the default is " + strconv.Itoa(DefaultLimit) + ")."
+
+// ParsePage reads the cursor and limit query parameters. A limit outside 1..MaxLimit, or one that is not
+// a whole number, and a cursor this API did not issue are Invalid errors: a client asking for more than
+// a page holds is told so instead of silently getting fewer items than it asked for.
 func ParsePage(r *http.Request) (PageRequest, error) {
 	q := r.URL.Query()
 	pr := PageRequest{Limit: DefaultLimit}
 	if s := q.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			return pr, apperr.InvalidField("limit", "must be a whole number from 1")
+		if err != nil || n < 1 || n > MaxLimit {
+			return pr, apperr.InvalidField("limit", limitProblem)
 		}
-		pr.Limit = min(n, MaxLimit)
+		pr.Limit = n
 	}
 	if c := q.Get("cursor"); c != "" {
 		raw, err := base64.RawURLEncoding.DecodeString(c)

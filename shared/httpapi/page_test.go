@@ -23,8 +23,11 @@ func TestParsePage(t *testing.T) {
 		{"defaults", nil, PageRequest{Limit: DefaultLimit}, ""},
 		{"limit", url.Values{"limit": {"10"}}, PageRequest{Limit: 10}, ""},
 		{"limit at the cap", url.Values{"limit": {"200"}}, PageRequest{Limit: MaxLimit}, ""},
-		{"limit over the cap is capped", url.Values{"limit": {"201"}}, PageRequest{Limit: MaxLimit}, ""},
-		{"huge limit is capped", url.Values{"limit": {"100000000"}}, PageRequest{Limit: MaxLimit}, ""},
+		{"limit one", url.Values{"limit": {"1"}}, PageRequest{Limit: 1}, ""},
+		{"limit over the cap", url.Values{"limit": {"201"}}, PageRequest{}, "limit"},
+		{"limit 500", url.Values{"limit": {"500"}}, PageRequest{}, "limit"},
+		{"huge limit", url.Values{"limit": {"100000000000000000000"}}, PageRequest{}, "limit"},
+		{"empty limit is the default", url.Values{"limit": {""}}, PageRequest{Limit: DefaultLimit}, ""},
 		{"cursor", url.Values{"cursor": {cursorFor("v1:stu_0042")}}, PageRequest{After: "stu_0042", Limit: DefaultLimit}, ""},
 		{"zero limit", url.Values{"limit": {"0"}}, PageRequest{}, "limit"},
 		{"negative limit", url.Values{"limit": {"-5"}}, PageRequest{}, "limit"},
@@ -43,6 +46,9 @@ func TestParsePage(t *testing.T) {
 			got, err := ParsePage(httptest.NewRequest("GET", "/students?"+tt.query.Encode(), nil))
 			if tt.field != "" {
 				wantAppErr(t, err, apperr.Invalid, tt.field)
+				if ae := apperr.As(err); tt.field == "limit" && ae.Message != "limit: must be a whole number from 1 to 200 (the default is 50)." {
+					t.Errorf("message = %q, want the whole allowed range in one sentence", ae.Message)
+				}
 				return
 			}
 			if err != nil {
