@@ -224,6 +224,7 @@ locals {
     EDUGRID_TENANT_CACHE_TTL   = var.app_settings.tenant_cache_ttl
     EDUGRID_CLUSTER_CACHE_SIZE = tostring(var.app_settings.cluster_cache_size)
     EDUGRID_LOG_LEVEL          = var.app_settings.log_level
+    EDUGRID_CORS_ORIGINS       = join(",", var.app_settings.cors_origins)
     GOOGLE_CLOUD_PROJECT       = var.project_id # trace ids in structured logs
     # Notifications (absence alerts, fee reminders) go to the topic in notifications.tf.
     EDUGRID_PUBSUB_PROJECT = var.project_id

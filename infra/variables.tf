@@ -106,6 +106,8 @@ variable "app_settings" {
     tenant_cache_ttl   = optional(string, "30s")              # EDUGRID_TENANT_CACHE_TTL
     cluster_cache_size = optional(number, 16)                 # EDUGRID_CLUSTER_CACHE_SIZE
     log_level          = optional(string, "info")             # EDUGRID_LOG_LEVEL
+    # Browser origins of the product's own frontends (institutions list theirs in their settings).
+    cors_origins = optional(list(string), []) # EDUGRID_CORS_ORIGINS, joined with ","
   })
   default  = {}
   nullable = false
