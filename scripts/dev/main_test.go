@@ -119,6 +119,20 @@ func TestLocalStack(t *testing.T) {
 	if code != 401 || hdr.Get("Content-Type") != "application/problem+json" {
 		t.Fatalf("bad token answered %d %s", code, hdr.Get("Content-Type"))
 	}
+	// A frontend's dev server on any loopback port may call the local stack; other origins may not.
+	for origin, want := range map[string]int{"http://localhost:5173": 204, "http://127.0.0.1:3000": 204, "https://elsewhere.example": 403} {
+		req, _ := http.NewRequest("OPTIONS", base+"/auth/login", nil)
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if allowed := resp.Header.Get("Access-Control-Allow-Origin"); resp.StatusCode != want || (want == 204) != (allowed == origin) {
+			t.Errorf("preflight from %s = %d, Access-Control-Allow-Origin %q; want %d", origin, resp.StatusCode, allowed, want)
+		}
+	}
 	code, _, doc := call(t, "GET", base+"/openapi.json", "", nil)
 	var d struct {
 		OpenAPI string         `json:"openapi"`

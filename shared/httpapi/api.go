@@ -1,6 +1,6 @@
 // Package httpapi is the one HTTP mechanism every area shares: route tables, the middleware chain
-// (request id, structured logs, panic recovery, body limit, authentication, permission check), strict JSON
-// decoding, RFC 9457 problem+json errors, cursor pagination and the OpenAPI document.
+// (request id, structured logs, panic recovery, CORS, body limit, authentication, permission check),
+// strict JSON decoding, RFC 9457 problem+json errors, cursor pagination and the OpenAPI document.
 //
 // An area declares its routes in one table; each route names the permission it needs. The Area serves them
 // under its own prefix (/users/staff) and without it (/staff), so the same function works behind the load
