@@ -18,20 +18,34 @@ import (
 	"fmt"
 
 	"github.com/256dpi/lungo"
+	"github.com/edugrid/edugrid/functions/users"
+	"github.com/edugrid/edugrid/shared/audit"
+	"github.com/edugrid/edugrid/shared/clock"
 	"go.mongodb.org/mongo-driver/bson"
 	"go.mongodb.org/mongo-driver/mongo"
 	"go.mongodb.org/mongo-driver/mongo/options"
-
-	"github.com/edugrid/edugrid/shared/app"
 )
 
 // Service manages courses, batches and sessions. Construct with New.
 type Service struct {
-	app *app.App
+	deps Deps
 }
 
-// New returns the academic service over a.
-func New(a *app.App) *Service { return &Service{app: a} }
+// Branches reads the institution's branches (the users area).
+type Branches interface {
+	// GetBranch returns a branch the caller may see; NotFound otherwise.
+	GetBranch(ctx context.Context, branchID string) (*users.Branch, error)
+}
+
+// Deps is what the academic area needs; every field is required.
+type Deps struct {
+	Clock    clock.Clock
+	Audit    audit.Recorder
+	Branches Branches
+}
+
+// New returns the academic service over d.
+func New(d Deps) *Service { return &Service{deps: d} }
 
 // The area's collections in a tenant database.
 const (

@@ -10,7 +10,6 @@ import (
 	"go.mongodb.org/mongo-driver/bson"
 	"go.mongodb.org/mongo-driver/mongo/options"
 
-	"github.com/edugrid/edugrid/functions/users"
 	"github.com/edugrid/edugrid/shared/account"
 	"github.com/edugrid/edugrid/shared/apperr"
 	"github.com/edugrid/edugrid/shared/audit"
@@ -351,7 +350,7 @@ func checkTeachers(ctx context.Context, branchID string, teachers []string) erro
 // (Invalid on branch_id otherwise, as for a branch that does not exist); the course must exist and the
 // teachers must be active teachers of the branch (Invalid).
 func (s *Service) CreateBatch(ctx context.Context, in NewBatch) (*Batch, error) {
-	if _, err := users.New(s.app).GetBranch(ctx, in.BranchID); err != nil {
+	if _, err := s.deps.Branches.GetBranch(ctx, in.BranchID); err != nil {
 		if apperr.CodeOf(err) == apperr.NotFound {
 			return nil, apperr.InvalidField("branch_id", "names no branch you manage")
 		}
@@ -366,7 +365,7 @@ func (s *Service) CreateBatch(ctx context.Context, in NewBatch) (*Batch, error) 
 	if err := checkTeachers(ctx, in.BranchID, in.Teachers); err != nil {
 		return nil, err
 	}
-	now := s.app.Clock.Now()
+	now := s.deps.Clock.Now()
 	teachers := in.Teachers
 	if teachers == nil {
 		teachers = []string{}
@@ -394,7 +393,7 @@ func (s *Service) CreateBatch(ctx context.Context, in NewBatch) (*Batch, error) 
 				return fmt.Errorf("materialise sessions of batch %s: %w", b.Name, err)
 			}
 		}
-		return s.app.Audit(tc, "academic.batch.created", audit.Target{Kind: "batch", ID: b.ID},
+		return s.deps.Audit.Record(tc, store.Database(tc), audit.By(rbac.Must(tc)), "academic.batch.created", audit.Target{Kind: "batch", ID: b.ID},
 			map[string]any{"course_id": b.CourseID, "branch_id": b.BranchID, "capacity": b.Capacity, "sessions": len(sessions)})
 	})
 	if err != nil {
@@ -443,7 +442,7 @@ func (s *Service) UpdateBatch(ctx context.Context, batchID string, c BatchChange
 			return nil, err
 		}
 	}
-	set := bson.M{"updated_at": s.app.Clock.Now()}
+	set := bson.M{"updated_at": s.deps.Clock.Now()}
 	filter := bson.M{"_id": batchID}
 	if c.Name != nil {
 		set["name"] = *c.Name
@@ -468,7 +467,7 @@ func (s *Service) UpdateBatch(ctx context.Context, batchID string, c BatchChange
 	if err != nil {
 		return nil, fmt.Errorf("update batch %s: %w", batchID, err)
 	}
-	if err := s.app.Audit(ctx, "academic.batch.updated", audit.Target{Kind: "batch", ID: batchID}, c); err != nil {
+	if err := s.deps.Audit.Record(ctx, store.Database(ctx), audit.By(rbac.Must(ctx)), "academic.batch.updated", audit.Target{Kind: "batch", ID: batchID}, c); err != nil {
 		return nil, err
 	}
 	return &out, nil

@@ -13,6 +13,7 @@ import (
 	"github.com/edugrid/edugrid/shared/audit"
 	"github.com/edugrid/edugrid/shared/httpapi"
 	"github.com/edugrid/edugrid/shared/id"
+	"github.com/edugrid/edugrid/shared/rbac"
 	"github.com/edugrid/edugrid/shared/store"
 )
 
@@ -96,7 +97,7 @@ func (c *CourseChange) Validate() error {
 
 // CreateCourse adds a course to the caller's tenant. Conflict when the code is taken.
 func (s *Service) CreateCourse(ctx context.Context, in NewCourse) (*Course, error) {
-	now := s.app.Clock.Now()
+	now := s.deps.Clock.Now()
 	c := &Course{ID: id.New(), Code: in.Code, Name: in.Name, Subjects: in.Subjects, CreatedAt: now, UpdatedAt: now}
 	if _, err := store.Database(ctx).Collection(CoursesCollection).InsertOne(ctx, c); err != nil {
 		if store.IsDuplicateKey(err) {
@@ -104,7 +105,7 @@ func (s *Service) CreateCourse(ctx context.Context, in NewCourse) (*Course, erro
 		}
 		return nil, fmt.Errorf("create course %s: %w", in.Code, err)
 	}
-	if err := s.app.Audit(ctx, "academic.course.created", audit.Target{Kind: "course", ID: c.ID}, in); err != nil {
+	if err := s.deps.Audit.Record(ctx, store.Database(ctx), audit.By(rbac.Must(ctx)), "academic.course.created", audit.Target{Kind: "course", ID: c.ID}, in); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -129,7 +130,7 @@ func (s *Service) UpdateCourse(ctx context.Context, courseID string, c CourseCha
 	if _, err := s.GetCourse(ctx, courseID); err != nil {
 		return nil, err
 	}
-	set := bson.M{"updated_at": s.app.Clock.Now()}
+	set := bson.M{"updated_at": s.deps.Clock.Now()}
 	if c.Name != nil {
 		set["name"] = *c.Name
 	}
@@ -142,7 +143,7 @@ func (s *Service) UpdateCourse(ctx context.Context, courseID string, c CourseCha
 	if err != nil {
 		return nil, fmt.Errorf("update course %s: %w", courseID, err)
 	}
-	if err := s.app.Audit(ctx, "academic.course.updated", audit.Target{Kind: "course", ID: courseID}, c); err != nil {
+	if err := s.deps.Audit.Record(ctx, store.Database(ctx), audit.By(rbac.Must(ctx)), "academic.course.updated", audit.Target{Kind: "course", ID: courseID}, c); err != nil {
 		return nil, err
 	}
 	return &out, nil

@@ -3,7 +3,6 @@ package academic
 import (
 	"net/http"
 
-	"github.com/edugrid/edugrid/shared/app"
 	"github.com/edugrid/edugrid/shared/httpapi"
 	"github.com/edugrid/edugrid/shared/rbac"
 )
@@ -38,9 +37,9 @@ func (s *Service) Routes() []httpapi.Route {
 	}
 }
 
-// Handler returns the academic area's HTTP handler.
-func Handler(a *app.App) *httpapi.Area {
-	return httpapi.NewArea("academic", New(a).Routes(), a.AreaOptions())
+// Area returns the academic area's HTTP handler, served with opts.
+func (s *Service) Area(opts httpapi.Options) *httpapi.Area {
+	return httpapi.NewArea("academic", s.Routes(), opts)
 }
 
 func (s *Service) handleCreateCourse(w http.ResponseWriter, r *http.Request) error {

@@ -13,6 +13,7 @@ import (
 	"github.com/edugrid/edugrid/shared/audit"
 	"github.com/edugrid/edugrid/shared/httpapi"
 	"github.com/edugrid/edugrid/shared/id"
+	"github.com/edugrid/edugrid/shared/rbac"
 	"github.com/edugrid/edugrid/shared/store"
 	"github.com/edugrid/edugrid/shared/tenant"
 )
@@ -194,7 +195,7 @@ func (s *Service) AddExtraSession(ctx context.Context, batchID string, in NewExt
 	if err != nil {
 		return nil, apperr.InvalidField("start", "must be a time HH:MM")
 	}
-	now := s.app.Clock.Now()
+	now := s.deps.Clock.Now()
 	ses := &Session{
 		ID: id.New(), BatchID: b.ID, BranchID: b.BranchID, Date: in.Date, StartsAt: at, DurationMinutes: in.DurationMinutes,
 		Status: Scheduled, Kind: Extra, CreatedAt: now, UpdatedAt: now,
@@ -205,7 +206,7 @@ func (s *Service) AddExtraSession(ctx context.Context, batchID string, in NewExt
 		}
 		return nil, fmt.Errorf("add extra session to batch %s: %w", batchID, err)
 	}
-	if err := s.app.Audit(ctx, "academic.session.added", audit.Target{Kind: "session", ID: ses.ID},
+	if err := s.deps.Audit.Record(ctx, store.Database(ctx), audit.By(rbac.Must(ctx)), "academic.session.added", audit.Target{Kind: "session", ID: ses.ID},
 		map[string]any{"batch_id": b.ID, "date": in.Date, "start": in.Start}); err != nil {
 		return nil, err
 	}
@@ -234,7 +235,7 @@ func (s *Service) CancelSession(ctx context.Context, sessionID string, c Session
 	var out Session
 	err := store.Database(ctx).Collection(SessionsCollection).FindOneAndUpdate(ctx,
 		bson.M{"_id": sessionID, "status": string(Scheduled)},
-		bson.M{"$set": bson.M{"status": string(Cancelled), "cancel_reason": c.Reason, "updated_at": s.app.Clock.Now()}},
+		bson.M{"$set": bson.M{"status": string(Cancelled), "cancel_reason": c.Reason, "updated_at": s.deps.Clock.Now()}},
 		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&out)
 	if store.IsNotFound(err) {
 		return nil, apperr.Errorf(apperr.Conflict, "the session is already cancelled")
@@ -242,7 +243,7 @@ func (s *Service) CancelSession(ctx context.Context, sessionID string, c Session
 	if err != nil {
 		return nil, fmt.Errorf("cancel session %s: %w", sessionID, err)
 	}
-	if err := s.app.Audit(ctx, "academic.session.cancelled", audit.Target{Kind: "session", ID: sessionID}, c); err != nil {
+	if err := s.deps.Audit.Record(ctx, store.Database(ctx), audit.By(rbac.Must(ctx)), "academic.session.cancelled", audit.Target{Kind: "session", ID: sessionID}, c); err != nil {
 		return nil, err
 	}
 	return &out, nil

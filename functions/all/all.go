@@ -1,8 +1,21 @@
-// Package all lists every HTTP area of edugrid, for the local stack that serves them side by side and for
-// the API document that describes them. A new area is added here and in the root package's imports.
+// Package all is the wiring of edugrid's HTTP functions. It builds each area's service from the shared
+// infrastructure of a warm instance (shared/app) and the other areas' services, handing each exactly
+// what its Deps ask for, and it registers every HTTP entry point (register.go). Nothing else in the
+// module builds an area: the local stack, the seed, the load script and the tests take their services
+// from Build.
+//
+// An entry point builds only the areas it serves and the ones they read, so a function's cold start
+// does no more than its own area needs; only the analytics function opens the warehouse.
+//
+// A new area: its package with New(Deps); a constructor below; a field of Services; a line in Build,
+// in Areas and in entryPoints; its EnsureIndexes in TenantIndexes when it keeps collections.
 package all
 
 import (
+	"context"
+
+	"github.com/256dpi/lungo"
+
 	"github.com/edugrid/edugrid/functions/academic"
 	"github.com/edugrid/edugrid/functions/analytics"
 	"github.com/edugrid/edugrid/functions/attendance"
@@ -14,25 +27,133 @@ import (
 	"github.com/edugrid/edugrid/functions/platform"
 	"github.com/edugrid/edugrid/functions/students"
 	"github.com/edugrid/edugrid/functions/users"
+	"github.com/edugrid/edugrid/shared/account"
 	"github.com/edugrid/edugrid/shared/app"
+	"github.com/edugrid/edugrid/shared/audit"
+	"github.com/edugrid/edugrid/shared/authn"
 	"github.com/edugrid/edugrid/shared/httpapi"
+	"github.com/edugrid/edugrid/shared/notify"
+	"github.com/edugrid/edugrid/shared/warehouse"
 )
 
-// Areas builds every HTTP area over a.
-func Areas(a *app.App) []*httpapi.Area {
+// Services is every area's service of one instance, each built once.
+type Services struct {
+	Auth       *auth.Service
+	Platform   *platform.Service
+	Users      *users.Service
+	Analytics  *analytics.Service
+	Academic   *academic.Service
+	Students   *students.Service
+	Attendance *attendance.Service
+	Fees       *fees.Service
+	Learning   *learning.Service
+	Leads      *leads.Service
+	Exams      *exams.Service
+}
+
+// Options are what the wiring cannot take from the App.
+type Options struct {
+	// Warehouse returns the analytics warehouse, or nil while there is none (analytics answers 503). The
+	// local stack and the tests attach DuckDB through a warehouse.Slot; the analytics function opens
+	// BigQuery once per instance.
+	Warehouse func() warehouse.Warehouse
+}
+
+// Build builds every area's service over a.
+func Build(a *app.App, o Options) *Services {
+	s := &Services{Users: newUsers(a)}
+	s.Academic = newAcademic(a, s.Users)
+	s.Students = newStudents(a, s.Users)
+	s.Fees = newFees(a)
+	s.Auth = newAuth(a)
+	s.Platform = newPlatform(a)
+	s.Analytics = newAnalytics(a, o.Warehouse)
+	s.Attendance = newAttendance(a)
+	s.Learning = newLearning(a, s.Academic)
+	s.Leads = newLeads(a, s.Users, s.Academic, s.Students, s.Fees)
+	s.Exams = newExams(a)
+	return s
+}
+
+// Areas returns every HTTP area of s, each served with a's middleware options.
+func (s *Services) Areas(a *app.App) []*httpapi.Area {
+	opts := a.AreaOptions()
 	return []*httpapi.Area{
-		auth.Handler(a),
-		platform.Handler(a),
-		users.Handler(a),
-		analytics.Handler(a),
-		academic.Handler(a),
-		students.Handler(a),
-		attendance.Handler(a),
-		fees.Handler(a),
-		learning.Handler(a),
-		leads.Handler(a),
-		exams.Handler(a),
+		s.Auth.Area(opts),
+		s.Platform.Area(opts),
+		s.Users.Area(opts),
+		s.Analytics.Area(opts),
+		s.Academic.Area(opts),
+		s.Students.Area(opts),
+		s.Attendance.Area(opts),
+		s.Fees.Area(opts),
+		s.Learning.Area(opts),
+		s.Leads.Area(opts),
+		s.Exams.Area(opts),
 	}
+}
+
+// TenantIndexes creates the indexes of a tenant database: every package that keeps collections in one
+// adds its EnsureIndexes here. Each is idempotent, so a resumed provisioning runs them all again.
+var TenantIndexes = []func(context.Context, lungo.IDatabase) error{
+	account.EnsureIndexes,
+	authn.EnsureRefreshIndexes,
+	audit.EnsureIndexes,
+	notify.EnsureIndexes,
+	users.EnsureIndexes,
+	academic.EnsureIndexes,
+	students.EnsureIndexes,
+	attendance.EnsureIndexes,
+	fees.EnsureIndexes,
+	learning.EnsureIndexes,
+	leads.EnsureIndexes,
+	exams.EnsureIndexes,
+}
+
+func newUsers(a *app.App) *users.Service {
+	return users.New(users.Deps{Clock: a.Clock, Audit: a.Audit, Passwords: a.Passwords, Accounts: a.Guard, Refresh: a.Refresh})
+}
+
+func newAcademic(a *app.App, u *users.Service) *academic.Service {
+	return academic.New(academic.Deps{Clock: a.Clock, Audit: a.Audit, Branches: u})
+}
+
+func newStudents(a *app.App, u *users.Service) *students.Service {
+	return students.New(students.Deps{Clock: a.Clock, Audit: a.Audit, Passwords: a.Passwords, Branches: u})
+}
+
+func newFees(a *app.App) *fees.Service {
+	return fees.New(fees.Deps{Clock: a.Clock, Audit: a.Audit})
+}
+
+func newAuth(a *app.App) *auth.Service {
+	return auth.New(auth.Deps{Clock: a.Clock, Passwords: a.Passwords, Registry: a.Registry, Databases: a.Databases,
+		Platform: a.Platform, Tokens: a.Tokens, Refresh: a.Refresh, Accounts: a.Guard, ClientIPHops: a.Config.ClientIPHops})
+}
+
+func newPlatform(a *app.App) *platform.Service {
+	return platform.New(platform.Deps{Clock: a.Clock, Audit: a.Audit, Passwords: a.Passwords, Registry: a.Registry,
+		Databases: a.Databases, Refresh: a.Refresh, DefaultCluster: a.Config.DefaultCluster, TenantIndexes: TenantIndexes})
+}
+
+func newAnalytics(a *app.App, wh func() warehouse.Warehouse) *analytics.Service {
+	return analytics.New(analytics.Deps{Clock: a.Clock, Warehouse: wh})
+}
+
+func newAttendance(a *app.App) *attendance.Service {
+	return attendance.New(attendance.Deps{Clock: a.Clock, Audit: a.Audit, Notifier: a.Notifier, Logger: a.Logger})
+}
+
+func newLearning(a *app.App, c *academic.Service) *learning.Service {
+	return learning.New(learning.Deps{Clock: a.Clock, Audit: a.Audit, Courses: c})
+}
+
+func newLeads(a *app.App, u *users.Service, c *academic.Service, st *students.Service, f *fees.Service) *leads.Service {
+	return leads.New(leads.Deps{Clock: a.Clock, Audit: a.Audit, Branches: u, Courses: c, Students: st, Fees: f})
+}
+
+func newExams(a *app.App) *exams.Service {
+	return exams.New(exams.Deps{Clock: a.Clock, Audit: a.Audit})
 }
 
 // APIVersion is the version of the API document.

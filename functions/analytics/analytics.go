@@ -17,8 +17,8 @@ import (
 	"slices"
 	"time"
 
-	"github.com/edugrid/edugrid/shared/app"
 	"github.com/edugrid/edugrid/shared/apperr"
+	"github.com/edugrid/edugrid/shared/clock"
 	"github.com/edugrid/edugrid/shared/rbac"
 	"github.com/edugrid/edugrid/shared/tenant"
 	"github.com/edugrid/edugrid/shared/warehouse"
@@ -26,11 +26,20 @@ import (
 
 // Service computes reports. Construct with New.
 type Service struct {
-	app *app.App
+	deps Deps
 }
 
-// New returns the analytics service over a.
-func New(a *app.App) *Service { return &Service{app: a} }
+// Deps is what the analytics area needs.
+type Deps struct {
+	Clock clock.Clock
+	// Warehouse returns the warehouse reports read, or nil while there is none (the area then answers 503).
+	// The analytics function's wiring opens BigQuery once per instance; the local stack and tests attach
+	// DuckDB.
+	Warehouse func() warehouse.Warehouse
+}
+
+// New returns the analytics service over d.
+func New(d Deps) *Service { return &Service{deps: d} }
 
 // Report describes one report of the catalogue.
 type Report struct {
@@ -62,10 +71,14 @@ var Catalogue = []Report{
 
 // warehouse returns the instance's warehouse, or Unavailable when none is configured.
 func (s *Service) warehouse() (warehouse.Warehouse, error) {
-	if s.app.Warehouse == nil {
+	var w warehouse.Warehouse
+	if s.deps.Warehouse != nil {
+		w = s.deps.Warehouse()
+	}
+	if w == nil {
 		return nil, apperr.Errorf(apperr.Unavailable, "analytics is not configured on this instance")
 	}
-	return s.app.Warehouse, nil
+	return w, nil
 }
 
 // query runs a report query for the caller's tenant.
@@ -159,7 +172,7 @@ func ParseRange(window, from, to string, today time.Time) (Window, Range, error)
 
 // today is the caller's tenant's current calendar day.
 func (s *Service) today(ctx context.Context) time.Time {
-	y, m, d := s.app.Clock.Now().In(tenant.FromContext(ctx).Location()).Date()
+	y, m, d := s.deps.Clock.Now().In(tenant.FromContext(ctx).Location()).Date()
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }
 

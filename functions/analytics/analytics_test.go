@@ -107,7 +107,7 @@ func setup(t *testing.T) fixture {
 		},
 		"rival": {{batch1, branchA, day("2026-05-25"), int64(1), int64(0), int64(0), "Rival batch"}},
 	}}
-	env.App.Warehouse = wh
+	env.Warehouse.Set(wh)
 	return fixture{env: env, wh: wh, owner: env.Login("acme", "owner@acme.test").AccessToken}
 }
 
@@ -225,7 +225,7 @@ func TestRefusals(t *testing.T) {
 	if strings.Contains(rec.Body.String(), "secret detail") {
 		t.Fatal("internals leaked")
 	}
-	f.env.App.Warehouse = nil
+	f.env.Warehouse.Set(nil)
 	apptest.MustProblem(t, f.env.Do("GET", "/analytics/staff", f.owner, nil), 503, "unavailable")
 }
 

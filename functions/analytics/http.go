@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/edugrid/edugrid/shared/app"
 	"github.com/edugrid/edugrid/shared/apperr"
 	"github.com/edugrid/edugrid/shared/httpapi"
 	"github.com/edugrid/edugrid/shared/rbac"
@@ -82,9 +81,9 @@ var (
 	batchParam      = httpapi.QueryParam{Name: "batch", Description: "only this batch id"}
 )
 
-// Handler returns the analytics area's HTTP handler.
-func Handler(a *app.App) *httpapi.Area {
-	return httpapi.NewArea("analytics", New(a).Routes(), a.AreaOptions())
+// Area returns the analytics area's HTTP handler, served with opts.
+func (s *Service) Area(opts httpapi.Options) *httpapi.Area {
+	return httpapi.NewArea("analytics", s.Routes(), opts)
 }
 
 func (s *Service) handleCatalogue(w http.ResponseWriter, _ *http.Request) error {

@@ -49,7 +49,7 @@ func TestEngagementQueriesAreBoundToTheCaller(t *testing.T) {
 
 func TestEngagementWithoutWarehouse(t *testing.T) {
 	f := setup(t)
-	f.env.App.Warehouse = nil
+	f.env.Warehouse.Set(nil)
 	for _, path := range engagementPaths {
 		apptest.MustProblem(t, f.env.Do("GET", path, f.owner, nil), 503, "unavailable")
 	}

@@ -33,12 +33,12 @@ func (s *Service) alertAbsences(ctx context.Context, ses *academic.Session, b *a
 	if len(studentIDs) == 0 {
 		return
 	}
-	ns, err := absenceNotices(ctx, store.Database(ctx), tenant.FromContext(ctx).Slug, ses, b, studentIDs, s.app.Clock.Now())
+	ns, err := absenceNotices(ctx, store.Database(ctx), tenant.FromContext(ctx).Slug, ses, b, studentIDs, s.deps.Clock.Now())
 	if err == nil {
-		_, err = notify.Send(ctx, store.Database(ctx), s.app.Notifier, ns)
+		_, err = notify.Send(ctx, store.Database(ctx), s.deps.Notifier, ns)
 	}
 	if err != nil {
-		s.app.Logger.Error("absence alerts", slog.String("request_id", httpapi.RequestID(ctx)),
+		s.deps.Logger.Error("absence alerts", slog.String("request_id", httpapi.RequestID(ctx)),
 			slog.String("session_id", ses.ID), slog.String("error", err.Error()))
 	}
 }

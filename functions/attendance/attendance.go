@@ -21,6 +21,7 @@ package attendance
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"math"
 	"slices"
 	"strings"
@@ -31,18 +32,30 @@ import (
 	"go.mongodb.org/mongo-driver/mongo"
 	"go.mongodb.org/mongo-driver/mongo/options"
 
-	"github.com/edugrid/edugrid/shared/app"
 	"github.com/edugrid/edugrid/shared/apperr"
+	"github.com/edugrid/edugrid/shared/audit"
+	"github.com/edugrid/edugrid/shared/clock"
+	"github.com/edugrid/edugrid/shared/notify"
 	"github.com/edugrid/edugrid/shared/tenant"
 )
 
 // Service marks and reports attendance. Construct with New.
 type Service struct {
-	app *app.App
+	deps Deps
 }
 
-// New returns the attendance service over a.
-func New(a *app.App) *Service { return &Service{app: a} }
+// Deps is what the attendance area needs; every field is required.
+type Deps struct {
+	Clock clock.Clock
+	Audit audit.Recorder
+	// Notifier publishes absence alerts after they are recorded in the tenant's outbox.
+	Notifier notify.Publisher
+	// Logger reports alerts that could not be published (they stay in the outbox).
+	Logger *slog.Logger
+}
+
+// New returns the attendance service over d.
+func New(d Deps) *Service { return &Service{deps: d} }
 
 // SheetsCollection holds the attendance sheets, one per session.
 const SheetsCollection = "attendance_sheets"
@@ -156,7 +169,7 @@ func EnsureIndexes(ctx context.Context, db lungo.IDatabase) error {
 
 // today is the tenant-local date now.
 func (s *Service) today(ctx context.Context) string {
-	return tenant.FromContext(ctx).Today(s.app.Clock.Now())
+	return tenant.FromContext(ctx).Today(s.deps.Clock.Now())
 }
 
 // MaxRangeDays bounds a summary's date range, so one request cannot scan years of marks.

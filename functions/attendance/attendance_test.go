@@ -12,6 +12,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/bson"
 
+	"github.com/edugrid/edugrid/functions/all"
 	"github.com/edugrid/edugrid/functions/attendance"
 	"github.com/edugrid/edugrid/internal/apptest"
 	"github.com/edugrid/edugrid/shared/notify"
@@ -527,9 +528,12 @@ func TestAbsenceAlertOncePerStudentPerDay(t *testing.T) {
 
 	// A topic that is down never fails the marking: the alert waits in the outbox for notify.Flush.
 	topic := env.App.Notifier
-	env.App.Notifier = notify.Failing(errors.New("topic down"))
+	down := *env.App
+	down.Notifier = notify.Failing(errors.New("topic down"))
+	served := env.Handler
+	env.Handler = all.Build(&down, all.Options{}).Attendance.Area(down.AreaOptions())
 	s.mark(t, s.teacherA, wednesday.ID, 200, m{"student_id": s.s2.ID, "status": "absent"})
-	env.App.Notifier = topic
+	env.Handler = served
 	if ns := env.Notifications(); len(ns) != 3 {
 		t.Fatalf("published %d alerts through a failing topic", len(ns)-3)
 	}

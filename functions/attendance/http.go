@@ -3,7 +3,6 @@ package attendance
 import (
 	"net/http"
 
-	"github.com/edugrid/edugrid/shared/app"
 	"github.com/edugrid/edugrid/shared/httpapi"
 	"github.com/edugrid/edugrid/shared/rbac"
 )
@@ -36,9 +35,9 @@ func (s *Service) Routes() []httpapi.Route {
 	}
 }
 
-// Handler returns the attendance area's HTTP handler.
-func Handler(a *app.App) *httpapi.Area {
-	return httpapi.NewArea("attendance", New(a).Routes(), a.AreaOptions())
+// Area returns the attendance area's HTTP handler, served with opts.
+func (s *Service) Area(opts httpapi.Options) *httpapi.Area {
+	return httpapi.NewArea("attendance", s.Routes(), opts)
 }
 
 func dateRange(r *http.Request) DateRange {

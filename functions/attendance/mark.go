@@ -124,7 +124,7 @@ func (s *Service) MarkSession(ctx context.Context, sessionID string, in SessionM
 
 	p := rbac.Must(ctx)
 	// Milliseconds, as the database keeps them, so the answer matches what a later read returns.
-	now := s.app.Clock.Now().UTC().Truncate(time.Millisecond)
+	now := s.deps.Clock.Now().UTC().Truncate(time.Millisecond)
 	var res *MarkingResult
 	err = store.Tx(ctx, db, func(tc context.Context) error {
 		coll := db.Collection(SheetsCollection)
@@ -175,12 +175,8 @@ func (s *Service) MarkSession(ctx context.Context, sessionID string, in SessionM
 			return fmt.Errorf("mark session %s: %w", ses.ID, err)
 		}
 		for chunk := range slices.Chunk(changes, auditChunk) {
-			if _, err := audit.Append(tc, db, audit.Record{
-				Actor: audit.Actor{ID: p.Subject, Role: string(p.Role)}, Action: "attendance.marks.changed",
-				Target:  audit.Target{Kind: "session", ID: ses.ID},
-				Details: map[string]any{"batch_id": ses.BatchID, "date": ses.Date, "changes": chunk},
-				At:      now, RequestID: httpapi.RequestID(ctx),
-			}); err != nil {
+			if err := s.deps.Audit.Record(tc, db, audit.By(p), "attendance.marks.changed", audit.Target{Kind: "session", ID: ses.ID},
+				map[string]any{"batch_id": ses.BatchID, "date": ses.Date, "changes": chunk}); err != nil {
 				return fmt.Errorf("record the re-marking of session %s: %w", ses.ID, err)
 			}
 		}

@@ -14,9 +14,9 @@ import (
 	"github.com/256dpi/lungo"
 
 	"github.com/edugrid/edugrid/shared/account"
-	"github.com/edugrid/edugrid/shared/app"
 	"github.com/edugrid/edugrid/shared/apperr"
 	"github.com/edugrid/edugrid/shared/authn"
+	"github.com/edugrid/edugrid/shared/clock"
 	"github.com/edugrid/edugrid/shared/prnum"
 	"github.com/edugrid/edugrid/shared/rbac"
 	"github.com/edugrid/edugrid/shared/store"
@@ -25,7 +25,7 @@ import (
 
 // Service signs people in. Construct with New.
 type Service struct {
-	app        *app.App
+	deps       Deps
 	perAccount *authn.Limiter
 	perAddress *authn.Limiter
 	// dummyHash is verified against when an account does not exist, so a missing account costs the same
@@ -33,19 +33,40 @@ type Service struct {
 	dummyHash string
 }
 
-// New returns the auth service over a.
-func New(a *app.App) *Service {
-	h, err := authn.HashPassword("edugrid-dummy-password", a.Passwords)
+// AccountCache is the guard's cache of account states: forgetting one makes a sign-out or a password
+// change count on the very next request.
+type AccountCache interface {
+	ForgetAccount(db lungo.IDatabase, userID string)
+}
+
+// Deps is what the auth area needs; every field is required.
+type Deps struct {
+	Clock     clock.Clock
+	Passwords authn.PasswordParams
+	Registry  *tenant.Registry
+	Databases *tenant.Databases
+	// Platform is the platform database, where platform admins sign in.
+	Platform lungo.IDatabase
+	Tokens   *authn.Tokens
+	Refresh  *authn.Refresher
+	Accounts AccountCache
+	// ClientIPHops is how many trusted proxies append to X-Forwarded-For; it keys the per-address limit.
+	ClientIPHops int
+}
+
+// New returns the auth service over d.
+func New(d Deps) *Service {
+	h, err := authn.HashPassword("edugrid-dummy-password", d.Passwords)
 	if err != nil {
 		panic(err) // crypto/rand failing
 	}
 	return &Service{
-		app: a,
+		deps: d,
 		// An account gets 10 attempts at once, then one every 30 seconds: a person who mistypes is not
 		// locked out for long, an online guesser gets about 3,000 tries a day per instance.
-		perAccount: authn.NewLimiter(30e9, 10, 100_000, a.Clock),
+		perAccount: authn.NewLimiter(30e9, 10, 100_000, d.Clock),
 		// An address gets 30 at once (a classroom behind one NAT), then two a second.
-		perAddress: authn.NewLimiter(5e8, 30, 100_000, a.Clock),
+		perAddress: authn.NewLimiter(5e8, 30, 100_000, d.Clock),
 		dummyHash:  h,
 	}
 }
@@ -113,9 +134,9 @@ func (s *Service) Login(ctx context.Context, req LoginRequest, clientIP string) 
 			return TokenPair{}, perr
 		}
 		req.PRN = string(p)
-		t, err = s.app.Registry.ByNumber(ctx, p.Tenant())
+		t, err = s.deps.Registry.ByNumber(ctx, p.Tenant())
 	} else {
-		t, err = s.app.Registry.Get(ctx, req.Tenant)
+		t, err = s.deps.Registry.Get(ctx, req.Tenant)
 	}
 	if apperr.CodeOf(err) == apperr.NotFound {
 		authn.VerifyPassword(req.Password, s.dummyHash)
@@ -131,7 +152,7 @@ func (s *Service) Login(ctx context.Context, req LoginRequest, clientIP string) 
 	default:
 		return TokenPair{}, errBadCredentials
 	}
-	db, release, err := s.app.Databases.Open(ctx, t)
+	db, release, err := s.deps.Databases.Open(ctx, t)
 	if err != nil {
 		return TokenPair{}, err
 	}
@@ -158,11 +179,11 @@ func (s *Service) loginPlatform(ctx context.Context, req LoginRequest) (TokenPai
 	if err != nil {
 		return TokenPair{}, err
 	}
-	u, err := account.ByEmail(ctx, s.app.Platform, email)
+	u, err := account.ByEmail(ctx, s.deps.Platform, email)
 	if err := s.checkPassword(u, err, req.Password); err != nil {
 		return TokenPair{}, err
 	}
-	return s.issue(ctx, s.app.Platform, authn.PlatformTenant, 0, u, "")
+	return s.issue(ctx, s.deps.Platform, authn.PlatformTenant, 0, u, "")
 }
 
 // checkPassword turns a lookup result and a password into a verdict, spending one hash either way.
@@ -190,24 +211,24 @@ func (s *Service) issue(ctx context.Context, db lungo.IDatabase, tenantSlug stri
 		PRN:           u.PRN,
 	}
 	c.Subject = u.ID
-	access, _, err := s.app.Tokens.Issue(c)
+	access, _, err := s.deps.Tokens.Issue(c)
 	if err != nil {
 		return TokenPair{}, err
 	}
-	refresh, err := s.app.Refresh.Issue(ctx, db, tenantSlug, u.ID, u.TokenVersion, tenantVersion, family)
+	refresh, err := s.deps.Refresh.Issue(ctx, db, tenantSlug, u.ID, u.TokenVersion, tenantVersion, family)
 	if err != nil {
 		return TokenPair{}, err
 	}
-	return TokenPair{AccessToken: access, RefreshToken: refresh, TokenType: "Bearer", ExpiresIn: int(s.app.Tokens.AccessTTL().Seconds())}, nil
+	return TokenPair{AccessToken: access, RefreshToken: refresh, TokenType: "Bearer", ExpiresIn: int(s.deps.Tokens.AccessTTL().Seconds())}, nil
 }
 
 // tenantDB opens the database a refresh token belongs to: the platform database for platform admins.
 // A suspended tenant is refused unless evenSuspended: signing out must work in any state.
 func (s *Service) tenantDB(ctx context.Context, slug string, evenSuspended bool) (lungo.IDatabase, *tenant.Tenant, func(), error) {
 	if slug == authn.PlatformTenant {
-		return s.app.Platform, nil, func() {}, nil
+		return s.deps.Platform, nil, func() {}, nil
 	}
-	t, err := s.app.Registry.Get(ctx, slug)
+	t, err := s.deps.Registry.Get(ctx, slug)
 	if apperr.CodeOf(err) == apperr.NotFound {
 		return nil, nil, nil, &apperr.Error{Code: apperr.Unauthenticated, Message: "the refresh token is invalid or expired"}
 	}
@@ -220,7 +241,7 @@ func (s *Service) tenantDB(ctx context.Context, slug string, evenSuspended bool)
 	if t.Status != tenant.Active && t.Status != tenant.Suspended {
 		return nil, nil, nil, &apperr.Error{Code: apperr.Unauthenticated, Message: "the refresh token is invalid or expired"}
 	}
-	db, release, err := s.app.Databases.Open(ctx, t)
+	db, release, err := s.deps.Databases.Open(ctx, t)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -240,7 +261,7 @@ func (s *Service) Refresh(ctx context.Context, token string) (TokenPair, error) 
 		return TokenPair{}, err
 	}
 	defer release()
-	old, err := s.app.Refresh.Rotate(ctx, db, token)
+	old, err := s.deps.Refresh.Rotate(ctx, db, token)
 	if err != nil {
 		return TokenPair{}, err
 	}
@@ -253,7 +274,7 @@ func (s *Service) Refresh(ctx context.Context, token string) (TokenPair, error) 
 		tv = t.TokenVersion
 	}
 	if u == nil || u.Status != account.Active || u.TokenVersion != old.UserVersion || old.TenantVersion != tv {
-		if err := s.app.Refresh.RevokeFamily(ctx, db, old.Family); err != nil {
+		if err := s.deps.Refresh.RevokeFamily(ctx, db, old.Family); err != nil {
 			return TokenPair{}, err
 		}
 		return TokenPair{}, &apperr.Error{Code: apperr.Unauthenticated, Message: "the session has been ended; sign in again"}
@@ -277,20 +298,20 @@ func (s *Service) Logout(ctx context.Context, token string) error {
 		return err
 	}
 	defer release()
-	rt, err := s.app.Refresh.Lookup(ctx, db, token)
+	rt, err := s.deps.Refresh.Lookup(ctx, db, token)
 	if err != nil {
 		if apperr.As(err) != nil {
 			return nil
 		}
 		return err
 	}
-	return s.app.Refresh.RevokeFamily(ctx, db, rt.Family)
+	return s.deps.Refresh.RevokeFamily(ctx, db, rt.Family)
 }
 
 // callerDB returns the database holding the caller's account: the tenant's, or the platform's.
 func (s *Service) callerDB(ctx context.Context, p rbac.Principal) lungo.IDatabase {
 	if p.Role == rbac.PlatformAdmin {
-		return s.app.Platform
+		return s.deps.Platform
 	}
 	return store.Database(ctx)
 }
@@ -300,11 +321,11 @@ func (s *Service) callerDB(ctx context.Context, p rbac.Principal) lungo.IDatabas
 func (s *Service) LogoutEverywhere(ctx context.Context) error {
 	p := rbac.Must(ctx)
 	db := s.callerDB(ctx, p)
-	if _, err := account.Update(ctx, db, p.Subject, nil, true, s.app.Clock.Now()); err != nil {
+	if _, err := account.Update(ctx, db, p.Subject, nil, true, s.deps.Clock.Now()); err != nil {
 		return fmt.Errorf("logout everywhere: %w", err)
 	}
-	s.app.Guard.ForgetAccount(db, p.Subject)
-	return s.app.Refresh.RevokeUser(ctx, db, p.Subject)
+	s.deps.Accounts.ForgetAccount(db, p.Subject)
+	return s.deps.Refresh.RevokeUser(ctx, db, p.Subject)
 }
 
 // PasswordChange is the body of a password change.
@@ -339,15 +360,15 @@ func (s *Service) ChangePassword(ctx context.Context, req PasswordChange) error 
 	if !authn.VerifyPassword(req.CurrentPassword, u.PasswordHash) {
 		return apperr.Errorf(apperr.Unauthenticated, "the current password is incorrect")
 	}
-	hash, err := authn.HashPassword(req.NewPassword, s.app.Passwords)
+	hash, err := authn.HashPassword(req.NewPassword, s.deps.Passwords)
 	if err != nil {
 		return err
 	}
-	if _, err := account.Update(ctx, db, p.Subject, map[string]any{"password_hash": hash}, true, s.app.Clock.Now()); err != nil {
+	if _, err := account.Update(ctx, db, p.Subject, map[string]any{"password_hash": hash}, true, s.deps.Clock.Now()); err != nil {
 		return fmt.Errorf("change password: %w", err)
 	}
-	s.app.Guard.ForgetAccount(db, p.Subject)
-	return s.app.Refresh.RevokeUser(ctx, db, p.Subject)
+	s.deps.Accounts.ForgetAccount(db, p.Subject)
+	return s.deps.Refresh.RevokeUser(ctx, db, p.Subject)
 }
 
 // Me describes the caller.

@@ -3,7 +3,6 @@ package auth
 import (
 	"net/http"
 
-	"github.com/edugrid/edugrid/shared/app"
 	"github.com/edugrid/edugrid/shared/authn"
 	"github.com/edugrid/edugrid/shared/httpapi"
 	"github.com/edugrid/edugrid/shared/rbac"
@@ -36,9 +35,9 @@ func (s *Service) Routes() []httpapi.Route {
 	}
 }
 
-// Handler returns the auth area's HTTP handler.
-func Handler(a *app.App) *httpapi.Area {
-	return httpapi.NewArea("auth", New(a).Routes(), a.AreaOptions())
+// Area returns the auth area's HTTP handler, served with opts.
+func (s *Service) Area(opts httpapi.Options) *httpapi.Area {
+	return httpapi.NewArea("auth", s.Routes(), opts)
 }
 
 func (s *Service) handleLogin(w http.ResponseWriter, r *http.Request) error {
@@ -46,7 +45,7 @@ func (s *Service) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	if err := httpapi.Decode(r, &req); err != nil {
 		return err
 	}
-	pair, err := s.Login(r.Context(), req, httpapi.ClientIP(r, s.app.Config.ClientIPHops))
+	pair, err := s.Login(r.Context(), req, httpapi.ClientIP(r, s.deps.ClientIPHops))
 	return httpapi.Reply(w, http.StatusOK, pair, err)
 }
 
@@ -98,6 +97,6 @@ func (s *Service) handleMe(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Service) handleJWKS(w http.ResponseWriter, _ *http.Request) error {
 	w.Header().Set("Cache-Control", "public, max-age=300")
-	httpapi.JSON(w, http.StatusOK, s.app.Tokens.Keys().JWKS())
+	httpapi.JSON(w, http.StatusOK, s.deps.Tokens.Keys().JWKS())
 	return nil
 }

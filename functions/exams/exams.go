@@ -38,7 +38,8 @@ import (
 	"go.mongodb.org/mongo-driver/mongo"
 	"go.mongodb.org/mongo-driver/mongo/options"
 
-	"github.com/edugrid/edugrid/shared/app"
+	"github.com/edugrid/edugrid/shared/audit"
+	"github.com/edugrid/edugrid/shared/clock"
 	"github.com/edugrid/edugrid/shared/tenant"
 )
 
@@ -52,11 +53,17 @@ const (
 
 // Service manages tests, results, the grading scale and report cards. Construct with New.
 type Service struct {
-	app *app.App
+	deps Deps
 }
 
-// New returns the exams service over a.
-func New(a *app.App) *Service { return &Service{app: a} }
+// Deps is what the exams area needs; every field is required.
+type Deps struct {
+	Clock clock.Clock
+	Audit audit.Recorder
+}
+
+// New returns the exams service over d.
+func New(d Deps) *Service { return &Service{deps: d} }
 
 // Status is a student's result state in one test.
 type Status string
@@ -150,7 +157,7 @@ func fromHundredths(h int64) float64 { return float64(h) / 100 }
 
 // today is the tenant-local date now.
 func (s *Service) today(ctx context.Context) string {
-	return tenant.FromContext(ctx).Today(s.app.Clock.Now())
+	return tenant.FromContext(ctx).Today(s.deps.Clock.Now())
 }
 
 // findAll decodes every document of coll matching filter into out.

@@ -146,7 +146,7 @@ func (s *Service) SetGradingScale(ctx context.Context, in ScaleInput) (Scale, er
 		return Scale{}, err
 	}
 	db := store.Database(ctx)
-	now := s.app.Clock.Now().UTC().Truncate(time.Millisecond)
+	now := s.deps.Clock.Now().UTC().Truncate(time.Millisecond)
 	var out Scale
 	err := store.Tx(ctx, db, func(tc context.Context) error {
 		before, err := loadScale(tc)
@@ -162,7 +162,7 @@ func (s *Service) SetGradingScale(ctx context.Context, in ScaleInput) (Scale, er
 			return fmt.Errorf("set grading scale: %w", err)
 		}
 		out = st.scale()
-		return s.app.Audit(tc, "exams.grading_scale.changed", audit.Target{Kind: "grading_scale", ID: ScaleDocumentID},
+		return s.deps.Audit.Record(tc, store.Database(tc), audit.By(rbac.Must(tc)), "exams.grading_scale.changed", audit.Target{Kind: "grading_scale", ID: ScaleDocumentID},
 			map[string]any{"before": before, "after": out.Bands})
 	})
 	if err != nil {

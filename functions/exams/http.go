@@ -3,7 +3,6 @@ package exams
 import (
 	"net/http"
 
-	"github.com/edugrid/edugrid/shared/app"
 	"github.com/edugrid/edugrid/shared/httpapi"
 	"github.com/edugrid/edugrid/shared/rbac"
 )
@@ -46,9 +45,9 @@ func (s *Service) Routes() []httpapi.Route {
 	}
 }
 
-// Handler returns the exams area's HTTP handler.
-func Handler(a *app.App) *httpapi.Area {
-	return httpapi.NewArea("exams", New(a).Routes(), a.AreaOptions())
+// Area returns the exams area's HTTP handler, served with opts.
+func (s *Service) Area(opts httpapi.Options) *httpapi.Area {
+	return httpapi.NewArea("exams", s.Routes(), opts)
 }
 
 func dateRange(r *http.Request) DateRange {

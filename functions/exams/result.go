@@ -15,7 +15,6 @@ import (
 	"github.com/edugrid/edugrid/functions/students"
 	"github.com/edugrid/edugrid/shared/apperr"
 	"github.com/edugrid/edugrid/shared/audit"
-	"github.com/edugrid/edugrid/shared/httpapi"
 	"github.com/edugrid/edugrid/shared/rbac"
 	"github.com/edugrid/edugrid/shared/store"
 )
@@ -141,7 +140,7 @@ func (s *Service) EnterResults(ctx context.Context, testID string, in ResultEntr
 
 	p := rbac.Must(ctx)
 	// Milliseconds, as the database keeps them, so the answer matches what a later read returns.
-	now := s.app.Clock.Now().UTC().Truncate(time.Millisecond)
+	now := s.deps.Clock.Now().UTC().Truncate(time.Millisecond)
 	ids := make([]string, len(in.Results))
 	for i, r := range in.Results {
 		ids[i] = ResultID(t.ID, r.StudentID)
@@ -198,12 +197,8 @@ func (s *Service) EnterResults(ctx context.Context, testID string, in ResultEntr
 			return fmt.Errorf("enter results of test %s: %w", t.ID, err)
 		}
 		for chunk := range slices.Chunk(changes, auditChunk) {
-			if _, err := audit.Append(tc, db, audit.Record{
-				Actor: audit.Actor{ID: p.Subject, Role: string(p.Role)}, Action: AuditAction,
-				Target:  audit.Target{Kind: "exam_test", ID: t.ID},
-				Details: map[string]any{"batch_id": t.BatchID, "subject": t.Subject, "date": t.Date, "changes": chunk},
-				At:      now, RequestID: httpapi.RequestID(ctx),
-			}); err != nil {
+			if err := s.deps.Audit.Record(tc, db, audit.By(p), AuditAction, audit.Target{Kind: "exam_test", ID: t.ID},
+				map[string]any{"batch_id": t.BatchID, "subject": t.Subject, "date": t.Date, "changes": chunk}); err != nil {
 				return fmt.Errorf("record the result edits of test %s: %w", t.ID, err)
 			}
 		}

@@ -93,7 +93,7 @@ func (s *Service) CreateTest(ctx context.Context, in NewTest) (*Test, error) {
 	t := &Test{
 		ID: id.New(), BatchID: b.ID, BranchID: b.BranchID, CourseID: b.CourseID, Subject: in.Subject, Name: in.Name,
 		Date: in.Date, MaxMarks: fromHundredths(mm), Weight: fromHundredths(w), CreatedBy: rbac.Must(ctx).Subject,
-		CreatedAt: s.app.Clock.Now().UTC().Truncate(time.Millisecond),
+		CreatedAt: s.deps.Clock.Now().UTC().Truncate(time.Millisecond),
 	}
 	if _, err := db.Collection(TestsCollection).InsertOne(ctx, t); err != nil {
 		return nil, fmt.Errorf("create test of batch %s: %w", b.ID, err)

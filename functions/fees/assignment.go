@@ -227,7 +227,7 @@ func (s *Service) Assign(ctx context.Context, in NewAssignment) (*AssignmentView
 	if err != nil {
 		return nil, fmt.Errorf("assign plan to enrolment %s: %w", e.ID, err)
 	}
-	now := s.app.Clock.Now()
+	now := s.deps.Clock.Now()
 	gross := Prorate(p.Total, b.StartDate, b.EndDate, e.From)
 	a := &Assignment{
 		ID: id.New(), EnrolmentID: e.ID, StudentID: e.StudentID, BatchID: e.BatchID, BranchID: e.BranchID,
@@ -261,7 +261,7 @@ func (s *Service) Assign(ctx context.Context, in NewAssignment) (*AssignmentView
 		if _, err := db.Collection(InstalmentsCollection).InsertMany(tc, docs); err != nil {
 			return fmt.Errorf("materialise instalments of %s: %w", a.ID, err)
 		}
-		return s.app.Audit(tc, "fees.assignment.created", audit.Target{Kind: "fee_assignment", ID: a.ID},
+		return s.deps.Audit.Record(tc, store.Database(tc), audit.By(rbac.Must(tc)), "fees.assignment.created", audit.Target{Kind: "fee_assignment", ID: a.ID},
 			map[string]any{"enrolment_id": e.ID, "plan_id": p.ID, "gross": gross, "instalments": len(docs)})
 	})
 	if err != nil {
@@ -470,7 +470,7 @@ func (s *Service) changeAssignment(ctx context.Context, assignmentID, action str
 	if _, err := visibleAssignment(ctx, assignmentID); err != nil {
 		return nil, err
 	}
-	now := s.app.Clock.Now()
+	now := s.deps.Clock.Now()
 	today := s.today(ctx)
 	var view *AssignmentView
 	err := store.Tx(ctx, store.Database(ctx), func(tc context.Context) error {
@@ -492,7 +492,7 @@ func (s *Service) changeAssignment(ctx context.Context, assignmentID, action str
 		if err := s.recalculate(tc, &a, today, now); err != nil {
 			return err
 		}
-		if err := s.app.Audit(tc, action, audit.Target{Kind: "fee_assignment", ID: a.ID}, details); err != nil {
+		if err := s.deps.Audit.Record(tc, store.Database(tc), audit.By(rbac.Must(tc)), action, audit.Target{Kind: "fee_assignment", ID: a.ID}, details); err != nil {
 			return err
 		}
 		is, err := instalmentsOf(tc, a.ID)
@@ -517,7 +517,7 @@ func (s *Service) GrantConcession(ctx context.Context, assignmentID string, in N
 			return nil, apperr.Errorf(apperr.Conflict, "the assignment has too many concessions")
 		}
 		c := Concession{ID: id.New(), Kind: in.Kind, BasisPoints: in.BasisPoints, Amount: in.Amount, Reason: in.Reason,
-			ApprovedBy: p.Subject, ApprovedAt: s.app.Clock.Now()}
+			ApprovedBy: p.Subject, ApprovedAt: s.deps.Clock.Now()}
 		a.Concessions = append(a.Concessions, c)
 		return map[string]any{"concession_id": c.ID, "kind": c.Kind, "basis_points": c.BasisPoints, "amount": c.Amount, "reason": c.Reason}, nil
 	})
@@ -536,7 +536,7 @@ func (s *Service) RevokeConcession(ctx context.Context, assignmentID, concession
 			if c.Revoked {
 				return nil, apperr.Errorf(apperr.Conflict, "the concession is already revoked")
 			}
-			now := s.app.Clock.Now()
+			now := s.deps.Clock.Now()
 			c.Revoked, c.RevokedBy, c.RevokedAt = true, p.Subject, &now
 			return map[string]any{"concession_id": c.ID}, nil
 		}

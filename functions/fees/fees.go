@@ -46,7 +46,8 @@ import (
 	"go.mongodb.org/mongo-driver/mongo"
 	"go.mongodb.org/mongo-driver/mongo/options"
 
-	"github.com/edugrid/edugrid/shared/app"
+	"github.com/edugrid/edugrid/shared/audit"
+	"github.com/edugrid/edugrid/shared/clock"
 	"github.com/edugrid/edugrid/shared/store"
 	"github.com/edugrid/edugrid/shared/tenant"
 )
@@ -71,11 +72,17 @@ const MaxAmount int64 = 1_000_000_000_000
 
 // Service is the fees area. Construct with New.
 type Service struct {
-	app *app.App
+	deps Deps
 }
 
-// New returns the fees service over a.
-func New(a *app.App) *Service { return &Service{app: a} }
+// Deps is what the fees area needs; every field is required.
+type Deps struct {
+	Clock clock.Clock
+	Audit audit.Recorder
+}
+
+// New returns the fees service over d.
+func New(d Deps) *Service { return &Service{deps: d} }
 
 // EnsureIndexes creates the area's indexes in a tenant database; idempotent.
 func EnsureIndexes(ctx context.Context, db lungo.IDatabase) error {
@@ -114,7 +121,7 @@ func EnsureIndexes(ctx context.Context, db lungo.IDatabase) error {
 
 // today is the tenant-local date now.
 func (s *Service) today(ctx context.Context) string {
-	return tenant.FromContext(ctx).Today(s.app.Clock.Now())
+	return tenant.FromContext(ctx).Today(s.deps.Clock.Now())
 }
 
 func currency(ctx context.Context) string { return tenant.FromContext(ctx).Settings.Currency }

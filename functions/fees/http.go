@@ -3,7 +3,6 @@ package fees
 import (
 	"net/http"
 
-	"github.com/edugrid/edugrid/shared/app"
 	"github.com/edugrid/edugrid/shared/apperr"
 	"github.com/edugrid/edugrid/shared/httpapi"
 	"github.com/edugrid/edugrid/shared/id"
@@ -55,9 +54,9 @@ func (s *Service) Routes() []httpapi.Route {
 	}
 }
 
-// Handler returns the fees area's HTTP handler.
-func Handler(a *app.App) *httpapi.Area {
-	return httpapi.NewArea("fees", New(a).Routes(), a.AreaOptions())
+// Area returns the fees area's HTTP handler, served with opts.
+func (s *Service) Area(opts httpapi.Options) *httpapi.Area {
+	return httpapi.NewArea("fees", s.Routes(), opts)
 }
 
 func (s *Service) handleCreatePlan(w http.ResponseWriter, r *http.Request) error {

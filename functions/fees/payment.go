@@ -156,7 +156,7 @@ func (s *Service) Pay(ctx context.Context, key string, in NewPayment) (*Payment,
 	if err := store.Database(ctx).Collection(students.StudentsCollection).FindOne(ctx, bson.M{"_id": in.StudentID}).Decode(&st); err != nil {
 		return nil, false, fmt.Errorf("pay for student %s: %w", in.StudentID, err)
 	}
-	now := s.app.Clock.Now()
+	now := s.deps.Clock.Now()
 	paidOn := in.PaidOn
 	if paidOn == "" {
 		paidOn = s.today(ctx)
@@ -208,7 +208,7 @@ func (s *Service) Pay(ctx context.Context, key string, in NewPayment) (*Payment,
 		if _, err := db.Collection(PaymentsCollection).InsertOne(tc, p); err != nil {
 			return fmt.Errorf("record payment: %w", err)
 		}
-		if err := s.app.Audit(tc, "fees.payment.recorded", audit.Target{Kind: "fee_payment", ID: p.ID}, map[string]any{
+		if err := s.deps.Audit.Record(tc, store.Database(tc), audit.By(rbac.Must(tc)), "fees.payment.recorded", audit.Target{Kind: "fee_payment", ID: p.ID}, map[string]any{
 			"receipt_no": p.ReceiptNo, "student_id": p.StudentID, "amount": p.Amount, "method": p.Method,
 			"reference": p.Reference, "credit": p.Credit, "allocations": len(p.Allocations),
 		}); err != nil {

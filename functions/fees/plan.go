@@ -12,6 +12,7 @@ import (
 	"github.com/edugrid/edugrid/shared/audit"
 	"github.com/edugrid/edugrid/shared/httpapi"
 	"github.com/edugrid/edugrid/shared/id"
+	"github.com/edugrid/edugrid/shared/rbac"
 	"github.com/edugrid/edugrid/shared/store"
 	"github.com/edugrid/edugrid/shared/tenant"
 )
@@ -213,14 +214,14 @@ func (n *NewPlan) Validate() error {
 
 // CreatePlan adds a plan in the tenant's currency.
 func (s *Service) CreatePlan(ctx context.Context, in NewPlan) (*Plan, error) {
-	now := s.app.Clock.Now()
+	now := s.deps.Clock.Now()
 	p := &Plan{ID: id.New(), Name: in.Name, Currency: currency(ctx), Total: in.Total, Schedule: in.Schedule,
 		LateFee: in.LateFee, Active: true, CreatedAt: now, UpdatedAt: now}
 	err := store.Tx(ctx, store.Database(ctx), func(tc context.Context) error {
 		if _, err := store.Database(tc).Collection(PlansCollection).InsertOne(tc, p); err != nil {
 			return fmt.Errorf("create fee plan %s: %w", in.Name, err)
 		}
-		return s.app.Audit(tc, "fees.plan.created", audit.Target{Kind: "fee_plan", ID: p.ID}, in)
+		return s.deps.Audit.Record(tc, store.Database(tc), audit.By(rbac.Must(tc)), "fees.plan.created", audit.Target{Kind: "fee_plan", ID: p.ID}, in)
 	})
 	if err != nil {
 		return nil, err

@@ -84,7 +84,7 @@ func (s *Service) RefundPayment(ctx context.Context, in NewRefund) (*Refund, err
 	if _, err := s.GetPayment(ctx, in.PaymentID); err != nil {
 		return nil, err
 	}
-	now := s.app.Clock.Now()
+	now := s.deps.Clock.Now()
 	today := s.today(ctx)
 	var out *Refund
 	err := store.Tx(ctx, store.Database(ctx), func(tc context.Context) error {
@@ -152,7 +152,7 @@ func (s *Service) RefundPayment(ctx context.Context, in NewRefund) (*Refund, err
 		if _, err := db.Collection(RefundsCollection).InsertOne(tc, r); err != nil {
 			return fmt.Errorf("record refund of payment %s: %w", p.ID, err)
 		}
-		if err := s.app.Audit(tc, "fees.refund.recorded", audit.Target{Kind: "fee_refund", ID: r.ID}, map[string]any{
+		if err := s.deps.Audit.Record(tc, store.Database(tc), audit.By(rbac.Must(tc)), "fees.refund.recorded", audit.Target{Kind: "fee_refund", ID: r.ID}, map[string]any{
 			"number": r.Number, "payment_id": p.ID, "receipt_no": p.ReceiptNo, "amount": r.Amount, "from_credit": r.FromCredit, "reason": r.Reason,
 		}); err != nil {
 			return err
@@ -216,7 +216,7 @@ func (s *Service) Waive(ctx context.Context, in NewWaiver) (*Waiver, error) {
 	if err := students.CanSeeStudent(ctx, i.StudentID); err != nil {
 		return nil, apperr.Errorf(apperr.NotFound, "no such instalment")
 	}
-	now := s.app.Clock.Now()
+	now := s.deps.Clock.Now()
 	var out *Waiver
 	err = store.Tx(ctx, store.Database(ctx), func(tc context.Context) error {
 		db := store.Database(tc)
@@ -239,7 +239,7 @@ func (s *Service) Waive(ctx context.Context, in NewWaiver) (*Waiver, error) {
 		if _, err := db.Collection(WaiversCollection).InsertOne(tc, w); err != nil {
 			return fmt.Errorf("record waiver on %s: %w", i.ID, err)
 		}
-		if err := s.app.Audit(tc, "fees.waiver.recorded", audit.Target{Kind: "fee_waiver", ID: w.ID}, map[string]any{
+		if err := s.deps.Audit.Record(tc, store.Database(tc), audit.By(rbac.Must(tc)), "fees.waiver.recorded", audit.Target{Kind: "fee_waiver", ID: w.ID}, map[string]any{
 			"number": w.Number, "instalment_id": i.ID, "amount": w.Amount, "reason": w.Reason,
 		}); err != nil {
 			return err

@@ -65,7 +65,7 @@ func lateFeeDue(r tenant.LateFeeRule, dueDate, today string) (int64, bool) {
 // per-day fee is raised to what the days overdue call for, never lowered. Each change is its own
 // transaction with its audit entry, so a run stopped halfway and started again applies nothing twice. It
 // returns how many instalments it changed.
-func ApplyLateFees(ctx context.Context, db lungo.IDatabase, t *tenant.Tenant, now time.Time) (int, error) {
+func (s *Service) ApplyLateFees(ctx context.Context, db lungo.IDatabase, t *tenant.Tenant, now time.Time) (int, error) {
 	today := t.Today(now)
 	coll := db.Collection(InstalmentsCollection)
 	cur, err := coll.Find(ctx, bson.M{"status": InstalmentOpen, "due_date": bson.M{"$lt": today}})
@@ -116,10 +116,9 @@ func ApplyLateFees(ctx context.Context, db lungo.IDatabase, t *tenant.Tenant, no
 				return nil // paid or changed meanwhile; the next run looks again
 			}
 			changed = true
-			_, err = audit.Append(tc, db, audit.Record{Actor: SchedulerActor, Action: "fees.late_fee.applied",
-				Target: audit.Target{Kind: "fee_instalment", ID: i.ID}, At: now,
-				Details: map[string]any{"rule": key, "amount": add, "late_fee": i.LateFee + add}})
-			return err
+			return s.deps.Audit.Record(tc, db, SchedulerActor, "fees.late_fee.applied",
+				audit.Target{Kind: "fee_instalment", ID: i.ID},
+				map[string]any{"rule": key, "amount": add, "late_fee": i.LateFee + add})
 		})
 		if err != nil {
 			return applied, err
@@ -182,7 +181,7 @@ func ReminderID(instalmentID, stageName string) string {
 // latest stage (days before due, due date, days overdue) whose day has come, addressed to the student's
 // account with the guardians' accounts in the data. Its IDs make notify.Send deliver each (instalment,
 // stage) at most once however often this runs; a settled instalment is never reminded.
-func DueReminders(ctx context.Context, db lungo.IDatabase, t *tenant.Tenant, now time.Time) ([]notify.Notification, error) {
+func (s *Service) DueReminders(ctx context.Context, db lungo.IDatabase, t *tenant.Tenant, now time.Time) ([]notify.Notification, error) {
 	stages := stagesOf(t.Settings.Reminders)
 	if len(stages) == 0 {
 		return nil, nil

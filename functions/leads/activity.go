@@ -57,7 +57,7 @@ func (s *Service) record(ctx context.Context, a Activity) error {
 }
 
 func (s *Service) recorded(ctx context.Context, a Activity) (*Activity, error) {
-	a.ID, a.ActorID, a.At = id.New(), actor(ctx), s.app.Clock.Now()
+	a.ID, a.ActorID, a.At = id.New(), actor(ctx), s.deps.Clock.Now()
 	if _, err := store.Database(ctx).Collection(ActivitiesCollection).InsertOne(ctx, a); err != nil {
 		return nil, fmt.Errorf("record %s of lead %s: %w", a.Kind, a.LeadID, err)
 	}

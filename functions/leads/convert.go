@@ -15,6 +15,7 @@ import (
 	"github.com/edugrid/edugrid/shared/audit"
 	"github.com/edugrid/edugrid/shared/httpapi"
 	"github.com/edugrid/edugrid/shared/id"
+	"github.com/edugrid/edugrid/shared/rbac"
 	"github.com/edugrid/edugrid/shared/store"
 )
 
@@ -124,7 +125,7 @@ func (s *Service) Convert(ctx context.Context, leadID, key string, in ConvertLea
 	if err := ns.Validate(); err != nil {
 		return nil, false, err
 	}
-	studentsSvc, feesSvc := students.New(s.app), fees.New(s.app)
+	studentsSvc, feesSvc := s.deps.Students, s.deps.Fees
 	var (
 		out      *Conversion
 		replayed bool
@@ -165,7 +166,7 @@ func (s *Service) Convert(ctx context.Context, leadID, key string, in ConvertLea
 			return err
 		}
 		c := &Conversion{LeadID: l.ID, StudentID: st.ID, PRN: st.PRN, EnrolmentID: e.ID, AssignmentID: a.ID}
-		now := s.app.Clock.Now()
+		now := s.deps.Clock.Now()
 		res, err := store.Database(tc).Collection(LeadsCollection).UpdateOne(tc, bson.M{"_id": l.ID, "student_id": "", "stage": string(StageWon)},
 			bson.M{"$set": bson.M{"student_id": st.ID, "converted_at": now, "conversion": c, "convert_key": key, "convert_hash": hash, "updated_at": now}})
 		if err != nil {
@@ -177,7 +178,7 @@ func (s *Service) Convert(ctx context.Context, leadID, key string, in ConvertLea
 		if err := s.record(tc, Activity{LeadID: l.ID, Kind: ActivityConverted, StudentID: st.ID}); err != nil {
 			return err
 		}
-		if err := s.app.Audit(tc, "leads.lead.converted", audit.Target{Kind: "lead", ID: l.ID}, c); err != nil {
+		if err := s.deps.Audit.Record(tc, store.Database(tc), audit.By(rbac.Must(tc)), "leads.lead.converted", audit.Target{Kind: "lead", ID: l.ID}, c); err != nil {
 			return err
 		}
 		if err := s.step(stepMarked); err != nil {

@@ -74,7 +74,7 @@ func (s *Service) ScheduleFollowUp(ctx context.Context, leadID string, in NewFol
 	if l.Stage == StageLost {
 		return nil, apperr.Errorf(apperr.Conflict, "the lead is lost; reopen it to follow it up")
 	}
-	now := s.app.Clock.Now()
+	now := s.deps.Clock.Now()
 	if !in.DueAt.After(now) || in.DueAt.After(now.AddDate(1, 0, 0)) {
 		return nil, apperr.InvalidField("due_at", "must be in the future, within a year")
 	}
@@ -113,7 +113,7 @@ func (s *Service) CompleteFollowUp(ctx context.Context, followUpID string, d Fol
 	if _, err := visibleLead(ctx, f.LeadID); err != nil {
 		return nil, apperr.Errorf(apperr.NotFound, "no such follow-up")
 	}
-	now := s.app.Clock.Now()
+	now := s.deps.Clock.Now()
 	var out FollowUp
 	err = store.Tx(ctx, store.Database(ctx), func(tc context.Context) error {
 		err := store.Database(tc).Collection(FollowUpsCollection).FindOneAndUpdate(tc, bson.M{"_id": f.ID, "done": false},
@@ -142,7 +142,7 @@ const overdueCursorSep = "|"
 // may see (branch admins: their branches).
 func (s *Service) OverdueFollowUps(ctx context.Context, counsellor string, pr httpapi.PageRequest) (httpapi.Page[FollowUp], error) {
 	p := rbac.Must(ctx)
-	and := bson.A{bson.M{"done": false, "due_at": bson.M{"$lt": s.app.Clock.Now()}}}
+	and := bson.A{bson.M{"done": false, "due_at": bson.M{"$lt": s.deps.Clock.Now()}}}
 	switch {
 	case p.Role == rbac.Counsellor:
 		if counsellor != "" && counsellor != p.Subject {

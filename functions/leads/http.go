@@ -4,7 +4,6 @@ import (
 	"net/http"
 
 	"github.com/edugrid/edugrid/functions/fees"
-	"github.com/edugrid/edugrid/shared/app"
 	"github.com/edugrid/edugrid/shared/httpapi"
 	"github.com/edugrid/edugrid/shared/rbac"
 )
@@ -47,13 +46,9 @@ func (s *Service) Routes() []httpapi.Route {
 	}
 }
 
-// Handler returns the leads area's HTTP handler.
-func Handler(a *app.App) *httpapi.Area {
-	return New(a).handler()
-}
-
-func (s *Service) handler() *httpapi.Area {
-	return httpapi.NewArea("leads", s.Routes(), s.app.AreaOptions())
+// Area returns the leads area's HTTP handler, served with opts.
+func (s *Service) Area(opts httpapi.Options) *httpapi.Area {
+	return httpapi.NewArea("leads", s.Routes(), opts)
 }
 
 func (s *Service) handleCreate(w http.ResponseWriter, r *http.Request) error {

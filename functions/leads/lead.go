@@ -10,8 +10,6 @@ import (
 	"go.mongodb.org/mongo-driver/bson"
 	"go.mongodb.org/mongo-driver/mongo/options"
 
-	"github.com/edugrid/edugrid/functions/academic"
-	"github.com/edugrid/edugrid/functions/users"
 	"github.com/edugrid/edugrid/shared/account"
 	"github.com/edugrid/edugrid/shared/apperr"
 	"github.com/edugrid/edugrid/shared/httpapi"
@@ -81,14 +79,14 @@ func (n *NewLead) Validate() error {
 // has the same normalised phone or email; the problem names it (errors.existing_lead_id).
 func (s *Service) CreateLead(ctx context.Context, in NewLead) (*Lead, error) {
 	p := rbac.Must(ctx)
-	if _, err := users.New(s.app).GetBranch(ctx, in.BranchID); err != nil {
+	if _, err := s.deps.Branches.GetBranch(ctx, in.BranchID); err != nil {
 		if apperr.CodeOf(err) == apperr.NotFound {
 			return nil, apperr.InvalidField("branch_id", "names no branch you manage")
 		}
 		return nil, err
 	}
 	if in.CourseID != "" {
-		if _, err := academic.New(s.app).GetCourse(ctx, in.CourseID); err != nil {
+		if _, err := s.deps.Courses.GetCourse(ctx, in.CourseID); err != nil {
 			if apperr.CodeOf(err) == apperr.NotFound {
 				return nil, apperr.InvalidField("course_id", "names no course")
 			}
@@ -119,7 +117,7 @@ func (s *Service) CreateLead(ctx context.Context, in NewLead) (*Lead, error) {
 	if err := duplicateOf(ctx, l.PhoneNorm, l.EmailNorm, ""); err != nil {
 		return nil, err
 	}
-	now := s.app.Clock.Now()
+	now := s.deps.Clock.Now()
 	l.CreatedAt, l.UpdatedAt, l.Stages = now, now, []StageEntry{{Stage: StageNew, At: now}}
 	err := store.Tx(ctx, store.Database(ctx), func(tc context.Context) error {
 		if _, err := store.Database(tc).Collection(LeadsCollection).InsertOne(tc, l); err != nil {
@@ -279,7 +277,7 @@ func (s *Service) Assign(ctx context.Context, leadID string, a Assignment) (*Lea
 	err = store.Tx(ctx, store.Database(ctx), func(tc context.Context) error {
 		err := store.Database(tc).Collection(LeadsCollection).FindOneAndUpdate(tc,
 			bson.M{"_id": l.ID, "counsellor_id": l.CounsellorID, "student_id": ""},
-			bson.M{"$set": bson.M{"counsellor_id": a.CounsellorID, "updated_at": s.app.Clock.Now()}},
+			bson.M{"$set": bson.M{"counsellor_id": a.CounsellorID, "updated_at": s.deps.Clock.Now()}},
 			options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&out)
 		if store.IsNotFound(err) {
 			return apperr.Errorf(apperr.Conflict, "the lead changed meanwhile; read it again")
@@ -359,14 +357,14 @@ func (s *Service) UpdateLead(ctx context.Context, leadID string, c LeadChange) (
 		return nil, apperr.Errorf(apperr.Conflict, "the lead was converted into student %s; change the student instead", l.StudentID)
 	}
 	if c.CourseID != nil && *c.CourseID != "" {
-		if _, err := academic.New(s.app).GetCourse(ctx, *c.CourseID); err != nil {
+		if _, err := s.deps.Courses.GetCourse(ctx, *c.CourseID); err != nil {
 			if apperr.CodeOf(err) == apperr.NotFound {
 				return nil, apperr.InvalidField("course_id", "names no course")
 			}
 			return nil, err
 		}
 	}
-	set, unset := bson.M{"updated_at": s.app.Clock.Now()}, bson.M{}
+	set, unset := bson.M{"updated_at": s.deps.Clock.Now()}, bson.M{}
 	phone, phoneNorm, email := l.Phone, l.PhoneNorm, l.Email
 	if c.Phone != nil {
 		phone, phoneNorm = *c.Phone, ""

@@ -56,11 +56,15 @@ import (
 	"time"
 
 	"github.com/256dpi/lungo"
+	"github.com/edugrid/edugrid/functions/academic"
+	"github.com/edugrid/edugrid/functions/fees"
+	"github.com/edugrid/edugrid/functions/students"
+	"github.com/edugrid/edugrid/functions/users"
+	"github.com/edugrid/edugrid/shared/audit"
+	"github.com/edugrid/edugrid/shared/clock"
 	"go.mongodb.org/mongo-driver/bson"
 	"go.mongodb.org/mongo-driver/mongo"
 	"go.mongodb.org/mongo-driver/mongo/options"
-
-	"github.com/edugrid/edugrid/shared/app"
 )
 
 // The area's collections in a tenant database.
@@ -139,14 +143,47 @@ type Conversion struct {
 
 // Service is the leads area. Construct with New.
 type Service struct {
-	app *app.App
+	deps Deps
 	// failAt, when set (tests only, export_test.go), is called after each step of a conversion; an error
 	// it returns aborts the conversion there, as a crash or a failing write would.
 	failAt func(step string) error
 }
 
-// New returns the leads service over a.
-func New(a *app.App) *Service { return &Service{app: a} }
+// Branches reads the institution's branches (the users area).
+type Branches interface {
+	// GetBranch returns a branch the caller may see; NotFound otherwise.
+	GetBranch(ctx context.Context, branchID string) (*users.Branch, error)
+}
+
+// Courses reads the institution's courses (the academic area).
+type Courses interface {
+	// GetCourse returns a course; NotFound when there is none.
+	GetCourse(ctx context.Context, courseID string) (*academic.Course, error)
+}
+
+// Students admits a converted lead (the students area). Both join a store.Tx in ctx.
+type Students interface {
+	CreateStudent(ctx context.Context, in students.NewStudent) (*students.Student, error)
+	Enrol(ctx context.Context, in students.NewEnrolment) (*students.Enrolment, error)
+}
+
+// Fees bills a converted lead's enrolment (the fees area); joins a store.Tx in ctx.
+type Fees interface {
+	Assign(ctx context.Context, in fees.NewAssignment) (*fees.AssignmentView, error)
+}
+
+// Deps is what the leads area needs; every field is required.
+type Deps struct {
+	Clock    clock.Clock
+	Audit    audit.Recorder
+	Branches Branches
+	Courses  Courses
+	Students Students
+	Fees     Fees
+}
+
+// New returns the leads service over d.
+func New(d Deps) *Service { return &Service{deps: d} }
 
 // EnsureIndexes creates the area's indexes in a tenant database; idempotent.
 func EnsureIndexes(ctx context.Context, db lungo.IDatabase) error {

@@ -749,7 +749,7 @@ func TestConversionFailingAtAnyStepLeavesNothing(t *testing.T) {
 	for _, step := range leads.ConversionSteps {
 		t.Run(step, func(t *testing.T) {
 			before := s.snapshot(t, l.ID)
-			h := leads.HandlerFailingAt(s.env.App, func(at string) error {
+			h := leads.AreaFailingAt(s.env.Services.Leads, s.env.App.AreaOptions(), func(at string) error {
 				if at == step {
 					return injected
 				}

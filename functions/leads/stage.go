@@ -98,7 +98,7 @@ func (s *Service) ChangeStage(ctx context.Context, leadID string, c StageChange)
 		}
 		return nil, apperr.Errorf(apperr.Conflict, "a lead in stage %s cannot move to %s (allowed: %s)", l.Stage, c.Stage, allowed)
 	}
-	now := s.app.Clock.Now()
+	now := s.deps.Clock.Now()
 	set := bson.M{"stage": c.Stage, "lost_reason": c.LostReason, "open": c.Stage.open(), "updated_at": now}
 	var out Lead
 	err = store.Tx(ctx, store.Database(ctx), func(tc context.Context) error {

@@ -11,11 +11,11 @@ import (
 	"go.mongodb.org/mongo-driver/bson"
 	"go.mongodb.org/mongo-driver/mongo/options"
 
-	"github.com/edugrid/edugrid/functions/academic"
 	"github.com/edugrid/edugrid/shared/apperr"
 	"github.com/edugrid/edugrid/shared/audit"
 	"github.com/edugrid/edugrid/shared/httpapi"
 	"github.com/edugrid/edugrid/shared/id"
+	"github.com/edugrid/edugrid/shared/rbac"
 	"github.com/edugrid/edugrid/shared/store"
 )
 
@@ -415,7 +415,7 @@ func nextOrder(ctx context.Context, collection, courseID string) (int64, error) 
 
 // CreateModule adds a draft module to a course. NotFound when there is no such course.
 func (s *Service) CreateModule(ctx context.Context, courseID string, in NewModule) (*Module, error) {
-	if _, err := academic.New(s.app).GetCourse(ctx, courseID); err != nil {
+	if _, err := s.deps.Courses.GetCourse(ctx, courseID); err != nil {
 		return nil, err
 	}
 	if in.Order == 0 {
@@ -429,7 +429,7 @@ func (s *Service) CreateModule(ctx context.Context, courseID string, in NewModul
 	if _, err := store.Database(ctx).Collection(ModulesCollection).InsertOne(ctx, m); err != nil {
 		return nil, fmt.Errorf("create module of course %s: %w", courseID, err)
 	}
-	if err := s.app.Audit(ctx, "learning.module.created", audit.Target{Kind: "learning_module", ID: m.ID}, in); err != nil {
+	if err := s.deps.Audit.Record(ctx, store.Database(ctx), audit.By(rbac.Must(ctx)), "learning.module.created", audit.Target{Kind: "learning_module", ID: m.ID}, in); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -462,7 +462,7 @@ func (s *Service) UpdateModule(ctx context.Context, moduleID string, c ModuleCha
 	if err != nil {
 		return nil, fmt.Errorf("update module %s: %w", moduleID, err)
 	}
-	if err := s.app.Audit(ctx, "learning.module.updated", audit.Target{Kind: "learning_module", ID: moduleID}, c); err != nil {
+	if err := s.deps.Audit.Record(ctx, store.Database(ctx), audit.By(rbac.Must(ctx)), "learning.module.updated", audit.Target{Kind: "learning_module", ID: moduleID}, c); err != nil {
 		return nil, err
 	}
 	return &m, nil
@@ -491,7 +491,7 @@ func (s *Service) CreateLesson(ctx context.Context, moduleID string, in NewLesso
 	}
 	// The audit entry names the change, not the content: a lesson's quizzes can outgrow an entry's details.
 	details := map[string]any{"course_id": l.CourseID, "module_id": l.ModuleID, "title": l.Title, "order": l.Order, "items": len(l.Items)}
-	if err := s.app.Audit(ctx, "learning.lesson.created", audit.Target{Kind: "learning_lesson", ID: l.ID}, details); err != nil {
+	if err := s.deps.Audit.Record(ctx, store.Database(ctx), audit.By(rbac.Must(ctx)), "learning.lesson.created", audit.Target{Kind: "learning_lesson", ID: l.ID}, details); err != nil {
 		return nil, err
 	}
 	return l, nil
@@ -540,7 +540,7 @@ func (s *Service) UpdateLesson(ctx context.Context, lessonID string, c LessonCha
 		if c.Items != nil {
 			details["items"] = len(*c.Items) // how many, not the content: quizzes can outgrow an entry's details
 		}
-		return s.app.Audit(tc, "learning.lesson.updated", audit.Target{Kind: "learning_lesson", ID: lessonID}, details)
+		return s.deps.Audit.Record(tc, store.Database(tc), audit.By(rbac.Must(tc)), "learning.lesson.updated", audit.Target{Kind: "learning_lesson", ID: lessonID}, details)
 	})
 	if err != nil {
 		return nil, err
@@ -558,7 +558,7 @@ type CourseContent struct {
 // Content returns a course's content for authors, modules and lessons in order. NotFound when there is no
 // such course.
 func (s *Service) Content(ctx context.Context, courseID string) (*CourseContent, error) {
-	if _, err := academic.New(s.app).GetCourse(ctx, courseID); err != nil {
+	if _, err := s.deps.Courses.GetCourse(ctx, courseID); err != nil {
 		return nil, err
 	}
 	out := &CourseContent{CourseID: courseID, Modules: []Module{}, Lessons: []Lesson{}}

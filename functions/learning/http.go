@@ -3,7 +3,6 @@ package learning
 import (
 	"net/http"
 
-	"github.com/edugrid/edugrid/shared/app"
 	"github.com/edugrid/edugrid/shared/httpapi"
 	"github.com/edugrid/edugrid/shared/rbac"
 )
@@ -47,9 +46,9 @@ func (s *Service) Routes() []httpapi.Route {
 	}
 }
 
-// Handler returns the learning area's HTTP handler.
-func Handler(a *app.App) *httpapi.Area {
-	return httpapi.NewArea("learning", New(a).Routes(), a.AreaOptions())
+// Area returns the learning area's HTTP handler, served with opts.
+func (s *Service) Area(opts httpapi.Options) *httpapi.Area {
+	return httpapi.NewArea("learning", s.Routes(), opts)
 }
 
 func (s *Service) handleContent(w http.ResponseWriter, r *http.Request) error {

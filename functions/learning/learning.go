@@ -42,10 +42,12 @@ import (
 	"go.mongodb.org/mongo-driver/mongo"
 	"go.mongodb.org/mongo-driver/mongo/options"
 
+	"github.com/edugrid/edugrid/functions/academic"
 	"github.com/edugrid/edugrid/functions/students"
-	"github.com/edugrid/edugrid/shared/app"
 	"github.com/edugrid/edugrid/shared/apperr"
+	"github.com/edugrid/edugrid/shared/audit"
 	"github.com/edugrid/edugrid/shared/authn"
+	"github.com/edugrid/edugrid/shared/clock"
 	"github.com/edugrid/edugrid/shared/rbac"
 	"github.com/edugrid/edugrid/shared/store"
 	"github.com/edugrid/edugrid/shared/tenant"
@@ -72,13 +74,26 @@ const (
 
 // Service manages content, interactions, quizzes and progress. Construct with New.
 type Service struct {
-	app     *app.App
+	deps    Deps
 	limiter *authn.Limiter
 }
 
-// New returns the learning service over a.
-func New(a *app.App) *Service {
-	return &Service{app: a, limiter: authn.NewLimiter(time.Minute/InteractionRate, InteractionBurst, limiterKeys, a.Clock)}
+// Courses reads the institution's courses (the academic area).
+type Courses interface {
+	// GetCourse returns a course; NotFound when there is none.
+	GetCourse(ctx context.Context, courseID string) (*academic.Course, error)
+}
+
+// Deps is what the learning area needs; every field is required.
+type Deps struct {
+	Clock   clock.Clock
+	Audit   audit.Recorder
+	Courses Courses
+}
+
+// New returns the learning service over d.
+func New(d Deps) *Service {
+	return &Service{deps: d, limiter: authn.NewLimiter(time.Minute/InteractionRate, InteractionBurst, limiterKeys, d.Clock)}
 }
 
 // EnsureIndexes creates the area's indexes in a tenant database.
@@ -168,11 +183,11 @@ func (s *Service) batchFor(ctx context.Context, studentID, courseID string) (str
 }
 
 func (s *Service) today(ctx context.Context) string {
-	return tenant.FromContext(ctx).Today(s.app.Clock.Now())
+	return tenant.FromContext(ctx).Today(s.deps.Clock.Now())
 }
 
 // now is the server's time as both engines store it (milliseconds), so a document read back equals the one
 // written.
-func (s *Service) now() time.Time { return s.app.Clock.Now().UTC().Truncate(time.Millisecond) }
+func (s *Service) now() time.Time { return s.deps.Clock.Now().UTC().Truncate(time.Millisecond) }
 
 func scopedID(studentID, other string) string { return studentID + ":" + other }

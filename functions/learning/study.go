@@ -7,7 +7,6 @@ import (
 
 	"go.mongodb.org/mongo-driver/bson"
 
-	"github.com/edugrid/edugrid/functions/academic"
 	"github.com/edugrid/edugrid/shared/apperr"
 	"github.com/edugrid/edugrid/shared/id"
 	"github.com/edugrid/edugrid/shared/store"
@@ -103,7 +102,7 @@ func (s *Service) CourseOutline(ctx context.Context, courseID string) (*Outline,
 	if err != nil {
 		return nil, err
 	}
-	course, err := academic.New(s.app).GetCourse(ctx, courseID)
+	course, err := s.deps.Courses.GetCourse(ctx, courseID)
 	if err != nil {
 		return nil, err
 	}
@@ -151,7 +150,7 @@ func (s *Service) MyCourses(ctx context.Context) ([]MyCourse, error) {
 		return nil, err
 	}
 	out := []MyCourse{}
-	acad := academic.New(s.app)
+	acad := s.deps.Courses
 	for _, courseID := range sortedKeys(batches) {
 		c, err := acad.GetCourse(ctx, courseID)
 		if err != nil {

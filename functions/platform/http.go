@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 
-	"github.com/edugrid/edugrid/shared/app"
 	"github.com/edugrid/edugrid/shared/httpapi"
 	"github.com/edugrid/edugrid/shared/rbac"
 	"github.com/edugrid/edugrid/shared/tenant"
@@ -36,9 +35,9 @@ func (s *Service) Routes() []httpapi.Route {
 	}
 }
 
-// Handler returns the platform area's HTTP handler.
-func Handler(a *app.App) *httpapi.Area {
-	return httpapi.NewArea("platform", New(a).Routes(), a.AreaOptions())
+// Area returns the platform area's HTTP handler, served with opts.
+func (s *Service) Area(opts httpapi.Options) *httpapi.Area {
+	return httpapi.NewArea("platform", s.Routes(), opts)
 }
 
 func (s *Service) handleProvision(w http.ResponseWriter, r *http.Request) error {

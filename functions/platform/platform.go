@@ -14,32 +14,42 @@ import (
 	"github.com/256dpi/lungo"
 	"go.mongodb.org/mongo-driver/bson"
 
-	"github.com/edugrid/edugrid/functions/academic"
-	"github.com/edugrid/edugrid/functions/attendance"
-	"github.com/edugrid/edugrid/functions/exams"
-	"github.com/edugrid/edugrid/functions/fees"
-	"github.com/edugrid/edugrid/functions/leads"
-	"github.com/edugrid/edugrid/functions/learning"
-	"github.com/edugrid/edugrid/functions/students"
-	"github.com/edugrid/edugrid/functions/users"
 	"github.com/edugrid/edugrid/shared/account"
-	"github.com/edugrid/edugrid/shared/app"
 	"github.com/edugrid/edugrid/shared/apperr"
 	"github.com/edugrid/edugrid/shared/audit"
 	"github.com/edugrid/edugrid/shared/authn"
+	"github.com/edugrid/edugrid/shared/clock"
 	"github.com/edugrid/edugrid/shared/httpapi"
-	"github.com/edugrid/edugrid/shared/notify"
 	"github.com/edugrid/edugrid/shared/rbac"
 	"github.com/edugrid/edugrid/shared/tenant"
 )
 
 // Service manages tenants. Construct with New.
 type Service struct {
-	app *app.App
+	deps Deps
 }
 
-// New returns the platform service over a.
-func New(a *app.App) *Service { return &Service{app: a} }
+// RefreshTokens revokes every refresh token of a tenant database, for suspensions and forced sign-outs.
+type RefreshTokens interface {
+	RevokeAll(ctx context.Context, db lungo.IDatabase) error
+}
+
+// Deps is what the platform area needs; every field is required.
+type Deps struct {
+	Clock     clock.Clock
+	Audit     audit.Recorder
+	Passwords authn.PasswordParams
+	Registry  *tenant.Registry
+	Databases *tenant.Databases
+	Refresh   RefreshTokens
+	// DefaultCluster is where institutions are provisioned unless the request names a cluster.
+	DefaultCluster string
+	// TenantIndexes creates every area's indexes in a new tenant database (functions/all lists them).
+	TenantIndexes []func(ctx context.Context, db lungo.IDatabase) error
+}
+
+// New returns the platform service over d.
+func New(d Deps) *Service { return &Service{deps: d} }
 
 // OwnerInput describes a new tenant's owner account.
 type OwnerInput struct {
@@ -100,9 +110,9 @@ type Provisioned struct {
 func (s *Service) Provision(ctx context.Context, actor rbac.Principal, req ProvisionRequest) (Provisioned, error) {
 	cluster := req.Cluster
 	if cluster == "" {
-		cluster = s.app.Config.DefaultCluster
+		cluster = s.deps.DefaultCluster
 	}
-	if !s.app.Databases.HasCluster(cluster) {
+	if !s.deps.Databases.HasCluster(cluster) {
 		return Provisioned{}, apperr.InvalidField("cluster", "is not a configured cluster")
 	}
 	t := &tenant.Tenant{
@@ -115,32 +125,32 @@ func (s *Service) Provision(ctx context.Context, actor rbac.Principal, req Provi
 	if req.Settings != nil {
 		t.Settings = *req.Settings
 	}
-	if err := s.app.Registry.Create(ctx, t); err != nil {
+	if err := s.deps.Registry.Create(ctx, t); err != nil {
 		if apperr.CodeOf(err) != apperr.Conflict {
 			return Provisioned{}, err
 		}
-		existing, lerr := s.app.Registry.Load(ctx, req.Slug)
+		existing, lerr := s.deps.Registry.Load(ctx, req.Slug)
 		if lerr != nil || existing.Status != tenant.Provisioning {
 			return Provisioned{}, err
 		}
 		t = existing // resume a provisioning that failed half-way
 	}
 
-	db, release, err := s.app.Databases.Open(ctx, t)
+	db, release, err := s.deps.Databases.Open(ctx, t)
 	if err != nil {
 		return Provisioned{}, err
 	}
 	defer release()
-	for _, ensure := range tenantSchema {
+	for _, ensure := range s.deps.TenantIndexes {
 		if err := ensure(ctx, db); err != nil {
 			return Provisioned{}, fmt.Errorf("provision %s: %w", t.Slug, err)
 		}
 	}
-	now := s.app.Clock.Now()
+	now := s.deps.Clock.Now()
 	owner, err := account.Create(ctx, db, account.NewUser{
 		Email: req.Owner.Email, Name: strings.TrimSpace(req.Owner.Name), Role: rbac.Owner, Password: req.Owner.Password,
 		TenantNumber: t.Number, Year: now.In(t.Location()).Year(),
-	}, s.app.Passwords, now)
+	}, s.deps.Passwords, now)
 	if apperr.CodeOf(err) == apperr.Conflict {
 		owner, err = account.ByEmail(ctx, db, req.Owner.Email) // resumed: the owner was created last time
 	}
@@ -150,51 +160,26 @@ func (s *Service) Provision(ctx context.Context, actor rbac.Principal, req Provi
 	if err := s.record(ctx, db, actor, "platform.tenant.provisioned", t.Slug, map[string]any{"number": t.Number, "owner": owner.ID}); err != nil {
 		return Provisioned{}, err
 	}
-	active, err := s.app.Registry.Update(ctx, t.Slug, bson.M{"status": tenant.Active}, false)
+	active, err := s.deps.Registry.Update(ctx, t.Slug, bson.M{"status": tenant.Active}, false)
 	if err != nil {
 		return Provisioned{}, err
 	}
 	return Provisioned{Tenant: *active, Owner: *owner}, nil
 }
 
-// tenantSchema creates the indexes of a tenant database; every area that keeps collections adds its
-// EnsureIndexes here. Each is idempotent, so a resumed provisioning runs them all again.
-var tenantSchema = []func(context.Context, lungo.IDatabase) error{
-	account.EnsureIndexes,
-	authn.EnsureRefreshIndexes,
-	audit.EnsureIndexes,
-	notify.EnsureIndexes,
-	users.EnsureIndexes,
-	academic.EnsureIndexes,
-	students.EnsureIndexes,
-	attendance.EnsureIndexes,
-	fees.EnsureIndexes,
-	learning.EnsureIndexes,
-	leads.EnsureIndexes,
-	exams.EnsureIndexes,
-}
-
 // record appends to the tenant's audit log, which is where an institution's own history belongs.
 func (s *Service) record(ctx context.Context, db lungo.IDatabase, actor rbac.Principal, action, slug string, details any) error {
-	_, err := audit.Append(ctx, db, audit.Record{
-		Actor: audit.Actor{ID: actor.Subject, Role: string(actor.Role)}, Action: action,
-		Target: audit.Target{Kind: "tenant", ID: slug}, Details: details, At: s.app.Clock.Now(),
-		RequestID: httpapi.RequestID(ctx),
-	})
-	if err != nil {
-		return fmt.Errorf("record %s for %s: %w", action, slug, err)
-	}
-	return nil
+	return s.deps.Audit.Record(ctx, db, audit.By(actor), action, audit.Target{Kind: "tenant", ID: slug}, details)
 }
 
 // Get returns a tenant straight from the registry (not the cache). NotFound when absent.
 func (s *Service) Get(ctx context.Context, slug string) (*tenant.Tenant, error) {
-	return s.app.Registry.Load(ctx, slug)
+	return s.deps.Registry.Load(ctx, slug)
 }
 
 // List returns a page of tenants in slug order.
 func (s *Service) List(ctx context.Context, after string, limit int) ([]tenant.Tenant, error) {
-	return s.app.Registry.List(ctx, after, limit)
+	return s.deps.Registry.List(ctx, after, limit)
 }
 
 // SetBranding replaces a tenant's branding.
@@ -234,10 +219,10 @@ type ClusterMove struct {
 // "Moving an institution to another cluster"). Errors: Invalid for an unknown cluster, Conflict unless
 // the tenant is suspended, NotFound.
 func (s *Service) MoveCluster(ctx context.Context, actor rbac.Principal, slug string, m ClusterMove) (*tenant.Tenant, error) {
-	if !s.app.Databases.HasCluster(m.Cluster) {
+	if !s.deps.Databases.HasCluster(m.Cluster) {
 		return nil, apperr.InvalidField("cluster", "is not a configured cluster")
 	}
-	cur, err := s.app.Registry.Load(ctx, slug)
+	cur, err := s.deps.Registry.Load(ctx, slug)
 	if err != nil {
 		return nil, err
 	}
@@ -251,18 +236,18 @@ func (s *Service) MoveCluster(ctx context.Context, actor rbac.Principal, slug st
 // change applies one registry change to an active or suspended tenant and records it in the tenant's
 // audit log. NotFound for an unknown (or still provisioning) tenant.
 func (s *Service) change(ctx context.Context, actor rbac.Principal, slug, action string, set bson.M, bump bool, details any) (*tenant.Tenant, error) {
-	cur, err := s.app.Registry.Load(ctx, slug)
+	cur, err := s.deps.Registry.Load(ctx, slug)
 	if err != nil {
 		return nil, err
 	}
 	if cur.Status == tenant.Provisioning {
 		return nil, apperr.Errorf(apperr.Conflict, "the institution is still being provisioned")
 	}
-	t, err := s.app.Registry.Update(ctx, slug, set, bump)
+	t, err := s.deps.Registry.Update(ctx, slug, set, bump)
 	if err != nil {
 		return nil, err
 	}
-	db, release, err := s.app.Databases.Open(ctx, t)
+	db, release, err := s.deps.Databases.Open(ctx, t)
 	if err != nil {
 		return nil, err
 	}
@@ -270,7 +255,7 @@ func (s *Service) change(ctx context.Context, actor rbac.Principal, slug, action
 	if bump {
 		// Refresh tokens carry the tenant version and are refused after the bump anyway; revoking them
 		// too leaves nothing usable behind in the database.
-		if err := s.app.Refresh.RevokeAll(ctx, db); err != nil {
+		if err := s.deps.Refresh.RevokeAll(ctx, db); err != nil {
 			return nil, err
 		}
 	}
@@ -291,7 +276,7 @@ func (s *Service) Branding(ctx context.Context, slug string) (PublicBranding, er
 	if tenant.ValidateSlug(slug) != nil {
 		return PublicBranding{}, apperr.Errorf(apperr.NotFound, "no such institution")
 	}
-	t, err := s.app.Registry.Get(ctx, slug)
+	t, err := s.deps.Registry.Get(ctx, slug)
 	if err != nil {
 		return PublicBranding{}, err
 	}

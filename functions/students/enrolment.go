@@ -13,6 +13,7 @@ import (
 	"github.com/edugrid/edugrid/shared/audit"
 	"github.com/edugrid/edugrid/shared/httpapi"
 	"github.com/edugrid/edugrid/shared/id"
+	"github.com/edugrid/edugrid/shared/rbac"
 	"github.com/edugrid/edugrid/shared/store"
 )
 
@@ -86,14 +87,14 @@ func (s *Service) Enrol(ctx context.Context, in NewEnrolment) (*Enrolment, error
 	if err := enrolTarget(st, b, from); err != nil {
 		return nil, err
 	}
-	now := s.app.Clock.Now()
+	now := s.deps.Clock.Now()
 	var e *Enrolment
 	err = store.Tx(ctx, store.Database(ctx), func(tc context.Context) error {
 		var err error
 		if e, err = s.open(tc, st, b, from, now); err != nil {
 			return err
 		}
-		return s.app.Audit(tc, "students.enrolment.created", audit.Target{Kind: "enrolment", ID: e.ID},
+		return s.deps.Audit.Record(tc, store.Database(tc), audit.By(rbac.Must(tc)), "students.enrolment.created", audit.Target{Kind: "enrolment", ID: e.ID},
 			map[string]any{"student_id": st.ID, "batch_id": b.ID, "from": from})
 	})
 	if err != nil {
@@ -234,7 +235,7 @@ func (s *Service) Transfer(ctx context.Context, enrolmentID string, m EnrolmentM
 	if err := enrolTarget(st, to, date); err != nil {
 		return nil, err
 	}
-	now := s.app.Clock.Now()
+	now := s.deps.Clock.Now()
 	var next *Enrolment
 	err = store.Tx(ctx, store.Database(ctx), func(tc context.Context) error {
 		var err error
@@ -244,7 +245,7 @@ func (s *Service) Transfer(ctx context.Context, enrolmentID string, m EnrolmentM
 		if err := s.close(tc, e, EnrolmentTransferred, date, next.ID, now); err != nil {
 			return err
 		}
-		return s.app.Audit(tc, "students.enrolment.transferred", audit.Target{Kind: "enrolment", ID: e.ID},
+		return s.deps.Audit.Record(tc, store.Database(tc), audit.By(rbac.Must(tc)), "students.enrolment.transferred", audit.Target{Kind: "enrolment", ID: e.ID},
 			map[string]any{"student_id": st.ID, "from_batch_id": e.BatchID, "to_batch_id": to.ID, "to_enrolment_id": next.ID, "date": date})
 	})
 	if err != nil {
@@ -271,12 +272,12 @@ func (s *Service) Withdraw(ctx context.Context, enrolmentID string, m EnrolmentM
 	if err := movable(ctx, e, date); err != nil {
 		return nil, err
 	}
-	now := s.app.Clock.Now()
+	now := s.deps.Clock.Now()
 	err = store.Tx(ctx, store.Database(ctx), func(tc context.Context) error {
 		if err := s.close(tc, e, EnrolmentWithdrawn, date, "", now); err != nil {
 			return err
 		}
-		return s.app.Audit(tc, "students.enrolment.withdrawn", audit.Target{Kind: "enrolment", ID: e.ID},
+		return s.deps.Audit.Record(tc, store.Database(tc), audit.By(rbac.Must(tc)), "students.enrolment.withdrawn", audit.Target{Kind: "enrolment", ID: e.ID},
 			map[string]any{"student_id": st.ID, "batch_id": e.BatchID, "date": date})
 	})
 	if err != nil {

@@ -104,7 +104,7 @@ func (s *Service) AddGuardian(ctx context.Context, in NewGuardian) (*Guardian, e
 	if err := s.link(ctx, st, g); err != nil {
 		return nil, err
 	}
-	if err := s.app.Audit(ctx, "students.guardian.linked", audit.Target{Kind: "student", ID: st.ID},
+	if err := s.deps.Audit.Record(ctx, store.Database(ctx), audit.By(rbac.Must(ctx)), "students.guardian.linked", audit.Target{Kind: "student", ID: st.ID},
 		map[string]any{"guardian_id": g.ID, "guardian_prn": g.PRN, "new_guardian": created}); err != nil {
 		return nil, err
 	}
@@ -124,7 +124,7 @@ func (s *Service) link(ctx context.Context, st *Student, g *Guardian) error {
 			return apperr.Errorf(apperr.Conflict, "the student already has %d guardians", MaxGuardians)
 		}
 		res, err := coll.UpdateOne(ctx, bson.M{"_id": st.ID, "guardian_ids": st.GuardianIDs},
-			bson.M{"$push": bson.M{"guardian_ids": g.ID}, "$set": bson.M{"updated_at": s.app.Clock.Now()}})
+			bson.M{"$push": bson.M{"guardian_ids": g.ID}, "$set": bson.M{"updated_at": s.deps.Clock.Now()}})
 		if err != nil {
 			return fmt.Errorf("link guardian %s to student %s: %w", g.ID, st.ID, err)
 		}
@@ -146,13 +146,13 @@ func (s *Service) createGuardian(ctx context.Context, in NewGuardian) (*Guardian
 		return nil, apperr.InvalidField("password", "is required for a new guardian")
 	}
 	db := store.Database(ctx)
-	now := s.app.Clock.Now()
+	now := s.deps.Clock.Now()
 	number, year := s.tenantNow(ctx)
 	g := &Guardian{ID: id.New(), Name: in.Name, Email: in.Email, Phone: in.Phone, CreatedAt: now, UpdatedAt: now}
 	u, err := account.Create(ctx, db, account.NewUser{
 		Email: in.Email, Name: in.Name, Phone: in.Phone, Role: rbac.Guardian, SubjectID: g.ID,
 		Password: in.Password, TenantNumber: number, Year: year,
-	}, s.app.Passwords, now)
+	}, s.deps.Passwords, now)
 	if err != nil {
 		return nil, err
 	}
@@ -165,7 +165,7 @@ func (s *Service) createGuardian(ctx context.Context, in NewGuardian) (*Guardian
 		}
 		return nil, fmt.Errorf("create guardian: %w", err)
 	}
-	if err := s.app.Audit(ctx, "students.guardian.created", audit.Target{Kind: "guardian", ID: g.ID},
+	if err := s.deps.Audit.Record(ctx, store.Database(ctx), audit.By(rbac.Must(ctx)), "students.guardian.created", audit.Target{Kind: "guardian", ID: g.ID},
 		map[string]any{"prn": g.PRN}); err != nil {
 		return nil, err
 	}

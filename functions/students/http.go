@@ -3,7 +3,6 @@ package students
 import (
 	"net/http"
 
-	"github.com/edugrid/edugrid/shared/app"
 	"github.com/edugrid/edugrid/shared/apperr"
 	"github.com/edugrid/edugrid/shared/httpapi"
 	"github.com/edugrid/edugrid/shared/rbac"
@@ -49,9 +48,9 @@ func (s *Service) Routes() []httpapi.Route {
 	}
 }
 
-// Handler returns the students area's HTTP handler.
-func Handler(a *app.App) *httpapi.Area {
-	return httpapi.NewArea("students", New(a).Routes(), a.AreaOptions())
+// Area returns the students area's HTTP handler, served with opts.
+func (s *Service) Area(opts httpapi.Options) *httpapi.Area {
+	return httpapi.NewArea("students", s.Routes(), opts)
 }
 
 func (s *Service) handleCreateStudent(w http.ResponseWriter, r *http.Request) error {

@@ -10,7 +10,6 @@ import (
 	"go.mongodb.org/mongo-driver/mongo/options"
 
 	"github.com/edugrid/edugrid/functions/academic"
-	"github.com/edugrid/edugrid/functions/users"
 	"github.com/edugrid/edugrid/shared/account"
 	"github.com/edugrid/edugrid/shared/apperr"
 	"github.com/edugrid/edugrid/shared/audit"
@@ -123,14 +122,14 @@ func (s *Service) CreateStudent(ctx context.Context, in NewStudent) (*Student, e
 	if err := s.bornBy(ctx, in.DateOfBirth); err != nil {
 		return nil, err
 	}
-	if _, err := users.New(s.app).GetBranch(ctx, in.BranchID); err != nil {
+	if _, err := s.deps.Branches.GetBranch(ctx, in.BranchID); err != nil {
 		if apperr.CodeOf(err) == apperr.NotFound {
 			return nil, apperr.InvalidField("branch_id", "names no branch you manage")
 		}
 		return nil, err
 	}
 	db := store.Database(ctx)
-	now := s.app.Clock.Now()
+	now := s.deps.Clock.Now()
 	number, year := s.tenantNow(ctx)
 	st := &Student{
 		ID: id.New(), Name: in.Name, NameKey: normaliseName(in.Name), DateOfBirth: in.DateOfBirth, Phone: in.Phone,
@@ -141,7 +140,7 @@ func (s *Service) CreateStudent(ctx context.Context, in NewStudent) (*Student, e
 	u, err := account.Create(ctx, db, account.NewUser{
 		Email: in.Email, Name: in.Name, Phone: in.Phone, Role: rbac.Student, Branches: []string{in.BranchID},
 		SubjectID: st.ID, Password: in.Password, TenantNumber: number, Year: year,
-	}, s.app.Passwords, now)
+	}, s.deps.Passwords, now)
 	if err != nil {
 		return nil, err
 	}
@@ -151,7 +150,7 @@ func (s *Service) CreateStudent(ctx context.Context, in NewStudent) (*Student, e
 		_, _ = db.Collection(account.Collection).DeleteOne(context.WithoutCancel(ctx), bson.M{"_id": u.ID})
 		return nil, fmt.Errorf("create student %s: %w", in.Name, err)
 	}
-	if err := s.app.Audit(ctx, "students.student.created", audit.Target{Kind: "student", ID: st.ID},
+	if err := s.deps.Audit.Record(ctx, store.Database(ctx), audit.By(rbac.Must(ctx)), "students.student.created", audit.Target{Kind: "student", ID: st.ID},
 		map[string]any{"prn": st.PRN, "branch_id": st.BranchID}); err != nil {
 		return nil, err
 	}
@@ -290,7 +289,7 @@ func (s *Service) UpdateStudent(ctx context.Context, studentID string, c Student
 		}
 	}
 	db := store.Database(ctx)
-	now := s.app.Clock.Now()
+	now := s.deps.Clock.Now()
 	set, accountSet := bson.M{"updated_at": now}, bson.M{}
 	if c.Name != nil {
 		set["name"], set["name_key"], accountSet["name"] = *c.Name, normaliseName(*c.Name), *c.Name
@@ -327,7 +326,7 @@ func (s *Service) UpdateStudent(ctx context.Context, studentID string, c Student
 				return err
 			}
 		}
-		return s.app.Audit(tc, "students.student.updated", audit.Target{Kind: "student", ID: studentID},
+		return s.deps.Audit.Record(tc, store.Database(tc), audit.By(rbac.Must(tc)), "students.student.updated", audit.Target{Kind: "student", ID: studentID},
 			map[string]any{"change": c, "closed_enrolments": closed})
 	})
 	if err != nil {

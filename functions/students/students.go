@@ -34,8 +34,11 @@ import (
 	"go.mongodb.org/mongo-driver/mongo"
 	"go.mongodb.org/mongo-driver/mongo/options"
 
-	"github.com/edugrid/edugrid/shared/app"
+	"github.com/edugrid/edugrid/functions/users"
 	"github.com/edugrid/edugrid/shared/apperr"
+	"github.com/edugrid/edugrid/shared/audit"
+	"github.com/edugrid/edugrid/shared/authn"
+	"github.com/edugrid/edugrid/shared/clock"
 	"github.com/edugrid/edugrid/shared/httpapi"
 	"github.com/edugrid/edugrid/shared/id"
 	"github.com/edugrid/edugrid/shared/rbac"
@@ -126,11 +129,25 @@ func (e Enrolment) ActiveOn(date string) bool {
 
 // Service manages students, guardians and enrolments. Construct with New.
 type Service struct {
-	app *app.App
+	deps Deps
 }
 
-// New returns the students service over a.
-func New(a *app.App) *Service { return &Service{app: a} }
+// Branches reads the institution's branches (the users area).
+type Branches interface {
+	// GetBranch returns a branch the caller may see; NotFound otherwise.
+	GetBranch(ctx context.Context, branchID string) (*users.Branch, error)
+}
+
+// Deps is what the students area needs; every field is required.
+type Deps struct {
+	Clock     clock.Clock
+	Audit     audit.Recorder
+	Passwords authn.PasswordParams
+	Branches  Branches
+}
+
+// New returns the students service over d.
+func New(d Deps) *Service { return &Service{deps: d} }
 
 // EnsureIndexes creates the area's indexes in a tenant database.
 func EnsureIndexes(ctx context.Context, db lungo.IDatabase) error {
@@ -377,12 +394,12 @@ func findStudent(ctx context.Context, db lungo.IDatabase, filter bson.M) (*Stude
 
 // today is the tenant-local date now.
 func (s *Service) today(ctx context.Context) string {
-	return tenant.FromContext(ctx).Today(s.app.Clock.Now())
+	return tenant.FromContext(ctx).Today(s.deps.Clock.Now())
 }
 
 func (s *Service) tenantNow(ctx context.Context) (int, int) {
 	t := tenant.FromContext(ctx)
-	return t.Number, s.app.Clock.Now().In(t.Location()).Year()
+	return t.Number, s.deps.Clock.Now().In(t.Location()).Year()
 }
 
 // normaliseName folds a name for prefix search: lower case, letters and digits kept, every run of anything

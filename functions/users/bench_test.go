@@ -41,7 +41,7 @@ func BenchmarkBranchRead(b *testing.B) {
 	defer release()
 	prepared := store.WithDatabase(tenant.WithTenant(rbac.WithPrincipal(context.Background(),
 		rbac.Principal{Subject: ten.OwnerID, Tenant: "bench", Role: rbac.Owner}), t), db)
-	svc := users.New(env.App)
+	svc := env.Services.Users
 	bare := httpapi.NewArea("users", []httpapi.Route{{Method: "GET", Path: "/branches/{id}", Permission: rbac.Public,
 		Handler: func(w http.ResponseWriter, r *http.Request) error {
 			got, err := svc.GetBranch(prepared, r.PathValue("id"))

@@ -79,7 +79,7 @@ func (c *BranchChange) Validate() error {
 
 // CreateBranch adds a branch to the caller's tenant. Conflict when the code is taken.
 func (s *Service) CreateBranch(ctx context.Context, in NewBranch) (*Branch, error) {
-	now := s.app.Clock.Now()
+	now := s.deps.Clock.Now()
 	b := &Branch{ID: id.New(), Code: in.Code, Name: in.Name, Address: in.Address, Phone: in.Phone, Active: true, CreatedAt: now, UpdatedAt: now}
 	if _, err := store.Database(ctx).Collection(branchesCollection).InsertOne(ctx, b); err != nil {
 		if store.IsDuplicateKey(err) {
@@ -87,7 +87,7 @@ func (s *Service) CreateBranch(ctx context.Context, in NewBranch) (*Branch, erro
 		}
 		return nil, fmt.Errorf("create branch %s: %w", in.Code, err)
 	}
-	if err := s.app.Audit(ctx, "users.branch.created", audit.Target{Kind: "branch", ID: b.ID}, in); err != nil {
+	if err := s.deps.Audit.Record(ctx, store.Database(ctx), audit.By(rbac.Must(ctx)), "users.branch.created", audit.Target{Kind: "branch", ID: b.ID}, in); err != nil {
 		return nil, err
 	}
 	return b, nil
@@ -129,7 +129,7 @@ func (s *Service) UpdateBranch(ctx context.Context, branchID string, c BranchCha
 	if _, err := s.GetBranch(ctx, branchID); err != nil {
 		return nil, err
 	}
-	set := bson.M{"updated_at": s.app.Clock.Now()}
+	set := bson.M{"updated_at": s.deps.Clock.Now()}
 	if c.Name != nil {
 		set["name"] = *c.Name
 	}
@@ -148,7 +148,7 @@ func (s *Service) UpdateBranch(ctx context.Context, branchID string, c BranchCha
 	if err != nil {
 		return nil, fmt.Errorf("update branch %s: %w", branchID, err)
 	}
-	if err := s.app.Audit(ctx, "users.branch.updated", audit.Target{Kind: "branch", ID: branchID}, c); err != nil {
+	if err := s.deps.Audit.Record(ctx, store.Database(ctx), audit.By(rbac.Must(ctx)), "users.branch.updated", audit.Target{Kind: "branch", ID: branchID}, c); err != nil {
 		return nil, err
 	}
 	return &b, nil

@@ -5,7 +5,6 @@ import (
 	"strconv"
 
 	"github.com/edugrid/edugrid/shared/account"
-	"github.com/edugrid/edugrid/shared/app"
 	"github.com/edugrid/edugrid/shared/apperr"
 	"github.com/edugrid/edugrid/shared/audit"
 	"github.com/edugrid/edugrid/shared/httpapi"
@@ -41,9 +40,9 @@ func (s *Service) Routes() []httpapi.Route {
 	}
 }
 
-// Handler returns the users area's HTTP handler.
-func Handler(a *app.App) *httpapi.Area {
-	return httpapi.NewArea("users", New(a).Routes(), a.AreaOptions())
+// Area returns the users area's HTTP handler, served with opts.
+func (s *Service) Area(opts httpapi.Options) *httpapi.Area {
+	return httpapi.NewArea("users", s.Routes(), opts)
 }
 
 func (s *Service) handleCreateBranch(w http.ResponseWriter, r *http.Request) error {

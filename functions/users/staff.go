@@ -105,11 +105,11 @@ func (s *Service) CreateStaff(ctx context.Context, in NewStaff) (*account.User, 
 	u, err := account.Create(ctx, store.Database(ctx), account.NewUser{
 		Email: in.Email, Name: in.Name, Phone: in.Phone, Role: in.Role, Branches: in.Branches,
 		Password: in.Password, TenantNumber: number, Year: year,
-	}, s.app.Passwords, s.app.Clock.Now())
+	}, s.deps.Passwords, s.deps.Clock.Now())
 	if err != nil {
 		return nil, err
 	}
-	if err := s.app.Audit(ctx, "users.staff.created", audit.Target{Kind: "user", ID: u.ID},
+	if err := s.deps.Audit.Record(ctx, store.Database(ctx), audit.By(rbac.Must(ctx)), "users.staff.created", audit.Target{Kind: "user", ID: u.ID},
 		map[string]any{"role": u.Role, "branches": u.Branches, "prn": u.PRN}); err != nil {
 		return nil, err
 	}
@@ -206,17 +206,17 @@ func (s *Service) UpdateStaff(ctx context.Context, userID string, c StaffChange)
 		set["status"] = *c.Status
 	}
 	db := store.Database(ctx)
-	u, err := account.Update(ctx, db, userID, set, scopeChanged, s.app.Clock.Now())
+	u, err := account.Update(ctx, db, userID, set, scopeChanged, s.deps.Clock.Now())
 	if err != nil {
 		return nil, err
 	}
 	if scopeChanged {
-		s.app.Guard.ForgetAccount(db, userID)
-		if err := s.app.Refresh.RevokeUser(ctx, db, userID); err != nil {
+		s.deps.Accounts.ForgetAccount(db, userID)
+		if err := s.deps.Refresh.RevokeUser(ctx, db, userID); err != nil {
 			return nil, err
 		}
 	}
-	if err := s.app.Audit(ctx, "users.staff.updated", audit.Target{Kind: "user", ID: userID}, c); err != nil {
+	if err := s.deps.Audit.Record(ctx, store.Database(ctx), audit.By(rbac.Must(ctx)), "users.staff.updated", audit.Target{Kind: "user", ID: userID}, c); err != nil {
 		return nil, err
 	}
 	return u, nil

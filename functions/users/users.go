@@ -17,19 +17,41 @@ import (
 	"go.mongodb.org/mongo-driver/mongo/options"
 
 	"github.com/edugrid/edugrid/shared/account"
-	"github.com/edugrid/edugrid/shared/app"
+	"github.com/edugrid/edugrid/shared/audit"
+	"github.com/edugrid/edugrid/shared/authn"
+	"github.com/edugrid/edugrid/shared/clock"
 	"github.com/edugrid/edugrid/shared/rbac"
 	"github.com/edugrid/edugrid/shared/store"
 	"github.com/edugrid/edugrid/shared/tenant"
 )
 
-// Service manages branches and staff. Construct with New.
-type Service struct {
-	app *app.App
+// AccountCache is the guard's cache of account states: forgetting one makes a role or scope change count
+// on the very next request.
+type AccountCache interface {
+	ForgetAccount(db lungo.IDatabase, userID string)
 }
 
-// New returns the users service over a.
-func New(a *app.App) *Service { return &Service{app: a} }
+// RefreshTokens revokes a person's refresh tokens, so a narrowed scope cannot outlive the change.
+type RefreshTokens interface {
+	RevokeUser(ctx context.Context, db lungo.IDatabase, userID string) error
+}
+
+// Deps is what the users area needs; every field is required.
+type Deps struct {
+	Clock     clock.Clock
+	Audit     audit.Recorder
+	Passwords authn.PasswordParams
+	Accounts  AccountCache
+	Refresh   RefreshTokens
+}
+
+// Service manages branches and staff. Construct with New.
+type Service struct {
+	deps Deps
+}
+
+// New returns the users service over d.
+func New(d Deps) *Service { return &Service{deps: d} }
 
 const branchesCollection = "branches"
 
@@ -58,7 +80,7 @@ var staffRoles = bson.A{string(rbac.Owner), string(rbac.BranchAdmin), string(rba
 
 func (s *Service) tenantNow(ctx context.Context) (int, int) {
 	t := tenant.FromContext(ctx)
-	return t.Number, s.app.Clock.Now().In(t.Location()).Year()
+	return t.Number, s.deps.Clock.Now().In(t.Location()).Year()
 }
 
 func canSeeStaff(p rbac.Principal, u *account.User) bool {

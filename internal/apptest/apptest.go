@@ -9,7 +9,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"github.com/256dpi/lungo"
 	"io"
 	"log/slog"
 	"net/http"
@@ -19,6 +18,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/256dpi/lungo"
 
 	"github.com/edugrid/edugrid/functions/all"
 	"github.com/edugrid/edugrid/functions/platform"
@@ -30,6 +31,7 @@ import (
 	"github.com/edugrid/edugrid/shared/notify"
 	"github.com/edugrid/edugrid/shared/rbac"
 	"github.com/edugrid/edugrid/shared/tenant"
+	"github.com/edugrid/edugrid/shared/warehouse"
 )
 
 // Password is the password of every account an Env creates.
@@ -40,11 +42,15 @@ const AdminEmail = "admin@edugrid.test"
 
 // Env is one isolated edugrid.
 type Env struct {
-	T       testing.TB
-	App     *app.App
-	Clock   *clock.Manual
-	Areas   []*httpapi.Area
-	Handler http.Handler
+	T     testing.TB
+	App   *app.App
+	Clock *clock.Manual
+	// Services are the areas' services, wired as in production (functions/all).
+	Services *all.Services
+	// Warehouse is what the analytics area reads: empty (503) until a test attaches one.
+	Warehouse *warehouse.Slot
+	Areas     []*httpapi.Area
+	Handler   http.Handler
 
 	notifyMu sync.Mutex
 	notes    []notify.Notification
@@ -88,12 +94,14 @@ func New(t testing.TB, env ...string) *Env {
 	if err := a.Notifier.(*notify.Topic).Subscribe(context.Background(), notificationsSubscription); err != nil {
 		t.Fatalf("apptest: subscribe to notifications: %v", err)
 	}
-	areas := all.Areas(a)
+	slot := &warehouse.Slot{}
+	svcs := all.Build(a, all.Options{Warehouse: slot.Get})
+	areas := svcs.Areas(a)
 	mux := http.NewServeMux()
 	for _, area := range areas {
 		mux.Handle("/"+area.Name+"/", area)
 	}
-	return &Env{T: t, App: a, Clock: clk, Areas: areas, Handler: mux}
+	return &Env{T: t, App: a, Clock: clk, Services: svcs, Warehouse: slot, Areas: areas, Handler: mux}
 }
 
 type testWriter struct{ t testing.TB }
@@ -115,7 +123,7 @@ type Tenant struct {
 // Provision creates an active tenant whose owner is owner@<slug>.test with Password.
 func (e *Env) Provision(slug string) Tenant {
 	e.T.Helper()
-	out, err := platform.New(e.App).Provision(context.Background(), rbac.Principal{Subject: "test", Role: rbac.PlatformAdmin},
+	out, err := e.Services.Platform.Provision(context.Background(), rbac.Principal{Subject: "test", Role: rbac.PlatformAdmin},
 		platform.ProvisionRequest{Slug: slug, Name: "Institute " + slug, Owner: platform.OwnerInput{Name: "Owner", Email: "owner@" + slug + ".test", Password: Password}})
 	if err != nil {
 		e.T.Fatalf("apptest: provision %s: %v", slug, err)

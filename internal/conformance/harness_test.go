@@ -383,7 +383,7 @@ func firstValue(ctx context.Context, e *engine, tenant string, p idParam) (strin
 // reportRoutes maps each analytics route's full path to the query parameters it declares.
 func reportRoutes(env *apptest.Env) map[string][]string {
 	out := map[string][]string{}
-	for _, r := range analytics.New(env.App).Routes() {
+	for _, r := range env.Services.Analytics.Routes() {
 		if r.Method != "GET" {
 			continue
 		}
@@ -410,8 +410,8 @@ type answer struct {
 
 // ask calls each request as tenant's owner with env's warehouse set to e.
 func ask(env *apptest.Env, e *engine, token string, reqs []request) []answer {
-	env.App.Warehouse = e
-	defer func() { env.App.Warehouse = nil }()
+	env.Warehouse.Set(e)
+	defer env.Warehouse.Set(nil)
 	out := make([]answer, len(reqs))
 	for i, r := range reqs {
 		if err := e.gone(); err != nil {

@@ -217,6 +217,7 @@ func TestPublishErrorsLoseAndDuplicateNothing(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			env.Warehouse.Set(l.Warehouse)
 			t.Cleanup(l.Stop)
 			env.Provision("acme")
 			db := tenantDB(t, env, "acme")
@@ -277,6 +278,7 @@ func TestWarehouseFailingThenRecovering(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	env.Warehouse.Set(l.Warehouse)
 	t.Cleanup(l.Stop)
 	env.Provision("acme")
 	owner := env.Login("acme", "owner@acme.test").AccessToken

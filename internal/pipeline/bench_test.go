@@ -28,6 +28,7 @@ func BenchmarkIngest(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	env.Warehouse.Set(l.Warehouse)
 	defer l.Stop()
 	topic := "projects/" + pipeline.Project + "/topics/" + pipeline.Topic
 	for i := 0; i < b.N; i++ {

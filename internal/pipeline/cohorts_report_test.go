@@ -78,7 +78,7 @@ func TestCohortRetentionOnDuckDB(t *testing.T) {
 	env.Provision("rival")
 	acme := env.Login("acme", "owner@acme.test").AccessToken
 	a, b := createBranch(t, env, acme, "MAIN"), createBranch(t, env, acme, "EAST")
-	env.App.Warehouse = cohortWarehouse(t, a, b)
+	env.Warehouse.Set(cohortWarehouse(t, a, b))
 
 	type month struct {
 		Month  string

@@ -106,7 +106,7 @@ func TestFeeCollectionOnDuckDB(t *testing.T) {
 	env := apptest.New(t)
 	env.Provision("acme")
 	env.Provision("rival")
-	env.App.Warehouse = feeWarehouse(t)
+	env.Warehouse.Set(feeWarehouse(t))
 	acme := env.Login("acme", "owner@acme.test").AccessToken
 
 	rec := env.Do("GET", "/analytics/fees/collection?window=month&from=2026-01-01&to=2026-06-30", acme, nil)
@@ -158,7 +158,7 @@ func TestDuesAgeingOnDuckDB(t *testing.T) {
 	env := apptest.New(t)
 	env.Provision("acme")
 	env.Provision("rival")
-	env.App.Warehouse = feeWarehouse(t)
+	env.Warehouse.Set(feeWarehouse(t))
 	acme := env.Login("acme", "owner@acme.test").AccessToken
 
 	rec := env.Do("GET", "/analytics/fees/ageing?as_of=2026-06-01", acme, nil)

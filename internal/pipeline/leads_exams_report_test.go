@@ -62,7 +62,7 @@ func TestLeadFunnelOnDuckDB(t *testing.T) {
 	d.put("acme", "leads", "l8", lead(a, "walk_in", "new", "", in, "new"))
 	d.del("acme", "leads", "l8")
 	d.put("rival", "leads", "r1", lead(a, "website", "won", "", in, "new", "won"))
-	env.App.Warehouse = d.ingestInto(t)
+	env.Warehouse.Set(d.ingestInto(t))
 
 	get := func(path, token string) (funnel, []funnel) {
 		t.Helper()
@@ -159,7 +159,7 @@ func TestScoreDistributionOnDuckDB(t *testing.T) {
 	d.put("acme", "exam_tests", t3, map[string]any{"batch_id": "B1", "branch_id": a, "subject": "maths", "name": "Old", "date": "2026-04-01", "max_marks": 10.0, "weight": 1.0})
 	d.put("acme", "exam_results", t3+":s1", result(t3, "B1", a, "maths", "2026-04-01", "s1", "present", 1, 10))
 	d.put("rival", "exam_results", t1+":x", result(t1, "B1", a, "maths", "2026-06-05", "x", "present", 1, 50))
-	env.App.Warehouse = d.ingestInto(t)
+	env.Warehouse.Set(d.ingestInto(t))
 
 	get := func(path, token string) (testScores, []testScores) {
 		t.Helper()

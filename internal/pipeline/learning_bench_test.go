@@ -90,7 +90,7 @@ func BenchmarkEngagementReports(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	env.App.Warehouse = w
+	env.Warehouse.Set(w)
 	for _, r := range []struct{ name, path string }{
 		{"active_days", "/analytics/learning/active?window=day&from=2026-05-01&to=2026-05-31"},
 		{"active_weeks", "/analytics/learning/active?window=week&from=2026-05-01&to=2026-05-31"},

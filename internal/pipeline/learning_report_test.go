@@ -192,7 +192,7 @@ func newLearningFixture(t *testing.T) *learningFixture {
 	fx.a, fx.b = createBranch(t, env, fx.owner, "MAIN"), createBranch(t, env, fx.owner, "EAST")
 	createStaff(t, env, fx.owner, "ba@acme.test", "branch_admin", []string{fx.a})
 	fx.ba = env.Login("acme", "ba@acme.test").AccessToken
-	env.App.Warehouse = learningWarehouse(t, fx.a, fx.b)
+	env.Warehouse.Set(learningWarehouse(t, fx.a, fx.b))
 	return fx
 }
 

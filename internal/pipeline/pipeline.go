@@ -72,8 +72,8 @@ type Local struct {
 	once     sync.Once
 }
 
-// Start opens the warehouse, sets it as a.Warehouse, starts the emulator with the changes topic and
-// subscription, one relay per configured cluster and the pull loop. It returns once every relay's stream
+// Start opens the warehouse (Local.Warehouse, for the caller to attach to the analytics area), starts the
+// emulator with the changes topic and subscription, one relay per configured cluster and the pull loop. It returns once every relay's stream
 // is open, so every write after Start reaches the warehouse. Stop releases everything.
 func Start(ctx context.Context, a *app.App, opts Options) (*Local, error) {
 	logger := opts.Logger
@@ -160,7 +160,6 @@ func Start(ctx context.Context, a *app.App, opts Options) (*Local, error) {
 		asBackground()
 		_ = ingest.PullLoop(l.pullCtx, l.client.SubscriptionAdminClient, SubscriptionName(), l.in, logger)
 	}()
-	a.Warehouse = wh
 	return l, nil
 }
 

@@ -26,6 +26,7 @@ func start(t testing.TB, env *apptest.Env, path string) *pipeline.Local {
 	if err != nil {
 		t.Fatal(err)
 	}
+	env.Warehouse.Set(l.Warehouse)
 	t.Cleanup(l.Stop)
 	return l
 }

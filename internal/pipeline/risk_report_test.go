@@ -133,7 +133,7 @@ func TestAtRiskStudentsOnDuckDB(t *testing.T) {
 	d.put("rival", "attendance_sheets", "z", sheet("2026-06-04", "B1", a, map[string]string{"x1": "absent", "s1": "absent"}))
 	d.put("rival", "fee_instalments", "ri", instalment("x1", a, "2026-06-01", 99999, "open"))
 	d.put("rival", "fee_instalments", "rj", instalment("s1", a, "2026-06-01", 77777, "open"))
-	env.App.Warehouse = d.ingestInto(t)
+	env.Warehouse.Set(d.ingestInto(t))
 
 	get := func(path, token string) []atRiskStudent {
 		t.Helper()

@@ -155,17 +155,13 @@ func prepare(dir string) ([]string, string, error) {
 		return nil, "", err
 	}
 	defer a.Close()
-	if _, err := platform.New(a).Provision(ctx, rbac.Principal{Subject: "coldstart", Role: rbac.PlatformAdmin}, platform.ProvisionRequest{
+	svcs := all.Build(a, all.Options{})
+	if _, err := svcs.Platform.Provision(ctx, rbac.Principal{Subject: "coldstart", Role: rbac.PlatformAdmin}, platform.ProvisionRequest{
 		Slug: slug, Name: "Cold Start Institute", Owner: platform.OwnerInput{Name: "Owner", Email: owner, Password: password},
 	}); err != nil {
 		return nil, "", err
 	}
-	var auth http.Handler
-	for _, area := range all.Areas(a) {
-		if area.Name == "auth" {
-			auth = area
-		}
-	}
+	auth := svcs.Auth.Area(a.AreaOptions())
 	b, _ := json.Marshal(map[string]string{"tenant": slug, "email": owner, "password": password})
 	req := httptest.NewRequest("POST", "/auth/login", bytes.NewReader(b))
 	req.Header.Set("Content-Type", "application/json")

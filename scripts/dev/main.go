@@ -37,6 +37,7 @@ import (
 	"github.com/edugrid/edugrid/shared/httpapi"
 	"github.com/edugrid/edugrid/shared/notify"
 	"github.com/edugrid/edugrid/shared/store"
+	"github.com/edugrid/edugrid/shared/warehouse"
 	"github.com/edugrid/edugrid/triggers/reminders"
 )
 
@@ -120,7 +121,8 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 		cdc.Backfill(seed.DemoSlug)
 	}
 
-	areas := all.Areas(a)
+	svcs := all.Build(a, all.Options{Warehouse: func() warehouse.Warehouse { return cdc.Warehouse }})
+	areas := svcs.Areas(a)
 	mux := http.NewServeMux()
 	for _, area := range areas {
 		mux.Handle("/"+area.Name+"/", area)
@@ -133,7 +135,7 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 	if err != nil || interval <= 0 {
 		return fmt.Errorf("EDUGRID_REMINDER_INTERVAL must be a positive duration such as 1h")
 	}
-	runner := reminders.NewRunner(a)
+	runner := reminders.NewRunner(a, svcs.Fees)
 	mux.Handle("POST /reminders/run", reminders.Handler(runner, nil))
 	go runReminders(ctx, runner, interval, logger)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {

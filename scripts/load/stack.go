@@ -17,6 +17,7 @@ import (
 	"github.com/edugrid/edugrid/shared/authn"
 	"github.com/edugrid/edugrid/shared/config"
 	"github.com/edugrid/edugrid/shared/httpapi"
+	"github.com/edugrid/edugrid/shared/warehouse"
 )
 
 // stack is the local stack served from this process.
@@ -45,12 +46,12 @@ func startStack(ctx context.Context, engine, adminEmail, adminPassword string, c
 		stop()
 		return nil, err
 	}
-	var uri, warehouse string
+	var uri, warehousePath string
 	switch engine {
 	case "memory":
 		uri = "lungo:memory:load"
 	case "file":
-		uri, warehouse = "lungo:file:"+filepath.Join(dir, "edugrid.lungo"), filepath.Join(dir, "warehouse.duckdb")
+		uri, warehousePath = "lungo:file:"+filepath.Join(dir, "edugrid.lungo"), filepath.Join(dir, "warehouse.duckdb")
 	default:
 		return fail(fmt.Errorf("-engine %q: want memory or file", engine))
 	}
@@ -80,14 +81,16 @@ func startStack(ctx context.Context, engine, adminEmail, adminPassword string, c
 		return fail(err)
 	}
 	cleanups = append(cleanups, a.Close)
+	var wh warehouse.Warehouse
 	if cdc {
-		l, err := pipeline.Start(ctx, a, pipeline.Options{WarehousePath: warehouse, Logger: logger})
+		l, err := pipeline.Start(ctx, a, pipeline.Options{WarehousePath: warehousePath, Logger: logger})
 		if err != nil {
 			return fail(fmt.Errorf("start the analytics pipeline: %w", err))
 		}
 		cleanups = append(cleanups, l.Stop)
+		wh = l.Warehouse
 	}
-	areas := all.Areas(a)
+	areas := all.Build(a, all.Options{Warehouse: func() warehouse.Warehouse { return wh }}).Areas(a)
 	mux := http.NewServeMux()
 	for _, area := range areas {
 		mux.Handle("/"+area.Name+"/", area)

@@ -11,6 +11,7 @@ import (
 	"go.mongodb.org/mongo-driver/mongo/options"
 
 	"github.com/edugrid/edugrid/functions/academic"
+	"github.com/edugrid/edugrid/functions/all"
 	"github.com/edugrid/edugrid/functions/exams"
 	"github.com/edugrid/edugrid/functions/students"
 	"github.com/edugrid/edugrid/shared/app"
@@ -23,7 +24,7 @@ import (
 // exempt; marks in whole numbers out of 50 or 100, so report cards show shared ranks), and one test next
 // week without results. The results go through the exams service, so they are exactly what a teacher's
 // entry would store. tctx is the owner's tenant context.
-func seedExams(tctx context.Context, a *app.App) error {
+func seedExams(tctx context.Context, a *app.App, svcs *all.Services) error {
 	db := store.Database(tctx)
 	cur, err := db.Collection(academic.BatchesCollection).Find(tctx, bson.M{}, options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}))
 	if err != nil {
@@ -33,7 +34,7 @@ func seedExams(tctx context.Context, a *app.App) error {
 	if err := cur.All(tctx, &batches); err != nil {
 		return fmt.Errorf("seed exams: batches: %w", err)
 	}
-	svc := exams.New(a)
+	svc := svcs.Exams
 	today := a.Clock.Now().In(tenant.FromContext(tctx).Location())
 	day := func(offset int) string { return today.AddDate(0, 0, offset).Format(time.DateOnly) }
 	tests, results := 0, 0

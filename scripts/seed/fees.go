@@ -7,9 +7,9 @@ import (
 	"go.mongodb.org/mongo-driver/bson"
 	"go.mongodb.org/mongo-driver/mongo/options"
 
+	"github.com/edugrid/edugrid/functions/all"
 	"github.com/edugrid/edugrid/functions/fees"
 	"github.com/edugrid/edugrid/functions/students"
-	"github.com/edugrid/edugrid/shared/app"
 	"github.com/edugrid/edugrid/shared/store"
 	"github.com/edugrid/edugrid/shared/tenant"
 )
@@ -17,8 +17,8 @@ import (
 // seedFees gives the demo institution two fee plans, assigns one to every active enrolment, grants a few
 // concessions and records payments (some partial, one overpaid into credit), so dues, receipts and the
 // reminder run have realistic data. tctx is the owner's request-like context.
-func seedFees(tctx context.Context, a *app.App) error {
-	svc := fees.New(a)
+func seedFees(tctx context.Context, svcs *all.Services) error {
+	svc := svcs.Fees
 	quarterly, err := svc.CreatePlan(tctx, fees.NewPlan{Name: "Term fee, three monthly instalments", Total: 45_000_00,
 		Schedule: fees.Schedule{Kind: fees.ScheduleCount, Count: 3, IntervalMonths: 1}})
 	if err != nil {

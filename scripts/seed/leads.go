@@ -10,6 +10,7 @@ import (
 	"go.mongodb.org/mongo-driver/mongo/options"
 
 	"github.com/edugrid/edugrid/functions/academic"
+	"github.com/edugrid/edugrid/functions/all"
 	"github.com/edugrid/edugrid/functions/fees"
 	"github.com/edugrid/edugrid/functions/leads"
 	"github.com/edugrid/edugrid/functions/users"
@@ -68,7 +69,7 @@ func seedLeads(tctx context.Context, a *app.App, password string, main, north *u
 	// Converted leads become students, whose accounts take the seeded learners' light hashing (students.go).
 	learners := *a
 	learners.Passwords = demoLearnerPasswords
-	svc := leads.New(&learners)
+	svc := all.Build(&learners, all.Options{}).Leads
 	now := a.Clock.Now().UTC().Truncate(time.Millisecond)
 	var followUps []any
 	converted := 0

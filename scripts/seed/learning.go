@@ -12,6 +12,7 @@ import (
 	"go.mongodb.org/mongo-driver/mongo/options"
 
 	"github.com/edugrid/edugrid/functions/academic"
+	"github.com/edugrid/edugrid/functions/all"
 	"github.com/edugrid/edugrid/functions/learning"
 	"github.com/edugrid/edugrid/functions/students"
 	"github.com/edugrid/edugrid/shared/app"
@@ -101,7 +102,7 @@ func slug(s string) string {
 // written directly, as the API would have recorded it on those days, in one insert per collection. All of
 // it is one transaction: on the local stack every commit rewrites the database file. tctx is the owner's
 // tenant context.
-func seedLearning(tctx context.Context, a *app.App) error {
+func seedLearning(tctx context.Context, a *app.App, svcs *all.Services) error {
 	db := store.Database(tctx)
 	var course academic.Course
 	if err := db.Collection(academic.CoursesCollection).FindOne(tctx, bson.M{"code": "JEE-2027"}).Decode(&course); err != nil {
@@ -110,7 +111,7 @@ func seedLearning(tctx context.Context, a *app.App) error {
 	var h *demoHistory
 	var learners int
 	err := store.Tx(tctx, db, func(tc context.Context) error {
-		lessons, err := seedContent(tc, a, course.ID)
+		lessons, err := seedContent(tc, svcs.Learning, course.ID)
 		if err != nil {
 			return err
 		}
@@ -154,8 +155,7 @@ func seedLearning(tctx context.Context, a *app.App) error {
 
 // seedContent creates the course's modules and lessons through the learning service and returns the
 // published lessons in course order.
-func seedContent(tc context.Context, a *app.App, courseID string) ([]*learning.Lesson, error) {
-	svc := learning.New(a)
+func seedContent(tc context.Context, svc *learning.Service, courseID string) ([]*learning.Lesson, error) {
 	published := learning.Published
 	var lessons []*learning.Lesson
 	for _, spec := range demoCourseContent() {

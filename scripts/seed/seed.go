@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/edugrid/edugrid/functions/all"
 	"github.com/edugrid/edugrid/functions/platform"
 	"github.com/edugrid/edugrid/functions/users"
 	"github.com/edugrid/edugrid/shared/account"
@@ -38,7 +39,8 @@ func Demo(ctx context.Context, a *app.App, password string) ([]Login, bool, erro
 	}
 	a.Logger.Info("seeding the demo institution", slog.String("tenant", DemoSlug))
 	system := rbac.Principal{Subject: "seed", Role: rbac.PlatformAdmin}
-	prov, err := platform.New(a).Provision(ctx, system, platform.ProvisionRequest{
+	svcs := all.Build(a, all.Options{})
+	prov, err := svcs.Platform.Provision(ctx, system, platform.ProvisionRequest{
 		Slug: DemoSlug, Name: "Demo Coaching Institute",
 		Branding: &tenant.Branding{DisplayName: "Demo Coaching Institute", PrimaryColor: "#1a73e8"},
 		Owner:    platform.OwnerInput{Name: "Olivia Owner", Email: "owner@demo.test", Password: password},
@@ -55,7 +57,7 @@ func Demo(ctx context.Context, a *app.App, password string) ([]Login, bool, erro
 	owner := rbac.Principal{Subject: prov.Owner.ID, Tenant: t.Slug, Role: rbac.Owner}
 	tctx := store.WithDatabase(tenant.WithTenant(rbac.WithPrincipal(ctx, owner), &t), db)
 
-	svc := users.New(a)
+	svc := svcs.Users
 	main, err := svc.CreateBranch(tctx, users.NewBranch{Code: "MAIN", Name: "Main Campus", Address: "1 College Road"})
 	if err != nil {
 		return nil, false, fmt.Errorf("seed branch: %w", err)
@@ -77,22 +79,22 @@ func Demo(ctx context.Context, a *app.App, password string) ([]Login, bool, erro
 			return nil, false, fmt.Errorf("seed staff %s: %w", s.Email, err)
 		}
 	}
-	if err := seedStudents(tctx, a, password, main, north); err != nil {
+	if err := seedStudents(tctx, a, svcs, password, main, north); err != nil {
 		return nil, false, err
 	}
 	if err := seedAttendance(tctx, a); err != nil {
 		return nil, false, err
 	}
-	if err := seedFees(tctx, a); err != nil {
+	if err := seedFees(tctx, svcs); err != nil {
 		return nil, false, err
 	}
 	if err := seedLeads(tctx, a, password, main, north); err != nil {
 		return nil, false, err
 	}
-	if err := seedExams(tctx, a); err != nil {
+	if err := seedExams(tctx, a, svcs); err != nil {
 		return nil, false, err
 	}
-	if err := seedLearning(tctx, a); err != nil {
+	if err := seedLearning(tctx, a, svcs); err != nil {
 		return nil, false, err
 	}
 	logins, err := existingLogins(ctx, a)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/edugrid/edugrid/functions/academic"
+	"github.com/edugrid/edugrid/functions/all"
 	"github.com/edugrid/edugrid/functions/students"
 	"github.com/edugrid/edugrid/functions/users"
 	"github.com/edugrid/edugrid/shared/account"
@@ -35,7 +36,7 @@ var lastNames = []string{"Sharma", "Iyer", "Patel", "Reddy", "Khan", "Nair", "Gu
 // batches in each branch running from last month for six months with weekly schedules (their sessions
 // materialised), 40 students with guardians (every fifth guardian has two children) and enrolments.
 // tctx is the owner's request-like context on the demo tenant.
-func seedStudents(tctx context.Context, a *app.App, password string, main, north *users.Branch) error {
+func seedStudents(tctx context.Context, a *app.App, svcs *all.Services, password string, main, north *users.Branch) error {
 	db := store.Database(tctx)
 	teacher := func(email string) (string, error) {
 		u, err := account.ByEmail(tctx, db, email)
@@ -53,7 +54,7 @@ func seedStudents(tctx context.Context, a *app.App, password string, main, north
 		return err
 	}
 
-	acad := academic.New(a)
+	acad := svcs.Academic
 	courses := map[string]*academic.Course{}
 	for _, c := range []academic.NewCourse{
 		{Code: "JEE-2027", Name: "JEE Main and Advanced 2027", Subjects: []string{"Physics", "Chemistry", "Mathematics"}},
@@ -100,7 +101,7 @@ func seedStudents(tctx context.Context, a *app.App, password string, main, north
 	// the race detector. Accounts made through the API keep the full cost.
 	learners := *a
 	learners.Passwords = demoLearnerPasswords
-	svc := students.New(&learners)
+	svc := all.Build(&learners, all.Options{}).Students
 	enrolFrom := start.Format(time.DateOnly)
 	// The students and guardians are admitted in one transaction: on the local stack every commit rewrites
 	// and syncs the database file, and one commit instead of about 350 is what keeps the first start quick.

@@ -1,7 +1,9 @@
-// Package app assembles what every edugrid function shares on a warm instance: configuration, the
-// cluster client cache, the tenant registry and guard, the token machinery and the logger. Each function
-// package's init registers a handler built lazily through Lazy, so no I/O happens at start-up and the
-// pieces are built once per instance and reused across invocations.
+// Package app builds the infrastructure every edugrid function shares on a warm instance: configuration,
+// the cluster client cache, the tenant registry and guard, the token machinery, the notifier, the audit
+// log and the logger. It knows no area: the wiring (functions/all) hands each area the parts of an App its
+// Deps ask for, and registers each entry point through Lazy, so no I/O happens at start-up and the pieces
+// are built once per instance and reused across invocations. Nothing here opens the analytics warehouse:
+// only the analytics function's wiring does.
 package app
 
 import (
@@ -17,6 +19,7 @@ import (
 
 	"github.com/edugrid/edugrid/shared/account"
 	"github.com/edugrid/edugrid/shared/apperr"
+	"github.com/edugrid/edugrid/shared/audit"
 	"github.com/edugrid/edugrid/shared/authn"
 	"github.com/edugrid/edugrid/shared/clock"
 	"github.com/edugrid/edugrid/shared/config"
@@ -25,7 +28,6 @@ import (
 	"github.com/edugrid/edugrid/shared/rbac"
 	"github.com/edugrid/edugrid/shared/store"
 	"github.com/edugrid/edugrid/shared/tenant"
-	"github.com/edugrid/edugrid/shared/warehouse"
 )
 
 // App holds the shared dependencies of the functions. Fields are set by New and read-only after.
@@ -45,10 +47,8 @@ type App struct {
 	// Notifier publishes notifications (use notify.Send, which records them first). It connects on first
 	// use: to EDUGRID_PUBSUB_PROJECT's topic, or without a project to an in-process emulator this App owns.
 	Notifier notify.Publisher
-	// Warehouse answers analytics reports. The wiring sets it: the local stack and end-to-end tests with
-	// DuckDB (Options.Warehouse), the Cloud Functions build with BigQuery (UseWarehouse). nil when
-	// analytics is not configured; the analytics area then answers 503.
-	Warehouse warehouse.Warehouse
+	// Audit records entries on tenant audit logs, stamped with Clock's time and the request id.
+	Audit audit.Log
 
 	platformLease *store.Lease
 	topic         *notify.Topic
@@ -60,8 +60,6 @@ type Options struct {
 	Logger *slog.Logger
 	// Passwords overrides the Argon2id cost (tests use a cheap one).
 	Passwords *authn.PasswordParams
-	// Warehouse is the analytics warehouse; the caller owns it and closes it after the App.
-	Warehouse warehouse.Warehouse
 }
 
 // New builds an App from cfg: it connects to the platform cluster, ensures the registry's indexes and
@@ -98,7 +96,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	a.Refresh = authn.NewRefresher(cfg.RefreshTTL, a.Clock)
 
 	a.Notifier = a.notifier()
-	a.Warehouse = opts.Warehouse
+	a.Audit = audit.Log{Clock: a.Clock}
 
 	a.Dialer = store.NewDialer()
 	a.Clusters = store.NewCache(a.Dialer.Dial, cfg.ClusterCacheSize)
@@ -245,25 +243,6 @@ func instance(ctx context.Context) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	if openWarehouse != nil {
-		// Without a warehouse the other areas still serve; analytics answers 503 and says why in the log.
-		if a.Warehouse, err = openWarehouse(context.WithoutCancel(ctx)); err != nil {
-			a.Warehouse = nil
-			a.Logger.Error("analytics warehouse unavailable", slog.String("error", err.Error()))
-		}
-	}
 	instanceApp = a
 	return a, nil
-}
-
-// openWarehouse opens the warehouse of the App that Lazy builds; nil leaves App.Warehouse unset.
-var openWarehouse func(ctx context.Context) (warehouse.Warehouse, error)
-
-// UseWarehouse sets how the App that Lazy builds opens its warehouse. The function build's wiring calls
-// it from an init (the analytics area's registration, with BigQuery); the warehouse lives as long as the
-// instance.
-func UseWarehouse(open func(ctx context.Context) (warehouse.Warehouse, error)) {
-	instanceMu.Lock()
-	defer instanceMu.Unlock()
-	openWarehouse = open
 }

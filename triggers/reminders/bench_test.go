@@ -72,7 +72,7 @@ func benchmarkRun(b *testing.B, n int) {
 	dbs := make([]lungo.IDatabase, n)
 	for i := range n {
 		slug := fmt.Sprintf("bench-%04d", i)
-		if _, err := platform.New(env.App).Provision(context.Background(), admin, platform.ProvisionRequest{
+		if _, err := env.Services.Platform.Provision(context.Background(), admin, platform.ProvisionRequest{
 			Slug: slug, Name: "Bench " + slug, Cluster: fmt.Sprintf("c%d", i%clusters),
 			Owner: platform.OwnerInput{Name: "Owner", Email: "owner@" + slug + ".test", Password: apptest.Password},
 		}); err != nil {

@@ -8,8 +8,8 @@
 //
 // One run walks every active tenant with bounded concurrency (Runner.Concurrency). Per tenant it first
 // publishes notifications a previous, interrupted run recorded but did not publish (notify.Flush), then
-// applies late fees (fees.ApplyLateFees: once per rule and instalment) and sends the reminders the tenant's
-// policy calls for (fees.DueReminders through notify.Send: at most once per instalment and stage). Every
+// applies late fees (Fees.ApplyLateFees: once per rule and instalment) and sends the reminders the tenant's
+// policy calls for (Fees.DueReminders through notify.Send: at most once per instalment and stage). Every
 // step is idempotent, so a run killed halfway and started again sends nothing twice, and the scheduler may
 // retry freely: a run with failed tenants answers 500 so it does.
 package reminders
@@ -24,7 +24,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/edugrid/edugrid/functions/fees"
+	"github.com/256dpi/lungo"
 	"github.com/edugrid/edugrid/shared/apperr"
 	"github.com/edugrid/edugrid/shared/clock"
 	"github.com/edugrid/edugrid/shared/httpapi"
@@ -40,6 +40,8 @@ const sendBatch = 1000
 
 // Runner runs reminder runs. Its fields are set by the caller and read-only after.
 type Runner struct {
+	// Fees applies late fees and says which reminders are due (the fees area).
+	Fees      Fees
 	Registry  *tenant.Registry
 	Databases *tenant.Databases
 	Publisher notify.Publisher
@@ -49,6 +51,14 @@ type Runner struct {
 	Concurrency int
 	// ProgressEvery is how often a run logs a progress line; 10 s when 0.
 	ProgressEvery time.Duration
+}
+
+// Fees is what a run asks of the fees area for each tenant.
+type Fees interface {
+	// ApplyLateFees applies the late fees due as of now and returns how many instalments it changed.
+	ApplyLateFees(ctx context.Context, db lungo.IDatabase, t *tenant.Tenant, now time.Time) (int, error)
+	// DueReminders returns the reminders due now, each with an ID that makes sending it idempotent.
+	DueReminders(ctx context.Context, db lungo.IDatabase, t *tenant.Tenant, now time.Time) ([]notify.Notification, error)
 }
 
 // Report is what one run did.
@@ -196,10 +206,10 @@ func (r *Runner) RunTenant(ctx context.Context, t *tenant.Tenant) (TenantReport,
 		return tr, fmt.Errorf("tenant %s: flush: %w", t.Slug, err)
 	}
 	now := r.Clock.Now()
-	if tr.LateFees, err = fees.ApplyLateFees(ctx, db, t, now); err != nil {
+	if tr.LateFees, err = r.Fees.ApplyLateFees(ctx, db, t, now); err != nil {
 		return tr, fmt.Errorf("tenant %s: %w", t.Slug, err)
 	}
-	ns, err := fees.DueReminders(ctx, db, t, now)
+	ns, err := r.Fees.DueReminders(ctx, db, t, now)
 	if err != nil {
 		return tr, fmt.Errorf("tenant %s: %w", t.Slug, err)
 	}

@@ -73,7 +73,7 @@ func (p *publisher) duplicates() []string {
 }
 
 func runner(env *apptest.Env, pub notify.Publisher) *reminders.Runner {
-	return &reminders.Runner{Registry: env.App.Registry, Databases: env.App.Databases, Publisher: pub, Clock: env.Clock,
+	return &reminders.Runner{Fees: env.Services.Fees, Registry: env.App.Registry, Databases: env.App.Databases, Publisher: pub, Clock: env.Clock,
 		Logger: env.App.Logger, Concurrency: 4}
 }
 

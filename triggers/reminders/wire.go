@@ -4,19 +4,14 @@ import (
 	"context"
 	"net/http"
 
-	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
-
 	"github.com/edugrid/edugrid/shared/app"
 )
 
-func init() {
-	functions.HTTP("reminders", app.Lazy(FromApp))
-}
-
-// FromApp builds the trigger over a warm instance's App: the production OIDC check when an audience is
-// configured, 503 for every call in production when it is not, and no check locally.
-func FromApp(a *app.App) http.Handler {
-	r := NewRunner(a)
+// FromApp builds the trigger over a warm instance's App and the fees area: the production OIDC check when
+// an audience is configured, 503 for every call in production when it is not, and no check locally. The
+// wiring (functions/all) registers it as the entry point "reminders".
+func FromApp(a *app.App, f Fees) http.Handler {
+	r := NewRunner(a, f)
 	cfg := a.Config
 	if cfg.SchedulerAudience == "" || cfg.SchedulerServiceAccount == "" {
 		if cfg.Production() {
@@ -32,7 +27,7 @@ func FromApp(a *app.App) http.Handler {
 	return Handler(r, v)
 }
 
-// NewRunner returns a Runner over a's registry, databases, notifier, clock and logger.
-func NewRunner(a *app.App) *Runner {
-	return &Runner{Registry: a.Registry, Databases: a.Databases, Publisher: a.Notifier, Clock: a.Clock, Logger: a.Logger}
+// NewRunner returns a Runner over f and a's registry, databases, notifier, clock and logger.
+func NewRunner(a *app.App, f Fees) *Runner {
+	return &Runner{Fees: f, Registry: a.Registry, Databases: a.Databases, Publisher: a.Notifier, Clock: a.Clock, Logger: a.Logger}
 }

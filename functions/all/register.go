@@ -1,0 +1,70 @@
+package all
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"os"
+
+	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
+
+	"github.com/edugrid/edugrid/shared/app"
+	"github.com/edugrid/edugrid/shared/warehouse"
+	"github.com/edugrid/edugrid/shared/warehouse/bigquery"
+	"github.com/edugrid/edugrid/triggers/reminders"
+)
+
+// init registers every HTTP entry point and does nothing else: each builds its handler lazily, on its
+// first request, over the instance's App.
+func init() {
+	for _, ep := range EntryPoints(openBigQuery) {
+		functions.HTTP(ep.Name, app.Lazy(ep.Build))
+	}
+}
+
+// EntryPoint is one HTTP function of the deployment: its Cloud Functions entry point name and how a warm
+// instance builds its handler.
+type EntryPoint struct {
+	Name  string
+	Build func(a *app.App) http.Handler
+}
+
+// OpenWarehouse opens the analytics warehouse of an instance.
+type OpenWarehouse func(ctx context.Context, a *app.App) (warehouse.Warehouse, error)
+
+// EntryPoints lists every HTTP entry point. Each builds only its own area and the areas it reads; open is
+// called by the analytics function's Build alone, once per instance.
+func EntryPoints(open OpenWarehouse) []EntryPoint {
+	return []EntryPoint{
+		{"auth", func(a *app.App) http.Handler { return newAuth(a).Area(a.AreaOptions()) }},
+		{"platform", func(a *app.App) http.Handler { return newPlatform(a).Area(a.AreaOptions()) }},
+		{"users", func(a *app.App) http.Handler { return newUsers(a).Area(a.AreaOptions()) }},
+		{"analytics", func(a *app.App) http.Handler {
+			wh, err := open(context.Background(), a)
+			if err != nil {
+				// The area still serves; every report answers 503 until an instance starts with a warehouse.
+				a.Logger.Error("analytics warehouse unavailable", slog.String("error", err.Error()))
+				wh = nil
+			}
+			return newAnalytics(a, func() warehouse.Warehouse { return wh }).Area(a.AreaOptions())
+		}},
+		{"academic", func(a *app.App) http.Handler { return newAcademic(a, newUsers(a)).Area(a.AreaOptions()) }},
+		{"students", func(a *app.App) http.Handler { return newStudents(a, newUsers(a)).Area(a.AreaOptions()) }},
+		{"attendance", func(a *app.App) http.Handler { return newAttendance(a).Area(a.AreaOptions()) }},
+		{"fees", func(a *app.App) http.Handler { return newFees(a).Area(a.AreaOptions()) }},
+		{"learning", func(a *app.App) http.Handler {
+			return newLearning(a, newAcademic(a, newUsers(a))).Area(a.AreaOptions())
+		}},
+		{"leads", func(a *app.App) http.Handler {
+			u := newUsers(a)
+			return newLeads(a, u, newAcademic(a, u), newStudents(a, u), newFees(a)).Area(a.AreaOptions())
+		}},
+		{"exams", func(a *app.App) http.Handler { return newExams(a).Area(a.AreaOptions()) }},
+		{"reminders", func(a *app.App) http.Handler { return reminders.FromApp(a, newFees(a)) }},
+	}
+}
+
+// openBigQuery opens the BigQuery dataset the analytics function is configured with.
+func openBigQuery(ctx context.Context, _ *app.App) (warehouse.Warehouse, error) {
+	return bigquery.FromEnv(ctx, os.Getenv)
+}
