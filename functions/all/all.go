@@ -8,7 +8,7 @@
 // does no more than its own area needs; only the analytics function opens the warehouse.
 //
 // A new area: its package with New(Deps); a constructor below; a field of Services; a line in Build,
-// in Areas and in entryPoints; its EnsureIndexes in TenantIndexes when it keeps collections.
+// in Areas and in EntryPoints; its EnsureIndexes in a migration of Schema when it keeps collections.
 package all
 
 import (
@@ -33,6 +33,7 @@ import (
 	"github.com/edugrid/edugrid/shared/authn"
 	"github.com/edugrid/edugrid/shared/httpapi"
 	"github.com/edugrid/edugrid/shared/notify"
+	"github.com/edugrid/edugrid/shared/schema"
 	"github.com/edugrid/edugrid/shared/warehouse"
 )
 
@@ -93,9 +94,29 @@ func (s *Services) Areas(a *app.App) []*httpapi.Area {
 	}
 }
 
-// TenantIndexes creates the indexes of a tenant database: every package that keeps collections in one
-// adds its EnsureIndexes here. Each is idempotent, so a resumed provisioning runs them all again.
-var TenantIndexes = []func(context.Context, lungo.IDatabase) error{
+// Schema is the plan every tenant database follows (shared/schema): provisioning applies all of it, the
+// guard applies what an institution lacks before serving it, and scripts/migrate applies it to every
+// institution. A release that needs a new index, collection option or field backfill appends a migration
+// here (never edits or reorders one that has shipped); an index added to an area's EnsureIndexes needs
+// one too, or existing institutions never get it.
+var Schema = schema.NewPlan(
+	schema.Migration{Version: 1, Name: "every area's indexes", Apply: ensureAll(tenantIndexes)},
+)
+
+func ensureAll(fs []func(context.Context, lungo.IDatabase) error) func(context.Context, lungo.IDatabase) error {
+	return func(ctx context.Context, db lungo.IDatabase) error {
+		for _, ensure := range fs {
+			if err := ensure(ctx, db); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// tenantIndexes creates the indexes of a tenant database as of schema version 1: every package that keeps
+// collections in one has its EnsureIndexes here. Each is idempotent.
+var tenantIndexes = []func(context.Context, lungo.IDatabase) error{
 	account.EnsureIndexes,
 	authn.EnsureRefreshIndexes,
 	audit.EnsureIndexes,
@@ -133,7 +154,7 @@ func newAuth(a *app.App) *auth.Service {
 
 func newPlatform(a *app.App) *platform.Service {
 	return platform.New(platform.Deps{Clock: a.Clock, Audit: a.Audit, Passwords: a.Passwords, Registry: a.Registry,
-		Databases: a.Databases, Refresh: a.Refresh, DefaultCluster: a.Config.DefaultCluster, TenantIndexes: TenantIndexes})
+		Databases: a.Databases, Refresh: a.Refresh, DefaultCluster: a.Config.DefaultCluster, Schema: Schema})
 }
 
 func newAnalytics(a *app.App, wh func() warehouse.Warehouse) *analytics.Service {

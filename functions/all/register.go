@@ -18,7 +18,7 @@ import (
 // first request, over the instance's App.
 func init() {
 	for _, ep := range EntryPoints(openBigQuery) {
-		functions.HTTP(ep.Name, app.Lazy(ep.Build))
+		functions.HTTP(ep.Name, app.Lazy(app.Options{Schema: &Schema}, ep.Build))
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/edugrid/edugrid/shared/clock"
 	"github.com/edugrid/edugrid/shared/httpapi"
 	"github.com/edugrid/edugrid/shared/rbac"
+	"github.com/edugrid/edugrid/shared/schema"
 	"github.com/edugrid/edugrid/shared/tenant"
 )
 
@@ -44,8 +45,9 @@ type Deps struct {
 	Refresh   RefreshTokens
 	// DefaultCluster is where institutions are provisioned unless the request names a cluster.
 	DefaultCluster string
-	// TenantIndexes creates every area's indexes in a new tenant database (functions/all lists them).
-	TenantIndexes []func(ctx context.Context, db lungo.IDatabase) error
+	// Schema is the plan a new tenant database is brought to before the institution is activated
+	// (functions/all.Schema).
+	Schema schema.Plan
 }
 
 // New returns the platform service over d.
@@ -141,12 +143,11 @@ func (s *Service) Provision(ctx context.Context, actor rbac.Principal, req Provi
 		return Provisioned{}, err
 	}
 	defer release()
-	for _, ensure := range s.deps.TenantIndexes {
-		if err := ensure(ctx, db); err != nil {
-			return Provisioned{}, fmt.Errorf("provision %s: %w", t.Slug, err)
-		}
-	}
 	now := s.deps.Clock.Now()
+	version, err := s.deps.Schema.Migrate(ctx, db, now)
+	if err != nil {
+		return Provisioned{}, fmt.Errorf("provision %s: %w", t.Slug, err)
+	}
 	owner, err := account.Create(ctx, db, account.NewUser{
 		Email: req.Owner.Email, Name: strings.TrimSpace(req.Owner.Name), Role: rbac.Owner, Password: req.Owner.Password,
 		TenantNumber: t.Number, Year: now.In(t.Location()).Year(),
@@ -160,7 +161,7 @@ func (s *Service) Provision(ctx context.Context, actor rbac.Principal, req Provi
 	if err := s.record(ctx, db, actor, "platform.tenant.provisioned", t.Slug, map[string]any{"number": t.Number, "owner": owner.ID}); err != nil {
 		return Provisioned{}, err
 	}
-	active, err := s.deps.Registry.Update(ctx, t.Slug, bson.M{"status": tenant.Active}, false)
+	active, err := s.deps.Registry.Update(ctx, t.Slug, bson.M{"status": tenant.Active, "schema_version": version}, false)
 	if err != nil {
 		return Provisioned{}, err
 	}

@@ -85,7 +85,7 @@ func New(t testing.TB, env ...string) *Env {
 	if _, fuzz := t.(*testing.F); testing.Verbose() && !fuzz {
 		logger = httpapi.NewLogger(testWriter{t}, slog.LevelDebug)
 	}
-	a, err := app.New(context.Background(), cfg, app.Options{Clock: clk, Logger: logger, Passwords: &cheap})
+	a, err := app.New(context.Background(), cfg, app.Options{Clock: clk, Logger: logger, Passwords: &cheap, Schema: &all.Schema})
 	if err != nil {
 		t.Fatalf("apptest: build app: %v", err)
 	}

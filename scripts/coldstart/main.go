@@ -150,7 +150,7 @@ func prepare(dir string) ([]string, string, error) {
 		return nil, "", err
 	}
 	ctx := context.Background()
-	a, err := app.New(ctx, cfg, app.Options{Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+	a, err := app.New(ctx, cfg, app.Options{Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), Schema: &all.Schema})
 	if err != nil {
 		return nil, "", err
 	}

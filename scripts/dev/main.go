@@ -97,7 +97,7 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 	cfg.CORSAllowLoopback = true
 	logger := httpapi.NewLogger(os.Stderr, httpapi.ParseLevel(cfg.LogLevel))
 	slog.SetDefault(logger)
-	a, err := app.New(ctx, cfg, app.Options{Logger: logger})
+	a, err := app.New(ctx, cfg, app.Options{Logger: logger, Schema: &all.Schema})
 	if err != nil {
 		return err
 	}

@@ -76,7 +76,7 @@ func startStack(ctx context.Context, engine, adminEmail, adminPassword string, c
 		return fail(err)
 	}
 	logger := httpapi.NewLogger(logw, httpapi.ParseLevel(cfg.LogLevel))
-	a, err := app.New(ctx, cfg, app.Options{Logger: logger, Passwords: passwords})
+	a, err := app.New(ctx, cfg, app.Options{Logger: logger, Passwords: passwords, Schema: &all.Schema})
 	if err != nil {
 		return fail(err)
 	}

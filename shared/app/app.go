@@ -26,6 +26,7 @@ import (
 	"github.com/edugrid/edugrid/shared/httpapi"
 	"github.com/edugrid/edugrid/shared/notify"
 	"github.com/edugrid/edugrid/shared/rbac"
+	"github.com/edugrid/edugrid/shared/schema"
 	"github.com/edugrid/edugrid/shared/store"
 	"github.com/edugrid/edugrid/shared/tenant"
 )
@@ -49,6 +50,8 @@ type App struct {
 	Notifier notify.Publisher
 	// Audit records entries on tenant audit logs, stamped with Clock's time and the request id.
 	Audit audit.Log
+	// Upgrader applies the schema plan of Options.Schema to institutions; nil without a plan.
+	Upgrader *tenant.Upgrader
 
 	platformLease *store.Lease
 	topic         *notify.Topic
@@ -60,6 +63,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Passwords overrides the Argon2id cost (tests use a cheap one).
 	Passwords *authn.PasswordParams
+	// Schema is the code's plan of tenant-database migrations (functions/all.Schema). With one, the guard
+	// upgrades an institution behind it before serving it; without, no schema is checked.
+	Schema *schema.Plan
 }
 
 // New builds an App from cfg: it connects to the platform cluster, ensures the registry's indexes and
@@ -109,12 +115,12 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	a.Platform = a.platformLease.Client().Database(cfg.PlatformDB)
 	a.Registry = tenant.NewRegistry(a.Platform, cfg.TenantCacheTTL, a.Clock)
 	a.Databases = tenant.NewDatabases(a.Clusters, cfg.Clusters)
-	a.Guard = tenant.NewGuard(tenant.GuardConfig{
+	if opts.Schema != nil {
+		a.Upgrader = tenant.NewUpgrader(*opts.Schema, a.Registry, a.Databases, a.Clock)
+	}
+	a.Guard = tenant.NewGuard(tenant.GuardConfig{Upgrader: a.Upgrader,
 		Tokens: a.Tokens, Registry: a.Registry, Databases: a.Databases, Clock: a.Clock, StateTTL: cfg.TenantCacheTTL,
-		States: func(ctx context.Context, db lungo.IDatabase, userID string) (tenant.TokenState, error) {
-			s, err := account.State(ctx, db, userID)
-			return tenant.TokenState{Version: s.Version, Active: s.Active}, err
-		},
+		States: AccountStates,
 	})
 	if err := a.Registry.EnsureIndexes(ctx); err != nil {
 		a.Close()
@@ -133,6 +139,12 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		return nil, fmt.Errorf("build app: %w", err)
 	}
 	return a, nil
+}
+
+// AccountStates reads the token state of an account for the guard (tenant.AccountStates).
+func AccountStates(ctx context.Context, db lungo.IDatabase, userID string) (tenant.TokenState, error) {
+	s, err := account.State(ctx, db, userID)
+	return tenant.TokenState{Version: s.Version, Active: s.Active}, err
 }
 
 // bootstrapAdmin creates the configured platform admin when that email has no account yet.
@@ -200,9 +212,10 @@ func (a *App) Close() {
 }
 
 // Lazy returns the entry point of a function: on its first request it builds the instance's App from the
-// environment (shared by every function in the process) and the area's handler, then serves. A failed
+// environment and opts (one App shared by every function in the process: the first to start builds it,
+// so every entry point of a process passes the same opts) and the area's handler, then serves. A failed
 // build answers 503 and is retried on the next request instead of being cached.
-func Lazy(build func(*App) http.Handler) http.HandlerFunc {
+func Lazy(opts Options, build func(*App) http.Handler) http.HandlerFunc {
 	var (
 		mu sync.Mutex
 		h  http.Handler
@@ -210,7 +223,7 @@ func Lazy(build func(*App) http.Handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		if h == nil {
-			a, err := instance(r.Context())
+			a, err := instance(r.Context(), opts)
 			if err != nil {
 				mu.Unlock()
 				slog.Error("function start-up failed", slog.String("error", err.Error()))
@@ -229,7 +242,7 @@ var (
 	instanceApp *App // the lazily built, process-wide App behind Lazy
 )
 
-func instance(ctx context.Context) (*App, error) {
+func instance(ctx context.Context, opts Options) (*App, error) {
 	instanceMu.Lock()
 	defer instanceMu.Unlock()
 	if instanceApp != nil {
@@ -239,7 +252,7 @@ func instance(ctx context.Context) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	a, err := New(context.WithoutCancel(ctx), cfg, Options{})
+	a, err := New(context.WithoutCancel(ctx), cfg, opts)
 	if err != nil {
 		return nil, err
 	}

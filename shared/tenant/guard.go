@@ -39,6 +39,7 @@ type Guard struct {
 	dbs      *Databases
 	states   AccountStates
 	platform lungo.IDatabase
+	upgrader *Upgrader
 	clock    clock.Clock
 	ttl      time.Duration
 
@@ -61,18 +62,22 @@ type GuardConfig struct {
 	// StateTTL bounds how stale a cached account state may be: a logout-everywhere or password change
 	// ends the user's access tokens within it.
 	StateTTL time.Duration
+	// Upgrader, when set, brings an institution whose database is behind the code's schema up to date
+	// before its request is served.
+	Upgrader *Upgrader
 }
 
 // NewGuard returns a Guard.
 func NewGuard(c GuardConfig) *Guard {
 	return &Guard{tokens: c.Tokens, registry: c.Registry, dbs: c.Databases, states: c.States,
-		platform: c.Registry.DB(), clock: c.Clock, ttl: c.StateTTL, users: map[string]cachedState{}}
+		platform: c.Registry.DB(), upgrader: c.Upgrader, clock: c.Clock, ttl: c.StateTTL, users: map[string]cachedState{}}
 }
 
 var (
 	errNoToken   = &apperr.Error{Code: apperr.Unauthenticated, Message: "a bearer access token is required"}
 	errRevoked   = &apperr.Error{Code: apperr.Unauthenticated, Message: "the session has been ended; sign in again"}
 	errSuspended = &apperr.Error{Code: apperr.Suspended, Message: "this institution's access is suspended"}
+	errUpgrading = &apperr.Error{Code: apperr.Unavailable, Message: "this institution's data is being upgraded to a new release; retry shortly"}
 )
 
 // Authenticate implements httpapi.Authenticator. For a tenant token it checks, in order: the signature and
@@ -122,6 +127,13 @@ func (g *Guard) Authenticate(r *http.Request, perm rbac.Permission) (context.Con
 		return nil, nil, errRevoked
 	case c.TenantVersion != t.TokenVersion:
 		return nil, nil, errRevoked
+	}
+	if g.upgrader != nil && g.upgrader.Behind(t) {
+		// A release added migrations this institution has not had yet: apply them first (once, however
+		// many requests wait), so no handler ever meets a database without the indexes it relies on.
+		if t, err = g.upgrader.Upgrade(ctx, t); err != nil {
+			return nil, nil, fmt.Errorf("%w (cause: %v)", errUpgrading, err)
+		}
 	}
 	db, release, err := g.dbs.Open(ctx, t)
 	if err != nil {

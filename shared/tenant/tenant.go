@@ -42,11 +42,14 @@ type Tenant struct {
 	Cluster string `bson:"cluster" json:"cluster"`
 	DB      string `bson:"db" json:"db"`
 	// TokenVersion is carried in every access token; bumping it logs out the whole tenant.
-	TokenVersion int64     `bson:"token_version" json:"token_version"`
-	Branding     Branding  `bson:"branding" json:"branding"`
-	Settings     Settings  `bson:"settings" json:"settings"`
-	CreatedAt    time.Time `bson:"created_at" json:"created_at"`
-	UpdatedAt    time.Time `bson:"updated_at" json:"updated_at"`
+	TokenVersion int64 `bson:"token_version" json:"token_version"`
+	// SchemaVersion is the schema version of the tenant's database (shared/schema) as last recorded here;
+	// the guard brings a tenant behind the code's version up to date before serving it.
+	SchemaVersion int       `bson:"schema_version" json:"schema_version"`
+	Branding      Branding  `bson:"branding" json:"branding"`
+	Settings      Settings  `bson:"settings" json:"settings"`
+	CreatedAt     time.Time `bson:"created_at" json:"created_at"`
+	UpdatedAt     time.Time `bson:"updated_at" json:"updated_at"`
 }
 
 // Branding is what a white-labelled login page shows. It is public.
