@@ -154,7 +154,8 @@ func newAuth(a *app.App) *auth.Service {
 
 func newPlatform(a *app.App) *platform.Service {
 	return platform.New(platform.Deps{Clock: a.Clock, Audit: a.Audit, Passwords: a.Passwords, Registry: a.Registry,
-		Databases: a.Databases, Refresh: a.Refresh, DefaultCluster: a.Config.DefaultCluster, Schema: Schema})
+		Databases: a.Databases, Refresh: a.Refresh, DefaultCluster: a.Config.DefaultCluster,
+		NamespaceBudget: a.Config.NamespaceBudget, Schema: Schema})
 }
 
 func newAnalytics(a *app.App, wh func() warehouse.Warehouse) *analytics.Service {

@@ -43,8 +43,10 @@ type Deps struct {
 	Registry  *tenant.Registry
 	Databases *tenant.Databases
 	Refresh   RefreshTokens
-	// DefaultCluster is where institutions are provisioned unless the request names a cluster.
+	// DefaultCluster is where institutions are provisioned unless the request names a cluster or it is full.
 	DefaultCluster string
+	// NamespaceBudget is a cluster's budget of namespaces for tenant databases (config.Config's).
+	NamespaceBudget func(cluster string) int
 	// Schema is the plan a new tenant database is brought to before the institution is activated
 	// (functions/all.Schema).
 	Schema schema.Plan
@@ -107,15 +109,24 @@ type Provisioned struct {
 
 // Provision creates a tenant: a registry record with the next tenant number, its database's indexes, the
 // owner account with its PRN, and the first audit entry; the tenant is served only once all of it exists
-// (it stays "provisioning" until then). Provisioning a slug that is stuck half-way resumes it. Errors:
-// Invalid, Conflict when the slug is taken.
+// (it stays "provisioning" until then). Provisioning a slug that is stuck half-way resumes it. A new
+// institution goes to the requested cluster, else the default one, else the cluster with the most room
+// (capacity.go). Errors: Invalid, Conflict when the slug is taken or no cluster it may go to has room.
 func (s *Service) Provision(ctx context.Context, actor rbac.Principal, req ProvisionRequest) (Provisioned, error) {
-	cluster := req.Cluster
-	if cluster == "" {
-		cluster = s.deps.DefaultCluster
-	}
-	if !s.deps.Databases.HasCluster(cluster) {
+	if req.Cluster != "" && !s.deps.Databases.HasCluster(req.Cluster) {
 		return Provisioned{}, apperr.InvalidField("cluster", "is not a configured cluster")
+	}
+	cluster := req.Cluster
+	existing, err := s.deps.Registry.Load(ctx, req.Slug)
+	switch {
+	case err == nil && existing.Status == tenant.Provisioning:
+		cluster = existing.Cluster // resuming: its place is taken already
+	case err == nil:
+		cluster = existing.Cluster // the slug is taken: Create answers Conflict below
+	default:
+		if cluster, err = s.place(ctx, req.Cluster); err != nil {
+			return Provisioned{}, err
+		}
 	}
 	t := &tenant.Tenant{
 		Slug: req.Slug, Name: strings.TrimSpace(req.Name), Status: tenant.Provisioning, Cluster: cluster,

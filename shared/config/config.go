@@ -23,15 +23,19 @@ type Config struct {
 	// Clusters maps cluster names, as tenants record them, to URIs.
 	Clusters map[string]string
 	// DefaultCluster is where new tenants are provisioned.
-	DefaultCluster   string
-	SigningKeys      []byte
-	VerifyKeys       []byte
-	Issuer           string
-	Audience         string
-	AccessTTL        time.Duration
-	RefreshTTL       time.Duration
-	TenantCacheTTL   time.Duration
-	ClusterCacheSize int
+	DefaultCluster string
+	// ClusterNamespaces is each cluster's budget of namespaces (collections plus indexes) for tenant
+	// databases; provisioning places an institution only where its namespaces fit. Clusters not listed get
+	// DefaultNamespaceBudget.
+	ClusterNamespaces map[string]int
+	SigningKeys       []byte
+	VerifyKeys        []byte
+	Issuer            string
+	Audience          string
+	AccessTTL         time.Duration
+	RefreshTTL        time.Duration
+	TenantCacheTTL    time.Duration
+	ClusterCacheSize  int
 	// RequestTimeout bounds each API request's work: a database call still waiting at the deadline gives
 	// up, and the caller gets 503 "unavailable" with Retry-After instead of a hung connection.
 	RequestTimeout time.Duration
@@ -66,6 +70,19 @@ type Config struct {
 	CORSAllowLoopback bool
 }
 
+// DefaultNamespaceBudget is a cluster's namespace budget unless EDUGRID_CLUSTER_NAMESPACES sets one:
+// MongoDB Atlas recommends at most 5,000 collections plus indexes on an M10 (10,000 on M20/M30, 100,000
+// on M40 and above).
+const DefaultNamespaceBudget = 5000
+
+// NamespaceBudget is cluster's namespace budget.
+func (c Config) NamespaceBudget(cluster string) int {
+	if n, ok := c.ClusterNamespaces[cluster]; ok {
+		return n
+	}
+	return DefaultNamespaceBudget
+}
+
 // Production reports whether embedded defaults are refused.
 func (c Config) Production() bool { return c.Env == "production" }
 
@@ -81,6 +98,7 @@ var Variables = []Variable{
 	{"EDUGRID_PLATFORM_DB", "edugrid_platform", "name of the platform database"},
 	{"EDUGRID_CLUSTERS", `{"default": <platform URI>}`, "JSON object: cluster name -> URI; tenants name their cluster"},
 	{"EDUGRID_DEFAULT_CLUSTER", "default", "cluster new tenants are provisioned on"},
+	{"EDUGRID_CLUSTER_NAMESPACES", "none", "JSON object: cluster name -> namespace budget (collections plus indexes of its tenant databases); a cluster not listed has 5,000; a full cluster takes no new institutions"},
 	{"EDUGRID_SIGNING_KEYS", "generated per process (local only)", "PEM PKCS#8 Ed25519 private keys; the first signs, all verify"},
 	{"EDUGRID_VERIFY_KEYS", "none", "PEM public keys of retired signing keys, accepted until their tokens expire"},
 	{"EDUGRID_JWT_ISSUER", "edugrid", "iss of access tokens"},
@@ -172,6 +190,17 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	for _, name := range strings.Split(get("EDUGRID_RELAY_CLUSTERS", ""), ",") {
 		if name = strings.TrimSpace(name); name != "" {
 			c.RelayClusters = append(c.RelayClusters, name)
+		}
+	}
+	c.ClusterNamespaces = map[string]int{}
+	if raw := getenv("EDUGRID_CLUSTER_NAMESPACES"); strings.TrimSpace(raw) != "" {
+		if err := json.Unmarshal([]byte(raw), &c.ClusterNamespaces); err != nil || c.ClusterNamespaces == nil {
+			return c, fmt.Errorf("EDUGRID_CLUSTER_NAMESPACES must be a JSON object of cluster name to a whole number")
+		}
+		for name, n := range c.ClusterNamespaces {
+			if n < 1 {
+				return c, fmt.Errorf("EDUGRID_CLUSTER_NAMESPACES: cluster %q needs a budget of at least 1", name)
+			}
 		}
 	}
 	c.Clusters = map[string]string{}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"regexp"
 	"slices"
@@ -89,6 +90,11 @@ func setting(c Config, name string) (string, bool) {
 		return c.WarehouseProject, true
 	case "EDUGRID_BQ_DATASET":
 		return c.WarehouseDataset, true
+	case "EDUGRID_CLUSTER_NAMESPACES":
+		if len(c.ClusterNamespaces) == 0 {
+			return "", true
+		}
+		return fmt.Sprint(c.ClusterNamespaces), true
 	case "EDUGRID_CORS_ORIGINS":
 		return strings.Join(c.CORSOrigins, ","), true
 	}

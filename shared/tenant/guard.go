@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -208,6 +209,16 @@ func NewDatabases(clusters *store.Cache, uris map[string]string) *Databases {
 
 // HasCluster reports whether name is a configured cluster.
 func (d *Databases) HasCluster(name string) bool { _, ok := d.uris[name]; return ok }
+
+// Clusters returns the configured cluster names in order.
+func (d *Databases) Clusters() []string {
+	names := make([]string, 0, len(d.uris))
+	for name := range d.uris {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
+}
 
 // Open returns t's database and the function that releases its cluster lease; call it when done. A
 // cluster that cannot be reached is an Unavailable error.

@@ -317,3 +317,22 @@ func (r *Registry) Update(ctx context.Context, slug string, set bson.M, bumpVers
 	r.Invalidate(slug)
 	return &t, nil
 }
+
+// CountByCluster returns how many institutions (in any status) each cluster holds.
+func (r *Registry) CountByCluster(ctx context.Context) (map[string]int, error) {
+	cur, err := r.db.Collection(tenantsCollection).Find(ctx, bson.M{}, options.Find().SetProjection(bson.M{"cluster": 1}))
+	if err != nil {
+		return nil, fmt.Errorf("count tenants by cluster: %w", err)
+	}
+	var rows []struct {
+		Cluster string `bson:"cluster"`
+	}
+	if err := cur.All(ctx, &rows); err != nil {
+		return nil, fmt.Errorf("count tenants by cluster: %w", err)
+	}
+	out := map[string]int{}
+	for _, row := range rows {
+		out[row.Cluster]++
+	}
+	return out, nil
+}
