@@ -12,7 +12,7 @@ import (
 	cloudevents "github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/edugrid/edugrid/shared/clock"
-	"github.com/edugrid/edugrid/shared/httpapi"
+	"github.com/edugrid/edugrid/shared/logging"
 	"github.com/edugrid/edugrid/shared/warehouse"
 	"github.com/edugrid/edugrid/shared/warehouse/bigquery"
 )
@@ -37,7 +37,7 @@ func lazyHandler() func(context.Context, cloudevents.Event) error {
 	return func(ctx context.Context, ce cloudevents.Event) error {
 		mu.Lock()
 		if h == nil {
-			logger := httpapi.NewLogger(os.Stderr, httpapi.ParseLevel(os.Getenv("EDUGRID_LOG_LEVEL")))
+			logger := logging.NewLogger(os.Stderr, logging.ParseLevel(os.Getenv("EDUGRID_LOG_LEVEL")))
 			wh, err := openBigQuery(ctx)
 			if err != nil {
 				mu.Unlock()
