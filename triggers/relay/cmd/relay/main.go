@@ -35,7 +35,6 @@ import (
 	"github.com/edugrid/edugrid/shared/events"
 	"github.com/edugrid/edugrid/shared/logging"
 	"github.com/edugrid/edugrid/shared/store"
-	"github.com/edugrid/edugrid/triggers/ingest"
 	"github.com/edugrid/edugrid/triggers/relay"
 )
 
@@ -99,7 +98,7 @@ func open(ctx context.Context, getenv func(string) string, logOut io.Writer) (*s
 			return nil, fmt.Errorf("cluster %s: %w", name, err)
 		}
 		s.relays = append(s.relays, relay.New(relay.Config{
-			Cluster: name, Client: c, Platform: platform, Publisher: s.pub, Collections: ingest.Collections(), Logger: logger,
+			Cluster: name, Client: c, Platform: platform, Publisher: s.pub, Collections: events.AnalysedCollections(), Logger: logger,
 		}))
 	}
 	return s, nil
