@@ -89,6 +89,8 @@ func setting(c Config, name string) (string, bool) {
 		return c.WarehouseProject, true
 	case "EDUGRID_BQ_DATASET":
 		return c.WarehouseDataset, true
+	case "EDUGRID_BQ_LOCATION":
+		return c.WarehouseLocation, true
 	}
 	return "", false
 }
@@ -260,7 +262,8 @@ func TestBadValues(t *testing.T) {
 }
 
 // Every variable FromEnv reads must be documented. The source is read rather than grepped by a script so
-// the check runs with go test alone; only FromEnv's body counts, since Variables itself names them all.
+// the check runs with go test alone; only the source from FromEnv on (FromEnv, Read) counts, since
+// Variables itself names them all.
 func TestEveryVariableReadIsDocumented(t *testing.T) {
 	src, err := os.ReadFile("config.go")
 	if err != nil {
@@ -315,5 +318,26 @@ func TestEveryVariableAskedForIsDocumented(t *testing.T) {
 				t.Errorf("FromEnv asked for undocumented %s", name)
 			}
 		}
+	}
+}
+
+// The ingest function is deployed in production mode with the warehouse settings and none of the
+// database or key settings: Read accepts that, FromEnv (for the processes that open databases) does not.
+func TestReadSkipsTheProductionRefusals(t *testing.T) {
+	m := map[string]string{"EDUGRID_ENV": "production", "EDUGRID_LOG_LEVEL": "warn", "EDUGRID_BQ_PROJECT": "edugrid-prod",
+		"EDUGRID_BQ_DATASET": "warehouse", "EDUGRID_BQ_LOCATION": "asia-south1"}
+	c, err := Read(env(m))
+	if err != nil {
+		t.Fatalf("Read: %v", err)
+	}
+	if !c.Production() || c.LogLevel != "warn" || c.WarehouseProject != "edugrid-prod" || c.WarehouseDataset != "warehouse" || c.WarehouseLocation != "asia-south1" {
+		t.Errorf("Read = %+v", c)
+	}
+	if _, err := FromEnv(env(m)); err == nil {
+		t.Error("FromEnv accepted production without a platform cluster")
+	}
+	m["EDUGRID_ACCESS_TTL"] = "soon"
+	if _, err := Read(env(m)); err == nil || !strings.Contains(err.Error(), "EDUGRID_ACCESS_TTL") {
+		t.Errorf("Read with a malformed duration = %v, want an error naming it", err)
 	}
 }
