@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"os"
 
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 
@@ -64,7 +63,8 @@ func EntryPoints(open OpenWarehouse) []EntryPoint {
 	}
 }
 
-// openBigQuery opens the BigQuery dataset the analytics function is configured with.
-func openBigQuery(ctx context.Context, _ *app.App) (warehouse.Warehouse, error) {
-	return bigquery.FromEnv(ctx, os.Getenv)
+// openBigQuery opens the BigQuery dataset the analytics function is configured with (EDUGRID_BQ_*).
+func openBigQuery(ctx context.Context, a *app.App) (warehouse.Warehouse, error) {
+	c := a.Config
+	return bigquery.OpenWarehouse(ctx, bigquery.Config{Project: c.WarehouseProject, Dataset: c.WarehouseDataset, Location: c.WarehouseLocation})
 }

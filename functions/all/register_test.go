@@ -16,7 +16,7 @@ import (
 	"github.com/edugrid/edugrid/shared/app"
 	"github.com/edugrid/edugrid/shared/authn"
 	"github.com/edugrid/edugrid/shared/config"
-	"github.com/edugrid/edugrid/shared/httpapi"
+	"github.com/edugrid/edugrid/shared/logging"
 	"github.com/edugrid/edugrid/shared/warehouse"
 )
 
@@ -62,7 +62,7 @@ func coldApp(t *testing.T, logs *syncBuffer) *app.App {
 		t.Fatal("the cold start must run without BigQuery settings")
 	}
 	cheap := authn.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1}
-	a, err := app.New(context.Background(), cfg, app.Options{Logger: httpapi.NewLogger(logs, slog.LevelDebug), Passwords: &cheap, Schema: &all.Schema})
+	a, err := app.New(context.Background(), cfg, app.Options{Logger: logging.NewLogger(logs, slog.LevelDebug), Passwords: &cheap, Schema: &all.Schema})
 	if err != nil {
 		t.Fatal(err)
 	}

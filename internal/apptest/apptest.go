@@ -28,6 +28,7 @@ import (
 	"github.com/edugrid/edugrid/shared/clock"
 	"github.com/edugrid/edugrid/shared/config"
 	"github.com/edugrid/edugrid/shared/httpapi"
+	"github.com/edugrid/edugrid/shared/logging"
 	"github.com/edugrid/edugrid/shared/notify"
 	"github.com/edugrid/edugrid/shared/rbac"
 	"github.com/edugrid/edugrid/shared/tenant"
@@ -83,7 +84,7 @@ func New(t testing.TB, env ...string) *Env {
 	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	// A fuzz target's requests run inside its fuzz function, where logging through its *testing.F panics.
 	if _, fuzz := t.(*testing.F); testing.Verbose() && !fuzz {
-		logger = httpapi.NewLogger(testWriter{t}, slog.LevelDebug)
+		logger = logging.NewLogger(testWriter{t}, slog.LevelDebug)
 	}
 	a, err := app.New(context.Background(), cfg, app.Options{Clock: clk, Logger: logger, Passwords: &cheap, Schema: &all.Schema})
 	if err != nil {

@@ -29,7 +29,7 @@ var (
 )
 
 // Events returns a deterministic history of change events for every collection in collections (the
-// analysed collections, ingest.Collections()) and the collections it has no generator for. Each
+// analysed collections, events.AnalysedCollections()) and the collections it has no generator for. Each
 // tenant gets branches, batches, staff, students and their enrolments, attendance sheets, fee instalments
 // and payments, tests and results, leads and learning activity; documents are inserted, updated (a
 // payment settles an instalment, a student is transferred) and some deleted, so the current-state rules

@@ -183,7 +183,7 @@ func replay(evs []*events.Event, seed uint64) []*events.Event {
 // conformance.Events: a new area's collection must bring data for its reports.
 func dataset(t testing.TB) []*events.Event {
 	t.Helper()
-	evs, missing := conformance.Events(ingest.Collections())
+	evs, missing := conformance.Events(events.AnalysedCollections())
 	if len(missing) > 0 {
 		t.Fatalf("conformance.Events makes no documents for the analysed collections %v: add a generator for each to internal/conformance/dataset.go", missing)
 	}

@@ -23,6 +23,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/edugrid/edugrid/shared/app"
+	"github.com/edugrid/edugrid/shared/events"
 	"github.com/edugrid/edugrid/shared/store"
 	"github.com/edugrid/edugrid/shared/warehouse"
 	"github.com/edugrid/edugrid/shared/warehouse/duckdb"
@@ -129,7 +130,7 @@ func Start(ctx context.Context, a *app.App, opts Options) (*Local, error) {
 		l.leases = append(l.leases, lease)
 		r := relay.New(relay.Config{
 			Cluster: uris[uri], Client: lease.Client(), Platform: a.Platform, Publisher: l.pub,
-			Collections: ingest.Collections(), Clock: a.Clock, Logger: logger, CheckpointEvery: opts.CheckpointEvery,
+			Collections: events.AnalysedCollections(), Clock: a.Clock, Logger: logger, CheckpointEvery: opts.CheckpointEvery,
 		})
 		l.Relays = append(l.Relays, r)
 		l.wg.Add(1)

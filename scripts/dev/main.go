@@ -35,6 +35,7 @@ import (
 	"github.com/edugrid/edugrid/shared/authn"
 	"github.com/edugrid/edugrid/shared/config"
 	"github.com/edugrid/edugrid/shared/httpapi"
+	"github.com/edugrid/edugrid/shared/logging"
 	"github.com/edugrid/edugrid/shared/notify"
 	"github.com/edugrid/edugrid/shared/store"
 	"github.com/edugrid/edugrid/shared/warehouse"
@@ -95,7 +96,7 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 	}
 	// A frontend's dev server (Vite, webpack…) runs on a loopback port of its own.
 	cfg.CORSAllowLoopback = true
-	logger := httpapi.NewLogger(os.Stderr, httpapi.ParseLevel(cfg.LogLevel))
+	logger := logging.NewLogger(os.Stderr, logging.ParseLevel(cfg.LogLevel))
 	slog.SetDefault(logger)
 	a, err := app.New(ctx, cfg, app.Options{Logger: logger, Schema: &all.Schema})
 	if err != nil {

@@ -16,7 +16,7 @@ import (
 	"github.com/edugrid/edugrid/shared/app"
 	"github.com/edugrid/edugrid/shared/authn"
 	"github.com/edugrid/edugrid/shared/config"
-	"github.com/edugrid/edugrid/shared/httpapi"
+	"github.com/edugrid/edugrid/shared/logging"
 	"github.com/edugrid/edugrid/shared/warehouse"
 )
 
@@ -75,7 +75,7 @@ func startStack(ctx context.Context, engine, adminEmail, adminPassword string, c
 	if err != nil {
 		return fail(err)
 	}
-	logger := httpapi.NewLogger(logw, httpapi.ParseLevel(cfg.LogLevel))
+	logger := logging.NewLogger(logw, logging.ParseLevel(cfg.LogLevel))
 	a, err := app.New(ctx, cfg, app.Options{Logger: logger, Passwords: passwords, Schema: &all.Schema})
 	if err != nil {
 		return fail(err)

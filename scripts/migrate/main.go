@@ -24,7 +24,7 @@ import (
 	"github.com/edugrid/edugrid/functions/all"
 	"github.com/edugrid/edugrid/shared/app"
 	"github.com/edugrid/edugrid/shared/config"
-	"github.com/edugrid/edugrid/shared/httpapi"
+	"github.com/edugrid/edugrid/shared/logging"
 	"github.com/edugrid/edugrid/shared/tenant"
 )
 
@@ -45,7 +45,7 @@ func run(ctx context.Context, getenv func(string) string, batch int, out, logs i
 	if err != nil {
 		return err
 	}
-	logger := httpapi.NewLogger(logs, httpapi.ParseLevel(cfg.LogLevel))
+	logger := logging.NewLogger(logs, logging.ParseLevel(cfg.LogLevel))
 	a, err := app.New(ctx, cfg, app.Options{Logger: logger, Schema: &all.Schema})
 	if err != nil {
 		return err

@@ -24,6 +24,7 @@ import (
 	"github.com/edugrid/edugrid/shared/clock"
 	"github.com/edugrid/edugrid/shared/config"
 	"github.com/edugrid/edugrid/shared/httpapi"
+	"github.com/edugrid/edugrid/shared/logging"
 	"github.com/edugrid/edugrid/shared/notify"
 	"github.com/edugrid/edugrid/shared/rbac"
 	"github.com/edugrid/edugrid/shared/schema"
@@ -76,7 +77,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		a.Clock = clock.System()
 	}
 	if a.Logger == nil {
-		a.Logger = httpapi.NewLogger(os.Stderr, httpapi.ParseLevel(cfg.LogLevel))
+		a.Logger = logging.NewLogger(os.Stderr, logging.ParseLevel(cfg.LogLevel))
 	}
 	if opts.Passwords != nil {
 		a.Passwords = *opts.Passwords

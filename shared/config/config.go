@@ -1,6 +1,9 @@
 // Package config reads edugrid's configuration from the environment. Every setting has an embedded
 // default, so nothing needs to be set to run locally; EDUGRID_ENV=production refuses the defaults that are
 // only safe on a developer's machine (embedded engine, generated keys).
+//
+// This package is the one reader of edugrid's environment: the other packages take their settings as
+// plain values (a Config field, or a Config struct of their own that the wiring fills from this one).
 package config
 
 import (
@@ -54,10 +57,12 @@ type Config struct {
 	// RelayClusters names the clusters one relay instance watches; empty means all.
 	RelayClusters      []string
 	NotificationsTopic string
-	// WarehouseProject and WarehouseDataset name the BigQuery dataset of the analytics warehouse
-	// (shared/warehouse/bigquery reads them); empty leaves analytics unconfigured.
-	WarehouseProject string
-	WarehouseDataset string
+	// WarehouseProject and WarehouseDataset name the BigQuery dataset of the analytics warehouse, for the
+	// analytics and ingest functions; empty leaves analytics unconfigured. WarehouseLocation is where
+	// ingest creates the dataset when it does not exist.
+	WarehouseProject  string
+	WarehouseDataset  string
+	WarehouseLocation string
 	// SchedulerAudience and SchedulerServiceAccount are what the reminders trigger demands of the Google
 	// OIDC token Cloud Scheduler sends: its aud and its email. Required in production.
 	SchedulerAudience       string
@@ -119,13 +124,35 @@ var Variables = []Variable{
 	{"EDUGRID_RELAY_CLUSTERS", "none", "relay only: comma-separated cluster names this relay instance watches; none means every configured cluster"},
 	{"EDUGRID_BQ_PROJECT", "none", "project of the analytics warehouse's BigQuery dataset (analytics and ingest functions; the local stack uses DuckDB)"},
 	{"EDUGRID_BQ_DATASET", "none", "the analytics warehouse's BigQuery dataset"},
+	{"EDUGRID_BQ_LOCATION", "US", "location of the dataset when ingest creates it"},
 	{"EDUGRID_SCHEDULER_AUDIENCE", "none", "aud the reminders trigger requires of Cloud Scheduler's OIDC token (its URL); required in production"},
 	{"EDUGRID_SCHEDULER_SERVICE_ACCOUNT", "none", "email of the service account Cloud Scheduler signs as; the reminders trigger accepts no other"},
 	{"EDUGRID_CORS_ORIGINS", "none", "comma-separated browser origins allowed to call the API (https://app.example.edu), besides each institution's own; no wildcard"},
 }
 
-// FromEnv reads the configuration with getenv (os.Getenv in production, a map in tests).
+// FromEnv reads the configuration with getenv (os.Getenv in production, a map in tests), as Read does,
+// and in production refuses what is only safe on a developer's machine: the embedded engine and a platform
+// admin without a strong password. It is the reader of every process that opens the databases: the API
+// functions, the reminders trigger, the relay, the local stack. Token keys are not demanded here: the relay
+// handles no tokens and is deployed without them; shared/app, which signs and verifies, refuses to
+// generate keys in production.
 func FromEnv(getenv func(string) string) (Config, error) {
+	c, err := Read(getenv)
+	if err != nil {
+		return c, err
+	}
+	if c.Production() {
+		if err := c.refuseLocalDefaults(); err != nil {
+			return c, err
+		}
+	}
+	return c, nil
+}
+
+// Read reads and checks every variable with getenv, without the production refusals of FromEnv: it is
+// the reader of a process that opens no database and handles no tokens (the ingest function, which is
+// deployed with none of those settings).
+func Read(getenv func(string) string) (Config, error) {
 	get := func(name, def string) string {
 		if v := strings.TrimSpace(getenv(name)); v != "" {
 			return v
@@ -151,6 +178,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		NotificationsTopic:      get("EDUGRID_NOTIFICATIONS_TOPIC", "edugrid-notifications"),
 		WarehouseProject:        get("EDUGRID_BQ_PROJECT", ""),
 		WarehouseDataset:        get("EDUGRID_BQ_DATASET", ""),
+		WarehouseLocation:       get("EDUGRID_BQ_LOCATION", "US"),
 		SchedulerAudience:       get("EDUGRID_SCHEDULER_AUDIENCE", ""),
 		SchedulerServiceAccount: get("EDUGRID_SCHEDULER_SERVICE_ACCOUNT", ""),
 	}
@@ -216,21 +244,21 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		}
 		c.Clusters["default"] = c.PlatformURI
 	}
-	if c.Production() {
-		for name, uri := range c.Clusters {
-			if strings.HasPrefix(uri, "lungo:") {
-				return c, fmt.Errorf("cluster %q uses the embedded engine, which production refuses", name)
-			}
-		}
-		if strings.HasPrefix(c.PlatformURI, "lungo:") {
-			return c, fmt.Errorf("EDUGRID_PLATFORM_URI must name a MongoDB cluster in production")
-		}
-		if len(c.SigningKeys) == 0 && len(c.VerifyKeys) == 0 {
-			return c, fmt.Errorf("EDUGRID_SIGNING_KEYS or EDUGRID_VERIFY_KEYS must be set in production")
-		}
-		if c.AdminEmail != "" && len(c.AdminPassword) < 12 {
-			return c, fmt.Errorf("EDUGRID_PLATFORM_ADMIN_PASSWORD must be set (12+ characters) with EDUGRID_PLATFORM_ADMIN_EMAIL in production")
+	return c, nil
+}
+
+// refuseLocalDefaults returns why c may not run in production, or nil.
+func (c Config) refuseLocalDefaults() error {
+	for name, uri := range c.Clusters {
+		if strings.HasPrefix(uri, "lungo:") {
+			return fmt.Errorf("cluster %q uses the embedded engine, which production refuses", name)
 		}
 	}
-	return c, nil
+	if strings.HasPrefix(c.PlatformURI, "lungo:") {
+		return fmt.Errorf("EDUGRID_PLATFORM_URI must name a MongoDB cluster in production")
+	}
+	if c.AdminEmail != "" && len(c.AdminPassword) < 12 {
+		return fmt.Errorf("EDUGRID_PLATFORM_ADMIN_PASSWORD must be set (12+ characters) with EDUGRID_PLATFORM_ADMIN_EMAIL in production")
+	}
+	return nil
 }

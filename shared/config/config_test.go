@@ -97,6 +97,8 @@ func setting(c Config, name string) (string, bool) {
 		return fmt.Sprint(c.ClusterNamespaces), true
 	case "EDUGRID_CORS_ORIGINS":
 		return strings.Join(c.CORSOrigins, ","), true
+	case "EDUGRID_BQ_LOCATION":
+		return c.WarehouseLocation, true
 	}
 	return "", false
 }
@@ -205,7 +207,8 @@ func TestProduction(t *testing.T) {
 		{"embedded platform beside MongoDB clusters", map[string]string{"EDUGRID_PLATFORM_URI": "lungo:memory:platform", "EDUGRID_CLUSTERS": `{"default": "mongodb://a/"}`}, "EDUGRID_PLATFORM_URI"},
 		{"embedded cluster", map[string]string{"EDUGRID_CLUSTERS": `{"default": "mongodb://a/", "eu": "lungo:memory:eu"}`}, `"eu"`},
 		{"default cluster missing from clusters", map[string]string{"EDUGRID_CLUSTERS": `{"in-1": "mongodb://in1/"}`}, "EDUGRID_DEFAULT_CLUSTER"},
-		{"no keys", map[string]string{"EDUGRID_SIGNING_KEYS": ""}, "EDUGRID_SIGNING_KEYS"},
+		// The relay runs without keys; shared/app refuses to generate them in production.
+		{"no keys", map[string]string{"EDUGRID_SIGNING_KEYS": ""}, ""},
 		{"admin without password", map[string]string{"EDUGRID_PLATFORM_ADMIN_EMAIL": "root@example.com"}, "EDUGRID_PLATFORM_ADMIN_PASSWORD"},
 		{"short admin password", map[string]string{"EDUGRID_PLATFORM_ADMIN_EMAIL": "root@example.com", "EDUGRID_PLATFORM_ADMIN_PASSWORD": "elevenchars"}, "EDUGRID_PLATFORM_ADMIN_PASSWORD"},
 	}
@@ -274,7 +277,8 @@ func TestBadValues(t *testing.T) {
 }
 
 // Every variable FromEnv reads must be documented. The source is read rather than grepped by a script so
-// the check runs with go test alone; only FromEnv's body counts, since Variables itself names them all.
+// the check runs with go test alone; only the source from FromEnv on (FromEnv, Read) counts, since
+// Variables itself names them all.
 func TestEveryVariableReadIsDocumented(t *testing.T) {
 	src, err := os.ReadFile("config.go")
 	if err != nil {
@@ -329,5 +333,26 @@ func TestEveryVariableAskedForIsDocumented(t *testing.T) {
 				t.Errorf("FromEnv asked for undocumented %s", name)
 			}
 		}
+	}
+}
+
+// The ingest function is deployed in production mode with the warehouse settings and none of the
+// database or key settings: Read accepts that, FromEnv (for the processes that open databases) does not.
+func TestReadSkipsTheProductionRefusals(t *testing.T) {
+	m := map[string]string{"EDUGRID_ENV": "production", "EDUGRID_LOG_LEVEL": "warn", "EDUGRID_BQ_PROJECT": "edugrid-prod",
+		"EDUGRID_BQ_DATASET": "warehouse", "EDUGRID_BQ_LOCATION": "asia-south1"}
+	c, err := Read(env(m))
+	if err != nil {
+		t.Fatalf("Read: %v", err)
+	}
+	if !c.Production() || c.LogLevel != "warn" || c.WarehouseProject != "edugrid-prod" || c.WarehouseDataset != "warehouse" || c.WarehouseLocation != "asia-south1" {
+		t.Errorf("Read = %+v", c)
+	}
+	if _, err := FromEnv(env(m)); err == nil {
+		t.Error("FromEnv accepted production without a platform cluster")
+	}
+	m["EDUGRID_ACCESS_TTL"] = "soon"
+	if _, err := Read(env(m)); err == nil || !strings.Contains(err.Error(), "EDUGRID_ACCESS_TTL") {
+		t.Errorf("Read with a malformed duration = %v, want an error naming it", err)
 	}
 }

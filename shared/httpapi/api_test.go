@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/edugrid/edugrid/shared/apperr"
+	"github.com/edugrid/edugrid/shared/logging"
 	"github.com/edugrid/edugrid/shared/rbac"
 )
 
@@ -97,7 +98,7 @@ func testArea(t *testing.T, auth *fakeAuth) (*Area, *bytes.Buffer) {
 			panic(internalDetail)
 		}},
 	}
-	return NewArea("users", routes, Options{Auth: auth, Logger: NewLogger(&logs, slog.LevelDebug)}), &logs
+	return NewArea("users", routes, Options{Auth: auth, Logger: logging.NewLogger(&logs, slog.LevelDebug)}), &logs
 }
 
 func serve(h http.Handler, r *http.Request) *httptest.ResponseRecorder {
@@ -449,7 +450,7 @@ func TestAreaRequestLogLine(t *testing.T) {
 	area := NewArea("users", []Route{{Method: "GET", Path: "/me", Permission: rbac.Self, Handler: func(w http.ResponseWriter, r *http.Request) error {
 		w.WriteHeader(http.StatusNoContent)
 		return nil
-	}}}, Options{Auth: auth, Logger: NewLogger(&logs, slog.LevelInfo), Project: "edugrid-prod"})
+	}}}, Options{Auth: auth, Logger: logging.NewLogger(&logs, slog.LevelInfo), Project: "edugrid-prod"})
 	r := httptest.NewRequest("GET", "/users/me", nil)
 	const trace = "4bf92f3577b34da6a3ce929d0e0e4736"
 	r.Header.Set("Traceparent", "00-"+trace+"-00f067aa0ba902b7-01")

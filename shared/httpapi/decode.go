@@ -10,10 +10,10 @@ import (
 	"net/http"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/edugrid/edugrid/shared/apperr"
+	"github.com/edugrid/edugrid/shared/text"
 )
 
 // MaxBodyBytes caps every request body.
@@ -248,31 +248,12 @@ func JSON(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(buf.Bytes())
 }
 
-// Text trims s and returns it, or an Invalid error naming field when it is empty, longer than max
-// characters, or holds a control character (NUL, escape…; line breaks and tabs are allowed) or a bidi
-// embedding, override or isolate (U+202A–U+202E, U+2066–U+2069), which can make a stored name display as
-// something else. Every other character, emoji, combining marks and right-to-left scripts included, is
-// kept exactly as sent.
-func Text(field, s string, max int) (string, error) {
-	s = strings.TrimSpace(s)
-	if n := utf8.RuneCountInString(s); n < 1 || n > max {
-		return "", apperr.InvalidField(field, fmt.Sprintf("must be 1 to %d characters", max))
-	}
-	for _, r := range s {
-		if (unicode.IsControl(r) && r != '\n' && r != '\t' && r != '\r') || (r >= 0x202A && r <= 0x202E) || (r >= 0x2066 && r <= 0x2069) {
-			return "", apperr.InvalidField(field, "must not hold control or bidi override characters")
-		}
-	}
-	return s, nil
-}
+// Text is the rule of a required text field of a request (text.Field): s trimmed, or an Invalid error
+// naming field when it is empty, longer than max characters, or holds control or bidi override characters.
+func Text(field, s string, max int) (string, error) { return text.Field(field, s, max) }
 
-// OptionalText is Text for a field that may be left out: s trimmed, "" when it is empty or only spaces.
-func OptionalText(field, s string, max int) (string, error) {
-	if strings.TrimSpace(s) == "" {
-		return "", nil
-	}
-	return Text(field, s, max)
-}
+// OptionalText is Text for a field that may be left out (text.Optional): "" when s is empty or only spaces.
+func OptionalText(field, s string, max int) (string, error) { return text.Optional(field, s, max) }
 
 // OptionalDate returns an Invalid error naming field unless s is empty or a date YYYY-MM-DD.
 func OptionalDate(field, s string) error {

@@ -229,28 +229,3 @@ func TestOptionalDate(t *testing.T) {
 		}
 	}
 }
-
-func TestOptionalText(t *testing.T) {
-	tests := []struct {
-		in, want string
-		ok       bool
-	}{
-		{"", "", true},
-		{"   \n ", "", true},
-		{"  call back  ", "call back", true},
-		{"नमस्ते 👋", "नमस्ते 👋", true},
-		{strings.Repeat("é", 10), strings.Repeat("é", 10), true}, // 20 bytes, 10 characters
-		{strings.Repeat("x", 11), "", false},
-		{"call\u202eback", "", false},
-		{"bell\a", "", false},
-	}
-	for _, tt := range tests {
-		got, err := OptionalText("note", tt.in, 10)
-		if (err == nil) != tt.ok || got != tt.want {
-			t.Errorf("OptionalText(%q) = %q, %v; want %q, ok=%v", tt.in, got, err, tt.want, tt.ok)
-		}
-		if err != nil && apperr.As(err).Fields["note"] == "" {
-			t.Errorf("OptionalText(%q) does not name its field", tt.in)
-		}
-	}
-}

@@ -4,53 +4,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"io"
 	"log/slog"
 	"net/http"
 	"regexp"
 	"strings"
 )
-
-// NewLogger returns a JSON logger whose records Cloud Logging understands: "severity" instead of "level",
-// "message" instead of "msg". Trace ids are added per request by the Area.
-func NewLogger(w io.Writer, level slog.Level) *slog.Logger {
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{
-		Level: level,
-		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
-			if len(groups) > 0 {
-				return a
-			}
-			switch a.Key {
-			case slog.LevelKey:
-				return slog.String("severity", severity(a.Value.Any().(slog.Level)))
-			case slog.MessageKey:
-				a.Key = "message"
-			}
-			return a
-		},
-	}))
-}
-
-func severity(l slog.Level) string {
-	switch {
-	case l >= slog.LevelError:
-		return "ERROR"
-	case l >= slog.LevelWarn:
-		return "WARNING"
-	case l >= slog.LevelInfo:
-		return "INFO"
-	}
-	return "DEBUG"
-}
-
-// ParseLevel maps debug/info/warn/error to a level, info for anything else.
-func ParseLevel(s string) slog.Level {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(s)); err != nil {
-		return slog.LevelInfo
-	}
-	return l
-}
 
 type loggerKey struct{}
 type requestIDKey struct{}

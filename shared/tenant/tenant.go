@@ -20,6 +20,7 @@ import (
 
 	"github.com/edugrid/edugrid/shared/apperr"
 	"github.com/edugrid/edugrid/shared/httpapi"
+	"github.com/edugrid/edugrid/shared/text"
 )
 
 // Status is a tenant's lifecycle state.
@@ -178,7 +179,7 @@ func (s Settings) Validate() error {
 
 // Validate checks branding; errors are Invalid and name the field.
 func (b Branding) Validate() error {
-	if _, err := httpapi.Text("branding.display_name", b.DisplayName, 120); err != nil {
+	if _, err := text.Field("branding.display_name", b.DisplayName, 120); err != nil {
 		return apperr.InvalidField("branding.display_name", "must be 1 to 120 characters, without control or bidi override characters")
 	}
 	if b.LogoURL != "" {

@@ -35,7 +35,7 @@ func TestEnrolmentTransform(t *testing.T) {
 	if r := ups[1].Row; r[9] != jan5 || r[10] != mar15 || r[11] != "withdrawn" {
 		t.Fatalf("closed enrolment row = %v", r)
 	}
-	if !slices.Contains(ingest.Collections(), "enrolments") {
+	if !slices.Contains(events.AnalysedCollections(), "enrolments") {
 		t.Fatal("enrolments are not analysed")
 	}
 }

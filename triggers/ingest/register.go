@@ -12,7 +12,8 @@ import (
 	cloudevents "github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/edugrid/edugrid/shared/clock"
-	"github.com/edugrid/edugrid/shared/httpapi"
+	"github.com/edugrid/edugrid/shared/config"
+	"github.com/edugrid/edugrid/shared/logging"
 	"github.com/edugrid/edugrid/shared/warehouse"
 	"github.com/edugrid/edugrid/shared/warehouse/bigquery"
 )
@@ -37,8 +38,16 @@ func lazyHandler() func(context.Context, cloudevents.Event) error {
 	return func(ctx context.Context, ce cloudevents.Event) error {
 		mu.Lock()
 		if h == nil {
-			logger := httpapi.NewLogger(os.Stderr, httpapi.ParseLevel(os.Getenv("EDUGRID_LOG_LEVEL")))
-			wh, err := openBigQuery(ctx)
+			// Read, not FromEnv: ingest opens no tenant database and handles no tokens, and is deployed
+			// without those settings, which FromEnv demands in production.
+			cfg, err := config.Read(os.Getenv)
+			if err != nil {
+				mu.Unlock()
+				logging.NewLogger(os.Stderr, slog.LevelInfo).Error("ingest start-up failed", slog.String("error", err.Error()))
+				return fmt.Errorf("ingest: %w", err)
+			}
+			logger := logging.NewLogger(os.Stderr, logging.ParseLevel(cfg.LogLevel))
+			wh, err := openBigQuery(ctx, cfg)
 			if err != nil {
 				mu.Unlock()
 				logger.Error("ingest start-up failed", slog.String("error", err.Error()))
@@ -51,8 +60,10 @@ func lazyHandler() func(context.Context, cloudevents.Event) error {
 	}
 }
 
-func openBigQuery(ctx context.Context) (warehouse.Warehouse, error) {
-	wh, err := bigquery.FromEnv(context.WithoutCancel(ctx), os.Getenv)
+func openBigQuery(ctx context.Context, cfg config.Config) (warehouse.Warehouse, error) {
+	wh, err := bigquery.OpenWarehouse(context.WithoutCancel(ctx), bigquery.Config{
+		Project: cfg.WarehouseProject, Dataset: cfg.WarehouseDataset, Location: cfg.WarehouseLocation,
+	})
 	if err != nil {
 		return nil, err
 	}

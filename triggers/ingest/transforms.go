@@ -34,8 +34,9 @@ type KeyedRow struct {
 	Row warehouse.Row
 }
 
-// Transforms returns the transform of every analysed collection. A new area's collection gets its table
-// in shared/warehouse/tables.go and its transform here; the relay publishes exactly these collections.
+// Transforms returns the transform of every analysed collection, one for each name in
+// events.AnalysedCollections (the list the relay publishes; a test keeps the two equal). A new area's
+// collection is named there, gets its table in shared/warehouse/tables.go and its transform here.
 func Transforms() []Transform {
 	return []Transform{
 		{Collection: "users", Table: warehouse.Users, Row: func(f *Fields) warehouse.Row {
@@ -152,13 +153,4 @@ func transformSet(list []Transform) map[string]Transform {
 		set[t.Collection] = t
 	}
 	return set
-}
-
-// Collections lists the analysed collections, for the relay's filter.
-func Collections() []string {
-	var out []string
-	for _, t := range Transforms() {
-		out = append(out, t.Collection)
-	}
-	return out
 }

@@ -66,7 +66,7 @@ type Config struct {
 	// Platform is the platform database, where checkpoints and backfill requests live.
 	Platform  lungo.IDatabase
 	Publisher Publisher
-	// Collections are the collections to publish (ingest.Collections()).
+	// Collections are the collections to publish (events.AnalysedCollections()).
 	Collections []string
 	Clock       clock.Clock
 	Logger      *slog.Logger

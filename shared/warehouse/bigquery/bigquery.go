@@ -32,7 +32,8 @@ import (
 	"github.com/edugrid/edugrid/shared/warehouse"
 )
 
-// Config names the dataset.
+// Config names the dataset. The wiring fills it from shared/config (EDUGRID_BQ_PROJECT, EDUGRID_BQ_DATASET,
+// EDUGRID_BQ_LOCATION); this package reads no environment.
 type Config struct {
 	Project string
 	Dataset string
@@ -43,13 +44,6 @@ type Config struct {
 	// Storage Write API's plain-text gRPC address ("127.0.0.1:9060"). Either one set sends no credentials.
 	Endpoint        string
 	StorageEndpoint string
-}
-
-// ConfigFromEnv reads EDUGRID_BQ_PROJECT, EDUGRID_BQ_DATASET and EDUGRID_BQ_LOCATION; ok is false
-// when the project or dataset is not set.
-func ConfigFromEnv(getenv func(string) string) (Config, bool) {
-	c := Config{Project: getenv("EDUGRID_BQ_PROJECT"), Dataset: getenv("EDUGRID_BQ_DATASET"), Location: getenv("EDUGRID_BQ_LOCATION")}
-	return c, c.Project != "" && c.Dataset != ""
 }
 
 // Warehouse is a warehouse.Warehouse over one BigQuery dataset.
@@ -406,12 +400,12 @@ func (w *Warehouse) Query(ctx context.Context, q *warehouse.Query) ([]warehouse.
 	}
 }
 
-// FromEnv opens the dataset ConfigFromEnv names, for the function build's wiring. It creates nothing:
-// the ingest function creates the dataset and tables (Ensure) when it starts.
-func FromEnv(ctx context.Context, getenv func(string) string) (warehouse.Warehouse, error) {
-	cfg, ok := ConfigFromEnv(getenv)
-	if !ok {
-		return nil, fmt.Errorf("warehouse: set EDUGRID_BQ_PROJECT and EDUGRID_BQ_DATASET")
+// OpenWarehouse opens the dataset cfg names as the warehouse.Warehouse the wiring holds (the analytics and
+// ingest functions). It creates nothing: the ingest function creates the dataset and tables (Ensure) when
+// it starts. A cfg without project or dataset is an error: analytics is then unconfigured.
+func OpenWarehouse(ctx context.Context, cfg Config) (warehouse.Warehouse, error) {
+	if cfg.Project == "" || cfg.Dataset == "" {
+		return nil, errors.New("open bigquery warehouse: no project or dataset configured (set EDUGRID_BQ_PROJECT and EDUGRID_BQ_DATASET)")
 	}
 	w, err := Open(ctx, cfg)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/dynamicpb"
 
+	"github.com/edugrid/edugrid/shared/config"
 	"github.com/edugrid/edugrid/shared/warehouse"
 	"github.com/edugrid/edugrid/shared/warehouse/bigquery"
 )
@@ -139,8 +140,12 @@ func TestChildQuerySQL(t *testing.T) {
 // TestIntegration writes to and queries a real dataset. It runs only when EDUGRID_BQ_PROJECT and
 // EDUGRID_BQ_DATASET name one (with application default credentials that may create tables in it).
 func TestIntegration(t *testing.T) {
-	cfg, ok := bigquery.ConfigFromEnv(os.Getenv)
-	if !ok {
+	c, err := config.Read(os.Getenv)
+	if err != nil {
+		t.Fatalf("read configuration: %v", err)
+	}
+	cfg := bigquery.Config{Project: c.WarehouseProject, Dataset: c.WarehouseDataset, Location: c.WarehouseLocation}
+	if cfg.Project == "" || cfg.Dataset == "" {
 		t.Skip("needs a BigQuery dataset: set EDUGRID_BQ_PROJECT and EDUGRID_BQ_DATASET (and application default credentials) to run")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)

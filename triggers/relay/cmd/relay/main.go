@@ -33,9 +33,8 @@ import (
 
 	"github.com/edugrid/edugrid/shared/config"
 	"github.com/edugrid/edugrid/shared/events"
-	"github.com/edugrid/edugrid/shared/httpapi"
+	"github.com/edugrid/edugrid/shared/logging"
 	"github.com/edugrid/edugrid/shared/store"
-	"github.com/edugrid/edugrid/triggers/ingest"
 	"github.com/edugrid/edugrid/triggers/relay"
 )
 
@@ -64,7 +63,7 @@ func open(ctx context.Context, getenv func(string) string, logOut io.Writer) (*s
 	if err != nil {
 		return nil, err
 	}
-	logger := httpapi.NewLogger(logOut, httpapi.ParseLevel(cfg.LogLevel))
+	logger := logging.NewLogger(logOut, logging.ParseLevel(cfg.LogLevel))
 	if cfg.PubSubProject == "" {
 		return nil, errors.New("set EDUGRID_PUBSUB_PROJECT: the relay publishes to a real topic (the local stack runs its own relay)")
 	}
@@ -99,7 +98,7 @@ func open(ctx context.Context, getenv func(string) string, logOut io.Writer) (*s
 			return nil, fmt.Errorf("cluster %s: %w", name, err)
 		}
 		s.relays = append(s.relays, relay.New(relay.Config{
-			Cluster: name, Client: c, Platform: platform, Publisher: s.pub, Collections: ingest.Collections(), Logger: logger,
+			Cluster: name, Client: c, Platform: platform, Publisher: s.pub, Collections: events.AnalysedCollections(), Logger: logger,
 		}))
 	}
 	return s, nil
