@@ -24,6 +24,7 @@ import (
 	"github.com/edugrid/edugrid/shared/clock"
 	"github.com/edugrid/edugrid/shared/config"
 	"github.com/edugrid/edugrid/shared/httpapi"
+	"github.com/edugrid/edugrid/shared/lazy"
 	"github.com/edugrid/edugrid/shared/logging"
 	"github.com/edugrid/edugrid/shared/notify"
 	"github.com/edugrid/edugrid/shared/rbac"
@@ -217,24 +218,21 @@ func (a *App) Close() {
 // so every entry point of a process passes the same opts) and the area's handler, then serves. A failed
 // build answers 503 and is retried on the next request instead of being cached.
 func Lazy(opts Options, build func(*App) http.Handler) http.HandlerFunc {
-	var (
-		mu sync.Mutex
-		h  http.Handler
-	)
-	return func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		if h == nil {
-			a, err := instance(r.Context(), opts)
-			if err != nil {
-				mu.Unlock()
-				slog.Error("function start-up failed", slog.String("error", err.Error()))
-				httpapi.WriteError(w, r, &apperr.Error{Code: apperr.Unavailable, Message: "the service is starting or misconfigured; retry shortly"})
-				return
-			}
-			h = build(a)
+	h := lazy.New(func(ctx context.Context) (http.Handler, error) {
+		a, err := instance(ctx, opts)
+		if err != nil {
+			return nil, err
 		}
-		mu.Unlock()
-		h.ServeHTTP(w, r)
+		return build(a), nil
+	})
+	return func(w http.ResponseWriter, r *http.Request) {
+		handler, err := h.Get(r.Context())
+		if err != nil {
+			slog.Error("function start-up failed", slog.String("error", err.Error()))
+			httpapi.WriteError(w, r, &apperr.Error{Code: apperr.Unavailable, Message: "the service is starting or misconfigured; retry shortly"})
+			return
+		}
+		handler.ServeHTTP(w, r)
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/edugrid/edugrid/shared/clock"
 	"github.com/edugrid/edugrid/shared/config"
+	"github.com/edugrid/edugrid/shared/lazy"
 	"github.com/edugrid/edugrid/shared/logging"
 	"github.com/edugrid/edugrid/shared/warehouse"
 	"github.com/edugrid/edugrid/shared/warehouse/bigquery"
@@ -31,32 +31,28 @@ func init() {
 // lazyHandler builds the instance's batcher over BigQuery on the first event, not at start-up; a failed
 // build returns the error (Pub/Sub redelivers) and is retried on the next event.
 func lazyHandler() func(context.Context, cloudevents.Event) error {
-	var (
-		mu sync.Mutex
-		h  func(context.Context, cloudevents.Event) error
-	)
-	return func(ctx context.Context, ce cloudevents.Event) error {
-		mu.Lock()
-		if h == nil {
-			// Read, not FromEnv: ingest opens no tenant database and handles no tokens, and is deployed
-			// without those settings, which FromEnv demands in production.
-			cfg, err := config.Read(os.Getenv)
-			if err != nil {
-				mu.Unlock()
-				logging.NewLogger(os.Stderr, slog.LevelInfo).Error("ingest start-up failed", slog.String("error", err.Error()))
-				return fmt.Errorf("ingest: %w", err)
-			}
-			logger := logging.NewLogger(os.Stderr, logging.ParseLevel(cfg.LogLevel))
-			wh, err := openBigQuery(ctx, cfg)
-			if err != nil {
-				mu.Unlock()
-				logger.Error("ingest start-up failed", slog.String("error", err.Error()))
-				return err
-			}
-			h = Handler(NewBatcher(New(wh, clock.System(), logger), pushBatchEvents, pushBatchWait), logger)
+	h := lazy.New(func(ctx context.Context) (func(context.Context, cloudevents.Event) error, error) {
+		// Read, not FromEnv: ingest opens no tenant database and handles no tokens, and is deployed
+		// without those settings, which FromEnv demands in production.
+		cfg, err := config.Read(os.Getenv)
+		if err != nil {
+			logging.NewLogger(os.Stderr, slog.LevelInfo).Error("ingest start-up failed", slog.String("error", err.Error()))
+			return nil, fmt.Errorf("ingest: %w", err)
 		}
-		mu.Unlock()
-		return h(ctx, ce)
+		logger := logging.NewLogger(os.Stderr, logging.ParseLevel(cfg.LogLevel))
+		wh, err := openBigQuery(ctx, cfg)
+		if err != nil {
+			logger.Error("ingest start-up failed", slog.String("error", err.Error()))
+			return nil, err
+		}
+		return Handler(NewBatcher(New(wh, clock.System(), logger), pushBatchEvents, pushBatchWait), logger), nil
+	})
+	return func(ctx context.Context, ce cloudevents.Event) error {
+		handle, err := h.Get(ctx)
+		if err != nil {
+			return err
+		}
+		return handle(ctx, ce)
 	}
 }
 
