@@ -116,7 +116,7 @@ func (s *Service) Provision(ctx context.Context, actor rbac.Principal, req Provi
 	if req.Cluster != "" && !s.deps.Databases.HasCluster(req.Cluster) {
 		return Provisioned{}, apperr.InvalidField("cluster", "is not a configured cluster")
 	}
-	cluster := req.Cluster
+	var cluster string
 	existing, err := s.deps.Registry.Load(ctx, req.Slug)
 	switch {
 	case err == nil && existing.Status == tenant.Provisioning:
