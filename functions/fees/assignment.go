@@ -178,18 +178,6 @@ func Materialise(sc Schedule, net int64, termStart, joinDate string) ([]Slot, er
 	return sl, nil
 }
 
-func findEnrolment(ctx context.Context, enrolmentID string) (*students.Enrolment, error) {
-	var e students.Enrolment
-	err := store.Database(ctx).Collection(students.EnrolmentsCollection).FindOne(ctx, bson.M{"_id": enrolmentID}).Decode(&e)
-	if store.IsNotFound(err) {
-		return nil, apperr.Errorf(apperr.NotFound, "no such enrolment")
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get enrolment %s: %w", enrolmentID, err)
-	}
-	return &e, nil
-}
-
 // activePlan returns a plan usable for a new charge: active and in the tenant's currency.
 func (s *Service) activePlan(ctx context.Context, planID string) (*Plan, error) {
 	p, err := s.GetPlan(ctx, planID)
@@ -209,7 +197,7 @@ func (s *Service) activePlan(ctx context.Context, planID string) (*Plan, error) 
 // enrolment's student (NotFound otherwise); Invalid when the plan does not exist or is inactive; Conflict
 // when the enrolment is not active or already has a plan.
 func (s *Service) Assign(ctx context.Context, in NewAssignment) (*AssignmentView, error) {
-	e, err := findEnrolment(ctx, in.EnrolmentID)
+	e, err := students.EnrolmentByID(ctx, store.Database(ctx), in.EnrolmentID)
 	if err != nil {
 		return nil, err
 	}
@@ -573,7 +561,7 @@ func (s *Service) Recalculate(ctx context.Context, assignmentID string, in Recal
 		}
 	}
 	return s.changeAssignment(ctx, assignmentID, "fees.assignment.recalculated", func(tc context.Context, a *Assignment) (any, error) {
-		e, err := findEnrolment(tc, a.EnrolmentID)
+		e, err := students.EnrolmentByID(tc, store.Database(tc), a.EnrolmentID)
 		if err != nil {
 			return nil, err
 		}
@@ -581,7 +569,7 @@ func (s *Service) Recalculate(ctx context.Context, assignmentID string, in Recal
 			if hops > 100 {
 				return nil, fmt.Errorf("recalculate %s: transfer chain too long", a.ID)
 			}
-			if e, err = findEnrolment(tc, e.TransferredTo); err != nil {
+			if e, err = students.EnrolmentByID(tc, store.Database(tc), e.TransferredTo); err != nil {
 				return nil, err
 			}
 		}
