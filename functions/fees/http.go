@@ -137,15 +137,12 @@ func (s *Service) handleRevokeConcession(w http.ResponseWriter, r *http.Request)
 }
 
 func (s *Service) handlePay(w http.ResponseWriter, r *http.Request) error {
-	key := r.Header.Get(IdempotencyHeader)
-	if err := ValidateIdempotencyKey(key); err != nil {
-		return err
-	}
 	var in NewPayment
-	if err := httpapi.Decode(r, &in); err != nil {
+	// Pay validates the key and the payment, once.
+	if err := httpapi.DecodeOnly(r, &in); err != nil {
 		return err
 	}
-	p, replayed, err := s.Pay(r.Context(), key, in)
+	p, replayed, err := s.Pay(r.Context(), r.Header.Get(IdempotencyHeader), in)
 	if err != nil {
 		return err
 	}

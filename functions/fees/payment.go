@@ -79,28 +79,35 @@ type NewPayment struct {
 	Note   string `json:"note,omitempty"`
 }
 
-// Validate implements httpapi.Validator.
-func (n *NewPayment) Validate() error {
+// Validate implements httpapi.Validator. It does not change n: it judges n as normalized would leave it,
+// so Validate(n) and Validate(n.normalized()) agree.
+func (n NewPayment) Validate() error {
 	if !id.Valid(n.StudentID) {
 		return apperr.InvalidField("student_id", "must be a student id")
 	}
 	if n.Amount < 1 || n.Amount > MaxAmount {
 		return apperr.InvalidField("amount", "must be a positive amount in minor units")
 	}
-	n.Reference = strings.TrimSpace(n.Reference)
+	ref := strings.TrimSpace(n.Reference)
 	switch n.Method {
 	case MethodCash, MethodCard, MethodBankTransfer:
 	case MethodOnline:
-		if n.Reference == "" {
+		if ref == "" {
 			return apperr.InvalidField("reference", "is required for online payments: the gateway's reference")
 		}
 	default:
 		return apperr.InvalidField("method", `must be "cash", "card", "bank_transfer" or "online"`)
 	}
-	if len(n.Reference) > 200 || len(n.Note) > 500 {
+	if len(ref) > 200 || len(n.Note) > 500 {
 		return apperr.Errorf(apperr.Invalid, "reference or note is too long")
 	}
 	return httpapi.OptionalDate("paid_on", n.PaidOn)
+}
+
+// normalized returns n as it is recorded and fingerprinted: the reference without surrounding spaces.
+func (n NewPayment) normalized() NewPayment {
+	n.Reference = strings.TrimSpace(n.Reference)
+	return n
 }
 
 // idempotencyRecord remembers which payment a key recorded and for which request.
@@ -138,24 +145,24 @@ func requestHash(in NewPayment) string {
 // the allocations, the credit and the audit entry are written in one transaction, so retries and
 // concurrent duplicates record exactly one payment and an aborted payment leaves no gap in the receipts.
 //
-// A repeat of a key with the same request returns the original payment and replayed = true; with a
-// different request it is a Conflict. NotFound unless the caller may see the student.
+// Pay validates key (ValidateIdempotencyKey) and in (NewPayment.Validate) itself, so a Go caller gets the
+// Invalid answers an HTTP caller gets. A repeat of a key with the same request returns the original
+// payment and replayed = true; with a different request it is a Conflict. NotFound unless the caller may
+// see the student.
 func (s *Service) Pay(ctx context.Context, key string, in NewPayment) (*Payment, bool, error) {
 	if err := ValidateIdempotencyKey(key); err != nil {
 		return nil, false, err
 	}
+	if err := in.Validate(); err != nil {
+		return nil, false, err
+	}
+	in = in.normalized()
 	// Visibility first, so a replay never shows a payment to a caller who may not see its student.
-	if err := students.CanSeeStudent(ctx, in.StudentID); err != nil {
+	st, err := students.VisibleStudent(ctx, in.StudentID)
+	if err != nil {
 		return nil, false, err
 	}
 	hash := requestHash(in)
-	if p, err := s.replay(ctx, key, hash); p != nil || err != nil {
-		return p, p != nil, err
-	}
-	var st students.Student
-	if err := store.Database(ctx).Collection(students.StudentsCollection).FindOne(ctx, bson.M{"_id": in.StudentID}).Decode(&st); err != nil {
-		return nil, false, fmt.Errorf("pay for student %s: %w", in.StudentID, err)
-	}
 	now := s.deps.Clock.Now()
 	paidOn := in.PaidOn
 	if paidOn == "" {
@@ -165,27 +172,15 @@ func (s *Service) Pay(ctx context.Context, key string, in NewPayment) (*Payment,
 		out      *Payment
 		replayed bool
 	)
-	err := store.Tx(ctx, store.Database(ctx), func(tc context.Context) error {
-		out, replayed = nil, false
+	err = store.Tx(ctx, store.Database(ctx), func(tc context.Context) error {
+		out, replayed = nil, false // the driver may run this function again
+		// The key is looked up inside the transaction: on the embedded engine transactions run one at a
+		// time, so a concurrent duplicate that committed first is seen here.
+		if p, err := replay(tc, key, hash); p != nil || err != nil {
+			out, replayed = p, p != nil
+			return err
+		}
 		db := store.Database(tc)
-		// Inside the transaction the key is looked up again: on the embedded engine transactions run one
-		// at a time, so a concurrent duplicate that committed first is seen here.
-		var rec idempotencyRecord
-		err := db.Collection(idempotencyCollection).FindOne(tc, bson.M{"_id": key}).Decode(&rec)
-		if err == nil {
-			if rec.Hash != hash {
-				return keyReused()
-			}
-			var p Payment
-			if err := db.Collection(PaymentsCollection).FindOne(tc, bson.M{"_id": rec.PaymentID}).Decode(&p); err != nil {
-				return fmt.Errorf("replay payment %s: %w", rec.PaymentID, err)
-			}
-			out, replayed = &p, true
-			return nil
-		}
-		if !store.IsNotFound(err) {
-			return fmt.Errorf("look up idempotency key: %w", err)
-		}
 		p := &Payment{ID: id.New(), StudentID: in.StudentID, BranchID: st.BranchID, Currency: currency(tc), Amount: in.Amount,
 			Method: in.Method, Reference: in.Reference, PaidOn: paidOn, Note: in.Note, Allocations: []Allocation{},
 			RecordedBy: rbac.Must(tc).Subject, CreatedAt: now}
@@ -194,6 +189,7 @@ func (s *Service) Pay(ctx context.Context, key string, in NewPayment) (*Payment,
 		if _, err := db.Collection(idempotencyCollection).InsertOne(tc, idempotencyRecord{Key: key, Hash: hash, PaymentID: p.ID, CreatedAt: now}); err != nil {
 			return fmt.Errorf("record idempotency key: %w", err)
 		}
+		var err error
 		if p.ReceiptNo, err = nextNumber(tc, "receipt"); err != nil {
 			return err
 		}
@@ -220,7 +216,7 @@ func (s *Service) Pay(ctx context.Context, key string, in NewPayment) (*Payment,
 	if err != nil {
 		if store.IsDuplicateKey(err) || apperr.CodeOf(err) == apperr.Conflict && !isKeyReused(err) {
 			// A concurrent duplicate won the race for the key (MongoDB); answer with its payment.
-			if p, rerr := s.replay(ctx, key, hash); p != nil || rerr != nil {
+			if p, rerr := replay(ctx, key, hash); p != nil || rerr != nil {
 				return p, p != nil, rerr
 			}
 		}
@@ -235,8 +231,8 @@ func keyReused() error           { return errKeyReused }
 func isKeyReused(err error) bool { return apperr.As(err) == errKeyReused }
 
 // replay returns the payment recorded under key, nil when the key is unused, or Conflict when it was used
-// for a different request.
-func (s *Service) replay(ctx context.Context, key, hash string) (*Payment, error) {
+// for a different request. ctx is the payment's transaction, or after a lost race the request itself.
+func replay(ctx context.Context, key, hash string) (*Payment, error) {
 	db := store.Database(ctx)
 	var rec idempotencyRecord
 	err := db.Collection(idempotencyCollection).FindOne(ctx, bson.M{"_id": key}).Decode(&rec)
