@@ -260,21 +260,14 @@ func (s *Service) Assign(ctx context.Context, in NewAssignment) (*AssignmentView
 
 // visibleAssignment returns an assignment whose student the caller may see; NotFound otherwise.
 func visibleAssignment(ctx context.Context, assignmentID string) (*Assignment, error) {
-	if !id.Valid(assignmentID) {
-		return nil, apperr.Errorf(apperr.NotFound, "no such fee assignment")
-	}
-	var a Assignment
-	err := store.Database(ctx).Collection(AssignmentsCollection).FindOne(ctx, bson.M{"_id": assignmentID}).Decode(&a)
-	if store.IsNotFound(err) {
-		return nil, apperr.Errorf(apperr.NotFound, "no such fee assignment")
-	}
+	a, err := store.ByID[Assignment](ctx, store.Database(ctx).Collection(AssignmentsCollection), assignmentID, "fee assignment")
 	if err != nil {
-		return nil, fmt.Errorf("get fee assignment %s: %w", assignmentID, err)
+		return nil, err
 	}
 	if err := students.CanSeeStudent(ctx, a.StudentID); err != nil {
 		return nil, apperr.Errorf(apperr.NotFound, "no such fee assignment")
 	}
-	return &a, nil
+	return a, nil
 }
 
 func instalmentsOf(ctx context.Context, assignmentID string) ([]Instalment, error) {
@@ -462,11 +455,11 @@ func (s *Service) changeAssignment(ctx context.Context, assignmentID, action str
 	today := s.today(ctx)
 	var view *AssignmentView
 	err := store.Tx(ctx, store.Database(ctx), func(tc context.Context) error {
-		var a Assignment
-		if err := store.Database(tc).Collection(AssignmentsCollection).FindOne(tc, bson.M{"_id": assignmentID}).Decode(&a); err != nil {
-			return fmt.Errorf("get fee assignment %s: %w", assignmentID, err)
+		a, err := store.ByID[Assignment](tc, store.Database(tc).Collection(AssignmentsCollection), assignmentID, "fee assignment")
+		if err != nil {
+			return err
 		}
-		details, err := change(tc, &a)
+		details, err := change(tc, a)
 		if err != nil {
 			return err
 		}
@@ -474,10 +467,10 @@ func (s *Service) changeAssignment(ctx context.Context, assignmentID, action str
 		if err := a.price(); err != nil {
 			return err
 		}
-		if err := saveAssignment(tc, &a); err != nil {
+		if err := saveAssignment(tc, a); err != nil {
 			return err
 		}
-		if err := s.recalculate(tc, &a, today, now); err != nil {
+		if err := s.recalculate(tc, a, today, now); err != nil {
 			return err
 		}
 		if err := s.deps.Audit.Record(tc, store.Database(tc), audit.By(rbac.Must(tc)), action, audit.Target{Kind: "fee_assignment", ID: a.ID}, details); err != nil {
@@ -487,7 +480,7 @@ func (s *Service) changeAssignment(ctx context.Context, assignmentID, action str
 		if err != nil {
 			return err
 		}
-		view = &AssignmentView{Assignment: a, Instalments: is}
+		view = &AssignmentView{Assignment: *a, Instalments: is}
 		return nil
 	})
 	if err != nil {

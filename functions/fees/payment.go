@@ -326,21 +326,14 @@ func creditOf(ctx context.Context, studentID string) (int64, error) {
 
 // GetPayment returns a payment (its receipt); NotFound unless the caller may see its student.
 func (s *Service) GetPayment(ctx context.Context, paymentID string) (*Payment, error) {
-	if !id.Valid(paymentID) {
-		return nil, apperr.Errorf(apperr.NotFound, "no such payment")
-	}
-	var p Payment
-	err := store.Database(ctx).Collection(PaymentsCollection).FindOne(ctx, bson.M{"_id": paymentID}).Decode(&p)
-	if store.IsNotFound(err) {
-		return nil, apperr.Errorf(apperr.NotFound, "no such payment")
-	}
+	p, err := store.ByID[Payment](ctx, store.Database(ctx).Collection(PaymentsCollection), paymentID, "payment")
 	if err != nil {
-		return nil, fmt.Errorf("get payment %s: %w", paymentID, err)
+		return nil, err
 	}
 	if err := students.CanSeeStudent(ctx, p.StudentID); err != nil {
 		return nil, apperr.Errorf(apperr.NotFound, "no such payment")
 	}
-	return &p, nil
+	return p, nil
 }
 
 // PaymentsOf returns a page of a student's payments in id order; NotFound unless the caller may see them.
