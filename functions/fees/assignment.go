@@ -20,19 +20,22 @@ import (
 	"github.com/edugrid/edugrid/shared/tenant"
 )
 
+// ConcessionKind says how a concession's value is worked out.
+type ConcessionKind string
+
 // Concession kinds.
 const (
-	ConcessionPercent = "percent" // BasisPoints of the gross fee
-	ConcessionFixed   = "fixed"   // Amount off the gross fee
+	ConcessionPercent ConcessionKind = "percent" // BasisPoints of the gross fee
+	ConcessionFixed   ConcessionKind = "fixed"   // Amount off the gross fee
 )
 
 // Concession is a reduction of an assignment's fee, with the reason and who approved it. A revoked
 // concession stays on record.
 type Concession struct {
-	ID          string `bson:"id" json:"id"`
-	Kind        string `bson:"kind" json:"kind"`
-	BasisPoints int64  `bson:"basis_points,omitempty" json:"basis_points,omitempty"`
-	Amount      int64  `bson:"amount,omitempty" json:"amount,omitempty"`
+	ID          string         `bson:"id" json:"id"`
+	Kind        ConcessionKind `bson:"kind" json:"kind"`
+	BasisPoints int64          `bson:"basis_points,omitempty" json:"basis_points,omitempty"`
+	Amount      int64          `bson:"amount,omitempty" json:"amount,omitempty"`
 	// Value is what the concession takes off the gross fee now, in minor units.
 	Value      int64      `bson:"value" json:"value"`
 	Reason     string     `bson:"reason" json:"reason"`
@@ -70,10 +73,14 @@ type Assignment struct {
 	UpdatedAt       time.Time           `bson:"updated_at" json:"updated_at"`
 }
 
-// Instalment states: open while something is outstanding, settled when nothing is (paid, waived or zero).
+// InstalmentStatus is an instalment's state: open while something is outstanding, settled when nothing is
+// (paid, waived or zero).
+type InstalmentStatus string
+
+// Instalment states.
 const (
-	InstalmentOpen    = "open"
-	InstalmentSettled = "settled"
+	InstalmentOpen    InstalmentStatus = "open"
+	InstalmentSettled InstalmentStatus = "settled"
 )
 
 // Instalment is one dated part of an assignment's fee. Outstanding is Amount + LateFee - Paid - Waived,
@@ -88,14 +95,14 @@ type Instalment struct {
 	Seq          int    `bson:"seq" json:"seq"`
 	DueDate      string `bson:"due_date" json:"due_date"`
 	// Weight is the instalment's share of the schedule; a recalculation shares the open amount by it.
-	Weight      int64  `bson:"weight" json:"weight"`
-	Currency    string `bson:"currency" json:"currency"`
-	Amount      int64  `bson:"amount" json:"amount"`
-	LateFee     int64  `bson:"late_fee" json:"late_fee"`
-	Paid        int64  `bson:"paid" json:"paid"`
-	Waived      int64  `bson:"waived" json:"waived"`
-	Outstanding int64  `bson:"outstanding" json:"outstanding"`
-	Status      string `bson:"status" json:"status"`
+	Weight      int64            `bson:"weight" json:"weight"`
+	Currency    string           `bson:"currency" json:"currency"`
+	Amount      int64            `bson:"amount" json:"amount"`
+	LateFee     int64            `bson:"late_fee" json:"late_fee"`
+	Paid        int64            `bson:"paid" json:"paid"`
+	Waived      int64            `bson:"waived" json:"waived"`
+	Outstanding int64            `bson:"outstanding" json:"outstanding"`
+	Status      InstalmentStatus `bson:"status" json:"status"`
 	// LateFeeRule overrides the tenant's default rule (copied from the plan); nil uses the tenant's.
 	LateFeeRule *tenant.LateFeeRule `bson:"late_fee_rule,omitempty" json:"late_fee_rule,omitempty"`
 	// LateFeeKeys names the flat late-fee rules already applied, so each is applied once.
@@ -107,7 +114,7 @@ type Instalment struct {
 // locked reports whether money has been recorded against the instalment, which fixes its amount.
 func (i *Instalment) locked() bool { return i.Paid > 0 || i.Waived > 0 }
 
-func statusOf(outstanding int64) string {
+func statusOf(outstanding int64) InstalmentStatus {
 	if outstanding > 0 {
 		return InstalmentOpen
 	}
@@ -418,10 +425,10 @@ func saveAssignment(tc context.Context, a *Assignment) error {
 
 // NewConcession grants a concession on an assignment; its approver is the caller.
 type NewConcession struct {
-	Kind        string `json:"kind"`
-	BasisPoints int64  `json:"basis_points,omitempty"`
-	Amount      int64  `json:"amount,omitempty"`
-	Reason      string `json:"reason"`
+	Kind        ConcessionKind `json:"kind"`
+	BasisPoints int64          `json:"basis_points,omitempty"`
+	Amount      int64          `json:"amount,omitempty"`
+	Reason      string         `json:"reason"`
 }
 
 // Validate implements httpapi.Validator.

@@ -21,12 +21,15 @@ import (
 	"github.com/edugrid/edugrid/shared/store"
 )
 
+// PaymentMethod is how money was received or given back.
+type PaymentMethod string
+
 // Payment methods.
 const (
-	MethodCash         = "cash"
-	MethodCard         = "card"
-	MethodBankTransfer = "bank_transfer"
-	MethodOnline       = "online" // through a payment gateway; Reference is the gateway's
+	MethodCash         PaymentMethod = "cash"
+	MethodCard         PaymentMethod = "card"
+	MethodBankTransfer PaymentMethod = "bank_transfer"
+	MethodOnline       PaymentMethod = "online" // through a payment gateway; Reference is the gateway's
 )
 
 // Allocation is the part of a payment applied to one instalment. Refunded is how much of it was given back.
@@ -39,18 +42,18 @@ type Allocation struct {
 // Payment is money received from or for a student, and its receipt: ReceiptNo is the tenant's gap-free
 // receipt sequence. Credit is the part no open instalment needed, held as the student's credit.
 type Payment struct {
-	ID          string       `bson:"_id" json:"id"`
-	ReceiptNo   int64        `bson:"receipt_no" json:"receipt_no"`
-	StudentID   string       `bson:"student_id" json:"student_id"`
-	BranchID    string       `bson:"branch_id" json:"branch_id"`
-	Currency    string       `bson:"currency" json:"currency"`
-	Amount      int64        `bson:"amount" json:"amount"`
-	Method      string       `bson:"method" json:"method"`
-	Reference   string       `bson:"reference,omitempty" json:"reference,omitempty"`
-	PaidOn      string       `bson:"paid_on" json:"paid_on"`
-	Note        string       `bson:"note,omitempty" json:"note,omitempty"`
-	Allocations []Allocation `bson:"allocations" json:"allocations"`
-	Credit      int64        `bson:"credit" json:"credit"`
+	ID          string        `bson:"_id" json:"id"`
+	ReceiptNo   int64         `bson:"receipt_no" json:"receipt_no"`
+	StudentID   string        `bson:"student_id" json:"student_id"`
+	BranchID    string        `bson:"branch_id" json:"branch_id"`
+	Currency    string        `bson:"currency" json:"currency"`
+	Amount      int64         `bson:"amount" json:"amount"`
+	Method      PaymentMethod `bson:"method" json:"method"`
+	Reference   string        `bson:"reference,omitempty" json:"reference,omitempty"`
+	PaidOn      string        `bson:"paid_on" json:"paid_on"`
+	Note        string        `bson:"note,omitempty" json:"note,omitempty"`
+	Allocations []Allocation  `bson:"allocations" json:"allocations"`
+	Credit      int64         `bson:"credit" json:"credit"`
 	// CreditRefunded is how much of Credit was given back by refunds.
 	CreditRefunded int64     `bson:"credit_refunded" json:"credit_refunded"`
 	Refunded       int64     `bson:"refunded" json:"refunded"`
@@ -68,9 +71,9 @@ type Credit struct {
 
 // NewPayment records a payment for a student.
 type NewPayment struct {
-	StudentID string `json:"student_id"`
-	Amount    int64  `json:"amount"`
-	Method    string `json:"method"`
+	StudentID string        `json:"student_id"`
+	Amount    int64         `json:"amount"`
+	Method    PaymentMethod `json:"method"`
 	// Reference is the gateway's reference (required for online payments), a card slip or a bank
 	// transaction number.
 	Reference string `json:"reference,omitempty"`

@@ -29,23 +29,23 @@ type Refund struct {
 	Currency  string `bson:"currency" json:"currency"`
 	Amount    int64  `bson:"amount" json:"amount"`
 	// FromCredit is the part taken from the student's credit; the rest reopened instalments.
-	FromCredit int64        `bson:"from_credit" json:"from_credit"`
-	Reversals  []Allocation `bson:"reversals" json:"reversals"`
-	Method     string       `bson:"method" json:"method"`
-	Reference  string       `bson:"reference,omitempty" json:"reference,omitempty"`
-	Reason     string       `bson:"reason" json:"reason"`
-	RefundedBy string       `bson:"refunded_by" json:"refunded_by"`
-	CreatedAt  time.Time    `bson:"created_at" json:"created_at"`
-	RefundedOn string       `bson:"refunded_on" json:"refunded_on"`
+	FromCredit int64         `bson:"from_credit" json:"from_credit"`
+	Reversals  []Allocation  `bson:"reversals" json:"reversals"`
+	Method     PaymentMethod `bson:"method" json:"method"`
+	Reference  string        `bson:"reference,omitempty" json:"reference,omitempty"`
+	Reason     string        `bson:"reason" json:"reason"`
+	RefundedBy string        `bson:"refunded_by" json:"refunded_by"`
+	CreatedAt  time.Time     `bson:"created_at" json:"created_at"`
+	RefundedOn string        `bson:"refunded_on" json:"refunded_on"`
 }
 
 // NewRefund gives money back against a payment.
 type NewRefund struct {
-	PaymentID string `json:"payment_id"`
-	Amount    int64  `json:"amount"`
-	Method    string `json:"method"`
-	Reference string `json:"reference,omitempty"`
-	Reason    string `json:"reason"`
+	PaymentID string        `json:"payment_id"`
+	Amount    int64         `json:"amount"`
+	Method    PaymentMethod `json:"method"`
+	Reference string        `json:"reference,omitempty"`
+	Reason    string        `json:"reason"`
 }
 
 func cleanReason(s string) (string, error) {
