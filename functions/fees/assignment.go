@@ -134,7 +134,7 @@ type NewAssignment struct {
 }
 
 // Validate implements httpapi.Validator.
-func (n *NewAssignment) Validate() error {
+func (n NewAssignment) Validate() error {
 	if !id.Valid(n.EnrolmentID) {
 		return apperr.InvalidField("enrolment_id", "must be an enrolment id")
 	}
@@ -204,6 +204,9 @@ func (s *Service) activePlan(ctx context.Context, planID string) (*Plan, error) 
 // enrolment's student (NotFound otherwise); Invalid when the plan does not exist or is inactive; Conflict
 // when the enrolment is not active or already has a plan.
 func (s *Service) Assign(ctx context.Context, in NewAssignment) (*AssignmentView, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
 	e, err := students.EnrolmentByID(ctx, store.Database(ctx), in.EnrolmentID)
 	if err != nil {
 		return nil, err
@@ -431,8 +434,10 @@ type NewConcession struct {
 	Reason      string         `json:"reason"`
 }
 
-// Validate implements httpapi.Validator.
-func (n *NewConcession) Validate() error {
+// Validate implements httpapi.Validator. It judges n as normalized leaves it and changes nothing, so
+// validating before or after normalising gives one answer.
+func (n NewConcession) Validate() error {
+	n = n.normalized()
 	switch n.Kind {
 	case ConcessionPercent:
 		if n.BasisPoints < 1 || n.BasisPoints > 10_000 || n.Amount != 0 {
@@ -445,11 +450,16 @@ func (n *NewConcession) Validate() error {
 	default:
 		return apperr.InvalidField("kind", `must be "percent" or "fixed"`)
 	}
-	n.Reason = strings.TrimSpace(n.Reason)
 	if len(n.Reason) < 3 || len(n.Reason) > 500 {
 		return apperr.InvalidField("reason", "must be 3 to 500 characters")
 	}
 	return nil
+}
+
+// normalized returns the concession as it is recorded: the reason without surrounding spaces.
+func (n NewConcession) normalized() NewConcession {
+	n.Reason = strings.TrimSpace(n.Reason)
+	return n
 }
 
 // changeAssignment loads a visible assignment inside a transaction, lets change alter it, reprices it,
@@ -499,6 +509,10 @@ func (s *Service) changeAssignment(ctx context.Context, assignmentID, action str
 // GrantConcession adds a concession to an assignment and recalculates its open instalments. NotFound
 // unless the caller may see the assignment's student.
 func (s *Service) GrantConcession(ctx context.Context, assignmentID string, in NewConcession) (*AssignmentView, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	in = in.normalized()
 	p := rbac.Must(ctx)
 	return s.changeAssignment(ctx, assignmentID, "fees.concession.granted", func(_ context.Context, a *Assignment) (any, error) {
 		if len(a.Concessions) >= 20 {
@@ -540,7 +554,7 @@ type Recalculation struct {
 }
 
 // Validate implements httpapi.Validator.
-func (r *Recalculation) Validate() error {
+func (r Recalculation) Validate() error {
 	if r.PlanID != "" && !id.Valid(r.PlanID) {
 		return apperr.InvalidField("plan_id", "must be a fee plan id")
 	}
@@ -553,6 +567,9 @@ func (r *Recalculation) Validate() error {
 // never touched. NotFound unless the caller may see the student; Invalid for an unusable plan; Conflict
 // when the current enrolment already has its own plan.
 func (s *Service) Recalculate(ctx context.Context, assignmentID string, in Recalculation) (*AssignmentView, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
 	var plan *Plan
 	if in.PlanID != "" {
 		var err error

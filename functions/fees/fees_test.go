@@ -14,6 +14,7 @@ import (
 
 	"github.com/edugrid/edugrid/functions/fees"
 	"github.com/edugrid/edugrid/internal/apptest"
+	"github.com/edugrid/edugrid/shared/apperr"
 	"github.com/edugrid/edugrid/shared/tenant"
 )
 
@@ -437,4 +438,68 @@ func TestOtherTenantsFeesAreNotFound(t *testing.T) {
 	other := s.env.Login("other", "owner@other.test").AccessToken
 	apptest.MustProblem(t, s.env.Do("GET", "/fees/assignments/"+v.ID, other, nil), 404, "not_found")
 	apptest.MustProblem(t, pay(s.env, other, "x", map[string]any{"student_id": s.student, "amount": 5, "method": "cash"}), 404, "not_found")
+}
+
+// TestGoCallersGetTheHTTPValidation calls the service directly, as another area does (leads.Convert pays
+// through it): each method judges its own input, so a Go caller gets the Invalid an HTTP caller gets, and
+// validating never changes the value it judges.
+func TestGoCallersGetTheHTTPValidation(t *testing.T) {
+	env := apptest.New(t)
+	svc := env.Services.Fees
+	ctx := context.Background()
+	const id0 = "000000000000000000000000"
+	cases := []struct {
+		name  string
+		field string
+		call  func() error
+	}{
+		{"plan without name", "name", func() error {
+			_, err := svc.CreatePlan(ctx, fees.NewPlan{Name: "   ", Total: 10, Schedule: fees.Schedule{Kind: fees.ScheduleCount, Count: 1}})
+			return err
+		}},
+		{"assignment with a bad enrolment id", "enrolment_id", func() error {
+			_, err := svc.Assign(ctx, fees.NewAssignment{EnrolmentID: "x", PlanID: id0})
+			return err
+		}},
+		{"concession over 100%", "", func() error {
+			_, err := svc.GrantConcession(ctx, id0, fees.NewConcession{Kind: fees.ConcessionPercent, BasisPoints: 10_001, Reason: "xyz"})
+			return err
+		}},
+		{"concession reason of spaces", "reason", func() error {
+			_, err := svc.GrantConcession(ctx, id0, fees.NewConcession{Kind: fees.ConcessionFixed, Amount: 5, Reason: "  a  "})
+			return err
+		}},
+		{"recalculation with a bad plan id", "plan_id", func() error {
+			_, err := svc.Recalculate(ctx, id0, fees.Recalculation{PlanID: "x"})
+			return err
+		}},
+		{"refund of nothing", "", func() error {
+			_, err := svc.RefundPayment(ctx, fees.NewRefund{PaymentID: id0, Amount: 0, Method: fees.MethodCash, Reason: "xyz"})
+			return err
+		}},
+		{"waiver reason of spaces", "reason", func() error {
+			_, err := svc.Waive(ctx, fees.NewWaiver{InstalmentID: id0, Amount: 5, Reason: "     "})
+			return err
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			err := c.call()
+			e := apperr.As(err)
+			if e == nil || e.Code != apperr.Invalid {
+				t.Fatalf("got %v, want an Invalid error", err)
+			}
+			if _, named := e.Fields[c.field]; c.field != "" && !named {
+				t.Errorf("fields %v, want %q named", e.Fields, c.field)
+			}
+		})
+	}
+
+	in := fees.NewPlan{Name: "  Term   fee ", Total: 10, Schedule: fees.Schedule{Kind: fees.ScheduleCount, Count: 1}}
+	if err := in.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if in.Name != "  Term   fee " || in.Schedule.IntervalMonths != 0 {
+		t.Errorf("Validate changed its input: %+v", in)
+	}
 }

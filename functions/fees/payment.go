@@ -82,26 +82,26 @@ type NewPayment struct {
 	Note   string `json:"note,omitempty"`
 }
 
-// Validate implements httpapi.Validator. It does not change n: it judges n as normalized would leave it,
-// so Validate(n) and Validate(n.normalized()) agree.
+// Validate implements httpapi.Validator. It judges n as normalized leaves it and changes nothing, so
+// validating before or after normalising gives one answer.
 func (n NewPayment) Validate() error {
+	n = n.normalized()
 	if !id.Valid(n.StudentID) {
 		return apperr.InvalidField("student_id", "must be a student id")
 	}
 	if n.Amount < 1 || n.Amount > MaxAmount {
 		return apperr.InvalidField("amount", "must be a positive amount in minor units")
 	}
-	ref := strings.TrimSpace(n.Reference)
 	switch n.Method {
 	case MethodCash, MethodCard, MethodBankTransfer:
 	case MethodOnline:
-		if ref == "" {
+		if n.Reference == "" {
 			return apperr.InvalidField("reference", "is required for online payments: the gateway's reference")
 		}
 	default:
 		return apperr.InvalidField("method", `must be "cash", "card", "bank_transfer" or "online"`)
 	}
-	if len(ref) > 200 || len(n.Note) > 500 {
+	if len(n.Reference) > 200 || len(n.Note) > 500 {
 		return apperr.Errorf(apperr.Invalid, "reference or note is too long")
 	}
 	return httpapi.OptionalDate("paid_on", n.PaidOn)
