@@ -105,15 +105,7 @@ func newHostileEnv(tb testing.TB) *hostileEnv {
 			signedIn[l.Email] = true
 		}
 	}
-	victim, err := env.App.Registry.Load(ctx, seed.DemoSlug)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	db, release, err := env.App.Databases.Open(ctx, victim)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer release()
+	db := env.TenantDB(seed.DemoSlug)
 	names, err := db.ListCollectionNames(ctx, bson.M{})
 	if err != nil {
 		tb.Fatal(err)

@@ -36,15 +36,7 @@ func TestIsolationSweep(t *testing.T) {
 		t.Fatalf("alpha's owner token does not work: %d %s", rec.Code, rec.Body)
 	}
 
-	victim, err := env.App.Registry.Load(ctx, seed.DemoSlug)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, release, err := env.App.Databases.Open(ctx, victim)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer release()
+	db := env.TenantDB(seed.DemoSlug)
 
 	// A few ids of every collection of the victim, and its PRNs.
 	var ids, prns []string

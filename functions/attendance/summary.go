@@ -305,7 +305,7 @@ func (s *Service) Absentees(ctx context.Context, q AbsenteeQuery, pr httpapi.Pag
 	}
 	items := make([]Absentee, len(ms))
 	for i, m := range ms {
-		items[i] = Absentee{Mark: m, StudentName: byID[m.StudentID].Name, StudentPRN: byID[m.StudentID].PRN}
+		items[i] = Absentee{Mark: m, StudentName: byID[m.StudentID].Name, StudentPRN: string(byID[m.StudentID].PRN)}
 	}
 	return httpapi.NewPage(items, pr.Limit, func(a Absentee) string { return a.SessionID + "/" + a.StudentID }), nil
 }

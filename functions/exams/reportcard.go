@@ -174,7 +174,7 @@ func cohortOf(ctx context.Context, b *academic.Batch, r DateRange, sc Scale) (*c
 	for sid, tl := range overall {
 		bp, _ := tl.basisPoints()
 		st := byID[sid]
-		c.standings = append(c.standings, Standing{StudentID: sid, StudentName: st.Name, StudentPRN: st.PRN,
+		c.standings = append(c.standings, Standing{StudentID: sid, StudentName: st.Name, StudentPRN: string(st.PRN),
 			Percent: *percent(bp), Grade: sc.grade(bp), bp: bp})
 	}
 	slices.SortFunc(c.standings, func(x, y Standing) int {
@@ -308,7 +308,7 @@ func (s *Service) ReportCard(ctx context.Context, studentID, batchID string, r D
 		return nil, err
 	}
 	st := byID[studentID]
-	card := &ReportCard{StudentID: studentID, StudentName: st.Name, StudentPRN: st.PRN, BatchID: b.ID, BatchName: b.Name,
+	card := &ReportCard{StudentID: studentID, StudentName: st.Name, StudentPRN: string(st.PRN), BatchID: b.ID, BatchName: b.Name,
 		DateRange: r, Subjects: []SubjectReport{}, RankedStudents: len(c.standings), GradingScale: sc}
 
 	subjects := map[string]*SubjectReport{}

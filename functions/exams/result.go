@@ -258,7 +258,7 @@ func (s *Service) TestResults(ctx context.Context, testID string) ([]StudentResu
 	out := make([]StudentResult, len(rs))
 	for i, r := range rs {
 		st := byID[r.StudentID]
-		out[i] = StudentResult{Result: r, StudentName: st.Name, StudentPRN: st.PRN}
+		out[i] = StudentResult{Result: r, StudentName: st.Name, StudentPRN: string(st.PRN)}
 	}
 	slices.SortFunc(out, func(a, b StudentResult) int {
 		return cmp.Or(strings.Compare(a.StudentPRN, b.StudentPRN), strings.Compare(a.StudentID, b.StudentID))

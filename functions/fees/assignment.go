@@ -20,19 +20,22 @@ import (
 	"github.com/edugrid/edugrid/shared/tenant"
 )
 
+// ConcessionKind says how a concession's value is worked out.
+type ConcessionKind string
+
 // Concession kinds.
 const (
-	ConcessionPercent = "percent" // BasisPoints of the gross fee
-	ConcessionFixed   = "fixed"   // Amount off the gross fee
+	ConcessionPercent ConcessionKind = "percent" // BasisPoints of the gross fee
+	ConcessionFixed   ConcessionKind = "fixed"   // Amount off the gross fee
 )
 
 // Concession is a reduction of an assignment's fee, with the reason and who approved it. A revoked
 // concession stays on record.
 type Concession struct {
-	ID          string `bson:"id" json:"id"`
-	Kind        string `bson:"kind" json:"kind"`
-	BasisPoints int64  `bson:"basis_points,omitempty" json:"basis_points,omitempty"`
-	Amount      int64  `bson:"amount,omitempty" json:"amount,omitempty"`
+	ID          string         `bson:"id" json:"id"`
+	Kind        ConcessionKind `bson:"kind" json:"kind"`
+	BasisPoints int64          `bson:"basis_points,omitempty" json:"basis_points,omitempty"`
+	Amount      int64          `bson:"amount,omitempty" json:"amount,omitempty"`
 	// Value is what the concession takes off the gross fee now, in minor units.
 	Value      int64      `bson:"value" json:"value"`
 	Reason     string     `bson:"reason" json:"reason"`
@@ -70,10 +73,14 @@ type Assignment struct {
 	UpdatedAt       time.Time           `bson:"updated_at" json:"updated_at"`
 }
 
-// Instalment states: open while something is outstanding, settled when nothing is (paid, waived or zero).
+// InstalmentStatus is an instalment's state: open while something is outstanding, settled when nothing is
+// (paid, waived or zero).
+type InstalmentStatus string
+
+// Instalment states.
 const (
-	InstalmentOpen    = "open"
-	InstalmentSettled = "settled"
+	InstalmentOpen    InstalmentStatus = "open"
+	InstalmentSettled InstalmentStatus = "settled"
 )
 
 // Instalment is one dated part of an assignment's fee. Outstanding is Amount + LateFee - Paid - Waived,
@@ -88,14 +95,14 @@ type Instalment struct {
 	Seq          int    `bson:"seq" json:"seq"`
 	DueDate      string `bson:"due_date" json:"due_date"`
 	// Weight is the instalment's share of the schedule; a recalculation shares the open amount by it.
-	Weight      int64  `bson:"weight" json:"weight"`
-	Currency    string `bson:"currency" json:"currency"`
-	Amount      int64  `bson:"amount" json:"amount"`
-	LateFee     int64  `bson:"late_fee" json:"late_fee"`
-	Paid        int64  `bson:"paid" json:"paid"`
-	Waived      int64  `bson:"waived" json:"waived"`
-	Outstanding int64  `bson:"outstanding" json:"outstanding"`
-	Status      string `bson:"status" json:"status"`
+	Weight      int64            `bson:"weight" json:"weight"`
+	Currency    string           `bson:"currency" json:"currency"`
+	Amount      int64            `bson:"amount" json:"amount"`
+	LateFee     int64            `bson:"late_fee" json:"late_fee"`
+	Paid        int64            `bson:"paid" json:"paid"`
+	Waived      int64            `bson:"waived" json:"waived"`
+	Outstanding int64            `bson:"outstanding" json:"outstanding"`
+	Status      InstalmentStatus `bson:"status" json:"status"`
 	// LateFeeRule overrides the tenant's default rule (copied from the plan); nil uses the tenant's.
 	LateFeeRule *tenant.LateFeeRule `bson:"late_fee_rule,omitempty" json:"late_fee_rule,omitempty"`
 	// LateFeeKeys names the flat late-fee rules already applied, so each is applied once.
@@ -107,7 +114,7 @@ type Instalment struct {
 // locked reports whether money has been recorded against the instalment, which fixes its amount.
 func (i *Instalment) locked() bool { return i.Paid > 0 || i.Waived > 0 }
 
-func statusOf(outstanding int64) string {
+func statusOf(outstanding int64) InstalmentStatus {
 	if outstanding > 0 {
 		return InstalmentOpen
 	}
@@ -127,7 +134,7 @@ type NewAssignment struct {
 }
 
 // Validate implements httpapi.Validator.
-func (n *NewAssignment) Validate() error {
+func (n NewAssignment) Validate() error {
 	if !id.Valid(n.EnrolmentID) {
 		return apperr.InvalidField("enrolment_id", "must be an enrolment id")
 	}
@@ -178,18 +185,6 @@ func Materialise(sc Schedule, net int64, termStart, joinDate string) ([]Slot, er
 	return sl, nil
 }
 
-func findEnrolment(ctx context.Context, enrolmentID string) (*students.Enrolment, error) {
-	var e students.Enrolment
-	err := store.Database(ctx).Collection(students.EnrolmentsCollection).FindOne(ctx, bson.M{"_id": enrolmentID}).Decode(&e)
-	if store.IsNotFound(err) {
-		return nil, apperr.Errorf(apperr.NotFound, "no such enrolment")
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get enrolment %s: %w", enrolmentID, err)
-	}
-	return &e, nil
-}
-
 // activePlan returns a plan usable for a new charge: active and in the tenant's currency.
 func (s *Service) activePlan(ctx context.Context, planID string) (*Plan, error) {
 	p, err := s.GetPlan(ctx, planID)
@@ -209,7 +204,10 @@ func (s *Service) activePlan(ctx context.Context, planID string) (*Plan, error) 
 // enrolment's student (NotFound otherwise); Invalid when the plan does not exist or is inactive; Conflict
 // when the enrolment is not active or already has a plan.
 func (s *Service) Assign(ctx context.Context, in NewAssignment) (*AssignmentView, error) {
-	e, err := findEnrolment(ctx, in.EnrolmentID)
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	e, err := students.EnrolmentByID(ctx, store.Database(ctx), in.EnrolmentID)
 	if err != nil {
 		return nil, err
 	}
@@ -272,21 +270,14 @@ func (s *Service) Assign(ctx context.Context, in NewAssignment) (*AssignmentView
 
 // visibleAssignment returns an assignment whose student the caller may see; NotFound otherwise.
 func visibleAssignment(ctx context.Context, assignmentID string) (*Assignment, error) {
-	if !id.Valid(assignmentID) {
-		return nil, apperr.Errorf(apperr.NotFound, "no such fee assignment")
-	}
-	var a Assignment
-	err := store.Database(ctx).Collection(AssignmentsCollection).FindOne(ctx, bson.M{"_id": assignmentID}).Decode(&a)
-	if store.IsNotFound(err) {
-		return nil, apperr.Errorf(apperr.NotFound, "no such fee assignment")
-	}
+	a, err := store.ByID[Assignment](ctx, store.Database(ctx).Collection(AssignmentsCollection), assignmentID, "fee assignment")
 	if err != nil {
-		return nil, fmt.Errorf("get fee assignment %s: %w", assignmentID, err)
+		return nil, err
 	}
 	if err := students.CanSeeStudent(ctx, a.StudentID); err != nil {
 		return nil, apperr.Errorf(apperr.NotFound, "no such fee assignment")
 	}
-	return &a, nil
+	return a, nil
 }
 
 func instalmentsOf(ctx context.Context, assignmentID string) ([]Instalment, error) {
@@ -437,14 +428,16 @@ func saveAssignment(tc context.Context, a *Assignment) error {
 
 // NewConcession grants a concession on an assignment; its approver is the caller.
 type NewConcession struct {
-	Kind        string `json:"kind"`
-	BasisPoints int64  `json:"basis_points,omitempty"`
-	Amount      int64  `json:"amount,omitempty"`
-	Reason      string `json:"reason"`
+	Kind        ConcessionKind `json:"kind"`
+	BasisPoints int64          `json:"basis_points,omitempty"`
+	Amount      int64          `json:"amount,omitempty"`
+	Reason      string         `json:"reason"`
 }
 
-// Validate implements httpapi.Validator.
-func (n *NewConcession) Validate() error {
+// Validate implements httpapi.Validator. It judges n as normalized leaves it and changes nothing, so
+// validating before or after normalising gives one answer.
+func (n NewConcession) Validate() error {
+	n = n.normalized()
 	switch n.Kind {
 	case ConcessionPercent:
 		if n.BasisPoints < 1 || n.BasisPoints > 10_000 || n.Amount != 0 {
@@ -457,11 +450,16 @@ func (n *NewConcession) Validate() error {
 	default:
 		return apperr.InvalidField("kind", `must be "percent" or "fixed"`)
 	}
-	n.Reason = strings.TrimSpace(n.Reason)
 	if len(n.Reason) < 3 || len(n.Reason) > 500 {
 		return apperr.InvalidField("reason", "must be 3 to 500 characters")
 	}
 	return nil
+}
+
+// normalized returns the concession as it is recorded: the reason without surrounding spaces.
+func (n NewConcession) normalized() NewConcession {
+	n.Reason = strings.TrimSpace(n.Reason)
+	return n
 }
 
 // changeAssignment loads a visible assignment inside a transaction, lets change alter it, reprices it,
@@ -474,11 +472,11 @@ func (s *Service) changeAssignment(ctx context.Context, assignmentID, action str
 	today := s.today(ctx)
 	var view *AssignmentView
 	err := store.Tx(ctx, store.Database(ctx), func(tc context.Context) error {
-		var a Assignment
-		if err := store.Database(tc).Collection(AssignmentsCollection).FindOne(tc, bson.M{"_id": assignmentID}).Decode(&a); err != nil {
-			return fmt.Errorf("get fee assignment %s: %w", assignmentID, err)
+		a, err := store.ByID[Assignment](tc, store.Database(tc).Collection(AssignmentsCollection), assignmentID, "fee assignment")
+		if err != nil {
+			return err
 		}
-		details, err := change(tc, &a)
+		details, err := change(tc, a)
 		if err != nil {
 			return err
 		}
@@ -486,10 +484,10 @@ func (s *Service) changeAssignment(ctx context.Context, assignmentID, action str
 		if err := a.price(); err != nil {
 			return err
 		}
-		if err := saveAssignment(tc, &a); err != nil {
+		if err := saveAssignment(tc, a); err != nil {
 			return err
 		}
-		if err := s.recalculate(tc, &a, today, now); err != nil {
+		if err := s.recalculate(tc, a, today, now); err != nil {
 			return err
 		}
 		if err := s.deps.Audit.Record(tc, store.Database(tc), audit.By(rbac.Must(tc)), action, audit.Target{Kind: "fee_assignment", ID: a.ID}, details); err != nil {
@@ -499,7 +497,7 @@ func (s *Service) changeAssignment(ctx context.Context, assignmentID, action str
 		if err != nil {
 			return err
 		}
-		view = &AssignmentView{Assignment: a, Instalments: is}
+		view = &AssignmentView{Assignment: *a, Instalments: is}
 		return nil
 	})
 	if err != nil {
@@ -511,6 +509,10 @@ func (s *Service) changeAssignment(ctx context.Context, assignmentID, action str
 // GrantConcession adds a concession to an assignment and recalculates its open instalments. NotFound
 // unless the caller may see the assignment's student.
 func (s *Service) GrantConcession(ctx context.Context, assignmentID string, in NewConcession) (*AssignmentView, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	in = in.normalized()
 	p := rbac.Must(ctx)
 	return s.changeAssignment(ctx, assignmentID, "fees.concession.granted", func(_ context.Context, a *Assignment) (any, error) {
 		if len(a.Concessions) >= 20 {
@@ -552,7 +554,7 @@ type Recalculation struct {
 }
 
 // Validate implements httpapi.Validator.
-func (r *Recalculation) Validate() error {
+func (r Recalculation) Validate() error {
 	if r.PlanID != "" && !id.Valid(r.PlanID) {
 		return apperr.InvalidField("plan_id", "must be a fee plan id")
 	}
@@ -565,6 +567,9 @@ func (r *Recalculation) Validate() error {
 // never touched. NotFound unless the caller may see the student; Invalid for an unusable plan; Conflict
 // when the current enrolment already has its own plan.
 func (s *Service) Recalculate(ctx context.Context, assignmentID string, in Recalculation) (*AssignmentView, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
 	var plan *Plan
 	if in.PlanID != "" {
 		var err error
@@ -573,7 +578,7 @@ func (s *Service) Recalculate(ctx context.Context, assignmentID string, in Recal
 		}
 	}
 	return s.changeAssignment(ctx, assignmentID, "fees.assignment.recalculated", func(tc context.Context, a *Assignment) (any, error) {
-		e, err := findEnrolment(tc, a.EnrolmentID)
+		e, err := students.EnrolmentByID(tc, store.Database(tc), a.EnrolmentID)
 		if err != nil {
 			return nil, err
 		}
@@ -581,7 +586,7 @@ func (s *Service) Recalculate(ctx context.Context, assignmentID string, in Recal
 			if hops > 100 {
 				return nil, fmt.Errorf("recalculate %s: transfer chain too long", a.ID)
 			}
-			if e, err = findEnrolment(tc, e.TransferredTo); err != nil {
+			if e, err = students.EnrolmentByID(tc, store.Database(tc), e.TransferredTo); err != nil {
 				return nil, err
 			}
 		}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/edugrid/edugrid/functions/fees"
 	"github.com/edugrid/edugrid/internal/apptest"
+	"github.com/edugrid/edugrid/shared/apperr"
 	"github.com/edugrid/edugrid/shared/tenant"
 )
 
@@ -34,49 +34,20 @@ type school struct {
 	db                 lungo.IDatabase
 }
 
-func do(t *testing.T, env *apptest.Env, method, path, token string, body any, want int) *httptest.ResponseRecorder {
-	t.Helper()
-	rec := env.Do(method, path, token, body)
-	if rec.Code != want {
-		t.Fatalf("%s %s = %d, want %d: %s", method, path, rec.Code, want, rec.Body)
-	}
-	return rec
-}
-
-// pay posts a payment with an idempotency key.
+// pay posts a payment with an idempotency key; an empty key sends none.
 func pay(env *apptest.Env, token, key string, body any) *httptest.ResponseRecorder {
-	raw := body
-	req := httptest.NewRequest("POST", "/fees/payments", strings.NewReader(mustJSON(raw)))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+token)
-	if key != "" {
-		req.Header.Set(fees.IdempotencyHeader, key)
-	}
-	rec := httptest.NewRecorder()
-	env.Handler.ServeHTTP(rec, req)
-	return rec
-}
-
-func mustJSON(v any) string {
-	if s, ok := v.(string); ok {
-		return s
-	}
-	b, err := jsonMarshal(v)
-	if err != nil {
-		panic(err)
-	}
-	return string(b)
+	return env.DoWithHeader("POST", "/fees/payments", token, body, http.Header{fees.IdempotencyHeader: {key}})
 }
 
 // newSchool provisions a tenant with two branches, two batches in the first (June 2026), one student
 // enrolled in the first batch from its start, and signs in the owner, an accountant and a teacher.
-func newSchool(t *testing.T, settings *tenant.Settings) *school {
+func newSchool(t testing.TB, settings *tenant.Settings) *school {
 	t.Helper()
 	env := apptest.New(t)
 	s := &school{env: env, slug: "feesy"}
 	env.Provision(s.slug)
 	if settings != nil {
-		do(t, env, "PUT", "/platform/tenants/"+s.slug+"/settings", env.AdminToken(), settings, http.StatusOK)
+		apptest.MustStatus(t, env.Do("PUT", "/platform/tenants/"+s.slug+"/settings", env.AdminToken(), settings), http.StatusOK)
 	}
 	s.owner = env.Login(s.slug, "owner@feesy.test").AccessToken
 	s.branch = apptest.Call[ids](t, env, "POST", "/users/branches", s.owner, map[string]string{"code": "MAIN", "name": "Main"}, 201).ID
@@ -97,41 +68,32 @@ func newSchool(t *testing.T, settings *tenant.Settings) *school {
 	s.batch, s.batch2 = batch("Morning"), batch("Evening")
 	s.student = s.newStudent(t, "Asha Rao", "+919800000001")
 	s.enrolment = s.enrol(t, s.student, s.batch, "2026-06-01")
-	tn, err := env.App.Registry.Get(context.Background(), s.slug)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, release, err := env.App.Databases.Open(context.Background(), tn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(release)
-	s.db = db
+	s.db = env.TenantDB(s.slug)
 	return s
 }
 
-func (s *school) newStudent(t *testing.T, name, phone string) string {
+func (s *school) newStudent(t testing.TB, name, phone string) string {
 	t.Helper()
 	return apptest.Call[ids](t, s.env, "POST", "/students/", s.owner, map[string]any{"name": name, "date_of_birth": "2010-01-01",
 		"phone": phone, "branch_id": s.branch, "password": apptest.Password}, 201).ID
 }
 
-func (s *school) enrol(t *testing.T, student, batch, from string) string {
+func (s *school) enrol(t testing.TB, student, batch, from string) string {
 	t.Helper()
 	return apptest.Call[ids](t, s.env, "POST", "/students/enrolments", s.owner, map[string]any{"student_id": student, "batch_id": batch, "from": from}, 201).ID
 }
 
-func (s *school) plan(t *testing.T, total int64, schedule map[string]any) string {
+func (s *school) plan(t testing.TB, total int64, schedule map[string]any) string {
 	t.Helper()
 	return apptest.Call[ids](t, s.env, "POST", "/fees/plans", s.accountant, map[string]any{"name": "Plan", "total": total, "schedule": schedule}, 201).ID
 }
 
-func (s *school) assign(t *testing.T, enrolment, plan string) fees.AssignmentView {
+func (s *school) assign(t testing.TB, enrolment, plan string) fees.AssignmentView {
 	t.Helper()
 	return apptest.Call[fees.AssignmentView](t, s.env, "POST", "/fees/assignments", s.accountant, map[string]any{"enrolment_id": enrolment, "plan_id": plan}, 201)
 }
 
-func (s *school) count(t *testing.T, coll string) int64 {
+func (s *school) count(t testing.TB, coll string) int64 {
 	t.Helper()
 	n, err := s.db.Collection(coll).CountDocuments(context.Background(), bson.M{})
 	if err != nil {
@@ -156,7 +118,7 @@ func TestAssignConcessionAndRecalculation(t *testing.T) {
 	if got := amounts(v); fmt.Sprint(got) != "[334 333 333]" || v.Net != 1000 || v.Currency != "INR" {
 		t.Fatalf("instalments %v net %d currency %s", got, v.Net, v.Currency)
 	}
-	do(t, env, "POST", "/fees/assignments", s.accountant, map[string]any{"enrolment_id": s.enrolment, "plan_id": plan}, http.StatusConflict)
+	apptest.MustStatus(t, env.Do("POST", "/fees/assignments", s.accountant, map[string]any{"enrolment_id": s.enrolment, "plan_id": plan}), http.StatusConflict)
 
 	// Pay the first instalment; a 10% concession then recalculates only the open two.
 	p := apptest.Decode[fees.Payment](t, pay(env, s.accountant, "k1", map[string]any{"student_id": s.student, "amount": 334, "method": "cash"}))
@@ -182,8 +144,8 @@ func TestAssignConcessionAndRecalculation(t *testing.T) {
 	if got := amounts(v); fmt.Sprint(got) != "[334 283 283]" {
 		t.Fatalf("after revoking: %v", got)
 	}
-	do(t, env, "POST", "/fees/assignments/"+v.ID+"/concessions/"+v.Concessions[1].ID+"/revoke", s.accountant, nil, http.StatusConflict)
-	do(t, env, "POST", "/fees/assignments/"+v.ID+"/concessions", s.teacher, map[string]any{"kind": "fixed", "amount": 5, "reason": "teacher"}, http.StatusForbidden)
+	apptest.MustStatus(t, env.Do("POST", "/fees/assignments/"+v.ID+"/concessions/"+v.Concessions[1].ID+"/revoke", s.accountant, nil), http.StatusConflict)
+	apptest.MustStatus(t, env.Do("POST", "/fees/assignments/"+v.ID+"/concessions", s.teacher, map[string]any{"kind": "fixed", "amount": 5, "reason": "teacher"}), http.StatusForbidden)
 }
 
 func TestMidTermJoinProrates(t *testing.T) {
@@ -221,7 +183,7 @@ func TestTransferRecalculatesOpenInstalments(t *testing.T) {
 	if fmt.Sprint(amounts(again)) != "[1000 625 625]" {
 		t.Fatalf("second recalculation changed %v", amounts(again))
 	}
-	do(t, env, "POST", "/fees/assignments/"+v.ID+"/recalculate", s.accountant, map[string]any{"plan_id": cheaper}, http.StatusConflict)
+	apptest.MustStatus(t, env.Do("POST", "/fees/assignments/"+v.ID+"/recalculate", s.accountant, map[string]any{"plan_id": cheaper}), http.StatusConflict)
 }
 
 func TestPaymentAllocationCreditRefundWaiver(t *testing.T) {
@@ -476,4 +438,68 @@ func TestOtherTenantsFeesAreNotFound(t *testing.T) {
 	other := s.env.Login("other", "owner@other.test").AccessToken
 	apptest.MustProblem(t, s.env.Do("GET", "/fees/assignments/"+v.ID, other, nil), 404, "not_found")
 	apptest.MustProblem(t, pay(s.env, other, "x", map[string]any{"student_id": s.student, "amount": 5, "method": "cash"}), 404, "not_found")
+}
+
+// TestGoCallersGetTheHTTPValidation calls the service directly, as another area does (leads.Convert pays
+// through it): each method judges its own input, so a Go caller gets the Invalid an HTTP caller gets, and
+// validating never changes the value it judges.
+func TestGoCallersGetTheHTTPValidation(t *testing.T) {
+	env := apptest.New(t)
+	svc := env.Services.Fees
+	ctx := context.Background()
+	const id0 = "000000000000000000000000"
+	cases := []struct {
+		name  string
+		field string
+		call  func() error
+	}{
+		{"plan without name", "name", func() error {
+			_, err := svc.CreatePlan(ctx, fees.NewPlan{Name: "   ", Total: 10, Schedule: fees.Schedule{Kind: fees.ScheduleCount, Count: 1}})
+			return err
+		}},
+		{"assignment with a bad enrolment id", "enrolment_id", func() error {
+			_, err := svc.Assign(ctx, fees.NewAssignment{EnrolmentID: "x", PlanID: id0})
+			return err
+		}},
+		{"concession over 100%", "", func() error {
+			_, err := svc.GrantConcession(ctx, id0, fees.NewConcession{Kind: fees.ConcessionPercent, BasisPoints: 10_001, Reason: "xyz"})
+			return err
+		}},
+		{"concession reason of spaces", "reason", func() error {
+			_, err := svc.GrantConcession(ctx, id0, fees.NewConcession{Kind: fees.ConcessionFixed, Amount: 5, Reason: "  a  "})
+			return err
+		}},
+		{"recalculation with a bad plan id", "plan_id", func() error {
+			_, err := svc.Recalculate(ctx, id0, fees.Recalculation{PlanID: "x"})
+			return err
+		}},
+		{"refund of nothing", "", func() error {
+			_, err := svc.RefundPayment(ctx, fees.NewRefund{PaymentID: id0, Amount: 0, Method: fees.MethodCash, Reason: "xyz"})
+			return err
+		}},
+		{"waiver reason of spaces", "reason", func() error {
+			_, err := svc.Waive(ctx, fees.NewWaiver{InstalmentID: id0, Amount: 5, Reason: "     "})
+			return err
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			err := c.call()
+			e := apperr.As(err)
+			if e == nil || e.Code != apperr.Invalid {
+				t.Fatalf("got %v, want an Invalid error", err)
+			}
+			if _, named := e.Fields[c.field]; c.field != "" && !named {
+				t.Errorf("fields %v, want %q named", e.Fields, c.field)
+			}
+		})
+	}
+
+	in := fees.NewPlan{Name: "  Term   fee ", Total: 10, Schedule: fees.Schedule{Kind: fees.ScheduleCount, Count: 1}}
+	if err := in.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if in.Name != "  Term   fee " || in.Schedule.IntervalMonths != 0 {
+		t.Errorf("Validate changed its input: %+v", in)
+	}
 }

@@ -54,14 +54,16 @@ func (s *Service) Routes() []httpapi.Route {
 	}
 }
 
-// Area returns the fees area's HTTP handler, served with opts.
+// Area returns the fees area's HTTP handler, served with opts. Handlers only decode (httpapi.DecodeOnly):
+// every service method validates its own input, so a request is checked once and a Go caller gets what an
+// HTTP caller gets.
 func (s *Service) Area(opts httpapi.Options) *httpapi.Area {
 	return httpapi.NewArea("fees", s.Routes(), opts)
 }
 
 func (s *Service) handleCreatePlan(w http.ResponseWriter, r *http.Request) error {
 	var in NewPlan
-	if err := httpapi.Decode(r, &in); err != nil {
+	if err := httpapi.DecodeOnly(r, &in); err != nil {
 		return err
 	}
 	p, err := s.CreatePlan(r.Context(), in)
@@ -84,7 +86,7 @@ func (s *Service) handleGetPlan(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Service) handleAssign(w http.ResponseWriter, r *http.Request) error {
 	var in NewAssignment
-	if err := httpapi.Decode(r, &in); err != nil {
+	if err := httpapi.DecodeOnly(r, &in); err != nil {
 		return err
 	}
 	v, err := s.Assign(r.Context(), in)
@@ -115,7 +117,7 @@ func (s *Service) handleGetAssignment(w http.ResponseWriter, r *http.Request) er
 
 func (s *Service) handleRecalculate(w http.ResponseWriter, r *http.Request) error {
 	var in Recalculation
-	if err := httpapi.Decode(r, &in); err != nil {
+	if err := httpapi.DecodeOnly(r, &in); err != nil {
 		return err
 	}
 	v, err := s.Recalculate(r.Context(), r.PathValue("id"), in)
@@ -124,7 +126,7 @@ func (s *Service) handleRecalculate(w http.ResponseWriter, r *http.Request) erro
 
 func (s *Service) handleGrantConcession(w http.ResponseWriter, r *http.Request) error {
 	var in NewConcession
-	if err := httpapi.Decode(r, &in); err != nil {
+	if err := httpapi.DecodeOnly(r, &in); err != nil {
 		return err
 	}
 	v, err := s.GrantConcession(r.Context(), r.PathValue("id"), in)
@@ -137,15 +139,11 @@ func (s *Service) handleRevokeConcession(w http.ResponseWriter, r *http.Request)
 }
 
 func (s *Service) handlePay(w http.ResponseWriter, r *http.Request) error {
-	key := r.Header.Get(IdempotencyHeader)
-	if err := ValidateIdempotencyKey(key); err != nil {
-		return err
-	}
 	var in NewPayment
-	if err := httpapi.Decode(r, &in); err != nil {
+	if err := httpapi.DecodeOnly(r, &in); err != nil {
 		return err
 	}
-	p, replayed, err := s.Pay(r.Context(), key, in)
+	p, replayed, err := s.Pay(r.Context(), r.Header.Get(IdempotencyHeader), in)
 	if err != nil {
 		return err
 	}
@@ -178,7 +176,7 @@ func (s *Service) handleGetPayment(w http.ResponseWriter, r *http.Request) error
 
 func (s *Service) handleRefund(w http.ResponseWriter, r *http.Request) error {
 	var in NewRefund
-	if err := httpapi.Decode(r, &in); err != nil {
+	if err := httpapi.DecodeOnly(r, &in); err != nil {
 		return err
 	}
 	rf, err := s.RefundPayment(r.Context(), in)
@@ -187,7 +185,7 @@ func (s *Service) handleRefund(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Service) handleWaive(w http.ResponseWriter, r *http.Request) error {
 	var in NewWaiver
-	if err := httpapi.Decode(r, &in); err != nil {
+	if err := httpapi.DecodeOnly(r, &in); err != nil {
 		return err
 	}
 	wv, err := s.Waive(r.Context(), in)

@@ -21,12 +21,15 @@ import (
 	"github.com/edugrid/edugrid/shared/store"
 )
 
+// PaymentMethod is how money was received or given back.
+type PaymentMethod string
+
 // Payment methods.
 const (
-	MethodCash         = "cash"
-	MethodCard         = "card"
-	MethodBankTransfer = "bank_transfer"
-	MethodOnline       = "online" // through a payment gateway; Reference is the gateway's
+	MethodCash         PaymentMethod = "cash"
+	MethodCard         PaymentMethod = "card"
+	MethodBankTransfer PaymentMethod = "bank_transfer"
+	MethodOnline       PaymentMethod = "online" // through a payment gateway; Reference is the gateway's
 )
 
 // Allocation is the part of a payment applied to one instalment. Refunded is how much of it was given back.
@@ -39,18 +42,18 @@ type Allocation struct {
 // Payment is money received from or for a student, and its receipt: ReceiptNo is the tenant's gap-free
 // receipt sequence. Credit is the part no open instalment needed, held as the student's credit.
 type Payment struct {
-	ID          string       `bson:"_id" json:"id"`
-	ReceiptNo   int64        `bson:"receipt_no" json:"receipt_no"`
-	StudentID   string       `bson:"student_id" json:"student_id"`
-	BranchID    string       `bson:"branch_id" json:"branch_id"`
-	Currency    string       `bson:"currency" json:"currency"`
-	Amount      int64        `bson:"amount" json:"amount"`
-	Method      string       `bson:"method" json:"method"`
-	Reference   string       `bson:"reference,omitempty" json:"reference,omitempty"`
-	PaidOn      string       `bson:"paid_on" json:"paid_on"`
-	Note        string       `bson:"note,omitempty" json:"note,omitempty"`
-	Allocations []Allocation `bson:"allocations" json:"allocations"`
-	Credit      int64        `bson:"credit" json:"credit"`
+	ID          string        `bson:"_id" json:"id"`
+	ReceiptNo   int64         `bson:"receipt_no" json:"receipt_no"`
+	StudentID   string        `bson:"student_id" json:"student_id"`
+	BranchID    string        `bson:"branch_id" json:"branch_id"`
+	Currency    string        `bson:"currency" json:"currency"`
+	Amount      int64         `bson:"amount" json:"amount"`
+	Method      PaymentMethod `bson:"method" json:"method"`
+	Reference   string        `bson:"reference,omitempty" json:"reference,omitempty"`
+	PaidOn      string        `bson:"paid_on" json:"paid_on"`
+	Note        string        `bson:"note,omitempty" json:"note,omitempty"`
+	Allocations []Allocation  `bson:"allocations" json:"allocations"`
+	Credit      int64         `bson:"credit" json:"credit"`
 	// CreditRefunded is how much of Credit was given back by refunds.
 	CreditRefunded int64     `bson:"credit_refunded" json:"credit_refunded"`
 	Refunded       int64     `bson:"refunded" json:"refunded"`
@@ -68,9 +71,9 @@ type Credit struct {
 
 // NewPayment records a payment for a student.
 type NewPayment struct {
-	StudentID string `json:"student_id"`
-	Amount    int64  `json:"amount"`
-	Method    string `json:"method"`
+	StudentID string        `json:"student_id"`
+	Amount    int64         `json:"amount"`
+	Method    PaymentMethod `json:"method"`
 	// Reference is the gateway's reference (required for online payments), a card slip or a bank
 	// transaction number.
 	Reference string `json:"reference,omitempty"`
@@ -79,15 +82,16 @@ type NewPayment struct {
 	Note   string `json:"note,omitempty"`
 }
 
-// Validate implements httpapi.Validator.
-func (n *NewPayment) Validate() error {
+// Validate implements httpapi.Validator. It judges n as normalized leaves it and changes nothing, so
+// validating before or after normalising gives one answer.
+func (n NewPayment) Validate() error {
+	n = n.normalized()
 	if !id.Valid(n.StudentID) {
 		return apperr.InvalidField("student_id", "must be a student id")
 	}
 	if n.Amount < 1 || n.Amount > MaxAmount {
 		return apperr.InvalidField("amount", "must be a positive amount in minor units")
 	}
-	n.Reference = strings.TrimSpace(n.Reference)
 	switch n.Method {
 	case MethodCash, MethodCard, MethodBankTransfer:
 	case MethodOnline:
@@ -101,6 +105,12 @@ func (n *NewPayment) Validate() error {
 		return apperr.Errorf(apperr.Invalid, "reference or note is too long")
 	}
 	return httpapi.OptionalDate("paid_on", n.PaidOn)
+}
+
+// normalized returns n as it is recorded and fingerprinted: the reference without surrounding spaces.
+func (n NewPayment) normalized() NewPayment {
+	n.Reference = strings.TrimSpace(n.Reference)
+	return n
 }
 
 // idempotencyRecord remembers which payment a key recorded and for which request.
@@ -138,24 +148,24 @@ func requestHash(in NewPayment) string {
 // the allocations, the credit and the audit entry are written in one transaction, so retries and
 // concurrent duplicates record exactly one payment and an aborted payment leaves no gap in the receipts.
 //
-// A repeat of a key with the same request returns the original payment and replayed = true; with a
-// different request it is a Conflict. NotFound unless the caller may see the student.
+// Pay validates key (ValidateIdempotencyKey) and in (NewPayment.Validate) itself, so a Go caller gets the
+// Invalid answers an HTTP caller gets. A repeat of a key with the same request returns the original
+// payment and replayed = true; with a different request it is a Conflict. NotFound unless the caller may
+// see the student.
 func (s *Service) Pay(ctx context.Context, key string, in NewPayment) (*Payment, bool, error) {
 	if err := ValidateIdempotencyKey(key); err != nil {
 		return nil, false, err
 	}
+	if err := in.Validate(); err != nil {
+		return nil, false, err
+	}
+	in = in.normalized()
 	// Visibility first, so a replay never shows a payment to a caller who may not see its student.
-	if err := students.CanSeeStudent(ctx, in.StudentID); err != nil {
+	st, err := students.VisibleStudent(ctx, in.StudentID)
+	if err != nil {
 		return nil, false, err
 	}
 	hash := requestHash(in)
-	if p, err := s.replay(ctx, key, hash); p != nil || err != nil {
-		return p, p != nil, err
-	}
-	var st students.Student
-	if err := store.Database(ctx).Collection(students.StudentsCollection).FindOne(ctx, bson.M{"_id": in.StudentID}).Decode(&st); err != nil {
-		return nil, false, fmt.Errorf("pay for student %s: %w", in.StudentID, err)
-	}
 	now := s.deps.Clock.Now()
 	paidOn := in.PaidOn
 	if paidOn == "" {
@@ -165,27 +175,15 @@ func (s *Service) Pay(ctx context.Context, key string, in NewPayment) (*Payment,
 		out      *Payment
 		replayed bool
 	)
-	err := store.Tx(ctx, store.Database(ctx), func(tc context.Context) error {
-		out, replayed = nil, false
+	err = store.Tx(ctx, store.Database(ctx), func(tc context.Context) error {
+		out, replayed = nil, false // the driver may run this function again
+		// The key is looked up inside the transaction: on the embedded engine transactions run one at a
+		// time, so a concurrent duplicate that committed first is seen here.
+		if p, err := replay(tc, key, hash); p != nil || err != nil {
+			out, replayed = p, p != nil
+			return err
+		}
 		db := store.Database(tc)
-		// Inside the transaction the key is looked up again: on the embedded engine transactions run one
-		// at a time, so a concurrent duplicate that committed first is seen here.
-		var rec idempotencyRecord
-		err := db.Collection(idempotencyCollection).FindOne(tc, bson.M{"_id": key}).Decode(&rec)
-		if err == nil {
-			if rec.Hash != hash {
-				return keyReused()
-			}
-			var p Payment
-			if err := db.Collection(PaymentsCollection).FindOne(tc, bson.M{"_id": rec.PaymentID}).Decode(&p); err != nil {
-				return fmt.Errorf("replay payment %s: %w", rec.PaymentID, err)
-			}
-			out, replayed = &p, true
-			return nil
-		}
-		if !store.IsNotFound(err) {
-			return fmt.Errorf("look up idempotency key: %w", err)
-		}
 		p := &Payment{ID: id.New(), StudentID: in.StudentID, BranchID: st.BranchID, Currency: currency(tc), Amount: in.Amount,
 			Method: in.Method, Reference: in.Reference, PaidOn: paidOn, Note: in.Note, Allocations: []Allocation{},
 			RecordedBy: rbac.Must(tc).Subject, CreatedAt: now}
@@ -194,6 +192,7 @@ func (s *Service) Pay(ctx context.Context, key string, in NewPayment) (*Payment,
 		if _, err := db.Collection(idempotencyCollection).InsertOne(tc, idempotencyRecord{Key: key, Hash: hash, PaymentID: p.ID, CreatedAt: now}); err != nil {
 			return fmt.Errorf("record idempotency key: %w", err)
 		}
+		var err error
 		if p.ReceiptNo, err = nextNumber(tc, "receipt"); err != nil {
 			return err
 		}
@@ -220,7 +219,7 @@ func (s *Service) Pay(ctx context.Context, key string, in NewPayment) (*Payment,
 	if err != nil {
 		if store.IsDuplicateKey(err) || apperr.CodeOf(err) == apperr.Conflict && !isKeyReused(err) {
 			// A concurrent duplicate won the race for the key (MongoDB); answer with its payment.
-			if p, rerr := s.replay(ctx, key, hash); p != nil || rerr != nil {
+			if p, rerr := replay(ctx, key, hash); p != nil || rerr != nil {
 				return p, p != nil, rerr
 			}
 		}
@@ -235,8 +234,8 @@ func keyReused() error           { return errKeyReused }
 func isKeyReused(err error) bool { return apperr.As(err) == errKeyReused }
 
 // replay returns the payment recorded under key, nil when the key is unused, or Conflict when it was used
-// for a different request.
-func (s *Service) replay(ctx context.Context, key, hash string) (*Payment, error) {
+// for a different request. ctx is the payment's transaction, or after a lost race the request itself.
+func replay(ctx context.Context, key, hash string) (*Payment, error) {
 	db := store.Database(ctx)
 	var rec idempotencyRecord
 	err := db.Collection(idempotencyCollection).FindOne(ctx, bson.M{"_id": key}).Decode(&rec)
@@ -330,21 +329,14 @@ func creditOf(ctx context.Context, studentID string) (int64, error) {
 
 // GetPayment returns a payment (its receipt); NotFound unless the caller may see its student.
 func (s *Service) GetPayment(ctx context.Context, paymentID string) (*Payment, error) {
-	if !id.Valid(paymentID) {
-		return nil, apperr.Errorf(apperr.NotFound, "no such payment")
-	}
-	var p Payment
-	err := store.Database(ctx).Collection(PaymentsCollection).FindOne(ctx, bson.M{"_id": paymentID}).Decode(&p)
-	if store.IsNotFound(err) {
-		return nil, apperr.Errorf(apperr.NotFound, "no such payment")
-	}
+	p, err := store.ByID[Payment](ctx, store.Database(ctx).Collection(PaymentsCollection), paymentID, "payment")
 	if err != nil {
-		return nil, fmt.Errorf("get payment %s: %w", paymentID, err)
+		return nil, err
 	}
 	if err := students.CanSeeStudent(ctx, p.StudentID); err != nil {
 		return nil, apperr.Errorf(apperr.NotFound, "no such payment")
 	}
-	return &p, nil
+	return p, nil
 }
 
 // PaymentsOf returns a page of a student's payments in id order; NotFound unless the caller may see them.

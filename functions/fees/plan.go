@@ -49,12 +49,10 @@ type Schedule struct {
 	IntervalMonths int `bson:"interval_months,omitempty" json:"interval_months,omitempty"`
 }
 
-// Validate checks the schedule; errors are Invalid and name the field under prefix.
-func (sc *Schedule) Validate(prefix string) error {
-	if sc.IntervalMonths == 0 {
-		sc.IntervalMonths = 1
-	}
-	if sc.IntervalMonths < 1 || sc.IntervalMonths > 12 {
+// Validate checks the schedule as normalized leaves it, without changing it; errors are Invalid and name
+// the field under prefix.
+func (sc Schedule) Validate(prefix string) error {
+	if iv := sc.normalized().IntervalMonths; iv < 1 || iv > 12 {
 		return apperr.InvalidField(prefix+".interval_months", "must be 1 to 12")
 	}
 	checkPercentages := func(n int) error {
@@ -105,6 +103,14 @@ func (sc *Schedule) Validate(prefix string) error {
 		return apperr.InvalidField(prefix+".kind", `must be "count", "percentages" or "dates"`)
 	}
 	return nil
+}
+
+// normalized returns the schedule with the defaults filled in: IntervalMonths 1 when omitted.
+func (sc Schedule) normalized() Schedule {
+	if sc.IntervalMonths == 0 {
+		sc.IntervalMonths = 1
+	}
+	return sc
 }
 
 // Slot is one instalment of a laid-out schedule: its due date, its weight in the total and its amount.
@@ -194,9 +200,10 @@ type NewPlan struct {
 	LateFee  *tenant.LateFeeRule `json:"late_fee,omitempty"`
 }
 
-// Validate implements httpapi.Validator.
-func (n *NewPlan) Validate() error {
-	n.Name = strings.Join(strings.Fields(n.Name), " ")
+// Validate implements httpapi.Validator. It judges n as normalized leaves it and changes nothing, so
+// validating before or after normalising gives one answer.
+func (n NewPlan) Validate() error {
+	n = n.normalized()
 	if len(n.Name) < 1 || len(n.Name) > 120 {
 		return apperr.InvalidField("name", "must be 1 to 120 characters")
 	}
@@ -212,8 +219,20 @@ func (n *NewPlan) Validate() error {
 	return nil
 }
 
+// normalized returns the plan as it is recorded: the name's runs of spaces collapsed, the schedule's
+// defaults filled in.
+func (n NewPlan) normalized() NewPlan {
+	n.Name = strings.Join(strings.Fields(n.Name), " ")
+	n.Schedule = n.Schedule.normalized()
+	return n
+}
+
 // CreatePlan adds a plan in the tenant's currency.
 func (s *Service) CreatePlan(ctx context.Context, in NewPlan) (*Plan, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	in = in.normalized()
 	now := s.deps.Clock.Now()
 	p := &Plan{ID: id.New(), Name: in.Name, Currency: currency(ctx), Total: in.Total, Schedule: in.Schedule,
 		LateFee: in.LateFee, Active: true, CreatedAt: now, UpdatedAt: now}

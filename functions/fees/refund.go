@@ -29,35 +29,37 @@ type Refund struct {
 	Currency  string `bson:"currency" json:"currency"`
 	Amount    int64  `bson:"amount" json:"amount"`
 	// FromCredit is the part taken from the student's credit; the rest reopened instalments.
-	FromCredit int64        `bson:"from_credit" json:"from_credit"`
-	Reversals  []Allocation `bson:"reversals" json:"reversals"`
-	Method     string       `bson:"method" json:"method"`
-	Reference  string       `bson:"reference,omitempty" json:"reference,omitempty"`
-	Reason     string       `bson:"reason" json:"reason"`
-	RefundedBy string       `bson:"refunded_by" json:"refunded_by"`
-	CreatedAt  time.Time    `bson:"created_at" json:"created_at"`
-	RefundedOn string       `bson:"refunded_on" json:"refunded_on"`
+	FromCredit int64         `bson:"from_credit" json:"from_credit"`
+	Reversals  []Allocation  `bson:"reversals" json:"reversals"`
+	Method     PaymentMethod `bson:"method" json:"method"`
+	Reference  string        `bson:"reference,omitempty" json:"reference,omitempty"`
+	Reason     string        `bson:"reason" json:"reason"`
+	RefundedBy string        `bson:"refunded_by" json:"refunded_by"`
+	CreatedAt  time.Time     `bson:"created_at" json:"created_at"`
+	RefundedOn string        `bson:"refunded_on" json:"refunded_on"`
 }
 
 // NewRefund gives money back against a payment.
 type NewRefund struct {
-	PaymentID string `json:"payment_id"`
-	Amount    int64  `json:"amount"`
-	Method    string `json:"method"`
-	Reference string `json:"reference,omitempty"`
-	Reason    string `json:"reason"`
+	PaymentID string        `json:"payment_id"`
+	Amount    int64         `json:"amount"`
+	Method    PaymentMethod `json:"method"`
+	Reference string        `json:"reference,omitempty"`
+	Reason    string        `json:"reason"`
 }
 
-func cleanReason(s string) (string, error) {
-	s = strings.TrimSpace(s)
+// checkReason checks a refund's or waiver's reason, already trimmed.
+func checkReason(s string) error {
 	if len(s) < 3 || len(s) > 500 {
-		return "", apperr.InvalidField("reason", "must be 3 to 500 characters")
+		return apperr.InvalidField("reason", "must be 3 to 500 characters")
 	}
-	return s, nil
+	return nil
 }
 
-// Validate implements httpapi.Validator.
-func (n *NewRefund) Validate() error {
+// Validate implements httpapi.Validator. It judges n as normalized leaves it and changes nothing, so
+// validating before or after normalising gives one answer.
+func (n NewRefund) Validate() error {
+	n = n.normalized()
 	if !id.Valid(n.PaymentID) {
 		return apperr.InvalidField("payment_id", "must be a payment id")
 	}
@@ -72,15 +74,23 @@ func (n *NewRefund) Validate() error {
 	if len(n.Reference) > 200 {
 		return apperr.InvalidField("reference", "is too long")
 	}
-	var err error
-	n.Reason, err = cleanReason(n.Reason)
-	return err
+	return checkReason(n.Reason)
+}
+
+// normalized returns the refund as it is recorded: the reason without surrounding spaces.
+func (n NewRefund) normalized() NewRefund {
+	n.Reason = strings.TrimSpace(n.Reason)
+	return n
 }
 
 // RefundPayment records a refund against a payment. NotFound unless the caller may see the payment's
 // student; Invalid when the amount exceeds what is left of the payment after earlier refunds; Conflict
 // when the payment's credit was already used elsewhere so the refund cannot be covered.
 func (s *Service) RefundPayment(ctx context.Context, in NewRefund) (*Refund, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	in = in.normalized()
 	if _, err := s.GetPayment(ctx, in.PaymentID); err != nil {
 		return nil, err
 	}
@@ -189,22 +199,32 @@ type NewWaiver struct {
 	Reason       string `json:"reason"`
 }
 
-// Validate implements httpapi.Validator.
-func (n *NewWaiver) Validate() error {
+// Validate implements httpapi.Validator. It judges n as normalized leaves it and changes nothing, so
+// validating before or after normalising gives one answer.
+func (n NewWaiver) Validate() error {
+	n = n.normalized()
 	if !id.Valid(n.InstalmentID) {
 		return apperr.InvalidField("instalment_id", "must be an instalment id")
 	}
 	if n.Amount < 1 || n.Amount > MaxAmount {
 		return apperr.InvalidField("amount", "must be a positive amount in minor units")
 	}
-	var err error
-	n.Reason, err = cleanReason(n.Reason)
-	return err
+	return checkReason(n.Reason)
+}
+
+// normalized returns the waiver as it is recorded: the reason without surrounding spaces.
+func (n NewWaiver) normalized() NewWaiver {
+	n.Reason = strings.TrimSpace(n.Reason)
+	return n
 }
 
 // Waive records a waiver on an instalment. NotFound unless the caller may see its student; Invalid when
 // the amount exceeds what the instalment still owes.
 func (s *Service) Waive(ctx context.Context, in NewWaiver) (*Waiver, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	in = in.normalized()
 	var i Instalment
 	err := store.Database(ctx).Collection(InstalmentsCollection).FindOne(ctx, bson.M{"_id": in.InstalmentID}).Decode(&i)
 	if store.IsNotFound(err) {

@@ -255,33 +255,17 @@ type recipient struct{ account, name, guardians string }
 
 // recipients reads the students' accounts and their guardians' accounts in two queries.
 func recipients(ctx context.Context, db lungo.IDatabase, studentIDs []string) (map[string]recipient, error) {
-	cur, err := db.Collection(students.StudentsCollection).Find(ctx, bson.M{"_id": store.In(studentIDs)},
-		options.Find().SetProjection(bson.M{"account_id": 1, "name": 1, "guardian_ids": 1}))
+	sts, err := students.ContactsOf(ctx, db, studentIDs)
 	if err != nil {
-		return nil, fmt.Errorf("students to remind: %w", err)
-	}
-	var sts []students.Student
-	if err := cur.All(ctx, &sts); err != nil {
 		return nil, fmt.Errorf("students to remind: %w", err)
 	}
 	gids := []string{}
 	for _, st := range sts {
 		gids = append(gids, st.GuardianIDs...)
 	}
-	guardianAccount := map[string]string{}
-	if len(gids) > 0 {
-		cur, err := db.Collection(students.GuardiansCollection).Find(ctx, bson.M{"_id": store.In(gids)},
-			options.Find().SetProjection(bson.M{"account_id": 1}))
-		if err != nil {
-			return nil, fmt.Errorf("guardians to remind: %w", err)
-		}
-		var gs []students.Guardian
-		if err := cur.All(ctx, &gs); err != nil {
-			return nil, fmt.Errorf("guardians to remind: %w", err)
-		}
-		for _, g := range gs {
-			guardianAccount[g.ID] = g.AccountID
-		}
+	guardianAccount, err := students.GuardianAccounts(ctx, db, gids)
+	if err != nil {
+		return nil, fmt.Errorf("guardians to remind: %w", err)
 	}
 	out := make(map[string]recipient, len(sts))
 	for _, st := range sts {

@@ -99,16 +99,9 @@ func (s *Service) ScheduleFollowUp(ctx context.Context, leadID string, in NewFol
 // CompleteFollowUp marks a follow-up done. The caller must see its lead (NotFound otherwise); Conflict
 // when it is already done.
 func (s *Service) CompleteFollowUp(ctx context.Context, followUpID string, d FollowUpDone) (*FollowUp, error) {
-	if !id.Valid(followUpID) {
-		return nil, apperr.Errorf(apperr.NotFound, "no such follow-up")
-	}
-	var f FollowUp
-	err := store.Database(ctx).Collection(FollowUpsCollection).FindOne(ctx, bson.M{"_id": followUpID}).Decode(&f)
-	if store.IsNotFound(err) {
-		return nil, apperr.Errorf(apperr.NotFound, "no such follow-up")
-	}
+	f, err := store.ByID[FollowUp](ctx, store.Database(ctx).Collection(FollowUpsCollection), followUpID, "follow-up")
 	if err != nil {
-		return nil, fmt.Errorf("get follow-up %s: %w", followUpID, err)
+		return nil, err
 	}
 	if _, err := visibleLead(ctx, f.LeadID); err != nil {
 		return nil, apperr.Errorf(apperr.NotFound, "no such follow-up")

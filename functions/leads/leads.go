@@ -62,6 +62,7 @@ import (
 	"github.com/edugrid/edugrid/functions/users"
 	"github.com/edugrid/edugrid/shared/audit"
 	"github.com/edugrid/edugrid/shared/clock"
+	"github.com/edugrid/edugrid/shared/prnum"
 	"go.mongodb.org/mongo-driver/bson"
 	"go.mongodb.org/mongo-driver/mongo"
 	"go.mongodb.org/mongo-driver/mongo/options"
@@ -134,11 +135,11 @@ type StageEntry struct {
 
 // Conversion is what converting a lead created.
 type Conversion struct {
-	LeadID       string `bson:"lead_id" json:"lead_id"`
-	StudentID    string `bson:"student_id" json:"student_id"`
-	PRN          string `bson:"prn" json:"prn"`
-	EnrolmentID  string `bson:"enrolment_id" json:"enrolment_id"`
-	AssignmentID string `bson:"assignment_id" json:"assignment_id"`
+	LeadID       string    `bson:"lead_id" json:"lead_id"`
+	StudentID    string    `bson:"student_id" json:"student_id"`
+	PRN          prnum.PRN `bson:"prn" json:"prn"`
+	EnrolmentID  string    `bson:"enrolment_id" json:"enrolment_id"`
+	AssignmentID string    `bson:"assignment_id" json:"assignment_id"`
 }
 
 // Service is the leads area. Construct with New.

@@ -122,16 +122,7 @@ func newSchoolIn(t testing.TB, env *apptest.Env, slug string) *school {
 	s.batch = s.newBatch(t, s.branchA, 10)
 	s.plan = apptest.Call[ids](t, env, "POST", "/fees/plans", s.owner, map[string]any{"name": "JEE fee", "total": 30000,
 		"schedule": map[string]any{"kind": "count", "count": 3}}, 201).ID
-	tn, err := env.App.Registry.Get(context.Background(), slug)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, release, err := env.App.Databases.Open(context.Background(), tn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(release)
-	s.db = db
+	s.db = env.TenantDB(slug)
 	return s
 }
 

@@ -2,12 +2,10 @@ package leads
 
 import (
 	"context"
-	"fmt"
 
 	"go.mongodb.org/mongo-driver/bson"
 
 	"github.com/edugrid/edugrid/shared/apperr"
-	"github.com/edugrid/edugrid/shared/id"
 	"github.com/edugrid/edugrid/shared/rbac"
 	"github.com/edugrid/edugrid/shared/store"
 )
@@ -41,18 +39,7 @@ var errNoLead = apperr.Errorf(apperr.NotFound, "no such lead")
 
 // findLead reads a lead without a visibility check; NotFound when there is none.
 func findLead(ctx context.Context, leadID string) (*Lead, error) {
-	if !id.Valid(leadID) {
-		return nil, errNoLead
-	}
-	var l Lead
-	err := store.Database(ctx).Collection(LeadsCollection).FindOne(ctx, bson.M{"_id": leadID}).Decode(&l)
-	if store.IsNotFound(err) {
-		return nil, errNoLead
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get lead %s: %w", leadID, err)
-	}
-	return &l, nil
+	return store.ByID[Lead](ctx, store.Database(ctx).Collection(LeadsCollection), leadID, "lead")
 }
 
 // visibleLead returns a lead the request's caller may see; NotFound otherwise.

@@ -13,6 +13,7 @@ import (
 	"github.com/edugrid/edugrid/shared/audit"
 	"github.com/edugrid/edugrid/shared/httpapi"
 	"github.com/edugrid/edugrid/shared/id"
+	"github.com/edugrid/edugrid/shared/prnum"
 	"github.com/edugrid/edugrid/shared/rbac"
 	"github.com/edugrid/edugrid/shared/store"
 )
@@ -308,7 +309,7 @@ func (s *Service) EnrolmentsOf(ctx context.Context, studentID string) ([]Enrolme
 // RosterEntry is one student of a batch's roster.
 type RosterEntry struct {
 	Enrolment Enrolment `json:"enrolment"`
-	PRN       string    `json:"prn"`
+	PRN       prnum.PRN `json:"prn"`
 	Name      string    `json:"name"`
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/edugrid/edugrid/shared/apperr"
 	"github.com/edugrid/edugrid/shared/audit"
 	"github.com/edugrid/edugrid/shared/id"
+	"github.com/edugrid/edugrid/shared/prnum"
 	"github.com/edugrid/edugrid/shared/rbac"
 	"github.com/edugrid/edugrid/shared/store"
 )
@@ -156,7 +157,7 @@ func (s *Service) createGuardian(ctx context.Context, in NewGuardian) (*Guardian
 	if err != nil {
 		return nil, err
 	}
-	g.PRN, g.AccountID = u.PRN, u.ID
+	g.PRN, g.AccountID = prnum.PRN(u.PRN), u.ID
 	if _, err := db.Collection(GuardiansCollection).InsertOne(ctx, g); err != nil {
 		_, _ = db.Collection(account.Collection).DeleteOne(context.WithoutCancel(ctx), bson.M{"_id": u.ID})
 		if store.IsDuplicateKey(err) {

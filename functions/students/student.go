@@ -144,7 +144,7 @@ func (s *Service) CreateStudent(ctx context.Context, in NewStudent) (*Student, e
 	if err != nil {
 		return nil, err
 	}
-	st.PRN, st.AccountID = u.PRN, u.ID
+	st.PRN, st.AccountID = prnum.PRN(u.PRN), u.ID
 	if _, err := db.Collection(StudentsCollection).InsertOne(ctx, st); err != nil {
 		// An account without its record could sign in to nothing; take it back.
 		_, _ = db.Collection(account.Collection).DeleteOne(context.WithoutCancel(ctx), bson.M{"_id": u.ID})

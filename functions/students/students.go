@@ -41,6 +41,7 @@ import (
 	"github.com/edugrid/edugrid/shared/clock"
 	"github.com/edugrid/edugrid/shared/httpapi"
 	"github.com/edugrid/edugrid/shared/id"
+	"github.com/edugrid/edugrid/shared/prnum"
 	"github.com/edugrid/edugrid/shared/rbac"
 	"github.com/edugrid/edugrid/shared/store"
 	"github.com/edugrid/edugrid/shared/tenant"
@@ -65,10 +66,10 @@ const (
 // Student is a learner's record. Their sign-in account (account.User with role student) is linked both
 // ways: AccountID here, SubjectID there.
 type Student struct {
-	ID        string `bson:"_id" json:"id"`
-	PRN       string `bson:"prn" json:"prn"`
-	AccountID string `bson:"account_id" json:"account_id"`
-	Name      string `bson:"name" json:"name"`
+	ID        string    `bson:"_id" json:"id"`
+	PRN       prnum.PRN `bson:"prn" json:"prn"`
+	AccountID string    `bson:"account_id" json:"account_id"`
+	Name      string    `bson:"name" json:"name"`
 	// NameKey is Name normalised for prefix search (see normaliseName); never shown.
 	NameKey     string        `bson:"name_key" json:"-"`
 	DateOfBirth string        `bson:"date_of_birth" json:"date_of_birth"`
@@ -85,7 +86,7 @@ type Student struct {
 // however many children they have at the institution. A student lists their guardians in GuardianIDs.
 type Guardian struct {
 	ID        string    `bson:"_id" json:"id"`
-	PRN       string    `bson:"prn" json:"prn"`
+	PRN       prnum.PRN `bson:"prn" json:"prn"`
 	AccountID string    `bson:"account_id" json:"account_id"`
 	Name      string    `bson:"name" json:"name"`
 	Email     string    `bson:"email,omitempty" json:"email,omitempty"`

@@ -34,11 +34,7 @@ func BenchmarkBranchRead(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	db, release, err := env.App.Databases.Open(context.Background(), t)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer release()
+	db := env.TenantDB("bench")
 	prepared := store.WithDatabase(tenant.WithTenant(rbac.WithPrincipal(context.Background(),
 		rbac.Principal{Subject: ten.OwnerID, Tenant: "bench", Role: rbac.Owner}), t), db)
 	svc := env.Services.Users

@@ -96,18 +96,10 @@ func (s *Service) CreateBranch(ctx context.Context, in NewBranch) (*Branch, erro
 // GetBranch returns a branch the caller may see; NotFound otherwise.
 func (s *Service) GetBranch(ctx context.Context, branchID string) (*Branch, error) {
 	p := rbac.Must(ctx)
-	if !id.Valid(branchID) || !p.CanSeeBranch(branchID) {
+	if !p.CanSeeBranch(branchID) {
 		return nil, apperr.Errorf(apperr.NotFound, "no such branch")
 	}
-	var b Branch
-	err := store.Database(ctx).Collection(branchesCollection).FindOne(ctx, bson.M{"_id": branchID}).Decode(&b)
-	if store.IsNotFound(err) {
-		return nil, apperr.Errorf(apperr.NotFound, "no such branch")
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get branch %s: %w", branchID, err)
-	}
-	return &b, nil
+	return store.ByID[Branch](ctx, store.Database(ctx).Collection(branchesCollection), branchID, "branch")
 }
 
 // ListBranches returns a page of the branches the caller may see.

@@ -170,6 +170,13 @@ func Call[T any](t testing.TB, env *Env, method, path, token string, body any, w
 // []byte, which are sent as they are. token, when set, is sent as a bearer token.
 func (e *Env) Do(method, path, token string, body any) *httptest.ResponseRecorder {
 	e.T.Helper()
+	return e.DoWithHeader(method, path, token, body, nil)
+}
+
+// DoWithHeader sends a request as Do does, with the extra request headers in header (an Idempotency-Key,
+// say); a header with an empty value is left out, so a test can send "no key" through the same call.
+func (e *Env) DoWithHeader(method, path, token string, body any, header http.Header) *httptest.ResponseRecorder {
+	e.T.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -190,6 +197,13 @@ func (e *Env) Do(method, path, token string, body any) *httptest.ResponseRecorde
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for k, vs := range header {
+		for _, v := range vs {
+			if v != "" {
+				req.Header.Add(k, v)
+			}
+		}
 	}
 	rec := httptest.NewRecorder()
 	e.Handler.ServeHTTP(rec, req)

@@ -23,21 +23,6 @@ import (
 	"github.com/edugrid/edugrid/shared/warehouse"
 )
 
-// tenantDB returns a tenant's database on its cluster, for writes and locks standing in for an area's.
-func tenantDB(t *testing.T, env *apptest.Env, slug string) lungo.IDatabase {
-	t.Helper()
-	ten, err := env.Registry().Load(context.Background(), slug)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, release, err := env.App.Databases.Open(context.Background(), ten)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(release)
-	return db
-}
-
 // eventually polls cond every 10 ms until it holds, failing after 15 s with cond's last state.
 func eventually(t *testing.T, what string, cond func() (bool, string)) {
 	t.Helper()
@@ -63,7 +48,7 @@ func TestDatabaseTimeoutAnswers503AndRecovers(t *testing.T) {
 	env := apptest.New(t, "EDUGRID_REQUEST_TIMEOUT", timeout.String())
 	env.Provision("acme")
 	owner := env.Login("acme", "owner@acme.test").AccessToken
-	db := tenantDB(t, env, "acme")
+	db := env.TenantDB("acme")
 
 	holding, release := make(chan struct{}), make(chan struct{})
 	held := make(chan error, 1)
@@ -220,7 +205,7 @@ func TestPublishErrorsLoseAndDuplicateNothing(t *testing.T) {
 			env.Warehouse.Set(l.Warehouse)
 			t.Cleanup(l.Stop)
 			env.Provision("acme")
-			db := tenantDB(t, env, "acme")
+			db := env.TenantDB("acme")
 			eventually(t, "the provisioning in the warehouse", func() (bool, string) {
 				rows, err := l.Warehouse.Query(context.Background(), warehouse.MustQuery("acme", "SELECT count(*) FROM users", warehouse.Users))
 				return err == nil && rows[0][0] == int64(1), fmt.Sprint(rows, err)
@@ -282,7 +267,7 @@ func TestWarehouseFailingThenRecovering(t *testing.T) {
 	t.Cleanup(l.Stop)
 	env.Provision("acme")
 	owner := env.Login("acme", "owner@acme.test").AccessToken
-	db := tenantDB(t, env, "acme")
+	db := env.TenantDB("acme")
 	writeBranches(t, db, 0, 100)
 	start := time.Now()
 	exactlyOnce(t, l, 100)

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/256dpi/lungo"
 	"go.mongodb.org/mongo-driver/bson"
 
 	"github.com/edugrid/edugrid/internal/apptest"
@@ -66,21 +65,6 @@ func staffCounts(t testing.TB, env *apptest.Env, token string) (map[string]int64
 		out[r.Role] = r.Total
 	}
 	return out, rec.Body.String()
-}
-
-// tenantDB returns a tenant's database on its cluster, for writes standing in for areas' own.
-func tenantDB(t testing.TB, env *apptest.Env, slug string) lungo.IDatabase {
-	t.Helper()
-	ten, err := env.Registry().Load(context.Background(), slug)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, release, err := env.App.Databases.Open(context.Background(), ten)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(release)
-	return db
 }
 
 func createStaff(t testing.TB, env *apptest.Env, token, email, role string, branches []string) {
@@ -150,7 +134,7 @@ func TestEndToEnd(t *testing.T) {
 	})
 
 	// Attendance: a session's sheet as the attendance area stores it, written to the tenant database.
-	db := tenantDB(t, env, "acme")
+	db := env.TenantDB("acme")
 	var marks bson.A
 	for i, st := range []string{"present", "present", "late", "absent", "excused"} {
 		marks = append(marks, bson.M{"student_id": fmt.Sprintf("st%d", i), "status": st, "marked_at": time.Now()})
@@ -186,7 +170,7 @@ func TestRestartMidStreamLosesNothing(t *testing.T) {
 	path := t.TempDir() + "/wh.duckdb"
 	l := start(t, env, path)
 	env.Provision("acme")
-	db := tenantDB(t, env, "acme")
+	db := env.TenantDB("acme")
 	write := func(from, to int) {
 		for i := from; i < to; i++ {
 			if _, err := db.Collection("branches").InsertOne(context.Background(), bson.M{"_id": fmt.Sprintf("b%04d", i), "code": fmt.Sprintf("C%04d", i), "name": "n", "active": true}); err != nil {

@@ -33,6 +33,18 @@ type Validator interface {
 // dst implements Validator, Validate runs last. Errors are *apperr.Error with codes Invalid, TooLarge or
 // UnsupportedType.
 func Decode(r *http.Request, dst any) error {
+	if err := DecodeOnly(r, dst); err != nil {
+		return err
+	}
+	if v, ok := dst.(Validator); ok {
+		return v.Validate()
+	}
+	return nil
+}
+
+// DecodeOnly reads r's body into dst as strictly as Decode does, without running Validate: for handlers
+// whose service method validates its input itself, so the request is checked once.
+func DecodeOnly(r *http.Request, dst any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
@@ -65,9 +77,6 @@ func Decode(r *http.Request, dst any) error {
 			return decodeError(err)
 		}
 		return apperr.Errorf(apperr.Invalid, "the request body must hold a single JSON value")
-	}
-	if v, ok := dst.(Validator); ok {
-		return v.Validate()
 	}
 	return nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/edugrid/edugrid/internal/apptest"
 	"github.com/edugrid/edugrid/shared/id"
 	"github.com/edugrid/edugrid/shared/notify"
+	"github.com/edugrid/edugrid/shared/prnum"
 	"github.com/edugrid/edugrid/shared/tenant"
 	"github.com/edugrid/edugrid/triggers/reminders"
 )
@@ -112,7 +113,7 @@ func seedDue(t testing.TB, db lungo.IDatabase, dues []string, rule *tenant.LateF
 	ids := make([]string, n)
 	now := apptest.Start
 	for k := range n {
-		st := students.Student{ID: id.New(), PRN: fmt.Sprintf("P%d-%s", k, id.New()), AccountID: id.New(), Name: fmt.Sprintf("Student %d", k),
+		st := students.Student{ID: id.New(), PRN: prnum.PRN(fmt.Sprintf("P%d-%s", k, id.New())), AccountID: id.New(), Name: fmt.Sprintf("Student %d", k),
 			Status: students.StudentActive, GuardianIDs: []string{}, CreatedAt: now, UpdatedAt: now}
 		sts[k] = st
 		in := fees.Instalment{ID: id.New(), AssignmentID: id.New(), StudentID: st.ID, Seq: 1, DueDate: dues[k], Weight: 1, Currency: "INR",
