@@ -11,6 +11,9 @@
 // ReleaseSeat), so the rule that a batch never exceeds its capacity lives in batch.go. The roster of a batch
 // is served by the students area (GET /students/batches/{id}/roster), because academic may not import
 // students.
+//
+// Other areas read batches, sessions and courses through FindBatch, VisibleBatch, FindSession,
+// VisibleSession and FindCourse, never through this area's collections.
 package academic
 
 import (

@@ -9,6 +9,7 @@ import (
 	"go.mongodb.org/mongo-driver/bson"
 	"go.mongodb.org/mongo-driver/mongo/options"
 
+	"github.com/256dpi/lungo"
 	"github.com/edugrid/edugrid/shared/apperr"
 	"github.com/edugrid/edugrid/shared/audit"
 	"github.com/edugrid/edugrid/shared/httpapi"
@@ -113,7 +114,14 @@ func (s *Service) CreateCourse(ctx context.Context, in NewCourse) (*Course, erro
 
 // GetCourse returns a course of the caller's tenant; NotFound otherwise.
 func (s *Service) GetCourse(ctx context.Context, courseID string) (*Course, error) {
-	return store.ByID[Course](ctx, store.Database(ctx).Collection(CoursesCollection), courseID, "course")
+	return FindCourse(ctx, store.Database(ctx), courseID)
+}
+
+// FindCourse reads a course from db, the tenant database; NotFound when there is none. Courses are
+// tenant-wide, so there is no visibility check: other areas read the course of a batch they checked
+// (VisibleBatch).
+func FindCourse(ctx context.Context, db lungo.IDatabase, courseID string) (*Course, error) {
+	return store.ByID[Course](ctx, db.Collection(CoursesCollection), courseID, "course")
 }
 
 // ListCourses returns a page of the tenant's courses, oldest first.

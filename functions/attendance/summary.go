@@ -295,8 +295,8 @@ func (s *Service) Absentees(ctx context.Context, q AbsenteeQuery, pr httpapi.Pag
 	for i, m := range ms {
 		ids[i] = m.StudentID
 	}
-	var sts []students.Student
-	if err := findAll(ctx, db.Collection(students.StudentsCollection), bson.M{"_id": store.In(ids)}, &sts); err != nil {
+	sts, err := students.FindStudents(ctx, db, ids)
+	if err != nil {
 		return httpapi.Page[Absentee]{}, fmt.Errorf("absentees on %s: %w", q.Date, err)
 	}
 	byID := make(map[string]students.Student, len(sts))

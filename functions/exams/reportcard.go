@@ -285,11 +285,11 @@ func (s *Service) ReportCard(ctx context.Context, studentID, batchID string, r D
 	if p := rbac.Must(ctx); p.Role.Staff() && !academic.CanSeeBatch(p, b) {
 		return nil, apperr.Errorf(apperr.NotFound, "no such batch")
 	}
-	n, err := db.Collection(students.EnrolmentsCollection).CountDocuments(ctx, bson.M{"student_id": studentID, "batch_id": b.ID})
+	enrolled, err := students.EverEnrolled(ctx, db, studentID, b.ID)
 	if err != nil {
-		return nil, fmt.Errorf("enrolments of student %s in batch %s: %w", studentID, b.ID, err)
+		return nil, err
 	}
-	if n == 0 {
+	if !enrolled {
 		return nil, apperr.Errorf(apperr.NotFound, "the student was never enrolled in this batch")
 	}
 	if r, err = r.resolve(b); err != nil {

@@ -268,8 +268,8 @@ func (s *Service) TestResults(ctx context.Context, testID string) ([]StudentResu
 
 // studentsByID reads the named students of the request's tenant.
 func studentsByID(ctx context.Context, ids []string) (map[string]students.Student, error) {
-	var sts []students.Student
-	if err := findAll(ctx, store.Database(ctx).Collection(students.StudentsCollection), bson.M{"_id": store.In(ids)}, &sts); err != nil {
+	sts, err := students.FindStudents(ctx, store.Database(ctx), ids)
+	if err != nil {
 		return nil, fmt.Errorf("students: %w", err)
 	}
 	out := make(map[string]students.Student, len(sts))

@@ -81,8 +81,8 @@ func (s *Service) CreateTest(ctx context.Context, in NewTest) (*Test, error) {
 		return nil, apperr.InvalidField("date", fmt.Sprintf("must be within the batch's dates, %s to %s", b.StartDate, b.EndDate))
 	}
 	db := store.Database(ctx)
-	var c academic.Course
-	if err := db.Collection(academic.CoursesCollection).FindOne(ctx, bson.M{"_id": b.CourseID}).Decode(&c); err != nil {
+	c, err := academic.FindCourse(ctx, db, b.CourseID)
+	if err != nil {
 		return nil, fmt.Errorf("course %s of batch %s: %w", b.CourseID, b.ID, err)
 	}
 	if len(c.Subjects) > 0 && !slices.Contains(c.Subjects, in.Subject) {

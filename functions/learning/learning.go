@@ -141,16 +141,14 @@ func caller(ctx context.Context) (*learner, error) {
 	if p.Role != rbac.Student {
 		return nil, apperr.Errorf(apperr.NotFound, "no such learner")
 	}
-	var st students.Student
-	err := store.Database(ctx).Collection(students.StudentsCollection).FindOne(ctx, bson.M{"account_id": p.Subject},
-		options.FindOne().SetProjection(bson.M{"_id": 1})).Decode(&st)
-	if store.IsNotFound(err) {
+	studentID, err := students.StudentIDOfAccount(ctx, store.Database(ctx), p.Subject)
+	if apperr.CodeOf(err) == apperr.NotFound {
 		return nil, apperr.Errorf(apperr.NotFound, "no such learner")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("learner of account %s: %w", p.Subject, err)
 	}
-	return &learner{StudentID: st.ID}, nil
+	return &learner{StudentID: studentID}, nil
 }
 
 // enrolledBatches maps each course the student is enrolled in today (tenant-local) to the batch of the

@@ -13,11 +13,15 @@
 //
 // # Go API for other areas
 //
-// Attendance, fees and exams build on these functions and types; their signatures are stable:
+// Attendance, fees, exams and learning build on these functions and types; their signatures are stable.
+// They are the only way into this area's collections, whose names are the area's own:
 //
 //   - ActiveEnrolmentsOn: the enrolments of a batch active on a tenant-local date.
 //   - StudentEnrolmentsOn: the enrolments of a student active on a tenant-local date.
 //   - GuardiansOf: a student's guardians.
+//   - FindStudents, FindGuardians: students and guardians by id, one query each (reads.go).
+//   - EverEnrolled: whether a student was ever enrolled in a batch.
+//   - StudentIDOfAccount: the student behind a sign-in account.
 //   - CanSeeStudent: NotFound unless the request's caller may see a student.
 //   - Student, Enrolment, Guardian: the stored documents, with json and bson tags.
 package students
