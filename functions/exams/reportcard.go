@@ -132,11 +132,11 @@ func cohortOf(ctx context.Context, b *academic.Batch, r DateRange, sc Scale) (*c
 	db := store.Database(ctx)
 	inRange := bson.M{"batch_id": b.ID, "date": bson.M{"$gte": r.From, "$lte": r.To}}
 	var ts []Test
-	if err := findAll(ctx, db.Collection(TestsCollection), inRange, &ts); err != nil {
+	if err := findAll(ctx, db.Collection(testsCollection), inRange, &ts); err != nil {
 		return nil, fmt.Errorf("tests of batch %s: %w", b.ID, err)
 	}
 	var rs []Result
-	if err := findAll(ctx, db.Collection(ResultsCollection), inRange, &rs); err != nil {
+	if err := findAll(ctx, db.Collection(resultsCollection), inRange, &rs); err != nil {
 		return nil, fmt.Errorf("results of batch %s: %w", b.ID, err)
 	}
 	c := &cohort{tests: make(map[string]Test, len(ts)), results: map[string][]Result{}}

@@ -85,7 +85,7 @@ func (s *Service) ScheduleFollowUp(ctx context.Context, leadID string, in NewFol
 	f := &FollowUp{ID: id.New(), LeadID: l.ID, BranchID: l.BranchID, CounsellorID: who, DueAt: in.DueAt.UTC().Truncate(time.Millisecond), Note: in.Note,
 		CreatedBy: actor(ctx), CreatedAt: now}
 	err = store.Tx(ctx, store.Database(ctx), func(tc context.Context) error {
-		if _, err := store.Database(tc).Collection(FollowUpsCollection).InsertOne(tc, f); err != nil {
+		if _, err := store.Database(tc).Collection(followUpsCollection).InsertOne(tc, f); err != nil {
 			return fmt.Errorf("schedule follow-up of lead %s: %w", l.ID, err)
 		}
 		return s.record(tc, Activity{LeadID: l.ID, Kind: ActivityFollowUp, FollowUpID: f.ID, CounsellorID: who, DueAt: &f.DueAt, Note: f.Note})
@@ -103,7 +103,7 @@ func (s *Service) CompleteFollowUp(ctx context.Context, followUpID string, d Fol
 		return nil, apperr.Errorf(apperr.NotFound, "no such follow-up")
 	}
 	var f FollowUp
-	err := store.Database(ctx).Collection(FollowUpsCollection).FindOne(ctx, bson.M{"_id": followUpID}).Decode(&f)
+	err := store.Database(ctx).Collection(followUpsCollection).FindOne(ctx, bson.M{"_id": followUpID}).Decode(&f)
 	if store.IsNotFound(err) {
 		return nil, apperr.Errorf(apperr.NotFound, "no such follow-up")
 	}
@@ -116,7 +116,7 @@ func (s *Service) CompleteFollowUp(ctx context.Context, followUpID string, d Fol
 	now := s.deps.Clock.Now()
 	var out FollowUp
 	err = store.Tx(ctx, store.Database(ctx), func(tc context.Context) error {
-		err := store.Database(tc).Collection(FollowUpsCollection).FindOneAndUpdate(tc, bson.M{"_id": f.ID, "done": false},
+		err := store.Database(tc).Collection(followUpsCollection).FindOneAndUpdate(tc, bson.M{"_id": f.ID, "done": false},
 			bson.M{"$set": bson.M{"done": true, "done_at": now, "outcome": d.Outcome}},
 			options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&out)
 		if store.IsNotFound(err) {
@@ -168,7 +168,7 @@ func (s *Service) OverdueFollowUps(ctx context.Context, counsellor string, pr ht
 			bson.M{"due_at": due, "_id": bson.M{"$gt": after}},
 		}})
 	}
-	cur, err := store.Database(ctx).Collection(FollowUpsCollection).Find(ctx, bson.M{"$and": and}, options.Find().
+	cur, err := store.Database(ctx).Collection(followUpsCollection).Find(ctx, bson.M{"$and": and}, options.Find().
 		SetSort(bson.D{{Key: "due_at", Value: 1}, {Key: "_id", Value: 1}}).SetLimit(int64(pr.Limit+1)))
 	if err != nil {
 		return httpapi.Page[FollowUp]{}, fmt.Errorf("overdue follow-ups: %w", err)

@@ -45,7 +45,7 @@ func findLead(ctx context.Context, leadID string) (*Lead, error) {
 		return nil, errNoLead
 	}
 	var l Lead
-	err := store.Database(ctx).Collection(LeadsCollection).FindOne(ctx, bson.M{"_id": leadID}).Decode(&l)
+	err := store.Database(ctx).Collection(leadsCollection).FindOne(ctx, bson.M{"_id": leadID}).Decode(&l)
 	if store.IsNotFound(err) {
 		return nil, errNoLead
 	}

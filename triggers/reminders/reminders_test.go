@@ -107,7 +107,7 @@ func seedDue(t testing.TB, db lungo.IDatabase, dues []string, rule *tenant.LateF
 	t.Helper()
 	ctx := context.Background()
 	n := len(dues)
-	sts := make([]any, n)
+	sts := make([]students.Student, n)
 	is := make([]any, n)
 	ids := make([]string, n)
 	now := apptest.Start
@@ -120,7 +120,7 @@ func seedDue(t testing.TB, db lungo.IDatabase, dues []string, rule *tenant.LateF
 		is[k] = in
 		ids[k] = in.ID
 	}
-	if _, err := db.Collection(students.StudentsCollection).InsertMany(ctx, sts); err != nil {
+	if err := students.ImportStudents(ctx, db, sts); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.Collection(fees.InstalmentsCollection).InsertMany(ctx, is); err != nil {
