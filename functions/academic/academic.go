@@ -11,6 +11,9 @@
 // ReleaseSeat), so the rule that a batch never exceeds its capacity lives in batch.go. The roster of a batch
 // is served by the students area (GET /students/batches/{id}/roster), because academic may not import
 // students.
+//
+// Other areas read batches, sessions and courses through FindBatch, VisibleBatch, FindSession,
+// VisibleSession and FindCourse, never through this area's collections.
 package academic
 
 import (
@@ -49,25 +52,25 @@ func New(d Deps) *Service { return &Service{deps: d} }
 
 // The area's collections in a tenant database.
 const (
-	CoursesCollection  = "courses"
-	BatchesCollection  = "batches"
-	SessionsCollection = "sessions"
+	coursesCollection  = "courses"
+	batchesCollection  = "batches"
+	sessionsCollection = "sessions"
 )
 
 // EnsureIndexes creates the area's indexes in a tenant database.
 func EnsureIndexes(ctx context.Context, db lungo.IDatabase) error {
-	if _, err := db.Collection(CoursesCollection).Indexes().CreateOne(ctx, mongo.IndexModel{
+	if _, err := db.Collection(coursesCollection).Indexes().CreateOne(ctx, mongo.IndexModel{
 		Keys: bson.D{{Key: "code", Value: 1}}, Options: options.Index().SetUnique(true).SetName("code_unique"),
 	}); err != nil {
 		return fmt.Errorf("create course indexes: %w", err)
 	}
-	if _, err := db.Collection(BatchesCollection).Indexes().CreateMany(ctx, []mongo.IndexModel{
+	if _, err := db.Collection(batchesCollection).Indexes().CreateMany(ctx, []mongo.IndexModel{
 		{Keys: bson.D{{Key: "branch_id", Value: 1}, {Key: "_id", Value: 1}}, Options: options.Index().SetName("branch_id")},
 		{Keys: bson.D{{Key: "teachers", Value: 1}}, Options: options.Index().SetName("teachers")},
 	}); err != nil {
 		return fmt.Errorf("create batch indexes: %w", err)
 	}
-	if _, err := db.Collection(SessionsCollection).Indexes().CreateMany(ctx, []mongo.IndexModel{
+	if _, err := db.Collection(sessionsCollection).Indexes().CreateMany(ctx, []mongo.IndexModel{
 		// Two sessions of one batch never start at the same instant: an extra session on top of a regular
 		// one is a mistake, and the index makes materialisation safe to repeat.
 		{Keys: bson.D{{Key: "batch_id", Value: 1}, {Key: "starts_at", Value: 1}}, Options: options.Index().SetUnique(true).SetName("batch_start_unique")},

@@ -250,7 +250,7 @@ func InVisibleBatches(ctx context.Context, p rbac.Principal) (bson.M, error) {
 	case p.Role.Level() == rbac.LevelTenant:
 		return bson.M{}, nil
 	case p.Role == rbac.Teacher:
-		cur, err := store.Database(ctx).Collection(BatchesCollection).Find(ctx, visibleBatchFilter(p),
+		cur, err := store.Database(ctx).Collection(batchesCollection).Find(ctx, visibleBatchFilter(p),
 			options.Find().SetProjection(bson.M{"_id": 1}))
 		if err != nil {
 			return nil, fmt.Errorf("batches of teacher %s: %w", p.Subject, err)
@@ -275,7 +275,7 @@ func InVisibleBatches(ctx context.Context, p rbac.Principal) (bson.M, error) {
 // FindBatch reads a batch from db without any visibility check; NotFound when there is none. Callers in
 // request handling use VisibleBatch.
 func FindBatch(ctx context.Context, db lungo.IDatabase, batchID string) (*Batch, error) {
-	return store.ByID[Batch](ctx, db.Collection(BatchesCollection), batchID, "batch")
+	return store.ByID[Batch](ctx, db.Collection(batchesCollection), batchID, "batch")
 }
 
 // VisibleBatch returns the batch if the request's caller may see it (CanSeeBatch) and NotFound otherwise.
@@ -295,7 +295,7 @@ func VisibleBatch(ctx context.Context, batchID string) (*Batch, error) {
 // Call it inside the store.Tx that writes the enrolment, so a failed enrolment gives the seat back; the
 // conditional increment is what keeps concurrent enrolments from overfilling the batch on either engine.
 func ReserveSeat(ctx context.Context, db lungo.IDatabase, batchID string) error {
-	coll := db.Collection(BatchesCollection)
+	coll := db.Collection(batchesCollection)
 	// The capacity may change between the read and the update; the filter names the capacity read, so a
 	// changed one fails the update and the loop reads again.
 	for range 5 {
@@ -321,7 +321,7 @@ func ReserveSeat(ctx context.Context, db lungo.IDatabase, batchID string) error 
 // ReleaseSeat gives back a seat taken with ReserveSeat, when an enrolment ends. Call it inside the same
 // store.Tx that closes the enrolment.
 func ReleaseSeat(ctx context.Context, db lungo.IDatabase, batchID string) error {
-	_, err := db.Collection(BatchesCollection).UpdateOne(ctx, bson.M{"_id": batchID, "enrolled": bson.M{"$gt": 0}},
+	_, err := db.Collection(batchesCollection).UpdateOne(ctx, bson.M{"_id": batchID, "enrolled": bson.M{"$gt": 0}},
 		bson.M{"$inc": bson.M{"enrolled": -1}})
 	if err != nil {
 		return fmt.Errorf("release seat in batch %s: %w", batchID, err)
@@ -381,7 +381,7 @@ func (s *Service) CreateBatch(ctx context.Context, in NewBatch) (*Batch, error) 
 	}
 	db := store.Database(ctx)
 	err = store.Tx(ctx, db, func(tc context.Context) error {
-		if _, err := db.Collection(BatchesCollection).InsertOne(tc, b); err != nil {
+		if _, err := db.Collection(batchesCollection).InsertOne(tc, b); err != nil {
 			return fmt.Errorf("create batch %s: %w", b.Name, err)
 		}
 		if len(sessions) > 0 {
@@ -389,7 +389,7 @@ func (s *Service) CreateBatch(ctx context.Context, in NewBatch) (*Batch, error) 
 			for i := range sessions {
 				docs[i] = sessions[i]
 			}
-			if _, err := db.Collection(SessionsCollection).InsertMany(tc, docs); err != nil {
+			if _, err := db.Collection(sessionsCollection).InsertMany(tc, docs); err != nil {
 				return fmt.Errorf("materialise sessions of batch %s: %w", b.Name, err)
 			}
 		}
@@ -423,7 +423,7 @@ func (s *Service) ListBatches(ctx context.Context, f BatchFilter, pr httpapi.Pag
 	if f.Course != "" {
 		and = append(and, bson.M{"course_id": f.Course})
 	}
-	items, err := store.Page[Batch](ctx, store.Database(ctx).Collection(BatchesCollection), bson.M{"$and": and}, pr.After, pr.Limit)
+	items, err := store.Page[Batch](ctx, store.Database(ctx).Collection(batchesCollection), bson.M{"$and": and}, pr.After, pr.Limit)
 	if err != nil {
 		return httpapi.Page[Batch]{}, fmt.Errorf("list batches: %w", err)
 	}
@@ -459,7 +459,7 @@ func (s *Service) UpdateBatch(ctx context.Context, batchID string, c BatchChange
 		filter["enrolled"] = bson.M{"$lte": *c.Capacity}
 	}
 	var out Batch
-	err = store.Database(ctx).Collection(BatchesCollection).FindOneAndUpdate(ctx, filter, bson.M{"$set": set},
+	err = store.Database(ctx).Collection(batchesCollection).FindOneAndUpdate(ctx, filter, bson.M{"$set": set},
 		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&out)
 	if store.IsNotFound(err) {
 		return nil, apperr.Errorf(apperr.Conflict, "the batch has more active enrolments than %d", *c.Capacity)

@@ -9,6 +9,7 @@ import (
 	"go.mongodb.org/mongo-driver/bson"
 	"go.mongodb.org/mongo-driver/mongo/options"
 
+	"github.com/256dpi/lungo"
 	"github.com/edugrid/edugrid/shared/apperr"
 	"github.com/edugrid/edugrid/shared/audit"
 	"github.com/edugrid/edugrid/shared/httpapi"
@@ -99,7 +100,7 @@ func (c *CourseChange) Validate() error {
 func (s *Service) CreateCourse(ctx context.Context, in NewCourse) (*Course, error) {
 	now := s.deps.Clock.Now()
 	c := &Course{ID: id.New(), Code: in.Code, Name: in.Name, Subjects: in.Subjects, CreatedAt: now, UpdatedAt: now}
-	if _, err := store.Database(ctx).Collection(CoursesCollection).InsertOne(ctx, c); err != nil {
+	if _, err := store.Database(ctx).Collection(coursesCollection).InsertOne(ctx, c); err != nil {
 		if store.IsDuplicateKey(err) {
 			return nil, apperr.Errorf(apperr.Conflict, "a course with code %s already exists", in.Code)
 		}
@@ -113,12 +114,19 @@ func (s *Service) CreateCourse(ctx context.Context, in NewCourse) (*Course, erro
 
 // GetCourse returns a course of the caller's tenant; NotFound otherwise.
 func (s *Service) GetCourse(ctx context.Context, courseID string) (*Course, error) {
-	return store.ByID[Course](ctx, store.Database(ctx).Collection(CoursesCollection), courseID, "course")
+	return FindCourse(ctx, store.Database(ctx), courseID)
+}
+
+// FindCourse reads a course from db, the tenant database; NotFound when there is none. Courses are
+// tenant-wide, so there is no visibility check: other areas read the course of a batch they checked
+// (VisibleBatch).
+func FindCourse(ctx context.Context, db lungo.IDatabase, courseID string) (*Course, error) {
+	return store.ByID[Course](ctx, db.Collection(coursesCollection), courseID, "course")
 }
 
 // ListCourses returns a page of the tenant's courses, oldest first.
 func (s *Service) ListCourses(ctx context.Context, pr httpapi.PageRequest) (httpapi.Page[Course], error) {
-	items, err := store.Page[Course](ctx, store.Database(ctx).Collection(CoursesCollection), bson.M{}, pr.After, pr.Limit)
+	items, err := store.Page[Course](ctx, store.Database(ctx).Collection(coursesCollection), bson.M{}, pr.After, pr.Limit)
 	if err != nil {
 		return httpapi.Page[Course]{}, fmt.Errorf("list courses: %w", err)
 	}
@@ -138,7 +146,7 @@ func (s *Service) UpdateCourse(ctx context.Context, courseID string, c CourseCha
 		set["subjects"] = *c.Subjects
 	}
 	var out Course
-	err := store.Database(ctx).Collection(CoursesCollection).FindOneAndUpdate(ctx, bson.M{"_id": courseID}, bson.M{"$set": set},
+	err := store.Database(ctx).Collection(coursesCollection).FindOneAndUpdate(ctx, bson.M{"_id": courseID}, bson.M{"$set": set},
 		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&out)
 	if err != nil {
 		return nil, fmt.Errorf("update course %s: %w", courseID, err)

@@ -100,7 +100,7 @@ func Materialise(b *Batch, loc *time.Location, now time.Time) ([]Session, error)
 
 // FindSession reads a session from db without any visibility check; NotFound when there is none.
 func FindSession(ctx context.Context, db lungo.IDatabase, sessionID string) (*Session, error) {
-	return store.ByID[Session](ctx, db.Collection(SessionsCollection), sessionID, "session")
+	return store.ByID[Session](ctx, db.Collection(sessionsCollection), sessionID, "session")
 }
 
 // VisibleSession returns a session of a batch the request's caller may see, with its batch; NotFound
@@ -149,7 +149,7 @@ func (s *Service) ListSessions(ctx context.Context, batchID string, r SessionRan
 		}
 		and = append(and, bson.M{"starts_at": bson.M{"$gt": after}})
 	}
-	cur, err := store.Database(ctx).Collection(SessionsCollection).Find(ctx, bson.M{"$and": and},
+	cur, err := store.Database(ctx).Collection(sessionsCollection).Find(ctx, bson.M{"$and": and},
 		options.Find().SetSort(bson.D{{Key: "starts_at", Value: 1}}).SetLimit(int64(pr.Limit+1)))
 	if err != nil {
 		return httpapi.Page[Session]{}, fmt.Errorf("list sessions of batch %s: %w", batchID, err)
@@ -200,7 +200,7 @@ func (s *Service) AddExtraSession(ctx context.Context, batchID string, in NewExt
 		ID: id.New(), BatchID: b.ID, BranchID: b.BranchID, Date: in.Date, StartsAt: at, DurationMinutes: in.DurationMinutes,
 		Status: Scheduled, Kind: Extra, CreatedAt: now, UpdatedAt: now,
 	}
-	if _, err := store.Database(ctx).Collection(SessionsCollection).InsertOne(ctx, ses); err != nil {
+	if _, err := store.Database(ctx).Collection(sessionsCollection).InsertOne(ctx, ses); err != nil {
 		if store.IsDuplicateKey(err) {
 			return nil, apperr.Errorf(apperr.Conflict, "the batch already has a session at %s %s", in.Date, in.Start)
 		}
@@ -233,7 +233,7 @@ func (s *Service) CancelSession(ctx context.Context, sessionID string, c Session
 		return nil, err
 	}
 	var out Session
-	err := store.Database(ctx).Collection(SessionsCollection).FindOneAndUpdate(ctx,
+	err := store.Database(ctx).Collection(sessionsCollection).FindOneAndUpdate(ctx,
 		bson.M{"_id": sessionID, "status": string(Scheduled)},
 		bson.M{"$set": bson.M{"status": string(Cancelled), "cancel_reason": c.Reason, "updated_at": s.deps.Clock.Now()}},
 		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&out)

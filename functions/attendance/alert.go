@@ -46,16 +46,16 @@ func (s *Service) alertAbsences(ctx context.Context, ses *academic.Session, b *a
 // absenceNotices builds one notification per (absent student, guardian) with two queries, however many
 // students were absent. Students without a guardian get none.
 func absenceNotices(ctx context.Context, db lungo.IDatabase, tenantSlug string, ses *academic.Session, b *academic.Batch, studentIDs []string, now time.Time) ([]notify.Notification, error) {
-	var sts []students.Student
-	if err := findAll(ctx, db.Collection(students.StudentsCollection), bson.M{"_id": store.In(studentIDs)}, &sts); err != nil {
+	sts, err := students.FindStudents(ctx, db, studentIDs)
+	if err != nil {
 		return nil, fmt.Errorf("students of absence alerts: %w", err)
 	}
 	var gids []string
 	for _, st := range sts {
 		gids = append(gids, st.GuardianIDs...)
 	}
-	var gs []students.Guardian
-	if err := findAll(ctx, db.Collection(students.GuardiansCollection), bson.M{"_id": store.In(gids)}, &gs); err != nil {
+	gs, err := students.FindGuardians(ctx, db, gids)
+	if err != nil {
 		return nil, fmt.Errorf("guardians of absence alerts: %w", err)
 	}
 	byID := make(map[string]students.Guardian, len(gs))

@@ -57,8 +57,8 @@ type Deps struct {
 // New returns the attendance service over d.
 func New(d Deps) *Service { return &Service{deps: d} }
 
-// SheetsCollection holds the attendance sheets, one per session.
-const SheetsCollection = "attendance_sheets"
+// sheetsCollection holds the attendance sheets, one per session.
+const sheetsCollection = "attendance_sheets"
 
 // Status is a student's attendance at one session.
 type Status string
@@ -156,7 +156,7 @@ func (sh *Sheet) mark(m SheetMark) Mark {
 
 // EnsureIndexes creates the area's indexes in a tenant database.
 func EnsureIndexes(ctx context.Context, db lungo.IDatabase) error {
-	_, err := db.Collection(SheetsCollection).Indexes().CreateMany(ctx, []mongo.IndexModel{
+	_, err := db.Collection(sheetsCollection).Indexes().CreateMany(ctx, []mongo.IndexModel{
 		{Keys: bson.D{{Key: "marks.student_id", Value: 1}, {Key: "date", Value: 1}}, Options: options.Index().SetName("student_date")},
 		{Keys: bson.D{{Key: "batch_id", Value: 1}, {Key: "date", Value: 1}}, Options: options.Index().SetName("batch_date")},
 		{Keys: bson.D{{Key: "date", Value: 1}, {Key: "branch_id", Value: 1}}, Options: options.Index().SetName("date_branch")},

@@ -127,7 +127,7 @@ func (s *Service) MarkSession(ctx context.Context, sessionID string, in SessionM
 	now := s.deps.Clock.Now().UTC().Truncate(time.Millisecond)
 	var res *MarkingResult
 	err = store.Tx(ctx, db, func(tc context.Context) error {
-		coll := db.Collection(SheetsCollection)
+		coll := db.Collection(sheetsCollection)
 		sheet, err := loadSheet(tc, coll, ses.ID)
 		if err != nil {
 			return err
@@ -219,7 +219,7 @@ func (s *Service) SessionMarks(ctx context.Context, sessionID string) ([]Mark, e
 	if err != nil {
 		return nil, err
 	}
-	sh, err := loadSheet(ctx, store.Database(ctx).Collection(SheetsCollection), ses.ID)
+	sh, err := loadSheet(ctx, store.Database(ctx).Collection(sheetsCollection), ses.ID)
 	if err != nil {
 		return nil, err
 	}

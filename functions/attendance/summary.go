@@ -53,7 +53,7 @@ type BatchSummary struct {
 // sheets reads the sheets matching filter.
 func sheets(ctx context.Context, filter bson.M) ([]Sheet, error) {
 	var out []Sheet
-	if err := findAll(ctx, store.Database(ctx).Collection(SheetsCollection), filter, &out); err != nil {
+	if err := findAll(ctx, store.Database(ctx).Collection(sheetsCollection), filter, &out); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -72,7 +72,7 @@ type tally struct {
 // tallies reads the tallies of the sheets matching filter. A sheet stored before sheets carried a tally
 // is read whole and tallied from its marks.
 func tallies(ctx context.Context, filter bson.M) ([]tally, error) {
-	coll := store.Database(ctx).Collection(SheetsCollection)
+	coll := store.Database(ctx).Collection(sheetsCollection)
 	var out []tally
 	cur, err := coll.Find(ctx, filter, options.Find().SetProjection(bson.M{"batch_id": 1, "tally": 1}))
 	if err != nil {
@@ -295,8 +295,8 @@ func (s *Service) Absentees(ctx context.Context, q AbsenteeQuery, pr httpapi.Pag
 	for i, m := range ms {
 		ids[i] = m.StudentID
 	}
-	var sts []students.Student
-	if err := findAll(ctx, db.Collection(students.StudentsCollection), bson.M{"_id": store.In(ids)}, &sts); err != nil {
+	sts, err := students.FindStudents(ctx, db, ids)
+	if err != nil {
 		return httpapi.Page[Absentee]{}, fmt.Errorf("absentees on %s: %w", q.Date, err)
 	}
 	byID := make(map[string]students.Student, len(sts))

@@ -27,7 +27,7 @@ func BenchmarkSummaryRead(b *testing.B) {
 		}
 		docs = append(docs, sh)
 	}
-	if _, err := db.Collection(SheetsCollection).InsertMany(ctx, docs); err != nil {
+	if _, err := db.Collection(sheetsCollection).InsertMany(ctx, docs); err != nil {
 		b.Fatal(err)
 	}
 	filter := bson.M{"batch_id": "bat-1", "date": bson.M{"$gte": "2026-06-01", "$lte": "2026-07-31"}}

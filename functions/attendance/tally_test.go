@@ -47,7 +47,7 @@ func TestTalliesOfSheetsWithoutATally(t *testing.T) {
 	legacy := bson.M{"_id": "ses-2", "batch_id": "bat-1", "date": "2026-06-02", "updated_at": at, "marks": bson.A{
 		bson.M{"student_id": "stu-a", "status": "late", "history": bson.A{bson.M{"status": "absent"}}},
 		bson.M{"student_id": "stu-b", "status": "excused"}}}
-	if _, err := db.Collection(SheetsCollection).InsertMany(ctx, []any{tallied, legacy}); err != nil {
+	if _, err := db.Collection(sheetsCollection).InsertMany(ctx, []any{tallied, legacy}); err != nil {
 		t.Fatal(err)
 	}
 	ts, err := tallies(ctx, bson.M{"batch_id": "bat-1"})

@@ -45,10 +45,10 @@ import (
 
 // The area's collections in a tenant database.
 const (
-	TestsCollection   = "exam_tests"
-	ResultsCollection = "exam_results"
-	// GradingCollection holds the institution's grading scale, one document (ScaleDocumentID).
-	GradingCollection = "exam_grading"
+	testsCollection   = "exam_tests"
+	resultsCollection = "exam_results"
+	// gradingCollection holds the institution's grading scale, one document (ScaleDocumentID).
+	gradingCollection = "exam_grading"
 )
 
 // Service manages tests, results, the grading scale and report cards. Construct with New.
@@ -121,13 +121,13 @@ func ResultID(testID, studentID string) string { return testID + ":" + studentID
 
 // EnsureIndexes creates the area's indexes in a tenant database.
 func EnsureIndexes(ctx context.Context, db lungo.IDatabase) error {
-	if _, err := db.Collection(TestsCollection).Indexes().CreateMany(ctx, []mongo.IndexModel{
+	if _, err := db.Collection(testsCollection).Indexes().CreateMany(ctx, []mongo.IndexModel{
 		{Keys: bson.D{{Key: "batch_id", Value: 1}, {Key: "date", Value: 1}}, Options: options.Index().SetName("batch_date")},
 		{Keys: bson.D{{Key: "branch_id", Value: 1}, {Key: "date", Value: 1}}, Options: options.Index().SetName("branch_date")},
 	}); err != nil {
 		return fmt.Errorf("create exam test indexes: %w", err)
 	}
-	if _, err := db.Collection(ResultsCollection).Indexes().CreateMany(ctx, []mongo.IndexModel{
+	if _, err := db.Collection(resultsCollection).Indexes().CreateMany(ctx, []mongo.IndexModel{
 		{Keys: bson.D{{Key: "test_id", Value: 1}, {Key: "student_id", Value: 1}}, Options: options.Index().SetName("test_student")},
 		{Keys: bson.D{{Key: "batch_id", Value: 1}, {Key: "date", Value: 1}}, Options: options.Index().SetName("batch_date")},
 		{Keys: bson.D{{Key: "student_id", Value: 1}, {Key: "date", Value: 1}}, Options: options.Index().SetName("student_date")},

@@ -18,7 +18,7 @@ import (
 // MaxBands bounds a grading scale.
 const MaxBands = 20
 
-// ScaleDocumentID is the _id of the one grading scale document in GradingCollection.
+// ScaleDocumentID is the _id of the one grading scale document in gradingCollection.
 const ScaleDocumentID = "scale"
 
 // Band is one grade of a scale: a percentage of MinPercent or more (up to the next band's minimum) earns
@@ -113,7 +113,7 @@ func (sc Scale) grade(bp int64) string {
 // loadScale returns the institution's grading scale, or DefaultScale when it has set none.
 func loadScale(ctx context.Context) (Scale, error) {
 	var st storedScale
-	err := store.Database(ctx).Collection(GradingCollection).FindOne(ctx, bson.M{"_id": ScaleDocumentID}).Decode(&st)
+	err := store.Database(ctx).Collection(gradingCollection).FindOne(ctx, bson.M{"_id": ScaleDocumentID}).Decode(&st)
 	if store.IsNotFound(err) {
 		return DefaultScale(), nil
 	}
@@ -158,7 +158,7 @@ func (s *Service) SetGradingScale(ctx context.Context, in ScaleInput) (Scale, er
 			bp, _ := hundredths(b.MinPercent)
 			st.Bands[i] = storedBand{Grade: b.Grade, MinBP: bp}
 		}
-		if _, err := db.Collection(GradingCollection).ReplaceOne(tc, bson.M{"_id": ScaleDocumentID}, st, options.Replace().SetUpsert(true)); err != nil {
+		if _, err := db.Collection(gradingCollection).ReplaceOne(tc, bson.M{"_id": ScaleDocumentID}, st, options.Replace().SetUpsert(true)); err != nil {
 			return fmt.Errorf("set grading scale: %w", err)
 		}
 		out = st.scale()

@@ -132,11 +132,11 @@ func cohortOf(ctx context.Context, b *academic.Batch, r DateRange, sc Scale) (*c
 	db := store.Database(ctx)
 	inRange := bson.M{"batch_id": b.ID, "date": bson.M{"$gte": r.From, "$lte": r.To}}
 	var ts []Test
-	if err := findAll(ctx, db.Collection(TestsCollection), inRange, &ts); err != nil {
+	if err := findAll(ctx, db.Collection(testsCollection), inRange, &ts); err != nil {
 		return nil, fmt.Errorf("tests of batch %s: %w", b.ID, err)
 	}
 	var rs []Result
-	if err := findAll(ctx, db.Collection(ResultsCollection), inRange, &rs); err != nil {
+	if err := findAll(ctx, db.Collection(resultsCollection), inRange, &rs); err != nil {
 		return nil, fmt.Errorf("results of batch %s: %w", b.ID, err)
 	}
 	c := &cohort{tests: make(map[string]Test, len(ts)), results: map[string][]Result{}}
@@ -285,11 +285,11 @@ func (s *Service) ReportCard(ctx context.Context, studentID, batchID string, r D
 	if p := rbac.Must(ctx); p.Role.Staff() && !academic.CanSeeBatch(p, b) {
 		return nil, apperr.Errorf(apperr.NotFound, "no such batch")
 	}
-	n, err := db.Collection(students.EnrolmentsCollection).CountDocuments(ctx, bson.M{"student_id": studentID, "batch_id": b.ID})
+	enrolled, err := students.EverEnrolled(ctx, db, studentID, b.ID)
 	if err != nil {
-		return nil, fmt.Errorf("enrolments of student %s in batch %s: %w", studentID, b.ID, err)
+		return nil, err
 	}
-	if n == 0 {
+	if !enrolled {
 		return nil, apperr.Errorf(apperr.NotFound, "the student was never enrolled in this batch")
 	}
 	if r, err = r.resolve(b); err != nil {

@@ -149,7 +149,7 @@ func (s *Service) EnterResults(ctx context.Context, testID string, in ResultEntr
 	err = store.Tx(ctx, db, func(tc context.Context) error {
 		// Built afresh on every run: MongoDB's driver may run this function again.
 		out = &EntryOutcome{TestID: t.ID, Results: make([]Result, len(in.Results))}
-		coll := db.Collection(ResultsCollection)
+		coll := db.Collection(resultsCollection)
 		var existing []Result
 		if err := findAll(tc, coll, bson.M{"_id": store.In(ids)}, &existing); err != nil {
 			return fmt.Errorf("results of test %s: %w", t.ID, err)
@@ -244,7 +244,7 @@ func (s *Service) TestResults(ctx context.Context, testID string) ([]StudentResu
 	}
 	db := store.Database(ctx)
 	var rs []Result
-	if err := findAll(ctx, db.Collection(ResultsCollection), bson.M{"test_id": t.ID}, &rs); err != nil {
+	if err := findAll(ctx, db.Collection(resultsCollection), bson.M{"test_id": t.ID}, &rs); err != nil {
 		return nil, fmt.Errorf("results of test %s: %w", t.ID, err)
 	}
 	ids := make([]string, len(rs))
@@ -268,8 +268,8 @@ func (s *Service) TestResults(ctx context.Context, testID string) ([]StudentResu
 
 // studentsByID reads the named students of the request's tenant.
 func studentsByID(ctx context.Context, ids []string) (map[string]students.Student, error) {
-	var sts []students.Student
-	if err := findAll(ctx, store.Database(ctx).Collection(students.StudentsCollection), bson.M{"_id": store.In(ids)}, &sts); err != nil {
+	sts, err := students.FindStudents(ctx, store.Database(ctx), ids)
+	if err != nil {
 		return nil, fmt.Errorf("students: %w", err)
 	}
 	out := make(map[string]students.Student, len(sts))

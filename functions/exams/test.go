@@ -81,8 +81,8 @@ func (s *Service) CreateTest(ctx context.Context, in NewTest) (*Test, error) {
 		return nil, apperr.InvalidField("date", fmt.Sprintf("must be within the batch's dates, %s to %s", b.StartDate, b.EndDate))
 	}
 	db := store.Database(ctx)
-	var c academic.Course
-	if err := db.Collection(academic.CoursesCollection).FindOne(ctx, bson.M{"_id": b.CourseID}).Decode(&c); err != nil {
+	c, err := academic.FindCourse(ctx, db, b.CourseID)
+	if err != nil {
 		return nil, fmt.Errorf("course %s of batch %s: %w", b.CourseID, b.ID, err)
 	}
 	if len(c.Subjects) > 0 && !slices.Contains(c.Subjects, in.Subject) {
@@ -95,7 +95,7 @@ func (s *Service) CreateTest(ctx context.Context, in NewTest) (*Test, error) {
 		Date: in.Date, MaxMarks: fromHundredths(mm), Weight: fromHundredths(w), CreatedBy: rbac.Must(ctx).Subject,
 		CreatedAt: s.deps.Clock.Now().UTC().Truncate(time.Millisecond),
 	}
-	if _, err := db.Collection(TestsCollection).InsertOne(ctx, t); err != nil {
+	if _, err := db.Collection(testsCollection).InsertOne(ctx, t); err != nil {
 		return nil, fmt.Errorf("create test of batch %s: %w", b.ID, err)
 	}
 	return t, nil
@@ -103,7 +103,7 @@ func (s *Service) CreateTest(ctx context.Context, in NewTest) (*Test, error) {
 
 // findTest reads a test without any visibility check; NotFound when there is none.
 func findTest(ctx context.Context, testID string) (*Test, error) {
-	return store.ByID[Test](ctx, store.Database(ctx).Collection(TestsCollection), testID, "test")
+	return store.ByID[Test](ctx, store.Database(ctx).Collection(testsCollection), testID, "test")
 }
 
 // visibleTest returns a test of a batch the caller may see (academic.CanSeeBatch), NotFound otherwise.
@@ -165,7 +165,7 @@ func (s *Service) ListTests(ctx context.Context, f TestFilter, pr httpapi.PageRe
 	if f.To != "" {
 		and = append(and, bson.M{"date": bson.M{"$lte": f.To}})
 	}
-	ts, err := store.Page[Test](ctx, store.Database(ctx).Collection(TestsCollection), bson.M{"$and": and}, pr.After, pr.Limit)
+	ts, err := store.Page[Test](ctx, store.Database(ctx).Collection(testsCollection), bson.M{"$and": and}, pr.After, pr.Limit)
 	if err != nil {
 		return httpapi.Page[Test]{}, fmt.Errorf("list tests: %w", err)
 	}

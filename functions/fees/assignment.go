@@ -250,13 +250,13 @@ func (s *Service) Assign(ctx context.Context, in NewAssignment) (*AssignmentView
 	}
 	err = store.Tx(ctx, store.Database(ctx), func(tc context.Context) error {
 		db := store.Database(tc)
-		if _, err := db.Collection(AssignmentsCollection).InsertOne(tc, a); err != nil {
+		if _, err := db.Collection(assignmentsCollection).InsertOne(tc, a); err != nil {
 			if store.IsDuplicateKey(err) {
 				return apperr.Errorf(apperr.Conflict, "the enrolment already has a fee plan")
 			}
 			return fmt.Errorf("assign plan to enrolment %s: %w", e.ID, err)
 		}
-		if _, err := db.Collection(InstalmentsCollection).InsertMany(tc, docs); err != nil {
+		if _, err := db.Collection(instalmentsCollection).InsertMany(tc, docs); err != nil {
 			return fmt.Errorf("materialise instalments of %s: %w", a.ID, err)
 		}
 		return s.deps.Audit.Record(tc, store.Database(tc), audit.By(rbac.Must(tc)), "fees.assignment.created", audit.Target{Kind: "fee_assignment", ID: a.ID},
@@ -270,7 +270,7 @@ func (s *Service) Assign(ctx context.Context, in NewAssignment) (*AssignmentView
 
 // visibleAssignment returns an assignment whose student the caller may see; NotFound otherwise.
 func visibleAssignment(ctx context.Context, assignmentID string) (*Assignment, error) {
-	a, err := store.ByID[Assignment](ctx, store.Database(ctx).Collection(AssignmentsCollection), assignmentID, "fee assignment")
+	a, err := store.ByID[Assignment](ctx, store.Database(ctx).Collection(assignmentsCollection), assignmentID, "fee assignment")
 	if err != nil {
 		return nil, err
 	}
@@ -281,7 +281,7 @@ func visibleAssignment(ctx context.Context, assignmentID string) (*Assignment, e
 }
 
 func instalmentsOf(ctx context.Context, assignmentID string) ([]Instalment, error) {
-	cur, err := store.Database(ctx).Collection(InstalmentsCollection).Find(ctx, bson.M{"assignment_id": assignmentID},
+	cur, err := store.Database(ctx).Collection(instalmentsCollection).Find(ctx, bson.M{"assignment_id": assignmentID},
 		options.Find().SetSort(bson.D{{Key: "seq", Value: 1}}))
 	if err != nil {
 		return nil, fmt.Errorf("instalments of %s: %w", assignmentID, err)
@@ -311,7 +311,7 @@ func (s *Service) AssignmentsOf(ctx context.Context, studentID string) ([]Assign
 	if err := students.CanSeeStudent(ctx, studentID); err != nil {
 		return nil, err
 	}
-	cur, err := store.Database(ctx).Collection(AssignmentsCollection).Find(ctx, bson.M{"student_id": studentID},
+	cur, err := store.Database(ctx).Collection(assignmentsCollection).Find(ctx, bson.M{"student_id": studentID},
 		options.Find().SetSort(bson.D{{Key: "created_at", Value: 1}, {Key: "_id", Value: 1}}))
 	if err != nil {
 		return nil, fmt.Errorf("fee assignments of %s: %w", studentID, err)
@@ -368,7 +368,7 @@ func (s *Service) recalculate(tc context.Context, a *Assignment, today string, n
 		open = append(open, i)
 	}
 	rest := max(a.Net-lockedSum, 0)
-	coll := store.Database(tc).Collection(InstalmentsCollection)
+	coll := store.Database(tc).Collection(instalmentsCollection)
 	if len(open) == 0 {
 		if rest == 0 {
 			return nil
@@ -411,7 +411,7 @@ func (s *Service) recalculate(tc context.Context, a *Assignment, today string, n
 
 // saveAssignment writes the assignment's priced fields back inside tc.
 func saveAssignment(tc context.Context, a *Assignment) error {
-	_, err := store.Database(tc).Collection(AssignmentsCollection).UpdateOne(tc, bson.M{"_id": a.ID}, bson.M{"$set": bson.M{
+	_, err := store.Database(tc).Collection(assignmentsCollection).UpdateOne(tc, bson.M{"_id": a.ID}, bson.M{"$set": bson.M{
 		"enrolment_id": a.EnrolmentID, "batch_id": a.BatchID, "branch_id": a.BranchID, "plan_id": a.PlanID,
 		"plan_name": a.PlanName, "plan_total": a.PlanTotal, "term_start": a.TermStart, "term_end": a.TermEnd,
 		"gross": a.Gross, "concessions": a.Concessions, "concession_total": a.ConcessionTotal, "net": a.Net,
@@ -472,7 +472,7 @@ func (s *Service) changeAssignment(ctx context.Context, assignmentID, action str
 	today := s.today(ctx)
 	var view *AssignmentView
 	err := store.Tx(ctx, store.Database(ctx), func(tc context.Context) error {
-		a, err := store.ByID[Assignment](tc, store.Database(tc).Collection(AssignmentsCollection), assignmentID, "fee assignment")
+		a, err := store.ByID[Assignment](tc, store.Database(tc).Collection(assignmentsCollection), assignmentID, "fee assignment")
 		if err != nil {
 			return err
 		}

@@ -62,7 +62,7 @@ func (s *Service) DuesOfStudent(ctx context.Context, studentID string) (*Student
 		return nil, err
 	}
 	asOf := s.today(ctx)
-	cur, err := store.Database(ctx).Collection(InstalmentsCollection).Find(ctx, bson.M{"student_id": studentID, "status": InstalmentOpen},
+	cur, err := store.Database(ctx).Collection(instalmentsCollection).Find(ctx, bson.M{"student_id": studentID, "status": InstalmentOpen},
 		options.Find().SetSort(bson.D{{Key: "due_date", Value: 1}, {Key: "seq", Value: 1}}))
 	if err != nil {
 		return nil, fmt.Errorf("dues of %s: %w", studentID, err)
@@ -127,7 +127,7 @@ func (s *Service) Dues(ctx context.Context, batchID, branchID string) (*DuesSumm
 			filter["branch_id"] = store.In(p.Branches)
 		}
 	}
-	cur, err := store.Database(ctx).Collection(InstalmentsCollection).Find(ctx, filter,
+	cur, err := store.Database(ctx).Collection(instalmentsCollection).Find(ctx, filter,
 		options.Find().SetProjection(bson.M{"student_id": 1, "due_date": 1, "outstanding": 1}))
 	if err != nil {
 		return nil, fmt.Errorf("dues of %s %s: %w", d.Scope, d.ID, err)

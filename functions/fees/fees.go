@@ -52,16 +52,16 @@ import (
 	"github.com/edugrid/edugrid/shared/tenant"
 )
 
-// The area's collections in a tenant database. Documents are flat and typed, amounts int64, so the
-// warehouse can read them as they are.
+// The area's collections in a tenant database, its own: other areas go through its Go API. Documents are
+// flat and typed, amounts int64, so the warehouse can read them as they are.
 const (
-	PlansCollection       = "fee_plans"
-	AssignmentsCollection = "fee_assignments"
-	InstalmentsCollection = "fee_instalments"
-	PaymentsCollection    = "fee_payments"
-	RefundsCollection     = "fee_refunds"
-	WaiversCollection     = "fee_waivers"
-	CreditsCollection     = "fee_credits"
+	plansCollection       = "fee_plans"
+	assignmentsCollection = "fee_assignments"
+	instalmentsCollection = "fee_instalments"
+	paymentsCollection    = "fee_payments"
+	refundsCollection     = "fee_refunds"
+	waiversCollection     = "fee_waivers"
+	creditsCollection     = "fee_credits"
 	countersCollection    = "fee_counters"
 	idempotencyCollection = "fee_idempotency"
 )
@@ -87,27 +87,27 @@ func New(d Deps) *Service { return &Service{deps: d} }
 // EnsureIndexes creates the area's indexes in a tenant database; idempotent.
 func EnsureIndexes(ctx context.Context, db lungo.IDatabase) error {
 	models := map[string][]mongo.IndexModel{
-		AssignmentsCollection: {
+		assignmentsCollection: {
 			// One fee assignment per enrolment, whoever races.
 			{Keys: bson.D{{Key: "enrolment_id", Value: 1}}, Options: options.Index().SetUnique(true).SetName("enrolment_unique")},
 			{Keys: bson.D{{Key: "student_id", Value: 1}}, Options: options.Index().SetName("student")},
 		},
-		InstalmentsCollection: {
+		instalmentsCollection: {
 			{Keys: bson.D{{Key: "student_id", Value: 1}, {Key: "due_date", Value: 1}}, Options: options.Index().SetName("student_due")},
 			{Keys: bson.D{{Key: "status", Value: 1}, {Key: "due_date", Value: 1}}, Options: options.Index().SetName("status_due")},
 			{Keys: bson.D{{Key: "assignment_id", Value: 1}, {Key: "seq", Value: 1}}, Options: options.Index().SetName("assignment_seq")},
 			{Keys: bson.D{{Key: "batch_id", Value: 1}, {Key: "status", Value: 1}}, Options: options.Index().SetName("batch_status")},
 			{Keys: bson.D{{Key: "branch_id", Value: 1}, {Key: "status", Value: 1}}, Options: options.Index().SetName("branch_status")},
 		},
-		PaymentsCollection: {
+		paymentsCollection: {
 			{Keys: bson.D{{Key: "receipt_no", Value: 1}}, Options: options.Index().SetUnique(true).SetName("receipt_unique")},
 			{Keys: bson.D{{Key: "student_id", Value: 1}, {Key: "receipt_no", Value: 1}}, Options: options.Index().SetName("student_receipt")},
 		},
-		RefundsCollection: {
+		refundsCollection: {
 			{Keys: bson.D{{Key: "number", Value: 1}}, Options: options.Index().SetUnique(true).SetName("number_unique")},
 			{Keys: bson.D{{Key: "payment_id", Value: 1}}, Options: options.Index().SetName("payment")},
 		},
-		WaiversCollection: {
+		waiversCollection: {
 			{Keys: bson.D{{Key: "number", Value: 1}}, Options: options.Index().SetUnique(true).SetName("number_unique")},
 		},
 	}

@@ -204,7 +204,7 @@ func (s *Service) Pay(ctx context.Context, key string, in NewPayment) (*Payment,
 				return err
 			}
 		}
-		if _, err := db.Collection(PaymentsCollection).InsertOne(tc, p); err != nil {
+		if _, err := db.Collection(paymentsCollection).InsertOne(tc, p); err != nil {
 			return fmt.Errorf("record payment: %w", err)
 		}
 		if err := s.deps.Audit.Record(tc, store.Database(tc), audit.By(rbac.Must(tc)), "fees.payment.recorded", audit.Target{Kind: "fee_payment", ID: p.ID}, map[string]any{
@@ -249,7 +249,7 @@ func replay(ctx context.Context, key, hash string) (*Payment, error) {
 		return nil, keyReused()
 	}
 	var p Payment
-	if err := db.Collection(PaymentsCollection).FindOne(ctx, bson.M{"_id": rec.PaymentID}).Decode(&p); err != nil {
+	if err := db.Collection(paymentsCollection).FindOne(ctx, bson.M{"_id": rec.PaymentID}).Decode(&p); err != nil {
 		return nil, fmt.Errorf("replay payment %s: %w", rec.PaymentID, err)
 	}
 	return &p, nil
@@ -258,7 +258,7 @@ func replay(ctx context.Context, key, hash string) (*Payment, error) {
 // allocate applies p to the student's open instalments, oldest due date first, inside tc; what is left
 // becomes p.Credit.
 func allocate(tc context.Context, p *Payment, now time.Time) error {
-	coll := store.Database(tc).Collection(InstalmentsCollection)
+	coll := store.Database(tc).Collection(instalmentsCollection)
 	cur, err := coll.Find(tc, bson.M{"student_id": p.StudentID, "status": InstalmentOpen},
 		options.Find().SetSort(bson.D{{Key: "due_date", Value: 1}, {Key: "seq", Value: 1}, {Key: "_id", Value: 1}}))
 	if err != nil {
@@ -292,7 +292,7 @@ func allocate(tc context.Context, p *Payment, now time.Time) error {
 // (a late fee) is never overwritten: the payment fails with Conflict and the caller retries.
 func moveMoney(tc context.Context, i Instalment, paid, waived int64, now time.Time) error {
 	outstanding := i.Outstanding - paid - waived
-	res, err := store.Database(tc).Collection(InstalmentsCollection).UpdateOne(tc,
+	res, err := store.Database(tc).Collection(instalmentsCollection).UpdateOne(tc,
 		bson.M{"_id": i.ID, "outstanding": i.Outstanding},
 		bson.M{"$inc": bson.M{"paid": paid, "waived": waived, "outstanding": -paid - waived},
 			"$set": bson.M{"status": statusOf(outstanding), "updated_at": now}})
@@ -306,7 +306,7 @@ func moveMoney(tc context.Context, i Instalment, paid, waived int64, now time.Ti
 }
 
 func addCredit(tc context.Context, studentID, cur string, amount int64, now time.Time) error {
-	_, err := store.Database(tc).Collection(CreditsCollection).UpdateOne(tc, bson.M{"_id": studentID},
+	_, err := store.Database(tc).Collection(creditsCollection).UpdateOne(tc, bson.M{"_id": studentID},
 		bson.M{"$inc": bson.M{"balance": amount}, "$set": bson.M{"currency": cur, "updated_at": now}},
 		options.Update().SetUpsert(true))
 	if err != nil {
@@ -317,7 +317,7 @@ func addCredit(tc context.Context, studentID, cur string, amount int64, now time
 
 func creditOf(ctx context.Context, studentID string) (int64, error) {
 	var c Credit
-	err := store.Database(ctx).Collection(CreditsCollection).FindOne(ctx, bson.M{"_id": studentID}).Decode(&c)
+	err := store.Database(ctx).Collection(creditsCollection).FindOne(ctx, bson.M{"_id": studentID}).Decode(&c)
 	if store.IsNotFound(err) {
 		return 0, nil
 	}
@@ -329,7 +329,7 @@ func creditOf(ctx context.Context, studentID string) (int64, error) {
 
 // GetPayment returns a payment (its receipt); NotFound unless the caller may see its student.
 func (s *Service) GetPayment(ctx context.Context, paymentID string) (*Payment, error) {
-	p, err := store.ByID[Payment](ctx, store.Database(ctx).Collection(PaymentsCollection), paymentID, "payment")
+	p, err := store.ByID[Payment](ctx, store.Database(ctx).Collection(paymentsCollection), paymentID, "payment")
 	if err != nil {
 		return nil, err
 	}
@@ -344,7 +344,7 @@ func (s *Service) PaymentsOf(ctx context.Context, studentID string, pr httpapi.P
 	if err := students.CanSeeStudent(ctx, studentID); err != nil {
 		return httpapi.Page[Payment]{}, err
 	}
-	items, err := store.Page[Payment](ctx, store.Database(ctx).Collection(PaymentsCollection), bson.M{"student_id": studentID}, pr.After, pr.Limit)
+	items, err := store.Page[Payment](ctx, store.Database(ctx).Collection(paymentsCollection), bson.M{"student_id": studentID}, pr.After, pr.Limit)
 	if err != nil {
 		return httpapi.Page[Payment]{}, fmt.Errorf("payments of %s: %w", studentID, err)
 	}

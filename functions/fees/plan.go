@@ -237,7 +237,7 @@ func (s *Service) CreatePlan(ctx context.Context, in NewPlan) (*Plan, error) {
 	p := &Plan{ID: id.New(), Name: in.Name, Currency: currency(ctx), Total: in.Total, Schedule: in.Schedule,
 		LateFee: in.LateFee, Active: true, CreatedAt: now, UpdatedAt: now}
 	err := store.Tx(ctx, store.Database(ctx), func(tc context.Context) error {
-		if _, err := store.Database(tc).Collection(PlansCollection).InsertOne(tc, p); err != nil {
+		if _, err := store.Database(tc).Collection(plansCollection).InsertOne(tc, p); err != nil {
 			return fmt.Errorf("create fee plan %s: %w", in.Name, err)
 		}
 		return s.deps.Audit.Record(tc, store.Database(tc), audit.By(rbac.Must(tc)), "fees.plan.created", audit.Target{Kind: "fee_plan", ID: p.ID}, in)
@@ -250,12 +250,12 @@ func (s *Service) CreatePlan(ctx context.Context, in NewPlan) (*Plan, error) {
 
 // GetPlan returns a plan; NotFound when there is none.
 func (s *Service) GetPlan(ctx context.Context, planID string) (*Plan, error) {
-	return store.ByID[Plan](ctx, store.Database(ctx).Collection(PlansCollection), planID, "fee plan")
+	return store.ByID[Plan](ctx, store.Database(ctx).Collection(plansCollection), planID, "fee plan")
 }
 
 // ListPlans returns a page of plans.
 func (s *Service) ListPlans(ctx context.Context, pr httpapi.PageRequest) (httpapi.Page[Plan], error) {
-	items, err := store.Page[Plan](ctx, store.Database(ctx).Collection(PlansCollection), bson.M{}, pr.After, pr.Limit)
+	items, err := store.Page[Plan](ctx, store.Database(ctx).Collection(plansCollection), bson.M{}, pr.After, pr.Limit)
 	if err != nil {
 		return httpapi.Page[Plan]{}, fmt.Errorf("list fee plans: %w", err)
 	}

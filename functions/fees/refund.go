@@ -100,7 +100,7 @@ func (s *Service) RefundPayment(ctx context.Context, in NewRefund) (*Refund, err
 	err := store.Tx(ctx, store.Database(ctx), func(tc context.Context) error {
 		db := store.Database(tc)
 		var p Payment
-		if err := db.Collection(PaymentsCollection).FindOne(tc, bson.M{"_id": in.PaymentID}).Decode(&p); err != nil {
+		if err := db.Collection(paymentsCollection).FindOne(tc, bson.M{"_id": in.PaymentID}).Decode(&p); err != nil {
 			return fmt.Errorf("refund payment %s: %w", in.PaymentID, err)
 		}
 		if left := p.Amount - p.Refunded; in.Amount > left {
@@ -130,7 +130,7 @@ func (s *Service) RefundPayment(ctx context.Context, in NewRefund) (*Refund, err
 				continue
 			}
 			var i Instalment
-			if err := db.Collection(InstalmentsCollection).FindOne(tc, bson.M{"_id": al.InstalmentID}).Decode(&i); err != nil {
+			if err := db.Collection(instalmentsCollection).FindOne(tc, bson.M{"_id": al.InstalmentID}).Decode(&i); err != nil {
 				return fmt.Errorf("refund payment %s: instalment %s: %w", p.ID, al.InstalmentID, err)
 			}
 			// Never more than the instalment still holds as paid (a waiver or another refund may have
@@ -150,7 +150,7 @@ func (s *Service) RefundPayment(ctx context.Context, in NewRefund) (*Refund, err
 			return apperr.Errorf(apperr.Conflict, "the payment's credit was used elsewhere; at most %d can be refunded now", in.Amount-left)
 		}
 		p.Refunded += in.Amount
-		if _, err := db.Collection(PaymentsCollection).UpdateOne(tc, bson.M{"_id": p.ID}, bson.M{"$set": bson.M{
+		if _, err := db.Collection(paymentsCollection).UpdateOne(tc, bson.M{"_id": p.ID}, bson.M{"$set": bson.M{
 			"refunded": p.Refunded, "credit_refunded": p.CreditRefunded, "allocations": p.Allocations,
 		}}); err != nil {
 			return fmt.Errorf("refund payment %s: %w", p.ID, err)
@@ -159,7 +159,7 @@ func (s *Service) RefundPayment(ctx context.Context, in NewRefund) (*Refund, err
 		if r.Number, err = nextNumber(tc, "refund"); err != nil {
 			return err
 		}
-		if _, err := db.Collection(RefundsCollection).InsertOne(tc, r); err != nil {
+		if _, err := db.Collection(refundsCollection).InsertOne(tc, r); err != nil {
 			return fmt.Errorf("record refund of payment %s: %w", p.ID, err)
 		}
 		if err := s.deps.Audit.Record(tc, store.Database(tc), audit.By(rbac.Must(tc)), "fees.refund.recorded", audit.Target{Kind: "fee_refund", ID: r.ID}, map[string]any{
@@ -226,7 +226,7 @@ func (s *Service) Waive(ctx context.Context, in NewWaiver) (*Waiver, error) {
 	}
 	in = in.normalized()
 	var i Instalment
-	err := store.Database(ctx).Collection(InstalmentsCollection).FindOne(ctx, bson.M{"_id": in.InstalmentID}).Decode(&i)
+	err := store.Database(ctx).Collection(instalmentsCollection).FindOne(ctx, bson.M{"_id": in.InstalmentID}).Decode(&i)
 	if store.IsNotFound(err) {
 		return nil, apperr.Errorf(apperr.NotFound, "no such instalment")
 	}
@@ -241,7 +241,7 @@ func (s *Service) Waive(ctx context.Context, in NewWaiver) (*Waiver, error) {
 	err = store.Tx(ctx, store.Database(ctx), func(tc context.Context) error {
 		db := store.Database(tc)
 		var i Instalment
-		if err := db.Collection(InstalmentsCollection).FindOne(tc, bson.M{"_id": in.InstalmentID}).Decode(&i); err != nil {
+		if err := db.Collection(instalmentsCollection).FindOne(tc, bson.M{"_id": in.InstalmentID}).Decode(&i); err != nil {
 			return fmt.Errorf("waive instalment %s: %w", in.InstalmentID, err)
 		}
 		if in.Amount > i.Outstanding {
@@ -256,7 +256,7 @@ func (s *Service) Waive(ctx context.Context, in NewWaiver) (*Waiver, error) {
 		if w.Number, err = nextNumber(tc, "waiver"); err != nil {
 			return err
 		}
-		if _, err := db.Collection(WaiversCollection).InsertOne(tc, w); err != nil {
+		if _, err := db.Collection(waiversCollection).InsertOne(tc, w); err != nil {
 			return fmt.Errorf("record waiver on %s: %w", i.ID, err)
 		}
 		if err := s.deps.Audit.Record(tc, store.Database(tc), audit.By(rbac.Must(tc)), "fees.waiver.recorded", audit.Target{Kind: "fee_waiver", ID: w.ID}, map[string]any{

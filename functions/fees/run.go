@@ -67,7 +67,7 @@ func lateFeeDue(r tenant.LateFeeRule, dueDate, today string) (int64, bool) {
 // returns how many instalments it changed.
 func (s *Service) ApplyLateFees(ctx context.Context, db lungo.IDatabase, t *tenant.Tenant, now time.Time) (int, error) {
 	today := t.Today(now)
-	coll := db.Collection(InstalmentsCollection)
+	coll := db.Collection(instalmentsCollection)
 	cur, err := coll.Find(ctx, bson.M{"status": InstalmentOpen, "due_date": bson.M{"$lt": today}})
 	if err != nil {
 		return 0, fmt.Errorf("overdue instalments of %s: %w", t.Slug, err)
@@ -108,7 +108,7 @@ func (s *Service) ApplyLateFees(ctx context.Context, db lungo.IDatabase, t *tena
 		changed := false
 		err := store.Tx(ctx, db, func(tc context.Context) error {
 			changed = false
-			res, err := db.Collection(InstalmentsCollection).UpdateOne(tc, filter, update)
+			res, err := db.Collection(instalmentsCollection).UpdateOne(tc, filter, update)
 			if err != nil {
 				return fmt.Errorf("apply late fee to %s: %w", i.ID, err)
 			}
@@ -191,7 +191,7 @@ func (s *Service) DueReminders(ctx context.Context, db lungo.IDatabase, t *tenan
 	// An instalment can be in a stage's window only if its due date lies between these two.
 	from := on.AddDate(0, 0, -(stages[len(stages)-1].Offset + ReminderCatchUpDays)).Format(time.DateOnly)
 	to := on.AddDate(0, 0, -stages[0].Offset).Format(time.DateOnly)
-	cur, err := db.Collection(InstalmentsCollection).Find(ctx, bson.M{"status": InstalmentOpen, "due_date": bson.M{"$gte": from, "$lte": to}},
+	cur, err := db.Collection(instalmentsCollection).Find(ctx, bson.M{"status": InstalmentOpen, "due_date": bson.M{"$gte": from, "$lte": to}},
 		options.Find().SetProjection(bson.M{"student_id": 1, "due_date": 1, "outstanding": 1, "currency": 1, "seq": 1, "assignment_id": 1}))
 	if err != nil {
 		return nil, fmt.Errorf("instalments to remind in %s: %w", t.Slug, err)

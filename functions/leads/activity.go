@@ -58,7 +58,7 @@ func (s *Service) record(ctx context.Context, a Activity) error {
 
 func (s *Service) recorded(ctx context.Context, a Activity) (*Activity, error) {
 	a.ID, a.ActorID, a.At = id.New(), actor(ctx), s.deps.Clock.Now()
-	if _, err := store.Database(ctx).Collection(ActivitiesCollection).InsertOne(ctx, a); err != nil {
+	if _, err := store.Database(ctx).Collection(activitiesCollection).InsertOne(ctx, a); err != nil {
 		return nil, fmt.Errorf("record %s of lead %s: %w", a.Kind, a.LeadID, err)
 	}
 	return &a, nil
@@ -92,7 +92,7 @@ func (s *Service) Activities(ctx context.Context, leadID string, pr httpapi.Page
 	if err != nil {
 		return httpapi.Page[Activity]{}, err
 	}
-	items, err := store.Page[Activity](ctx, store.Database(ctx).Collection(ActivitiesCollection), bson.M{"lead_id": l.ID}, pr.After, pr.Limit)
+	items, err := store.Page[Activity](ctx, store.Database(ctx).Collection(activitiesCollection), bson.M{"lead_id": l.ID}, pr.After, pr.Limit)
 	if err != nil {
 		return httpapi.Page[Activity]{}, fmt.Errorf("history of lead %s: %w", l.ID, err)
 	}

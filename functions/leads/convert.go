@@ -167,7 +167,7 @@ func (s *Service) Convert(ctx context.Context, leadID, key string, in ConvertLea
 		}
 		c := &Conversion{LeadID: l.ID, StudentID: st.ID, PRN: st.PRN, EnrolmentID: e.ID, AssignmentID: a.ID}
 		now := s.deps.Clock.Now()
-		res, err := store.Database(tc).Collection(LeadsCollection).UpdateOne(tc, bson.M{"_id": l.ID, "student_id": "", "stage": string(StageWon)},
+		res, err := store.Database(tc).Collection(leadsCollection).UpdateOne(tc, bson.M{"_id": l.ID, "student_id": "", "stage": string(StageWon)},
 			bson.M{"$set": bson.M{"student_id": st.ID, "converted_at": now, "conversion": c, "convert_key": key, "convert_hash": hash, "updated_at": now}})
 		if err != nil {
 			return fmt.Errorf("mark lead %s converted: %w", l.ID, err)

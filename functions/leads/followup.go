@@ -85,7 +85,7 @@ func (s *Service) ScheduleFollowUp(ctx context.Context, leadID string, in NewFol
 	f := &FollowUp{ID: id.New(), LeadID: l.ID, BranchID: l.BranchID, CounsellorID: who, DueAt: in.DueAt.UTC().Truncate(time.Millisecond), Note: in.Note,
 		CreatedBy: actor(ctx), CreatedAt: now}
 	err = store.Tx(ctx, store.Database(ctx), func(tc context.Context) error {
-		if _, err := store.Database(tc).Collection(FollowUpsCollection).InsertOne(tc, f); err != nil {
+		if _, err := store.Database(tc).Collection(followUpsCollection).InsertOne(tc, f); err != nil {
 			return fmt.Errorf("schedule follow-up of lead %s: %w", l.ID, err)
 		}
 		return s.record(tc, Activity{LeadID: l.ID, Kind: ActivityFollowUp, FollowUpID: f.ID, CounsellorID: who, DueAt: &f.DueAt, Note: f.Note})
@@ -99,7 +99,7 @@ func (s *Service) ScheduleFollowUp(ctx context.Context, leadID string, in NewFol
 // CompleteFollowUp marks a follow-up done. The caller must see its lead (NotFound otherwise); Conflict
 // when it is already done.
 func (s *Service) CompleteFollowUp(ctx context.Context, followUpID string, d FollowUpDone) (*FollowUp, error) {
-	f, err := store.ByID[FollowUp](ctx, store.Database(ctx).Collection(FollowUpsCollection), followUpID, "follow-up")
+	f, err := store.ByID[FollowUp](ctx, store.Database(ctx).Collection(followUpsCollection), followUpID, "follow-up")
 	if err != nil {
 		return nil, err
 	}
@@ -109,7 +109,7 @@ func (s *Service) CompleteFollowUp(ctx context.Context, followUpID string, d Fol
 	now := s.deps.Clock.Now()
 	var out FollowUp
 	err = store.Tx(ctx, store.Database(ctx), func(tc context.Context) error {
-		err := store.Database(tc).Collection(FollowUpsCollection).FindOneAndUpdate(tc, bson.M{"_id": f.ID, "done": false},
+		err := store.Database(tc).Collection(followUpsCollection).FindOneAndUpdate(tc, bson.M{"_id": f.ID, "done": false},
 			bson.M{"$set": bson.M{"done": true, "done_at": now, "outcome": d.Outcome}},
 			options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&out)
 		if store.IsNotFound(err) {
@@ -161,7 +161,7 @@ func (s *Service) OverdueFollowUps(ctx context.Context, counsellor string, pr ht
 			bson.M{"due_at": due, "_id": bson.M{"$gt": after}},
 		}})
 	}
-	cur, err := store.Database(ctx).Collection(FollowUpsCollection).Find(ctx, bson.M{"$and": and}, options.Find().
+	cur, err := store.Database(ctx).Collection(followUpsCollection).Find(ctx, bson.M{"$and": and}, options.Find().
 		SetSort(bson.D{{Key: "due_at", Value: 1}, {Key: "_id", Value: 1}}).SetLimit(int64(pr.Limit+1)))
 	if err != nil {
 		return httpapi.Page[FollowUp]{}, fmt.Errorf("overdue follow-ups: %w", err)

@@ -120,7 +120,7 @@ func (s *Service) CreateLead(ctx context.Context, in NewLead) (*Lead, error) {
 	now := s.deps.Clock.Now()
 	l.CreatedAt, l.UpdatedAt, l.Stages = now, now, []StageEntry{{Stage: StageNew, At: now}}
 	err := store.Tx(ctx, store.Database(ctx), func(tc context.Context) error {
-		if _, err := store.Database(tc).Collection(LeadsCollection).InsertOne(tc, l); err != nil {
+		if _, err := store.Database(tc).Collection(leadsCollection).InsertOne(tc, l); err != nil {
 			if store.IsDuplicateKey(err) {
 				return errRaced
 			}
@@ -158,7 +158,7 @@ func duplicateOf(ctx context.Context, phoneNorm, emailNorm, except string) error
 			continue
 		}
 		var l Lead
-		err := store.Database(ctx).Collection(LeadsCollection).FindOne(ctx,
+		err := store.Database(ctx).Collection(leadsCollection).FindOne(ctx,
 			bson.M{by.field: by.value, "open": true, "_id": bson.M{"$ne": except}},
 			options.FindOne().SetProjection(bson.M{"_id": 1})).Decode(&l)
 		if store.IsNotFound(err) {
@@ -234,7 +234,7 @@ func (s *Service) ListLeads(ctx context.Context, f LeadFilter, pr httpapi.PageRe
 	default:
 		and = append(and, bson.M{"counsellor_id": f.Counsellor})
 	}
-	items, err := store.Page[Lead](ctx, store.Database(ctx).Collection(LeadsCollection), bson.M{"$and": and}, pr.After, pr.Limit)
+	items, err := store.Page[Lead](ctx, store.Database(ctx).Collection(leadsCollection), bson.M{"$and": and}, pr.After, pr.Limit)
 	if err != nil {
 		return httpapi.Page[Lead]{}, fmt.Errorf("list leads: %w", err)
 	}
@@ -275,7 +275,7 @@ func (s *Service) Assign(ctx context.Context, leadID string, a Assignment) (*Lea
 	}
 	var out Lead
 	err = store.Tx(ctx, store.Database(ctx), func(tc context.Context) error {
-		err := store.Database(tc).Collection(LeadsCollection).FindOneAndUpdate(tc,
+		err := store.Database(tc).Collection(leadsCollection).FindOneAndUpdate(tc,
 			bson.M{"_id": l.ID, "counsellor_id": l.CounsellorID, "student_id": ""},
 			bson.M{"$set": bson.M{"counsellor_id": a.CounsellorID, "updated_at": s.deps.Clock.Now()}},
 			options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&out)
@@ -287,7 +287,7 @@ func (s *Service) Assign(ctx context.Context, leadID string, a Assignment) (*Lea
 		}
 		if a.CounsellorID != "" {
 			// Open follow-ups go with the lead, so they show on the new counsellor's overdue list.
-			if _, err := store.Database(tc).Collection(FollowUpsCollection).UpdateMany(tc, bson.M{"lead_id": l.ID, "done": false},
+			if _, err := store.Database(tc).Collection(followUpsCollection).UpdateMany(tc, bson.M{"lead_id": l.ID, "done": false},
 				bson.M{"$set": bson.M{"counsellor_id": a.CounsellorID}}); err != nil {
 				return fmt.Errorf("move follow-ups of lead %s: %w", l.ID, err)
 			}
@@ -407,7 +407,7 @@ func (s *Service) UpdateLead(ctx context.Context, leadID string, c LeadChange) (
 	}
 	var out Lead
 	err = store.Tx(ctx, store.Database(ctx), func(tc context.Context) error {
-		err := store.Database(tc).Collection(LeadsCollection).FindOneAndUpdate(tc, bson.M{"_id": l.ID, "student_id": ""}, update,
+		err := store.Database(tc).Collection(leadsCollection).FindOneAndUpdate(tc, bson.M{"_id": l.ID, "student_id": ""}, update,
 			options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&out)
 		if store.IsNotFound(err) {
 			return apperr.Errorf(apperr.Conflict, "the lead changed meanwhile; read it again")

@@ -70,9 +70,9 @@ import (
 
 // The area's collections in a tenant database.
 const (
-	LeadsCollection      = "leads"
-	ActivitiesCollection = "lead_activities"
-	FollowUpsCollection  = "lead_followups"
+	leadsCollection      = "leads"
+	activitiesCollection = "lead_activities"
+	followUpsCollection  = "lead_followups"
 )
 
 // Source is where a lead came from.
@@ -192,7 +192,7 @@ func EnsureIndexes(ctx context.Context, db lungo.IDatabase) error {
 		return bson.M{"open": true, field: bson.M{"$exists": true}}
 	}
 	models := map[string][]mongo.IndexModel{
-		LeadsCollection: {
+		leadsCollection: {
 			// The duplicate rule: one open lead per normalised phone and per normalised email, whoever races.
 			{Keys: bson.D{{Key: "phone_norm", Value: 1}}, Options: options.Index().SetUnique(true).SetName("open_phone_unique").
 				SetPartialFilterExpression(openWith("phone_norm"))},
@@ -201,10 +201,10 @@ func EnsureIndexes(ctx context.Context, db lungo.IDatabase) error {
 			{Keys: bson.D{{Key: "counsellor_id", Value: 1}, {Key: "_id", Value: 1}}, Options: options.Index().SetName("counsellor")},
 			{Keys: bson.D{{Key: "branch_id", Value: 1}, {Key: "_id", Value: 1}}, Options: options.Index().SetName("branch")},
 		},
-		ActivitiesCollection: {
+		activitiesCollection: {
 			{Keys: bson.D{{Key: "lead_id", Value: 1}, {Key: "_id", Value: 1}}, Options: options.Index().SetName("lead")},
 		},
-		FollowUpsCollection: {
+		followUpsCollection: {
 			{Keys: bson.D{{Key: "counsellor_id", Value: 1}, {Key: "done", Value: 1}, {Key: "due_at", Value: 1}}, Options: options.Index().SetName("counsellor_open_due")},
 			{Keys: bson.D{{Key: "done", Value: 1}, {Key: "due_at", Value: 1}}, Options: options.Index().SetName("open_due")},
 			{Keys: bson.D{{Key: "lead_id", Value: 1}}, Options: options.Index().SetName("lead")},

@@ -102,7 +102,7 @@ func (s *Service) ChangeStage(ctx context.Context, leadID string, c StageChange)
 	set := bson.M{"stage": c.Stage, "lost_reason": c.LostReason, "open": c.Stage.open(), "updated_at": now}
 	var out Lead
 	err = store.Tx(ctx, store.Database(ctx), func(tc context.Context) error {
-		coll := store.Database(tc).Collection(LeadsCollection)
+		coll := store.Database(tc).Collection(leadsCollection)
 		// The filter names the stage read, so a concurrent move makes this one fail rather than skip a step.
 		err := coll.FindOneAndUpdate(tc, bson.M{"_id": l.ID, "stage": l.Stage},
 			bson.M{"$set": set, "$push": bson.M{"stages": StageEntry{Stage: c.Stage, At: now}}},

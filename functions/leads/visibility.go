@@ -39,7 +39,7 @@ var errNoLead = apperr.Errorf(apperr.NotFound, "no such lead")
 
 // findLead reads a lead without a visibility check; NotFound when there is none.
 func findLead(ctx context.Context, leadID string) (*Lead, error) {
-	return store.ByID[Lead](ctx, store.Database(ctx).Collection(LeadsCollection), leadID, "lead")
+	return store.ByID[Lead](ctx, store.Database(ctx).Collection(leadsCollection), leadID, "lead")
 }
 
 // visibleLead returns a lead the request's caller may see; NotFound otherwise.

@@ -420,13 +420,13 @@ func (s *Service) CreateModule(ctx context.Context, courseID string, in NewModul
 	}
 	if in.Order == 0 {
 		var err error
-		if in.Order, err = nextOrder(ctx, ModulesCollection, courseID); err != nil {
+		if in.Order, err = nextOrder(ctx, modulesCollection, courseID); err != nil {
 			return nil, err
 		}
 	}
 	now := s.now()
 	m := &Module{ID: id.New(), CourseID: courseID, Title: in.Title, Order: in.Order, Status: Draft, CreatedAt: now, UpdatedAt: now}
-	if _, err := store.Database(ctx).Collection(ModulesCollection).InsertOne(ctx, m); err != nil {
+	if _, err := store.Database(ctx).Collection(modulesCollection).InsertOne(ctx, m); err != nil {
 		return nil, fmt.Errorf("create module of course %s: %w", courseID, err)
 	}
 	if err := s.deps.Audit.Record(ctx, store.Database(ctx), audit.By(rbac.Must(ctx)), "learning.module.created", audit.Target{Kind: "learning_module", ID: m.ID}, in); err != nil {
@@ -437,7 +437,7 @@ func (s *Service) CreateModule(ctx context.Context, courseID string, in NewModul
 
 // getModule reads a module; NotFound when there is none. Authors see every module of the tenant.
 func getModule(ctx context.Context, moduleID string) (*Module, error) {
-	return store.ByID[Module](ctx, store.Database(ctx).Collection(ModulesCollection), moduleID, "module")
+	return store.ByID[Module](ctx, store.Database(ctx).Collection(modulesCollection), moduleID, "module")
 }
 
 // UpdateModule changes a module; NotFound when there is none. Publishing a module shows its published
@@ -457,7 +457,7 @@ func (s *Service) UpdateModule(ctx context.Context, moduleID string, c ModuleCha
 		set["status"] = *c.Status
 	}
 	var m Module
-	err := store.Database(ctx).Collection(ModulesCollection).FindOneAndUpdate(ctx, bson.M{"_id": moduleID}, bson.M{"$set": set},
+	err := store.Database(ctx).Collection(modulesCollection).FindOneAndUpdate(ctx, bson.M{"_id": moduleID}, bson.M{"$set": set},
 		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&m)
 	if err != nil {
 		return nil, fmt.Errorf("update module %s: %w", moduleID, err)
@@ -479,14 +479,14 @@ func (s *Service) CreateLesson(ctx context.Context, moduleID string, in NewLesso
 		return nil, err
 	}
 	if in.Order == 0 {
-		if in.Order, err = nextOrder(ctx, LessonsCollection, m.CourseID); err != nil {
+		if in.Order, err = nextOrder(ctx, lessonsCollection, m.CourseID); err != nil {
 			return nil, err
 		}
 	}
 	now := s.now()
 	l := &Lesson{ID: id.New(), CourseID: m.CourseID, ModuleID: m.ID, Title: in.Title, Order: in.Order, Status: Draft,
 		Items: items, CreatedAt: now, UpdatedAt: now}
-	if _, err := store.Database(ctx).Collection(LessonsCollection).InsertOne(ctx, l); err != nil {
+	if _, err := store.Database(ctx).Collection(lessonsCollection).InsertOne(ctx, l); err != nil {
 		return nil, fmt.Errorf("create lesson of module %s: %w", moduleID, err)
 	}
 	// The audit entry names the change, not the content: a lesson's quizzes can outgrow an entry's details.
@@ -499,7 +499,7 @@ func (s *Service) CreateLesson(ctx context.Context, moduleID string, in NewLesso
 
 // GetLesson returns a lesson as authors see it, answers included; NotFound when there is none.
 func (s *Service) GetLesson(ctx context.Context, lessonID string) (*Lesson, error) {
-	return store.ByID[Lesson](ctx, store.Database(ctx).Collection(LessonsCollection), lessonID, "lesson")
+	return store.ByID[Lesson](ctx, store.Database(ctx).Collection(lessonsCollection), lessonID, "lesson")
 }
 
 // UpdateLesson changes a lesson; NotFound when there is none. Attempts already graded keep their grades
@@ -528,7 +528,7 @@ func (s *Service) UpdateLesson(ctx context.Context, lessonID string, c LessonCha
 			}
 			set["items"] = items
 		}
-		err = store.Database(tc).Collection(LessonsCollection).FindOneAndUpdate(tc, bson.M{"_id": lessonID}, bson.M{"$set": set},
+		err = store.Database(tc).Collection(lessonsCollection).FindOneAndUpdate(tc, bson.M{"_id": lessonID}, bson.M{"$set": set},
 			options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&out)
 		if err != nil {
 			return fmt.Errorf("update lesson %s: %w", lessonID, err)
@@ -562,10 +562,10 @@ func (s *Service) Content(ctx context.Context, courseID string) (*CourseContent,
 		return nil, err
 	}
 	out := &CourseContent{CourseID: courseID, Modules: []Module{}, Lessons: []Lesson{}}
-	if err := findSorted(ctx, ModulesCollection, bson.M{"course_id": courseID}, &out.Modules); err != nil {
+	if err := findSorted(ctx, modulesCollection, bson.M{"course_id": courseID}, &out.Modules); err != nil {
 		return nil, err
 	}
-	if err := findSorted(ctx, LessonsCollection, bson.M{"course_id": courseID}, &out.Lessons); err != nil {
+	if err := findSorted(ctx, lessonsCollection, bson.M{"course_id": courseID}, &out.Lessons); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -587,7 +587,7 @@ func findSorted(ctx context.Context, collection string, filter bson.M, out any) 
 // publishedContent returns a course's modules and lessons visible to learners (both published), in order.
 func publishedContent(ctx context.Context, courseID string) ([]Module, []Lesson, error) {
 	var mods []Module
-	if err := findSorted(ctx, ModulesCollection, bson.M{"course_id": courseID, "status": string(Published)}, &mods); err != nil {
+	if err := findSorted(ctx, modulesCollection, bson.M{"course_id": courseID, "status": string(Published)}, &mods); err != nil {
 		return nil, nil, err
 	}
 	ids := make([]string, len(mods))
@@ -595,7 +595,7 @@ func publishedContent(ctx context.Context, courseID string) ([]Module, []Lesson,
 		ids[i] = m.ID
 	}
 	var lessons []Lesson
-	if err := findSorted(ctx, LessonsCollection, bson.M{"course_id": courseID, "module_id": store.In(ids), "status": string(Published)}, &lessons); err != nil {
+	if err := findSorted(ctx, lessonsCollection, bson.M{"course_id": courseID, "module_id": store.In(ids), "status": string(Published)}, &lessons); err != nil {
 		return nil, nil, err
 	}
 	return mods, lessons, nil
@@ -603,7 +603,7 @@ func publishedContent(ctx context.Context, courseID string) ([]Module, []Lesson,
 
 // publishedLessonIDs returns the ids of a course's lessons visible to learners: what progress counts.
 func publishedLessonIDs(ctx context.Context, courseID string) ([]string, error) {
-	cur, err := store.Database(ctx).Collection(ModulesCollection).Find(ctx, bson.M{"course_id": courseID, "status": string(Published)},
+	cur, err := store.Database(ctx).Collection(modulesCollection).Find(ctx, bson.M{"course_id": courseID, "status": string(Published)},
 		options.Find().SetProjection(bson.M{"_id": 1}))
 	if err != nil {
 		return nil, fmt.Errorf("published modules of course %s: %w", courseID, err)
@@ -618,7 +618,7 @@ func publishedLessonIDs(ctx context.Context, courseID string) ([]string, error) 
 	for i, m := range mods {
 		mids[i] = m.ID
 	}
-	cur, err = store.Database(ctx).Collection(LessonsCollection).Find(ctx,
+	cur, err = store.Database(ctx).Collection(lessonsCollection).Find(ctx,
 		bson.M{"course_id": courseID, "module_id": store.In(mids), "status": string(Published)}, options.Find().SetProjection(bson.M{"_id": 1}))
 	if err != nil {
 		return nil, fmt.Errorf("published lessons of course %s: %w", courseID, err)

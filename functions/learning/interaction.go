@@ -167,7 +167,7 @@ func (s *Service) RecordInteractions(ctx context.Context, in InteractionBatch) (
 // recordInteractions inserts the interactions not recorded before and updates the progress of every
 // course they touch. Run it in a store.Tx: the existence check and the inserts are one step.
 func recordInteractions(tc context.Context, docs []Interaction) (*Recording, error) {
-	coll := store.Database(tc).Collection(InteractionsCollection)
+	coll := store.Database(tc).Collection(interactionsCollection)
 	ids := make([]string, len(docs))
 	for i, d := range docs {
 		ids[i] = d.ID
@@ -237,7 +237,7 @@ func (s *Service) studyLessons(ctx context.Context, me *learner, ins []NewIntera
 		}
 	}
 	db := store.Database(ctx)
-	cur, err := db.Collection(LessonsCollection).Find(ctx, bson.M{"_id": store.In(ids), "status": string(Published)})
+	cur, err := db.Collection(lessonsCollection).Find(ctx, bson.M{"_id": store.In(ids), "status": string(Published)})
 	if err != nil {
 		return nil, fmt.Errorf("lessons of interactions: %w", err)
 	}
@@ -249,7 +249,7 @@ func (s *Service) studyLessons(ctx context.Context, me *learner, ins []NewIntera
 	for _, l := range lessons {
 		moduleIDs = append(moduleIDs, l.ModuleID)
 	}
-	cur, err = db.Collection(ModulesCollection).Find(ctx, bson.M{"_id": store.In(moduleIDs), "status": string(Published)})
+	cur, err = db.Collection(modulesCollection).Find(ctx, bson.M{"_id": store.In(moduleIDs), "status": string(Published)})
 	if err != nil {
 		return nil, fmt.Errorf("modules of interactions: %w", err)
 	}

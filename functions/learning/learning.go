@@ -22,14 +22,14 @@
 //
 // # Stored documents (read by the warehouse; never rename a field)
 //
-//   - learning_modules: one per module (ModulesCollection, Module).
-//   - learning_lessons: one per lesson, its content items inside (LessonsCollection, Lesson).
+//   - learning_modules: one per module (modulesCollection, Module).
+//   - learning_lessons: one per lesson, its content items inside (lessonsCollection, Lesson).
 //   - learning_interactions: one per recorded interaction, _id = student id + ":" + the client's
-//     interaction id (InteractionsCollection, Interaction). A lesson completion is kind "completed" with
+//     interaction id (interactionsCollection, Interaction). A lesson completion is kind "completed" with
 //     item_id ""; kind "completed" with an item id marks one item done and counts toward nothing.
-//   - quiz_attempts: one per submitted attempt (AttemptsCollection, Attempt).
+//   - quiz_attempts: one per submitted attempt (attemptsCollection, Attempt).
 //   - learning_progress: one per (student, course), _id = student id + ":" + course id
-//     (ProgressCollection, Progress), written in the transaction that records the interactions.
+//     (progressCollection, Progress), written in the transaction that records the interactions.
 package learning
 
 import (
@@ -55,11 +55,11 @@ import (
 
 // The area's collections in a tenant database.
 const (
-	ModulesCollection      = "learning_modules"
-	LessonsCollection      = "learning_lessons"
-	InteractionsCollection = "learning_interactions"
-	AttemptsCollection     = "quiz_attempts"
-	ProgressCollection     = "learning_progress"
+	modulesCollection      = "learning_modules"
+	lessonsCollection      = "learning_lessons"
+	interactionsCollection = "learning_interactions"
+	attemptsCollection     = "quiz_attempts"
+	progressCollection     = "learning_progress"
 )
 
 // Interaction limits per student: InteractionRate a minute on average, in bursts of up to
@@ -98,30 +98,30 @@ func New(d Deps) *Service {
 
 // EnsureIndexes creates the area's indexes in a tenant database.
 func EnsureIndexes(ctx context.Context, db lungo.IDatabase) error {
-	if _, err := db.Collection(ModulesCollection).Indexes().CreateOne(ctx, mongo.IndexModel{
+	if _, err := db.Collection(modulesCollection).Indexes().CreateOne(ctx, mongo.IndexModel{
 		Keys: bson.D{{Key: "course_id", Value: 1}, {Key: "order", Value: 1}}, Options: options.Index().SetName("course_order"),
 	}); err != nil {
 		return fmt.Errorf("create module indexes: %w", err)
 	}
-	if _, err := db.Collection(LessonsCollection).Indexes().CreateMany(ctx, []mongo.IndexModel{
+	if _, err := db.Collection(lessonsCollection).Indexes().CreateMany(ctx, []mongo.IndexModel{
 		{Keys: bson.D{{Key: "course_id", Value: 1}, {Key: "order", Value: 1}}, Options: options.Index().SetName("course_order")},
 		{Keys: bson.D{{Key: "module_id", Value: 1}}, Options: options.Index().SetName("module_id")},
 	}); err != nil {
 		return fmt.Errorf("create lesson indexes: %w", err)
 	}
-	if _, err := db.Collection(InteractionsCollection).Indexes().CreateOne(ctx, mongo.IndexModel{
+	if _, err := db.Collection(interactionsCollection).Indexes().CreateOne(ctx, mongo.IndexModel{
 		Keys: bson.D{{Key: "student_id", Value: 1}, {Key: "course_id", Value: 1}, {Key: "at", Value: 1}}, Options: options.Index().SetName("student_course_at"),
 	}); err != nil {
 		return fmt.Errorf("create interaction indexes: %w", err)
 	}
-	if _, err := db.Collection(AttemptsCollection).Indexes().CreateOne(ctx, mongo.IndexModel{
+	if _, err := db.Collection(attemptsCollection).Indexes().CreateOne(ctx, mongo.IndexModel{
 		// The attempt limit: an attempt number is taken once per (student, quiz), whoever races.
 		Keys:    bson.D{{Key: "student_id", Value: 1}, {Key: "quiz_id", Value: 1}, {Key: "attempt", Value: 1}},
 		Options: options.Index().SetUnique(true).SetName("student_quiz_attempt_unique"),
 	}); err != nil {
 		return fmt.Errorf("create attempt indexes: %w", err)
 	}
-	if _, err := db.Collection(ProgressCollection).Indexes().CreateOne(ctx, mongo.IndexModel{
+	if _, err := db.Collection(progressCollection).Indexes().CreateOne(ctx, mongo.IndexModel{
 		Keys: bson.D{{Key: "course_id", Value: 1}, {Key: "student_id", Value: 1}}, Options: options.Index().SetName("course_student"),
 	}); err != nil {
 		return fmt.Errorf("create progress indexes: %w", err)
@@ -141,16 +141,14 @@ func caller(ctx context.Context) (*learner, error) {
 	if p.Role != rbac.Student {
 		return nil, apperr.Errorf(apperr.NotFound, "no such learner")
 	}
-	var st students.Student
-	err := store.Database(ctx).Collection(students.StudentsCollection).FindOne(ctx, bson.M{"account_id": p.Subject},
-		options.FindOne().SetProjection(bson.M{"_id": 1})).Decode(&st)
-	if store.IsNotFound(err) {
+	studentID, err := students.StudentIDOfAccount(ctx, store.Database(ctx), p.Subject)
+	if apperr.CodeOf(err) == apperr.NotFound {
 		return nil, apperr.Errorf(apperr.NotFound, "no such learner")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("learner of account %s: %w", p.Subject, err)
 	}
-	return &learner{StudentID: st.ID}, nil
+	return &learner{StudentID: studentID}, nil
 }
 
 // enrolledBatches maps each course the student is enrolled in today (tenant-local) to the batch of the

@@ -74,7 +74,7 @@ func (s *Service) progressOf(ctx context.Context, studentID, courseID, batchID s
 		return nil, err
 	}
 	var p Progress
-	err = store.Database(ctx).Collection(ProgressCollection).FindOne(ctx, bson.M{"_id": scopedID(studentID, courseID)}).Decode(&p)
+	err = store.Database(ctx).Collection(progressCollection).FindOne(ctx, bson.M{"_id": scopedID(studentID, courseID)}).Decode(&p)
 	if err != nil && !store.IsNotFound(err) {
 		return nil, fmt.Errorf("progress of %s in %s: %w", studentID, courseID, err)
 	}
@@ -100,7 +100,7 @@ func view(p *Progress, studentID, courseID, batchID string, published []string) 
 // completed, and recounts against the published lessons. Call it inside the store.Tx that records the
 // interactions, with only the newly recorded completions, so a retried interaction counts once.
 func touchProgress(tc context.Context, studentID, courseID, batchID string, completed []string, at time.Time) error {
-	coll := store.Database(tc).Collection(ProgressCollection)
+	coll := store.Database(tc).Collection(progressCollection)
 	key := scopedID(studentID, courseID)
 	var p Progress
 	err := coll.FindOne(tc, bson.M{"_id": key}).Decode(&p)
@@ -144,7 +144,7 @@ func (s *Service) StudentProgress(ctx context.Context, studentID string) ([]Prog
 	if err != nil {
 		return nil, err
 	}
-	cur, err := store.Database(ctx).Collection(ProgressCollection).Find(ctx, bson.M{"student_id": studentID})
+	cur, err := store.Database(ctx).Collection(progressCollection).Find(ctx, bson.M{"student_id": studentID})
 	if err != nil {
 		return nil, fmt.Errorf("progress of %s: %w", studentID, err)
 	}
@@ -193,7 +193,7 @@ func (s *Service) BatchProgress(ctx context.Context, batchID string) ([]Progress
 	for i, e := range es {
 		keys[i] = scopedID(e.StudentID, b.CourseID)
 	}
-	cur, err := db.Collection(ProgressCollection).Find(ctx, bson.M{"_id": store.In(keys)})
+	cur, err := db.Collection(progressCollection).Find(ctx, bson.M{"_id": store.In(keys)})
 	if err != nil {
 		return nil, fmt.Errorf("progress of batch %s: %w", batchID, err)
 	}

@@ -225,18 +225,18 @@ func (s *Service) SubmitAttempt(ctx context.Context, lessonID, quizID string, su
 		clientID := sub.SubmissionID
 		if clientID != "" {
 			var prior Interaction
-			err := db.Collection(InteractionsCollection).FindOne(tc, bson.M{"_id": scopedID(me.StudentID, clientID)}).Decode(&prior)
+			err := db.Collection(interactionsCollection).FindOne(tc, bson.M{"_id": scopedID(me.StudentID, clientID)}).Decode(&prior)
 			if err == nil {
 				if prior.Kind != QuizAttempted || prior.AttemptID == "" || prior.ItemID != quizID {
 					return apperr.InvalidField("submission_id", "was used for another interaction")
 				}
-				return db.Collection(AttemptsCollection).FindOne(tc, bson.M{"_id": prior.AttemptID}).Decode(&latest)
+				return db.Collection(attemptsCollection).FindOne(tc, bson.M{"_id": prior.AttemptID}).Decode(&latest)
 			}
 			if !store.IsNotFound(err) {
 				return fmt.Errorf("find submission %s: %w", clientID, err)
 			}
 		}
-		used, err := db.Collection(AttemptsCollection).CountDocuments(tc, bson.M{"student_id": me.StudentID, "quiz_id": quizID})
+		used, err := db.Collection(attemptsCollection).CountDocuments(tc, bson.M{"student_id": me.StudentID, "quiz_id": quizID})
 		if err != nil {
 			return fmt.Errorf("count attempts at quiz %s: %w", quizID, err)
 		}
@@ -245,7 +245,7 @@ func (s *Service) SubmitAttempt(ctx context.Context, lessonID, quizID string, su
 		}
 		latest = Attempt{ID: id.New(), StudentID: me.StudentID, CourseID: l.CourseID, BatchID: batchID, LessonID: l.ID, QuizID: quizID,
 			Attempt: used + 1, Score: score, MaxScore: maxScore, SubmittedAt: now, Day: day, Answers: graded}
-		if _, err := db.Collection(AttemptsCollection).InsertOne(tc, latest); err != nil {
+		if _, err := db.Collection(attemptsCollection).InsertOne(tc, latest); err != nil {
 			if store.IsDuplicateKey(err) {
 				return apperr.Errorf(apperr.Conflict, "another attempt was submitted at the same time; retry")
 			}
@@ -265,7 +265,7 @@ func (s *Service) SubmitAttempt(ctx context.Context, lessonID, quizID string, su
 }
 
 func attemptsView(ctx context.Context, studentID, lessonID, quizID string, quiz *Quiz, latest *Attempt) (*AttemptsView, error) {
-	cur, err := store.Database(ctx).Collection(AttemptsCollection).Find(ctx, bson.M{"student_id": studentID, "quiz_id": quizID},
+	cur, err := store.Database(ctx).Collection(attemptsCollection).Find(ctx, bson.M{"student_id": studentID, "quiz_id": quizID},
 		options.Find().SetSort(bson.D{{Key: "attempt", Value: 1}}))
 	if err != nil {
 		return nil, fmt.Errorf("attempts at quiz %s: %w", quizID, err)

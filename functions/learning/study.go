@@ -172,7 +172,7 @@ func (s *Service) studyLesson(ctx context.Context, me *learner, lessonID string)
 		return nil, "", apperr.Errorf(apperr.NotFound, "no such lesson")
 	}
 	var l Lesson
-	err := store.Database(ctx).Collection(LessonsCollection).FindOne(ctx, bson.M{"_id": lessonID, "status": string(Published)}).Decode(&l)
+	err := store.Database(ctx).Collection(lessonsCollection).FindOne(ctx, bson.M{"_id": lessonID, "status": string(Published)}).Decode(&l)
 	if store.IsNotFound(err) {
 		return nil, "", apperr.Errorf(apperr.NotFound, "no such lesson")
 	}
@@ -183,7 +183,7 @@ func (s *Service) studyLesson(ctx context.Context, me *learner, lessonID string)
 	if err != nil {
 		return nil, "", apperr.Errorf(apperr.NotFound, "no such lesson")
 	}
-	n, err := store.Database(ctx).Collection(ModulesCollection).CountDocuments(ctx, bson.M{"_id": l.ModuleID, "status": string(Published)})
+	n, err := store.Database(ctx).Collection(modulesCollection).CountDocuments(ctx, bson.M{"_id": l.ModuleID, "status": string(Published)})
 	if err != nil {
 		return nil, "", fmt.Errorf("module of lesson %s: %w", lessonID, err)
 	}

@@ -107,7 +107,7 @@ func (s *Service) Enrol(ctx context.Context, in NewEnrolment) (*Enrolment, error
 // open writes a new active enrolment and takes its seat; tc is a transaction context.
 func (s *Service) open(tc context.Context, st *Student, b *academic.Batch, from string, now time.Time) (*Enrolment, error) {
 	db := store.Database(tc)
-	coll := db.Collection(EnrolmentsCollection)
+	coll := db.Collection(enrolmentsCollection)
 	// Checked before the seat, so a double enrolment says so rather than "full"; the unique index still
 	// decides when two race past this check on MongoDB.
 	n, err := coll.CountDocuments(tc, bson.M{"batch_id": b.ID, "student_id": st.ID, "status": string(EnrolmentActive)})
@@ -141,7 +141,7 @@ func (s *Service) close(tc context.Context, e *Enrolment, status EnrolmentStatus
 	if transferredTo != "" {
 		set["transferred_to"] = transferredTo
 	}
-	res, err := db.Collection(EnrolmentsCollection).UpdateOne(tc, bson.M{"_id": e.ID, "status": string(EnrolmentActive)}, bson.M{"$set": set})
+	res, err := db.Collection(enrolmentsCollection).UpdateOne(tc, bson.M{"_id": e.ID, "status": string(EnrolmentActive)}, bson.M{"$set": set})
 	if err != nil {
 		return fmt.Errorf("close enrolment %s: %w", e.ID, err)
 	}
@@ -153,7 +153,7 @@ func (s *Service) close(tc context.Context, e *Enrolment, status EnrolmentStatus
 
 // closeActiveEnrolments withdraws every active enrolment of a student on date and returns their ids.
 func (s *Service) closeActiveEnrolments(tc context.Context, studentID, date string, now time.Time) ([]string, error) {
-	cur, err := store.Database(tc).Collection(EnrolmentsCollection).Find(tc, bson.M{"student_id": studentID, "status": string(EnrolmentActive)})
+	cur, err := store.Database(tc).Collection(enrolmentsCollection).Find(tc, bson.M{"student_id": studentID, "status": string(EnrolmentActive)})
 	if err != nil {
 		return nil, fmt.Errorf("enrolments of student %s: %w", studentID, err)
 	}
@@ -178,7 +178,7 @@ func visibleEnrolment(ctx context.Context, enrolmentID string) (*Enrolment, *Stu
 		return nil, nil, apperr.Errorf(apperr.NotFound, "no such enrolment")
 	}
 	var e Enrolment
-	err := store.Database(ctx).Collection(EnrolmentsCollection).FindOne(ctx, bson.M{"_id": enrolmentID}).Decode(&e)
+	err := store.Database(ctx).Collection(enrolmentsCollection).FindOne(ctx, bson.M{"_id": enrolmentID}).Decode(&e)
 	if store.IsNotFound(err) {
 		return nil, nil, apperr.Errorf(apperr.NotFound, "no such enrolment")
 	}
@@ -294,7 +294,7 @@ func (s *Service) EnrolmentsOf(ctx context.Context, studentID string) ([]Enrolme
 	if _, err := visibleStudent(ctx, studentID); err != nil {
 		return nil, err
 	}
-	cur, err := store.Database(ctx).Collection(EnrolmentsCollection).Find(ctx, bson.M{"student_id": studentID},
+	cur, err := store.Database(ctx).Collection(enrolmentsCollection).Find(ctx, bson.M{"student_id": studentID},
 		options.Find().SetSort(bson.D{{Key: "from", Value: 1}, {Key: "_id", Value: 1}}))
 	if err != nil {
 		return nil, fmt.Errorf("enrolments of student %s: %w", studentID, err)
@@ -333,7 +333,7 @@ func (s *Service) Roster(ctx context.Context, batchID, date string) ([]RosterEnt
 		ids[i] = e.StudentID
 		byStudent[e.StudentID] = e
 	}
-	cur, err := db.Collection(StudentsCollection).Find(ctx, bson.M{"_id": store.In(ids)},
+	cur, err := db.Collection(studentsCollection).Find(ctx, bson.M{"_id": store.In(ids)},
 		options.Find().SetSort(bson.D{{Key: "name_key", Value: 1}, {Key: "_id", Value: 1}}))
 	if err != nil {
 		return nil, fmt.Errorf("roster of batch %s: %w", batchID, err)

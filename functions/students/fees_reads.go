@@ -25,14 +25,14 @@ func VisibleStudent(ctx context.Context, studentID string) (*Student, error) {
 // malformed. db is the tenant database; no visibility check is made, so callers check the enrolment's
 // student (CanSeeStudent).
 func EnrolmentByID(ctx context.Context, db lungo.IDatabase, enrolmentID string) (*Enrolment, error) {
-	return store.ByID[Enrolment](ctx, db.Collection(EnrolmentsCollection), enrolmentID, "enrolment")
+	return store.ByID[Enrolment](ctx, db.Collection(enrolmentsCollection), enrolmentID, "enrolment")
 }
 
 // ContactsOf returns the students of studentIDs that exist, with only ID, AccountID, Name and GuardianIDs
 // filled in: what a notification to them and their guardians needs. One query; db is the tenant database
 // and no visibility check is made (for scheduled runs acting for the tenant).
 func ContactsOf(ctx context.Context, db lungo.IDatabase, studentIDs []string) ([]Student, error) {
-	cur, err := db.Collection(StudentsCollection).Find(ctx, bson.M{"_id": store.In(studentIDs)},
+	cur, err := db.Collection(studentsCollection).Find(ctx, bson.M{"_id": store.In(studentIDs)},
 		options.Find().SetProjection(bson.M{"account_id": 1, "name": 1, "guardian_ids": 1}))
 	if err != nil {
 		return nil, fmt.Errorf("contacts of %d students: %w", len(studentIDs), err)
@@ -51,7 +51,7 @@ func GuardianAccounts(ctx context.Context, db lungo.IDatabase, guardianIDs []str
 	if len(guardianIDs) == 0 {
 		return out, nil
 	}
-	cur, err := db.Collection(GuardiansCollection).Find(ctx, bson.M{"_id": store.In(guardianIDs)},
+	cur, err := db.Collection(guardiansCollection).Find(ctx, bson.M{"_id": store.In(guardianIDs)},
 		options.Find().SetProjection(bson.M{"account_id": 1}))
 	if err != nil {
 		return nil, fmt.Errorf("accounts of %d guardians: %w", len(guardianIDs), err)

@@ -61,7 +61,7 @@ func (n *NewGuardian) Validate() error {
 
 // findGuardian looks a guardian up by email, else by phone; nil when neither names one.
 func findGuardian(ctx context.Context, email, phone string) (*Guardian, error) {
-	coll := store.Database(ctx).Collection(GuardiansCollection)
+	coll := store.Database(ctx).Collection(guardiansCollection)
 	for _, by := range []struct{ field, value string }{{"email", email}, {"phone", phone}} {
 		if by.value == "" {
 			continue
@@ -116,7 +116,7 @@ func (s *Service) AddGuardian(ctx context.Context, in NewGuardian) (*Guardian, e
 // in it" ($ne on an array differs between the engines, and $addToSet is missing from the embedded one), so a
 // concurrent change makes it read again rather than add a guardian twice or past MaxGuardians.
 func (s *Service) link(ctx context.Context, st *Student, g *Guardian) error {
-	coll := store.Database(ctx).Collection(StudentsCollection)
+	coll := store.Database(ctx).Collection(studentsCollection)
 	for range 5 {
 		if slices.Contains(st.GuardianIDs, g.ID) {
 			return apperr.Errorf(apperr.Conflict, "%s is already a guardian of this student", g.Name)
@@ -158,7 +158,7 @@ func (s *Service) createGuardian(ctx context.Context, in NewGuardian) (*Guardian
 		return nil, err
 	}
 	g.PRN, g.AccountID = prnum.PRN(u.PRN), u.ID
-	if _, err := db.Collection(GuardiansCollection).InsertOne(ctx, g); err != nil {
+	if _, err := db.Collection(guardiansCollection).InsertOne(ctx, g); err != nil {
 		_, _ = db.Collection(account.Collection).DeleteOne(context.WithoutCancel(ctx), bson.M{"_id": u.ID})
 		if store.IsDuplicateKey(err) {
 			// Another request created a guardian with this phone meanwhile; adding again links to it.

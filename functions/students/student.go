@@ -145,7 +145,7 @@ func (s *Service) CreateStudent(ctx context.Context, in NewStudent) (*Student, e
 		return nil, err
 	}
 	st.PRN, st.AccountID = prnum.PRN(u.PRN), u.ID
-	if _, err := db.Collection(StudentsCollection).InsertOne(ctx, st); err != nil {
+	if _, err := db.Collection(studentsCollection).InsertOne(ctx, st); err != nil {
 		// An account without its record could sign in to nothing; take it back.
 		_, _ = db.Collection(account.Collection).DeleteOne(context.WithoutCancel(ctx), bson.M{"_id": u.ID})
 		return nil, fmt.Errorf("create student %s: %w", in.Name, err)
@@ -245,7 +245,7 @@ func (s *Service) SearchStudents(ctx context.Context, q StudentSearch, pr httpap
 			bson.M{"name_key": key, "_id": bson.M{"$gt": after}},
 		}})
 	}
-	cur, err := db.Collection(StudentsCollection).Find(ctx, bson.M{"$and": and}, options.Find().
+	cur, err := db.Collection(studentsCollection).Find(ctx, bson.M{"$and": and}, options.Find().
 		SetSort(bson.D{{Key: "name_key", Value: 1}, {Key: "_id", Value: 1}}).SetLimit(int64(pr.Limit+1)))
 	if err != nil {
 		return httpapi.Page[Student]{}, fmt.Errorf("search students: %w", err)
@@ -258,7 +258,7 @@ func (s *Service) SearchStudents(ctx context.Context, q StudentSearch, pr httpap
 }
 
 func activeStudentIDs(ctx context.Context, batchID string) ([]string, error) {
-	cur, err := store.Database(ctx).Collection(EnrolmentsCollection).Find(ctx,
+	cur, err := store.Database(ctx).Collection(enrolmentsCollection).Find(ctx,
 		bson.M{"batch_id": batchID, "status": string(EnrolmentActive)}, options.Find().SetProjection(bson.M{"student_id": 1}))
 	if err != nil {
 		return nil, fmt.Errorf("students of batch %s: %w", batchID, err)
@@ -311,7 +311,7 @@ func (s *Service) UpdateStudent(ctx context.Context, studentID string, c Student
 	var closed []string
 	err := store.Tx(ctx, db, func(tc context.Context) error {
 		closed = nil // the driver may run this function again
-		if err := db.Collection(StudentsCollection).FindOneAndUpdate(tc, bson.M{"_id": studentID}, bson.M{"$set": set},
+		if err := db.Collection(studentsCollection).FindOneAndUpdate(tc, bson.M{"_id": studentID}, bson.M{"$set": set},
 			options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&out); err != nil {
 			return fmt.Errorf("update student %s: %w", studentID, err)
 		}

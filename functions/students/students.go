@@ -13,11 +13,15 @@
 //
 // # Go API for other areas
 //
-// Attendance, fees and exams build on these functions and types; their signatures are stable:
+// Attendance, fees, exams and learning build on these functions and types; their signatures are stable.
+// They are the only way into this area's collections, whose names are the area's own:
 //
 //   - ActiveEnrolmentsOn: the enrolments of a batch active on a tenant-local date.
 //   - StudentEnrolmentsOn: the enrolments of a student active on a tenant-local date.
 //   - GuardiansOf: a student's guardians.
+//   - FindStudents, FindGuardians: students and guardians by id, one query each (reads.go).
+//   - EverEnrolled: whether a student was ever enrolled in a batch.
+//   - StudentIDOfAccount: the student behind a sign-in account.
 //   - CanSeeStudent: NotFound unless the request's caller may see a student.
 //   - Student, Enrolment, Guardian: the stored documents, with json and bson tags.
 package students
@@ -49,9 +53,9 @@ import (
 
 // The area's collections in a tenant database.
 const (
-	StudentsCollection   = "students"
-	GuardiansCollection  = "guardians"
-	EnrolmentsCollection = "enrolments"
+	studentsCollection   = "students"
+	guardiansCollection  = "guardians"
+	enrolmentsCollection = "enrolments"
 )
 
 // StudentStatus is whether a student is still with the institution.
@@ -152,7 +156,7 @@ func New(d Deps) *Service { return &Service{deps: d} }
 
 // EnsureIndexes creates the area's indexes in a tenant database.
 func EnsureIndexes(ctx context.Context, db lungo.IDatabase) error {
-	if _, err := db.Collection(StudentsCollection).Indexes().CreateMany(ctx, []mongo.IndexModel{
+	if _, err := db.Collection(studentsCollection).Indexes().CreateMany(ctx, []mongo.IndexModel{
 		{Keys: bson.D{{Key: "prn", Value: 1}}, Options: options.Index().SetUnique(true).SetName("prn_unique")},
 		{Keys: bson.D{{Key: "account_id", Value: 1}}, Options: options.Index().SetUnique(true).SetName("account_unique")},
 		{Keys: bson.D{{Key: "name_key", Value: 1}, {Key: "_id", Value: 1}}, Options: options.Index().SetName("name_key")},
@@ -161,7 +165,7 @@ func EnsureIndexes(ctx context.Context, db lungo.IDatabase) error {
 	}); err != nil {
 		return fmt.Errorf("create student indexes: %w", err)
 	}
-	if _, err := db.Collection(GuardiansCollection).Indexes().CreateMany(ctx, []mongo.IndexModel{
+	if _, err := db.Collection(guardiansCollection).Indexes().CreateMany(ctx, []mongo.IndexModel{
 		{Keys: bson.D{{Key: "account_id", Value: 1}}, Options: options.Index().SetUnique(true).SetName("account_unique")},
 		// A guardian is found again by email or phone when added to a second child, so each names one guardian.
 		{Keys: bson.D{{Key: "email", Value: 1}}, Options: options.Index().SetUnique(true).SetName("email_unique").
@@ -171,7 +175,7 @@ func EnsureIndexes(ctx context.Context, db lungo.IDatabase) error {
 	}); err != nil {
 		return fmt.Errorf("create guardian indexes: %w", err)
 	}
-	if _, err := db.Collection(EnrolmentsCollection).Indexes().CreateMany(ctx, []mongo.IndexModel{
+	if _, err := db.Collection(enrolmentsCollection).Indexes().CreateMany(ctx, []mongo.IndexModel{
 		// The no-double-enrolment rule: at most one active enrolment per (batch, student), whoever races.
 		{Keys: bson.D{{Key: "batch_id", Value: 1}, {Key: "student_id", Value: 1}}, Options: options.Index().SetUnique(true).
 			SetName("active_enrolment_unique").SetPartialFilterExpression(bson.M{"status": string(EnrolmentActive)})},
@@ -244,7 +248,7 @@ func ActiveEnrolmentsOn(ctx context.Context, db lungo.IDatabase, batchID string,
 	if _, err := time.Parse(time.DateOnly, date); err != nil {
 		return nil, apperr.InvalidField("date", "must be a date YYYY-MM-DD")
 	}
-	cur, err := db.Collection(EnrolmentsCollection).Find(ctx, bson.M{
+	cur, err := db.Collection(enrolmentsCollection).Find(ctx, bson.M{
 		"batch_id": batchID, "from": bson.M{"$lte": date},
 		"$or": bson.A{bson.M{"to": ""}, bson.M{"to": bson.M{"$gt": date}}},
 	}, options.Find().SetSort(bson.D{{Key: "from", Value: 1}, {Key: "_id", Value: 1}}))
@@ -266,7 +270,7 @@ func StudentEnrolmentsOn(ctx context.Context, db lungo.IDatabase, studentID stri
 	if _, err := time.Parse(time.DateOnly, date); err != nil {
 		return nil, apperr.InvalidField("date", "must be a date YYYY-MM-DD")
 	}
-	cur, err := db.Collection(EnrolmentsCollection).Find(ctx, bson.M{
+	cur, err := db.Collection(enrolmentsCollection).Find(ctx, bson.M{
 		"student_id": studentID, "from": bson.M{"$lte": date},
 		"$or": bson.A{bson.M{"to": ""}, bson.M{"to": bson.M{"$gt": date}}},
 	}, options.Find().SetSort(bson.D{{Key: "from", Value: 1}, {Key: "_id", Value: 1}}))
@@ -287,7 +291,7 @@ func GuardiansOf(ctx context.Context, db lungo.IDatabase, studentID string) ([]G
 	if err != nil {
 		return nil, err
 	}
-	cur, err := db.Collection(GuardiansCollection).Find(ctx, bson.M{"_id": store.In(st.GuardianIDs)},
+	cur, err := db.Collection(guardiansCollection).Find(ctx, bson.M{"_id": store.In(st.GuardianIDs)},
 		options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}))
 	if err != nil {
 		return nil, fmt.Errorf("guardians of student %s: %w", studentID, err)
@@ -371,7 +375,7 @@ func visibleStudentsFilter(ctx context.Context, db lungo.IDatabase, p rbac.Princ
 // guardianOfAccount returns the guardian record of a sign-in account, or nil when it has none.
 func guardianOfAccount(ctx context.Context, db lungo.IDatabase, accountID string) (*Guardian, error) {
 	var g Guardian
-	err := db.Collection(GuardiansCollection).FindOne(ctx, bson.M{"account_id": accountID}).Decode(&g)
+	err := db.Collection(guardiansCollection).FindOne(ctx, bson.M{"account_id": accountID}).Decode(&g)
 	if store.IsNotFound(err) {
 		return nil, nil
 	}
@@ -383,7 +387,7 @@ func guardianOfAccount(ctx context.Context, db lungo.IDatabase, accountID string
 
 func findStudent(ctx context.Context, db lungo.IDatabase, filter bson.M) (*Student, error) {
 	var st Student
-	err := db.Collection(StudentsCollection).FindOne(ctx, filter).Decode(&st)
+	err := db.Collection(studentsCollection).FindOne(ctx, filter).Decode(&st)
 	if store.IsNotFound(err) {
 		return nil, apperr.Errorf(apperr.NotFound, "no such student")
 	}

@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"time"
 
-	"go.mongodb.org/mongo-driver/bson"
-
 	"github.com/edugrid/edugrid/functions/academic"
 	"github.com/edugrid/edugrid/functions/attendance"
 	"github.com/edugrid/edugrid/functions/students"
@@ -29,22 +27,16 @@ func seedAttendance(tctx context.Context, a *app.App) error {
 	today := a.Clock.Now().In(tenant.FromContext(tctx).Location())
 	from := today.AddDate(0, 0, -7*attendanceWeeks).Format(time.DateOnly)
 	to := today.AddDate(0, 0, -1).Format(time.DateOnly)
-	cur, err := db.Collection(academic.SessionsCollection).Find(tctx, bson.M{
-		"date": bson.M{"$gte": from, "$lte": to}, "status": string(academic.Scheduled),
-	})
+	sessions, err := academic.ScheduledSessionsBetween(tctx, db, from, to)
 	if err != nil {
-		return fmt.Errorf("seed attendance: sessions: %w", err)
-	}
-	var sessions []academic.Session
-	if err := cur.All(tctx, &sessions); err != nil {
-		return fmt.Errorf("seed attendance: sessions: %w", err)
+		return fmt.Errorf("seed attendance: %w", err)
 	}
 	// The sheets are written directly, in one insert: the local stack's file store rewrites its whole file
 	// on every commit, and a marking per session made this the slowest part of the demo seed.
 	owner := rbac.Must(tctx).Subject
 	teachers := map[string]string{}
 	now := a.Clock.Now().UTC().Truncate(time.Millisecond)
-	var sheets []any
+	var sheets []attendance.Sheet
 	marks := 0
 	for _, ses := range sessions {
 		es, err := students.ActiveEnrolmentsOn(tctx, db, ses.BatchID, ses.Date)
@@ -75,10 +67,8 @@ func seedAttendance(tctx context.Context, a *app.App) error {
 		sheets = append(sheets, sh)
 		marks += len(sh.Marks)
 	}
-	if len(sheets) > 0 {
-		if _, err := db.Collection(attendance.SheetsCollection).InsertMany(tctx, sheets); err != nil {
-			return fmt.Errorf("seed attendance: %w", err)
-		}
+	if err := attendance.ImportSheets(tctx, db, sheets); err != nil {
+		return fmt.Errorf("seed attendance: %w", err)
 	}
 	a.Logger.Info("seeded attendance", slog.Int("sessions", len(sessions)), slog.Int("marks", marks),
 		slog.String("from", from), slog.String("to", to))

@@ -7,9 +7,6 @@ import (
 	"log/slog"
 	"time"
 
-	"go.mongodb.org/mongo-driver/bson"
-	"go.mongodb.org/mongo-driver/mongo/options"
-
 	"github.com/edugrid/edugrid/functions/academic"
 	"github.com/edugrid/edugrid/functions/all"
 	"github.com/edugrid/edugrid/functions/exams"
@@ -26,21 +23,17 @@ import (
 // entry would store. tctx is the owner's tenant context.
 func seedExams(tctx context.Context, a *app.App, svcs *all.Services) error {
 	db := store.Database(tctx)
-	cur, err := db.Collection(academic.BatchesCollection).Find(tctx, bson.M{}, options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}))
+	batches, err := academic.FindBatches(tctx, db)
 	if err != nil {
-		return fmt.Errorf("seed exams: batches: %w", err)
-	}
-	var batches []academic.Batch
-	if err := cur.All(tctx, &batches); err != nil {
-		return fmt.Errorf("seed exams: batches: %w", err)
+		return fmt.Errorf("seed exams: %w", err)
 	}
 	svc := svcs.Exams
 	today := a.Clock.Now().In(tenant.FromContext(tctx).Location())
 	day := func(offset int) string { return today.AddDate(0, 0, offset).Format(time.DateOnly) }
 	tests, results := 0, 0
 	for _, b := range batches {
-		var c academic.Course
-		if err := db.Collection(academic.CoursesCollection).FindOne(tctx, bson.M{"_id": b.CourseID}).Decode(&c); err != nil {
+		c, err := academic.FindCourse(tctx, db, b.CourseID)
+		if err != nil {
 			return fmt.Errorf("seed exams: course of batch %s: %w", b.ID, err)
 		}
 		for i, subject := range c.Subjects {

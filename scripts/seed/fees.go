@@ -4,9 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"go.mongodb.org/mongo-driver/bson"
-	"go.mongodb.org/mongo-driver/mongo/options"
-
 	"github.com/edugrid/edugrid/functions/all"
 	"github.com/edugrid/edugrid/functions/fees"
 	"github.com/edugrid/edugrid/functions/students"
@@ -30,14 +27,9 @@ func seedFees(tctx context.Context, svcs *all.Services) error {
 	if err != nil {
 		return fmt.Errorf("seed fee plan: %w", err)
 	}
-	cur, err := store.Database(tctx).Collection(students.EnrolmentsCollection).Find(tctx,
-		bson.M{"status": string(students.EnrolmentActive)}, options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}))
+	es, err := students.ActiveEnrolments(tctx, store.Database(tctx))
 	if err != nil {
-		return fmt.Errorf("seed fees: enrolments: %w", err)
-	}
-	var es []students.Enrolment
-	if err := cur.All(tctx, &es); err != nil {
-		return fmt.Errorf("seed fees: enrolments: %w", err)
+		return fmt.Errorf("seed fees: %w", err)
 	}
 	for i, e := range es {
 		plan := quarterly.ID

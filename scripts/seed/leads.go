@@ -4,10 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
-
-	"go.mongodb.org/mongo-driver/bson"
-	"go.mongodb.org/mongo-driver/mongo/options"
 
 	"github.com/edugrid/edugrid/functions/academic"
 	"github.com/edugrid/edugrid/functions/all"
@@ -16,6 +14,7 @@ import (
 	"github.com/edugrid/edugrid/functions/users"
 	"github.com/edugrid/edugrid/shared/account"
 	"github.com/edugrid/edugrid/shared/app"
+	"github.com/edugrid/edugrid/shared/httpapi"
 	"github.com/edugrid/edugrid/shared/id"
 	"github.com/edugrid/edugrid/shared/store"
 )
@@ -52,26 +51,35 @@ func seedLeads(tctx context.Context, a *app.App, password string, main, north *u
 	if err != nil {
 		return fmt.Errorf("seed leads: counsellor: %w", err)
 	}
-	var course academic.Course
-	if err := db.Collection(academic.CoursesCollection).FindOne(tctx, bson.M{"code": "JEE-2027"}).Decode(&course); err != nil {
-		return fmt.Errorf("seed leads: course: %w", err)
+	course, err := academic.FindCourseByCode(tctx, db, "JEE-2027")
+	if err != nil {
+		return fmt.Errorf("seed leads: %w", err)
 	}
-	var batch academic.Batch
-	if err := db.Collection(academic.BatchesCollection).FindOne(tctx, bson.M{"branch_id": main.ID, "course_id": course.ID},
-		options.FindOne().SetSort(bson.D{{Key: "_id", Value: 1}})).Decode(&batch); err != nil {
-		return fmt.Errorf("seed leads: batch: %w", err)
+	batches, err := academic.FindBatches(tctx, db)
+	if err != nil {
+		return fmt.Errorf("seed leads: %w", err)
 	}
-	var plan fees.Plan
-	if err := db.Collection(fees.PlansCollection).FindOne(tctx, bson.M{"active": true},
-		options.FindOne().SetSort(bson.D{{Key: "_id", Value: 1}})).Decode(&plan); err != nil {
-		return fmt.Errorf("seed leads: fee plan: %w", err)
+	i := slices.IndexFunc(batches, func(b academic.Batch) bool { return b.BranchID == main.ID && b.CourseID == course.ID })
+	if i < 0 {
+		return fmt.Errorf("seed leads: no %s batch in branch %s", course.Code, main.ID)
 	}
+	batch := batches[i]
 	// Converted leads become students, whose accounts take the seeded learners' light hashing (students.go).
 	learners := *a
 	learners.Passwords = demoLearnerPasswords
-	svc := all.Build(&learners, all.Options{}).Leads
+	svcs := all.Build(&learners, all.Options{})
+	svc := svcs.Leads
+	plans, err := svcs.Fees.ListPlans(tctx, httpapi.PageRequest{Limit: httpapi.MaxLimit})
+	if err != nil {
+		return fmt.Errorf("seed leads: %w", err)
+	}
+	p := slices.IndexFunc(plans.Items, func(pl fees.Plan) bool { return pl.Active })
+	if p < 0 {
+		return fmt.Errorf("seed leads: no active fee plan")
+	}
+	plan := plans.Items[p]
 	now := a.Clock.Now().UTC().Truncate(time.Millisecond)
-	var followUps []any
+	var followUps []leads.FollowUp
 	converted := 0
 	// One transaction for the whole funnel: on the local stack every commit rewrites the database file.
 	seeded := 0
@@ -141,8 +149,8 @@ func seedLeads(tctx context.Context, a *app.App, password string, main, north *u
 				i++
 			}
 		}
-		if _, err := db.Collection(leads.FollowUpsCollection).InsertMany(tc, followUps); err != nil {
-			return fmt.Errorf("seed follow-ups: %w", err)
+		if err := leads.ImportFollowUps(tc, db, followUps); err != nil {
+			return fmt.Errorf("seed: %w", err)
 		}
 		seeded = i
 		return nil

@@ -8,9 +8,6 @@ import (
 	"math"
 	"time"
 
-	"go.mongodb.org/mongo-driver/bson"
-	"go.mongodb.org/mongo-driver/mongo/options"
-
 	"github.com/edugrid/edugrid/functions/academic"
 	"github.com/edugrid/edugrid/functions/all"
 	"github.com/edugrid/edugrid/functions/learning"
@@ -104,13 +101,13 @@ func slug(s string) string {
 // tenant context.
 func seedLearning(tctx context.Context, a *app.App, svcs *all.Services) error {
 	db := store.Database(tctx)
-	var course academic.Course
-	if err := db.Collection(academic.CoursesCollection).FindOne(tctx, bson.M{"code": "JEE-2027"}).Decode(&course); err != nil {
-		return fmt.Errorf("seed learning: course: %w", err)
+	course, err := academic.FindCourseByCode(tctx, db, "JEE-2027")
+	if err != nil {
+		return fmt.Errorf("seed learning: %w", err)
 	}
 	var h *demoHistory
 	var learners int
-	err := store.Tx(tctx, db, func(tc context.Context) error {
+	err = store.Tx(tctx, db, func(tc context.Context) error {
 		lessons, err := seedContent(tc, svcs.Learning, course.ID)
 		if err != nil {
 			return err
@@ -118,30 +115,17 @@ func seedLearning(tctx context.Context, a *app.App, svcs *all.Services) error {
 		t := tenant.FromContext(tc)
 		now := a.Clock.Now().UTC().Truncate(time.Millisecond)
 		today := t.Today(now)
-		cur, err := db.Collection(students.EnrolmentsCollection).Find(tc, bson.M{
-			"course_id": course.ID, "from": bson.M{"$lte": today}, "$or": bson.A{bson.M{"to": ""}, bson.M{"to": bson.M{"$gt": today}}},
-		}, options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}))
+		es, err := students.CourseEnrolmentsOn(tc, db, course.ID, today)
 		if err != nil {
-			return fmt.Errorf("seed learning: enrolments: %w", err)
-		}
-		var es []students.Enrolment
-		if err := cur.All(tc, &es); err != nil {
-			return fmt.Errorf("seed learning: enrolments: %w", err)
+			return fmt.Errorf("seed learning: %w", err)
 		}
 		learners = len(es)
 		h = &demoHistory{loc: t.Location(), lessons: lessons, courseID: course.ID}
 		for k, e := range es {
 			h.learner(k, e, now)
 		}
-		for coll, docs := range map[string][]any{
-			learning.InteractionsCollection: h.interactions, learning.AttemptsCollection: h.attempts, learning.ProgressCollection: h.progress,
-		} {
-			if len(docs) == 0 {
-				continue
-			}
-			if _, err := db.Collection(coll).InsertMany(tc, docs); err != nil {
-				return fmt.Errorf("seed learning: %s: %w", coll, err)
-			}
+		if err := learning.ImportHistory(tc, db, h.History); err != nil {
+			return fmt.Errorf("seed learning: %w", err)
 		}
 		return nil
 	})
@@ -149,7 +133,7 @@ func seedLearning(tctx context.Context, a *app.App, svcs *all.Services) error {
 		return err
 	}
 	a.Logger.Info("seeded learning content and learner history", slog.Int("lessons", len(h.lessons)), slog.Int("learners", learners),
-		slog.Int("interactions", len(h.interactions)), slog.Int("quiz_attempts", len(h.attempts)))
+		slog.Int("interactions", len(h.Interactions)), slog.Int("quiz_attempts", len(h.Attempts)))
 	return nil
 }
 
@@ -189,10 +173,10 @@ func seedContent(tc context.Context, svc *learning.Service, courseID string) ([]
 
 // demoHistory builds the learners' documents.
 type demoHistory struct {
-	loc                              *time.Location
-	lessons                          []*learning.Lesson
-	courseID                         string
-	interactions, attempts, progress []any
+	loc      *time.Location
+	lessons  []*learning.Lesson
+	courseID string
+	learning.History
 }
 
 // learner writes the history of the k-th learner: stage k%5 says how far they got (0 never started, 1
@@ -211,7 +195,7 @@ func (h *demoHistory) learner(k int, e students.Enrolment, now time.Time) {
 	record := func(l *learning.Lesson, itemID string, kind learning.InteractionKind, seconds int64, at time.Time, attemptID string) {
 		n++
 		cid := fmt.Sprintf("seed-%s-%03d", e.ID, n)
-		h.interactions = append(h.interactions, learning.Interaction{ID: e.StudentID + ":" + cid, InteractionID: cid, StudentID: e.StudentID,
+		h.Interactions = append(h.Interactions, learning.Interaction{ID: e.StudentID + ":" + cid, InteractionID: cid, StudentID: e.StudentID,
 			CourseID: h.courseID, BatchID: e.BatchID, LessonID: l.ID, ItemID: itemID, Kind: kind, Seconds: seconds, AttemptID: attemptID,
 			At: at, Day: at.In(h.loc).Format(time.DateOnly)})
 		last = at
@@ -227,7 +211,7 @@ func (h *demoHistory) learner(k int, e students.Enrolment, now time.Time) {
 				for try := range demoHash(e.StudentID, l.ID)%uint32(it.Quiz.MaxAttempts) + 1 {
 					at = at.Add(5 * time.Minute)
 					h.attempt(e, l, it, int64(try+1), at)
-					record(l, it.ID, learning.QuizAttempted, 0, at, h.attempts[len(h.attempts)-1].(learning.Attempt).ID)
+					record(l, it.ID, learning.QuizAttempted, 0, at, h.Attempts[len(h.Attempts)-1].ID)
 				}
 			default:
 				seconds := it.DurationSeconds
@@ -251,7 +235,7 @@ func (h *demoHistory) learner(k int, e students.Enrolment, now time.Time) {
 		return
 	}
 	total := int64(len(h.lessons))
-	h.progress = append(h.progress, learning.Progress{ID: e.StudentID + ":" + h.courseID, StudentID: e.StudentID, CourseID: h.courseID,
+	h.Progress = append(h.Progress, learning.Progress{ID: e.StudentID + ":" + h.courseID, StudentID: e.StudentID, CourseID: h.courseID,
 		BatchID: e.BatchID, LessonsCompleted: int64(len(done)), LessonsTotal: total,
 		Percent: math.Round(float64(len(done))*10000/float64(total)) / 100, LastActivityAt: last, CompletedLessons: append([]string{}, done...), UpdatedAt: last})
 }
@@ -281,7 +265,7 @@ func (h *demoHistory) attempt(e students.Enrolment, l *learning.Lesson, it learn
 	if err != nil {
 		panic(fmt.Sprintf("seed learning: grading its own answers: %v", err)) // the seed's own answers always fit
 	}
-	h.attempts = append(h.attempts, learning.Attempt{ID: id.New(), StudentID: e.StudentID, CourseID: h.courseID, BatchID: e.BatchID,
+	h.Attempts = append(h.Attempts, learning.Attempt{ID: id.New(), StudentID: e.StudentID, CourseID: h.courseID, BatchID: e.BatchID,
 		LessonID: l.ID, QuizID: it.ID, Attempt: try, Score: score, MaxScore: maxScore, SubmittedAt: at,
 		Day: at.In(h.loc).Format(time.DateOnly), Answers: graded})
 }

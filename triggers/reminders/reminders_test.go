@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/256dpi/lungo"
-	"go.mongodb.org/mongo-driver/bson"
 
 	"github.com/edugrid/edugrid/functions/fees"
 	"github.com/edugrid/edugrid/functions/students"
@@ -106,10 +105,21 @@ func seedInstalments(t testing.TB, db lungo.IDatabase, n int, due string, rule *
 // seedDue writes one student with one open instalment of 1000 per due date.
 func seedDue(t testing.TB, db lungo.IDatabase, dues []string, rule *tenant.LateFeeRule) []string {
 	t.Helper()
+	return seedDueWith(t, db, dues, rule, nil)
+}
+
+// settled makes a seeded instalment one that was paid in full.
+func settled(in *fees.Instalment) {
+	in.Status, in.Paid, in.Outstanding = fees.InstalmentSettled, in.Amount, 0
+}
+
+// seedDueWith is seedDue with each instalment passed through change (when not nil) before it is written.
+func seedDueWith(t testing.TB, db lungo.IDatabase, dues []string, rule *tenant.LateFeeRule, change func(*fees.Instalment)) []string {
+	t.Helper()
 	ctx := context.Background()
 	n := len(dues)
-	sts := make([]any, n)
-	is := make([]any, n)
+	sts := make([]students.Student, n)
+	is := make([]fees.Instalment, n)
 	ids := make([]string, n)
 	now := apptest.Start
 	for k := range n {
@@ -118,13 +128,16 @@ func seedDue(t testing.TB, db lungo.IDatabase, dues []string, rule *tenant.LateF
 		sts[k] = st
 		in := fees.Instalment{ID: id.New(), AssignmentID: id.New(), StudentID: st.ID, Seq: 1, DueDate: dues[k], Weight: 1, Currency: "INR",
 			Amount: 1000, Outstanding: 1000, Status: fees.InstalmentOpen, LateFeeRule: rule, LateFeeKeys: []string{}, CreatedAt: now, UpdatedAt: now}
+		if change != nil {
+			change(&in)
+		}
 		is[k] = in
 		ids[k] = in.ID
 	}
-	if _, err := db.Collection(students.StudentsCollection).InsertMany(ctx, sts); err != nil {
+	if err := students.ImportStudents(ctx, db, sts); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Collection(fees.InstalmentsCollection).InsertMany(ctx, is); err != nil {
+	if err := fees.ImportInstalments(ctx, db, is); err != nil {
 		t.Fatal(err)
 	}
 	return ids
@@ -143,16 +156,12 @@ func TestRunSendsEachReminderOnceAndAppliesLateFeesOnce(t *testing.T) {
 		t.Fatalf("settings: %d %s", rec.Code, rec.Body)
 	}
 	_, db := tenantDB(t, env, "alpha")
-	dueToday := seedInstalments(t, db, 3, today, nil)
+	dueToday := seedInstalments(t, db, 2, today, nil)
 	inThreeDays := seedInstalments(t, db, 2, "2026-06-04", nil)
 	overdue := seedInstalments(t, db, 2, "2026-05-25", nil) // 7 days overdue: stage overdue-7 and a late fee
 	seedInstalments(t, db, 2, "2026-06-20", nil)            // not yet in any stage
 	seedInstalments(t, db, 1, "2026-01-01", nil)            // overdue long ago: outside the catch-up window
-	// A settled instalment due today gets nothing.
-	if _, err := db.Collection(fees.InstalmentsCollection).UpdateOne(context.Background(), bson.M{"_id": dueToday[2]},
-		bson.M{"$set": bson.M{"status": fees.InstalmentSettled, "paid": int64(1000), "outstanding": int64(0)}}); err != nil {
-		t.Fatal(err)
-	}
+	seedDueWith(t, db, []string{today}, nil, settled)       // a settled instalment due today gets nothing
 
 	pub := newPublisher()
 	rep, err := runner(env, pub).Run(context.Background())
@@ -176,8 +185,8 @@ func TestRunSendsEachReminderOnceAndAppliesLateFeesOnce(t *testing.T) {
 	if rep.LateFees != 3 {
 		t.Fatalf("late fees %d, want 3", rep.LateFees)
 	}
-	var in fees.Instalment
-	if err := db.Collection(fees.InstalmentsCollection).FindOne(context.Background(), bson.M{"_id": overdue[0]}).Decode(&in); err != nil {
+	in, err := fees.InstalmentByID(context.Background(), db, overdue[0])
+	if err != nil {
 		t.Fatal(err)
 	}
 	if in.LateFee != 500 || in.Outstanding != 1500 {
@@ -335,8 +344,8 @@ func TestPerDayLateFeeAccruesOncePerDayUpToItsCap(t *testing.T) {
 	ids := seedInstalments(t, db, 1, "2026-05-25", rule) // 7 days overdue today, 5 past the grace days
 	lateFee := func() int64 {
 		t.Helper()
-		var in fees.Instalment
-		if err := db.Collection(fees.InstalmentsCollection).FindOne(context.Background(), bson.M{"_id": ids[0]}).Decode(&in); err != nil {
+		in, err := fees.InstalmentByID(context.Background(), db, ids[0])
+		if err != nil {
 			t.Fatal(err)
 		}
 		if in.Outstanding != in.Amount+in.LateFee {

@@ -1,0 +1,6 @@
+package attendance
+
+// The area's collections, for this package's external tests only: other packages go through the Go API.
+const (
+	SheetsCollection = sheetsCollection
+)
