@@ -451,7 +451,7 @@ func (r *Relay) event(stream lungo.IChangeStream, token bson.Raw) (ev *events.Ev
 	}
 	ev = &events.Event{
 		V: events.Version, ID: events.IDFromToken(token), Tenant: slug, Collection: c.NS.Coll, Op: op,
-		DocumentID: documentID(c.Key.ID), Time: events.ClusterTime{T: c.Time.T, I: c.Time.I},
+		DocumentID: documentID(c.Key.ID), Time: events.ClusterTime{T: c.Time.T, I: c.Time.I}, Position: position(token),
 	}
 	if op != events.Delete && len(c.FullDocument) > 0 {
 		if ev.Document, err = redactedJSON(c.FullDocument); err != nil {
@@ -471,6 +471,25 @@ func (r *Relay) event(stream lungo.IChangeStream, token bson.Raw) (ev *events.Ev
 		}
 	}
 	return ev, false, nil
+}
+
+// position returns the event position of a resume token: MongoDB's token is a hex KeyString (_data) that
+// starts with the cluster time and then orders the events within it (a transaction's writes by their
+// index), and its byte order is the stream's order; the embedded engine's token is the cluster time
+// alone ({ts}), rendered in the same form. Any other token gives no position, which orders by cluster
+// time alone.
+func position(token bson.Raw) string {
+	if s, ok := token.Lookup("_data").StringValueOK(); ok {
+		s = strings.ToUpper(s)
+		if len(s)%2 == 0 && len(s) <= events.MaxPosition && strings.Trim(s, "0123456789ABCDEF") == "" {
+			return s
+		}
+		return ""
+	}
+	if t, i, ok := token.Lookup("ts").TimestampOK(); ok {
+		return events.PositionFromTimestamp(events.ClusterTime{T: t, I: i})
+	}
+	return ""
 }
 
 // documentID renders a document key as the event's document id.

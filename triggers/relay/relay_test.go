@@ -189,6 +189,9 @@ func TestPublishesFilteredRedactedEvents(t *testing.T) {
 			t.Fatalf("cluster times not increasing: %v then %v", last, ev.Time)
 		}
 		last = ev.Time
+		if want := events.PositionFromTimestamp(ev.Time); ev.Position != want {
+			t.Fatalf("event %d position %q, want %q (the embedded engine's token is its cluster time)", i, ev.Position, want)
+		}
 		for _, secret := range []string{"password", "argon2", "token", "api_key"} {
 			if strings.Contains(m.raw, secret) {
 				t.Fatalf("event %d leaks %q: %s", i, secret, m.raw)

@@ -49,7 +49,7 @@ func TestEncodeRow(t *testing.T) {
 	}
 	changed := time.Date(2026, 6, 2, 10, 30, 0, 123000, time.UTC)
 	day := time.Date(2026, 6, 2, 0, 0, 0, 0, time.UTC)
-	row := warehouse.Row{"acme", "s1", int64(42), false, changed, "b1", "br1", day, int64(3), nil, int64(1), int64(0)}
+	row := warehouse.Row{"acme", "s1", int64(42), false, changed, "b1", "br1", day, int64(3), nil, int64(1), int64(0), "8201"}
 	b, err := bigquery.EncodeRow(desc, tbl, row)
 	if err != nil {
 		t.Fatal(err)
@@ -59,7 +59,7 @@ func TestEncodeRow(t *testing.T) {
 		t.Fatal(err)
 	}
 	get := func(name string) protoreflect.Value { return m.Get(desc.Fields().ByName(protoreflect.Name(name))) }
-	if get("tenant").String() != "acme" || get("version").Int() != 42 || get("deleted").Bool() {
+	if get("tenant").String() != "acme" || get("version").Int() != 42 || get("deleted").Bool() || get("event_position").String() != "8201" {
 		t.Fatalf("common columns wrong: %v", m)
 	}
 	if get("changed_at").Int() != changed.UnixMicro() {
