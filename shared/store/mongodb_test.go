@@ -4,24 +4,34 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"go.mongodb.org/mongo-driver/mongo/readconcern"
 )
 
-// A cluster URI gets majority writes with journaling, and is refused when it weakens the write or read
-// concern.
+// A cluster URI gets majority writes with journaling and the serverless pool defaults wherever it sets
+// nothing, keeps what it sets itself, and is refused when it weakens the write or read concern.
 func TestMongoOptions(t *testing.T) {
 	const base = "mongodb://u:secret@db1.example:27017,db2.example:27017/?replicaSet=rs0"
 	for _, c := range []struct {
 		name, query string
 		refused     string // a phrase of the refusal; "" when accepted
+		pool        uint64
+		idle        time.Duration
+		selection   time.Duration
+		connect     time.Duration
+		timeout     *time.Duration // nil: no client timeout
 		w           any
 	}{
-		{name: "defaults", w: "majority"},
-		{name: "w=majority", query: "&w=majority", w: "majority"},
-		{name: "w=3 is stronger", query: "&w=3", w: 3},
-		{name: "journal=true", query: "&journal=true", w: "majority"},
-		{name: "readConcernLevel=majority", query: "&readConcernLevel=majority", w: "majority"},
+		{name: "defaults", pool: 10, idle: time.Minute, selection: 5 * time.Second, connect: 5 * time.Second, timeout: ptr(30 * time.Second), w: "majority"},
+		{name: "own pool and timeouts", query: "&maxPoolSize=3&maxIdleTimeMS=1000&serverSelectionTimeoutMS=2000&connectTimeoutMS=1500&timeoutMS=9000",
+			pool: 3, idle: time.Second, selection: 2 * time.Second, connect: 1500 * time.Millisecond, timeout: ptr(9 * time.Second), w: "majority"},
+		{name: "w=majority", query: "&w=majority", pool: 10, idle: time.Minute, selection: 5 * time.Second, connect: 5 * time.Second, timeout: ptr(30 * time.Second), w: "majority"},
+		{name: "w=3 is stronger", query: "&w=3", pool: 10, idle: time.Minute, selection: 5 * time.Second, connect: 5 * time.Second, timeout: ptr(30 * time.Second), w: 3},
+		{name: "journal=true", query: "&journal=true", pool: 10, idle: time.Minute, selection: 5 * time.Second, connect: 5 * time.Second, timeout: ptr(30 * time.Second), w: "majority"},
+		{name: "wtimeout keeps no client timeout", query: "&w=majority&wtimeoutMS=5000", pool: 10, idle: time.Minute, selection: 5 * time.Second, connect: 5 * time.Second, w: "majority"},
+		{name: "socket timeout keeps no client timeout", query: "&socketTimeoutMS=5000", pool: 10, idle: time.Minute, selection: 5 * time.Second, connect: 5 * time.Second, w: "majority"},
+		{name: "readConcernLevel=majority", query: "&readConcernLevel=majority", pool: 10, idle: time.Minute, selection: 5 * time.Second, connect: 5 * time.Second, timeout: ptr(30 * time.Second), w: "majority"},
 		{name: "w=1", query: "&w=1", refused: "w=1"},
 		{name: "w=0", query: "&w=0", refused: "w=0"},
 		{name: "journal=false", query: "&journal=false", refused: "journal=false"},
@@ -42,6 +52,16 @@ func TestMongoOptions(t *testing.T) {
 			}
 			if err != nil {
 				t.Fatal(err)
+			}
+			if *opts.MaxPoolSize != c.pool || *opts.MaxConnIdleTime != c.idle || *opts.ServerSelectionTimeout != c.selection || *opts.ConnectTimeout != c.connect {
+				t.Errorf("pool %d, idle %v, selection %v, connect %v; want %d, %v, %v, %v",
+					*opts.MaxPoolSize, *opts.MaxConnIdleTime, *opts.ServerSelectionTimeout, *opts.ConnectTimeout, c.pool, c.idle, c.selection, c.connect)
+			}
+			switch {
+			case c.timeout == nil && opts.Timeout != nil:
+				t.Errorf("client timeout %v, want none", *opts.Timeout)
+			case c.timeout != nil && (opts.Timeout == nil || *opts.Timeout != *c.timeout):
+				t.Errorf("client timeout %v, want %v", opts.Timeout, *c.timeout)
 			}
 			wc := opts.WriteConcern
 			if wc == nil || wc.W != c.w || wc.Journal == nil || !*wc.Journal {
