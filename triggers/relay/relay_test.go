@@ -15,6 +15,7 @@ import (
 	"github.com/256dpi/lungo"
 	"go.mongodb.org/mongo-driver/bson"
 
+	"github.com/edugrid/edugrid/shared/clock"
 	"github.com/edugrid/edugrid/shared/events"
 	"github.com/edugrid/edugrid/shared/store"
 	"github.com/edugrid/edugrid/shared/tenant"
@@ -433,5 +434,46 @@ func TestEveryFailedKeyIsResumed(t *testing.T) {
 	defer pub.mu.Unlock()
 	if pub.pausedFailures != 0 {
 		t.Fatalf("%d publishes failed on a key left paused; every failed key should have been resumed", pub.pausedFailures)
+	}
+}
+
+// A relay host whose clock runs an hour ahead of the cluster cannot let a snapshot beat the changes
+// that follow it: the snapshot carries the cluster's time, so a change made after the backfill is the
+// newer version, and the snapshot is still newer than the change made before it.
+func TestBackfillUsesTheClusterTime(t *testing.T) {
+	ctx := context.Background()
+	c := newCluster(t)
+	branches := c.db("acme").Collection("branches")
+	if _, err := branches.InsertOne(ctx, bson.M{"_id": "b1", "name": "before"}); err != nil {
+		t.Fatal(err)
+	}
+	pub := newPub()
+	r := relay.New(relay.Config{
+		Cluster: "default", Client: c.client, Platform: c.platform, Publisher: pub, Collections: []string{"branches"},
+		Clock:  clock.NewManual(time.Now().Add(time.Hour)), // the host's clock, an hour ahead
+		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), CheckpointEvery: 10 * time.Millisecond,
+	})
+	start(t, r)
+	waitReady(t, r)
+	if _, err := branches.UpdateOne(ctx, bson.M{"_id": "b1"}, bson.M{"$set": bson.M{"name": "old change"}}); err != nil {
+		t.Fatal(err)
+	}
+	older := pub.waitFor(t, 1)[0].ev
+	if _, err := r.Backfill(ctx, "acme"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := branches.UpdateOne(ctx, bson.M{"_id": "b1"}, bson.M{"$set": bson.M{"name": "after"}}); err != nil {
+		t.Fatal(err)
+	}
+	msgs := pub.waitFor(t, 3)
+	snap, after := msgs[1].ev, msgs[2].ev
+	if snap.Op != events.Snapshot || after.Op != events.Update {
+		t.Fatalf("published %v then %v, want a snapshot then the update", snap.Op, after.Op)
+	}
+	if !after.After(snap) {
+		t.Errorf("the change after the backfill (%v) does not beat the snapshot (%v): the snapshot used the host's clock", after.Time, snap.Time)
+	}
+	if !snap.After(older) {
+		t.Errorf("the snapshot (%v) does not beat the change before it (%v)", snap.Time, older.Time)
 	}
 }
