@@ -28,10 +28,11 @@ type BackfillRequest struct {
 	Events      int64      `bson:"events,omitempty"`
 }
 
-// recoverHistoryLost handles a checkpoint the cluster no longer has history for: it records a backfill
-// for every tenant database on the cluster (any of them may have changed in the lost stretch), clears
-// the checkpoint so the next stream starts from now, and starts the backfills in the background.
-func (r *Relay) recoverHistoryLost(ctx context.Context) error {
+// recoverHistoryLost handles a checkpoint the cluster no longer has history for, or one of another
+// cluster (reason says which): it records a backfill for every tenant database on the cluster (any of
+// them may have changed in the lost stretch), clears the checkpoint so the next stream starts from now,
+// and starts the backfills in the background.
+func (r *Relay) recoverHistoryLost(ctx context.Context, reason string) error {
 	names, err := r.cfg.Client.ListDatabaseNames(ctx, bson.M{})
 	if err != nil {
 		return fmt.Errorf("list tenant databases of %s: %w", r.cfg.Cluster, err)
@@ -45,7 +46,7 @@ func (r *Relay) recoverHistoryLost(ctx context.Context) error {
 		}
 		tenants = append(tenants, slug)
 		_, err := r.cfg.Platform.Collection(BackfillsCollection).ReplaceOne(ctx, bson.M{"_id": r.cfg.Cluster + "/" + slug},
-			BackfillRequest{ID: r.cfg.Cluster + "/" + slug, Cluster: r.cfg.Cluster, Tenant: slug, Reason: "change stream history lost", RequestedAt: now},
+			BackfillRequest{ID: r.cfg.Cluster + "/" + slug, Cluster: r.cfg.Cluster, Tenant: slug, Reason: reason, RequestedAt: now},
 			options.Replace().SetUpsert(true))
 		if err != nil {
 			return fmt.Errorf("record backfill of %s: %w", slug, err)
@@ -55,7 +56,7 @@ func (r *Relay) recoverHistoryLost(ctx context.Context) error {
 	if err := r.saveCheckpoint(ctx, nil); err != nil {
 		return err
 	}
-	r.cfg.Logger.Warn("relay: change stream history lost; starting from now and backfilling",
+	r.cfg.Logger.Warn("relay: "+reason+"; starting from now and backfilling",
 		slog.String("cluster", r.cfg.Cluster), slog.Any("tenants", tenants))
 	r.backfills.Add(1)
 	go func() {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -475,5 +476,82 @@ func TestBackfillUsesTheClusterTime(t *testing.T) {
 	}
 	if !snap.After(older) {
 		t.Errorf("the snapshot (%v) does not beat the change before it (%v)", snap.Time, older.Time)
+	}
+}
+
+// tokenAfter returns a resume token of this cluster positioned after a write of a document it makes.
+func (c cluster) tokenAfter(t *testing.T) bson.Raw {
+	t.Helper()
+	ctx := context.Background()
+	stream, err := c.client.Watch(ctx, []bson.M{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = stream.Close(ctx) }()
+	if _, err := c.db("acme").Collection("branches").InsertOne(ctx, bson.M{"_id": "b-first"}); err != nil {
+		t.Fatal(err)
+	}
+	if !stream.Next(ctx) {
+		t.Fatalf("no change: %v", stream.Err())
+	}
+	return slices.Clone(stream.ResumeToken())
+}
+
+// A checkpoint is tied to the cluster it was saved on: one saved on another cluster under the same
+// name is refused even though its token would resume here, and the relay backfills instead of
+// replaying; a checkpoint from before identities were recorded is trusted and then annotated.
+func TestCheckpointOfAnotherClusterIsRefused(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		name       string
+		clusterID  string // in the stored checkpoint
+		wantReplay bool
+	}{
+		{"foreign", "0123456789abcdef01234567", false},
+		{"from before identities", "", true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cl := newCluster(t)
+			token := cl.tokenAfter(t)
+			if _, err := cl.db("acme").Collection("branches").InsertOne(ctx, bson.M{"_id": "b-missed"}); err != nil {
+				t.Fatal(err)
+			}
+			cp := bson.M{"_id": "default", "token": []byte(token)}
+			if c.clusterID != "" {
+				cp["cluster_id"] = c.clusterID
+			}
+			if _, err := cl.platform.Collection(relay.CheckpointsCollection).InsertOne(ctx, cp); err != nil {
+				t.Fatal(err)
+			}
+			pub := newPub()
+			r := cl.relay(pub)
+			stop := start(t, r)
+			if c.wantReplay {
+				if m := pub.waitFor(t, 1)[0]; m.ev.Op != events.Insert || m.ev.DocumentID != "b-missed" {
+					t.Fatalf("published %s of %s, want the missed insert replayed from the token", m.ev.Op, m.ev.DocumentID)
+				}
+			} else {
+				for _, m := range pub.waitFor(t, 2) {
+					if m.ev.Op != events.Snapshot {
+						t.Fatalf("published %s of %s, want only snapshots (the foreign token replayed?)", m.ev.Op, m.ev.DocumentID)
+					}
+				}
+				var req relay.BackfillRequest
+				if err := cl.platform.Collection(relay.BackfillsCollection).FindOne(ctx, bson.M{"_id": "default/acme"}).Decode(&req); err != nil || req.Reason != "checkpoint from another cluster" {
+					t.Fatalf("backfill request %+v, %v", req, err)
+				}
+			}
+			stop()
+			var id, saved struct {
+				ID        string `bson:"id"`
+				ClusterID string `bson:"cluster_id"`
+			}
+			if err := cl.client.Database(relay.IdentityDatabase).Collection(relay.IdentityCollection).FindOne(ctx, bson.M{}).Decode(&id); err != nil || id.ID == "" {
+				t.Fatalf("cluster identity %+v, %v", id, err)
+			}
+			if err := cl.platform.Collection(relay.CheckpointsCollection).FindOne(ctx, bson.M{"_id": "default"}).Decode(&saved); err != nil || saved.ClusterID != id.ID {
+				t.Fatalf("checkpoint carries cluster id %q, want %q (%v)", saved.ClusterID, id.ID, err)
+			}
+		})
 	}
 }
