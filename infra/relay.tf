@@ -101,5 +101,7 @@ resource "google_cloud_run_v2_service" "relay" {
     }
   }
 
-  depends_on = [google_secret_manager_secret_iam_member.relay_access, google_pubsub_topic_iam_member.relay_publisher]
+  # After ingest: ingest decodes events strictly, so a release whose events carry a new field must reach
+  # ingest before the relay sends it (an old ingest would acknowledge such events as undecodable).
+  depends_on = [google_secret_manager_secret_iam_member.relay_access, google_pubsub_topic_iam_member.relay_publisher, google_cloudfunctions2_function.ingest]
 }

@@ -130,6 +130,8 @@ func TestEnginesAgree(t *testing.T) {
 		if problems := compareTables(ctx, duck, big); len(problems) > 0 {
 			t.Fatalf("after one delivery, the engines' tables differ:\n%s", strings.Join(problems, "\n"))
 		}
+		lastWriteOfATransactionWins(t, duck)
+		lastWriteOfATransactionWins(t, big)
 	})
 
 	// A quarter of the events, twice each, shuffled: the emulator runs the current-state window over
@@ -189,6 +191,8 @@ func TestHarnessCatchesDifferences(t *testing.T) {
 	if problems := compareTables(ctx, a, b); len(problems) > 0 {
 		t.Fatalf("identical data differs:\n%s", strings.Join(problems, "\n"))
 	}
+	lastWriteOfATransactionWins(t, a)
+	lastWriteOfATransactionWins(t, b)
 	env := apptest.New(t)
 	problems, n := compareReports(ctx, env, a, b)
 	if len(problems) > 0 || n == 0 {
@@ -277,4 +281,19 @@ func (r refusing) Query(ctx context.Context, q *warehouse.Query) ([]warehouse.Ro
 		return nil, fmt.Errorf("query: %w", errors.New("Syntax error: Function not found: date_trunc_duckdb"))
 	}
 	return r.Warehouse.Query(ctx, q)
+}
+
+// lastWriteOfATransactionWins checks the data set's batch renamed twice in one transaction (one cluster
+// time, delivered newest first): the engine shows its second name only.
+func lastWriteOfATransactionWins(t *testing.T, e *engine) {
+	t.Helper()
+	q := warehouse.MustQuery(conformance.Tenants[0], "SELECT name, capacity FROM batches WHERE name LIKE @prefix", warehouse.Batches).
+		With("prefix", "Evening NEET%")
+	rows, err := e.Warehouse.Query(context.Background(), q)
+	if err != nil {
+		t.Fatalf("%s: %v", e.name, err)
+	}
+	if len(rows) != 1 || rows[0][0] != "Evening NEET" || rows[0][1] != int64(35) {
+		t.Fatalf("%s: the batch a transaction renamed twice reads %v, want its second write (Evening NEET, 35)", e.name, rows)
+	}
 }

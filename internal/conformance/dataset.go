@@ -12,7 +12,9 @@ package conformance
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/edugrid/edugrid/shared/events"
@@ -84,15 +86,27 @@ func (g *gen) id(kind byte) string {
 }
 
 func (g *gen) emit(op events.Op, coll, id string, doc map[string]any) {
+	g.tick()
+	g.evs = append(g.evs, g.event(op, coll, id, doc, ""))
+}
+
+// tick advances the cluster time to the next write's.
+func (g *gen) tick() {
 	if g.seen == nil {
 		g.seen = map[string]bool{}
 		g.clock = uint32(time.Date(2026, 1, 1, 6, 0, 0, 0, time.UTC).Unix())
 	}
-	g.seen[coll] = true
 	g.seq++
 	g.clock += 1 + uint32(g.rng.IntN(3))
-	e := &events.Event{V: events.Version, ID: events.IDFromToken(fmt.Appendf(nil, "%s/%d", g.tenant, g.seq)), Tenant: g.tenant,
-		Collection: coll, Op: op, DocumentID: id, Time: events.ClusterTime{T: g.clock, I: g.seq & 0xffff}}
+}
+
+// event makes one event at the current cluster time; within names its place in a transaction (hex
+// digits appended to the position), "" outside one.
+func (g *gen) event(op events.Op, coll, id string, doc map[string]any, within string) *events.Event {
+	g.seen[coll] = true
+	at := events.ClusterTime{T: g.clock, I: g.seq & 0xffff}
+	e := &events.Event{V: events.Version, ID: events.IDFromToken(fmt.Appendf(nil, "%s/%d/%s", g.tenant, g.seq, within)), Tenant: g.tenant,
+		Collection: coll, Op: op, DocumentID: id, Time: at, Position: events.PositionFromTimestamp(at) + within}
 	if doc != nil {
 		b, err := json.Marshal(doc)
 		if err != nil {
@@ -103,7 +117,29 @@ func (g *gen) emit(op events.Op, coll, id string, doc map[string]any) {
 	if op == events.Update {
 		e.Updated = json.RawMessage(`{"updated_at":1}`)
 	}
-	g.evs = append(g.evs, e)
+	return e
+}
+
+// write is one write of a transaction (txn).
+type write struct {
+	op       events.Op
+	coll, id string
+	doc      map[string]any // marshalled when txn is called
+}
+
+// txn emits the writes of one MongoDB transaction: they share one cluster time and differ only in their
+// position, which grows in write order (as the resume token's transaction index does). newestFirst
+// delivers them in the opposite order, as Pub/Sub may; either way the last write must win.
+func (g *gen) txn(newestFirst bool, ws ...write) {
+	g.tick()
+	evs := make([]*events.Event, len(ws))
+	for i, w := range ws {
+		evs[i] = g.event(w.op, w.coll, w.id, w.doc, fmt.Sprintf("2B%02X", 2*i))
+	}
+	if newestFirst {
+		slices.Reverse(evs)
+	}
+	g.evs = append(g.evs, evs...)
 }
 
 func date(t time.Time) map[string]any {
@@ -151,6 +187,14 @@ func (g *gen) org() {
 	// A batch renamed, and one deleted: the attendance report names batches through a join.
 	g.emit(events.Update, "batches", g.batches[0].id, map[string]any{"course_id": g.batches[0].course, "branch_id": g.batches[0].branch, "name": "Morning JEE", "capacity": 40})
 	g.batches[0].name = "Morning JEE"
+	// One transaction renames a batch twice (one cluster time), delivered newest first: the second name
+	// must win on both engines.
+	b1 := g.batches[1]
+	first := map[string]any{"course_id": b1.course, "branch_id": b1.branch, "name": "Evening NEET (draft)", "capacity": 30}
+	second := maps.Clone(first)
+	second["name"], second["capacity"] = "Evening NEET", 35
+	g.txn(true, write{events.Update, "batches", b1.id, first}, write{events.Update, "batches", b1.id, second})
+	g.batches[1].name = "Evening NEET"
 	last := g.batches[len(g.batches)-1]
 	g.emit(events.Delete, "batches", last.id, nil)
 }
@@ -255,6 +299,11 @@ func (g *gen) attendance() {
 				g.emit(events.Update, "attendance_sheets", sheet, doc)
 			case 3:
 				g.emit(events.Delete, "attendance_sheets", sheet, nil)
+			case 4: // corrected twice in one transaction: its second marks are the live ones
+				first := maps.Clone(doc)
+				first["marks"] = marks()
+				doc["marks"] = marks()[:max(1, len(roster)-1)]
+				g.txn(s%2 == 0, write{events.Update, "attendance_sheets", sheet, first}, write{events.Update, "attendance_sheets", sheet, doc})
 			}
 		}
 	}

@@ -49,9 +49,9 @@ func cohortWarehouse(t *testing.T, a, b string) *duckdb.Warehouse {
 		}
 		return v
 	}
-	// tenant, id, version, deleted, changed_at, student, batch, branch, course, from_date, to_date, status
+	// tenant, id, version, deleted, changed_at, student, batch, branch, course, from_date, to_date, status, event_position
 	enr := func(tenant, id string, version int64, deleted bool, student, branch, from, to, status string) warehouse.Upsert {
-		return warehouse.Upsert{Table: warehouse.Enrolments, Row: warehouse.Row{tenant, id, version, deleted, at, student, "b1", branch, "c1", d(from), d(to), status}}
+		return warehouse.Upsert{Table: warehouse.Enrolments, Row: warehouse.Row{tenant, id, version, deleted, at, student, "b1", branch, "c1", d(from), d(to), status, ""}}
 	}
 	batch := warehouse.Batch{Upserts: []warehouse.Upsert{
 		enr("acme", "e1", 1, false, "s1", a, "2026-01-05", "2026-02-10", "transferred"), // s1: January cohort,

@@ -74,10 +74,10 @@ func feeWarehouse(t *testing.T) *duckdb.Warehouse {
 			status = "settled"
 		}
 		return warehouse.Upsert{Table: warehouse.FeeInstalments, Row: warehouse.Row{tenant, id, version, deleted, at, "s1", "b1", branch, d(due), "INR",
-			amount, lateFee, paid, waived, out, status}}
+			amount, lateFee, paid, waived, out, status, ""}}
 	}
 	pay := func(tenant, id, branch, paidOn string, amount, refunded int64) warehouse.Upsert {
-		return warehouse.Upsert{Table: warehouse.FeePayments, Row: warehouse.Row{tenant, id, int64(1), false, at, "s1", branch, d(paidOn), "INR", amount, refunded, "cash"}}
+		return warehouse.Upsert{Table: warehouse.FeePayments, Row: warehouse.Row{tenant, id, int64(1), false, at, "s1", branch, d(paidOn), "INR", amount, refunded, "cash", ""}}
 	}
 	b := warehouse.Batch{Upserts: []warehouse.Upsert{
 		inst("acme", "i1", 1, false, feeBranchA, "2026-01-10", 10000, 0, 10000, 0), // settled, due in January

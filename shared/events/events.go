@@ -7,8 +7,8 @@
 //
 // Events are delivered at least once and in no particular order. Two facts make that harmless: the event
 // ID is derived from the change stream's resume token, so a redelivered or re-published event has the ID
-// it had the first time; and the cluster time (seconds, increment) orders the versions of one document, so
-// a consumer keeps the version with the highest cluster time whatever arrives last.
+// it had the first time; and the cluster time (seconds, increment) with the position within it orders the
+// versions of one document (Event.After), so a consumer keeps the newest version whatever arrives last.
 package events
 
 import (
@@ -48,8 +48,8 @@ func (o Op) Valid() bool {
 	return false
 }
 
-// ClusterTime is the position of a change in its cluster's history: MongoDB's operation time. It orders
-// the versions of a document; a higher one is newer.
+// ClusterTime is when a change happened in its cluster's history: MongoDB's operation time. A higher one
+// is newer; the writes of one transaction share one, which Event.Position then orders.
 type ClusterTime struct {
 	T uint32 `json:"t"` // seconds since the Unix epoch
 	I uint32 `json:"i"` // increment within the second
@@ -57,6 +57,25 @@ type ClusterTime struct {
 
 // Seq packs the cluster time into one integer that sorts the same way, for warehouse columns.
 func (c ClusterTime) Seq() int64 { return int64(c.T)<<32 | int64(c.I) }
+
+// MaxPosition bounds a position's length: a resume token with a document key of MaxDocumentID bytes is
+// well within it.
+const MaxPosition = 4096
+
+// PositionFromTimestamp returns the position of a resume token that holds only a cluster time (the
+// embedded engine's): the form MongoDB's hex KeyString tokens start with (0x82, then the seconds and
+// the increment big-endian), so both engines' positions compare alike.
+func PositionFromTimestamp(t ClusterTime) string { return fmt.Sprintf("82%08X%08X", t.T, t.I) }
+
+// After reports whether e is a newer version of its document than o: a later cluster time, or the same
+// one and a later position. Versions of one document never share both (the same position is the same
+// event), so of two distinct versions exactly one is After the other.
+func (e *Event) After(o *Event) bool {
+	if e.Time != o.Time {
+		return e.Time.Seq() > o.Time.Seq()
+	}
+	return e.Position > o.Position
+}
 
 // Event is one change to one document of one tenant.
 type Event struct {
@@ -69,6 +88,12 @@ type Event struct {
 	Op         Op          `json:"op"`
 	DocumentID string      `json:"document_id"`
 	Time       ClusterTime `json:"cluster_time"`
+	// Position orders events of one cluster time: on MongoDB every write of a transaction shares its
+	// commit's cluster time, and only the resume token tells them apart. It is the token's position
+	// (PositionFromTimestamp or the token's hex _data, upper case), compared as a string and only
+	// between events of one cluster time. A backfill's snapshot has none, so any change at its cluster
+	// time wins over it.
+	Position string `json:"position,omitempty"`
 	// Document is the full document after the change (Extended JSON, relaxed); absent for deletes, and
 	// for updates of a document deleted since.
 	Document json.RawMessage `json:"document,omitempty"`
@@ -96,6 +121,7 @@ func (e *Event) OrderingKey() string { return e.Tenant + "/" + e.Collection + "/
 
 var (
 	idPattern         = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	positionPattern   = regexp.MustCompile(`^(?:[0-9A-F]{2})*$`)
 	slugPattern       = regexp.MustCompile(`^[a-z][a-z0-9-]{2,39}$`)
 	collectionPattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
 )
@@ -120,6 +146,10 @@ func (e *Event) Validate() error {
 		return fmt.Errorf("event %s: document id must be 1 to %d bytes", e.ID, MaxDocumentID)
 	case e.Time.T == 0:
 		return fmt.Errorf("event %s: cluster time missing", e.ID)
+	case len(e.Position) > MaxPosition || !positionPattern.MatchString(e.Position):
+		return fmt.Errorf("event %s: position must be upper-case hex bytes, at most %d digits", e.ID, MaxPosition)
+	case e.Op == Snapshot && e.Position != "":
+		return fmt.Errorf("event %s: a snapshot has no position", e.ID)
 	}
 	hasDoc := len(e.Document) > 0
 	switch e.Op {

@@ -47,6 +47,10 @@ func TestDecodeRefuses(t *testing.T) {
 		"delete with doc":   func(e *events.Event) { e.Op, e.Updated, e.Removed = events.Delete, nil, nil },
 		"fields on replace": func(e *events.Event) { e.Op = events.Replace },
 		"doc not object":    func(e *events.Event) { e.Document = []byte(`[1]`) },
+		"lower-case pos":    func(e *events.Event) { e.Position = "82ab" },
+		"odd position":      func(e *events.Event) { e.Position = "82A" },
+		"long position":     func(e *events.Event) { e.Position = strings.Repeat("AB", events.MaxPosition/2+1) },
+		"snapshot position": func(e *events.Event) { e.Op, e.Updated, e.Removed, e.Position = events.Snapshot, nil, nil, "82" },
 	} {
 		e := valid()
 		mutate(e)
@@ -85,5 +89,39 @@ func TestIDsAndKeys(t *testing.T) {
 		if got != want || ok != (want != "") {
 			t.Errorf("TenantFromDatabase(%q) = %q, %v", db, got, ok)
 		}
+	}
+}
+
+// Versions of one document are ordered by cluster time, then by position: the writes of one MongoDB
+// transaction share a cluster time and differ only in position, and a snapshot (no position) loses to
+// every change of its cluster time.
+func TestAfter(t *testing.T) {
+	at := func(sec, inc uint32, pos string) *events.Event {
+		return &events.Event{Time: events.ClusterTime{T: sec, I: inc}, Position: pos}
+	}
+	for _, c := range []struct {
+		name       string
+		newer, old *events.Event
+	}{
+		{"later second", at(2, 0, ""), at(1, 9, "FF")},
+		{"later increment", at(1, 2, "00"), at(1, 1, "FF")},
+		{"same time, later position", at(1, 1, "8200000001000000012B0204"), at(1, 1, "8200000001000000012B0202")},
+		{"same time, a change beats the snapshot", at(1, 1, events.PositionFromTimestamp(events.ClusterTime{T: 1, I: 1})), at(1, 1, "")},
+	} {
+		if !c.newer.After(c.old) || c.old.After(c.newer) {
+			t.Errorf("%s: After does not put the newer version first", c.name)
+		}
+	}
+	if got := events.PositionFromTimestamp(events.ClusterTime{T: 0x6a1b2c3d, I: 7}); got != "826A1B2C3D00000007" {
+		t.Errorf("PositionFromTimestamp = %s, want MongoDB's KeyString timestamp prefix", got)
+	}
+	e := valid()
+	e.Position = "826A1B2C3D00000007"
+	b, err := events.Encode(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := events.Decode(b); err != nil || got.Position != e.Position {
+		t.Fatalf("position round trip = %+v, %v", got, err)
 	}
 }

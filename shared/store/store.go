@@ -23,7 +23,6 @@ import (
 	"time"
 
 	"github.com/256dpi/lungo"
-	"go.mongodb.org/mongo-driver/mongo/options"
 	"go.mongodb.org/mongo-driver/mongo/readpref"
 )
 
@@ -43,15 +42,16 @@ func NewDialer() *Dialer {
 }
 
 // Dial returns a connected client for uri. For MongoDB URIs it connects and pings, so a dead cluster is
-// reported here rather than on the first query. Errors name the engine but never the URI, which may hold
-// credentials.
+// reported here rather than on the first query; writes are acknowledged by a majority and journaled, the
+// pool and timeouts have serverless defaults the URI's own options override (mongoOptions), and a URI
+// that weakens the write or read concern is refused. Errors name the engine but never the URI, which may
+// hold credentials.
 func (d *Dialer) Dial(ctx context.Context, uri string) (lungo.IClient, error) {
 	switch {
 	case strings.HasPrefix(uri, "mongodb://"), strings.HasPrefix(uri, "mongodb+srv://"):
-		opts := options.Client().ApplyURI(uri).SetAppName("edugrid")
-		if opts.Validate() != nil {
-			// The driver's parse errors can quote pieces of the URI, credentials included.
-			return nil, fmt.Errorf("connect to mongodb cluster: the cluster URI is malformed")
+		opts, err := mongoOptions(uri)
+		if err != nil {
+			return nil, fmt.Errorf("connect to mongodb cluster: %w", err)
 		}
 		client, err := lungo.Connect(ctx, opts)
 		if err != nil {

@@ -10,8 +10,9 @@ import (
 
 // Tx runs fn in a multi-document transaction on db's cluster. fn must do all its reads and writes with the
 // context it is given, which carries the session; a returned error aborts the transaction and is returned
-// as is. On MongoDB the driver retries fn on transient transaction errors, so fn must be safe to run again;
-// the embedded engine serialises transactions and never retries.
+// as is. On MongoDB the transaction reads a snapshot and commits with write concern majority, whatever the
+// cluster URI says, and the driver retries fn on transient transaction errors, so fn must be safe to run
+// again; the embedded engine serialises transactions and never retries.
 //
 // Called with a context that already carries a Tx, fn joins that transaction instead of starting another:
 // an operation that is one transaction on its own (create a student, enrol, assign a fee plan) becomes one
@@ -59,7 +60,7 @@ func tx(ctx context.Context, db lungo.IDatabase, fn func(ctx context.Context) er
 		_, err := sc.WithTransaction(sc, func(tc lungo.ISessionContext) (any, error) {
 			fnErr = fn(context.WithValue(tc, txKey{}, true))
 			return nil, fnErr
-		})
+		}, txOptions())
 		return err
 	})
 	if fnErr != nil {

@@ -2,18 +2,18 @@ package warehouse
 
 import "slices"
 
-// current returns a current-state table: the common columns, then cols.
+// current returns a current-state table: the common columns, cols, then the position.
 func current(name, partition string, cluster []string, cols ...Column) *Table {
 	if partition == "" {
 		partition = "changed_at"
 	}
-	return &Table{Name: name, Columns: append(slices.Clone(CommonColumns), cols...), Partition: partition, Cluster: cluster, Current: true}
+	return &Table{Name: name, Columns: append(append(slices.Clone(CommonColumns), cols...), PositionColumn), Partition: partition, Cluster: cluster, Current: true}
 }
 
-// children returns a child table: the child columns, then cols.
+// children returns a child table: the child columns, cols, then the position.
 func children(name, partition string, cluster []string, cols ...Column) *Table {
 	t := current(name, partition, cluster, cols...)
-	t.Columns = append(slices.Clone(ChildColumns), cols...)
+	t.Columns = append(append(slices.Clone(ChildColumns), cols...), PositionColumn)
 	t.Children = true
 	return t
 }

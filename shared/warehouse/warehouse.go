@@ -7,7 +7,8 @@
 //
 // The model: every change lands in the raw Changes table, keyed by event ID, so a redelivered event is
 // stored once. Each analysed collection also has a current-state table keyed by (tenant, id), where the
-// row with the highest version (the event's cluster time) wins, so redelivery and reordering never
+// newest row wins, by version (the event's cluster time) and then position (its place within that cluster
+// time: the writes of one MongoDB transaction share a cluster time), so redelivery and reordering never
 // double-count. A deleted document stays as a tombstone row (deleted = true) so that an older version
 // arriving late cannot resurrect it; queries never see tombstones.
 //
@@ -104,6 +105,12 @@ var CommonColumns = []Column{
 	{"changed_at", Timestamp}, // when the winning change happened (its cluster time's second)
 }
 
+// PositionColumn is the last column of every current-state and child table and of Changes: the event's
+// position within its cluster time (events.Event.Position; "" for a snapshot). Versions are ordered by
+// (version, position), position compared as a string. It comes last, so that adding it to a table
+// made before it existed appends a column (what BigQuery and Terraform change in place).
+var PositionColumn = Column{"event_position", String}
+
 // ChildColumns are the columns every child table starts with, in this order: the common columns, where
 // id identifies the row within the tenant (parent id and the row's own key), then the parent's id.
 var ChildColumns = append(CommonColumns[:len(CommonColumns):len(CommonColumns)], Column{"parent_id", String})
@@ -119,6 +126,7 @@ type Change struct {
 	Op         string
 	DocumentID string
 	Version    int64
+	Position   string
 	ChangedAt  time.Time
 	// Document is the event's full document as JSON text ("" when it has none).
 	Document   string
@@ -130,7 +138,7 @@ var Changes = &Table{
 	Name: "changes",
 	Columns: []Column{
 		{"event_id", String}, {"tenant", String}, {"collection", String}, {"op", String}, {"document_id", String},
-		{"version", Int}, {"changed_at", Timestamp}, {"document", JSON}, {"ingested_at", Timestamp},
+		{"version", Int}, {"changed_at", Timestamp}, {"document", JSON}, {"ingested_at", Timestamp}, PositionColumn,
 	},
 	Partition: "changed_at",
 	Cluster:   []string{"collection"},
@@ -142,11 +150,11 @@ func (c Change) Values() Row {
 	if c.Document != "" {
 		doc = c.Document
 	}
-	return Row{c.EventID, c.Tenant, c.Collection, c.Op, c.DocumentID, c.Version, c.ChangedAt.UTC(), doc, c.IngestedAt.UTC()}
+	return Row{c.EventID, c.Tenant, c.Collection, c.Op, c.DocumentID, c.Version, c.ChangedAt.UTC(), doc, c.IngestedAt.UTC(), c.Position}
 }
 
 // Upsert is one version of one document for a current-state table. Row holds the values of every
-// column, common ones included.
+// column, common ones and the position included.
 type Upsert struct {
 	Table *Table
 	Row   Row

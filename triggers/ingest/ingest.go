@@ -2,7 +2,8 @@
 //
 // The core (Ingester.Apply) takes a batch of events and commits it to the warehouse in one Apply: every
 // event as a raw change keyed by its event ID, and every event of an analysed collection as a version of
-// its document in that collection's current-state table, where the highest cluster time wins. Applying
+// its document in that collection's current-state table, where the newest version wins (cluster time,
+// then position within it). Applying
 // a batch twice, or in any order, leaves the same state.
 //
 // Two ways in feed the core: the CloudEvent entry point "ingest" (Pub/Sub push, one message per request,
@@ -60,7 +61,7 @@ func (in *Ingester) Apply(ctx context.Context, evs []*events.Event) error {
 	for _, ev := range evs {
 		b.Changes = append(b.Changes, warehouse.Change{
 			EventID: ev.ID, Tenant: ev.Tenant, Collection: ev.Collection, Op: string(ev.Op), DocumentID: ev.DocumentID,
-			Version: ev.Time.Seq(), ChangedAt: changedAt(ev), Document: string(ev.Document), IngestedAt: now,
+			Version: ev.Time.Seq(), Position: ev.Position, ChangedAt: changedAt(ev), Document: string(ev.Document), IngestedAt: now,
 		})
 		ups, err := in.upserts(ev)
 		if err != nil {
@@ -96,7 +97,7 @@ func (in *Ingester) upserts(ev *events.Event) ([]warehouse.Upsert, error) {
 	marker := func(t *warehouse.Table) warehouse.Upsert {
 		row := make(warehouse.Row, len(t.Columns))
 		copy(row, common)
-		row[3], row[len(common)] = true, ev.DocumentID
+		row[3], row[len(common)], row[len(row)-1] = true, ev.DocumentID, ev.Position
 		return warehouse.Upsert{Table: t, Row: row}
 	}
 	var out []warehouse.Upsert
@@ -104,6 +105,7 @@ func (in *Ingester) upserts(ev *events.Event) ([]warehouse.Upsert, error) {
 		if tr.Table != nil {
 			row := make(warehouse.Row, len(tr.Table.Columns))
 			copy(row, common)
+			row[len(row)-1] = ev.Position
 			out = append(out, warehouse.Upsert{Table: tr.Table, Row: row})
 		}
 		for _, c := range tr.Children {
@@ -117,14 +119,14 @@ func (in *Ingester) upserts(ev *events.Event) ([]warehouse.Upsert, error) {
 	}
 	if tr.Table != nil {
 		own := tr.Row(f)
-		if len(common)+len(own) != len(tr.Table.Columns) {
-			return nil, fmt.Errorf("transform of %s made %d values, want %d", ev.Collection, len(own), len(tr.Table.Columns)-len(common))
+		if len(common)+len(own)+1 != len(tr.Table.Columns) {
+			return nil, fmt.Errorf("transform of %s made %d values, want %d", ev.Collection, len(own), len(tr.Table.Columns)-len(common)-1)
 		}
-		out = append(out, warehouse.Upsert{Table: tr.Table, Row: append(slices.Clone(common), own...)})
+		out = append(out, warehouse.Upsert{Table: tr.Table, Row: append(append(slices.Clone(common), own...), ev.Position)})
 	}
 	for _, c := range tr.Children {
 		out = append(out, marker(c.Table))
-		width := len(c.Table.Columns) - len(warehouse.ChildColumns)
+		width := len(c.Table.Columns) - len(warehouse.ChildColumns) - 1
 		for _, kr := range c.Rows(f) {
 			if len(kr.Row) != width {
 				return nil, fmt.Errorf("child transform of %s made %d values for %s, want %d", ev.Collection, len(kr.Row), c.Table.Name, width)
@@ -133,6 +135,7 @@ func (in *Ingester) upserts(ev *events.Event) ([]warehouse.Upsert, error) {
 				return nil, fmt.Errorf("child transform of %s made a row of %s without a key", ev.Collection, c.Table.Name)
 			}
 			row := append(warehouse.Row{ev.Tenant, ev.DocumentID + "/" + kr.Key, ev.Time.Seq(), false, changedAt(ev), ev.DocumentID}, kr.Row...)
+			row = append(row, ev.Position)
 			out = append(out, warehouse.Upsert{Table: c.Table, Row: row})
 		}
 	}

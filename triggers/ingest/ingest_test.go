@@ -235,3 +235,37 @@ func TestTransformsCoverAnalysedCollections(t *testing.T) {
 		}
 	}
 }
+
+// Every row an event makes carries its position last, so the warehouse can order the writes of one
+// transaction (one cluster time): current-state rows, tombstones, child rows and their markers, and the
+// raw change.
+func TestRowsCarryThePosition(t *testing.T) {
+	wh := &memWarehouse{}
+	in := ingest.New(wh, nil, quiet)
+	sheet := event(1, events.Insert, "attendance_sheets", `{"batch_id":"b","branch_id":"r","date":"2026-06-02","marks":[{"student_id":"a","status":"late"}]}`)
+	gone := event(2, events.Delete, "branches", "")
+	for _, e := range []*events.Event{sheet, gone} {
+		e.Position = events.PositionFromTimestamp(e.Time) + "2B02"
+	}
+	if err := in.Apply(context.Background(), []*events.Event{sheet, gone}); err != nil {
+		t.Fatal(err)
+	}
+	ups := wh.upserts()
+	if len(ups) < 4 {
+		t.Fatalf("%d upserts, want a sheet, a marker, a mark and a tombstone", len(ups))
+	}
+	for _, u := range ups {
+		want := sheet.Position
+		if u.Table == warehouse.Branches {
+			want = gone.Position
+		}
+		if len(u.Row) != len(u.Table.Columns) || u.Row[len(u.Row)-1] != want {
+			t.Errorf("%s row %v does not end with position %s", u.Table.Name, u.Row, want)
+		}
+	}
+	for _, c := range wh.batches[0].Changes {
+		if r := c.Values(); r[len(r)-1] == "" || len(r) != len(warehouse.Changes.Columns) {
+			t.Errorf("change row %v has no position", r)
+		}
+	}
+}

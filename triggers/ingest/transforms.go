@@ -12,7 +12,7 @@ import (
 type Transform struct {
 	Collection string
 	// Table and Row make the document's own row: Row returns the table's own columns (those after
-	// warehouse.CommonColumns), in order, read from the document's fields; the ingester checks the fields'
+	// warehouse.CommonColumns and before the position), in order, read from the document's fields; the ingester checks the fields'
 	// Err. Both are nil for a collection analysed only through its children.
 	Table *warehouse.Table
 	Row   func(f *Fields) warehouse.Row
@@ -24,7 +24,7 @@ type Transform struct {
 type Child struct {
 	Table *warehouse.Table
 	// Rows returns the document's rows: each with a key unique within the document and the table's own
-	// columns (those after warehouse.ChildColumns), in order.
+	// columns (those after warehouse.ChildColumns and before the position), in order.
 	Rows func(f *Fields) []KeyedRow
 }
 

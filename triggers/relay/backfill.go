@@ -7,8 +7,12 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/256dpi/lungo"
 	"go.mongodb.org/mongo-driver/bson"
+	"go.mongodb.org/mongo-driver/bson/primitive"
+	"go.mongodb.org/mongo-driver/mongo"
 	"go.mongodb.org/mongo-driver/mongo/options"
+	"go.mongodb.org/mongo-driver/mongo/readconcern"
 
 	"github.com/edugrid/edugrid/shared/events"
 )
@@ -24,10 +28,11 @@ type BackfillRequest struct {
 	Events      int64      `bson:"events,omitempty"`
 }
 
-// recoverHistoryLost handles a checkpoint the cluster no longer has history for: it records a backfill
-// for every tenant database on the cluster (any of them may have changed in the lost stretch), clears
-// the checkpoint so the next stream starts from now, and starts the backfills in the background.
-func (r *Relay) recoverHistoryLost(ctx context.Context) error {
+// recoverHistoryLost handles a checkpoint the cluster no longer has history for, or one of another
+// cluster (reason says which): it records a backfill for every tenant database on the cluster (any of
+// them may have changed in the lost stretch), clears the checkpoint so the next stream starts from now,
+// and starts the backfills in the background.
+func (r *Relay) recoverHistoryLost(ctx context.Context, reason string) error {
 	names, err := r.cfg.Client.ListDatabaseNames(ctx, bson.M{})
 	if err != nil {
 		return fmt.Errorf("list tenant databases of %s: %w", r.cfg.Cluster, err)
@@ -41,7 +46,7 @@ func (r *Relay) recoverHistoryLost(ctx context.Context) error {
 		}
 		tenants = append(tenants, slug)
 		_, err := r.cfg.Platform.Collection(BackfillsCollection).ReplaceOne(ctx, bson.M{"_id": r.cfg.Cluster + "/" + slug},
-			BackfillRequest{ID: r.cfg.Cluster + "/" + slug, Cluster: r.cfg.Cluster, Tenant: slug, Reason: "change stream history lost", RequestedAt: now},
+			BackfillRequest{ID: r.cfg.Cluster + "/" + slug, Cluster: r.cfg.Cluster, Tenant: slug, Reason: reason, RequestedAt: now},
 			options.Replace().SetUpsert(true))
 		if err != nil {
 			return fmt.Errorf("record backfill of %s: %w", slug, err)
@@ -51,7 +56,7 @@ func (r *Relay) recoverHistoryLost(ctx context.Context) error {
 	if err := r.saveCheckpoint(ctx, nil); err != nil {
 		return err
 	}
-	r.cfg.Logger.Warn("relay: change stream history lost; starting from now and backfilling",
+	r.cfg.Logger.Warn("relay: "+reason+"; starting from now and backfilling",
 		slog.String("cluster", r.cfg.Cluster), slog.Any("tenants", tenants))
 	r.backfills.Add(1)
 	go func() {
@@ -110,10 +115,12 @@ func (r *Relay) RunPendingBackfills(ctx context.Context) (int, error) {
 type Progress func(tenant, collection string, published int64)
 
 // Backfill publishes a snapshot of every analysed collection of tenant into the event stream, one
-// Snapshot event per document, and waits until all are published. Each snapshot's cluster time is one
-// second before the snapshot started, so any change the stream sees after the snapshot was read wins
-// over it, and the snapshot wins over every older version. It returns the number of events published.
-// Documents deleted while history was lost are not removed from the warehouse.
+// Snapshot event per document, and waits until all are published. Each snapshot carries the cluster's
+// time taken just before the snapshot is read (clusterTime), never the relay host's clock: every change
+// at or before that time is in the snapshot, so the snapshot wins over those older versions, and every
+// change the snapshot may have missed comes later, or at the same time with a position, and wins over
+// it. It returns the number of events published. Documents deleted while history was lost are not
+// removed from the warehouse.
 func (r *Relay) Backfill(ctx context.Context, tenant string) (int64, error) {
 	return r.BackfillWithProgress(ctx, tenant, nil)
 }
@@ -121,9 +128,11 @@ func (r *Relay) Backfill(ctx context.Context, tenant string) (int64, error) {
 // BackfillWithProgress is Backfill reporting progress every 1,000 events and at the end of each
 // collection.
 func (r *Relay) BackfillWithProgress(ctx context.Context, tenant string, progress Progress) (int64, error) {
-	start := r.cfg.Clock.Now()
-	at := events.ClusterTime{T: uint32(start.Unix() - 1), I: 0}
-	run := start.UTC().Format(time.RFC3339Nano)
+	at, err := r.clusterTime(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("backfill %s: %w", tenant, err)
+	}
+	run := r.cfg.Clock.Now().UTC().Format(time.RFC3339Nano)
 	db := r.cfg.Client.Database(databaseName(tenant))
 	var published int64
 	for _, coll := range r.cfg.Collections {
@@ -189,6 +198,48 @@ func (r *Relay) BackfillWithProgress(ctx context.Context, tenant string, progres
 		}
 	}
 	return published, nil
+}
+
+// ClockCollection is the platform database's collection where the relay reads the embedded engine's
+// cluster time (one document per cluster).
+const ClockCollection = "relay_clock"
+
+// clusterTime returns the cluster's current time, such that every change at or before it is visible to
+// reads made afterwards. On MongoDB it is the operation time of a majority read: the majority commit
+// point, below which no write is still in flight. The embedded engine runs no commands and serialises
+// its writes, so there it is the timestamp of a write of its own ($currentDate), taken from the clock
+// its history is stamped with.
+func (r *Relay) clusterTime(ctx context.Context) (events.ClusterTime, error) {
+	if _, embedded := r.cfg.Client.(*lungo.Client); embedded {
+		clk := r.cfg.Platform.Collection(ClockCollection)
+		if _, err := clk.UpdateOne(ctx, bson.M{"_id": r.cfg.Cluster}, bson.M{"$currentDate": bson.M{"at": bson.M{"$type": "timestamp"}}},
+			options.Update().SetUpsert(true)); err != nil {
+			return events.ClusterTime{}, fmt.Errorf("read the cluster time of %s: %w", r.cfg.Cluster, err)
+		}
+		var doc struct {
+			At primitive.Timestamp `bson:"at"`
+		}
+		if err := clk.FindOne(ctx, bson.M{"_id": r.cfg.Cluster}).Decode(&doc); err != nil {
+			return events.ClusterTime{}, fmt.Errorf("read the cluster time of %s: %w", r.cfg.Cluster, err)
+		}
+		return events.ClusterTime{T: doc.At.T, I: doc.At.I}, nil
+	}
+	var at *primitive.Timestamp
+	err := r.cfg.Client.UseSession(ctx, func(sc lungo.ISessionContext) error {
+		majority := r.cfg.Platform.Collection(CheckpointsCollection, options.Collection().SetReadConcern(readconcern.Majority()))
+		if err := majority.FindOne(sc, bson.M{"_id": r.cfg.Cluster}).Err(); err != nil && !errors.Is(err, mongo.ErrNoDocuments) {
+			return err
+		}
+		at = sc.OperationTime()
+		return nil
+	})
+	if err == nil && (at == nil || at.T == 0) {
+		err = errors.New("the server reported no operation time (is it a replica set?)")
+	}
+	if err != nil {
+		return events.ClusterTime{}, fmt.Errorf("read the cluster time of %s: %w", r.cfg.Cluster, err)
+	}
+	return events.ClusterTime{T: at.T, I: at.I}, nil
 }
 
 type pendingResult struct {

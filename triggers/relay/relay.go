@@ -13,6 +13,11 @@
 // publish some events again, which ingest absorbs. When the cluster no longer holds the checkpoint's
 // history, the relay records every tenant of the cluster for a backfill, starts from now, and backfills
 // them from snapshots; it never retries a dead token.
+//
+// A checkpoint is keyed by the cluster's name and records the cluster's identity: an id the relay
+// stores on the cluster itself the first time it streams it (IdentityDatabase). A name repointed at
+// another cluster (a restore, a migration, a configuration mistake) finds a checkpoint of a different
+// identity; its token is never replayed there, and the relay takes the history-lost path instead.
 package relay
 
 import (
@@ -83,6 +88,10 @@ type Config struct {
 type Relay struct {
 	cfg Config
 
+	// clusterID is the streamed cluster's identity, read at the start of each stream (Run's goroutine
+	// only; commit, which saves checkpoints, runs while it is fixed).
+	clusterID string
+
 	backfills sync.WaitGroup
 	published atomic.Int64
 	ready     chan struct{}
@@ -124,9 +133,37 @@ func (r *Relay) Published() int64 { return r.published.Load() }
 
 // checkpoint is the stored resume position of one cluster's stream.
 type checkpoint struct {
-	Cluster   string    `bson:"_id"`
-	Token     []byte    `bson:"token"` // raw BSON of the resume token; empty means "from now"
+	Cluster string `bson:"_id"`
+	Token   []byte `bson:"token"` // raw BSON of the resume token; empty means "from now"
+	// ClusterID is the identity of the cluster the token belongs to; empty in checkpoints saved before
+	// identities were recorded, which are trusted once and then annotated.
+	ClusterID string    `bson:"cluster_id,omitempty"`
 	UpdatedAt time.Time `bson:"updated_at"`
+}
+
+// The cluster's identity document, kept on the cluster itself so that it moves with the cluster's
+// history (a restore of the cluster brings it along; another cluster has its own).
+const (
+	IdentityDatabase   = "edugrid_cluster"
+	IdentityCollection = "identity"
+)
+
+// identity returns the cluster's id, creating it on first use. Two relays racing to create it agree:
+// the upsert inserts one document and both read it back.
+func (r *Relay) identity(ctx context.Context) (string, error) {
+	coll := r.cfg.Client.Database(IdentityDatabase).Collection(IdentityCollection)
+	_, err := coll.UpdateOne(ctx, bson.M{"_id": "cluster"},
+		bson.M{"$setOnInsert": bson.M{"id": primitive.NewObjectID().Hex(), "created_at": r.cfg.Clock.Now()}}, options.Update().SetUpsert(true))
+	if err != nil && !mongo.IsDuplicateKeyError(err) {
+		return "", fmt.Errorf("record the identity of cluster %s: %w", r.cfg.Cluster, err)
+	}
+	var doc struct {
+		ID string `bson:"id"`
+	}
+	if err := coll.FindOne(ctx, bson.M{"_id": "cluster"}).Decode(&doc); err != nil || doc.ID == "" {
+		return "", fmt.Errorf("read the identity of cluster %s: %w", r.cfg.Cluster, errors.Join(err, errors.New("no id")))
+	}
+	return doc.ID, nil
 }
 
 func (r *Relay) loadCheckpoint(ctx context.Context) (bson.Raw, error) {
@@ -141,12 +178,17 @@ func (r *Relay) loadCheckpoint(ctx context.Context) (bson.Raw, error) {
 	if len(cp.Token) == 0 {
 		return nil, nil
 	}
+	if cp.ClusterID != "" && cp.ClusterID != r.clusterID {
+		r.cfg.Logger.Error("relay: the checkpoint belongs to another cluster; not resuming from it",
+			slog.String("cluster", r.cfg.Cluster), slog.String("checkpoint_cluster_id", cp.ClusterID), slog.String("cluster_id", r.clusterID))
+		return nil, errForeignCheckpoint
+	}
 	return bson.Raw(cp.Token), nil
 }
 
 func (r *Relay) saveCheckpoint(ctx context.Context, token bson.Raw) error {
 	_, err := r.cfg.Platform.Collection(CheckpointsCollection).ReplaceOne(ctx, bson.M{"_id": r.cfg.Cluster},
-		checkpoint{Cluster: r.cfg.Cluster, Token: []byte(token), UpdatedAt: r.cfg.Clock.Now()}, options.Replace().SetUpsert(true))
+		checkpoint{Cluster: r.cfg.Cluster, Token: []byte(token), ClusterID: r.clusterID, UpdatedAt: r.cfg.Clock.Now()}, options.Replace().SetUpsert(true))
 	if err != nil {
 		return fmt.Errorf("save relay checkpoint of %s: %w", r.cfg.Cluster, err)
 	}
@@ -155,6 +197,10 @@ func (r *Relay) saveCheckpoint(ctx context.Context, token bson.Raw) error {
 
 // errHistoryLost says the stream cannot resume from the checkpoint.
 var errHistoryLost = errors.New("change stream history lost")
+
+// errForeignCheckpoint says the checkpoint was saved on another cluster: what happened on this one since
+// is unknown, as if its history were lost.
+var errForeignCheckpoint = fmt.Errorf("%w: the checkpoint belongs to another cluster", errHistoryLost)
 
 // isHistoryLost recognises both engines' "resume point no longer in the oplog".
 func isHistoryLost(err error) bool {
@@ -182,7 +228,11 @@ func (r *Relay) Run(ctx context.Context) error {
 			return nil
 		}
 		if errors.Is(err, errHistoryLost) {
-			if err := r.recoverHistoryLost(ctx); err != nil {
+			reason := "change stream history lost"
+			if errors.Is(err, errForeignCheckpoint) {
+				reason = "checkpoint from another cluster"
+			}
+			if err := r.recoverHistoryLost(ctx, reason); err != nil {
 				r.cfg.Logger.Error("relay: recording backfills failed", slog.String("error", err.Error()))
 			} else {
 				backoff = 200 * time.Millisecond
@@ -209,6 +259,11 @@ type pending struct {
 
 // runOnce runs one stream from the checkpoint until ctx ends or something fails.
 func (r *Relay) runOnce(ctx context.Context) error {
+	id, err := r.identity(ctx)
+	if err != nil {
+		return err
+	}
+	r.clusterID = id
 	token, err := r.loadCheckpoint(ctx)
 	if err != nil {
 		return err
@@ -451,7 +506,7 @@ func (r *Relay) event(stream lungo.IChangeStream, token bson.Raw) (ev *events.Ev
 	}
 	ev = &events.Event{
 		V: events.Version, ID: events.IDFromToken(token), Tenant: slug, Collection: c.NS.Coll, Op: op,
-		DocumentID: documentID(c.Key.ID), Time: events.ClusterTime{T: c.Time.T, I: c.Time.I},
+		DocumentID: documentID(c.Key.ID), Time: events.ClusterTime{T: c.Time.T, I: c.Time.I}, Position: position(token),
 	}
 	if op != events.Delete && len(c.FullDocument) > 0 {
 		if ev.Document, err = redactedJSON(c.FullDocument); err != nil {
@@ -471,6 +526,25 @@ func (r *Relay) event(stream lungo.IChangeStream, token bson.Raw) (ev *events.Ev
 		}
 	}
 	return ev, false, nil
+}
+
+// position returns the event position of a resume token: MongoDB's token is a hex KeyString (_data) that
+// starts with the cluster time and then orders the events within it (a transaction's writes by their
+// index), and its byte order is the stream's order; the embedded engine's token is the cluster time
+// alone ({ts}), rendered in the same form. Any other token gives no position, which orders by cluster
+// time alone.
+func position(token bson.Raw) string {
+	if s, ok := token.Lookup("_data").StringValueOK(); ok {
+		s = strings.ToUpper(s)
+		if len(s)%2 == 0 && len(s) <= events.MaxPosition && strings.Trim(s, "0123456789ABCDEF") == "" {
+			return s
+		}
+		return ""
+	}
+	if t, i, ok := token.Lookup("ts").TimestampOK(); ok {
+		return events.PositionFromTimestamp(events.ClusterTime{T: t, I: i})
+	}
+	return ""
 }
 
 // documentID renders a document key as the event's document id.

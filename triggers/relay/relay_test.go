@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/256dpi/lungo"
 	"go.mongodb.org/mongo-driver/bson"
 
+	"github.com/edugrid/edugrid/shared/clock"
 	"github.com/edugrid/edugrid/shared/events"
 	"github.com/edugrid/edugrid/shared/store"
 	"github.com/edugrid/edugrid/shared/tenant"
@@ -189,6 +191,9 @@ func TestPublishesFilteredRedactedEvents(t *testing.T) {
 			t.Fatalf("cluster times not increasing: %v then %v", last, ev.Time)
 		}
 		last = ev.Time
+		if want := events.PositionFromTimestamp(ev.Time); ev.Position != want {
+			t.Fatalf("event %d position %q, want %q (the embedded engine's token is its cluster time)", i, ev.Position, want)
+		}
 		for _, secret := range []string{"password", "argon2", "token", "api_key"} {
 			if strings.Contains(m.raw, secret) {
 				t.Fatalf("event %d leaks %q: %s", i, secret, m.raw)
@@ -430,5 +435,123 @@ func TestEveryFailedKeyIsResumed(t *testing.T) {
 	defer pub.mu.Unlock()
 	if pub.pausedFailures != 0 {
 		t.Fatalf("%d publishes failed on a key left paused; every failed key should have been resumed", pub.pausedFailures)
+	}
+}
+
+// A relay host whose clock runs an hour ahead of the cluster cannot let a snapshot beat the changes
+// that follow it: the snapshot carries the cluster's time, so a change made after the backfill is the
+// newer version, and the snapshot is still newer than the change made before it.
+func TestBackfillUsesTheClusterTime(t *testing.T) {
+	ctx := context.Background()
+	c := newCluster(t)
+	branches := c.db("acme").Collection("branches")
+	if _, err := branches.InsertOne(ctx, bson.M{"_id": "b1", "name": "before"}); err != nil {
+		t.Fatal(err)
+	}
+	pub := newPub()
+	r := relay.New(relay.Config{
+		Cluster: "default", Client: c.client, Platform: c.platform, Publisher: pub, Collections: []string{"branches"},
+		Clock:  clock.NewManual(time.Now().Add(time.Hour)), // the host's clock, an hour ahead
+		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), CheckpointEvery: 10 * time.Millisecond,
+	})
+	start(t, r)
+	waitReady(t, r)
+	if _, err := branches.UpdateOne(ctx, bson.M{"_id": "b1"}, bson.M{"$set": bson.M{"name": "old change"}}); err != nil {
+		t.Fatal(err)
+	}
+	older := pub.waitFor(t, 1)[0].ev
+	if _, err := r.Backfill(ctx, "acme"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := branches.UpdateOne(ctx, bson.M{"_id": "b1"}, bson.M{"$set": bson.M{"name": "after"}}); err != nil {
+		t.Fatal(err)
+	}
+	msgs := pub.waitFor(t, 3)
+	snap, after := msgs[1].ev, msgs[2].ev
+	if snap.Op != events.Snapshot || after.Op != events.Update {
+		t.Fatalf("published %v then %v, want a snapshot then the update", snap.Op, after.Op)
+	}
+	if !after.After(snap) {
+		t.Errorf("the change after the backfill (%v) does not beat the snapshot (%v): the snapshot used the host's clock", after.Time, snap.Time)
+	}
+	if !snap.After(older) {
+		t.Errorf("the snapshot (%v) does not beat the change before it (%v)", snap.Time, older.Time)
+	}
+}
+
+// tokenAfter returns a resume token of this cluster positioned after a write of a document it makes.
+func (c cluster) tokenAfter(t *testing.T) bson.Raw {
+	t.Helper()
+	ctx := context.Background()
+	stream, err := c.client.Watch(ctx, []bson.M{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = stream.Close(ctx) }()
+	if _, err := c.db("acme").Collection("branches").InsertOne(ctx, bson.M{"_id": "b-first"}); err != nil {
+		t.Fatal(err)
+	}
+	if !stream.Next(ctx) {
+		t.Fatalf("no change: %v", stream.Err())
+	}
+	return slices.Clone(stream.ResumeToken())
+}
+
+// A checkpoint is tied to the cluster it was saved on: one saved on another cluster under the same
+// name is refused even though its token would resume here, and the relay backfills instead of
+// replaying; a checkpoint from before identities were recorded is trusted and then annotated.
+func TestCheckpointOfAnotherClusterIsRefused(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		name       string
+		clusterID  string // in the stored checkpoint
+		wantReplay bool
+	}{
+		{"foreign", "0123456789abcdef01234567", false},
+		{"from before identities", "", true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cl := newCluster(t)
+			token := cl.tokenAfter(t)
+			if _, err := cl.db("acme").Collection("branches").InsertOne(ctx, bson.M{"_id": "b-missed"}); err != nil {
+				t.Fatal(err)
+			}
+			cp := bson.M{"_id": "default", "token": []byte(token)}
+			if c.clusterID != "" {
+				cp["cluster_id"] = c.clusterID
+			}
+			if _, err := cl.platform.Collection(relay.CheckpointsCollection).InsertOne(ctx, cp); err != nil {
+				t.Fatal(err)
+			}
+			pub := newPub()
+			r := cl.relay(pub)
+			stop := start(t, r)
+			if c.wantReplay {
+				if m := pub.waitFor(t, 1)[0]; m.ev.Op != events.Insert || m.ev.DocumentID != "b-missed" {
+					t.Fatalf("published %s of %s, want the missed insert replayed from the token", m.ev.Op, m.ev.DocumentID)
+				}
+			} else {
+				for _, m := range pub.waitFor(t, 2) {
+					if m.ev.Op != events.Snapshot {
+						t.Fatalf("published %s of %s, want only snapshots (the foreign token replayed?)", m.ev.Op, m.ev.DocumentID)
+					}
+				}
+				var req relay.BackfillRequest
+				if err := cl.platform.Collection(relay.BackfillsCollection).FindOne(ctx, bson.M{"_id": "default/acme"}).Decode(&req); err != nil || req.Reason != "checkpoint from another cluster" {
+					t.Fatalf("backfill request %+v, %v", req, err)
+				}
+			}
+			stop()
+			var id, saved struct {
+				ID        string `bson:"id"`
+				ClusterID string `bson:"cluster_id"`
+			}
+			if err := cl.client.Database(relay.IdentityDatabase).Collection(relay.IdentityCollection).FindOne(ctx, bson.M{}).Decode(&id); err != nil || id.ID == "" {
+				t.Fatalf("cluster identity %+v, %v", id, err)
+			}
+			if err := cl.platform.Collection(relay.CheckpointsCollection).FindOne(ctx, bson.M{"_id": "default"}).Decode(&saved); err != nil || saved.ClusterID != id.ID {
+				t.Fatalf("checkpoint carries cluster id %q, want %q (%v)", saved.ClusterID, id.ID, err)
+			}
+		})
 	}
 }

@@ -3,7 +3,7 @@
 //
 // BigQuery appends; it has no cheap per-row upsert. So a current-state table here holds every version
 // of every document, and the common table expression a report reads keeps, per (tenant, id), the row
-// with the highest version, dropping tombstones. Redelivered versions are identical rows and vanish in
+// with the highest version and event position, dropping tombstones. Redelivered versions are identical rows and vanish in
 // the same step. Tables are partitioned by day on their Partition column and clustered by tenant first,
 // so a report scans one tenant's blocks.
 package bigquery
@@ -342,24 +342,31 @@ func (w *Warehouse) Apply(ctx context.Context, b warehouse.Batch) error {
 }
 
 // QuerySQL returns the GoogleSQL BigQuery runs for q and its parameters: one CTE per logical table with
-// the newest live version of each of the tenant's documents, in front of the report's SQL.
+// the newest live version of each of the tenant's documents, in front of the report's SQL. Versions are
+// ordered by version, then event position (warehouse.PositionColumn); rows stored before the position
+// existed hold NULL there and read as the empty position.
 func QuerySQL(project, dataset string, q *warehouse.Query) (string, []bq.QueryParameter) {
+	pos := warehouse.PositionColumn.Name
 	var ctes []string
 	for _, t := range q.Tables() {
+		stored := fmt.Sprintf("`%s.%s.%s`", project, dataset, Stored(t))
 		if t.Children {
 			// Rows are appended per parent version: the live ones are those of the parent's newest version
 			// (its marker row is deleted, so a deleted or emptied parent shows none), each once. A redelivered
 			// version repeats its rows value for value, so DISTINCT keeps one; child tables hold only scalar
-			// columns (TestChildTablesAreDistinctable). The newest version is found by a grouped join rather
-			// than a window so that the BigQuery emulator, whose MAX window crashes, runs the same SQL.
-			stored := fmt.Sprintf("`%s.%s.%s`", project, dataset, Stored(t))
-			ctes = append(ctes, fmt.Sprintf("%s AS (SELECT DISTINCT c.* FROM %s AS c JOIN (SELECT parent_id, MAX(version) AS pv FROM %s "+
-				"WHERE tenant = @%s GROUP BY parent_id) AS p ON c.parent_id = p.parent_id AND c.version = p.pv WHERE c.tenant = @%s AND NOT c.deleted)",
-				t.Name, stored, stored, warehouse.TenantParam, warehouse.TenantParam))
+			// columns (TestChildTablesAreDistinctable). The newest version is found by grouped joins (the
+			// highest version, then the highest position within it) rather than a window so that the
+			// BigQuery emulator, whose MAX window crashes, runs the same SQL.
+			ctes = append(ctes, fmt.Sprintf("%[1]s AS (SELECT DISTINCT c.* FROM %[2]s AS c JOIN ("+
+				"SELECT v.parent_id, v.version AS pv, MAX(COALESCE(v.%[4]s, '')) AS pp FROM %[2]s AS v JOIN ("+
+				"SELECT parent_id, MAX(version) AS mv FROM %[2]s WHERE tenant = @%[3]s GROUP BY parent_id) AS m "+
+				"ON v.parent_id = m.parent_id AND v.version = m.mv WHERE v.tenant = @%[3]s GROUP BY v.parent_id, v.version) AS p "+
+				"ON c.parent_id = p.parent_id AND c.version = p.pv AND COALESCE(c.%[4]s, '') = p.pp WHERE c.tenant = @%[3]s AND NOT c.deleted)",
+				t.Name, stored, warehouse.TenantParam, pos))
 			continue
 		}
-		ctes = append(ctes, fmt.Sprintf("%s AS (SELECT * EXCEPT (rn) FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY id ORDER BY version DESC) AS rn "+
-			"FROM `%s.%s.%s` WHERE tenant = @%s) WHERE rn = 1 AND NOT deleted)", t.Name, project, dataset, Stored(t), warehouse.TenantParam))
+		ctes = append(ctes, fmt.Sprintf("%s AS (SELECT * EXCEPT (rn) FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY id ORDER BY version DESC, COALESCE(%s, '') DESC) AS rn "+
+			"FROM %s WHERE tenant = @%s) WHERE rn = 1 AND NOT deleted)", t.Name, pos, stored, warehouse.TenantParam))
 	}
 	var params []bq.QueryParameter
 	for _, p := range q.Params() {

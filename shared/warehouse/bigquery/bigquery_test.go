@@ -50,7 +50,7 @@ func TestEncodeRow(t *testing.T) {
 	}
 	changed := time.Date(2026, 6, 2, 10, 30, 0, 123000, time.UTC)
 	day := time.Date(2026, 6, 2, 0, 0, 0, 0, time.UTC)
-	row := warehouse.Row{"acme", "s1", int64(42), false, changed, "b1", "br1", day, int64(3), nil, int64(1), int64(0)}
+	row := warehouse.Row{"acme", "s1", int64(42), false, changed, "b1", "br1", day, int64(3), nil, int64(1), int64(0), "8201"}
 	b, err := bigquery.EncodeRow(desc, tbl, row)
 	if err != nil {
 		t.Fatal(err)
@@ -60,7 +60,7 @@ func TestEncodeRow(t *testing.T) {
 		t.Fatal(err)
 	}
 	get := func(name string) protoreflect.Value { return m.Get(desc.Fields().ByName(protoreflect.Name(name))) }
-	if get("tenant").String() != "acme" || get("version").Int() != 42 || get("deleted").Bool() {
+	if get("tenant").String() != "acme" || get("version").Int() != 42 || get("deleted").Bool() || get("event_position").String() != "8201" {
 		t.Fatalf("common columns wrong: %v", m)
 	}
 	if get("changed_at").Int() != changed.UnixMicro() {
@@ -86,7 +86,7 @@ func TestQuerySQLBindsTenant(t *testing.T) {
 	q := warehouse.MustQuery("acme", "SELECT batch_id, COUNT(*) FROM attendance_sheets WHERE day >= @from GROUP BY batch_id", warehouse.AttendanceSheets).
 		With("from", warehouse.Day{Time: time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)})
 	sql, params := bigquery.QuerySQL("proj", "ds", q)
-	want := "WITH attendance_sheets AS (SELECT * EXCEPT (rn) FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY id ORDER BY version DESC) AS rn FROM `proj.ds.wh_attendance_sheets` WHERE tenant = @tenant) WHERE rn = 1 AND NOT deleted) SELECT batch_id"
+	want := "WITH attendance_sheets AS (SELECT * EXCEPT (rn) FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY id ORDER BY version DESC, COALESCE(event_position, '') DESC) AS rn FROM `proj.ds.wh_attendance_sheets` WHERE tenant = @tenant) WHERE rn = 1 AND NOT deleted) SELECT batch_id"
 	if !strings.HasPrefix(sql, want) {
 		t.Fatalf("SQL =\n%s\nwant prefix\n%s", sql, want)
 	}
@@ -120,9 +120,11 @@ func TestChildTablesAreDistinctable(t *testing.T) {
 func TestChildQuerySQL(t *testing.T) {
 	q := warehouse.MustQuery("acme", "SELECT student_id FROM attendance_marks WHERE status = @s", warehouse.AttendanceMarks).With("s", "absent")
 	sql, params := bigquery.QuerySQL("proj", "ds", q)
-	want := "WITH attendance_marks AS (SELECT DISTINCT c.* FROM `proj.ds.wh_attendance_marks` AS c JOIN (SELECT parent_id, MAX(version) AS pv " +
-		"FROM `proj.ds.wh_attendance_marks` WHERE tenant = @tenant GROUP BY parent_id) AS p ON c.parent_id = p.parent_id AND c.version = p.pv " +
-		"WHERE c.tenant = @tenant AND NOT c.deleted) SELECT student_id"
+	want := "WITH attendance_marks AS (SELECT DISTINCT c.* FROM `proj.ds.wh_attendance_marks` AS c JOIN (" +
+		"SELECT v.parent_id, v.version AS pv, MAX(COALESCE(v.event_position, '')) AS pp FROM `proj.ds.wh_attendance_marks` AS v JOIN (" +
+		"SELECT parent_id, MAX(version) AS mv FROM `proj.ds.wh_attendance_marks` WHERE tenant = @tenant GROUP BY parent_id) AS m " +
+		"ON v.parent_id = m.parent_id AND v.version = m.mv WHERE v.tenant = @tenant GROUP BY v.parent_id, v.version) AS p " +
+		"ON c.parent_id = p.parent_id AND c.version = p.pv AND COALESCE(c.event_position, '') = p.pp WHERE c.tenant = @tenant AND NOT c.deleted) SELECT student_id"
 	if !strings.HasPrefix(sql, want) {
 		t.Fatalf("SQL =\n%s\nwant prefix\n%s", sql, want)
 	}
@@ -184,8 +186,8 @@ func TestFeeQuerySQLBindsTenant(t *testing.T) {
 		With("as_of", warehouse.Day{Time: time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)}).With("from", warehouse.Day{Time: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)})
 	sql, params := bigquery.QuerySQL("proj", "ds", q)
 	for _, want := range []string{
-		"fee_instalments AS (SELECT * EXCEPT (rn) FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY id ORDER BY version DESC) AS rn FROM `proj.ds.wh_fee_instalments` WHERE tenant = @tenant) WHERE rn = 1 AND NOT deleted)",
-		"fee_payments AS (SELECT * EXCEPT (rn) FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY id ORDER BY version DESC) AS rn FROM `proj.ds.wh_fee_payments` WHERE tenant = @tenant) WHERE rn = 1 AND NOT deleted)",
+		"fee_instalments AS (SELECT * EXCEPT (rn) FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY id ORDER BY version DESC, COALESCE(event_position, '') DESC) AS rn FROM `proj.ds.wh_fee_instalments` WHERE tenant = @tenant) WHERE rn = 1 AND NOT deleted)",
+		"fee_payments AS (SELECT * EXCEPT (rn) FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY id ORDER BY version DESC, COALESCE(event_position, '') DESC) AS rn FROM `proj.ds.wh_fee_payments` WHERE tenant = @tenant) WHERE rn = 1 AND NOT deleted)",
 	} {
 		if !strings.Contains(sql, want) {
 			t.Fatalf("SQL =\n%s\nmissing\n%s", sql, want)
@@ -207,7 +209,7 @@ func TestEnrolmentQuerySQLBindsTenant(t *testing.T) {
 	q := warehouse.MustQuery("acme", "SELECT student_id, branch_id, from_date, to_date FROM enrolments WHERE from_date <= @to", warehouse.Enrolments).
 		With("to", warehouse.Day{Time: time.Date(2026, 4, 15, 0, 0, 0, 0, time.UTC)})
 	sql, params := bigquery.QuerySQL("proj", "ds", q)
-	want := "enrolments AS (SELECT * EXCEPT (rn) FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY id ORDER BY version DESC) AS rn FROM `proj.ds.wh_enrolments` WHERE tenant = @tenant) WHERE rn = 1 AND NOT deleted)"
+	want := "enrolments AS (SELECT * EXCEPT (rn) FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY id ORDER BY version DESC, COALESCE(event_position, '') DESC) AS rn FROM `proj.ds.wh_enrolments` WHERE tenant = @tenant) WHERE rn = 1 AND NOT deleted)"
 	if !strings.Contains(sql, want) {
 		t.Fatalf("SQL =\n%s\nmissing\n%s", sql, want)
 	}

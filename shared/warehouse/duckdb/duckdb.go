@@ -96,30 +96,73 @@ func sqlType(t warehouse.Type) string {
 	panic(fmt.Sprintf("duckdb: no SQL type for %v", t))
 }
 
-// TableDDL returns the statements that create t and its staging table.
+// TableDDL returns the statements that create t and its staging table. The staging table holds only one
+// batch at a time, so it is made afresh.
 func TableDDL(t *warehouse.Table) []string {
 	var cols []string
 	for _, c := range t.Columns {
-		cols = append(cols, c.Name+" "+sqlType(c.Type))
+		cols = append(cols, columnDDL(c))
 	}
 	key := storedKey(t)
 	return []string{
 		fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s (%s, PRIMARY KEY (%s))", stored(t), strings.Join(cols, ", "), key),
-		fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s (%s)", staging(t), strings.Join(cols, ", ")),
+		fmt.Sprintf("CREATE OR REPLACE TABLE %s (%s)", staging(t), strings.Join(cols, ", ")),
 	}
 }
 
-// storedKey is the primary key of t's stored rows. A child table keeps the version in its key: a parent's
-// new version deletes the old rows and inserts the new ones in one transaction, and DuckDB checks unique
-// keys eagerly, so a key that returned within the transaction would be refused.
+func columnDDL(c warehouse.Column) string {
+	if c == warehouse.PositionColumn {
+		// Never null, so that comparing positions is plain string order; rows stored before the column
+		// existed (ordered by cluster time alone) read as the empty position.
+		return c.Name + " VARCHAR NOT NULL DEFAULT ''"
+	}
+	return c.Name + " " + sqlType(c.Type)
+}
+
+// storedKey is the primary key of t's stored rows. A child table keeps the version and position in its
+// key: a parent's new version deletes the old rows and inserts the new ones in one transaction, and DuckDB
+// checks unique keys eagerly, so a key that returned within the transaction would be refused.
 func storedKey(t *warehouse.Table) string {
 	switch {
 	case t.Children:
-		return "tenant, id, version"
+		return "tenant, id, version, " + warehouse.PositionColumn.Name
 	case t.Current:
 		return "tenant, id"
 	}
 	return t.Columns[0].Name
+}
+
+// addPosition brings a table made before the position column existed up to date: a current-state table
+// or the changes table gains the column; a child table is rebuilt, since the position is part of its key.
+func (w *Warehouse) addPosition(ctx context.Context, t *warehouse.Table) error {
+	var has bool
+	err := w.conn.QueryRowContext(ctx, "SELECT count(*) > 0 FROM information_schema.columns WHERE table_name = ? AND column_name = ?",
+		stored(t), warehouse.PositionColumn.Name).Scan(&has)
+	if err != nil || has {
+		return err
+	}
+	if !t.Children {
+		// DuckDB adds no column with a constraint; the default fills the stored rows all the same.
+		_, err := w.conn.ExecContext(ctx, fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s VARCHAR DEFAULT ''", stored(t), warehouse.PositionColumn.Name))
+		return err
+	}
+	tx, err := w.conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	old := stored(t) + "_before_position"
+	for _, stmt := range []string{
+		fmt.Sprintf("ALTER TABLE %s RENAME TO %s", stored(t), old),
+		TableDDL(t)[0],
+		fmt.Sprintf("INSERT INTO %s SELECT *, '' FROM %s", stored(t), old),
+		"DROP TABLE " + old,
+	} {
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
 }
 
 // Ensure implements warehouse.Warehouse.
@@ -130,10 +173,15 @@ func (w *Warehouse) Ensure(ctx context.Context, tables []*warehouse.Table) error
 		if _, ok := w.ensured[t.Name]; ok {
 			continue
 		}
-		for _, stmt := range TableDDL(t) {
-			if _, err := w.conn.ExecContext(ctx, stmt); err != nil {
-				return fmt.Errorf("create warehouse table %s: %w", t.Name, err)
-			}
+		ddl := TableDDL(t)
+		if _, err := w.conn.ExecContext(ctx, ddl[0]); err != nil {
+			return fmt.Errorf("create warehouse table %s: %w", t.Name, err)
+		}
+		if err := w.addPosition(ctx, t); err != nil {
+			return fmt.Errorf("add the position to warehouse table %s: %w", t.Name, err)
+		}
+		if _, err := w.conn.ExecContext(ctx, ddl[1]); err != nil {
+			return fmt.Errorf("create warehouse table %s: %w", t.Name, err)
 		}
 		w.ensured[t.Name] = t
 	}
@@ -141,9 +189,10 @@ func (w *Warehouse) Ensure(ctx context.Context, tables []*warehouse.Table) error
 }
 
 // mergeSQL returns the statements that merge t's staging rows, one per key (Apply deduplicates them),
-// into t: for a current-state table a staged version replaces the stored row only when it is newer; for
-// a child table a parent's staged version replaces all of the parent's stored rows only when it is newer;
-// for the changes table, rows whose event id is stored already are skipped.
+// into t: for a current-state table a staged version replaces the stored row only when it is newer (a
+// later version, or the same version and a later position); for a child table a parent's staged version
+// replaces all of the parent's stored rows only when it is newer; for the changes table, rows whose event
+// id is stored already are skipped.
 func mergeSQL(t *warehouse.Table) []string {
 	var names []string
 	for _, c := range t.Columns {
@@ -153,10 +202,10 @@ func mergeSQL(t *warehouse.Table) []string {
 	switch {
 	case t.Children:
 		return []string{
-			fmt.Sprintf(`DELETE FROM %[1]s AS s WHERE EXISTS (SELECT 1 FROM %[2]s AS g WHERE g.tenant = s.tenant AND g.parent_id = s.parent_id AND g.version > s.version)`,
-				stored(t), staging(t)),
-			fmt.Sprintf(`INSERT INTO %[1]s SELECT %[3]s FROM %[2]s AS g WHERE NOT EXISTS (SELECT 1 FROM %[1]s AS s WHERE s.tenant = g.tenant AND s.parent_id = g.parent_id AND s.version >= g.version)`,
-				stored(t), staging(t), cols),
+			fmt.Sprintf(`DELETE FROM %[1]s AS s WHERE EXISTS (SELECT 1 FROM %[2]s AS g WHERE g.tenant = s.tenant AND g.parent_id = s.parent_id AND %[3]s)`,
+				stored(t), staging(t), newerSQL("g", "s")),
+			fmt.Sprintf(`INSERT INTO %[1]s SELECT %[3]s FROM %[2]s AS g WHERE NOT EXISTS (SELECT 1 FROM %[1]s AS s WHERE s.tenant = g.tenant AND s.parent_id = g.parent_id AND NOT %[4]s)`,
+				stored(t), staging(t), cols, newerSQL("g", "s")),
 		}
 	case !t.Current:
 		return []string{fmt.Sprintf(`INSERT INTO %s SELECT %s FROM %s ON CONFLICT DO NOTHING`, stored(t), cols, staging(t))}
@@ -165,8 +214,14 @@ func mergeSQL(t *warehouse.Table) []string {
 	for _, n := range names[2:] {
 		set = append(set, n+" = excluded."+n)
 	}
-	return []string{fmt.Sprintf(`INSERT INTO %s SELECT %s FROM %s ON CONFLICT (tenant, id) DO UPDATE SET %s WHERE excluded.version > %s.version`,
-		stored(t), cols, staging(t), strings.Join(set, ", "), stored(t))}
+	return []string{fmt.Sprintf(`INSERT INTO %s SELECT %s FROM %s ON CONFLICT (tenant, id) DO UPDATE SET %s WHERE %s`,
+		stored(t), cols, staging(t), strings.Join(set, ", "), newerSQL("excluded", stored(t)))}
+}
+
+// newerSQL is the condition that row a is a newer version than row b: a later version, or the same one
+// and a later position.
+func newerSQL(a, b string) string {
+	return fmt.Sprintf("(%[1]s.version > %[2]s.version OR (%[1]s.version = %[2]s.version AND %[1]s.%[3]s > %[2]s.%[3]s))", a, b, warehouse.PositionColumn.Name)
 }
 
 // dedupe keeps one row per key, as the merge needs: the first of each event id, the highest version of
@@ -189,7 +244,7 @@ func dedupe(t *warehouse.Table, rows []warehouse.Row) []warehouse.Row {
 		case !dup:
 			seen[k] = len(out)
 			out = append(out, r)
-		case t.Current && version(r) > version(out[i]):
+		case t.Current && newer(r, out[i]):
 			out[i] = r
 		}
 	}
@@ -199,22 +254,24 @@ func dedupe(t *warehouse.Table, rows []warehouse.Row) []warehouse.Row {
 func dedupeChildren(rows []warehouse.Row) []warehouse.Row {
 	parent := len(warehouse.CommonColumns)
 	type parentKey struct{ tenant, parent any }
-	newest := map[parentKey]int64{}
+	newest := map[parentKey]warehouse.Row{}
 	for _, r := range rows {
 		k := parentKey{r[0], r[parent]}
-		if v, ok := newest[k]; !ok || version(r) > v {
-			newest[k] = version(r)
+		if n, ok := newest[k]; !ok || newer(r, n) {
+			newest[k] = r
 		}
 	}
 	type rowKey struct {
 		tenant, id any
 		version    int64
+		position   string
 	}
 	seen := make(map[rowKey]bool, len(rows))
 	out := rows[:0:0]
 	for _, r := range rows {
-		k := rowKey{r[0], r[1], version(r)}
-		if version(r) != newest[parentKey{r[0], r[parent]}] || seen[k] {
+		k := rowKey{r[0], r[1], version(r), position(r)}
+		n := newest[parentKey{r[0], r[parent]}]
+		if version(r) != version(n) || position(r) != position(n) || seen[k] {
 			continue
 		}
 		seen[k] = true
@@ -226,6 +283,20 @@ func dedupeChildren(rows []warehouse.Row) []warehouse.Row {
 func version(r warehouse.Row) int64 {
 	v, _ := r[2].(int64)
 	return v
+}
+
+// position is a current-state or child row's last value.
+func position(r warehouse.Row) string {
+	p, _ := r[len(r)-1].(string)
+	return p
+}
+
+// newer reports whether row a is a newer version than row b, as newerSQL does.
+func newer(a, b warehouse.Row) bool {
+	if version(a) != version(b) {
+		return version(a) > version(b)
+	}
+	return position(a) > position(b)
 }
 
 // Apply implements warehouse.Warehouse: one append per staging table and one transaction of merges.
