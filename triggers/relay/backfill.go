@@ -45,7 +45,7 @@ func (r *Relay) recoverHistoryLost(ctx context.Context, reason string) error {
 			continue
 		}
 		tenants = append(tenants, slug)
-		_, err := r.cfg.Platform.Collection(BackfillsCollection).ReplaceOne(ctx, bson.M{"_id": r.cfg.Cluster + "/" + slug},
+		_, err := r.cfg.Platform.Collection(backfillsCollection).ReplaceOne(ctx, bson.M{"_id": r.cfg.Cluster + "/" + slug},
 			BackfillRequest{ID: r.cfg.Cluster + "/" + slug, Cluster: r.cfg.Cluster, Tenant: slug, Reason: reason, RequestedAt: now},
 			options.Replace().SetUpsert(true))
 		if err != nil {
@@ -76,7 +76,7 @@ func (r *Relay) recoverHistoryLost(ctx context.Context, reason string) error {
 
 // PendingBackfills lists the open backfill requests of the relay's cluster.
 func (r *Relay) PendingBackfills(ctx context.Context) ([]BackfillRequest, error) {
-	cur, err := r.cfg.Platform.Collection(BackfillsCollection).Find(ctx, bson.M{"cluster": r.cfg.Cluster, "done_at": nil})
+	cur, err := r.cfg.Platform.Collection(backfillsCollection).Find(ctx, bson.M{"cluster": r.cfg.Cluster, "done_at": nil})
 	if err != nil {
 		return nil, fmt.Errorf("list backfills of %s: %w", r.cfg.Cluster, err)
 	}
@@ -101,7 +101,7 @@ func (r *Relay) RunPendingBackfills(ctx context.Context) (int, error) {
 			return done, err
 		}
 		at := r.cfg.Clock.Now()
-		_, err = r.cfg.Platform.Collection(BackfillsCollection).UpdateOne(ctx, bson.M{"_id": req.ID, "requested_at": req.RequestedAt},
+		_, err = r.cfg.Platform.Collection(backfillsCollection).UpdateOne(ctx, bson.M{"_id": req.ID, "requested_at": req.RequestedAt},
 			bson.M{"$set": bson.M{"done_at": at, "events": n}})
 		if err != nil {
 			return done, fmt.Errorf("mark backfill of %s done: %w", req.Tenant, err)
@@ -200,9 +200,9 @@ func (r *Relay) BackfillWithProgress(ctx context.Context, tenant string, progres
 	return published, nil
 }
 
-// ClockCollection is the platform database's collection where the relay reads the embedded engine's
+// clockCollection is the platform database's collection where the relay reads the embedded engine's
 // cluster time (one document per cluster).
-const ClockCollection = "relay_clock"
+const clockCollection = "relay_clock"
 
 // clusterTime returns the cluster's current time, such that every change at or before it is visible to
 // reads made afterwards. On MongoDB it is the operation time of a majority read: the majority commit
@@ -211,7 +211,7 @@ const ClockCollection = "relay_clock"
 // its history is stamped with.
 func (r *Relay) clusterTime(ctx context.Context) (events.ClusterTime, error) {
 	if _, embedded := r.cfg.Client.(*lungo.Client); embedded {
-		clk := r.cfg.Platform.Collection(ClockCollection)
+		clk := r.cfg.Platform.Collection(clockCollection)
 		if _, err := clk.UpdateOne(ctx, bson.M{"_id": r.cfg.Cluster}, bson.M{"$currentDate": bson.M{"at": bson.M{"$type": "timestamp"}}},
 			options.Update().SetUpsert(true)); err != nil {
 			return events.ClusterTime{}, fmt.Errorf("read the cluster time of %s: %w", r.cfg.Cluster, err)
@@ -226,7 +226,7 @@ func (r *Relay) clusterTime(ctx context.Context) (events.ClusterTime, error) {
 	}
 	var at *primitive.Timestamp
 	err := r.cfg.Client.UseSession(ctx, func(sc lungo.ISessionContext) error {
-		majority := r.cfg.Platform.Collection(CheckpointsCollection, options.Collection().SetReadConcern(readconcern.Majority()))
+		majority := r.cfg.Platform.Collection(checkpointsCollection, options.Collection().SetReadConcern(readconcern.Majority()))
 		if err := majority.FindOne(sc, bson.M{"_id": r.cfg.Cluster}).Err(); err != nil && !errors.Is(err, mongo.ErrNoDocuments) {
 			return err
 		}

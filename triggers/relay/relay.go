@@ -103,8 +103,8 @@ func (r *Relay) Ready() <-chan struct{} { return r.ready }
 
 // Collections in the platform database.
 const (
-	CheckpointsCollection = "relay_checkpoints"
-	BackfillsCollection   = "relay_backfills"
+	checkpointsCollection = "relay_checkpoints"
+	backfillsCollection   = "relay_backfills"
 )
 
 // New returns a relay for cfg.
@@ -145,13 +145,13 @@ type checkpoint struct {
 // history (a restore of the cluster brings it along; another cluster has its own).
 const (
 	IdentityDatabase   = "edugrid_cluster"
-	IdentityCollection = "identity"
+	identityCollection = "identity"
 )
 
 // identity returns the cluster's id, creating it on first use. Two relays racing to create it agree:
 // the upsert inserts one document and both read it back.
 func (r *Relay) identity(ctx context.Context) (string, error) {
-	coll := r.cfg.Client.Database(IdentityDatabase).Collection(IdentityCollection)
+	coll := r.cfg.Client.Database(IdentityDatabase).Collection(identityCollection)
 	_, err := coll.UpdateOne(ctx, bson.M{"_id": "cluster"},
 		bson.M{"$setOnInsert": bson.M{"id": primitive.NewObjectID().Hex(), "created_at": r.cfg.Clock.Now()}}, options.Update().SetUpsert(true))
 	if err != nil && !mongo.IsDuplicateKeyError(err) {
@@ -168,7 +168,7 @@ func (r *Relay) identity(ctx context.Context) (string, error) {
 
 func (r *Relay) loadCheckpoint(ctx context.Context) (bson.Raw, error) {
 	var cp checkpoint
-	err := r.cfg.Platform.Collection(CheckpointsCollection).FindOne(ctx, bson.M{"_id": r.cfg.Cluster}).Decode(&cp)
+	err := r.cfg.Platform.Collection(checkpointsCollection).FindOne(ctx, bson.M{"_id": r.cfg.Cluster}).Decode(&cp)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return nil, nil
 	}
@@ -187,7 +187,7 @@ func (r *Relay) loadCheckpoint(ctx context.Context) (bson.Raw, error) {
 }
 
 func (r *Relay) saveCheckpoint(ctx context.Context, token bson.Raw) error {
-	_, err := r.cfg.Platform.Collection(CheckpointsCollection).ReplaceOne(ctx, bson.M{"_id": r.cfg.Cluster},
+	_, err := r.cfg.Platform.Collection(checkpointsCollection).ReplaceOne(ctx, bson.M{"_id": r.cfg.Cluster},
 		checkpoint{Cluster: r.cfg.Cluster, Token: []byte(token), ClusterID: r.clusterID, UpdatedAt: r.cfg.Clock.Now()}, options.Replace().SetUpsert(true))
 	if err != nil {
 		return fmt.Errorf("save relay checkpoint of %s: %w", r.cfg.Cluster, err)
@@ -491,7 +491,7 @@ func (r *Relay) event(stream lungo.IChangeStream, token bson.Raw) (ev *events.Ev
 	if err := stream.Decode(&c); err != nil {
 		return nil, false, fmt.Errorf("decode change: %w", err)
 	}
-	if c.NS.DB == r.cfg.Platform.Name() && c.NS.Coll == CheckpointsCollection {
+	if c.NS.DB == r.cfg.Platform.Name() && c.NS.Coll == checkpointsCollection {
 		return nil, true, nil
 	}
 	slug, ok := events.TenantFromDatabase(c.NS.DB)
