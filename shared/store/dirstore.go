@@ -34,8 +34,14 @@ import (
 //	LOCK              held while a process has the store open (advisory lock), so two cannot interleave
 //
 // Every snapshot and log record is framed with its length and CRC-32C. A commit is one log record,
-// appended and fsynced before Store returns: a record cut short by a crash fails its check and is dropped
-// (and cut off the file) when the store is next loaded, so a commit is either wholly there or not at all.
+// appended before Store returns: a record cut short by a crash fails its check and is dropped (with
+// everything after it, and cut off the file) when the store is next loaded, so a commit is either wholly
+// there or not at all, and the commits there are always a prefix of those made. With a sync interval of
+// 0 each record is fsynced before Store returns; with an interval, the log is fsynced that often in the
+// background (as MongoDB's journal is every 100 ms by default), so a commit costs a write to the
+// operating system instead of a wait for the disk: a process that dies loses nothing, a machine that
+// loses power loses at most the commits of the last interval. Snapshots and the manifest are always
+// fsynced before they are used, and Close fsyncs what is pending.
 // When the log has grown past the snapshot's size (and a floor), the next commit writes a new generation
 // instead: its snapshot and an empty log, then the manifest naming them; the old generation's files are
 // removed once the manifest is durable. Anything not named by the manifest is a leftover of an
@@ -56,6 +62,7 @@ type DirStore struct {
 	dir string
 	// compactFloor is the least log size at which the next commit writes a new generation.
 	compactFloor int64
+	syncEvery    time.Duration // 0: fsync each commit before Store returns
 
 	mu     sync.Mutex
 	loaded bool
@@ -68,6 +75,9 @@ type DirStore struct {
 	// broken is set when a write failed part way: the log may end in a partial record, or the manifest
 	// may name a generation the store no longer knows, so the next commit writes a new generation.
 	broken bool
+	// unsynced: the log holds records not yet fsynced (sync interval only).
+	unsynced bool
+	stopSync chan struct{} // closed to stop the background sync of this Load
 }
 
 const (
@@ -97,8 +107,12 @@ const (
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
 // NewDirStore returns the store for the directory at path; nothing is read or created until Load.
-func NewDirStore(path string) *DirStore {
-	return newDirStore(osFS{}, path)
+// syncEvery 0 fsyncs every commit before Store returns; a positive interval fsyncs the log that often in
+// the background instead (see DirStore for what a power cut then loses).
+func NewDirStore(path string, syncEvery time.Duration) *DirStore {
+	s := newDirStore(osFS{}, path)
+	s.syncEvery = max(syncEvery, 0)
+	return s
 }
 
 func newDirStore(fsys fileSystem, path string) *DirStore {
@@ -178,8 +192,48 @@ func (s *DirStore) Load() (*lungo.Catalog, error) {
 		s.closeLocked()
 		return nil, fmt.Errorf("load embedded engine directory %s: %w", s.dir, err)
 	}
-	s.loaded, s.base, s.broken = true, catalog, false
+	s.loaded, s.base, s.broken, s.unsynced = true, catalog, false, false
+	if s.syncEvery > 0 {
+		stop := make(chan struct{})
+		s.stopSync = stop
+		go s.syncLoop(stop, s.syncEvery)
+	}
 	return catalog, nil
+}
+
+// syncLoop fsyncs the log every interval while it holds unsynced records, until stop is closed.
+func (s *DirStore) syncLoop(stop <-chan struct{}, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			s.syncPending()
+		}
+	}
+}
+
+// syncPending fsyncs the log without holding the store's lock, so commits go on meanwhile (the engine
+// holds its own lock through Store, readers included).
+func (s *DirStore) syncPending() {
+	s.mu.Lock()
+	log := s.log
+	if !s.unsynced || log == nil || s.broken {
+		s.mu.Unlock()
+		return
+	}
+	s.unsynced = false
+	s.mu.Unlock()
+	if err := log.Sync(); err != nil {
+		s.mu.Lock()
+		if s.log == log {
+			// What reached the disk is unknown: the next commit writes a whole generation.
+			s.broken = true
+		}
+		s.mu.Unlock()
+	}
 }
 
 // settleLayout makes the path a directory in the current format: migrating an old single-file store,
@@ -392,7 +446,9 @@ func frames(buf []byte, magic string) ([][]byte, int64, error) {
 	for len(buf)-off >= frameHeader {
 		n := int(binary.LittleEndian.Uint32(buf[off:]))
 		sum := binary.LittleEndian.Uint32(buf[off+4:])
-		if n > maxFrame || len(buf)-off-frameHeader < n {
+		// A BSON document is at least 5 bytes: a zero header (a file extended but never written, after a
+		// power cut) is the end, not an empty frame.
+		if n < 5 || n > maxFrame || len(buf)-off-frameHeader < n {
 			break
 		}
 		payload := buf[off+frameHeader : off+frameHeader+n]
@@ -662,7 +718,9 @@ func (s *DirStore) Store(catalog *lungo.Catalog) error {
 		s.broken = true
 		return fmt.Errorf("store embedded engine directory %s: append commit: %w", s.dir, err)
 	}
-	if err := s.log.Sync(); err != nil {
+	if s.syncEvery > 0 {
+		s.unsynced = true
+	} else if err := s.log.Sync(); err != nil {
 		s.broken = true
 		return fmt.Errorf("store embedded engine directory %s: sync log: %w", s.dir, err)
 	}
@@ -685,7 +743,7 @@ func (s *DirStore) compact(catalog *lungo.Catalog) error {
 	if s.log != nil {
 		_ = s.log.Close()
 	}
-	s.gen, s.log, s.logBytes, s.snapBytes, s.broken = gen, log, int64(len(logMagic)), snapBytes, false
+	s.gen, s.log, s.logBytes, s.snapBytes, s.broken, s.unsynced = gen, log, int64(len(logMagic)), snapBytes, false, false
 	s.removeLeftovers(gen)
 	return nil
 }
@@ -895,8 +953,9 @@ func diffSets(old, cur *bsonkit.Set) ([]int64, bsonkit.List) {
 	return ops, docs
 }
 
-// Close releases the directory: the open log and the lock. The Dialer calls it after closing the
-// engine; the store can be loaded again afterwards.
+// Close fsyncs what is pending and releases the directory: the open log and the lock. The Dialer calls
+// it after closing the engine; the store can be loaded again afterwards. An error means the last
+// commits may not be durable.
 func (s *DirStore) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -905,9 +964,16 @@ func (s *DirStore) Close() error {
 
 func (s *DirStore) closeLocked() error {
 	var errs []error
+	if s.stopSync != nil {
+		close(s.stopSync)
+		s.stopSync = nil
+	}
 	if s.log != nil {
+		if s.unsynced && !s.broken {
+			errs = append(errs, s.log.Sync())
+		}
 		errs = append(errs, s.log.Close())
-		s.log = nil
+		s.log, s.unsynced = nil, false
 	}
 	if s.lock != nil {
 		errs = append(errs, s.lock.Close())

@@ -469,3 +469,46 @@ func TestApplyOps(t *testing.T) {
 		})
 	}
 }
+
+// With a sync interval, a power cut loses the commits since the last sync, but what survives is always a
+// prefix of the commits made (each whole); the background sync and Close make them durable.
+func TestDirStoreSyncInterval(t *testing.T) {
+	cats, _ := commitKinds(t)
+	canons := map[string]int{}
+	for i, c := range cats {
+		canons[canon(t, c)] = i
+	}
+	m := newMemFS()
+	s := newDirStore(m, testDir)
+	s.syncEvery = time.Hour // only Close and syncPending sync, when the test says
+	mustLoad(t, s)
+	defer s.Close()
+	mustStore(t, s, cats[1]) // a new generation: synced
+	for i, c := range cats[2:5] {
+		mustStore(t, s, c)
+		got, err := reopen(t, m, true)
+		if err != nil {
+			t.Fatalf("power cut after commit %d: %v", i+2, err)
+		}
+		if k, ok := canons[got]; !ok || k > i+2 {
+			t.Fatalf("power cut after commit %d: state is not an earlier commit's (%v, %d)", i+2, ok, k)
+		}
+	}
+	if got, _ := reopen(t, m, true); got != canon(t, cats[1]) {
+		t.Fatal("power cut before any sync: want the last synced state")
+	}
+	if got, _ := reopen(t, m, false); got != canon(t, cats[4]) {
+		t.Fatal("process died before any sync: want every commit (the operating system had them)")
+	}
+	s.syncPending()
+	if got, _ := reopen(t, m, true); got != canon(t, cats[4]) {
+		t.Fatal("power cut after the background sync: want every commit")
+	}
+	mustStore(t, s, cats[5])
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if got, _ := reopen(t, m, true); got != canon(t, cats[5]) {
+		t.Fatal("power cut after Close: want every commit")
+	}
+}
