@@ -1,5 +1,5 @@
 // Command dev runs the whole of edugrid locally in one process, on embedded defaults: every HTTP area under
-// /<area>/… on one address, the embedded MongoDB engine in one file under the data directory, a signing key
+// /<area>/… on one address, the embedded MongoDB engine in a directory under the data directory, a signing key
 // kept beside it, and a demo institution seeded on first start. The change-data-capture pipeline runs
 // in the same process: a relay on every cluster's change stream, an in-process Pub/Sub emulator, the
 // ingest pull loop and a DuckDB warehouse in <data dir>/warehouse.duckdb, so a write through the API shows
@@ -110,8 +110,8 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 	if err != nil {
 		return err
 	}
-	// Stopped before a.Close: the relays use its cluster clients. Checkpoints every 5 s: each write
-	// rewrites the embedded engine's file, and a restart merely publishes those seconds again.
+	// Stopped before a.Close: the relays use its cluster clients. Checkpoints every 5 s: each checkpoint
+	// is a write to the embedded engine, and a restart merely publishes those seconds again.
 	cdc, err := pipeline.Start(ctx, a, pipeline.Options{WarehousePath: filepath.Join(dataDir, "warehouse.duckdb"), Logger: logger, CheckpointEvery: 5 * time.Second})
 	if err != nil {
 		return fmt.Errorf("start the analytics pipeline: %w", err)

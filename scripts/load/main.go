@@ -2,7 +2,8 @@
 // throughput, latency percentiles per kind of request, and errors by status.
 //
 //	go run ./scripts/load                            # in-process stack, embedded engine in memory
-//	go run ./scripts/load -engine file               # in-process stack, embedded engine in a file under a temp dir
+//	go run ./scripts/load -engine file               # in-process stack, embedded engine in a directory under a temp dir
+//	go run ./scripts/load -engine singlefile         # the same in the old single file rewritten on every commit
 //	go run ./scripts/load -target http://127.0.0.1:8080 -admin-password …   # a stack already running
 //
 // Without -target it starts the local stack in this process on a loopback port (every API area, the
@@ -70,7 +71,7 @@ type options struct {
 func main() {
 	var o options
 	flag.StringVar(&o.target, "target", "", "base URL of a running stack on loopback (default: start one in this process)")
-	flag.StringVar(&o.engine, "engine", "memory", "in-process stack's embedded engine: memory, or file (under a temp dir)")
+	flag.StringVar(&o.engine, "engine", "memory", "in-process stack's embedded engine: memory, file (a directory under a temp dir, as the local stack), or singlefile (the old one-file store, to compare)")
 	flag.BoolVar(&o.cdc, "cdc", true, "in-process stack runs the change-data-capture pipeline (relay, Pub/Sub emulator, ingest, DuckDB) as the local stack does")
 	flag.IntVar(&o.tenants, "tenants", 10, "institutions to provision")
 	flag.IntVar(&o.teachers, "teachers", 2, "teachers (and batches) per institution")
@@ -308,10 +309,10 @@ func processCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// setupParallel is how many institutions are set up at once: one on the in-process file engine, where
-// every commit rewrites the whole file and parallel provisioning only makes each request slower.
+// setupParallel is how many institutions are set up at once: one on the in-process single-file engine,
+// where every commit rewrites the whole file and parallel provisioning only makes each request slower.
 func setupParallel(o options) int {
-	if o.target == "" && o.engine == "file" {
+	if o.target == "" && o.engine == "singlefile" {
 		return 1
 	}
 	return 4

@@ -27,7 +27,8 @@ type stack struct {
 }
 
 // startStack serves every API area on a free loopback port as scripts/dev does: the embedded engine in
-// memory or in a file under a temporary directory, a generated signing key, the platform admin given,
+// memory or persisted under a temporary directory (-engine file: the directory store, singlefile: the old
+// one-file store), a generated signing key, the platform admin given,
 // and (cdc) the change-data-capture pipeline with DuckDB beside the engine. The stack trusts one proxy hop
 // of X-Forwarded-For, so each virtual user is its own client to the per-address login limit.
 func startStack(ctx context.Context, engine, adminEmail, adminPassword string, cdc bool, passwords *authn.PasswordParams, logw io.Writer) (*stack, error) {
@@ -50,10 +51,10 @@ func startStack(ctx context.Context, engine, adminEmail, adminPassword string, c
 	switch engine {
 	case "memory":
 		uri = "lungo:memory:load"
-	case "file":
-		uri, warehousePath = "lungo:file:"+filepath.Join(dir, "edugrid.lungo"), filepath.Join(dir, "warehouse.duckdb")
+	case "file", "singlefile":
+		uri, warehousePath = "lungo:"+engine+":"+filepath.Join(dir, "edugrid.lungo"), filepath.Join(dir, "warehouse.duckdb")
 	default:
-		return fail(fmt.Errorf("-engine %q: want memory or file", engine))
+		return fail(fmt.Errorf("-engine %q: want memory, file or singlefile", engine))
 	}
 	key, err := authn.GenerateKey()
 	if err != nil {

@@ -5,7 +5,10 @@
 //
 //	mongodb://…, mongodb+srv://…   the official MongoDB driver (production)
 //	lungo:memory:<name>            the embedded engine in memory (tests); one engine per name per Dialer
-//	lungo:file:<path>              the embedded engine in one file (the local stack)
+//	lungo:file:<path>              the embedded engine persisted in the directory <path> (the local
+//	                               stack; see DirStore); an old single-file store there is moved into it
+//	lungo:singlefile:<path>        the embedded engine in one file rewritten on every commit (lungo's
+//	                               FileStore, the format before DirStore), kept to compare the two
 //
 // The embedded engine has no aggregation pipeline and no $regex; it panics on options it does not
 // support. Code that must run on both engines keeps to what both support (see DESIGN.md, engine facts).
@@ -33,12 +36,13 @@ type Dialer struct {
 	mu      sync.Mutex
 	engines map[string]*lungo.Engine
 	clients map[string]lungo.IClient
+	dirs    map[string]*DirStore // released after their engine closes
 	closed  bool
 }
 
 // NewDialer returns a Dialer with no open engines.
 func NewDialer() *Dialer {
-	return &Dialer{engines: map[string]*lungo.Engine{}, clients: map[string]lungo.IClient{}}
+	return &Dialer{engines: map[string]*lungo.Engine{}, clients: map[string]lungo.IClient{}, dirs: map[string]*DirStore{}}
 }
 
 // Dial returns a connected client for uri. For MongoDB URIs it connects and pings, so a dead cluster is
@@ -64,27 +68,39 @@ func (d *Dialer) Dial(ctx context.Context, uri string) (lungo.IClient, error) {
 			return nil, fmt.Errorf("ping mongodb cluster: %w", err)
 		}
 		return client, nil
-	case uri == "lungo:memory", strings.HasPrefix(uri, "lungo:memory:"), strings.HasPrefix(uri, "lungo:file:"):
+	case uri == "lungo:memory", strings.HasPrefix(uri, "lungo:memory:"), strings.HasPrefix(uri, "lungo:file:"),
+		strings.HasPrefix(uri, "lungo:singlefile:"):
 		return d.embedded(uri)
 	default:
-		return nil, fmt.Errorf("dial cluster: unsupported URI scheme (want mongodb://, mongodb+srv://, lungo:memory:<name> or lungo:file:<path>)")
+		return nil, fmt.Errorf("dial cluster: unsupported URI scheme (want mongodb://, mongodb+srv://, lungo:memory:<name>, lungo:file:<path> or lungo:singlefile:<path>)")
 	}
 }
 
 func (d *Dialer) embedded(uri string) (lungo.IClient, error) {
 	key := uri
 	var st lungo.Store
-	if path, ok := strings.CutPrefix(uri, "lungo:file:"); ok {
+	var dir *DirStore
+	if scheme, path, ok := cutFileURI(uri); ok {
 		if path == "" {
-			return nil, fmt.Errorf("dial embedded engine: lungo:file: needs a path")
+			return nil, fmt.Errorf("dial embedded engine: %s needs a path", scheme)
 		}
 		abs, err := filepath.Abs(path)
 		if err != nil {
 			return nil, fmt.Errorf("dial embedded engine: %w", err)
 		}
+		// One engine per location whichever format names it: two engines over one file would overwrite
+		// each other's commits.
 		key = "lungo:file:" + abs
-		// Owner-only: the file holds password hashes and every tenant's records.
-		st = lungo.NewFileStore(abs, 0o600)
+		if scheme == "lungo:singlefile:" {
+			// Owner-only: the file holds password hashes and every tenant's records.
+			st = lungo.NewFileStore(abs, 0o600)
+		} else {
+			// Synced every 100 ms rather than on each commit, as MongoDB's journal is by default: the engine
+			// holds its lock, readers included, through each commit's Store, and a wait for the disk there
+			// stalls every request. A process that dies loses nothing; a power cut the last 100 ms.
+			dir = NewDirStore(abs, 100*time.Millisecond)
+			st = dir
+		}
 	} else {
 		st = lungo.NewMemoryStore()
 	}
@@ -107,14 +123,30 @@ func (d *Dialer) embedded(uri string) (lungo.IClient, error) {
 		MaxOplogSize: 2000,
 	})
 	if err != nil {
+		if dir != nil {
+			_ = dir.Close()
+		}
 		return nil, fmt.Errorf("open embedded engine: %w", err)
 	}
 	d.engines[key] = engine
 	d.clients[key] = client
+	if dir != nil {
+		d.dirs[key] = dir
+	}
 	return client, nil
 }
 
-// Close closes every embedded engine the Dialer opened. Clients from MongoDB URIs are disconnected by
+// cutFileURI splits a lungo:file: or lungo:singlefile: URI into its scheme and path.
+func cutFileURI(uri string) (scheme, path string, ok bool) {
+	for _, scheme := range []string{"lungo:file:", "lungo:singlefile:"} {
+		if path, ok := strings.CutPrefix(uri, scheme); ok {
+			return scheme, path, true
+		}
+	}
+	return "", "", false
+}
+
+// Close closes every embedded engine the Dialer opened and releases their directories. Clients from MongoDB URIs are disconnected by
 // whoever holds them (the Cache).
 func (d *Dialer) Close() {
 	d.mu.Lock()
@@ -122,8 +154,14 @@ func (d *Dialer) Close() {
 	d.closed = true
 	for k, e := range d.engines {
 		e.Close()
+		if dir := d.dirs[k]; dir != nil {
+			// After the engine: it commits nothing more. The error is the log's close, after every commit
+			// was already synced, so there is nothing to lose by ignoring it.
+			_ = dir.Close()
+		}
 		delete(d.engines, k)
 		delete(d.clients, k)
+		delete(d.dirs, k)
 	}
 }
 

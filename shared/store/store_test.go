@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -98,32 +99,103 @@ func TestDialerMemorySurvivesCacheEviction(t *testing.T) {
 }
 
 func TestDialerFilePersistsAcrossDialers(t *testing.T) {
+	for _, scheme := range []string{"lungo:file:", "lungo:singlefile:"} {
+		t.Run(scheme, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "edugrid.lungo")
+			uri := scheme + path
+
+			d := NewDialer()
+			mustInsert(t, mustDial(t, d, uri).Database("edu_x").Collection("things"), bson.M{"_id": "t1", "n": 7})
+			d.Close()
+
+			// The store holds password hashes and every tenant's records.
+			err := filepath.WalkDir(path, func(p string, e os.DirEntry, err error) error {
+				if err != nil {
+					return err
+				}
+				info, err := e.Info()
+				if err != nil {
+					return err
+				}
+				if perm := info.Mode().Perm(); perm&0o077 != 0 {
+					t.Errorf("%s: mode %v, want owner-only", p, perm)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatalf("store files: %v", err)
+			}
+
+			d2 := NewDialer()
+			defer d2.Close()
+			if got := readN(t, mustDial(t, d2, uri), "t1"); got != 7 {
+				t.Fatalf("read back n=%d, want 7", got)
+			}
+		})
+	}
+}
+
+// readN reads field n of document id in edu_x.things.
+func readN(t *testing.T, c lungo.IClient, id string) int64 {
+	t.Helper()
+	var got struct {
+		N int64 `bson:"n"`
+	}
+	if err := c.Database("edu_x").Collection("things").FindOne(context.Background(), bson.M{"_id": id}).Decode(&got); err != nil {
+		t.Fatalf("read %s: %v", id, err)
+	}
+	return got.N
+}
+
+// A data directory from before the directory store (one file at the path) opens with its data, becomes a
+// directory, and keeps the old file as <path>.legacy.
+func TestDialerFileMigratesSingleFileStore(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "edugrid.lungo")
-	uri := "lungo:file:" + path
+	old := NewDialer()
+	mustInsert(t, mustDial(t, old, "lungo:singlefile:"+path).Database("edu_x").Collection("things"), bson.M{"_id": "t1", "n": 3})
+	old.Close()
 
 	d := NewDialer()
-	mustInsert(t, mustDial(t, d, uri).Database("edu_x").Collection("things"), bson.M{"_id": "t1", "n": 7})
-	d.Close()
-
-	// The file holds password hashes and every tenant's records.
-	info, err := os.Stat(path)
-	if err != nil {
-		t.Fatalf("store file: %v", err)
+	c := mustDial(t, d, "lungo:file:"+path)
+	if got := readN(t, c, "t1"); got != 3 {
+		t.Fatalf("after migration read n=%d, want 3", got)
 	}
-	if perm := info.Mode().Perm(); perm&0o077 != 0 {
-		t.Errorf("store file mode %v, want owner-only", perm)
+	mustInsert(t, c.Database("edu_x").Collection("things"), bson.M{"_id": "t2", "n": 4})
+	d.Close()
+	if info, err := os.Stat(path); err != nil || !info.IsDir() {
+		t.Fatalf("after migration the store is not a directory (%v)", err)
+	}
+	if info, err := os.Stat(path + ".legacy"); err != nil || info.IsDir() {
+		t.Fatalf("after migration the single-file backup is missing (%v)", err)
 	}
 
 	d2 := NewDialer()
 	defer d2.Close()
-	var got bson.M
-	err = mustDial(t, d2, uri).Database("edu_x").Collection("things").FindOne(context.Background(), bson.M{"_id": "t1"}).Decode(&got)
-	if err != nil {
-		t.Fatalf("read after reopening: %v", err)
+	c2 := mustDial(t, d2, "lungo:file:"+path)
+	if got := readN(t, c2, "t1"); got != 3 {
+		t.Fatalf("reopened after migration: n=%d, want 3", got)
 	}
-	if got["n"] != int32(7) && got["n"] != int64(7) {
-		t.Fatalf("read back %v, want n=7", got)
+	if got := readN(t, c2, "t2"); got != 4 {
+		t.Fatalf("reopened after migration: n=%d, want 4", got)
 	}
+}
+
+// Two engines over one directory would interleave their logs; the second open is refused until the first
+// Dialer closes.
+func TestDialerFileRefusesSecondOpener(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no advisory lock on this system")
+	}
+	uri := "lungo:file:" + filepath.Join(t.TempDir(), "edugrid.lungo")
+	first := NewDialer()
+	mustDial(t, first, uri)
+	second := NewDialer()
+	defer second.Close()
+	if _, err := second.Dial(context.Background(), uri); err == nil || !strings.Contains(err.Error(), "another process") {
+		t.Fatalf("second Dialer on an open directory: err %v, want it refused", err)
+	}
+	first.Close()
+	mustDial(t, second, uri)
 }
 
 func TestDialerRefusals(t *testing.T) {
@@ -139,6 +211,7 @@ func TestDialerRefusals(t *testing.T) {
 		{"lookalike scheme", NewDialer(), "mongodbx://admin:" + secret + "@db.internal/"},
 		{"empty", NewDialer(), ""},
 		{"file without path", NewDialer(), "lungo:file:"},
+		{"single file without path", NewDialer(), "lungo:singlefile:"},
 		{"dialer closed", closed, "lungo:memory:late"},
 	}
 	for _, tt := range tests {
