@@ -450,6 +450,15 @@ func (h *hostileEnv) verdict(t *testing.T, what string, rec *httptest.ResponseRe
 	if len(writes) > 0 {
 		return &p, fmt.Errorf("%s was refused (%d %s: %s) but wrote %v", what, rec.Code, p.Code, p.Detail, writes)
 	}
+	// Every bad field comes with a code a frontend can translate, and the map and the list agree.
+	for _, fe := range p.Errors {
+		if !slices.Contains(apperr.FieldCodes(), apperr.FieldCode(fe.Code)) || fe.Message == "" || p.Fields[fe.Field] == "" {
+			return &p, fmt.Errorf("%s answered the field error %+v: want a known code, a message and the same field in fields %v", what, fe, p.Fields)
+		}
+	}
+	if p.Code == string(apperr.Invalid) && len(p.Fields) > 0 && len(p.Errors) == 0 {
+		return &p, fmt.Errorf("%s answered fields %v without an errors list", what, p.Fields)
+	}
 	return &p, nil
 }
 

@@ -232,13 +232,16 @@ func TestRefusals(t *testing.T) {
 func TestCatalogue(t *testing.T) {
 	f := setup(t)
 	rec := f.env.Do("GET", "/analytics/reports", f.owner, nil)
-	reports := apptest.Decode[[]struct {
+	reports := apptest.Decode[apptest.Page[struct {
 		Name, Status, Path string
-	}](t, rec)
+	}]](t, rec).Items
 	if rec.Code != 200 || len(reports) != len(analytics.Catalogue) {
 		t.Fatalf("catalogue = %d %+v", rec.Code, reports)
 	}
-	for _, r := range reports {
+	for i, r := range reports {
+		if r.Name != analytics.Catalogue[i].Name {
+			t.Errorf("report %d is %s, want the catalogue's order (%s)", i, r.Name, analytics.Catalogue[i].Name)
+		}
 		if r.Status != "available" {
 			t.Errorf("report %s is %s", r.Name, r.Status)
 			continue

@@ -1,7 +1,9 @@
 package analytics
 
 import (
+	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/edugrid/edugrid/shared/apperr"
@@ -13,7 +15,7 @@ import (
 func (s *Service) Routes() []httpapi.Route {
 	routes := []httpapi.Route{
 		{Method: "GET", Path: "/reports", Permission: rbac.AnalyticsRead, Summary: "The report catalogue: what is available and what waits for its area",
-			Response: []Report{}, Handler: s.handleCatalogue},
+			Response: httpapi.Page[Report]{}, Query: httpapi.PageQuery, Handler: s.handleCatalogue},
 		{Method: "GET", Path: "/attendance/batches", Permission: rbac.AnalyticsRead, Summary: "Attendance rate by batch per day, week or month",
 			Response: AttendanceReport{}, Handler: s.handleAttendance, Query: []httpapi.QueryParam{
 				windowParam,
@@ -86,9 +88,14 @@ func (s *Service) Area(opts httpapi.Options) *httpapi.Area {
 	return httpapi.NewArea("analytics", s.Routes(), opts)
 }
 
-func (s *Service) handleCatalogue(w http.ResponseWriter, _ *http.Request) error {
-	httpapi.JSON(w, http.StatusOK, Catalogue)
-	return nil
+func (s *Service) handleCatalogue(w http.ResponseWriter, r *http.Request) error {
+	// Served in the catalogue's own order: the key is each report's position in it.
+	position := make(map[string]string, len(Catalogue))
+	for i, rep := range Catalogue {
+		position[rep.Name] = fmt.Sprintf("%04d", i)
+	}
+	return httpapi.ListPage(w, r, func() ([]Report, error) { return slices.Clone(Catalogue), nil },
+		func(rep Report) string { return position[rep.Name] })
 }
 
 func (s *Service) handleAttendance(w http.ResponseWriter, r *http.Request) error {

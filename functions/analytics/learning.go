@@ -17,7 +17,6 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -69,23 +68,6 @@ func (f LearningFilter) bind(q *warehouse.Query, course, batch bool) *warehouse.
 // sees reports whether a row of branch passes the filter and the caller's branch scope.
 func (f LearningFilter) sees(p rbac.Principal, branch string) bool {
 	return (f.Branch == "" || branch == f.Branch) && p.CanSeeBranch(branch)
-}
-
-// pageBy returns the page of items after pr.After in the order of key, which must be unique per item,
-// UTF-8 and at most 200 bytes (the cursor is the last item's key).
-func pageBy[T any](items []T, pr httpapi.PageRequest, key func(T) string) httpapi.Page[T] {
-	slices.SortFunc(items, func(a, b T) int { return strings.Compare(key(a), key(b)) })
-	start := 0
-	if pr.After != "" {
-		start, _ = slices.BinarySearchFunc(items, pr.After, func(it T, after string) int {
-			if key(it) <= after {
-				return -1
-			}
-			return 1
-		})
-	}
-	end := min(len(items), start+pr.Limit+1)
-	return httpapi.NewPage(slices.Clone(items[start:end]), pr.Limit, key)
 }
 
 // Inactive-learner thresholds, in days.

@@ -79,7 +79,7 @@ func (s *Service) InactiveLearners(ctx context.Context, days int64, f LearningFi
 		}
 		items = append(items, l)
 	}
-	page := pageBy(items, pr, func(l InactiveLearner) string {
+	page := httpapi.PageBy(items, pr, func(l InactiveLearner) string {
 		k := "0"
 		if l.LastActiveDay != nil {
 			k = "1" + *l.LastActiveDay

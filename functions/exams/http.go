@@ -30,7 +30,7 @@ func (s *Service) Routes() []httpapi.Route {
 			Summary: "Enter results of a test, all or nothing; edits are recorded in the audit log",
 			Request: ResultEntry{}, Response: EntryOutcome{}, Handler: s.handleEnterResults},
 		{Method: "GET", Path: "/tests/{id}/results", Permission: rbac.ExamsRead, Summary: "The results of a test, in PRN order",
-			Response: []StudentResult{}, Handler: s.handleTestResults},
+			Response: httpapi.Page[StudentResult]{}, Query: httpapi.PageQuery, Handler: s.handleTestResults},
 		{Method: "GET", Path: "/batches/{id}/ranking", Permission: rbac.ExamsRead,
 			Summary:  "A batch's students ranked by overall percentage (competition ranking, PRN order among equals)",
 			Response: Ranking{}, Query: rangeQuery, Handler: s.handleBatchRanking},
@@ -89,8 +89,8 @@ func (s *Service) handleEnterResults(w http.ResponseWriter, r *http.Request) err
 }
 
 func (s *Service) handleTestResults(w http.ResponseWriter, r *http.Request) error {
-	rs, err := s.TestResults(r.Context(), r.PathValue("id"))
-	return httpapi.Reply(w, http.StatusOK, rs, err)
+	return httpapi.ListPage(w, r, func() ([]StudentResult, error) { return s.TestResults(r.Context(), r.PathValue("id")) },
+		func(sr StudentResult) string { return sr.StudentPRN + "/" + sr.StudentID })
 }
 
 func (s *Service) handleBatchRanking(w http.ResponseWriter, r *http.Request) error {

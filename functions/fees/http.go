@@ -25,7 +25,7 @@ func (s *Service) Routes() []httpapi.Route {
 		{Method: "POST", Path: "/assignments", Permission: rbac.FeesAssign, Summary: "Assign a plan to an enrolment and materialise its instalments",
 			Request: NewAssignment{}, Response: AssignmentView{}, Status: http.StatusCreated, Handler: s.handleAssign},
 		{Method: "GET", Path: "/assignments", Permission: rbac.FeesRead, Summary: "A student's fee assignments",
-			Response: []Assignment{}, Query: studentQuery, Handler: s.handleAssignmentsOf},
+			Response: httpapi.Page[Assignment]{}, Query: append(append([]httpapi.QueryParam{}, studentQuery...), httpapi.PageQuery...), Handler: s.handleAssignmentsOf},
 		{Method: "GET", Path: "/assignments/{id}", Permission: rbac.FeesRead, Summary: "Read an assignment with its instalments",
 			Response: AssignmentView{}, Handler: s.handleGetAssignment},
 		{Method: "POST", Path: "/assignments/{id}/recalculate", Permission: rbac.FeesAssign,
@@ -106,8 +106,8 @@ func (s *Service) handleAssignmentsOf(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
-	as, err := s.AssignmentsOf(r.Context(), st)
-	return httpapi.Reply(w, http.StatusOK, as, err)
+	return httpapi.ListPage(w, r, func() ([]Assignment, error) { return s.AssignmentsOf(r.Context(), st) },
+		func(a Assignment) string { return a.ID })
 }
 
 func (s *Service) handleGetAssignment(w http.ResponseWriter, r *http.Request) error {

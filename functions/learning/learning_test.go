@@ -242,7 +242,7 @@ func TestLearnerSeesOnlyPublishedContentOfTheirCourses(t *testing.T) {
 	if o.Progress.LessonsTotal != 2 || o.Progress.LastActivityAt != nil {
 		t.Fatalf("progress = %+v, want 2 lessons and no activity", o.Progress)
 	}
-	mine := apptest.Call[[]struct {
+	mine := apptest.Items[struct {
 		CourseID string `json:"course_id"`
 	}](t, s.env, "GET", "/learning/learn/courses", tok, nil, 200)
 	if len(mine) != 1 || mine[0].CourseID != s.jee {
@@ -283,7 +283,7 @@ func TestLearnerNotEnrolledGetsNotFound(t *testing.T) {
 	s1 := s.login(t, s.s1.PRN)
 	apptest.Call[outline](t, s.env, "GET", "/learning/learn/courses/"+s.jee, s1, nil, 200)
 	owner := s.env.Login(s.slug, "owner@alpha.test").AccessToken
-	es := apptest.Call[[]struct {
+	es := apptest.Items[struct {
 		ID string `json:"id"`
 	}](t, s.env, "GET", "/students/enrolments?student="+s.s1.ID, owner, nil, 200)
 	apptest.Call[m](t, s.env, "POST", "/students/enrolments/"+es[0].ID+"/withdraw", owner, m{"date": "2026-06-01"}, 200)
@@ -497,7 +497,7 @@ func TestRetriedInteractionCountsOnce(t *testing.T) {
 	}
 	// Completing the same lesson again under a new id is a new interaction but not a second lesson.
 	apptest.Call[recording](t, s.env, "POST", "/learning/learn/interactions", tok, interactions(m{"id": "done-0002", "lesson_id": s.video.ID, "kind": "completed"}), 200)
-	p := apptest.Call[[]progress](t, s.env, "GET", "/learning/progress/students/"+s.s1.ID, tok, nil, 200)
+	p := apptest.Items[progress](t, s.env, "GET", "/learning/progress/students/"+s.s1.ID, tok, nil, 200)
 	if len(p) != 1 || p[0].LessonsCompleted != 1 || p[0].LessonsTotal != 2 || p[0].Percent != 50 || p[0].BatchID != s.batchA || p[0].LastActivityAt == nil {
 		t.Fatalf("progress = %+v, want 1 of 2 lessons", p)
 	}
@@ -674,7 +674,7 @@ func TestProgressReaders(t *testing.T) {
 	accountant := s.env.Login(s.slug, "acc@alpha.test").AccessToken
 	path := "/learning/progress/students/" + s.s1.ID
 	for name, tok := range map[string]string{"student": s1, "guardian": g1, "teacher of the branch": teacherA, "owner": owner} {
-		p := apptest.Call[[]progress](t, s.env, "GET", path, tok, nil, 200)
+		p := apptest.Items[progress](t, s.env, "GET", path, tok, nil, 200)
 		if len(p) != 1 || p[0].LessonsCompleted != 1 || p[0].Percent != 50 {
 			t.Errorf("%s reads %+v", name, p)
 		}
@@ -685,7 +685,7 @@ func TestProgressReaders(t *testing.T) {
 	apptest.MustProblem(t, s.env.Do("GET", path, accountant, nil), 403, "forbidden")
 
 	// A batch's progress: every enrolled student, active or not yet.
-	b := apptest.Call[[]progress](t, s.env, "GET", "/learning/progress/batches/"+s.batchA, teacherA, nil, 200)
+	b := apptest.Items[progress](t, s.env, "GET", "/learning/progress/batches/"+s.batchA, teacherA, nil, 200)
 	if len(b) != 2 || b[0].StudentID != s.s1.ID || b[0].LessonsCompleted != 1 || b[1].StudentID != s.s2.ID || b[1].LessonsCompleted != 0 || b[1].LastActivityAt != nil {
 		t.Fatalf("batch progress = %+v", b)
 	}
@@ -695,7 +695,7 @@ func TestProgressReaders(t *testing.T) {
 
 	// Publishing another lesson lowers the percentage at once.
 	apptest.Call[person](t, s.env, "PATCH", "/learning/modules/"+s.modTwo, owner, m{"status": "published"}, 200)
-	p := apptest.Call[[]progress](t, s.env, "GET", path, g1, nil, 200)
+	p := apptest.Items[progress](t, s.env, "GET", path, g1, nil, 200)
 	if p[0].LessonsTotal != 3 || p[0].Percent != 33.33 {
 		t.Fatalf("after publishing: %+v, want 1 of 3", p)
 	}

@@ -32,19 +32,19 @@ func (s *Service) Routes() []httpapi.Route {
 			Response: Student{}, Handler: s.handleByPRN},
 		{Method: "POST", Path: "/guardians", Permission: rbac.StudentsWrite, Summary: "Add a guardian to a student, new or found by email or phone",
 			Request: NewGuardian{}, Response: Guardian{}, Status: http.StatusCreated, Handler: s.handleAddGuardian},
-		{Method: "GET", Path: "/guardians", Permission: rbac.StudentsRead, Summary: "A student's guardians",
-			Response: []Guardian{}, Query: studentQuery, Handler: s.handleGuardians},
+		{Method: "GET", Path: "/guardians", Permission: rbac.StudentsRead, Summary: "A student's guardians, oldest first",
+			Response: httpapi.Page[Guardian]{}, Query: append(append([]httpapi.QueryParam{}, studentQuery...), httpapi.PageQuery...), Handler: s.handleGuardians},
 		{Method: "POST", Path: "/enrolments", Permission: rbac.EnrolmentsWrite, Summary: "Enrol a student into a batch",
 			Request: NewEnrolment{}, Response: Enrolment{}, Status: http.StatusCreated, Handler: s.handleEnrol},
-		{Method: "GET", Path: "/enrolments", Permission: rbac.StudentsRead, Summary: "A student's enrolment history",
-			Response: []Enrolment{}, Query: studentQuery, Handler: s.handleEnrolments},
+		{Method: "GET", Path: "/enrolments", Permission: rbac.StudentsRead, Summary: "A student's enrolment history, oldest first",
+			Response: httpapi.Page[Enrolment]{}, Query: append(append([]httpapi.QueryParam{}, studentQuery...), httpapi.PageQuery...), Handler: s.handleEnrolments},
 		{Method: "POST", Path: "/enrolments/{id}/transfer", Permission: rbac.EnrolmentsWrite, Summary: "Transfer an enrolment to another batch",
 			Request: EnrolmentMove{}, Response: Enrolment{}, Status: http.StatusCreated, Handler: s.handleTransfer},
 		{Method: "POST", Path: "/enrolments/{id}/withdraw", Permission: rbac.EnrolmentsWrite, Summary: "Withdraw an enrolment",
 			Request: EnrolmentMove{}, Response: Enrolment{}, Handler: s.handleWithdraw},
-		{Method: "GET", Path: "/batches/{id}/roster", Permission: rbac.StudentsRead, Summary: "The students of a batch on a date",
-			Response: []RosterEntry{}, Handler: s.handleRoster,
-			Query: []httpapi.QueryParam{{Name: "date", Description: "tenant-local date YYYY-MM-DD; today when omitted"}}},
+		{Method: "GET", Path: "/batches/{id}/roster", Permission: rbac.StudentsRead, Summary: "The students of a batch on a date, in name order",
+			Response: httpapi.Page[RosterEntry]{}, Handler: s.handleRoster,
+			Query: append([]httpapi.QueryParam{{Name: "date", Description: "tenant-local date YYYY-MM-DD; today when omitted"}}, httpapi.PageQuery...)},
 	}
 }
 
@@ -120,8 +120,8 @@ func (s *Service) handleGuardians(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	gs, err := s.GuardiansOfStudent(r.Context(), studentID)
-	return httpapi.Reply(w, http.StatusOK, gs, err)
+	return httpapi.ListPage(w, r, func() ([]Guardian, error) { return s.GuardiansOfStudent(r.Context(), studentID) },
+		func(g Guardian) string { return g.ID })
 }
 
 func (s *Service) handleEnrol(w http.ResponseWriter, r *http.Request) error {
@@ -138,8 +138,8 @@ func (s *Service) handleEnrolments(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	es, err := s.EnrolmentsOf(r.Context(), studentID)
-	return httpapi.Reply(w, http.StatusOK, es, err)
+	return httpapi.ListPage(w, r, func() ([]Enrolment, error) { return s.EnrolmentsOf(r.Context(), studentID) },
+		func(e Enrolment) string { return e.From + searchCursorSep + e.ID })
 }
 
 func (s *Service) handleTransfer(w http.ResponseWriter, r *http.Request) error {
@@ -165,6 +165,6 @@ func (s *Service) handleRoster(w http.ResponseWriter, r *http.Request) error {
 	if err := httpapi.OptionalDate("date", date); err != nil {
 		return err
 	}
-	rs, err := s.Roster(r.Context(), r.PathValue("id"), date)
-	return httpapi.Reply(w, http.StatusOK, rs, err)
+	return httpapi.ListPage(w, r, func() ([]RosterEntry, error) { return s.Roster(r.Context(), r.PathValue("id"), date) },
+		func(e RosterEntry) string { return normaliseName(e.Name) + searchCursorSep + e.Enrolment.StudentID })
 }

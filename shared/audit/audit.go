@@ -21,6 +21,7 @@ import (
 	"hash"
 	"io"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -41,8 +42,9 @@ const Collection = "audit_log"
 // GenesisHash is the prev_hash of entry 1.
 const GenesisHash = "0000000000000000000000000000000000000000000000000000000000000000"
 
-// MaxListLimit caps how many entries one List call returns.
-const MaxListLimit = 200
+// MaxListLimit caps how many entries one List call returns: above the API's largest page, which reads one
+// entry more to learn whether another page follows.
+const MaxListLimit = 500
 
 // MaxDetailsBytes caps the JSON encoding of Record.Details. An audit entry names what changed and who did
 // it; bulk data belongs in the area's own collections, and MongoDB refuses documents over 16 MiB anyway.
@@ -65,7 +67,20 @@ type Actor struct {
 	Role string `bson:"role" json:"role"`
 }
 
-// Target is what the audited action was done to.
+// TargetKinds returns every kind of object the log names as a target, in alphabetical order. Append and
+// List refuse any other kind; an area that audits a new kind of object adds it here.
+func TargetKinds() []string {
+	return []string{
+		"batch", "branch", "course", "enrolment", "exam_test", "fee_assignment", "fee_instalment",
+		"fee_payment", "fee_plan", "fee_refund", "fee_waiver", "grading_scale", "guardian", "lead",
+		"learning_lesson", "learning_module", "session", "student", "tenant", "user",
+	}
+}
+
+// KnownKind reports whether kind is one of TargetKinds.
+func KnownKind(kind string) bool { return slices.Contains(TargetKinds(), kind) }
+
+// Target is what the audited action was done to. Kind is one of TargetKinds.
 type Target struct {
 	Kind string `bson:"kind" json:"kind"`
 	ID   string `bson:"id" json:"id"`
@@ -98,6 +113,39 @@ type Entry struct {
 	RequestID string `bson:"request_id" json:"request_id"`
 	PrevHash  string `bson:"prev_hash" json:"prev_hash"`
 	Hash      string `bson:"hash" json:"hash"`
+}
+
+// View is an entry as the API serves it: the same fields, with Details as the JSON object it was recorded
+// as rather than that object's encoding in a string.
+type View struct {
+	Seq       int64          `json:"seq"`
+	At        time.Time      `json:"at"`
+	Actor     Actor          `json:"actor"`
+	Action    string         `json:"action"`
+	Target    Target         `json:"target"`
+	Details   map[string]any `json:"details"`
+	RequestID string         `json:"request_id"`
+	PrevHash  string         `json:"prev_hash"`
+	Hash      string         `json:"hash"`
+}
+
+// View returns e as the API serves it. Numbers in Details keep their recorded digits. Every area records
+// an object; details recorded as anything else (null, a list, a number) are served as {"value": …}.
+func (e Entry) View() View {
+	v := View{Seq: e.Seq, At: e.At, Actor: e.Actor, Action: e.Action, Target: e.Target,
+		RequestID: e.RequestID, PrevHash: e.PrevHash, Hash: e.Hash}
+	dec := json.NewDecoder(strings.NewReader(e.Details))
+	dec.UseNumber()
+	var d any
+	if err := dec.Decode(&d); err != nil {
+		d = e.Details // not JSON, which Append never writes: shown as the text it is
+	}
+	if obj, ok := d.(map[string]any); ok {
+		v.Details = obj
+	} else {
+		v.Details = map[string]any{"value": d}
+	}
+	return v
 }
 
 // DecodeDetails unmarshals e.Details into v with encoding/json.
@@ -146,7 +194,8 @@ func EnsureIndexes(ctx context.Context, db lungo.IDatabase) error {
 
 // Append adds r to the end of db's audit log and returns the stored entry.
 //
-// It returns an apperr Invalid error when r.Action or r.Actor.ID is empty, r.At is zero, a string field is
+// It returns an apperr Invalid error when r.Action or r.Actor.ID is empty, r.At is zero, r.Target.Kind is
+// not one of TargetKinds, a string field is
 // not valid UTF-8, or r.Details cannot be encoded as JSON or is larger than MaxDetailsBytes.
 //
 // Outside a transaction, an append that loses the race for the next sequence number to a concurrent append
@@ -212,6 +261,9 @@ func newEntry(r Record) (Entry, error) {
 	}
 	if r.At.IsZero() {
 		return Entry{}, apperr.InvalidField("at", "is required")
+	}
+	if !KnownKind(r.Target.Kind) {
+		return Entry{}, apperr.Field("target.kind", apperr.FieldNotAllowed, "must be one of "+strings.Join(TargetKinds(), ", "))
 	}
 	// Invalid UTF-8 might not come back from the database byte for byte, and then the entry would never
 	// verify; better to refuse it now than to log an entry that looks tampered with.
@@ -324,11 +376,15 @@ func (e *conflictError) As(target any) bool {
 
 // List returns target's entries with a sequence number above afterSeq, oldest first, at most limit of them;
 // a limit outside 1..MaxListLimit means MaxListLimit. To page, pass the last returned Seq as afterSeq. It
-// returns an apperr Invalid error when target.Kind or target.ID is empty; any other error is a database
+// returns an apperr Invalid error when target.Kind or target.ID is empty or the kind is not one of
+// TargetKinds; any other error is a database
 // failure. The result is never nil.
 func List(ctx context.Context, db lungo.IDatabase, target Target, afterSeq int64, limit int) ([]Entry, error) {
 	if target.Kind == "" {
-		return nil, apperr.InvalidField("target.kind", "is required")
+		return nil, apperr.Field("target.kind", apperr.FieldRequired, "is required")
+	}
+	if !KnownKind(target.Kind) {
+		return nil, apperr.Field("target.kind", apperr.FieldNotAllowed, "must be one of "+strings.Join(TargetKinds(), ", "))
 	}
 	if target.ID == "" {
 		return nil, apperr.InvalidField("target.id", "is required")

@@ -41,7 +41,7 @@ func record(i int) Record {
 	return Record{
 		Actor:     Actor{ID: fmt.Sprintf("user-%d", i%3), Role: "bursar"},
 		Action:    "fees.payment.refund",
-		Target:    Target{Kind: "payment", ID: fmt.Sprintf("pay-%d", i%4)},
+		Target:    Target{Kind: "fee_payment", ID: fmt.Sprintf("pay-%d", i%4)},
 		Details:   map[string]any{"amount": i * 100, "reason": "duplicate charge"},
 		RequestID: fmt.Sprintf("req-%d", i),
 		At:        base.Add(time.Duration(i) * time.Second),
@@ -424,7 +424,7 @@ func TestList(t *testing.T) {
 	ctx := context.Background()
 	all := appendN(t, db, 30) // record(i) targets pay-(i%4)
 
-	target := Target{Kind: "payment", ID: "pay-1"}
+	target := Target{Kind: "fee_payment", ID: "pay-1"}
 	var want []Entry
 	for _, e := range all {
 		if e.Target == target {
@@ -460,14 +460,14 @@ func TestList(t *testing.T) {
 	}
 
 	t.Run("other target", func(t *testing.T) {
-		got, err := List(ctx, db, Target{Kind: "invoice", ID: "pay-1"}, 0, 10)
+		got, err := List(ctx, db, Target{Kind: "fee_refund", ID: "pay-1"}, 0, 10)
 		if err != nil || len(got) != 0 {
 			t.Fatalf("List = %v, %v; want nothing", got, err)
 		}
 	})
 
 	t.Run("invalid target", func(t *testing.T) {
-		for _, target := range []Target{{ID: "pay-1"}, {Kind: "payment"}} {
+		for _, target := range []Target{{ID: "pay-1"}, {Kind: "fee_payment"}} {
 			if _, err := List(ctx, db, target, 0, 10); apperr.CodeOf(err) != apperr.Invalid {
 				t.Errorf("List(%+v) error = %v, want apperr Invalid", target, err)
 			}

@@ -181,14 +181,18 @@ func exampleFloat(field string) float64 {
 	return 1.5
 }
 
-// problemExample is the example error of every operation: a validation failure naming its field.
+// problemExample is the example error of every operation: a validation failure naming every bad field.
 func problemExample() map[string]any {
 	return map[string]any{
 		"type":   ProblemType(apperr.Invalid),
 		"title":  "Invalid request",
 		"status": 400,
 		"code":   apperr.Invalid,
-		"detail": "name: must not be empty",
-		"errors": map[string]string{"name": "must not be empty"},
+		"detail": "name: must be 1 to 120 characters; total: must be 0 to 10^12 minor units",
+		"errors": []map[string]string{
+			{"field": "name", "code": string(apperr.FieldRequired), "message": "must be 1 to 120 characters"},
+			{"field": "total", "code": string(apperr.FieldOutOfRange), "message": "must be 0 to 10^12 minor units"},
+		},
+		"fields": map[string]string{"name": "must be 1 to 120 characters", "total": "must be 0 to 10^12 minor units"},
 	}
 }
