@@ -689,8 +689,29 @@ func TestProgressReaders(t *testing.T) {
 	if len(b) != 2 || b[0].StudentID != s.s1.ID || b[0].LessonsCompleted != 1 || b[1].StudentID != s.s2.ID || b[1].LessonsCompleted != 0 || b[1].LastActivityAt != nil {
 		t.Fatalf("batch progress = %+v", b)
 	}
-	for _, tok := range []string{teacherB, g1, s1} {
-		apptest.MustProblem(t, s.env.Do("GET", "/learning/progress/batches/"+s.batchA, tok, nil), 404, "not_found")
+	// A teacher of the branch who does not teach the batch reads it as missing, as on every batch route.
+	branchA := apptest.Call[struct {
+		BranchID string `json:"branch_id"`
+	}](t, s.env, "GET", "/academic/batches/"+s.batchA, owner, nil, 200).BranchID
+	apptest.Call[person](t, s.env, "POST", "/users/staff", owner, m{"email": "tc@alpha.test", "name": "Other teacher", "role": "teacher",
+		"branches": []string{branchA}, "password": apptest.Password}, 201)
+	teacherC := s.env.Login(s.slug, "tc@alpha.test").AccessToken
+	for name, tok := range map[string]string{"teacher of another branch": teacherB, "teacher of the branch, not of the batch": teacherC, "guardian": g1, "student": s1} {
+		t.Run(name, func(t *testing.T) {
+			apptest.MustProblem(t, s.env.Do("GET", "/learning/progress/batches/"+s.batchA, tok, nil), 404, "not_found")
+		})
+	}
+	// Pages: one student at a time.
+	one := apptest.Call[apptest.Page[progress]](t, s.env, "GET", "/learning/progress/batches/"+s.batchA+"?limit=1", teacherA, nil, 200)
+	if len(one.Items) != 1 || one.Items[0].StudentID != s.s1.ID || one.NextCursor == "" {
+		t.Fatalf("first page = %+v", one)
+	}
+	two := apptest.Call[apptest.Page[progress]](t, s.env, "GET", "/learning/progress/batches/"+s.batchA+"?limit=1&cursor="+one.NextCursor, teacherA, nil, 200)
+	if len(two.Items) != 1 || two.Items[0].StudentID != s.s2.ID || two.NextCursor != "" {
+		t.Fatalf("second page = %+v", two)
+	}
+	for _, q := range []string{"?limit=0", "?limit=201", "?limit=ten", "?cursor=nonsense"} {
+		apptest.MustProblem(t, s.env.Do("GET", "/learning/progress/batches/"+s.batchA+q, teacherA, nil), 400, "invalid")
 	}
 
 	// Publishing another lesson lowers the percentage at once.

@@ -116,34 +116,34 @@ type Entry struct {
 }
 
 // View is an entry as the API serves it: the same fields, with Details as the JSON object it was recorded
-// as rather than that object's encoding in a string.
+// as (the very bytes the hash covers) rather than that object's encoding in a string.
 type View struct {
-	Seq       int64          `json:"seq"`
-	At        time.Time      `json:"at"`
-	Actor     Actor          `json:"actor"`
-	Action    string         `json:"action"`
-	Target    Target         `json:"target"`
-	Details   map[string]any `json:"details"`
-	RequestID string         `json:"request_id"`
-	PrevHash  string         `json:"prev_hash"`
-	Hash      string         `json:"hash"`
+	Seq       int64           `json:"seq"`
+	At        time.Time       `json:"at"`
+	Actor     Actor           `json:"actor"`
+	Action    string          `json:"action"`
+	Target    Target          `json:"target"`
+	Details   json.RawMessage `json:"details"`
+	RequestID string          `json:"request_id"`
+	PrevHash  string          `json:"prev_hash"`
+	Hash      string          `json:"hash"`
 }
 
-// View returns e as the API serves it. Numbers in Details keep their recorded digits. Every area records
-// an object; details recorded as anything else (null, a list, a number) are served as {"value": …}.
+// View returns e as the API serves it. Every area records an object; details recorded as anything else
+// (null, a list, a number) are served as {"value": …}.
 func (e Entry) View() View {
 	v := View{Seq: e.Seq, At: e.At, Actor: e.Actor, Action: e.Action, Target: e.Target,
 		RequestID: e.RequestID, PrevHash: e.PrevHash, Hash: e.Hash}
-	dec := json.NewDecoder(strings.NewReader(e.Details))
-	dec.UseNumber()
-	var d any
-	if err := dec.Decode(&d); err != nil {
-		d = e.Details // not JSON, which Append never writes: shown as the text it is
-	}
-	if obj, ok := d.(map[string]any); ok {
-		v.Details = obj
-	} else {
-		v.Details = map[string]any{"value": d}
+	raw := []byte(strings.TrimSpace(e.Details))
+	switch {
+	case !json.Valid(raw):
+		// Not JSON, which Append never writes: shown as the text it is.
+		quoted, _ := json.Marshal(e.Details)
+		v.Details = append(append([]byte(`{"value":`), quoted...), '}')
+	case raw[0] == '{':
+		v.Details = raw
+	default:
+		v.Details = append(append([]byte(`{"value":`), raw...), '}')
 	}
 	return v
 }

@@ -19,6 +19,9 @@ func exampleOf(t reflect.Type, field string, depth int) any {
 	if t == timeType {
 		return exampleTime.Format(time.RFC3339)
 	}
+	if t == rawMessageType {
+		return map[string]any{"name": "Asha Rao"}
+	}
 	switch t.Kind() {
 	case reflect.Pointer:
 		return exampleOf(t.Elem(), field, depth)

@@ -124,12 +124,18 @@ type schemaGen struct {
 	names   map[reflect.Type]string
 }
 
-var timeType = reflect.TypeFor[time.Time]()
+var (
+	timeType       = reflect.TypeFor[time.Time]()
+	rawMessageType = reflect.TypeFor[json.RawMessage]()
+)
 
 func (g *schemaGen) schemaOf(t reflect.Type) map[string]any {
 	switch {
 	case t == timeType:
 		return map[string]any{"type": "string", "format": "date-time"}
+	case t == rawMessageType:
+		// Recorded JSON served as it was recorded (an audit entry's details): an object.
+		return map[string]any{"type": "object", "additionalProperties": map[string]any{}}
 	case t.Kind() == reflect.Pointer:
 		s := g.schemaOf(t.Elem())
 		if ty, ok := s["type"].(string); ok {
