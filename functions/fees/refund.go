@@ -50,8 +50,13 @@ type NewRefund struct {
 
 // checkReason checks a refund's or waiver's reason, already trimmed.
 func checkReason(s string) error {
-	if len(s) < 3 || len(s) > 500 {
-		return apperr.InvalidField("reason", "must be 3 to 500 characters")
+	switch {
+	case s == "":
+		return apperr.Field("reason", apperr.FieldRequired, "must be 3 to 500 characters")
+	case len(s) < 3:
+		return apperr.Field("reason", apperr.FieldTooShort, "must be 3 to 500 characters")
+	case len(s) > 500:
+		return apperr.Field("reason", apperr.FieldTooLong, "must be 3 to 500 characters")
 	}
 	return nil
 }
@@ -60,21 +65,15 @@ func checkReason(s string) error {
 // validating before or after normalising gives one answer.
 func (n NewRefund) Validate() error {
 	n = n.normalized()
-	if !id.Valid(n.PaymentID) {
-		return apperr.InvalidField("payment_id", "must be a payment id")
-	}
-	if n.Amount < 1 || n.Amount > MaxAmount {
-		return apperr.InvalidField("amount", "must be a positive amount in minor units")
-	}
-	switch n.Method {
-	case MethodCash, MethodCard, MethodBankTransfer, MethodOnline:
-	default:
-		return apperr.InvalidField("method", `must be "cash", "card", "bank_transfer" or "online"`)
-	}
+	var bad apperr.Problems
+	checkID(&bad, "payment_id", n.PaymentID, "must be a payment id")
+	checkAmount(&bad, n.Amount)
+	checkMethod(&bad, n.Method)
 	if len(n.Reference) > 200 {
-		return apperr.InvalidField("reference", "is too long")
+		bad.Add("reference", apperr.FieldTooLong, "must be at most 200 bytes")
 	}
-	return checkReason(n.Reason)
+	bad.Check(checkReason(n.Reason))
+	return bad.Err()
 }
 
 // normalized returns the refund as it is recorded: the reason without surrounding spaces.
@@ -203,13 +202,11 @@ type NewWaiver struct {
 // validating before or after normalising gives one answer.
 func (n NewWaiver) Validate() error {
 	n = n.normalized()
-	if !id.Valid(n.InstalmentID) {
-		return apperr.InvalidField("instalment_id", "must be an instalment id")
-	}
-	if n.Amount < 1 || n.Amount > MaxAmount {
-		return apperr.InvalidField("amount", "must be a positive amount in minor units")
-	}
-	return checkReason(n.Reason)
+	var bad apperr.Problems
+	checkID(&bad, "instalment_id", n.InstalmentID, "must be an instalment id")
+	checkAmount(&bad, n.Amount)
+	bad.Check(checkReason(n.Reason))
+	return bad.Err()
 }
 
 // normalized returns the waiver as it is recorded: the reason without surrounding spaces.
