@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/edugrid/edugrid/shared/id"
+	"github.com/edugrid/edugrid/shared/rate"
 	"github.com/edugrid/edugrid/shared/rbac"
 	"github.com/edugrid/edugrid/shared/warehouse"
 )
@@ -111,7 +112,9 @@ func (s *Service) CohortRetention(ctx context.Context, r Range, branch string) (
 	out := &CohortReport{From: r.From.Format(time.DateOnly), To: r.To.Format(time.DateOnly), Cohorts: []Cohort{}}
 	for _, c := range cohorts {
 		for i := range c.Months {
-			c.Months[i].Share = float64(c.Months[i].Active) / float64(c.Students)
+			if r := rate.Of(c.Months[i].Active, c.Students); r != nil {
+				c.Months[i].Share = *r
+			}
 		}
 		out.Cohorts = append(out.Cohorts, *c)
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/edugrid/edugrid/shared/id"
+	"github.com/edugrid/edugrid/shared/rate"
 	"github.com/edugrid/edugrid/shared/rbac"
 	"github.com/edugrid/edugrid/shared/tenant"
 	"github.com/edugrid/edugrid/shared/warehouse"
@@ -146,14 +147,11 @@ func (s *Service) LeadFunnel(ctx context.Context, r Range, branch string) (*Lead
 		f.Reached = make([]StageCount, len(FunnelStages))
 		for i, st := range FunnelStages {
 			f.Reached[i] = StageCount{Stage: st, Leads: counts[i]}
-			if f.Leads > 0 {
-				f.Reached[i].Share = float64(counts[i]) / float64(f.Leads)
+			if r := rate.Of(counts[i], f.Leads); r != nil {
+				f.Reached[i].Share = *r
 			}
 		}
-		if f.Leads > 0 {
-			c := float64(f.Won) / float64(f.Leads)
-			f.Conversion = &c
-		}
+		f.Conversion = rate.Of(f.Won, f.Leads)
 		f.LostReasons = []ReasonCount{}
 		for reason, n := range reasons[f] {
 			f.LostReasons = append(f.LostReasons, ReasonCount{Reason: reason, Leads: n})

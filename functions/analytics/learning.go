@@ -192,14 +192,6 @@ func (s *Service) handleInactive(w http.ResponseWriter, r *http.Request) error {
 }
 
 // ratio is n/d, or nil when d is 0.
-func ratio(n, d int64) *float64 {
-	if d == 0 {
-		return nil
-	}
-	r := float64(n) / float64(d)
-	return &r
-}
-
 // descending encodes n so that larger values sort first as text (n >= 0).
 func descending(n int64) string {
 	return fmt.Sprintf("%019d", math.MaxInt64-max(n, 0))

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/edugrid/edugrid/shared/id"
+	"github.com/edugrid/edugrid/shared/rate"
 	"github.com/edugrid/edugrid/shared/rbac"
 	"github.com/edugrid/edugrid/shared/tenant"
 	"github.com/edugrid/edugrid/shared/warehouse"
@@ -110,7 +111,9 @@ func (s *Service) AtRisk(ctx context.Context, f AtRiskFilter) (*AtRiskReport, er
 		st := AtRiskStudent{StudentID: str(r[0]), PRN: str(r[8]), BranchID: branch, Attended: num(r[3]), Absent: num(r[4]),
 			Overdue: num(r[5]), OverdueInstalments: num(r[6]), OldestDue: oldest.Format(time.DateOnly),
 			DaysOverdue: int64(f.Range.To.Sub(oldest).Hours() / 24)}
-		st.Rate = float64(st.Attended) / float64(st.Attended+st.Absent)
+		if r := rate.Of(st.Attended, st.Attended+st.Absent); r != nil {
+			st.Rate = *r
+		}
 		out.Students = append(out.Students, st)
 	}
 	sort.Slice(out.Students, func(i, j int) bool {

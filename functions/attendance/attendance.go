@@ -22,7 +22,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"math"
 	"slices"
 	"strings"
 	"time"
@@ -36,6 +35,7 @@ import (
 	"github.com/edugrid/edugrid/shared/audit"
 	"github.com/edugrid/edugrid/shared/clock"
 	"github.com/edugrid/edugrid/shared/notify"
+	"github.com/edugrid/edugrid/shared/rate"
 	"github.com/edugrid/edugrid/shared/tenant"
 )
 
@@ -208,7 +208,7 @@ func (s *Service) resolveRange(ctx context.Context, r DateRange) (DateRange, err
 }
 
 // Counts tallies marks by status. Rate is the share attended, (present + late) / (present + late +
-// absent), rounded to four places; excused marks count neither way, and Rate is null when nothing counts.
+// absent), rounded to four places (shared/rate); excused marks count neither way, and Rate is null when nothing counts.
 type Counts struct {
 	Total   int      `json:"total"`
 	Present int      `json:"present"`
@@ -233,8 +233,5 @@ func (c *Counts) add(s Status) {
 }
 
 func (c *Counts) finish() {
-	if n := c.Present + c.Late + c.Absent; n > 0 {
-		r := math.Round(float64(c.Present+c.Late)/float64(n)*10000) / 10000
-		c.Rate = &r
-	}
+	c.Rate = rate.Of(int64(c.Present+c.Late), int64(c.Present+c.Late+c.Absent))
 }
