@@ -39,20 +39,25 @@ type NewCourse struct {
 
 // Validate implements httpapi.Validator.
 func (c *NewCourse) Validate() error {
-	if !courseCode.MatchString(c.Code) {
-		return apperr.InvalidField("code", "must be 2-24 characters of A-Z, 0-9 and '-'")
+	var bad apperr.Problems
+	switch {
+	case c.Code == "":
+		bad.Add("code", apperr.FieldRequired, "must be 2-24 characters of A-Z, 0-9 and '-'")
+	case !courseCode.MatchString(c.Code):
+		bad.Add("code", apperr.FieldFormat, "must be 2-24 characters of A-Z, 0-9 and '-'")
 	}
-	var err error
-	if c.Name, err = httpapi.Text("name", c.Name, 120); err != nil {
-		return err
+	if v, err := httpapi.Text("name", c.Name, 120); bad.Check(err) {
+		c.Name = v
 	}
-	c.Subjects, err = cleanSubjects(c.Subjects)
-	return err
+	if v, err := cleanSubjects(c.Subjects); bad.Check(err) {
+		c.Subjects = v
+	}
+	return bad.Err()
 }
 
 func cleanSubjects(in []string) ([]string, error) {
 	if len(in) > 30 {
-		return nil, apperr.InvalidField("subjects", "at most 30")
+		return nil, apperr.Field("subjects", apperr.FieldTooLong, "at most 30")
 	}
 	out := make([]string, 0, len(in))
 	seen := map[string]bool{}
@@ -62,7 +67,7 @@ func cleanSubjects(in []string) ([]string, error) {
 			return nil, err
 		}
 		if seen[s] {
-			return nil, apperr.InvalidField("subjects", "lists a subject twice")
+			return nil, apperr.Field("subjects", apperr.FieldDuplicate, "lists a subject twice")
 		}
 		seen[s] = true
 		out = append(out, s)
@@ -79,21 +84,18 @@ type CourseChange struct {
 
 // Validate implements httpapi.Validator.
 func (c *CourseChange) Validate() error {
+	var bad apperr.Problems
 	if c.Name != nil {
-		n, err := httpapi.Text("name", *c.Name, 120)
-		if err != nil {
-			return err
+		if n, err := httpapi.Text("name", *c.Name, 120); bad.Check(err) {
+			c.Name = &n
 		}
-		c.Name = &n
 	}
 	if c.Subjects != nil {
-		s, err := cleanSubjects(*c.Subjects)
-		if err != nil {
-			return err
+		if s, err := cleanSubjects(*c.Subjects); bad.Check(err) {
+			c.Subjects = &s
 		}
-		c.Subjects = &s
 	}
-	return nil
+	return bad.Err()
 }
 
 // CreateCourse adds a course to the caller's tenant. Conflict when the code is taken.

@@ -171,16 +171,16 @@ type NewExtraSession struct {
 
 // Validate implements httpapi.Validator.
 func (n *NewExtraSession) Validate() error {
-	if _, err := ParseDate("date", n.Date); err != nil {
-		return err
-	}
+	var bad apperr.Problems
+	_, err := ParseDate("date", n.Date)
+	bad.Check(err)
 	if _, _, err := clockTime(n.Start); err != nil {
-		return apperr.InvalidField("start", "must be a time HH:MM")
+		bad.Add("start", apperr.FieldFormat, "must be a time HH:MM")
 	}
 	if n.DurationMinutes < 15 || n.DurationMinutes > 600 {
-		return apperr.InvalidField("duration_minutes", "must be 15 to 600")
+		bad.Add("duration_minutes", apperr.FieldOutOfRange, "must be 15 to 600")
 	}
-	return nil
+	return bad.Err()
 }
 
 // AddExtraSession schedules a one-off session of a batch the caller may see (NotFound otherwise). Conflict
@@ -221,7 +221,7 @@ type SessionCancellation struct {
 // Validate implements httpapi.Validator.
 func (c *SessionCancellation) Validate() error {
 	if len(c.Reason) > 500 {
-		return apperr.InvalidField("reason", "at most 500 characters")
+		return apperr.Field("reason", apperr.FieldTooLong, "at most 500 characters")
 	}
 	return nil
 }

@@ -121,7 +121,7 @@ func TestAttendanceRateByWeek(t *testing.T) {
 	if rep.Window != "week" || rep.From != "2026-05-01" || rep.To != "2026-06-30" || len(rep.Batches) != 2 {
 		t.Fatalf("report = %+v", rep)
 	}
-	b1 := rep.Batches[1] // batches sort by name; the unnamed one first
+	b1 := rep.Batches[1]                                                                                                    // batches sort by name; the unnamed one first
 	if b1.BatchID != batch1 || b1.BatchName != "Morning JEE" || b1.Attended != 22 || b1.Absent != 8 || *b1.Rate != 0.7333 { // 22 of 30, to four places as in the attendance area
 		t.Fatalf("batch 1 = %+v", b1)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/edugrid/edugrid/functions/students"
 	"github.com/edugrid/edugrid/shared/apperr"
 	"github.com/edugrid/edugrid/shared/audit"
+	"github.com/edugrid/edugrid/shared/httpapi"
 	"github.com/edugrid/edugrid/shared/id"
 	"github.com/edugrid/edugrid/shared/money"
 	"github.com/edugrid/edugrid/shared/rbac"
@@ -136,19 +137,9 @@ type NewAssignment struct {
 // Validate implements httpapi.Validator.
 func (n NewAssignment) Validate() error {
 	var bad apperr.Problems
-	checkID(&bad, "enrolment_id", n.EnrolmentID, "must be an enrolment id")
-	checkID(&bad, "plan_id", n.PlanID, "must be a fee plan id")
+	httpapi.CheckID(&bad, "enrolment_id", n.EnrolmentID, "must be an enrolment id")
+	httpapi.CheckID(&bad, "plan_id", n.PlanID, "must be a fee plan id")
 	return bad.Err()
-}
-
-// checkID records field as missing or malformed unless v is an id.
-func checkID(bad *apperr.Problems, field, v, message string) {
-	switch {
-	case v == "":
-		bad.Add(field, apperr.FieldRequired, message)
-	case !id.Valid(v):
-		bad.Add(field, apperr.FieldFormat, message)
-	}
 }
 
 // Prorate returns the share of total for the days from `from` to the term's end, of a term from start to

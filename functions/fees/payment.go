@@ -87,7 +87,7 @@ type NewPayment struct {
 func (n NewPayment) Validate() error {
 	n = n.normalized()
 	var bad apperr.Problems
-	checkID(&bad, "student_id", n.StudentID, "must be a student id")
+	httpapi.CheckID(&bad, "student_id", n.StudentID, "must be a student id")
 	checkAmount(&bad, n.Amount)
 	checkMethod(&bad, n.Method)
 	if n.Method == MethodOnline && n.Reference == "" {

@@ -11,6 +11,7 @@ import (
 	"github.com/edugrid/edugrid/functions/students"
 	"github.com/edugrid/edugrid/shared/apperr"
 	"github.com/edugrid/edugrid/shared/audit"
+	"github.com/edugrid/edugrid/shared/httpapi"
 	"github.com/edugrid/edugrid/shared/id"
 	"github.com/edugrid/edugrid/shared/rbac"
 	"github.com/edugrid/edugrid/shared/store"
@@ -66,7 +67,7 @@ func checkReason(s string) error {
 func (n NewRefund) Validate() error {
 	n = n.normalized()
 	var bad apperr.Problems
-	checkID(&bad, "payment_id", n.PaymentID, "must be a payment id")
+	httpapi.CheckID(&bad, "payment_id", n.PaymentID, "must be a payment id")
 	checkAmount(&bad, n.Amount)
 	checkMethod(&bad, n.Method)
 	if len(n.Reference) > 200 {
@@ -203,7 +204,7 @@ type NewWaiver struct {
 func (n NewWaiver) Validate() error {
 	n = n.normalized()
 	var bad apperr.Problems
-	checkID(&bad, "instalment_id", n.InstalmentID, "must be an instalment id")
+	httpapi.CheckID(&bad, "instalment_id", n.InstalmentID, "must be an instalment id")
 	checkAmount(&bad, n.Amount)
 	bad.Check(checkReason(n.Reason))
 	return bad.Err()

@@ -28,13 +28,11 @@ type NewEnrolment struct {
 
 // Validate implements httpapi.Validator.
 func (n *NewEnrolment) Validate() error {
-	if !id.Valid(n.StudentID) {
-		return apperr.InvalidField("student_id", "must be a student id")
-	}
-	if !id.Valid(n.BatchID) {
-		return apperr.InvalidField("batch_id", "must be a batch id")
-	}
-	return httpapi.OptionalDate("from", n.From)
+	var bad apperr.Problems
+	httpapi.CheckID(&bad, "student_id", n.StudentID, "must be a student id")
+	httpapi.CheckID(&bad, "batch_id", n.BatchID, "must be a batch id")
+	bad.Check(httpapi.OptionalDate("from", n.From))
+	return bad.Err()
 }
 
 // EnrolmentMove transfers or withdraws an enrolment.
@@ -48,10 +46,12 @@ type EnrolmentMove struct {
 
 // Validate implements httpapi.Validator.
 func (m *EnrolmentMove) Validate() error {
-	if m.BatchID != "" && !id.Valid(m.BatchID) {
-		return apperr.InvalidField("batch_id", "must be a batch id")
+	var bad apperr.Problems
+	if m.BatchID != "" {
+		httpapi.CheckID(&bad, "batch_id", m.BatchID, "must be a batch id")
 	}
-	return httpapi.OptionalDate("date", m.Date)
+	bad.Check(httpapi.OptionalDate("date", m.Date))
+	return bad.Err()
 }
 
 // enrolTarget checks that the student may be put into batch b from date: same branch, batch not over.
@@ -60,10 +60,10 @@ func enrolTarget(st *Student, b *academic.Batch, from string) error {
 		return apperr.Errorf(apperr.Conflict, "the student is withdrawn")
 	}
 	if b.BranchID != st.BranchID {
-		return apperr.InvalidField("batch_id", "is a batch of another branch than the student's")
+		return apperr.Field("batch_id", apperr.FieldNotAllowed, "is a batch of another branch than the student's")
 	}
 	if from > b.EndDate {
-		return apperr.InvalidField("batch_id", "the batch ends before the enrolment would start")
+		return apperr.Field("batch_id", apperr.FieldNotAllowed, "the batch ends before the enrolment would start")
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/edugrid/edugrid/shared/account"
 	"github.com/edugrid/edugrid/shared/apperr"
 	"github.com/edugrid/edugrid/shared/audit"
+	"github.com/edugrid/edugrid/shared/httpapi"
 	"github.com/edugrid/edugrid/shared/id"
 	"github.com/edugrid/edugrid/shared/prnum"
 	"github.com/edugrid/edugrid/shared/rbac"
@@ -34,29 +35,28 @@ type NewGuardian struct {
 
 // Validate implements httpapi.Validator.
 func (n *NewGuardian) Validate() error {
-	if !id.Valid(n.StudentID) {
-		return apperr.InvalidField("student_id", "must be a student id")
-	}
+	var bad apperr.Problems
+	httpapi.CheckID(&bad, "student_id", n.StudentID, "must be a student id")
 	if n.Email == "" && n.Phone == "" {
-		return apperr.Errorf(apperr.Invalid, "a guardian needs an email or a phone")
+		bad.Add("email", apperr.FieldRequired, "a guardian needs an email or a phone")
+		bad.Add("phone", apperr.FieldRequired, "a guardian needs an email or a phone")
 	}
-	var err error
 	if n.Email != "" {
-		if n.Email, err = account.NormalizeEmail("email", n.Email); err != nil {
-			return err
+		if v, err := account.NormalizeEmail("email", n.Email); bad.Check(err) {
+			n.Email = v
 		}
 	}
 	if n.Phone != "" {
-		if n.Phone, err = cleanPhone("phone", n.Phone); err != nil {
-			return err
+		if v, err := cleanPhone("phone", n.Phone); bad.Check(err) {
+			n.Phone = v
 		}
 	}
 	if n.Name != "" {
-		if n.Name, err = cleanName("name", n.Name, 120); err != nil {
-			return err
+		if v, err := cleanName("name", n.Name, 120); bad.Check(err) {
+			n.Name = v
 		}
 	}
-	return nil
+	return bad.Err()
 }
 
 // findGuardian looks a guardian up by email, else by phone; nil when neither names one.

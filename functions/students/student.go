@@ -34,39 +34,40 @@ type NewStudent struct {
 
 // Validate implements httpapi.Validator.
 func (n *NewStudent) Validate() error {
-	var err error
-	if n.Name, err = cleanName("name", n.Name, 120); err != nil {
-		return err
+	var bad apperr.Problems
+	if v, err := cleanName("name", n.Name, 120); bad.Check(err) {
+		n.Name = v
 	}
-	if err := validateBirthDate(n.DateOfBirth); err != nil {
-		return err
-	}
-	if n.Phone, err = cleanPhone("phone", n.Phone); err != nil {
-		return err
+	bad.Check(validateBirthDate(n.DateOfBirth))
+	if v, err := cleanPhone("phone", n.Phone); bad.Check(err) {
+		n.Phone = v
 	}
 	if n.Email != "" {
-		if n.Email, err = account.NormalizeEmail("email", n.Email); err != nil {
-			return err
+		if v, err := account.NormalizeEmail("email", n.Email); bad.Check(err) {
+			n.Email = v
 		}
 	}
-	if !id.Valid(n.BranchID) {
-		return apperr.InvalidField("branch_id", "must be a branch id")
-	}
-	return nil
+	httpapi.CheckID(&bad, "branch_id", n.BranchID, "must be a branch id")
+	return bad.Err()
 }
 
 // validateBirthDate checks the form; bornBy checks it against the tenant's today, which Validate cannot know.
 func validateBirthDate(s string) error {
 	d, err := time.Parse(time.DateOnly, s)
-	if err != nil || d.Year() < 1900 {
-		return apperr.InvalidField("date_of_birth", "must be a past date YYYY-MM-DD")
+	switch {
+	case s == "":
+		return apperr.Field("date_of_birth", apperr.FieldRequired, "must be a past date YYYY-MM-DD")
+	case err != nil:
+		return apperr.Field("date_of_birth", apperr.FieldFormat, "must be a past date YYYY-MM-DD")
+	case d.Year() < 1900:
+		return apperr.Field("date_of_birth", apperr.FieldOutOfRange, "must be a past date YYYY-MM-DD")
 	}
 	return nil
 }
 
 func (s *Service) bornBy(ctx context.Context, dateOfBirth string) error {
 	if dateOfBirth >= s.today(ctx) {
-		return apperr.InvalidField("date_of_birth", "must be a past date YYYY-MM-DD")
+		return apperr.Field("date_of_birth", apperr.FieldOutOfRange, "must be a past date YYYY-MM-DD")
 	}
 	return nil
 }
@@ -83,36 +84,29 @@ type StudentChange struct {
 
 // Validate implements httpapi.Validator.
 func (c *StudentChange) Validate() error {
+	var bad apperr.Problems
 	if c.Name != nil {
-		n, err := cleanName("name", *c.Name, 120)
-		if err != nil {
-			return err
+		if n, err := cleanName("name", *c.Name, 120); bad.Check(err) {
+			c.Name = &n
 		}
-		c.Name = &n
 	}
 	if c.DateOfBirth != nil {
-		if err := validateBirthDate(*c.DateOfBirth); err != nil {
-			return err
-		}
+		bad.Check(validateBirthDate(*c.DateOfBirth))
 	}
 	if c.Phone != nil {
-		p, err := cleanPhone("phone", *c.Phone)
-		if err != nil {
-			return err
+		if p, err := cleanPhone("phone", *c.Phone); bad.Check(err) {
+			c.Phone = &p
 		}
-		c.Phone = &p
 	}
 	if c.Email != nil {
-		e, err := account.NormalizeEmail("email", *c.Email)
-		if err != nil {
-			return err
+		if e, err := account.NormalizeEmail("email", *c.Email); bad.Check(err) {
+			c.Email = &e
 		}
-		c.Email = &e
 	}
 	if c.Status != nil && *c.Status != StudentActive && *c.Status != StudentWithdrawn {
-		return apperr.InvalidField("status", `must be "active" or "withdrawn"`)
+		bad.Add("status", apperr.FieldNotAllowed, `must be "active" or "withdrawn"`)
 	}
-	return nil
+	return bad.Err()
 }
 
 // CreateStudent admits a student into a branch the caller manages (Invalid on branch_id otherwise): it

@@ -431,7 +431,11 @@ func normaliseName(s string) string {
 func cleanName(field, s string, max int) (string, error) {
 	s, err := httpapi.Text(field, strings.Join(strings.Fields(s), " "), max)
 	if err != nil || normaliseName(s) == "" {
-		return "", apperr.InvalidField(field, fmt.Sprintf("must be 1 to %d characters with a letter or digit, without control or bidi override characters", max))
+		code := apperr.FieldFormat
+		if e := apperr.As(err); e != nil && len(e.Errors) == 1 {
+			code = e.Errors[0].Code // required, too_long or format, as the text rule found
+		}
+		return "", apperr.Field(field, code, fmt.Sprintf("must be 1 to %d characters with a letter or digit, without control or bidi override characters", max))
 	}
 	return s, nil
 }
@@ -447,12 +451,16 @@ func cleanPhone(field, s string) (string, error) {
 			b.WriteRune(r)
 		case r == ' ' || r == '-' || r == '(' || r == ')' || r == '.':
 		default:
-			return "", apperr.InvalidField(field, "must be a phone number")
+			return "", apperr.Field(field, apperr.FieldFormat, "must be a phone number")
 		}
 	}
 	p := b.String()
 	if n := len(strings.TrimPrefix(p, "+")); n < 6 || n > 15 {
-		return "", apperr.InvalidField(field, "must be a phone number of 6 to 15 digits")
+		code := apperr.FieldFormat
+		if n == 0 {
+			code = apperr.FieldRequired
+		}
+		return "", apperr.Field(field, code, "must be a phone number of 6 to 15 digits")
 	}
 	return p, nil
 }

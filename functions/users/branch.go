@@ -41,17 +41,28 @@ type NewBranch struct {
 
 // Validate implements httpapi.Validator.
 func (b *NewBranch) Validate() error {
-	if !branchCode.MatchString(b.Code) {
-		return apperr.InvalidField("code", "must be 2-16 characters of A-Z, 0-9 and '-'")
+	var bad apperr.Problems
+	switch {
+	case b.Code == "":
+		bad.Add("code", apperr.FieldRequired, "must be 2-16 characters of A-Z, 0-9 and '-'")
+	case !branchCode.MatchString(b.Code):
+		bad.Add("code", apperr.FieldFormat, "must be 2-16 characters of A-Z, 0-9 and '-'")
 	}
-	var err error
-	if b.Name, err = httpapi.Text("name", b.Name, 120); err != nil {
-		return err
+	if v, err := httpapi.Text("name", b.Name, 120); bad.Check(err) {
+		b.Name = v
 	}
-	if len(b.Address) > 500 || len(b.Phone) > 32 {
-		return apperr.Errorf(apperr.Invalid, "address or phone is too long")
+	checkContact(&bad, &b.Address, &b.Phone)
+	return bad.Err()
+}
+
+// checkContact records an address over 500 bytes or a phone over 32 as too long; nil means absent.
+func checkContact(bad *apperr.Problems, address, phone *string) {
+	if address != nil && len(*address) > 500 {
+		bad.Add("address", apperr.FieldTooLong, "must be at most 500 bytes")
 	}
-	return nil
+	if phone != nil && len(*phone) > 32 {
+		bad.Add("phone", apperr.FieldTooLong, "must be at most 32 bytes")
+	}
 }
 
 // BranchChange updates a branch; absent fields stay as they are.
@@ -64,17 +75,14 @@ type BranchChange struct {
 
 // Validate implements httpapi.Validator.
 func (c *BranchChange) Validate() error {
+	var bad apperr.Problems
 	if c.Name != nil {
-		n, err := httpapi.Text("name", *c.Name, 120)
-		if err != nil {
-			return err
+		if n, err := httpapi.Text("name", *c.Name, 120); bad.Check(err) {
+			c.Name = &n
 		}
-		c.Name = &n
 	}
-	if c.Address != nil && len(*c.Address) > 500 || c.Phone != nil && len(*c.Phone) > 32 {
-		return apperr.Errorf(apperr.Invalid, "address or phone is too long")
-	}
-	return nil
+	checkContact(&bad, c.Address, c.Phone)
+	return bad.Err()
 }
 
 // CreateBranch adds a branch to the caller's tenant. Conflict when the code is taken.

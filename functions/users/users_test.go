@@ -187,6 +187,16 @@ func TestBranches(t *testing.T) {
 	if _, ok := p.Fields["name"]; !ok {
 		t.Errorf("blank name: errors %v", p.Errors)
 	}
+	// Every bad field of one request at once, each with its code.
+	p = apptest.MustProblem(t, env.Do("POST", "/users/branches", owner, map[string]string{"code": "x y", "name": "", "address": strings.Repeat("a", 501), "phone": strings.Repeat("9", 33)}), http.StatusBadRequest, "invalid")
+	for field, code := range map[string]string{"code": "format", "name": "required", "address": "too_long", "phone": "too_long"} {
+		if p.FieldCode(field) != code {
+			t.Errorf("errors %+v, want %s %s", p.Errors, field, code)
+		}
+	}
+	if len(p.Errors) != 4 {
+		t.Errorf("errors %+v, want the four bad fields", p.Errors)
+	}
 	if got := branchIDs(t, env, owner); !slices.Equal(got, sorted(north.ID, south.ID)) {
 		t.Errorf("branches = %v, want only the two created", got)
 	}

@@ -115,9 +115,23 @@ type Problems struct {
 	other error
 }
 
-// Add records that field is wrong.
+// Add records that field is wrong. A field already recorded keeps its first problem, so checks of one
+// field can follow each other (present, then well formed, then in range) and the caller hears the first.
 func (p *Problems) Add(field string, code FieldCode, message string) {
+	if p.Has(field) {
+		return
+	}
 	p.errs = append(p.errs, FieldError{Field: field, Code: code, Message: message})
+}
+
+// Has reports whether field has been recorded as wrong: a later check that needs it good can skip.
+func (p *Problems) Has(field string) bool {
+	for _, fe := range p.errs {
+		if fe.Field == field {
+			return true
+		}
+	}
+	return false
 }
 
 // Check records err, the result of a check of one or more fields (nil when they are good): the fields an
@@ -130,7 +144,9 @@ func (p *Problems) Check(err error) bool {
 	e := As(err)
 	switch {
 	case e != nil && e.Code == Invalid && len(e.Errors) > 0:
-		p.errs = append(p.errs, e.Errors...)
+		for _, fe := range e.Errors {
+			p.Add(fe.Field, fe.Code, fe.Message)
+		}
 	case e != nil && e.Code == Invalid && len(e.Fields) > 0:
 		for _, f := range sortedKeys(e.Fields) {
 			p.Add(f, FieldInvalid, e.Fields[f])

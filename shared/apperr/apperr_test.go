@@ -33,6 +33,13 @@ func TestProblemsCollectsEveryField(t *testing.T) {
 				{"name", FieldTooLong, "must be 1 to 120 characters"}},
 		},
 		{
+			name:     "a field keeps its first problem",
+			checks:   []error{Field("name", FieldRequired, "is required")},
+			adds:     []FieldError{{"name", FieldTooLong, "is too long"}, {"total", FieldOutOfRange, "must be positive"}},
+			wantCode: Invalid, wantMsg: "name: is required; total: must be positive",
+			wantFields: []FieldError{{"name", FieldRequired, "is required"}, {"total", FieldOutOfRange, "must be positive"}},
+		},
+		{
 			name:     "a bare map is listed in field order",
 			checks:   []error{&Error{Code: Invalid, Message: "two", Fields: map[string]string{"b": "bad", "a": "worse"}}},
 			wantCode: Invalid, wantMsg: "a: worse; b: bad",

@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/edugrid/edugrid/shared/apperr"
+	"github.com/edugrid/edugrid/shared/id"
 	"github.com/edugrid/edugrid/shared/text"
 )
 
@@ -273,4 +274,15 @@ func OptionalDate(field, s string) error {
 		return apperr.Field(field, apperr.FieldFormat, "must be a date YYYY-MM-DD")
 	}
 	return nil
+}
+
+// CheckID records in bad that field is missing (required) or is not an id (format) unless v is an id.
+// message says what the field must be ("must be a student id").
+func CheckID(bad *apperr.Problems, field, v, message string) {
+	switch {
+	case v == "":
+		bad.Add(field, apperr.FieldRequired, message)
+	case !id.Valid(v):
+		bad.Add(field, apperr.FieldFormat, message)
+	}
 }
