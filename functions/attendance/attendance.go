@@ -189,20 +189,20 @@ func (s *Service) resolveRange(ctx context.Context, r DateRange) (DateRange, err
 	}
 	to, err := time.Parse(time.DateOnly, r.To)
 	if err != nil {
-		return r, apperr.InvalidField("to", "must be a date YYYY-MM-DD")
+		return r, apperr.Field("to", apperr.FieldFormat, "must be a date YYYY-MM-DD")
 	}
 	if r.From == "" {
 		r.From = to.AddDate(0, 0, -29).Format(time.DateOnly)
 	}
 	from, err := time.Parse(time.DateOnly, r.From)
 	if err != nil {
-		return r, apperr.InvalidField("from", "must be a date YYYY-MM-DD")
+		return r, apperr.Field("from", apperr.FieldFormat, "must be a date YYYY-MM-DD")
 	}
 	if from.After(to) {
-		return r, apperr.InvalidField("from", "must not be after to")
+		return r, apperr.Field("from", apperr.FieldOutOfRange, "must not be after to")
 	}
 	if to.Sub(from) >= MaxRangeDays*24*time.Hour {
-		return r, apperr.InvalidField("from", fmt.Sprintf("the range may span at most %d days", MaxRangeDays))
+		return r, apperr.Field("from", apperr.FieldOutOfRange, fmt.Sprintf("the range may span at most %d days", MaxRangeDays))
 	}
 	return r, nil
 }

@@ -253,6 +253,24 @@ func TestMarkingIsAllOrNothing(t *testing.T) {
 		t.Errorf("problem = %+v, want exactly the three strangers named", p)
 	}
 
+	for _, field := range []string{"marks[1].student_id", "marks[2].student_id", "marks[3].student_id"} {
+		if p.FieldCode(field) != "not_allowed" || len(p.Errors) != 3 {
+			t.Errorf("errors = %+v, want %s not_allowed among three", p.Errors, field)
+		}
+	}
+
+	// Every bad mark of one request at once.
+	p = apptest.MustProblem(t, env.Do("PUT", path, s.teacherA, marks(
+		m{"student_id": "x", "status": "present"},
+		m{"student_id": s.s1.ID, "status": "here"},
+		m{"student_id": s.s2.ID, "remark": strings.Repeat("x", 501)},
+	)), http.StatusBadRequest, "invalid")
+	for field, code := range map[string]string{"marks[0].student_id": "format", "marks[1].status": "not_allowed", "marks[2].status": "required", "marks[2].remark": "too_long"} {
+		if p.FieldCode(field) != code {
+			t.Errorf("errors %+v, want %s %s", p.Errors, field, code)
+		}
+	}
+
 	for name, body := range map[string]any{
 		"no marks":       marks(),
 		"bad status":     marks(m{"student_id": s.s1.ID, "status": "here"}),

@@ -40,12 +40,14 @@ type NewFollowUp struct {
 
 // Validate implements httpapi.Validator.
 func (n *NewFollowUp) Validate() error {
+	var bad apperr.Problems
 	if n.DueAt.IsZero() {
-		return apperr.InvalidField("due_at", "is required: an RFC 3339 time")
+		bad.Add("due_at", apperr.FieldRequired, "is required: an RFC 3339 time")
 	}
-	var err error
-	n.Note, err = httpapi.OptionalText("note", n.Note, maxNote)
-	return err
+	if v, err := httpapi.OptionalText("note", n.Note, maxNote); bad.Check(err) {
+		n.Note = v
+	}
+	return bad.Err()
 }
 
 // FollowUpDone closes a follow-up, with what came of it.

@@ -36,41 +36,49 @@ type NewLead struct {
 
 // Validate implements httpapi.Validator.
 func (n *NewLead) Validate() error {
-	var err error
-	if n.Name, err = httpapi.Text("name", n.Name, 120); err != nil {
-		return err
+	var bad apperr.Problems
+	if v, err := httpapi.Text("name", n.Name, 120); bad.Check(err) {
+		n.Name = v
 	}
 	if n.Phone == "" && n.Email == "" {
-		return apperr.Errorf(apperr.Invalid, "a lead needs a phone or an email")
+		bad.Add("phone", apperr.FieldRequired, "a lead needs a phone or an email")
+		bad.Add("email", apperr.FieldRequired, "a lead needs a phone or an email")
 	}
 	if n.Phone != "" {
 		// The form only: the country code needs the tenant, which CreateLead knows.
-		if _, err := NormalisePhone("phone", n.Phone, ""); err != nil {
-			return err
-		}
-		if n.Phone = strings.TrimSpace(n.Phone); len(n.Phone) > 32 {
-			return apperr.InvalidField("phone", "is too long")
+		if _, err := NormalisePhone("phone", n.Phone, ""); bad.Check(err) {
+			if n.Phone = strings.TrimSpace(n.Phone); len(n.Phone) > 32 {
+				bad.Add("phone", apperr.FieldTooLong, "must be at most 32 bytes")
+			}
 		}
 	}
 	if n.Email != "" {
-		if n.Email, err = NormaliseEmail("email", n.Email); err != nil {
-			return err
+		if v, err := NormaliseEmail("email", n.Email); bad.Check(err) {
+			n.Email = v
 		}
 	}
-	if !slices.Contains(Sources, n.Source) {
-		return apperr.InvalidField("source", "must be one of walk_in, website, referral, phone, social, event, other")
+	checkSource(&bad, n.Source)
+	httpapi.CheckID(&bad, "branch_id", n.BranchID, "must be a branch id")
+	if n.CourseID != "" {
+		httpapi.CheckID(&bad, "course_id", n.CourseID, "must be a course id")
 	}
-	if !id.Valid(n.BranchID) {
-		return apperr.InvalidField("branch_id", "must be a branch id")
+	if n.CounsellorID != "" {
+		httpapi.CheckID(&bad, "counsellor_id", n.CounsellorID, "must be a staff member's id")
 	}
-	if n.CourseID != "" && !id.Valid(n.CourseID) {
-		return apperr.InvalidField("course_id", "must be a course id")
+	if v, err := httpapi.OptionalText("note", n.Note, maxNote); bad.Check(err) {
+		n.Note = v
 	}
-	if n.CounsellorID != "" && !id.Valid(n.CounsellorID) {
-		return apperr.InvalidField("counsellor_id", "must be a staff member's id")
+	return bad.Err()
+}
+
+// checkSource records source as missing or not allowed unless it is one of Sources.
+func checkSource(bad *apperr.Problems, s Source) {
+	switch {
+	case s == "":
+		bad.Add("source", apperr.FieldRequired, "must be one of walk_in, website, referral, phone, social, event, other")
+	case !slices.Contains(Sources, s):
+		bad.Add("source", apperr.FieldNotAllowed, "must be one of walk_in, website, referral, phone, social, event, other")
 	}
-	n.Note, err = httpapi.OptionalText("note", n.Note, maxNote)
-	return err
 }
 
 // CreateLead records a lead in a branch the caller may see (Invalid on branch_id otherwise), in stage new.
@@ -249,7 +257,7 @@ type Assignment struct {
 // Validate implements httpapi.Validator.
 func (a *Assignment) Validate() error {
 	if a.CounsellorID != "" && !id.Valid(a.CounsellorID) {
-		return apperr.InvalidField("counsellor_id", "must be a staff member's id, or empty to unassign")
+		return apperr.Field("counsellor_id", apperr.FieldFormat, "must be a staff member's id, or empty to unassign")
 	}
 	return nil
 }
@@ -312,37 +320,33 @@ type LeadChange struct {
 
 // Validate implements httpapi.Validator.
 func (c *LeadChange) Validate() error {
+	var bad apperr.Problems
 	if c.Name != nil {
-		n, err := httpapi.Text("name", *c.Name, 120)
-		if err != nil {
-			return err
+		if n, err := httpapi.Text("name", *c.Name, 120); bad.Check(err) {
+			c.Name = &n
 		}
-		c.Name = &n
 	}
 	if c.Phone != nil && *c.Phone != "" {
 		p := strings.TrimSpace(*c.Phone)
-		if _, err := NormalisePhone("phone", p, ""); err != nil {
-			return err
+		if _, err := NormalisePhone("phone", p, ""); bad.Check(err) {
+			if len(p) > 32 {
+				bad.Add("phone", apperr.FieldTooLong, "must be at most 32 bytes")
+			}
+			c.Phone = &p
 		}
-		if len(p) > 32 {
-			return apperr.InvalidField("phone", "is too long")
-		}
-		c.Phone = &p
 	}
 	if c.Email != nil && *c.Email != "" {
-		e, err := NormaliseEmail("email", *c.Email)
-		if err != nil {
-			return err
+		if e, err := NormaliseEmail("email", *c.Email); bad.Check(err) {
+			c.Email = &e
 		}
-		c.Email = &e
 	}
-	if c.Source != nil && !slices.Contains(Sources, *c.Source) {
-		return apperr.InvalidField("source", "must be one of walk_in, website, referral, phone, social, event, other")
+	if c.Source != nil {
+		checkSource(&bad, *c.Source)
 	}
 	if c.CourseID != nil && *c.CourseID != "" && !id.Valid(*c.CourseID) {
-		return apperr.InvalidField("course_id", "must be a course id, or empty")
+		bad.Add("course_id", apperr.FieldFormat, "must be a course id, or empty")
 	}
-	return nil
+	return bad.Err()
 }
 
 // UpdateLead changes a lead the caller may see (NotFound otherwise). Invalid when the lead would be left

@@ -59,19 +59,27 @@ type StageChange struct {
 
 // Validate implements httpapi.Validator.
 func (c *StageChange) Validate() error {
-	if !slices.Contains(Stages, c.Stage) {
-		return apperr.InvalidField("stage", "must be one of "+joinStages(Stages))
+	var bad apperr.Problems
+	switch {
+	case c.Stage == "":
+		bad.Add("stage", apperr.FieldRequired, "must be one of "+joinStages(Stages))
+	case !slices.Contains(Stages, c.Stage):
+		bad.Add("stage", apperr.FieldNotAllowed, "must be one of "+joinStages(Stages))
 	}
 	if c.Stage == StageLost {
 		r, err := httpapi.Text("lost_reason", c.LostReason, 500)
-		if err != nil {
-			return apperr.InvalidField("lost_reason", "is required to mark a lead lost, at most 500 characters")
+		if e := apperr.As(err); e != nil {
+			code := apperr.FieldInvalid
+			if len(e.Errors) == 1 {
+				code = e.Errors[0].Code
+			}
+			bad.Add("lost_reason", code, "is required to mark a lead lost, at most 500 characters")
 		}
 		c.LostReason = r
 	} else if c.LostReason != "" {
-		return apperr.InvalidField("lost_reason", "is only for moving a lead to lost")
+		bad.Add("lost_reason", apperr.FieldNotAllowed, "is only for moving a lead to lost")
 	}
-	return nil
+	return bad.Err()
 }
 
 func joinStages(ss []Stage) string {

@@ -192,23 +192,22 @@ func EnsureIndexes(ctx context.Context, db lungo.IDatabase) error {
 // name; Invalid naming the list or the entry ("marks[3].student_id") otherwise.
 func CheckRosterList(list string, studentIDs []string, max int) error {
 	if len(studentIDs) == 0 {
-		return apperr.InvalidField(list, "must list at least one student")
+		return apperr.Field(list, apperr.FieldRequired, "must list at least one student")
 	}
 	if len(studentIDs) > max {
-		return apperr.InvalidField(list, fmt.Sprintf("may list at most %d students", max))
+		return apperr.Field(list, apperr.FieldTooLong, fmt.Sprintf("may list at most %d students", max))
 	}
+	var bad apperr.Problems
 	seen := make(map[string]bool, len(studentIDs))
 	for i, sid := range studentIDs {
 		field := fmt.Sprintf("%s[%d].student_id", list, i)
-		if !id.Valid(sid) {
-			return apperr.InvalidField(field, "must be a student id")
-		}
-		if seen[sid] {
-			return apperr.InvalidField(field, "lists the student a second time")
+		httpapi.CheckID(&bad, field, sid, "must be a student id")
+		if seen[sid] && !bad.Has(field) {
+			bad.Add(field, apperr.FieldDuplicate, "lists the student a second time")
 		}
 		seen[sid] = true
 	}
-	return nil
+	return bad.Err()
 }
 
 // CheckOnRoll verifies that every one of studentIDs has an enrolment in batchID active on date (as
@@ -226,18 +225,20 @@ func CheckOnRoll(ctx context.Context, db lungo.IDatabase, batchID, date string, 
 		onRoll[e.StudentID] = true
 	}
 	var bad []string
-	fields := map[string]string{}
+	var errs []apperr.FieldError
 	for i, id := range studentIDs {
 		if !onRoll[id] {
 			bad = append(bad, id)
-			fields[field(i)] = fmt.Sprintf("is not enrolled in the %s's batch on %s", what, date)
+			errs = append(errs, apperr.FieldError{Field: field(i), Code: apperr.FieldNotAllowed,
+				Message: fmt.Sprintf("is not enrolled in the %s's batch on %s", what, date)})
 		}
 	}
 	if len(bad) == 0 {
 		return nil
 	}
-	return &apperr.Error{Code: apperr.Invalid, Fields: fields, Message: fmt.Sprintf(
-		"nothing was written: %d student(s) are not enrolled in the %s's batch on %s: %s", len(bad), what, date, strings.Join(bad, ", "))}
+	e := apperr.Invalidated(errs)
+	e.Message = fmt.Sprintf("nothing was written: %d student(s) are not enrolled in the %s's batch on %s: %s", len(bad), what, date, strings.Join(bad, ", "))
+	return e
 }
 
 // ActiveEnrolmentsOn returns the enrolments of a batch active on a tenant-local date "YYYY-MM-DD" (From <=
