@@ -259,6 +259,16 @@ func TestCreateTest(t *testing.T) {
 			t.Errorf("%s: problem %+v does not name %s", name, p, tc.field)
 		}
 	}
+	// Every bad field at once.
+	p := apptest.MustProblem(t, env.Do("POST", "/exams/tests", s.owner, m{"subject": "", "name": "Unit", "date": "June", "max_marks": 0, "weight": 1000}), http.StatusBadRequest, "invalid")
+	for field, code := range map[string]string{"batch_id": "required", "subject": "required", "date": "format", "max_marks": "out_of_range", "weight": "out_of_range"} {
+		if p.FieldCode(field) != code {
+			t.Errorf("errors %+v, want %s %s", p.Errors, field, code)
+		}
+	}
+	if len(p.Errors) != 5 {
+		t.Errorf("errors %+v, want exactly the five bad fields", p.Errors)
+	}
 	// Batches the caller may not see, and none at all, read as not found.
 	apptest.MustProblem(t, env.Do("POST", "/exams/tests", s.teacherB, valid()), http.StatusNotFound, "not_found")
 	apptest.MustProblem(t, env.Do("POST", "/exams/tests", s.owner, with("batch_id", missingID)), http.StatusNotFound, "not_found")
