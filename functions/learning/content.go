@@ -138,18 +138,26 @@ type NewModule struct {
 
 // Validate implements httpapi.Validator.
 func (n *NewModule) Validate() error {
-	var err error
-	if n.Title, err = httpapi.Text("title", n.Title, 160); err != nil {
-		return err
+	var bad apperr.Problems
+	if v, err := httpapi.Text("title", n.Title, 160); bad.Check(err) {
+		n.Title = v
 	}
-	return validOrder(n.Order, true)
+	bad.Check(validOrder(n.Order, true))
+	return bad.Err()
 }
 
 func validOrder(o int64, zeroOK bool) error {
 	if o < 0 || o > 1_000_000 || o == 0 && !zeroOK {
-		return apperr.InvalidField("order", "must be 1 to 1000000")
+		return apperr.Field("order", apperr.FieldOutOfRange, "must be 1 to 1000000")
 	}
 	return nil
+}
+
+// checkStatus records status as not allowed unless it is draft or published; nil means absent.
+func checkStatus(bad *apperr.Problems, s *Status) {
+	if s != nil && !s.valid() {
+		bad.Add("status", apperr.FieldNotAllowed, "must be draft or published")
+	}
 }
 
 // ModuleChange changes a module; absent fields stay as they are.
@@ -161,22 +169,17 @@ type ModuleChange struct {
 
 // Validate implements httpapi.Validator.
 func (c *ModuleChange) Validate() error {
+	var bad apperr.Problems
 	if c.Title != nil {
-		t, err := httpapi.Text("title", *c.Title, 160)
-		if err != nil {
-			return err
+		if t, err := httpapi.Text("title", *c.Title, 160); bad.Check(err) {
+			c.Title = &t
 		}
-		c.Title = &t
 	}
 	if c.Order != nil {
-		if err := validOrder(*c.Order, false); err != nil {
-			return err
-		}
+		bad.Check(validOrder(*c.Order, false))
 	}
-	if c.Status != nil && !c.Status.valid() {
-		return apperr.InvalidField("status", "must be draft or published")
-	}
-	return nil
+	checkStatus(&bad, c.Status)
+	return bad.Err()
 }
 
 // NewLesson adds a lesson to a module. Order 0 puts it after the course's last lesson.
@@ -189,14 +192,13 @@ type NewLesson struct {
 // Validate implements httpapi.Validator. Item and question ids are checked against the lesson when it is
 // written (normaliseItems).
 func (n *NewLesson) Validate() error {
-	var err error
-	if n.Title, err = httpapi.Text("title", n.Title, 160); err != nil {
-		return err
+	var bad apperr.Problems
+	if v, err := httpapi.Text("title", n.Title, 160); bad.Check(err) {
+		n.Title = v
 	}
-	if err := validOrder(n.Order, true); err != nil {
-		return err
-	}
-	return validateItems(n.Items)
+	bad.Check(validOrder(n.Order, true))
+	bad.Check(validateItems(n.Items))
+	return bad.Err()
 }
 
 // LessonChange changes a lesson; absent fields stay as they are. Items replaces the whole list.
@@ -209,37 +211,32 @@ type LessonChange struct {
 
 // Validate implements httpapi.Validator.
 func (c *LessonChange) Validate() error {
+	var bad apperr.Problems
 	if c.Title != nil {
-		t, err := httpapi.Text("title", *c.Title, 160)
-		if err != nil {
-			return err
+		if t, err := httpapi.Text("title", *c.Title, 160); bad.Check(err) {
+			c.Title = &t
 		}
-		c.Title = &t
 	}
 	if c.Order != nil {
-		if err := validOrder(*c.Order, false); err != nil {
-			return err
-		}
+		bad.Check(validOrder(*c.Order, false))
 	}
-	if c.Status != nil && !c.Status.valid() {
-		return apperr.InvalidField("status", "must be draft or published")
-	}
+	checkStatus(&bad, c.Status)
 	if c.Items != nil {
-		return validateItems(*c.Items)
+		bad.Check(validateItems(*c.Items))
 	}
-	return nil
+	return bad.Err()
 }
 
+// validateItems checks every item; each item reports its first bad field.
 func validateItems(items []Item) error {
 	if len(items) > MaxItems {
-		return apperr.InvalidField("items", fmt.Sprintf("at most %d", MaxItems))
+		return apperr.Field("items", apperr.FieldTooLong, fmt.Sprintf("at most %d", MaxItems))
 	}
+	var bad apperr.Problems
 	for i := range items {
-		if err := items[i].validate(fmt.Sprintf("items[%d]", i)); err != nil {
-			return err
-		}
+		bad.Check(items[i].validate(fmt.Sprintf("items[%d]", i)))
 	}
-	return nil
+	return bad.Err()
 }
 
 func (it *Item) validate(field string) error {

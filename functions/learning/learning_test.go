@@ -786,3 +786,27 @@ func TestAuthoring(t *testing.T) {
 	apptest.MustProblem(t, s.env.Do("PATCH", "/learning/lessons/"+s.video.ID, s.owner, m{"status": "archived"}), 400, "invalid")
 	apptest.MustProblem(t, s.env.Do("POST", "/learning/courses/"+s.jee+"/modules", s.accountant, m{"title": "X"}), 403, "forbidden")
 }
+
+func TestInteractionsNameEveryBadField(t *testing.T) {
+	s := newSchool(t)
+	tok := s.login(t, s.s1.PRN)
+	p := apptest.MustProblem(t, s.env.Do("POST", "/learning/learn/interactions", tok, interactions(
+		m{"id": "short", "lesson_id": s.video.ID, "kind": "viewed", "item_id": s.video.Items[0].ID, "seconds": -1},
+		m{"id": "view-0002", "lesson_id": "x", "kind": "skipped"},
+	)), 400, "invalid")
+	want := map[string]string{
+		"interactions[0].id": "format", "interactions[0].seconds": "out_of_range",
+		"interactions[1].lesson_id": "format", "interactions[1].kind": "not_allowed",
+	}
+	for field, code := range want {
+		if p.FieldCode(field) != code {
+			t.Errorf("errors %+v, want %s %s", p.Errors, field, code)
+		}
+	}
+	if len(p.Errors) != len(want) {
+		t.Errorf("errors %+v, want exactly %d", p.Errors, len(want))
+	}
+	if got := s.count(t, learning.InteractionsCollection, bson.M{}); got != 0 {
+		t.Errorf("%d interactions recorded from a refused batch", got)
+	}
+}

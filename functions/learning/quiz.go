@@ -60,26 +60,31 @@ type SubmittedAnswer struct {
 
 // Validate implements httpapi.Validator. Whether each answer fits its question is checked against the quiz.
 func (sub *Submission) Validate() error {
+	var bad apperr.Problems
 	if sub.SubmissionID != "" && !interactionID.MatchString(sub.SubmissionID) {
-		return apperr.InvalidField("submission_id", "must be 8-64 characters of A-Z, a-z, 0-9, '_' and '-'")
+		bad.Add("submission_id", apperr.FieldFormat, "must be 8-64 characters of A-Z, a-z, 0-9, '_' and '-'")
 	}
 	if len(sub.Answers) > MaxQuestions {
-		return apperr.InvalidField("answers", fmt.Sprintf("at most %d", MaxQuestions))
+		bad.Add("answers", apperr.FieldTooLong, fmt.Sprintf("at most %d", MaxQuestions))
+		return bad.Err()
 	}
 	seen := map[string]bool{}
 	for i, a := range sub.Answers {
-		if a.QuestionID == "" || seen[a.QuestionID] {
-			return apperr.InvalidField(fmt.Sprintf("answers[%d].question_id", i), "must name a question once")
+		switch {
+		case a.QuestionID == "":
+			bad.Add(fmt.Sprintf("answers[%d].question_id", i), apperr.FieldRequired, "must name a question once")
+		case seen[a.QuestionID]:
+			bad.Add(fmt.Sprintf("answers[%d].question_id", i), apperr.FieldDuplicate, "must name a question once")
 		}
 		seen[a.QuestionID] = true
 		if len(a.Chosen) > MaxOptions {
-			return apperr.InvalidField(fmt.Sprintf("answers[%d].chosen", i), fmt.Sprintf("at most %d options", MaxOptions))
+			bad.Add(fmt.Sprintf("answers[%d].chosen", i), apperr.FieldTooLong, fmt.Sprintf("at most %d options", MaxOptions))
 		}
 		if a.Value != nil && (math.IsNaN(*a.Value) || math.IsInf(*a.Value, 0)) {
-			return apperr.InvalidField(fmt.Sprintf("answers[%d].value", i), "must be a number")
+			bad.Add(fmt.Sprintf("answers[%d].value", i), apperr.FieldType, "must be a number")
 		}
 	}
-	return nil
+	return bad.Err()
 }
 
 // Grade grades a submission against a quiz: each question scores its points when right and nothing
