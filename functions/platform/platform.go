@@ -74,31 +74,28 @@ type ProvisionRequest struct {
 
 // Validate implements httpapi.Validator.
 func (r *ProvisionRequest) Validate() error {
-	if err := tenant.ValidateSlug(r.Slug); err != nil {
-		return err
-	}
+	var bad apperr.Problems
+	bad.Check(tenant.ValidateSlug(r.Slug))
 	if _, err := httpapi.Text("name", r.Name, 120); err != nil || len(strings.TrimSpace(r.Name)) < 2 {
-		return apperr.InvalidField("name", "must be 2 to 120 characters, without control or bidi override characters")
+		code := apperr.FieldTooShort
+		if e := apperr.As(err); e != nil && len(e.Errors) == 1 {
+			code = e.Errors[0].Code
+		}
+		bad.Add("name", code, "must be 2 to 120 characters, without control or bidi override characters")
 	}
 	if r.Branding != nil {
-		if err := r.Branding.Validate(); err != nil {
-			return err
-		}
+		bad.Check(r.Branding.Validate())
 	}
 	if r.Settings != nil {
-		if err := r.Settings.Validate(); err != nil {
-			return err
-		}
+		bad.Check(r.Settings.Validate())
 	}
-	if _, err := httpapi.Text("owner.name", r.Owner.Name, 120); err != nil {
-		return err
+	_, err := httpapi.Text("owner.name", r.Owner.Name, 120)
+	bad.Check(err)
+	if email, err := account.NormalizeEmail("owner.email", r.Owner.Email); bad.Check(err) {
+		r.Owner.Email = email
 	}
-	email, err := account.NormalizeEmail("owner.email", r.Owner.Email)
-	if err != nil {
-		return err
-	}
-	r.Owner.Email = email
-	return authn.CheckPasswordPolicy("owner.password", r.Owner.Password)
+	bad.Check(authn.CheckPasswordPolicy("owner.password", r.Owner.Password))
+	return bad.Err()
 }
 
 // Provisioned is the answer to a provisioning request.
