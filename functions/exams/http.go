@@ -31,6 +31,9 @@ func (s *Service) Routes() []httpapi.Route {
 			Request: ResultEntry{}, Response: EntryOutcome{}, Handler: s.handleEnterResults},
 		{Method: "GET", Path: "/tests/{id}/results", Permission: rbac.ExamsRead, Summary: "The results of a test, in PRN order",
 			Response: httpapi.Page[StudentResult]{}, Query: httpapi.PageQuery, Handler: s.handleTestResults},
+		{Method: "GET", Path: "/students/{id}/tests", Permission: rbac.ReportCardsRead,
+			Summary:  "A student's tests, past and ahead, in date order, each with their result (students see their own, guardians their children's)",
+			Response: httpapi.Page[StudentTest]{}, Query: httpapi.PageQuery, Handler: s.handleStudentTests},
 		{Method: "GET", Path: "/batches/{id}/ranking", Permission: rbac.ExamsRead,
 			Summary:  "A batch's students ranked by overall percentage (competition ranking, PRN order among equals)",
 			Response: Ranking{}, Query: rangeQuery, Handler: s.handleBatchRanking},
@@ -86,6 +89,11 @@ func (s *Service) handleEnterResults(w http.ResponseWriter, r *http.Request) err
 	}
 	out, err := s.EnterResults(r.Context(), r.PathValue("id"), in)
 	return httpapi.Reply(w, http.StatusOK, out, err)
+}
+
+func (s *Service) handleStudentTests(w http.ResponseWriter, r *http.Request) error {
+	return httpapi.ListPage(w, r, func() ([]StudentTest, error) { return s.StudentTests(r.Context(), r.PathValue("id")) },
+		func(st StudentTest) string { return st.Test.Date + "/" + st.Test.ID })
 }
 
 func (s *Service) handleTestResults(w http.ResponseWriter, r *http.Request) error {

@@ -18,9 +18,9 @@ func (s *Service) Routes() []httpapi.Route {
 	return []httpapi.Route{
 		{Method: "POST", Path: "/plans", Permission: rbac.FeePlansWrite, Summary: "Create a fee plan",
 			Request: NewPlan{}, Response: Plan{}, Status: http.StatusCreated, Handler: s.handleCreatePlan},
-		{Method: "GET", Path: "/plans", Permission: rbac.FeesRead, Summary: "List fee plans",
+		{Method: "GET", Path: "/plans", Permission: rbac.FeePlansRead, Summary: "List fee plans",
 			Response: httpapi.Page[Plan]{}, Query: httpapi.PageQuery, Handler: s.handleListPlans},
-		{Method: "GET", Path: "/plans/{id}", Permission: rbac.FeesRead, Summary: "Read a fee plan",
+		{Method: "GET", Path: "/plans/{id}", Permission: rbac.FeePlansRead, Summary: "Read a fee plan",
 			Response: Plan{}, Handler: s.handleGetPlan},
 		{Method: "POST", Path: "/assignments", Permission: rbac.FeesAssign, Summary: "Assign a plan to an enrolment and materialise its instalments",
 			Request: NewAssignment{}, Response: AssignmentView{}, Status: http.StatusCreated, Handler: s.handleAssign},

@@ -294,16 +294,7 @@ func (s *Service) EnrolmentsOf(ctx context.Context, studentID string) ([]Enrolme
 	if _, err := visibleStudent(ctx, studentID); err != nil {
 		return nil, err
 	}
-	cur, err := store.Database(ctx).Collection(enrolmentsCollection).Find(ctx, bson.M{"student_id": studentID},
-		options.Find().SetSort(bson.D{{Key: "from", Value: 1}, {Key: "_id", Value: 1}}))
-	if err != nil {
-		return nil, fmt.Errorf("enrolments of student %s: %w", studentID, err)
-	}
-	out := []Enrolment{}
-	if err := cur.All(ctx, &out); err != nil {
-		return nil, fmt.Errorf("enrolments of student %s: %w", studentID, err)
-	}
-	return out, nil
+	return EnrolmentHistory(ctx, store.Database(ctx), studentID)
 }
 
 // RosterEntry is one student of a batch's roster.

@@ -2,6 +2,7 @@ package students
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/edugrid/edugrid/shared/apperr"
 	"github.com/edugrid/edugrid/shared/httpapi"
@@ -42,6 +43,13 @@ func (s *Service) Routes() []httpapi.Route {
 			Request: EnrolmentMove{}, Response: Enrolment{}, Status: http.StatusCreated, Handler: s.handleTransfer},
 		{Method: "POST", Path: "/enrolments/{id}/withdraw", Permission: rbac.EnrolmentsWrite, Summary: "Withdraw an enrolment",
 			Request: EnrolmentMove{}, Response: Enrolment{}, Handler: s.handleWithdraw},
+		{Method: "GET", Path: "/timetable", Permission: rbac.StudentsRead,
+			Summary:  "A student's timetable: the sessions of their batches over a date range, in start order (students see their own, guardians their children's)",
+			Response: httpapi.Page[TimetableEntry]{}, Handler: s.handleTimetable,
+			Query: append(append(append([]httpapi.QueryParam{}, studentQuery...),
+				httpapi.QueryParam{Name: "from", Description: "first tenant-local date YYYY-MM-DD; today when omitted"},
+				httpapi.QueryParam{Name: "to", Description: "last tenant-local date YYYY-MM-DD; 30 days after from when omitted; at most 92 days after from"}),
+				httpapi.PageQuery...)},
 		{Method: "GET", Path: "/batches/{id}/roster", Permission: rbac.StudentsRead, Summary: "The students of a batch on a date, in name order",
 			Response: httpapi.Page[RosterEntry]{}, Handler: s.handleRoster,
 			Query: append([]httpapi.QueryParam{{Name: "date", Description: "tenant-local date YYYY-MM-DD; today when omitted"}}, httpapi.PageQuery...)},
@@ -110,7 +118,7 @@ func (s *Service) handleAddGuardian(w http.ResponseWriter, r *http.Request) erro
 func studentParam(r *http.Request) (string, error) {
 	id := r.URL.Query().Get("student")
 	if id == "" {
-		return "", apperr.InvalidField("student", "is required")
+		return "", apperr.Field("student", apperr.FieldRequired, "is required")
 	}
 	return id, nil
 }
@@ -158,6 +166,16 @@ func (s *Service) handleWithdraw(w http.ResponseWriter, r *http.Request) error {
 	}
 	e, err := s.Withdraw(r.Context(), r.PathValue("id"), in)
 	return httpapi.Reply(w, http.StatusOK, e, err)
+}
+
+func (s *Service) handleTimetable(w http.ResponseWriter, r *http.Request) error {
+	studentID, err := studentParam(r)
+	if err != nil {
+		return err
+	}
+	rng := TimetableRange{From: r.URL.Query().Get("from"), To: r.URL.Query().Get("to")}
+	return httpapi.ListPage(w, r, func() ([]TimetableEntry, error) { return s.Timetable(r.Context(), studentID, rng) },
+		func(e TimetableEntry) string { return e.StartsAt.UTC().Format(time.RFC3339Nano) + "/" + e.ID })
 }
 
 func (s *Service) handleRoster(w http.ResponseWriter, r *http.Request) error {

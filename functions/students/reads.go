@@ -31,6 +31,21 @@ func FindGuardians(ctx context.Context, db lungo.IDatabase, ids []string) ([]Gua
 	return findMany[Guardian](ctx, db.Collection(guardiansCollection), ids, "guardians")
 }
 
+// EnrolmentHistory returns every enrolment of a student, oldest first (From, then id): what a student's
+// tests and timetable are drawn from.
+func EnrolmentHistory(ctx context.Context, db lungo.IDatabase, studentID string) ([]Enrolment, error) {
+	cur, err := db.Collection(enrolmentsCollection).Find(ctx, bson.M{"student_id": studentID},
+		options.Find().SetSort(bson.D{{Key: "from", Value: 1}, {Key: "_id", Value: 1}}))
+	if err != nil {
+		return nil, fmt.Errorf("enrolments of student %s: %w", studentID, err)
+	}
+	out := []Enrolment{}
+	if err := cur.All(ctx, &out); err != nil {
+		return nil, fmt.Errorf("enrolments of student %s: %w", studentID, err)
+	}
+	return out, nil
+}
+
 // EverEnrolled reports whether the student has any enrolment in the batch, active or ended, whatever its
 // status now.
 func EverEnrolled(ctx context.Context, db lungo.IDatabase, studentID, batchID string) (bool, error) {

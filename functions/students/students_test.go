@@ -711,3 +711,54 @@ func TestProfileChangeAndTenantIsolation(t *testing.T) {
 		t.Fatalf("another tenant's owner lists %+v", l)
 	}
 }
+
+// TestTimetableFollowsTransfers: a student's timetable holds each batch's sessions only on the days their
+// enrolment in it covers, in start order; the range is checked before anything is read.
+func TestTimetableFollowsTransfers(t *testing.T) {
+	s := newSchool(t)
+	env := s.env
+	st := s.newStudent(t, "Mover", s.branchA)
+	other := s.newBatch(t, s.branchA, 5)
+	first := apptest.Decode[enrolment](t, s.enrol(st.ID, s.batchA.ID, "2026-06-01"))
+	apptest.MustStatus(t, env.Do("POST", "/students/enrolments/"+first.ID+"/transfer", s.owner, map[string]any{"batch_id": other.ID, "date": "2026-06-15"}), 201)
+	type entry struct {
+		BatchID   string `json:"batch_id"`
+		BatchName string `json:"batch_name"`
+		Date      string `json:"date"`
+	}
+	got := items[entry](t, env, "/students/timetable?student="+st.ID+"&from=2026-06-01&to=2026-06-30", s.owner)
+	want := []entry{ // the batches meet on Mondays
+		{s.batchA.ID, "Batch", "2026-06-01"}, {s.batchA.ID, "Batch", "2026-06-08"},
+		{other.ID, "Batch", "2026-06-15"}, {other.ID, "Batch", "2026-06-22"}, {other.ID, "Batch", "2026-06-29"},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("timetable = %+v\nwant %+v", got, want)
+	}
+	tests := []struct {
+		query  string
+		status int
+		fields map[string]string
+	}{
+		{"", 400, map[string]string{"student": "required"}},
+		{"student=" + st.ID + "&from=2026-06-30&to=2026-06-01", 400, map[string]string{"to": "out_of_range"}},
+		{"student=" + st.ID + "&from=2026-06-01&to=2026-09-01", 400, map[string]string{"to": "out_of_range"}},
+		{"student=" + st.ID + "&from=1%20June&to=2026-13-01", 400, map[string]string{"from": "format", "to": "format"}},
+		{"student=" + st.ID + "&limit=0", 400, map[string]string{"limit": "out_of_range"}},
+		{"student=" + missingID, 404, nil},
+	}
+	for _, tt := range tests {
+		rec := env.Do("GET", "/students/timetable?"+tt.query, s.owner, nil)
+		if tt.status == 404 {
+			apptest.MustProblem(t, rec, 404, "not_found")
+			continue
+		}
+		p := apptest.MustProblem(t, rec, tt.status, "invalid")
+		for f, code := range tt.fields {
+			if p.FieldCode(f) != code || len(p.Errors) != len(tt.fields) {
+				t.Errorf("%q: errors %+v, want %v", tt.query, p.Errors, tt.fields)
+			}
+		}
+	}
+	// A teacher of another branch reads the student as missing.
+	apptest.MustProblem(t, env.Do("GET", "/students/timetable?student="+st.ID, s.teacherB, nil), 404, "not_found")
+}
