@@ -137,4 +137,21 @@ func TestSelfService(t *testing.T) {
 			t.Fatalf("tests[%d] = %+v: want a test of %v, in date order", i, st, batches)
 		}
 	}
+
+	// Staff lists stay closed to them, even of their own batch and test.
+	for _, token := range []string{student, guardian} {
+		for path, status := range map[string]int{
+			"/academic/batches":                              http.StatusForbidden,
+			"/academic/batches/" + batches[0] + "/sessions":  http.StatusForbidden,
+			"/exams/tests/" + tests[0].Test.ID + "/results":  http.StatusForbidden,
+			"/students/batches/" + batches[0] + "/roster":    http.StatusNotFound,
+			"/attendance/batches/" + batches[0] + "/summary": http.StatusForbidden,
+			"/exams/batches/" + batches[0] + "/ranking":      http.StatusForbidden,
+			"/learning/progress/batches/" + batches[0]:       http.StatusNotFound,
+		} {
+			if rec := env.Do("GET", path, token, nil); rec.Code != status {
+				t.Errorf("GET %s = %d, want %d", path, rec.Code, status)
+			}
+		}
+	}
 }
