@@ -341,7 +341,7 @@ func checkTeachers(ctx context.Context, branchID string, teachers []string) erro
 		return fmt.Errorf("check teachers: %w", err)
 	}
 	if int(n) != len(teachers) {
-		return apperr.InvalidField("teachers", "must be active teachers of the batch's branch")
+		return apperr.Field("teachers", apperr.FieldNotAllowed, "must be active teachers of the batch's branch")
 	}
 	return nil
 }
@@ -352,13 +352,13 @@ func checkTeachers(ctx context.Context, branchID string, teachers []string) erro
 func (s *Service) CreateBatch(ctx context.Context, in NewBatch) (*Batch, error) {
 	if _, err := s.deps.Branches.GetBranch(ctx, in.BranchID); err != nil {
 		if apperr.CodeOf(err) == apperr.NotFound {
-			return nil, apperr.InvalidField("branch_id", "names no branch you manage")
+			return nil, apperr.Field("branch_id", apperr.FieldNotAllowed, "names no branch you manage")
 		}
 		return nil, err
 	}
 	if _, err := s.GetCourse(ctx, in.CourseID); err != nil {
 		if apperr.CodeOf(err) == apperr.NotFound {
-			return nil, apperr.InvalidField("course_id", "names no course")
+			return nil, apperr.Field("course_id", apperr.FieldNotAllowed, "names no course")
 		}
 		return nil, err
 	}

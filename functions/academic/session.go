@@ -87,7 +87,7 @@ func Materialise(b *Batch, loc *time.Location, now time.Time) ([]Session, error)
 			}
 			at, err := localStart(d, sl.Start, loc)
 			if err != nil {
-				return nil, apperr.InvalidField("schedule", "has a malformed start time")
+				return nil, apperr.Field("schedule", apperr.FieldFormat, "has a malformed start time")
 			}
 			out = append(out, Session{
 				ID: id.New(), BatchID: b.ID, BranchID: b.BranchID, Date: d.Format(DateLayout), StartsAt: at,
@@ -145,7 +145,7 @@ func (s *Service) ListSessions(ctx context.Context, batchID string, r SessionRan
 	if pr.After != "" {
 		after, err := time.Parse(time.RFC3339Nano, pr.After)
 		if err != nil {
-			return httpapi.Page[Session]{}, apperr.InvalidField("cursor", "is not a cursor of this list")
+			return httpapi.Page[Session]{}, apperr.Field("cursor", apperr.FieldFormat, "is not a cursor of this list")
 		}
 		and = append(and, bson.M{"starts_at": bson.M{"$gt": after}})
 	}
@@ -193,7 +193,7 @@ func (s *Service) AddExtraSession(ctx context.Context, batchID string, in NewExt
 	d, _ := ParseDate("date", in.Date)
 	at, err := localStart(d, in.Start, tenantLocation(ctx))
 	if err != nil {
-		return nil, apperr.InvalidField("start", "must be a time HH:MM")
+		return nil, apperr.Field("start", apperr.FieldFormat, "must be a time HH:MM")
 	}
 	now := s.deps.Clock.Now()
 	ses := &Session{

@@ -187,10 +187,10 @@ func Materialise(sc Schedule, net int64, termStart, joinDate string) ([]Slot, er
 func (s *Service) activePlan(ctx context.Context, planID string) (*Plan, error) {
 	p, err := s.GetPlan(ctx, planID)
 	if err != nil {
-		return nil, apperr.InvalidField("plan_id", "names no fee plan")
+		return nil, apperr.Field("plan_id", apperr.FieldNotAllowed, "names no fee plan")
 	}
 	if !p.Active {
-		return nil, apperr.InvalidField("plan_id", "names a plan that is no longer active")
+		return nil, apperr.Field("plan_id", apperr.FieldNotAllowed, "names a plan that is no longer active")
 	}
 	if p.Currency != currency(ctx) {
 		return nil, apperr.Errorf(apperr.Conflict, "the plan is in %s but the institution bills in %s", p.Currency, currency(ctx))

@@ -96,7 +96,7 @@ func (s *Service) handleAssign(w http.ResponseWriter, r *http.Request) error {
 func studentParam(r *http.Request) (string, error) {
 	st := r.URL.Query().Get("student")
 	if !id.Valid(st) {
-		return "", apperr.InvalidField("student", "must be a student id")
+		return "", apperr.Field("student", apperr.FieldFormat, "must be a student id")
 	}
 	return st, nil
 }

@@ -104,7 +104,7 @@ func (s *Service) RefundPayment(ctx context.Context, in NewRefund) (*Refund, err
 			return fmt.Errorf("refund payment %s: %w", in.PaymentID, err)
 		}
 		if left := p.Amount - p.Refunded; in.Amount > left {
-			return apperr.InvalidField("amount", fmt.Sprintf("exceeds what is left of the payment to refund (%d)", left))
+			return apperr.Field("amount", apperr.FieldOutOfRange, fmt.Sprintf("exceeds what is left of the payment to refund (%d)", left))
 		}
 		r := &Refund{ID: id.New(), PaymentID: p.ID, ReceiptNo: p.ReceiptNo, StudentID: p.StudentID, BranchID: p.BranchID,
 			Currency: p.Currency, Amount: in.Amount, Reversals: []Allocation{}, Method: in.Method, Reference: in.Reference,
@@ -243,7 +243,7 @@ func (s *Service) Waive(ctx context.Context, in NewWaiver) (*Waiver, error) {
 			return fmt.Errorf("waive instalment %s: %w", in.InstalmentID, err)
 		}
 		if in.Amount > i.Outstanding {
-			return apperr.InvalidField("amount", fmt.Sprintf("exceeds what the instalment still owes (%d)", i.Outstanding))
+			return apperr.Field("amount", apperr.FieldOutOfRange, fmt.Sprintf("exceeds what the instalment still owes (%d)", i.Outstanding))
 		}
 		if err := moveMoney(tc, i, 0, in.Amount, now); err != nil {
 			return err

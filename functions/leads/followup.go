@@ -78,7 +78,7 @@ func (s *Service) ScheduleFollowUp(ctx context.Context, leadID string, in NewFol
 	}
 	now := s.deps.Clock.Now()
 	if !in.DueAt.After(now) || in.DueAt.After(now.AddDate(1, 0, 0)) {
-		return nil, apperr.InvalidField("due_at", "must be in the future, within a year")
+		return nil, apperr.Field("due_at", apperr.FieldOutOfRange, "must be in the future, within a year")
 	}
 	who := l.CounsellorID
 	if who == "" {
@@ -156,7 +156,7 @@ func (s *Service) OverdueFollowUps(ctx context.Context, counsellor string, pr ht
 		at, after, ok := strings.Cut(pr.After, overdueCursorSep)
 		due, err := time.Parse(time.RFC3339Nano, at)
 		if !ok || err != nil || !id.Valid(after) {
-			return httpapi.Page[FollowUp]{}, apperr.InvalidField("cursor", "is not a cursor of this list")
+			return httpapi.Page[FollowUp]{}, apperr.Field("cursor", apperr.FieldFormat, "is not a cursor of this list")
 		}
 		and = append(and, bson.M{"$or": bson.A{
 			bson.M{"due_at": bson.M{"$gt": due}},

@@ -89,14 +89,14 @@ func (s *Service) CreateLead(ctx context.Context, in NewLead) (*Lead, error) {
 	p := rbac.Must(ctx)
 	if _, err := s.deps.Branches.GetBranch(ctx, in.BranchID); err != nil {
 		if apperr.CodeOf(err) == apperr.NotFound {
-			return nil, apperr.InvalidField("branch_id", "names no branch you manage")
+			return nil, apperr.Field("branch_id", apperr.FieldNotAllowed, "names no branch you manage")
 		}
 		return nil, err
 	}
 	if in.CourseID != "" {
 		if _, err := s.deps.Courses.GetCourse(ctx, in.CourseID); err != nil {
 			if apperr.CodeOf(err) == apperr.NotFound {
-				return nil, apperr.InvalidField("course_id", "names no course")
+				return nil, apperr.Field("course_id", apperr.FieldNotAllowed, "names no course")
 			}
 			return nil, err
 		}
@@ -184,7 +184,7 @@ func duplicateOf(ctx context.Context, phoneNorm, emailNorm, except string) error
 // checkAssignee returns Invalid unless userID is an active staff member who may work the leads of branch:
 // a counsellor, a branch admin of that branch, or an owner.
 func checkAssignee(ctx context.Context, userID, branchID string) error {
-	bad := apperr.InvalidField("counsellor_id", "names no active staff member who works leads of this branch")
+	bad := apperr.Field("counsellor_id", apperr.FieldNotAllowed, "names no active staff member who works leads of this branch")
 	if !id.Valid(userID) {
 		return bad
 	}
@@ -222,13 +222,13 @@ func (s *Service) ListLeads(ctx context.Context, f LeadFilter, pr httpapi.PageRe
 	and := bson.A{visibleLeadsFilter(rbac.Must(ctx))}
 	if f.Stage != "" {
 		if !slices.Contains(Stages, f.Stage) {
-			return httpapi.Page[Lead]{}, apperr.InvalidField("stage", "must be one of "+joinStages(Stages))
+			return httpapi.Page[Lead]{}, apperr.Field("stage", apperr.FieldNotAllowed, "must be one of "+joinStages(Stages))
 		}
 		and = append(and, bson.M{"stage": string(f.Stage)})
 	}
 	if f.Source != "" {
 		if !slices.Contains(Sources, f.Source) {
-			return httpapi.Page[Lead]{}, apperr.InvalidField("source", "is not a lead source")
+			return httpapi.Page[Lead]{}, apperr.Field("source", apperr.FieldNotAllowed, "is not a lead source")
 		}
 		and = append(and, bson.M{"source": string(f.Source)})
 	}
@@ -363,7 +363,7 @@ func (s *Service) UpdateLead(ctx context.Context, leadID string, c LeadChange) (
 	if c.CourseID != nil && *c.CourseID != "" {
 		if _, err := s.deps.Courses.GetCourse(ctx, *c.CourseID); err != nil {
 			if apperr.CodeOf(err) == apperr.NotFound {
-				return nil, apperr.InvalidField("course_id", "names no course")
+				return nil, apperr.Field("course_id", apperr.FieldNotAllowed, "names no course")
 			}
 			return nil, err
 		}

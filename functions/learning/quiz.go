@@ -94,7 +94,7 @@ func Grade(q *Quiz, answers []SubmittedAnswer) (score, maxScore float64, graded 
 	byQuestion := map[string]SubmittedAnswer{}
 	for _, a := range answers {
 		if !slices.ContainsFunc(q.Questions, func(qq Question) bool { return qq.ID == a.QuestionID }) {
-			return 0, 0, nil, apperr.InvalidField("answers", "names a question the quiz does not have")
+			return 0, 0, nil, apperr.Field("answers", apperr.FieldNotAllowed, "names a question the quiz does not have")
 		}
 		byQuestion[a.QuestionID] = a
 	}
@@ -124,26 +124,26 @@ func gradeOne(q *Question, a SubmittedAnswer) (bool, []string, error) {
 	switch q.Kind {
 	case Numeric:
 		if a.Value == nil || len(a.Chosen) > 0 {
-			return false, nil, apperr.InvalidField(field, "a numeric question is answered with a value")
+			return false, nil, apperr.Field(field, apperr.FieldNotAllowed, "a numeric question is answered with a value")
 		}
 		// The tolerance gets a hair of slack so that 0.1+0.2 against 0.3 with tolerance 0 is right.
 		right := math.Abs(*a.Value-*q.Answer) <= q.Tolerance+1e-9*math.Max(1, math.Abs(*q.Answer))
 		return right, []string{strconv.FormatFloat(*a.Value, 'g', -1, 64)}, nil
 	case SingleChoice, MultipleChoice:
 		if a.Value != nil {
-			return false, nil, apperr.InvalidField(field, "a choice question is answered with chosen options")
+			return false, nil, apperr.Field(field, apperr.FieldNotAllowed, "a choice question is answered with chosen options")
 		}
 		if q.Kind == SingleChoice && len(a.Chosen) > 1 {
-			return false, nil, apperr.InvalidField(field, "a single-choice question takes one option")
+			return false, nil, apperr.Field(field, apperr.FieldNotAllowed, "a single-choice question takes one option")
 		}
 		chosen := append([]string{}, a.Chosen...) // never null in the stored attempt
 		slices.Sort(chosen)
 		if len(slices.Compact(slices.Clone(chosen))) != len(chosen) {
-			return false, nil, apperr.InvalidField(field, "names an option twice")
+			return false, nil, apperr.Field(field, apperr.FieldDuplicate, "names an option twice")
 		}
 		for _, c := range chosen {
 			if !slices.ContainsFunc(q.Options, func(o Option) bool { return o.ID == c }) {
-				return false, nil, apperr.InvalidField(field, "names an option the question does not have")
+				return false, nil, apperr.Field(field, apperr.FieldNotAllowed, "names an option the question does not have")
 			}
 		}
 		want := slices.Clone(q.Correct)
@@ -233,7 +233,7 @@ func (s *Service) SubmitAttempt(ctx context.Context, lessonID, quizID string, su
 			err := db.Collection(interactionsCollection).FindOne(tc, bson.M{"_id": scopedID(me.StudentID, clientID)}).Decode(&prior)
 			if err == nil {
 				if prior.Kind != QuizAttempted || prior.AttemptID == "" || prior.ItemID != quizID {
-					return apperr.InvalidField("submission_id", "was used for another interaction")
+					return apperr.Field("submission_id", apperr.FieldNotAllowed, "was used for another interaction")
 				}
 				return db.Collection(attemptsCollection).FindOne(tc, bson.M{"_id": prior.AttemptID}).Decode(&latest)
 			}

@@ -111,7 +111,7 @@ type Provisioned struct {
 // (capacity.go). Errors: Invalid, Conflict when the slug is taken or no cluster it may go to has room.
 func (s *Service) Provision(ctx context.Context, actor rbac.Principal, req ProvisionRequest) (Provisioned, error) {
 	if req.Cluster != "" && !s.deps.Databases.HasCluster(req.Cluster) {
-		return Provisioned{}, apperr.InvalidField("cluster", "is not a configured cluster")
+		return Provisioned{}, apperr.Field("cluster", apperr.FieldNotAllowed, "is not a configured cluster")
 	}
 	var cluster string
 	existing, err := s.deps.Registry.Load(ctx, req.Slug)
@@ -229,7 +229,7 @@ type ClusterMove struct {
 // the tenant is suspended, NotFound.
 func (s *Service) MoveCluster(ctx context.Context, actor rbac.Principal, slug string, m ClusterMove) (*tenant.Tenant, error) {
 	if !s.deps.Databases.HasCluster(m.Cluster) {
-		return nil, apperr.InvalidField("cluster", "is not a configured cluster")
+		return nil, apperr.Field("cluster", apperr.FieldNotAllowed, "is not a configured cluster")
 	}
 	cur, err := s.deps.Registry.Load(ctx, slug)
 	if err != nil {

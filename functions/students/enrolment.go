@@ -201,7 +201,7 @@ func movable(ctx context.Context, e *Enrolment, date string) error {
 		return apperr.Errorf(apperr.Conflict, "the enrolment is %s, not active", e.Status)
 	}
 	if date < e.From {
-		return apperr.InvalidField("date", "is before the enrolment started")
+		return apperr.Field("date", apperr.FieldOutOfRange, "is before the enrolment started")
 	}
 	return nil
 }
@@ -213,7 +213,7 @@ func movable(ctx context.Context, e *Enrolment, date string) error {
 // a date before the enrolment started, or a target batch of another branch or already over.
 func (s *Service) Transfer(ctx context.Context, enrolmentID string, m EnrolmentMove) (*Enrolment, error) {
 	if m.BatchID == "" {
-		return nil, apperr.InvalidField("batch_id", "is required for a transfer")
+		return nil, apperr.Field("batch_id", apperr.FieldRequired, "is required for a transfer")
 	}
 	e, st, err := visibleEnrolment(ctx, enrolmentID)
 	if err != nil {
@@ -227,7 +227,7 @@ func (s *Service) Transfer(ctx context.Context, enrolmentID string, m EnrolmentM
 		return nil, err
 	}
 	if m.BatchID == e.BatchID {
-		return nil, apperr.InvalidField("batch_id", "is the batch the student is already in")
+		return nil, apperr.Field("batch_id", apperr.FieldNotAllowed, "is the batch the student is already in")
 	}
 	to, err := academic.VisibleBatch(ctx, m.BatchID)
 	if err != nil {
@@ -260,7 +260,7 @@ func (s *Service) Transfer(ctx context.Context, enrolmentID string, m EnrolmentM
 // before it started.
 func (s *Service) Withdraw(ctx context.Context, enrolmentID string, m EnrolmentMove) (*Enrolment, error) {
 	if m.BatchID != "" {
-		return nil, apperr.InvalidField("batch_id", "is for transfers; a withdrawal names no batch")
+		return nil, apperr.Field("batch_id", apperr.FieldNotAllowed, "is for transfers; a withdrawal names no batch")
 	}
 	e, st, err := visibleEnrolment(ctx, enrolmentID)
 	if err != nil {

@@ -141,10 +141,10 @@ func (s *Service) link(ctx context.Context, st *Student, g *Guardian) error {
 
 func (s *Service) createGuardian(ctx context.Context, in NewGuardian) (*Guardian, error) {
 	if in.Name == "" {
-		return nil, apperr.InvalidField("name", "is required for a new guardian")
+		return nil, apperr.Field("name", apperr.FieldRequired, "is required for a new guardian")
 	}
 	if in.Password == "" {
-		return nil, apperr.InvalidField("password", "is required for a new guardian")
+		return nil, apperr.Field("password", apperr.FieldRequired, "is required for a new guardian")
 	}
 	db := store.Database(ctx)
 	now := s.deps.Clock.Now()

@@ -93,7 +93,7 @@ func ActiveEnrolments(ctx context.Context, db lungo.IDatabase) ([]Enrolment, err
 // (Enrolment.CourseID), so this is one query. Invalid when date is malformed.
 func CourseEnrolmentsOn(ctx context.Context, db lungo.IDatabase, courseID, date string) ([]Enrolment, error) {
 	if _, err := time.Parse(time.DateOnly, date); err != nil {
-		return nil, apperr.InvalidField("date", "must be a date YYYY-MM-DD")
+		return nil, apperr.Field("date", apperr.FieldFormat, "must be a date YYYY-MM-DD")
 	}
 	return findEnrolments(ctx, db, bson.M{
 		"course_id": courseID, "from": bson.M{"$lte": date}, "$or": bson.A{bson.M{"to": ""}, bson.M{"to": bson.M{"$gt": date}}},

@@ -118,7 +118,7 @@ func (s *Service) CreateStudent(ctx context.Context, in NewStudent) (*Student, e
 	}
 	if _, err := s.deps.Branches.GetBranch(ctx, in.BranchID); err != nil {
 		if apperr.CodeOf(err) == apperr.NotFound {
-			return nil, apperr.InvalidField("branch_id", "names no branch you manage")
+			return nil, apperr.Field("branch_id", apperr.FieldNotAllowed, "names no branch you manage")
 		}
 		return nil, err
 	}
@@ -164,7 +164,7 @@ func (s *Service) StudentByPRN(ctx context.Context, p string) (*Student, error) 
 		return nil, err
 	}
 	if prn.Role() != prnum.Student {
-		return nil, apperr.InvalidField("prn", "is not a student's PRN")
+		return nil, apperr.Field("prn", apperr.FieldNotAllowed, "is not a student's PRN")
 	}
 	db := store.Database(ctx)
 	st, err := findStudent(ctx, db, bson.M{"prn": string(prn)})
@@ -206,7 +206,7 @@ func (s *Service) SearchStudents(ctx context.Context, q StudentSearch, pr httpap
 	if q.Name != "" {
 		key := normaliseName(q.Name)
 		if key == "" || len(q.Name) > 120 {
-			return httpapi.Page[Student]{}, apperr.InvalidField("q", "must hold a letter or digit, at most 120 characters")
+			return httpapi.Page[Student]{}, apperr.Field("q", apperr.FieldFormat, "must hold a letter or digit, at most 120 characters")
 		}
 		and = append(and, bson.M{"name_key": bson.M{"$gte": key, "$lt": key + "\uffff"}})
 	}
@@ -215,7 +215,7 @@ func (s *Service) SearchStudents(ctx context.Context, q StudentSearch, pr httpap
 	}
 	if q.Status != "" {
 		if q.Status != StudentActive && q.Status != StudentWithdrawn {
-			return httpapi.Page[Student]{}, apperr.InvalidField("status", `must be "active" or "withdrawn"`)
+			return httpapi.Page[Student]{}, apperr.Field("status", apperr.FieldNotAllowed, `must be "active" or "withdrawn"`)
 		}
 		and = append(and, bson.M{"status": string(q.Status)})
 	}
@@ -232,7 +232,7 @@ func (s *Service) SearchStudents(ctx context.Context, q StudentSearch, pr httpap
 	if pr.After != "" {
 		key, after, ok := strings.Cut(pr.After, searchCursorSep)
 		if !ok || !id.Valid(after) {
-			return httpapi.Page[Student]{}, apperr.InvalidField("cursor", "is not a cursor of this list")
+			return httpapi.Page[Student]{}, apperr.Field("cursor", apperr.FieldFormat, "is not a cursor of this list")
 		}
 		and = append(and, bson.M{"$or": bson.A{
 			bson.M{"name_key": bson.M{"$gt": key}},

@@ -247,7 +247,7 @@ func CheckOnRoll(ctx context.Context, db lungo.IDatabase, batchID, date string, 
 // check the batch first (academic.VisibleBatch). Invalid when date is malformed.
 func ActiveEnrolmentsOn(ctx context.Context, db lungo.IDatabase, batchID string, date string) ([]Enrolment, error) {
 	if _, err := time.Parse(time.DateOnly, date); err != nil {
-		return nil, apperr.InvalidField("date", "must be a date YYYY-MM-DD")
+		return nil, apperr.Field("date", apperr.FieldFormat, "must be a date YYYY-MM-DD")
 	}
 	cur, err := db.Collection(enrolmentsCollection).Find(ctx, bson.M{
 		"batch_id": batchID, "from": bson.M{"$lte": date},
@@ -269,7 +269,7 @@ func ActiveEnrolmentsOn(ctx context.Context, db lungo.IDatabase, batchID string,
 // malformed.
 func StudentEnrolmentsOn(ctx context.Context, db lungo.IDatabase, studentID string, date string) ([]Enrolment, error) {
 	if _, err := time.Parse(time.DateOnly, date); err != nil {
-		return nil, apperr.InvalidField("date", "must be a date YYYY-MM-DD")
+		return nil, apperr.Field("date", apperr.FieldFormat, "must be a date YYYY-MM-DD")
 	}
 	cur, err := db.Collection(enrolmentsCollection).Find(ctx, bson.M{
 		"student_id": studentID, "from": bson.M{"$lte": date},

@@ -161,7 +161,7 @@ func branchesExist(ctx context.Context, ids []string) error {
 	}
 	for _, b := range ids {
 		if !id.Valid(b) {
-			return apperr.InvalidField("branches", "names a branch that does not exist")
+			return apperr.Field("branches", apperr.FieldNotAllowed, "names a branch that does not exist")
 		}
 	}
 	n, err := store.Database(ctx).Collection(branchesCollection).CountDocuments(ctx, bson.M{"_id": store.In(ids)})
@@ -169,7 +169,7 @@ func branchesExist(ctx context.Context, ids []string) error {
 		return fmt.Errorf("check branches: %w", err)
 	}
 	if int(n) != len(ids) {
-		return apperr.InvalidField("branches", "names a branch that does not exist")
+		return apperr.Field("branches", apperr.FieldNotAllowed, "names a branch that does not exist")
 	}
 	return nil
 }

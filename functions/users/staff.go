@@ -143,7 +143,7 @@ func (s *Service) ListStaff(ctx context.Context, f StaffFilter, pr httpapi.PageR
 	filter := visibleStaffFilter(rbac.Must(ctx))
 	if f.Role != "" {
 		if !f.Role.Staff() {
-			return httpapi.Page[account.User]{}, apperr.InvalidField("role", "is not a staff role")
+			return httpapi.Page[account.User]{}, apperr.Field("role", apperr.FieldNotAllowed, "is not a staff role")
 		}
 		filter = bson.M{"$and": bson.A{filter, bson.M{"role": string(f.Role)}}}
 	}

@@ -254,13 +254,13 @@ func Append(ctx context.Context, db lungo.IDatabase, r Record) (Entry, error) {
 // newEntry validates r and fills in everything of the entry that does not depend on the head.
 func newEntry(r Record) (Entry, error) {
 	if strings.TrimSpace(r.Action) == "" {
-		return Entry{}, apperr.InvalidField("action", "is required")
+		return Entry{}, apperr.Field("action", apperr.FieldRequired, "is required")
 	}
 	if strings.TrimSpace(r.Actor.ID) == "" {
-		return Entry{}, apperr.InvalidField("actor.id", "is required")
+		return Entry{}, apperr.Field("actor.id", apperr.FieldRequired, "is required")
 	}
 	if r.At.IsZero() {
-		return Entry{}, apperr.InvalidField("at", "is required")
+		return Entry{}, apperr.Field("at", apperr.FieldRequired, "is required")
 	}
 	if !KnownKind(r.Target.Kind) {
 		return Entry{}, apperr.Field("target.kind", apperr.FieldNotAllowed, "must be one of "+strings.Join(TargetKinds(), ", "))
@@ -272,15 +272,15 @@ func newEntry(r Record) (Entry, error) {
 		{"target.kind", r.Target.Kind}, {"target.id", r.Target.ID}, {"request_id", r.RequestID},
 	} {
 		if !utf8.ValidString(f.value) {
-			return Entry{}, apperr.InvalidField(f.name, "is not valid UTF-8")
+			return Entry{}, apperr.Field(f.name, apperr.FieldFormat, "is not valid UTF-8")
 		}
 	}
 	details, err := json.Marshal(r.Details)
 	if err != nil {
-		return Entry{}, apperr.InvalidField("details", "cannot be encoded as JSON")
+		return Entry{}, apperr.Field("details", apperr.FieldFormat, "cannot be encoded as JSON")
 	}
 	if len(details) > MaxDetailsBytes {
-		return Entry{}, apperr.InvalidField("details", fmt.Sprintf("is larger than %d bytes", MaxDetailsBytes))
+		return Entry{}, apperr.Field("details", apperr.FieldTooLong, fmt.Sprintf("is larger than %d bytes", MaxDetailsBytes))
 	}
 	return Entry{
 		// Truncated before hashing: MongoDB keeps milliseconds, so the hash must cover what will come back.
@@ -387,7 +387,7 @@ func List(ctx context.Context, db lungo.IDatabase, target Target, afterSeq int64
 		return nil, apperr.Field("target.kind", apperr.FieldNotAllowed, "must be one of "+strings.Join(TargetKinds(), ", "))
 	}
 	if target.ID == "" {
-		return nil, apperr.InvalidField("target.id", "is required")
+		return nil, apperr.Field("target.id", apperr.FieldRequired, "is required")
 	}
 	if limit <= 0 || limit > MaxListLimit {
 		limit = MaxListLimit
