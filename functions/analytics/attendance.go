@@ -6,6 +6,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/edugrid/edugrid/shared/apperr"
 	"github.com/edugrid/edugrid/shared/id"
 	"github.com/edugrid/edugrid/shared/rate"
 	"github.com/edugrid/edugrid/shared/rbac"
@@ -63,10 +64,10 @@ GROUP BY s.batch_id, s.branch_id, s.day`
 // Unavailable when no warehouse is configured.
 func (s *Service) AttendanceByBatch(ctx context.Context, f AttendanceFilter) (*AttendanceReport, error) {
 	if f.Branch != "" && !id.Valid(f.Branch) {
-		return nil, invalid("branch", "must be a branch id")
+		return nil, apperr.Field("branch", apperr.FieldFormat, "must be a branch id")
 	}
 	if f.Batch != "" && !id.Valid(f.Batch) {
-		return nil, invalid("batch", "must be a batch id")
+		return nil, apperr.Field("batch", apperr.FieldFormat, "must be a batch id")
 	}
 	q := newQuery(ctx, attendanceSQL, warehouse.AttendanceSheets, warehouse.Batches).
 		With("from", warehouse.Day{Time: f.Range.From}).With("to", warehouse.Day{Time: f.Range.To})

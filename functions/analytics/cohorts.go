@@ -6,6 +6,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/edugrid/edugrid/shared/apperr"
 	"github.com/edugrid/edugrid/shared/id"
 	"github.com/edugrid/edugrid/shared/rate"
 	"github.com/edugrid/edugrid/shared/rbac"
@@ -49,7 +50,7 @@ WHERE from_date <= @to`
 // for a malformed branch, Unavailable when no warehouse is configured.
 func (s *Service) CohortRetention(ctx context.Context, r Range, branch string) (*CohortReport, error) {
 	if branch != "" && !id.Valid(branch) {
-		return nil, invalid("branch", "must be a branch id")
+		return nil, apperr.Field("branch", apperr.FieldFormat, "must be a branch id")
 	}
 	rows, err := s.query(ctx, newQuery(ctx, cohortSQL, warehouse.Enrolments).With("to", warehouse.Day{Time: r.To}))
 	if err != nil {

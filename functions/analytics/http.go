@@ -124,7 +124,7 @@ func (s *Service) handleAgeing(w http.ResponseWriter, r *http.Request) error {
 	if v := q.Get("as_of"); v != "" {
 		t, err := time.Parse(time.DateOnly, v)
 		if err != nil {
-			return invalid("as_of", "must be a day YYYY-MM-DD")
+			return apperr.Field("as_of", apperr.FieldFormat, "must be a day YYYY-MM-DD")
 		}
 		asOf = t
 	}
@@ -173,7 +173,7 @@ func (s *Service) quarterRange(r *http.Request) (Range, error) {
 		if v := q.Get("to"); v != "" {
 			t, err := time.Parse(time.DateOnly, v)
 			if err != nil {
-				return Range{}, invalid("to", "must be a day YYYY-MM-DD")
+				return Range{}, apperr.Field("to", apperr.FieldFormat, "must be a day YYYY-MM-DD")
 			}
 			to = t
 		}
@@ -201,5 +201,3 @@ func (s *Service) handleScores(w http.ResponseWriter, r *http.Request) error {
 	rep, err := s.ScoreDistribution(r.Context(), ScoreFilter{Range: rng, Test: q.Get("test"), Batch: q.Get("batch"), Branch: q.Get("branch"), Subject: q.Get("subject")})
 	return httpapi.Reply(w, http.StatusOK, rep, err)
 }
-
-func invalid(field, problem string) error { return apperr.InvalidField(field, problem) }

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/edugrid/edugrid/shared/apperr"
 	"github.com/edugrid/edugrid/shared/id"
 	"github.com/edugrid/edugrid/shared/rate"
 	"github.com/edugrid/edugrid/shared/rbac"
@@ -73,7 +74,7 @@ GROUP BY branch_id, source, stage, lost_reason`
 // branch, Unavailable when no warehouse is configured.
 func (s *Service) LeadFunnel(ctx context.Context, r Range, branch string) (*LeadFunnelReport, error) {
 	if branch != "" && !id.Valid(branch) {
-		return nil, invalid("branch", "must be a branch id")
+		return nil, apperr.Field("branch", apperr.FieldFormat, "must be a branch id")
 	}
 	loc := tenant.FromContext(ctx).Location()
 	from := time.Date(r.From.Year(), r.From.Month(), r.From.Day(), 0, 0, 0, 0, loc)

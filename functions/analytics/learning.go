@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/edugrid/edugrid/shared/apperr"
 	"github.com/edugrid/edugrid/shared/httpapi"
 	"github.com/edugrid/edugrid/shared/id"
 	"github.com/edugrid/edugrid/shared/rbac"
@@ -36,7 +37,7 @@ type LearningFilter struct {
 func (f LearningFilter) validate() error {
 	for _, c := range []struct{ field, v, what string }{{"course", f.Course, "a course id"}, {"batch", f.Batch, "a batch id"}, {"branch", f.Branch, "a branch id"}} {
 		if c.v != "" && !id.Valid(c.v) {
-			return invalid(c.field, "must be "+c.what)
+			return apperr.Field(c.field, apperr.FieldFormat, "must be "+c.what)
 		}
 	}
 	return nil
@@ -175,7 +176,7 @@ func (s *Service) handleInactive(w http.ResponseWriter, r *http.Request) error {
 	if v := r.URL.Query().Get("days"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 1 || n > MaxInactiveDays {
-			return invalid("days", fmt.Sprintf("must be a whole number from 1 to %d", MaxInactiveDays))
+			return apperr.Field("days", apperr.FieldOutOfRange, fmt.Sprintf("must be a whole number from 1 to %d", MaxInactiveDays))
 		}
 		days = n
 	}

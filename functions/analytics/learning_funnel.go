@@ -58,7 +58,7 @@ GROUP BY lesson_id, student_id`
 // when no warehouse is configured.
 func (s *Service) CompletionFunnel(ctx context.Context, f LearningFilter) (*FunnelReport, error) {
 	if f.Course == "" {
-		return nil, invalid("course", "must be a course id")
+		return nil, apperr.Field("course", apperr.FieldFormat, "must be a course id")
 	}
 	if err := f.validate(); err != nil {
 		return nil, err

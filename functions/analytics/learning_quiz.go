@@ -68,7 +68,7 @@ LIMIT %d`, MaxQuizAnswers+1)
 // the caller may see exists; Unavailable when no warehouse is configured.
 func (s *Service) QuizItems(ctx context.Context, quizID string, f LearningFilter) (*QuizItemReport, error) {
 	if !id.Valid(quizID) {
-		return nil, invalid("quiz", "must be a quiz id")
+		return nil, apperr.Field("quiz", apperr.FieldFormat, "must be a quiz id")
 	}
 	if err := f.validate(); err != nil {
 		return nil, err

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/edugrid/edugrid/shared/apperr"
 	"github.com/edugrid/edugrid/shared/id"
 	"github.com/edugrid/edugrid/shared/rate"
 	"github.com/edugrid/edugrid/shared/rbac"
@@ -78,13 +79,13 @@ WHERE a.attended + a.absent >= @min_sessions AND a.attended * 100 < @max_rate * 
 // when no warehouse is configured.
 func (s *Service) AtRisk(ctx context.Context, f AtRiskFilter) (*AtRiskReport, error) {
 	if f.Branch != "" && !id.Valid(f.Branch) {
-		return nil, invalid("branch", "must be a branch id")
+		return nil, apperr.Field("branch", apperr.FieldFormat, "must be a branch id")
 	}
 	if f.MaxRate < 1 || f.MaxRate > 100 {
-		return nil, invalid("max_rate", "must be a percentage from 1 to 100")
+		return nil, apperr.Field("max_rate", apperr.FieldOutOfRange, "must be a percentage from 1 to 100")
 	}
 	if f.MinSessions < 1 || f.MinSessions > 10000 {
-		return nil, invalid("min_sessions", "must be from 1 to 10000")
+		return nil, apperr.Field("min_sessions", apperr.FieldOutOfRange, "must be from 1 to 10000")
 	}
 	q := newQuery(ctx, atRiskSQL, warehouse.AttendanceMarks, warehouse.FeeInstalments, warehouse.Students).
 		With("from", warehouse.Day{Time: f.Range.From}).With("to", warehouse.Day{Time: f.Range.To}).
@@ -140,7 +141,7 @@ func intParam(field, v string, def int64) (int64, error) {
 	}
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil {
-		return 0, invalid(field, "must be an integer")
+		return 0, apperr.Field(field, apperr.FieldFormat, "must be an integer")
 	}
 	return n, nil
 }
