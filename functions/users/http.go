@@ -36,7 +36,7 @@ func (s *Service) Routes() []httpapi.Route {
 		{Method: "GET", Path: "/audit", Permission: rbac.AuditRead, Summary: "The audit history of one object, oldest first",
 			Response: httpapi.Page[audit.View]{}, Handler: s.handleAudit,
 			Query: append([]httpapi.QueryParam{
-				{Name: "kind", Description: "the object's kind (required), one of: " + strings.Join(audit.TargetKinds(), ", ")},
+				{Name: "kind", Description: "the object's kind (required)", Enum: audit.TargetKinds()},
 				{Name: "id", Description: "the object's id (required)"},
 				{Name: "after", Description: "a sequence number to start after, instead of a cursor"}}, httpapi.PageQuery...)},
 		{Method: "GET", Path: "/audit/verify", Permission: rbac.AuditRead, Summary: "Verify the institution's audit chain end to end",

@@ -43,10 +43,12 @@ type Route struct {
 	Handler HandlerFunc
 }
 
-// QueryParam documents one query parameter.
+// QueryParam documents one query parameter. Enum, when set, lists every value the route accepts; any
+// other is refused.
 type QueryParam struct {
 	Name        string
 	Description string
+	Enum        []string
 }
 
 // Authenticator establishes who calls a non-public route. It is implemented by the tenant middleware.

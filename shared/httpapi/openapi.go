@@ -77,7 +77,11 @@ func (g *schemaGen) operation(area, path string, rt Route) map[string]any {
 		params = append(params, map[string]any{"name": m[1], "in": "path", "required": true, "schema": map[string]any{"type": "string"}})
 	}
 	for _, q := range rt.Query {
-		params = append(params, map[string]any{"name": q.Name, "in": "query", "required": false, "description": q.Description, "schema": map[string]any{"type": "string"}})
+		schema := map[string]any{"type": "string"}
+		if len(q.Enum) > 0 {
+			schema["enum"] = q.Enum
+		}
+		params = append(params, map[string]any{"name": q.Name, "in": "query", "required": false, "description": q.Description, "schema": schema})
 	}
 	if len(params) > 0 {
 		op["parameters"] = params
