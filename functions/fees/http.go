@@ -103,7 +103,7 @@ func studentParam(r *http.Request) (string, error) {
 
 func (s *Service) handleAssignmentsOf(w http.ResponseWriter, r *http.Request) error {
 	st, err := studentParam(r)
-	if err != nil {
+	if err := httpapi.CheckQuery(r, err); err != nil {
 		return err
 	}
 	return httpapi.ListPage(w, r, func() ([]Assignment, error) { return s.AssignmentsOf(r.Context(), st) },
@@ -158,7 +158,7 @@ func (s *Service) handlePay(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Service) handlePaymentsOf(w http.ResponseWriter, r *http.Request) error {
 	st, err := studentParam(r)
-	if err != nil {
+	if err := httpapi.CheckQuery(r, err); err != nil {
 		return err
 	}
 	pr, err := httpapi.ParsePage(r)

@@ -125,7 +125,7 @@ func studentParam(r *http.Request) (string, error) {
 
 func (s *Service) handleGuardians(w http.ResponseWriter, r *http.Request) error {
 	studentID, err := studentParam(r)
-	if err != nil {
+	if err := httpapi.CheckQuery(r, err); err != nil {
 		return err
 	}
 	return httpapi.ListPage(w, r, func() ([]Guardian, error) { return s.GuardiansOfStudent(r.Context(), studentID) },
@@ -143,7 +143,7 @@ func (s *Service) handleEnrol(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Service) handleEnrolments(w http.ResponseWriter, r *http.Request) error {
 	studentID, err := studentParam(r)
-	if err != nil {
+	if err := httpapi.CheckQuery(r, err); err != nil {
 		return err
 	}
 	return httpapi.ListPage(w, r, func() ([]Enrolment, error) { return s.EnrolmentsOf(r.Context(), studentID) },
@@ -170,7 +170,7 @@ func (s *Service) handleWithdraw(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Service) handleTimetable(w http.ResponseWriter, r *http.Request) error {
 	studentID, err := studentParam(r)
-	if err != nil {
+	if err := httpapi.CheckQuery(r, err); err != nil {
 		return err
 	}
 	rng := TimetableRange{From: r.URL.Query().Get("from"), To: r.URL.Query().Get("to")}

@@ -119,10 +119,8 @@ func (s *Service) handleUpdateStaff(w http.ResponseWriter, r *http.Request) erro
 func (s *Service) handleAudit(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	pr, err := httpapi.ParsePage(r)
-	if err != nil {
-		return err
-	}
 	var bad apperr.Problems
+	bad.Check(err)
 	target := audit.Target{Kind: q.Get("kind"), ID: q.Get("id")}
 	switch {
 	case target.Kind == "":

@@ -46,26 +46,42 @@ var limitProblem = "must be a whole number from 1 to " + strconv.Itoa(MaxLimit) 
 func ParsePage(r *http.Request) (PageRequest, error) {
 	q := r.URL.Query()
 	pr := PageRequest{Limit: DefaultLimit}
+	var bad apperr.Problems
 	if s := q.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		switch {
 		case err != nil && !isDigits(s):
-			return pr, apperr.Field("limit", apperr.FieldFormat, limitProblem)
+			bad.Add("limit", apperr.FieldFormat, limitProblem)
 		case err != nil || n < 1 || n > MaxLimit:
-			return pr, apperr.Field("limit", apperr.FieldOutOfRange, limitProblem)
+			bad.Add("limit", apperr.FieldOutOfRange, limitProblem)
+		default:
+			pr.Limit = n
 		}
-		pr.Limit = n
 	}
 	if c := q.Get("cursor"); c != "" {
 		raw, err := base64.RawURLEncoding.DecodeString(c)
 		after, ok := strings.CutPrefix(string(raw), cursorPrefix)
 		// Every key a page ends at is UTF-8; anything else was not issued here and must not reach a query.
 		if err != nil || !ok || after == "" || len(after) > 200 || !utf8.ValidString(after) {
-			return pr, apperr.Field("cursor", apperr.FieldFormat, "is not a cursor this API issued")
+			bad.Add("cursor", apperr.FieldFormat, "is not a cursor this API issued")
+		} else {
+			pr.After = after
 		}
-		pr.After = after
 	}
-	return pr, nil
+	return pr, bad.Err()
+}
+
+// CheckQuery returns nil when every one of errs is nil and the request's page parameters are good, and
+// otherwise the Invalid error naming every bad query parameter at once: the route's own (errs, such as a
+// missing ?student=) and limit or cursor. Another error among errs is returned as it is.
+func CheckQuery(r *http.Request, errs ...error) error {
+	var bad apperr.Problems
+	for _, err := range errs {
+		bad.Check(err)
+	}
+	_, err := ParsePage(r)
+	bad.Check(err)
+	return bad.Err()
 }
 
 func isDigits(s string) bool {
