@@ -110,53 +110,60 @@ type NewBatch struct {
 	Schedule  []Slot   `json:"schedule"`
 }
 
-// Validate implements httpapi.Validator.
-func (b *NewBatch) Validate() error {
+// Validate implements httpapi.Validator. It judges b as normalized leaves it and changes nothing.
+func (b NewBatch) Validate() error {
+	_, err := b.normalized()
+	return err
+}
+
+// normalized returns b as it is recorded (text trimmed, contacts in their stored form, defaults filled
+// in), or the Invalid error naming the first bad field.
+func (b NewBatch) normalized() (NewBatch, error) {
 	if !id.Valid(b.CourseID) {
-		return apperr.InvalidField("course_id", "must be a course id")
+		return b, apperr.InvalidField("course_id", "must be a course id")
 	}
 	if !id.Valid(b.BranchID) {
-		return apperr.InvalidField("branch_id", "must be a branch id")
+		return b, apperr.InvalidField("branch_id", "must be a branch id")
 	}
 	var err error
 	if b.Name, err = httpapi.Text("name", b.Name, 120); err != nil {
-		return err
+		return b, err
 	}
 	if err := validateTeachers(b.Teachers); err != nil {
-		return err
+		return b, err
 	}
 	if b.Capacity < 1 || b.Capacity > MaxCapacity {
-		return apperr.InvalidField("capacity", fmt.Sprintf("must be 1 to %d", MaxCapacity))
+		return b, apperr.InvalidField("capacity", fmt.Sprintf("must be 1 to %d", MaxCapacity))
 	}
 	start, err := ParseDate("start_date", b.StartDate)
 	if err != nil {
-		return err
+		return b, err
 	}
 	end, err := ParseDate("end_date", b.EndDate)
 	if err != nil {
-		return err
+		return b, err
 	}
 	if end.Before(start) || end.Sub(start) > MaxBatchDays*24*time.Hour {
-		return apperr.InvalidField("end_date", fmt.Sprintf("must be on or after start_date and within %d days of it", MaxBatchDays))
+		return b, apperr.InvalidField("end_date", fmt.Sprintf("must be on or after start_date and within %d days of it", MaxBatchDays))
 	}
 	if len(b.Schedule) < 1 || len(b.Schedule) > MaxSlots {
-		return apperr.InvalidField("schedule", fmt.Sprintf("must hold 1 to %d weekly slots", MaxSlots))
+		return b, apperr.InvalidField("schedule", fmt.Sprintf("must hold 1 to %d weekly slots", MaxSlots))
 	}
 	seen := map[string]bool{}
 	for i, sl := range b.Schedule {
 		if err := sl.validate(fmt.Sprintf("schedule[%d]", i)); err != nil {
-			return err
+			return b, err
 		}
 		key := sl.Weekday + " " + sl.Start
 		if seen[key] {
-			return apperr.InvalidField("schedule", "lists a slot twice")
+			return b, apperr.InvalidField("schedule", "lists a slot twice")
 		}
 		seen[key] = true
 	}
 	if n := countSessions(start, end, b.Schedule); n > MaxSessions {
-		return apperr.InvalidField("schedule", fmt.Sprintf("would make %d sessions between the dates; at most %d", n, MaxSessions))
+		return b, apperr.InvalidField("schedule", fmt.Sprintf("would make %d sessions between the dates; at most %d", n, MaxSessions))
 	}
-	return nil
+	return b, nil
 }
 
 // countSessions is how many sessions Materialise makes, without making them.
@@ -195,24 +202,31 @@ type BatchChange struct {
 	Capacity *int      `json:"capacity,omitempty"`
 }
 
-// Validate implements httpapi.Validator.
-func (c *BatchChange) Validate() error {
+// Validate implements httpapi.Validator. It judges c as normalized leaves it and changes nothing.
+func (c BatchChange) Validate() error {
+	_, err := c.normalized()
+	return err
+}
+
+// normalized returns c as it is recorded (text trimmed, contacts in their stored form, defaults filled
+// in), or the Invalid error naming the first bad field.
+func (c BatchChange) normalized() (BatchChange, error) {
 	if c.Name != nil {
 		n, err := httpapi.Text("name", *c.Name, 120)
 		if err != nil {
-			return err
+			return c, err
 		}
 		c.Name = &n
 	}
 	if c.Teachers != nil {
 		if err := validateTeachers(*c.Teachers); err != nil {
-			return err
+			return c, err
 		}
 	}
 	if c.Capacity != nil && (*c.Capacity < 1 || *c.Capacity > MaxCapacity) {
-		return apperr.InvalidField("capacity", fmt.Sprintf("must be 1 to %d", MaxCapacity))
+		return c, apperr.InvalidField("capacity", fmt.Sprintf("must be 1 to %d", MaxCapacity))
 	}
-	return nil
+	return c, nil
 }
 
 // CanSeeBatch reports whether p may see batch b: tenant-level staff see every batch, branch admins the
@@ -350,6 +364,10 @@ func checkTeachers(ctx context.Context, branchID string, teachers []string) erro
 // (Invalid on branch_id otherwise, as for a branch that does not exist); the course must exist and the
 // teachers must be active teachers of the branch (Invalid).
 func (s *Service) CreateBatch(ctx context.Context, in NewBatch) (*Batch, error) {
+	in, err := in.normalized()
+	if err != nil {
+		return nil, err
+	}
 	if _, err := s.deps.Branches.GetBranch(ctx, in.BranchID); err != nil {
 		if apperr.CodeOf(err) == apperr.NotFound {
 			return nil, apperr.InvalidField("branch_id", "names no branch you manage")
@@ -433,6 +451,10 @@ func (s *Service) ListBatches(ctx context.Context, f BatchFilter, pr httpapi.Pag
 // UpdateBatch changes a batch the caller may see (NotFound otherwise). Teachers must be active teachers of
 // the batch's branch (Invalid); the capacity may not drop below the active enrolments (Conflict).
 func (s *Service) UpdateBatch(ctx context.Context, batchID string, c BatchChange) (*Batch, error) {
+	c, err := c.normalized()
+	if err != nil {
+		return nil, err
+	}
 	cur, err := VisibleBatch(ctx, batchID)
 	if err != nil {
 		return nil, err

@@ -37,17 +37,24 @@ type NewCourse struct {
 	Subjects []string `json:"subjects"`
 }
 
-// Validate implements httpapi.Validator.
-func (c *NewCourse) Validate() error {
+// Validate implements httpapi.Validator. It judges c as normalized leaves it and changes nothing.
+func (c NewCourse) Validate() error {
+	_, err := c.normalized()
+	return err
+}
+
+// normalized returns c as it is recorded (text trimmed, contacts in their stored form, defaults filled
+// in), or the Invalid error naming the first bad field.
+func (c NewCourse) normalized() (NewCourse, error) {
 	if !courseCode.MatchString(c.Code) {
-		return apperr.InvalidField("code", "must be 2-24 characters of A-Z, 0-9 and '-'")
+		return c, apperr.InvalidField("code", "must be 2-24 characters of A-Z, 0-9 and '-'")
 	}
 	var err error
 	if c.Name, err = httpapi.Text("name", c.Name, 120); err != nil {
-		return err
+		return c, err
 	}
 	c.Subjects, err = cleanSubjects(c.Subjects)
-	return err
+	return c, err
 }
 
 func cleanSubjects(in []string) ([]string, error) {
@@ -77,27 +84,38 @@ type CourseChange struct {
 	Subjects *[]string `json:"subjects,omitempty"`
 }
 
-// Validate implements httpapi.Validator.
-func (c *CourseChange) Validate() error {
+// Validate implements httpapi.Validator. It judges c as normalized leaves it and changes nothing.
+func (c CourseChange) Validate() error {
+	_, err := c.normalized()
+	return err
+}
+
+// normalized returns c as it is recorded (text trimmed, contacts in their stored form, defaults filled
+// in), or the Invalid error naming the first bad field.
+func (c CourseChange) normalized() (CourseChange, error) {
 	if c.Name != nil {
 		n, err := httpapi.Text("name", *c.Name, 120)
 		if err != nil {
-			return err
+			return c, err
 		}
 		c.Name = &n
 	}
 	if c.Subjects != nil {
 		s, err := cleanSubjects(*c.Subjects)
 		if err != nil {
-			return err
+			return c, err
 		}
 		c.Subjects = &s
 	}
-	return nil
+	return c, nil
 }
 
 // CreateCourse adds a course to the caller's tenant. Conflict when the code is taken.
 func (s *Service) CreateCourse(ctx context.Context, in NewCourse) (*Course, error) {
+	in, err := in.normalized()
+	if err != nil {
+		return nil, err
+	}
 	now := s.deps.Clock.Now()
 	c := &Course{ID: id.New(), Code: in.Code, Name: in.Name, Subjects: in.Subjects, CreatedAt: now, UpdatedAt: now}
 	if _, err := store.Database(ctx).Collection(coursesCollection).InsertOne(ctx, c); err != nil {
@@ -135,6 +153,10 @@ func (s *Service) ListCourses(ctx context.Context, pr httpapi.PageRequest) (http
 
 // UpdateCourse changes a course; NotFound when there is none.
 func (s *Service) UpdateCourse(ctx context.Context, courseID string, c CourseChange) (*Course, error) {
+	c, err := c.normalized()
+	if err != nil {
+		return nil, err
+	}
 	if _, err := s.GetCourse(ctx, courseID); err != nil {
 		return nil, err
 	}
@@ -146,7 +168,7 @@ func (s *Service) UpdateCourse(ctx context.Context, courseID string, c CourseCha
 		set["subjects"] = *c.Subjects
 	}
 	var out Course
-	err := store.Database(ctx).Collection(coursesCollection).FindOneAndUpdate(ctx, bson.M{"_id": courseID}, bson.M{"$set": set},
+	err = store.Database(ctx).Collection(coursesCollection).FindOneAndUpdate(ctx, bson.M{"_id": courseID}, bson.M{"$set": set},
 		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&out)
 	if err != nil {
 		return nil, fmt.Errorf("update course %s: %w", courseID, err)

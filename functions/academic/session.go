@@ -170,7 +170,7 @@ type NewExtraSession struct {
 }
 
 // Validate implements httpapi.Validator.
-func (n *NewExtraSession) Validate() error {
+func (n NewExtraSession) Validate() error {
 	if _, err := ParseDate("date", n.Date); err != nil {
 		return err
 	}
@@ -186,6 +186,9 @@ func (n *NewExtraSession) Validate() error {
 // AddExtraSession schedules a one-off session of a batch the caller may see (NotFound otherwise). Conflict
 // when the batch already has a session starting at that instant.
 func (s *Service) AddExtraSession(ctx context.Context, batchID string, in NewExtraSession) (*Session, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
 	b, err := VisibleBatch(ctx, batchID)
 	if err != nil {
 		return nil, err
@@ -219,7 +222,7 @@ type SessionCancellation struct {
 }
 
 // Validate implements httpapi.Validator.
-func (c *SessionCancellation) Validate() error {
+func (c SessionCancellation) Validate() error {
 	if len(c.Reason) > 500 {
 		return apperr.InvalidField("reason", "at most 500 characters")
 	}
@@ -229,6 +232,9 @@ func (c *SessionCancellation) Validate() error {
 // CancelSession cancels a scheduled session of a batch the caller may see (NotFound otherwise); Conflict
 // when it is already cancelled.
 func (s *Service) CancelSession(ctx context.Context, sessionID string, c SessionCancellation) (*Session, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
 	if _, _, err := VisibleSession(ctx, sessionID); err != nil {
 		return nil, err
 	}

@@ -47,7 +47,7 @@ func dateRange(r *http.Request) DateRange {
 
 func (s *Service) handleMarkSession(w http.ResponseWriter, r *http.Request) error {
 	var in SessionMarking
-	if err := httpapi.Decode(r, &in); err != nil {
+	if err := httpapi.DecodeOnly(r, &in); err != nil {
 		return err
 	}
 	res, err := s.MarkSession(r.Context(), r.PathValue("id"), in)

@@ -38,7 +38,7 @@ type SessionMarking struct {
 }
 
 // Validate implements httpapi.Validator.
-func (m *SessionMarking) Validate() error {
+func (m SessionMarking) Validate() error {
 	ids := make([]string, len(m.Marks))
 	for i, mk := range m.Marks {
 		ids[i] = mk.StudentID

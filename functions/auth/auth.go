@@ -88,7 +88,7 @@ type LoginRequest struct {
 }
 
 // Validate implements httpapi.Validator.
-func (r *LoginRequest) Validate() error {
+func (r LoginRequest) Validate() error {
 	switch {
 	case r.Password == "":
 		return apperr.InvalidField("password", "is required")
@@ -108,6 +108,9 @@ var errBadCredentials = &apperr.Error{Code: apperr.Unauthenticated, Message: "th
 // Unauthenticated for any wrong credential (without saying which), Invalid for a PRN with a bad check
 // digit, Suspended for a suspended institution and RateLimited after too many attempts.
 func (s *Service) Login(ctx context.Context, req LoginRequest, clientIP string) (TokenPair, error) {
+	if err := req.Validate(); err != nil {
+		return TokenPair{}, err
+	}
 	accountKey := "prn:" + req.PRN
 	if p, err := prnum.Parse(req.PRN); err == nil {
 		// Parse ignores spaces and hyphens, so the limit keys on the canonical PRN: otherwise every
@@ -335,7 +338,7 @@ type PasswordChange struct {
 }
 
 // Validate implements httpapi.Validator.
-func (r *PasswordChange) Validate() error {
+func (r PasswordChange) Validate() error {
 	if r.CurrentPassword == "" {
 		return apperr.InvalidField("current_password", "is required")
 	}
@@ -351,6 +354,9 @@ func (r *PasswordChange) Validate() error {
 // ChangePassword sets the caller's new password after checking the current one, then ends every session
 // of theirs (the caller signs in again). Errors: Unauthenticated for a wrong current password.
 func (s *Service) ChangePassword(ctx context.Context, req PasswordChange) error {
+	if err := req.Validate(); err != nil {
+		return err
+	}
 	p := rbac.Must(ctx)
 	db := s.callerDB(ctx, p)
 	u, err := account.Get(ctx, db, p.Subject)

@@ -42,7 +42,7 @@ func (s *Service) Area(opts httpapi.Options) *httpapi.Area {
 
 func (s *Service) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	var req LoginRequest
-	if err := httpapi.Decode(r, &req); err != nil {
+	if err := httpapi.DecodeOnly(r, &req); err != nil {
 		return err
 	}
 	pair, err := s.Login(r.Context(), req, httpapi.ClientIP(r, s.deps.ClientIPHops))
@@ -51,7 +51,7 @@ func (s *Service) handleLogin(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Service) handleRefresh(w http.ResponseWriter, r *http.Request) error {
 	var req RefreshRequest
-	if err := httpapi.Decode(r, &req); err != nil {
+	if err := httpapi.DecodeOnly(r, &req); err != nil {
 		return err
 	}
 	pair, err := s.Refresh(r.Context(), req.RefreshToken)
@@ -60,7 +60,7 @@ func (s *Service) handleRefresh(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Service) handleLogout(w http.ResponseWriter, r *http.Request) error {
 	var req RefreshRequest
-	if err := httpapi.Decode(r, &req); err != nil {
+	if err := httpapi.DecodeOnly(r, &req); err != nil {
 		return err
 	}
 	if err := s.Logout(r.Context(), req.RefreshToken); err != nil {
@@ -80,7 +80,7 @@ func (s *Service) handleLogoutAll(w http.ResponseWriter, r *http.Request) error 
 
 func (s *Service) handlePassword(w http.ResponseWriter, r *http.Request) error {
 	var req PasswordChange
-	if err := httpapi.Decode(r, &req); err != nil {
+	if err := httpapi.DecodeOnly(r, &req); err != nil {
 		return err
 	}
 	if err := s.ChangePassword(r.Context(), req); err != nil {

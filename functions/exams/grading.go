@@ -68,7 +68,7 @@ type ScaleInput struct {
 // Validate implements httpapi.Validator: 1 to MaxBands bands with distinct grades of 1 to 20 characters,
 // minimums from 0 to 100 with at most two decimals, strictly descending (so no two bands overlap), the last
 // one 0 (so the scale covers 0 to 100).
-func (in *ScaleInput) Validate() error {
+func (in ScaleInput) Validate() error {
 	if len(in.Bands) == 0 || len(in.Bands) > MaxBands {
 		return apperr.InvalidField("bands", fmt.Sprintf("must list 1 to %d bands", MaxBands))
 	}

@@ -57,7 +57,7 @@ func dateRange(r *http.Request) DateRange {
 
 func (s *Service) handleCreateTest(w http.ResponseWriter, r *http.Request) error {
 	var in NewTest
-	if err := httpapi.Decode(r, &in); err != nil {
+	if err := httpapi.DecodeOnly(r, &in); err != nil {
 		return err
 	}
 	t, err := s.CreateTest(r.Context(), in)
@@ -81,7 +81,7 @@ func (s *Service) handleGetTest(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Service) handleEnterResults(w http.ResponseWriter, r *http.Request) error {
 	var in ResultEntry
-	if err := httpapi.Decode(r, &in); err != nil {
+	if err := httpapi.DecodeOnly(r, &in); err != nil {
 		return err
 	}
 	out, err := s.EnterResults(r.Context(), r.PathValue("id"), in)
@@ -110,7 +110,7 @@ func (s *Service) handleGradingScale(w http.ResponseWriter, r *http.Request) err
 
 func (s *Service) handleSetGradingScale(w http.ResponseWriter, r *http.Request) error {
 	var in ScaleInput
-	if err := httpapi.Decode(r, &in); err != nil {
+	if err := httpapi.DecodeOnly(r, &in); err != nil {
 		return err
 	}
 	sc, err := s.SetGradingScale(r.Context(), in)

@@ -38,39 +38,47 @@ type NewTest struct {
 	Weight *float64 `json:"weight,omitempty"`
 }
 
-// Validate implements httpapi.Validator.
-func (n *NewTest) Validate() error {
+// Validate implements httpapi.Validator. It judges n as normalized leaves it and changes nothing.
+func (n NewTest) Validate() error {
+	_, err := n.normalized()
+	return err
+}
+
+// normalized returns n as it is recorded (text trimmed, contacts in their stored form, defaults filled
+// in), or the Invalid error naming the first bad field.
+func (n NewTest) normalized() (NewTest, error) {
 	if !id.Valid(n.BatchID) {
-		return apperr.InvalidField("batch_id", "must be a batch id")
+		return n, apperr.InvalidField("batch_id", "must be a batch id")
 	}
 	var err error
 	if n.Subject, err = httpapi.Text("subject", n.Subject, 80); err != nil {
-		return err
+		return n, err
 	}
 	if n.Name, err = httpapi.Text("name", n.Name, 120); err != nil {
-		return err
+		return n, err
 	}
 	if _, err := academic.ParseDate("date", n.Date); err != nil {
-		return err
+		return n, err
 	}
 	if h, ok := hundredths(n.MaxMarks); !ok || h <= 0 || h > MaxMarksLimit*100 {
-		return apperr.InvalidField("max_marks", fmt.Sprintf("must be above 0 and at most %d, with at most two decimals", MaxMarksLimit))
+		return n, apperr.InvalidField("max_marks", fmt.Sprintf("must be above 0 and at most %d, with at most two decimals", MaxMarksLimit))
 	}
 	if n.Weight == nil {
 		w := float64(DefaultWeight)
 		n.Weight = &w
 	}
 	if h, ok := hundredths(*n.Weight); !ok || h <= 0 || h > MaxWeight*100 {
-		return apperr.InvalidField("weight", fmt.Sprintf("must be above 0 and at most %d, with at most two decimals", MaxWeight))
+		return n, apperr.InvalidField("weight", fmt.Sprintf("must be above 0 and at most %d, with at most two decimals", MaxWeight))
 	}
-	return nil
+	return n, nil
 }
 
 // CreateTest creates a test of a batch the caller may see (NotFound otherwise). Invalid when the date is
 // outside the batch's dates or the subject is not one of the course's subjects (when the course lists
 // any). A test may be created for a past date, to record one already held.
 func (s *Service) CreateTest(ctx context.Context, in NewTest) (*Test, error) {
-	if err := in.Validate(); err != nil {
+	in, err := in.normalized()
+	if err != nil {
 		return nil, err
 	}
 	b, err := academic.VisibleBatch(ctx, in.BatchID)

@@ -69,15 +69,26 @@ type NewNote struct {
 	Note string `json:"note"`
 }
 
-// Validate implements httpapi.Validator.
-func (n *NewNote) Validate() error {
+// Validate implements httpapi.Validator. It judges n as normalized leaves it and changes nothing.
+func (n NewNote) Validate() error {
+	_, err := n.normalized()
+	return err
+}
+
+// normalized returns n as it is recorded (text trimmed, contacts in their stored form, defaults filled
+// in), or the Invalid error naming the first bad field.
+func (n NewNote) normalized() (NewNote, error) {
 	var err error
 	n.Note, err = httpapi.Text("note", n.Note, maxNote)
-	return err
+	return n, err
 }
 
 // AddNote adds a note to the history of a lead the caller may see (NotFound otherwise).
 func (s *Service) AddNote(ctx context.Context, leadID string, n NewNote) (*Activity, error) {
+	n, err := n.normalized()
+	if err != nil {
+		return nil, err
+	}
 	l, err := visibleLead(ctx, leadID)
 	if err != nil {
 		return nil, err

@@ -38,7 +38,7 @@ type ConvertLead struct {
 
 // Validate implements httpapi.Validator. The student's fields are checked by students.NewStudent once the
 // lead's defaults are known (Convert).
-func (c *ConvertLead) Validate() error {
+func (c ConvertLead) Validate() error {
 	if c.DateOfBirth == "" {
 		return apperr.InvalidField("date_of_birth", "must be a past date YYYY-MM-DD")
 	}
@@ -100,6 +100,9 @@ func replayConversion(l *Lead, key, hash string) (*Conversion, error) {
 // Conflict from the students and fees areas as they come (a bad student field, a batch of another branch,
 // a full batch, an inactive plan).
 func (s *Service) Convert(ctx context.Context, leadID, key string, in ConvertLead) (*Conversion, bool, error) {
+	if err := in.Validate(); err != nil {
+		return nil, false, err
+	}
 	if err := fees.ValidateIdempotencyKey(key); err != nil {
 		return nil, false, err
 	}

@@ -38,14 +38,21 @@ type NewFollowUp struct {
 	Note  string    `json:"note,omitempty"`
 }
 
-// Validate implements httpapi.Validator.
-func (n *NewFollowUp) Validate() error {
+// Validate implements httpapi.Validator. It judges n as normalized leaves it and changes nothing.
+func (n NewFollowUp) Validate() error {
+	_, err := n.normalized()
+	return err
+}
+
+// normalized returns n as it is recorded (text trimmed, contacts in their stored form, defaults filled
+// in), or the Invalid error naming the first bad field.
+func (n NewFollowUp) normalized() (NewFollowUp, error) {
 	if n.DueAt.IsZero() {
-		return apperr.InvalidField("due_at", "is required: an RFC 3339 time")
+		return n, apperr.InvalidField("due_at", "is required: an RFC 3339 time")
 	}
 	var err error
 	n.Note, err = httpapi.OptionalText("note", n.Note, maxNote)
-	return err
+	return n, err
 }
 
 // FollowUpDone closes a follow-up, with what came of it.
@@ -53,17 +60,28 @@ type FollowUpDone struct {
 	Outcome string `json:"outcome,omitempty"`
 }
 
-// Validate implements httpapi.Validator.
-func (d *FollowUpDone) Validate() error {
+// Validate implements httpapi.Validator. It judges d as normalized leaves it and changes nothing.
+func (d FollowUpDone) Validate() error {
+	_, err := d.normalized()
+	return err
+}
+
+// normalized returns d as it is recorded (text trimmed, contacts in their stored form, defaults filled
+// in), or the Invalid error naming the first bad field.
+func (d FollowUpDone) normalized() (FollowUpDone, error) {
 	var err error
 	d.Outcome, err = httpapi.OptionalText("outcome", d.Outcome, maxNote)
-	return err
+	return d, err
 }
 
 // ScheduleFollowUp schedules a follow-up of a lead the caller may see (NotFound otherwise), for the lead's
 // counsellor, or for the caller while the lead is unassigned. Conflict for a lost or converted lead,
 // which has nobody left to follow up; Invalid for a due time more than a year away or already past.
 func (s *Service) ScheduleFollowUp(ctx context.Context, leadID string, in NewFollowUp) (*FollowUp, error) {
+	in, err := in.normalized()
+	if err != nil {
+		return nil, err
+	}
 	l, err := visibleLead(ctx, leadID)
 	if err != nil {
 		return nil, err
@@ -99,6 +117,10 @@ func (s *Service) ScheduleFollowUp(ctx context.Context, leadID string, in NewFol
 // CompleteFollowUp marks a follow-up done. The caller must see its lead (NotFound otherwise); Conflict
 // when it is already done.
 func (s *Service) CompleteFollowUp(ctx context.Context, followUpID string, d FollowUpDone) (*FollowUp, error) {
+	d, err := d.normalized()
+	if err != nil {
+		return nil, err
+	}
 	f, err := store.ByID[FollowUp](ctx, store.Database(ctx).Collection(followUpsCollection), followUpID, "follow-up")
 	if err != nil {
 		return nil, err

@@ -34,43 +34,50 @@ type NewLead struct {
 	Note         string `json:"note,omitempty"`
 }
 
-// Validate implements httpapi.Validator.
-func (n *NewLead) Validate() error {
+// Validate implements httpapi.Validator. It judges n as normalized leaves it and changes nothing.
+func (n NewLead) Validate() error {
+	_, err := n.normalized()
+	return err
+}
+
+// normalized returns n as it is recorded (text trimmed, contacts in their stored form, defaults filled
+// in), or the Invalid error naming the first bad field.
+func (n NewLead) normalized() (NewLead, error) {
 	var err error
 	if n.Name, err = httpapi.Text("name", n.Name, 120); err != nil {
-		return err
+		return n, err
 	}
 	if n.Phone == "" && n.Email == "" {
-		return apperr.Errorf(apperr.Invalid, "a lead needs a phone or an email")
+		return n, apperr.Errorf(apperr.Invalid, "a lead needs a phone or an email")
 	}
 	if n.Phone != "" {
 		// The form only: the country code needs the tenant, which CreateLead knows.
 		if _, err := NormalisePhone("phone", n.Phone, ""); err != nil {
-			return err
+			return n, err
 		}
 		if n.Phone = strings.TrimSpace(n.Phone); len(n.Phone) > 32 {
-			return apperr.InvalidField("phone", "is too long")
+			return n, apperr.InvalidField("phone", "is too long")
 		}
 	}
 	if n.Email != "" {
 		if n.Email, err = NormaliseEmail("email", n.Email); err != nil {
-			return err
+			return n, err
 		}
 	}
 	if !slices.Contains(Sources, n.Source) {
-		return apperr.InvalidField("source", "must be one of walk_in, website, referral, phone, social, event, other")
+		return n, apperr.InvalidField("source", "must be one of walk_in, website, referral, phone, social, event, other")
 	}
 	if !id.Valid(n.BranchID) {
-		return apperr.InvalidField("branch_id", "must be a branch id")
+		return n, apperr.InvalidField("branch_id", "must be a branch id")
 	}
 	if n.CourseID != "" && !id.Valid(n.CourseID) {
-		return apperr.InvalidField("course_id", "must be a course id")
+		return n, apperr.InvalidField("course_id", "must be a course id")
 	}
 	if n.CounsellorID != "" && !id.Valid(n.CounsellorID) {
-		return apperr.InvalidField("counsellor_id", "must be a staff member's id")
+		return n, apperr.InvalidField("counsellor_id", "must be a staff member's id")
 	}
 	n.Note, err = httpapi.OptionalText("note", n.Note, maxNote)
-	return err
+	return n, err
 }
 
 // CreateLead records a lead in a branch the caller may see (Invalid on branch_id otherwise), in stage new.
@@ -78,6 +85,10 @@ func (n *NewLead) Validate() error {
 // course or the assignee does not exist or may not work leads of the branch. Conflict when an open lead
 // has the same normalised phone or email; the problem names it (errors.existing_lead_id).
 func (s *Service) CreateLead(ctx context.Context, in NewLead) (*Lead, error) {
+	in, err := in.normalized()
+	if err != nil {
+		return nil, err
+	}
 	p := rbac.Must(ctx)
 	if _, err := s.deps.Branches.GetBranch(ctx, in.BranchID); err != nil {
 		if apperr.CodeOf(err) == apperr.NotFound {
@@ -119,7 +130,7 @@ func (s *Service) CreateLead(ctx context.Context, in NewLead) (*Lead, error) {
 	}
 	now := s.deps.Clock.Now()
 	l.CreatedAt, l.UpdatedAt, l.Stages = now, now, []StageEntry{{Stage: StageNew, At: now}}
-	err := store.Tx(ctx, store.Database(ctx), func(tc context.Context) error {
+	err = store.Tx(ctx, store.Database(ctx), func(tc context.Context) error {
 		if _, err := store.Database(tc).Collection(leadsCollection).InsertOne(tc, l); err != nil {
 			if store.IsDuplicateKey(err) {
 				return errRaced
@@ -247,7 +258,7 @@ type Assignment struct {
 }
 
 // Validate implements httpapi.Validator.
-func (a *Assignment) Validate() error {
+func (a Assignment) Validate() error {
 	if a.CounsellorID != "" && !id.Valid(a.CounsellorID) {
 		return apperr.InvalidField("counsellor_id", "must be a staff member's id, or empty to unassign")
 	}
@@ -258,6 +269,9 @@ func (a *Assignment) Validate() error {
 // branch or an owner (Invalid for anyone else), or takes it back into the unassigned pool; the lead's open
 // follow-ups move to the new assignee. Conflict for a converted lead. Assigning to the current assignee changes nothing and records nothing.
 func (s *Service) Assign(ctx context.Context, leadID string, a Assignment) (*Lead, error) {
+	if err := a.Validate(); err != nil {
+		return nil, err
+	}
 	l, err := visibleLead(ctx, leadID)
 	if err != nil {
 		return nil, err
@@ -310,45 +324,56 @@ type LeadChange struct {
 	CourseID *string `json:"course_id,omitempty"`
 }
 
-// Validate implements httpapi.Validator.
-func (c *LeadChange) Validate() error {
+// Validate implements httpapi.Validator. It judges c as normalized leaves it and changes nothing.
+func (c LeadChange) Validate() error {
+	_, err := c.normalized()
+	return err
+}
+
+// normalized returns c as it is recorded (text trimmed, contacts in their stored form, defaults filled
+// in), or the Invalid error naming the first bad field.
+func (c LeadChange) normalized() (LeadChange, error) {
 	if c.Name != nil {
 		n, err := httpapi.Text("name", *c.Name, 120)
 		if err != nil {
-			return err
+			return c, err
 		}
 		c.Name = &n
 	}
 	if c.Phone != nil && *c.Phone != "" {
 		p := strings.TrimSpace(*c.Phone)
 		if _, err := NormalisePhone("phone", p, ""); err != nil {
-			return err
+			return c, err
 		}
 		if len(p) > 32 {
-			return apperr.InvalidField("phone", "is too long")
+			return c, apperr.InvalidField("phone", "is too long")
 		}
 		c.Phone = &p
 	}
 	if c.Email != nil && *c.Email != "" {
 		e, err := NormaliseEmail("email", *c.Email)
 		if err != nil {
-			return err
+			return c, err
 		}
 		c.Email = &e
 	}
 	if c.Source != nil && !slices.Contains(Sources, *c.Source) {
-		return apperr.InvalidField("source", "must be one of walk_in, website, referral, phone, social, event, other")
+		return c, apperr.InvalidField("source", "must be one of walk_in, website, referral, phone, social, event, other")
 	}
 	if c.CourseID != nil && *c.CourseID != "" && !id.Valid(*c.CourseID) {
-		return apperr.InvalidField("course_id", "must be a course id, or empty")
+		return c, apperr.InvalidField("course_id", "must be a course id, or empty")
 	}
-	return nil
+	return c, nil
 }
 
 // UpdateLead changes a lead the caller may see (NotFound otherwise). Invalid when the lead would be left
 // without a phone and an email, or the course does not exist; Conflict for a converted lead, or when the
 // new phone or email belongs to another open lead (named, as in CreateLead).
 func (s *Service) UpdateLead(ctx context.Context, leadID string, c LeadChange) (*Lead, error) {
+	c, err := c.normalized()
+	if err != nil {
+		return nil, err
+	}
 	l, err := visibleLead(ctx, leadID)
 	if err != nil {
 		return nil, err

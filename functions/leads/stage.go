@@ -57,21 +57,28 @@ type StageChange struct {
 	LostReason string `json:"lost_reason,omitempty"`
 }
 
-// Validate implements httpapi.Validator.
-func (c *StageChange) Validate() error {
+// Validate implements httpapi.Validator. It judges c as normalized leaves it and changes nothing.
+func (c StageChange) Validate() error {
+	_, err := c.normalized()
+	return err
+}
+
+// normalized returns c as it is recorded (text trimmed, contacts in their stored form, defaults filled
+// in), or the Invalid error naming the first bad field.
+func (c StageChange) normalized() (StageChange, error) {
 	if !slices.Contains(Stages, c.Stage) {
-		return apperr.InvalidField("stage", "must be one of "+joinStages(Stages))
+		return c, apperr.InvalidField("stage", "must be one of "+joinStages(Stages))
 	}
 	if c.Stage == StageLost {
 		r, err := httpapi.Text("lost_reason", c.LostReason, 500)
 		if err != nil {
-			return apperr.InvalidField("lost_reason", "is required to mark a lead lost, at most 500 characters")
+			return c, apperr.InvalidField("lost_reason", "is required to mark a lead lost, at most 500 characters")
 		}
 		c.LostReason = r
 	} else if c.LostReason != "" {
-		return apperr.InvalidField("lost_reason", "is only for moving a lead to lost")
+		return c, apperr.InvalidField("lost_reason", "is only for moving a lead to lost")
 	}
-	return nil
+	return c, nil
 }
 
 func joinStages(ss []Stage) string {
@@ -87,6 +94,10 @@ func joinStages(ss []Stage) string {
 // phone or email now belongs to another open lead. The move is appended to the lead's stages and its
 // activity history in one transaction.
 func (s *Service) ChangeStage(ctx context.Context, leadID string, c StageChange) (*Lead, error) {
+	c, err := c.normalized()
+	if err != nil {
+		return nil, err
+	}
 	l, err := visibleLead(ctx, leadID)
 	if err != nil {
 		return nil, err

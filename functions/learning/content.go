@@ -136,13 +136,20 @@ type NewModule struct {
 	Order int64  `json:"order,omitempty"`
 }
 
-// Validate implements httpapi.Validator.
-func (n *NewModule) Validate() error {
+// Validate implements httpapi.Validator. It judges n as normalized leaves it and changes nothing.
+func (n NewModule) Validate() error {
+	_, err := n.normalized()
+	return err
+}
+
+// normalized returns n as it is recorded (text trimmed, contacts in their stored form, defaults filled
+// in), or the Invalid error naming the first bad field.
+func (n NewModule) normalized() (NewModule, error) {
 	var err error
 	if n.Title, err = httpapi.Text("title", n.Title, 160); err != nil {
-		return err
+		return n, err
 	}
-	return validOrder(n.Order, true)
+	return n, validOrder(n.Order, true)
 }
 
 func validOrder(o int64, zeroOK bool) error {
@@ -159,24 +166,31 @@ type ModuleChange struct {
 	Status *Status `json:"status,omitempty"`
 }
 
-// Validate implements httpapi.Validator.
-func (c *ModuleChange) Validate() error {
+// Validate implements httpapi.Validator. It judges c as normalized leaves it and changes nothing.
+func (c ModuleChange) Validate() error {
+	_, err := c.normalized()
+	return err
+}
+
+// normalized returns c as it is recorded (text trimmed, contacts in their stored form, defaults filled
+// in), or the Invalid error naming the first bad field.
+func (c ModuleChange) normalized() (ModuleChange, error) {
 	if c.Title != nil {
 		t, err := httpapi.Text("title", *c.Title, 160)
 		if err != nil {
-			return err
+			return c, err
 		}
 		c.Title = &t
 	}
 	if c.Order != nil {
 		if err := validOrder(*c.Order, false); err != nil {
-			return err
+			return c, err
 		}
 	}
 	if c.Status != nil && !c.Status.valid() {
-		return apperr.InvalidField("status", "must be draft or published")
+		return c, apperr.InvalidField("status", "must be draft or published")
 	}
-	return nil
+	return c, nil
 }
 
 // NewLesson adds a lesson to a module. Order 0 puts it after the course's last lesson.
@@ -186,17 +200,23 @@ type NewLesson struct {
 	Items []Item `json:"items"`
 }
 
-// Validate implements httpapi.Validator. Item and question ids are checked against the lesson when it is
-// written (normaliseItems).
-func (n *NewLesson) Validate() error {
+// Validate implements httpapi.Validator. It judges n as normalized leaves it and changes nothing.
+func (n NewLesson) Validate() error {
+	_, err := n.normalized()
+	return err
+}
+
+// normalized returns n as it is recorded (text trimmed, contacts in their stored form, defaults filled
+// in), or the Invalid error naming the first bad field.
+func (n NewLesson) normalized() (NewLesson, error) {
 	var err error
 	if n.Title, err = httpapi.Text("title", n.Title, 160); err != nil {
-		return err
+		return n, err
 	}
 	if err := validOrder(n.Order, true); err != nil {
-		return err
+		return n, err
 	}
-	return validateItems(n.Items)
+	return n, validateItems(n.Items)
 }
 
 // LessonChange changes a lesson; absent fields stay as they are. Items replaces the whole list.
@@ -207,27 +227,34 @@ type LessonChange struct {
 	Items  *[]Item `json:"items,omitempty"`
 }
 
-// Validate implements httpapi.Validator.
-func (c *LessonChange) Validate() error {
+// Validate implements httpapi.Validator. It judges c as normalized leaves it and changes nothing.
+func (c LessonChange) Validate() error {
+	_, err := c.normalized()
+	return err
+}
+
+// normalized returns c as it is recorded (text trimmed, contacts in their stored form, defaults filled
+// in), or the Invalid error naming the first bad field.
+func (c LessonChange) normalized() (LessonChange, error) {
 	if c.Title != nil {
 		t, err := httpapi.Text("title", *c.Title, 160)
 		if err != nil {
-			return err
+			return c, err
 		}
 		c.Title = &t
 	}
 	if c.Order != nil {
 		if err := validOrder(*c.Order, false); err != nil {
-			return err
+			return c, err
 		}
 	}
 	if c.Status != nil && !c.Status.valid() {
-		return apperr.InvalidField("status", "must be draft or published")
+		return c, apperr.InvalidField("status", "must be draft or published")
 	}
 	if c.Items != nil {
-		return validateItems(*c.Items)
+		return c, validateItems(*c.Items)
 	}
-	return nil
+	return c, nil
 }
 
 func validateItems(items []Item) error {
@@ -415,6 +442,10 @@ func nextOrder(ctx context.Context, collection, courseID string) (int64, error) 
 
 // CreateModule adds a draft module to a course. NotFound when there is no such course.
 func (s *Service) CreateModule(ctx context.Context, courseID string, in NewModule) (*Module, error) {
+	in, err := in.normalized()
+	if err != nil {
+		return nil, err
+	}
 	if _, err := s.deps.Courses.GetCourse(ctx, courseID); err != nil {
 		return nil, err
 	}
@@ -443,6 +474,10 @@ func getModule(ctx context.Context, moduleID string) (*Module, error) {
 // UpdateModule changes a module; NotFound when there is none. Publishing a module shows its published
 // lessons to learners; a draft module hides all of them.
 func (s *Service) UpdateModule(ctx context.Context, moduleID string, c ModuleChange) (*Module, error) {
+	c, err := c.normalized()
+	if err != nil {
+		return nil, err
+	}
 	if _, err := getModule(ctx, moduleID); err != nil {
 		return nil, err
 	}
@@ -457,7 +492,7 @@ func (s *Service) UpdateModule(ctx context.Context, moduleID string, c ModuleCha
 		set["status"] = *c.Status
 	}
 	var m Module
-	err := store.Database(ctx).Collection(modulesCollection).FindOneAndUpdate(ctx, bson.M{"_id": moduleID}, bson.M{"$set": set},
+	err = store.Database(ctx).Collection(modulesCollection).FindOneAndUpdate(ctx, bson.M{"_id": moduleID}, bson.M{"$set": set},
 		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&m)
 	if err != nil {
 		return nil, fmt.Errorf("update module %s: %w", moduleID, err)
@@ -470,6 +505,10 @@ func (s *Service) UpdateModule(ctx context.Context, moduleID string, c ModuleCha
 
 // CreateLesson adds a draft lesson to a module. NotFound when there is no such module.
 func (s *Service) CreateLesson(ctx context.Context, moduleID string, in NewLesson) (*Lesson, error) {
+	in, err := in.normalized()
+	if err != nil {
+		return nil, err
+	}
 	m, err := getModule(ctx, moduleID)
 	if err != nil {
 		return nil, err
@@ -505,8 +544,12 @@ func (s *Service) GetLesson(ctx context.Context, lessonID string) (*Lesson, erro
 // UpdateLesson changes a lesson; NotFound when there is none. Attempts already graded keep their grades
 // when a quiz's answers change.
 func (s *Service) UpdateLesson(ctx context.Context, lessonID string, c LessonChange) (*Lesson, error) {
+	c, err := c.normalized()
+	if err != nil {
+		return nil, err
+	}
 	var out Lesson
-	err := store.Tx(ctx, store.Database(ctx), func(tc context.Context) error {
+	err = store.Tx(ctx, store.Database(ctx), func(tc context.Context) error {
 		l, err := s.GetLesson(tc, lessonID)
 		if err != nil {
 			return err

@@ -58,7 +58,7 @@ func (s *Service) handleContent(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Service) handleCreateModule(w http.ResponseWriter, r *http.Request) error {
 	var in NewModule
-	if err := httpapi.Decode(r, &in); err != nil {
+	if err := httpapi.DecodeOnly(r, &in); err != nil {
 		return err
 	}
 	m, err := s.CreateModule(r.Context(), r.PathValue("course"), in)
@@ -67,7 +67,7 @@ func (s *Service) handleCreateModule(w http.ResponseWriter, r *http.Request) err
 
 func (s *Service) handleUpdateModule(w http.ResponseWriter, r *http.Request) error {
 	var c ModuleChange
-	if err := httpapi.Decode(r, &c); err != nil {
+	if err := httpapi.DecodeOnly(r, &c); err != nil {
 		return err
 	}
 	m, err := s.UpdateModule(r.Context(), r.PathValue("id"), c)
@@ -76,7 +76,7 @@ func (s *Service) handleUpdateModule(w http.ResponseWriter, r *http.Request) err
 
 func (s *Service) handleCreateLesson(w http.ResponseWriter, r *http.Request) error {
 	var in NewLesson
-	if err := httpapi.Decode(r, &in); err != nil {
+	if err := httpapi.DecodeOnly(r, &in); err != nil {
 		return err
 	}
 	l, err := s.CreateLesson(r.Context(), r.PathValue("id"), in)
@@ -90,7 +90,7 @@ func (s *Service) handleGetLesson(w http.ResponseWriter, r *http.Request) error 
 
 func (s *Service) handleUpdateLesson(w http.ResponseWriter, r *http.Request) error {
 	var c LessonChange
-	if err := httpapi.Decode(r, &c); err != nil {
+	if err := httpapi.DecodeOnly(r, &c); err != nil {
 		return err
 	}
 	l, err := s.UpdateLesson(r.Context(), r.PathValue("id"), c)
@@ -114,7 +114,7 @@ func (s *Service) handleStudyLesson(w http.ResponseWriter, r *http.Request) erro
 
 func (s *Service) handleInteractions(w http.ResponseWriter, r *http.Request) error {
 	var in InteractionBatch
-	if err := httpapi.Decode(r, &in); err != nil {
+	if err := httpapi.DecodeOnly(r, &in); err != nil {
 		return err
 	}
 	rec, err := s.RecordInteractions(r.Context(), in)
@@ -128,7 +128,7 @@ func (s *Service) handleAttempts(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Service) handleSubmit(w http.ResponseWriter, r *http.Request) error {
 	var sub Submission
-	if err := httpapi.Decode(r, &sub); err != nil {
+	if err := httpapi.DecodeOnly(r, &sub); err != nil {
 		return err
 	}
 	v, err := s.SubmitAttempt(r.Context(), r.PathValue("lesson"), r.PathValue("quiz"), sub)

@@ -68,7 +68,7 @@ type InteractionBatch struct {
 }
 
 // Validate implements httpapi.Validator.
-func (b *InteractionBatch) Validate() error {
+func (b InteractionBatch) Validate() error {
 	if len(b.Interactions) < 1 || len(b.Interactions) > MaxBatch {
 		return apperr.InvalidField("interactions", fmt.Sprintf("must be 1 to %d interactions", MaxBatch))
 	}
@@ -127,6 +127,9 @@ type Recording struct {
 // with nothing recorded, when an interaction names a lesson the student may not study (see StudyLesson) or
 // an item the lesson does not have.
 func (s *Service) RecordInteractions(ctx context.Context, in InteractionBatch) (*Recording, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
 	me, err := caller(ctx)
 	if err != nil {
 		return nil, err

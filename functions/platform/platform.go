@@ -72,33 +72,40 @@ type ProvisionRequest struct {
 	Owner    OwnerInput       `json:"owner"`
 }
 
-// Validate implements httpapi.Validator.
-func (r *ProvisionRequest) Validate() error {
+// Validate implements httpapi.Validator. It judges r as normalized leaves it and changes nothing.
+func (r ProvisionRequest) Validate() error {
+	_, err := r.normalized()
+	return err
+}
+
+// normalized returns r as it is recorded (text trimmed, contacts in their stored form, defaults filled
+// in), or the Invalid error naming the first bad field.
+func (r ProvisionRequest) normalized() (ProvisionRequest, error) {
 	if err := tenant.ValidateSlug(r.Slug); err != nil {
-		return err
+		return r, err
 	}
 	if _, err := httpapi.Text("name", r.Name, 120); err != nil || len(strings.TrimSpace(r.Name)) < 2 {
-		return apperr.InvalidField("name", "must be 2 to 120 characters, without control or bidi override characters")
+		return r, apperr.InvalidField("name", "must be 2 to 120 characters, without control or bidi override characters")
 	}
 	if r.Branding != nil {
 		if err := r.Branding.Validate(); err != nil {
-			return err
+			return r, err
 		}
 	}
 	if r.Settings != nil {
 		if err := r.Settings.Validate(); err != nil {
-			return err
+			return r, err
 		}
 	}
 	if _, err := httpapi.Text("owner.name", r.Owner.Name, 120); err != nil {
-		return err
+		return r, err
 	}
 	email, err := account.NormalizeEmail("owner.email", r.Owner.Email)
 	if err != nil {
-		return err
+		return r, err
 	}
 	r.Owner.Email = email
-	return authn.CheckPasswordPolicy("owner.password", r.Owner.Password)
+	return r, authn.CheckPasswordPolicy("owner.password", r.Owner.Password)
 }
 
 // Provisioned is the answer to a provisioning request.
@@ -113,6 +120,10 @@ type Provisioned struct {
 // institution goes to the requested cluster, else the default one, else the cluster with the most room
 // (capacity.go). Errors: Invalid, Conflict when the slug is taken or no cluster it may go to has room.
 func (s *Service) Provision(ctx context.Context, actor rbac.Principal, req ProvisionRequest) (Provisioned, error) {
+	req, err := req.normalized()
+	if err != nil {
+		return Provisioned{}, err
+	}
 	if req.Cluster != "" && !s.deps.Databases.HasCluster(req.Cluster) {
 		return Provisioned{}, apperr.InvalidField("cluster", "is not a configured cluster")
 	}
@@ -196,11 +207,17 @@ func (s *Service) List(ctx context.Context, after string, limit int) ([]tenant.T
 
 // SetBranding replaces a tenant's branding.
 func (s *Service) SetBranding(ctx context.Context, actor rbac.Principal, slug string, b tenant.Branding) (*tenant.Tenant, error) {
+	if err := b.Validate(); err != nil {
+		return nil, err
+	}
 	return s.change(ctx, actor, slug, "platform.tenant.branding", bson.M{"branding": b}, false, b)
 }
 
 // SetSettings replaces a tenant's settings.
 func (s *Service) SetSettings(ctx context.Context, actor rbac.Principal, slug string, st tenant.Settings) (*tenant.Tenant, error) {
+	if err := st.Validate(); err != nil {
+		return nil, err
+	}
 	return s.change(ctx, actor, slug, "platform.tenant.settings", bson.M{"settings": st}, false, st)
 }
 

@@ -27,7 +27,7 @@ type NewEnrolment struct {
 }
 
 // Validate implements httpapi.Validator.
-func (n *NewEnrolment) Validate() error {
+func (n NewEnrolment) Validate() error {
 	if !id.Valid(n.StudentID) {
 		return apperr.InvalidField("student_id", "must be a student id")
 	}
@@ -47,7 +47,7 @@ type EnrolmentMove struct {
 }
 
 // Validate implements httpapi.Validator.
-func (m *EnrolmentMove) Validate() error {
+func (m EnrolmentMove) Validate() error {
 	if m.BatchID != "" && !id.Valid(m.BatchID) {
 		return apperr.InvalidField("batch_id", "must be a batch id")
 	}
@@ -73,6 +73,9 @@ func enrolTarget(st *Student, b *academic.Batch, from string) error {
 // enrolled in the batch, or the batch is full. Safe under concurrency: the seat and the enrolment are
 // written in one transaction, and the unique index on active (batch, student) refuses a second one.
 func (s *Service) Enrol(ctx context.Context, in NewEnrolment) (*Enrolment, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
 	st, err := visibleStudent(ctx, in.StudentID)
 	if err != nil {
 		return nil, err
@@ -212,6 +215,9 @@ func movable(ctx context.Context, e *Enrolment, date string) error {
 // active, the student is already in the target batch, or the target is full; Invalid for the same batch,
 // a date before the enrolment started, or a target batch of another branch or already over.
 func (s *Service) Transfer(ctx context.Context, enrolmentID string, m EnrolmentMove) (*Enrolment, error) {
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
 	if m.BatchID == "" {
 		return nil, apperr.InvalidField("batch_id", "is required for a transfer")
 	}
@@ -259,6 +265,9 @@ func (s *Service) Transfer(ctx context.Context, enrolmentID string, m EnrolmentM
 // enrolment's student and batch (NotFound otherwise); Conflict when it is not active; Invalid for a date
 // before it started.
 func (s *Service) Withdraw(ctx context.Context, enrolmentID string, m EnrolmentMove) (*Enrolment, error) {
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
 	if m.BatchID != "" {
 		return nil, apperr.InvalidField("batch_id", "is for transfers; a withdrawal names no batch")
 	}

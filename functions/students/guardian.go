@@ -32,31 +32,38 @@ type NewGuardian struct {
 	Password string `json:"password,omitempty"`
 }
 
-// Validate implements httpapi.Validator.
-func (n *NewGuardian) Validate() error {
+// Validate implements httpapi.Validator. It judges n as normalized leaves it and changes nothing.
+func (n NewGuardian) Validate() error {
+	_, err := n.normalized()
+	return err
+}
+
+// normalized returns n as it is recorded (text trimmed, contacts in their stored form, defaults filled
+// in), or the Invalid error naming the first bad field.
+func (n NewGuardian) normalized() (NewGuardian, error) {
 	if !id.Valid(n.StudentID) {
-		return apperr.InvalidField("student_id", "must be a student id")
+		return n, apperr.InvalidField("student_id", "must be a student id")
 	}
 	if n.Email == "" && n.Phone == "" {
-		return apperr.Errorf(apperr.Invalid, "a guardian needs an email or a phone")
+		return n, apperr.Errorf(apperr.Invalid, "a guardian needs an email or a phone")
 	}
 	var err error
 	if n.Email != "" {
 		if n.Email, err = account.NormalizeEmail("email", n.Email); err != nil {
-			return err
+			return n, err
 		}
 	}
 	if n.Phone != "" {
 		if n.Phone, err = cleanPhone("phone", n.Phone); err != nil {
-			return err
+			return n, err
 		}
 	}
 	if n.Name != "" {
 		if n.Name, err = cleanName("name", n.Name, 120); err != nil {
-			return err
+			return n, err
 		}
 	}
-	return nil
+	return n, nil
 }
 
 // findGuardian looks a guardian up by email, else by phone; nil when neither names one.
@@ -84,6 +91,10 @@ func findGuardian(ctx context.Context, email, phone string) (*Guardian, error) {
 // student has MaxGuardians, or a new guardian's email belongs to another account; Invalid when a new
 // guardian lacks a name or password.
 func (s *Service) AddGuardian(ctx context.Context, in NewGuardian) (*Guardian, error) {
+	in, err := in.normalized()
+	if err != nil {
+		return nil, err
+	}
 	st, err := visibleStudent(ctx, in.StudentID)
 	if err != nil {
 		return nil, err

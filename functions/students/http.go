@@ -55,7 +55,7 @@ func (s *Service) Area(opts httpapi.Options) *httpapi.Area {
 
 func (s *Service) handleCreateStudent(w http.ResponseWriter, r *http.Request) error {
 	var in NewStudent
-	if err := httpapi.Decode(r, &in); err != nil {
+	if err := httpapi.DecodeOnly(r, &in); err != nil {
 		return err
 	}
 	st, err := s.CreateStudent(r.Context(), in)
@@ -85,7 +85,7 @@ func (s *Service) handleGetStudent(w http.ResponseWriter, r *http.Request) error
 
 func (s *Service) handleUpdateStudent(w http.ResponseWriter, r *http.Request) error {
 	var in StudentChange
-	if err := httpapi.Decode(r, &in); err != nil {
+	if err := httpapi.DecodeOnly(r, &in); err != nil {
 		return err
 	}
 	st, err := s.UpdateStudent(r.Context(), r.PathValue("id"), in)
@@ -99,7 +99,7 @@ func (s *Service) handleByPRN(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Service) handleAddGuardian(w http.ResponseWriter, r *http.Request) error {
 	var in NewGuardian
-	if err := httpapi.Decode(r, &in); err != nil {
+	if err := httpapi.DecodeOnly(r, &in); err != nil {
 		return err
 	}
 	g, err := s.AddGuardian(r.Context(), in)
@@ -126,7 +126,7 @@ func (s *Service) handleGuardians(w http.ResponseWriter, r *http.Request) error 
 
 func (s *Service) handleEnrol(w http.ResponseWriter, r *http.Request) error {
 	var in NewEnrolment
-	if err := httpapi.Decode(r, &in); err != nil {
+	if err := httpapi.DecodeOnly(r, &in); err != nil {
 		return err
 	}
 	e, err := s.Enrol(r.Context(), in)
@@ -144,7 +144,7 @@ func (s *Service) handleEnrolments(w http.ResponseWriter, r *http.Request) error
 
 func (s *Service) handleTransfer(w http.ResponseWriter, r *http.Request) error {
 	var in EnrolmentMove
-	if err := httpapi.Decode(r, &in); err != nil {
+	if err := httpapi.DecodeOnly(r, &in); err != nil {
 		return err
 	}
 	e, err := s.Transfer(r.Context(), r.PathValue("id"), in)
@@ -153,7 +153,7 @@ func (s *Service) handleTransfer(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Service) handleWithdraw(w http.ResponseWriter, r *http.Request) error {
 	var in EnrolmentMove
-	if err := httpapi.Decode(r, &in); err != nil {
+	if err := httpapi.DecodeOnly(r, &in); err != nil {
 		return err
 	}
 	e, err := s.Withdraw(r.Context(), r.PathValue("id"), in)

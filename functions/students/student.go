@@ -32,27 +32,34 @@ type NewStudent struct {
 	Password string `json:"password"`
 }
 
-// Validate implements httpapi.Validator.
-func (n *NewStudent) Validate() error {
+// Validate implements httpapi.Validator. It judges n as normalized leaves it and changes nothing.
+func (n NewStudent) Validate() error {
+	_, err := n.normalized()
+	return err
+}
+
+// normalized returns n as it is recorded (text trimmed, contacts in their stored form, defaults filled
+// in), or the Invalid error naming the first bad field.
+func (n NewStudent) normalized() (NewStudent, error) {
 	var err error
 	if n.Name, err = cleanName("name", n.Name, 120); err != nil {
-		return err
+		return n, err
 	}
 	if err := validateBirthDate(n.DateOfBirth); err != nil {
-		return err
+		return n, err
 	}
 	if n.Phone, err = cleanPhone("phone", n.Phone); err != nil {
-		return err
+		return n, err
 	}
 	if n.Email != "" {
 		if n.Email, err = account.NormalizeEmail("email", n.Email); err != nil {
-			return err
+			return n, err
 		}
 	}
 	if !id.Valid(n.BranchID) {
-		return apperr.InvalidField("branch_id", "must be a branch id")
+		return n, apperr.InvalidField("branch_id", "must be a branch id")
 	}
-	return nil
+	return n, nil
 }
 
 // validateBirthDate checks the form; bornBy checks it against the tenant's today, which Validate cannot know.
@@ -81,44 +88,55 @@ type StudentChange struct {
 	Status      *StudentStatus `json:"status,omitempty"`
 }
 
-// Validate implements httpapi.Validator.
-func (c *StudentChange) Validate() error {
+// Validate implements httpapi.Validator. It judges c as normalized leaves it and changes nothing.
+func (c StudentChange) Validate() error {
+	_, err := c.normalized()
+	return err
+}
+
+// normalized returns c as it is recorded (text trimmed, contacts in their stored form, defaults filled
+// in), or the Invalid error naming the first bad field.
+func (c StudentChange) normalized() (StudentChange, error) {
 	if c.Name != nil {
 		n, err := cleanName("name", *c.Name, 120)
 		if err != nil {
-			return err
+			return c, err
 		}
 		c.Name = &n
 	}
 	if c.DateOfBirth != nil {
 		if err := validateBirthDate(*c.DateOfBirth); err != nil {
-			return err
+			return c, err
 		}
 	}
 	if c.Phone != nil {
 		p, err := cleanPhone("phone", *c.Phone)
 		if err != nil {
-			return err
+			return c, err
 		}
 		c.Phone = &p
 	}
 	if c.Email != nil {
 		e, err := account.NormalizeEmail("email", *c.Email)
 		if err != nil {
-			return err
+			return c, err
 		}
 		c.Email = &e
 	}
 	if c.Status != nil && *c.Status != StudentActive && *c.Status != StudentWithdrawn {
-		return apperr.InvalidField("status", `must be "active" or "withdrawn"`)
+		return c, apperr.InvalidField("status", `must be "active" or "withdrawn"`)
 	}
-	return nil
+	return c, nil
 }
 
 // CreateStudent admits a student into a branch the caller manages (Invalid on branch_id otherwise): it
 // creates the student's sign-in account with a freshly allocated PRN (role 9) and then the record linked to
 // it. Conflict when the email belongs to another account.
 func (s *Service) CreateStudent(ctx context.Context, in NewStudent) (*Student, error) {
+	in, err := in.normalized()
+	if err != nil {
+		return nil, err
+	}
 	if err := s.bornBy(ctx, in.DateOfBirth); err != nil {
 		return nil, err
 	}
@@ -280,6 +298,10 @@ func activeStudentIDs(ctx context.Context, batchID string) ([]string, error) {
 // their sign-in account's name, phone and email in step (Conflict when the email belongs to another
 // account). Withdrawing closes every active enrolment today and gives their seats back, atomically.
 func (s *Service) UpdateStudent(ctx context.Context, studentID string, c StudentChange) (*Student, error) {
+	c, err := c.normalized()
+	if err != nil {
+		return nil, err
+	}
 	if _, err := visibleStudent(ctx, studentID); err != nil {
 		return nil, err
 	}
@@ -309,7 +331,7 @@ func (s *Service) UpdateStudent(ctx context.Context, studentID string, c Student
 	today := s.today(ctx)
 	var out Student
 	var closed []string
-	err := store.Tx(ctx, db, func(tc context.Context) error {
+	err = store.Tx(ctx, db, func(tc context.Context) error {
 		closed = nil // the driver may run this function again
 		if err := db.Collection(studentsCollection).FindOneAndUpdate(tc, bson.M{"_id": studentID}, bson.M{"$set": set},
 			options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&out); err != nil {

@@ -39,19 +39,26 @@ type NewBranch struct {
 	Phone   string `json:"phone,omitempty"`
 }
 
-// Validate implements httpapi.Validator.
-func (b *NewBranch) Validate() error {
+// Validate implements httpapi.Validator. It judges b as normalized leaves it and changes nothing.
+func (b NewBranch) Validate() error {
+	_, err := b.normalized()
+	return err
+}
+
+// normalized returns b as it is recorded (text trimmed, contacts in their stored form, defaults filled
+// in), or the Invalid error naming the first bad field.
+func (b NewBranch) normalized() (NewBranch, error) {
 	if !branchCode.MatchString(b.Code) {
-		return apperr.InvalidField("code", "must be 2-16 characters of A-Z, 0-9 and '-'")
+		return b, apperr.InvalidField("code", "must be 2-16 characters of A-Z, 0-9 and '-'")
 	}
 	var err error
 	if b.Name, err = httpapi.Text("name", b.Name, 120); err != nil {
-		return err
+		return b, err
 	}
 	if len(b.Address) > 500 || len(b.Phone) > 32 {
-		return apperr.Errorf(apperr.Invalid, "address or phone is too long")
+		return b, apperr.Errorf(apperr.Invalid, "address or phone is too long")
 	}
-	return nil
+	return b, nil
 }
 
 // BranchChange updates a branch; absent fields stay as they are.
@@ -62,23 +69,34 @@ type BranchChange struct {
 	Active  *bool   `json:"active,omitempty"`
 }
 
-// Validate implements httpapi.Validator.
-func (c *BranchChange) Validate() error {
+// Validate implements httpapi.Validator. It judges c as normalized leaves it and changes nothing.
+func (c BranchChange) Validate() error {
+	_, err := c.normalized()
+	return err
+}
+
+// normalized returns c as it is recorded (text trimmed, contacts in their stored form, defaults filled
+// in), or the Invalid error naming the first bad field.
+func (c BranchChange) normalized() (BranchChange, error) {
 	if c.Name != nil {
 		n, err := httpapi.Text("name", *c.Name, 120)
 		if err != nil {
-			return err
+			return c, err
 		}
 		c.Name = &n
 	}
 	if c.Address != nil && len(*c.Address) > 500 || c.Phone != nil && len(*c.Phone) > 32 {
-		return apperr.Errorf(apperr.Invalid, "address or phone is too long")
+		return c, apperr.Errorf(apperr.Invalid, "address or phone is too long")
 	}
-	return nil
+	return c, nil
 }
 
 // CreateBranch adds a branch to the caller's tenant. Conflict when the code is taken.
 func (s *Service) CreateBranch(ctx context.Context, in NewBranch) (*Branch, error) {
+	in, err := in.normalized()
+	if err != nil {
+		return nil, err
+	}
 	now := s.deps.Clock.Now()
 	b := &Branch{ID: id.New(), Code: in.Code, Name: in.Name, Address: in.Address, Phone: in.Phone, Active: true, CreatedAt: now, UpdatedAt: now}
 	if _, err := store.Database(ctx).Collection(branchesCollection).InsertOne(ctx, b); err != nil {
@@ -118,6 +136,10 @@ func (s *Service) ListBranches(ctx context.Context, pr httpapi.PageRequest) (htt
 
 // UpdateBranch changes a branch the caller may see; NotFound otherwise.
 func (s *Service) UpdateBranch(ctx context.Context, branchID string, c BranchChange) (*Branch, error) {
+	c, err := c.normalized()
+	if err != nil {
+		return nil, err
+	}
 	if _, err := s.GetBranch(ctx, branchID); err != nil {
 		return nil, err
 	}
@@ -135,7 +157,7 @@ func (s *Service) UpdateBranch(ctx context.Context, branchID string, c BranchCha
 		set["active"] = *c.Active
 	}
 	var b Branch
-	err := store.Database(ctx).Collection(branchesCollection).FindOneAndUpdate(ctx, bson.M{"_id": branchID}, bson.M{"$set": set},
+	err = store.Database(ctx).Collection(branchesCollection).FindOneAndUpdate(ctx, bson.M{"_id": branchID}, bson.M{"$set": set},
 		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&b)
 	if err != nil {
 		return nil, fmt.Errorf("update branch %s: %w", branchID, err)

@@ -47,7 +47,7 @@ func (s *Service) Area(opts httpapi.Options) *httpapi.Area {
 
 func (s *Service) handleCreateBranch(w http.ResponseWriter, r *http.Request) error {
 	var in NewBranch
-	if err := httpapi.Decode(r, &in); err != nil {
+	if err := httpapi.DecodeOnly(r, &in); err != nil {
 		return err
 	}
 	b, err := s.CreateBranch(r.Context(), in)
@@ -70,7 +70,7 @@ func (s *Service) handleGetBranch(w http.ResponseWriter, r *http.Request) error 
 
 func (s *Service) handleUpdateBranch(w http.ResponseWriter, r *http.Request) error {
 	var c BranchChange
-	if err := httpapi.Decode(r, &c); err != nil {
+	if err := httpapi.DecodeOnly(r, &c); err != nil {
 		return err
 	}
 	b, err := s.UpdateBranch(r.Context(), r.PathValue("id"), c)
@@ -79,7 +79,7 @@ func (s *Service) handleUpdateBranch(w http.ResponseWriter, r *http.Request) err
 
 func (s *Service) handleCreateStaff(w http.ResponseWriter, r *http.Request) error {
 	var in NewStaff
-	if err := httpapi.Decode(r, &in); err != nil {
+	if err := httpapi.DecodeOnly(r, &in); err != nil {
 		return err
 	}
 	u, err := s.CreateStaff(r.Context(), in)
@@ -103,7 +103,7 @@ func (s *Service) handleGetStaff(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Service) handleUpdateStaff(w http.ResponseWriter, r *http.Request) error {
 	var c StaffChange
-	if err := httpapi.Decode(r, &c); err != nil {
+	if err := httpapi.DecodeOnly(r, &c); err != nil {
 		return err
 	}
 	u, err := s.UpdateStaff(r.Context(), r.PathValue("id"), c)

@@ -27,19 +27,26 @@ type NewStaff struct {
 	Password string `json:"password"`
 }
 
-// Validate implements httpapi.Validator.
-func (n *NewStaff) Validate() error {
+// Validate implements httpapi.Validator. It judges n as normalized leaves it and changes nothing.
+func (n NewStaff) Validate() error {
+	_, err := n.normalized()
+	return err
+}
+
+// normalized returns n as it is recorded (text trimmed, contacts in their stored form, defaults filled
+// in), or the Invalid error naming the first bad field.
+func (n NewStaff) normalized() (NewStaff, error) {
 	var err error
 	if n.Email, err = account.NormalizeEmail("email", n.Email); err != nil {
-		return err
+		return n, err
 	}
 	if n.Name, err = httpapi.Text("name", n.Name, 120); err != nil {
-		return err
+		return n, err
 	}
 	if len(n.Phone) > 32 {
-		return apperr.InvalidField("phone", "is too long")
+		return n, apperr.InvalidField("phone", "is too long")
 	}
-	return validateRoleScope(n.Role, n.Branches)
+	return n, validateRoleScope(n.Role, n.Branches)
 }
 
 func validateRoleScope(r rbac.Role, branches []string) error {
@@ -72,28 +79,39 @@ type StaffChange struct {
 	Status   *account.Status `json:"status,omitempty"`
 }
 
-// Validate implements httpapi.Validator.
-func (c *StaffChange) Validate() error {
+// Validate implements httpapi.Validator. It judges c as normalized leaves it and changes nothing.
+func (c StaffChange) Validate() error {
+	_, err := c.normalized()
+	return err
+}
+
+// normalized returns c as it is recorded (text trimmed, contacts in their stored form, defaults filled
+// in), or the Invalid error naming the first bad field.
+func (c StaffChange) normalized() (StaffChange, error) {
 	if c.Name != nil {
 		n, err := httpapi.Text("name", *c.Name, 120)
 		if err != nil {
-			return err
+			return c, err
 		}
 		c.Name = &n
 	}
 	if c.Phone != nil && len(*c.Phone) > 32 {
-		return apperr.InvalidField("phone", "is too long")
+		return c, apperr.InvalidField("phone", "is too long")
 	}
 	if c.Status != nil && *c.Status != account.Active && *c.Status != account.Disabled {
-		return apperr.InvalidField("status", `must be "active" or "disabled"`)
+		return c, apperr.InvalidField("status", `must be "active" or "disabled"`)
 	}
-	return nil
+	return c, nil
 }
 
 // CreateStaff creates a staff account with a PRN in the caller's tenant. The caller must be allowed to
 // grant the role and branch scope (Forbidden otherwise); the branches must exist (Invalid); the email
 // must be free (Conflict).
 func (s *Service) CreateStaff(ctx context.Context, in NewStaff) (*account.User, error) {
+	in, err := in.normalized()
+	if err != nil {
+		return nil, err
+	}
 	p := rbac.Must(ctx)
 	if !p.CanGrant(in.Role, in.Branches) {
 		return nil, apperr.Errorf(apperr.Forbidden, "you may not give the role %s with these branches", in.Role)
@@ -158,6 +176,10 @@ func (s *Service) ListStaff(ctx context.Context, f StaffFilter, pr httpapi.PageR
 // to grant both the person's current and new role and scope (Forbidden otherwise), and may not change
 // their own role, scope or status (Forbidden), so nobody locks an institution out of itself by accident.
 func (s *Service) UpdateStaff(ctx context.Context, userID string, c StaffChange) (*account.User, error) {
+	c, err := c.normalized()
+	if err != nil {
+		return nil, err
+	}
 	p := rbac.Must(ctx)
 	cur, err := s.GetStaff(ctx, userID)
 	if err != nil {
