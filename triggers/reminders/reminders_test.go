@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/256dpi/lungo"
+	"go.mongodb.org/mongo-driver/mongo"
 
 	"github.com/edugrid/edugrid/functions/fees"
 	"github.com/edugrid/edugrid/functions/students"
@@ -19,6 +20,7 @@ import (
 	"github.com/edugrid/edugrid/shared/id"
 	"github.com/edugrid/edugrid/shared/notify"
 	"github.com/edugrid/edugrid/shared/prnum"
+	"github.com/edugrid/edugrid/shared/store"
 	"github.com/edugrid/edugrid/shared/tenant"
 	"github.com/edugrid/edugrid/triggers/reminders"
 )
@@ -146,7 +148,35 @@ func seedDueWith(t testing.TB, db lungo.IDatabase, dues []string, rule *tenant.L
 // The clock starts 2026-06-01 09:00 UTC, 14:30 in Kolkata, the default tenants' zone.
 const today = "2026-06-01"
 
+// TestRunSendsEachReminderOnceAndAppliesLateFeesOnce runs the scheduled job as it runs, and again with
+// the first attempt of every transaction aborted after its body (a write conflict on MongoDB: each body
+// runs twice) and with the first commit's answer lost (the commit is retried): the reminders sent and the
+// late fees applied are the same, once each.
 func TestRunSendsEachReminderOnceAndAppliesLateFeesOnce(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		faults store.TxFaults
+	}{
+		{"as it runs", nil},
+		{"every body run twice", firstAttemptFails(store.BeforeCommit, "TransientTransactionError")},
+		{"every commit retried", firstAttemptFails(store.AfterCommit, "UnknownTransactionCommitResult")},
+	} {
+		t.Run(c.name, func(t *testing.T) { runSendsEachReminderOnce(t, store.WithTxFaults(context.Background(), c.faults)) })
+	}
+}
+
+// firstAttemptFails makes the first attempt of every transaction fail at p with an error carrying label.
+func firstAttemptFails(p store.TxPoint, label string) store.TxFaults {
+	return func(attempt int, at store.TxPoint) error {
+		if attempt == 1 && at == p {
+			return mongo.CommandError{Code: 112, Name: "WriteConflict", Message: "injected", Labels: []string{label}}
+		}
+		return nil
+	}
+}
+
+func runSendsEachReminderOnce(t *testing.T, ctx context.Context) {
+	t.Helper()
 	env := apptest.New(t)
 	env.Provision("alpha")
 	settings := tenant.DefaultSettings()
@@ -164,7 +194,7 @@ func TestRunSendsEachReminderOnceAndAppliesLateFeesOnce(t *testing.T) {
 	seedDueWith(t, db, []string{today}, nil, settled)       // a settled instalment due today gets nothing
 
 	pub := newPublisher()
-	rep, err := runner(env, pub).Run(context.Background())
+	rep, err := runner(env, pub).Run(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +225,7 @@ func TestRunSendsEachReminderOnceAndAppliesLateFeesOnce(t *testing.T) {
 
 	// Run again the same hour, and later the same day: nothing new.
 	for range 2 {
-		rep, err = runner(env, pub).Run(context.Background())
+		rep, err = runner(env, pub).Run(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -206,7 +236,7 @@ func TestRunSendsEachReminderOnceAndAppliesLateFeesOnce(t *testing.T) {
 	}
 	// Three days later the ones due on the 4th are due, the ones due today overdue by a day.
 	env.Clock.Advance(3 * 24 * time.Hour)
-	if _, err := runner(env, pub).Run(context.Background()); err != nil {
+	if _, err := runner(env, pub).Run(ctx); err != nil {
 		t.Fatal(err)
 	}
 	for _, id := range []string{fees.ReminderID(inThreeDays[0], "due"), fees.ReminderID(dueToday[0], "overdue-1")} {
