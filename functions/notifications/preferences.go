@@ -38,9 +38,9 @@ type Preferences struct {
 // email and phone.
 type PreferencesInput struct {
 	// Channels are tried in this order; the first that succeeds is the only one used.
-	Channels []Channel `bson:"channels" json:"channels" example:"whatsapp"`
+	Channels []Channel `bson:"channels" json:"channels"`
 	// OptOuts are kinds the person does not want; MandatoryKinds cannot be listed.
-	OptOuts    []string    `bson:"opt_outs" json:"opt_outs" example:"fees.reminder"`
+	OptOuts    []string    `bson:"opt_outs" json:"opt_outs"`
 	QuietHours *QuietHours `bson:"quiet_hours,omitempty" json:"quiet_hours,omitempty"`
 	Language   string      `bson:"language" json:"language,omitempty" example:"hi"`
 	// Email and Phone override the account's contacts for notifications; Phone is stored in E.164.
