@@ -22,8 +22,8 @@ import (
 	"github.com/256dpi/lungo"
 
 	"github.com/edugrid/edugrid/functions/all"
-	"github.com/edugrid/edugrid/internal/loopback"
 	"github.com/edugrid/edugrid/functions/platform"
+	"github.com/edugrid/edugrid/internal/loopback"
 	"github.com/edugrid/edugrid/shared/app"
 	"github.com/edugrid/edugrid/shared/authn"
 	"github.com/edugrid/edugrid/shared/clock"
