@@ -323,10 +323,14 @@ func (s *Service) release(ctx context.Context, db lungo.IDatabase, d *Delivery, 
 	return nil
 }
 
+// callbackProviders are the providers whose status callbacks edugrid reads (webhooks.go); only their
+// message ids are recorded.
+var callbackProviders = map[string]bool{"twilio": true, "whatsapp": true}
+
 // remember records which institution a provider's message belongs to, for its status callbacks. A
 // failure is logged: the delivery is sent either way, only its later status would be missed.
 func (s *Service) remember(ctx context.Context, tenantSlug, provider, pid, deliveryID string) {
-	if s.deps.Platform == nil || pid == "" {
+	if s.deps.Platform == nil || pid == "" || !callbackProviders[provider] {
 		return
 	}
 	_, err := s.deps.Platform.Collection(refsCollection).InsertOne(ctx, bson.M{"_id": provider + ":" + pid, "tenant": tenantSlug,

@@ -26,6 +26,7 @@ import (
 var at = time.Date(2026, 7, 14, 4, 30, 0, 0, time.UTC)
 
 type env struct {
+	client   lungo.IClient
 	svc      *notifications.Service
 	db       lungo.IDatabase
 	platform lungo.IDatabase
@@ -53,7 +54,7 @@ func (o oneTenant) Open(context.Context, *tenant.Tenant) (lungo.IDatabase, func(
 
 // senders returns the deployment's providers over the loopback stand-ins: email, SMS through sms (msg91
 // or twilio), WhatsApp.
-func senders(t *testing.T, srv *loopback.Servers, sms string) map[notifications.Channel]notifications.Sender {
+func senders(t testing.TB, srv *loopback.Servers, sms string) map[notifications.Channel]notifications.Sender {
 	t.Helper()
 	c := srv.Creds
 	mail, err := notifications.NewSMTP(notifications.SMTPConfig{Addr: srv.SMTPAddr, Username: c.SMTPUser, Password: c.SMTPPassword,
@@ -74,6 +75,11 @@ func senders(t *testing.T, srv *loopback.Servers, sms string) map[notifications.
 }
 
 func newEnv(t *testing.T, sms string, only ...notifications.Channel) *env {
+	t.Helper()
+	return newEnvTB(t, sms, only...)
+}
+
+func newEnvTB(t testing.TB, sms string, only ...notifications.Channel) *env {
 	t.Helper()
 	ctx := context.Background()
 	client, engine, err := lungo.Open(ctx, lungo.Options{Store: lungo.NewMemoryStore()})
@@ -106,11 +112,16 @@ func newEnv(t *testing.T, sms string, only ...notifications.Channel) *env {
 	o := oneTenant{t: tn, db: db}
 	svc := notifications.New(notifications.Deps{Clock: clk, Senders: ss, Platform: client.Database("edugrid_platform"), Tenants: o, Databases: o,
 		Webhooks: secrets, Retry: notifications.Retry{Attempts: 3, Base: time.Millisecond, Max: 5 * time.Millisecond}})
-	return &env{svc: svc, db: db, platform: client.Database("edugrid_platform"), tenant: tn, srv: srv, clock: clk, secrets: secrets}
+	return &env{client: client, svc: svc, db: db, platform: client.Database("edugrid_platform"), tenant: tn, srv: srv, clock: clk, secrets: secrets}
 }
 
 // person inserts an account to notify.
 func (e *env) person(t *testing.T, id, name, email, phone string) {
+	t.Helper()
+	e.personTB(t, id, name, email, phone)
+}
+
+func (e *env) personTB(t testing.TB, id, name, email, phone string) {
 	t.Helper()
 	doc := bson.M{"_id": id, "name": name, "role": "guardian", "status": "active"}
 	if email != "" {
