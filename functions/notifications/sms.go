@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // MSG91Config reaches MSG91's SMS API (the Flow API, https://control.msg91.com/api/v5/flow/), which sends
@@ -37,7 +38,7 @@ func NewMSG91(cfg MSG91Config) *MSG91 {
 		cfg.URL = MSG91URL
 	}
 	if cfg.Client == nil {
-		cfg.Client = http.DefaultClient
+		cfg.Client = providerClient()
 	}
 	return &MSG91{cfg: cfg}
 }
@@ -86,6 +87,15 @@ func (s *MSG91) Send(ctx context.Context, m Message) (string, error) {
 	return out.Message, nil
 }
 
+// providerClient is the HTTP client of one provider: a bounded time per call, and enough idle connections
+// kept for the concurrent sends of an instance (net/http keeps 2 per host by default, so a burst would
+// dial and shake hands with TLS for nearly every message).
+func providerClient() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns, t.MaxIdleConnsPerHost = 128, 64
+	return &http.Client{Timeout: 15 * time.Second, Transport: t}
+}
+
 func unicodeFlag(s string) string {
 	for _, r := range s {
 		if r > 0x7f {
@@ -126,7 +136,7 @@ func NewTwilio(cfg TwilioConfig) *Twilio {
 		cfg.BaseURL = "https://api.twilio.com"
 	}
 	if cfg.Client == nil {
-		cfg.Client = http.DefaultClient
+		cfg.Client = providerClient()
 	}
 	return &Twilio{cfg: cfg}
 }

@@ -34,7 +34,7 @@ func NewWhatsApp(cfg WhatsAppConfig) *WhatsAppCloud {
 		cfg.BaseURL = WhatsAppURL
 	}
 	if cfg.Client == nil {
-		cfg.Client = http.DefaultClient
+		cfg.Client = providerClient()
 	}
 	return &WhatsAppCloud{cfg: cfg}
 }
