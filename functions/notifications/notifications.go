@@ -13,8 +13,8 @@
 //   - preferences.go: per person channel order, opt-outs per kind, quiet hours, contacts in E.164.
 //   - webhooks.go: provider status callbacks and their signatures.
 //
-// Kinds that cannot be opted out of: MandatoryKinds (absence alerts: a guardian is always told when a
-// child is missing). Every other kind may be switched off per person; a person cannot switch off every
+// Kinds that cannot be opted out of: MandatoryKinds (absence alerts and escalations of repeated absences:
+// a guardian is always told when a child is missing). Every other kind may be switched off per person; a person cannot switch off every
 // channel of a mandatory kind, only reorder them.
 //
 // Permissions: notifications.read (owner, accountant) lists the delivery log and templates;
@@ -68,12 +68,13 @@ const (
 // The notification kinds edugrid sends (the areas that publish them own the constants; these are the names
 // templates are keyed by).
 const (
-	KindAbsence  = "attendance.absence"
-	KindReminder = "fees.reminder"
+	KindAbsence    = "attendance.absence"
+	KindEscalation = "attendance.escalation"
+	KindReminder   = "fees.reminder"
 )
 
-// MandatoryKinds cannot be opted out of: absence alerts are a safeguarding message.
-var MandatoryKinds = map[string]bool{KindAbsence: true}
+// MandatoryKinds cannot be opted out of: absence alerts and their escalations are safeguarding messages.
+var MandatoryKinds = map[string]bool{KindAbsence: true, KindEscalation: true}
 
 // Delivery is one notification on one channel: the delivery log's row.
 type Delivery struct {

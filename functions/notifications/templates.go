@@ -70,8 +70,9 @@ type TemplateInput struct {
 
 // Fields lists the fields a kind's templates may use, besides the common ones (commonFields).
 var Fields = map[string][]string{
-	KindAbsence:  {"student_name", "date"},
-	KindReminder: {"amount", "due_date", "stage"},
+	KindAbsence:    {"student_name", "date"},
+	KindEscalation: {"student_name", "count", "dates"},
+	KindReminder:   {"amount", "due_date", "stage"},
 }
 
 var commonFields = []string{"institution", "recipient_name", "subject", "body"}
@@ -81,7 +82,7 @@ func sample(kind string) map[string]string {
 	out := map[string]string{"institution": "Sunrise Academy", "recipient_name": "Asha Verma",
 		"subject": "A message from Sunrise Academy", "body": "Please contact the office."}
 	for _, f := range Fields[kind] {
-		out[f] = map[string]string{"student_name": "Rohan Verma", "date": "2026-07-14", "amount": "₹4,500.00",
+		out[f] = map[string]string{"student_name": "Rohan Verma", "date": "2026-07-14", "count": "3", "dates": "2026-07-10, 2026-07-13, 2026-07-14", "amount": "₹4,500.00",
 			"due_date": "2026-07-10", "stage": "overdue_7"}[f]
 	}
 	return out
@@ -100,6 +101,18 @@ var builtin = map[string]map[string]TemplateInput{
 			SMSText:          "{{.institution}}: {{.student_name}} {{.date}} को अनुपस्थित थे।",
 			WhatsAppTemplate: "absence_alert", WhatsAppText: "{{.student_name}} {{.date}} को अनुपस्थित थे। कृपया {{.institution}} से संपर्क करें।",
 			WhatsAppParams: []string{"student_name", "date", "institution"}},
+	},
+	KindEscalation: {
+		"en": {EmailSubject: "{{.student_name}} was absent {{.count}} days in a row",
+			EmailHTML:        "<p>Dear {{.recipient_name}},</p><p>{{.student_name}} has been absent {{.count}} days of classes in a row, on {{.dates}}. Please contact {{.institution}}.</p>",
+			SMSText:          "{{.institution}}: {{.student_name}} absent {{.count}} days in a row ({{.dates}}). Please contact us.",
+			WhatsAppTemplate: "absence_escalation", WhatsAppText: "{{.student_name}} has been absent {{.count}} days in a row, on {{.dates}}. Please contact {{.institution}}.",
+			WhatsAppParams: []string{"student_name", "count", "dates", "institution"}},
+		"hi": {EmailSubject: "{{.student_name}} लगातार {{.count}} दिन अनुपस्थित",
+			EmailHTML:        "<p>प्रिय {{.recipient_name}},</p><p>{{.student_name}} लगातार {{.count}} दिन अनुपस्थित रहे: {{.dates}}। कृपया {{.institution}} से संपर्क करें।</p>",
+			SMSText:          "{{.institution}}: {{.student_name}} लगातार {{.count}} दिन अनुपस्थित ({{.dates}})।",
+			WhatsAppTemplate: "absence_escalation", WhatsAppText: "{{.student_name}} लगातार {{.count}} दिन अनुपस्थित रहे: {{.dates}}। कृपया {{.institution}} से संपर्क करें।",
+			WhatsAppParams: []string{"student_name", "count", "dates", "institution"}},
 	},
 	KindReminder: {
 		"en": {EmailSubject: "Fee of {{.amount}} due on {{.due_date}}",
@@ -383,7 +396,7 @@ func (s *Service) Template(ctx context.Context, db lungo.IDatabase, kind, lang s
 	return templateFor(ctx, db, kind, lang)
 }
 
-func kindNames() []string { return []string{KindAbsence, KindReminder} }
+func kindNames() []string { return []string{KindAbsence, KindEscalation, KindReminder} }
 
 // SaveTemplate validates in and makes it the institution's template for kind and language. Invalid
 // (naming the fields) when a text does not render or is too long. Callers: notifications.write.
