@@ -1,6 +1,8 @@
 package all
 
 import (
+	"log/slog"
+
 	"github.com/edugrid/edugrid/functions/notifications"
 	"github.com/edugrid/edugrid/shared/app"
 	"github.com/edugrid/edugrid/shared/config"
@@ -18,7 +20,7 @@ func Senders(cfg config.Delivery, a *app.App) map[notifications.Channel]notifica
 	if cfg.SMTPAddr != "" && cfg.SMTPFrom != "" {
 		s, err := notifications.NewSMTP(notifications.SMTPConfig{Addr: cfg.SMTPAddr, Username: cfg.SMTPUsername, Password: cfg.SMTPPassword, From: cfg.SMTPFrom})
 		if err != nil {
-			a.Logger.Error("email is not configured correctly; no email is sent", "error", err.Error())
+			a.Logger.Error("email is not configured correctly; no email is sent", slog.String("error", err.Error()))
 		} else {
 			out[notifications.Email] = guard(s)
 		}

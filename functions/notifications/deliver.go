@@ -158,12 +158,23 @@ func (s *Service) deliver(ctx context.Context, db lungo.IDatabase, t *tenant.Ten
 	outcome := OutcomeFailed
 	for _, ch := range channels {
 		sender, ok := s.deps.Senders[ch]
-		if !ok {
-			continue
-		}
 		to := c.email
 		if ch != Email {
 			to = c.phone
+		}
+		if only != nil && (!ok || to == "") {
+			// A held delivery (a resend, one that waited) whose channel or contact has gone since.
+			reason := "the recipient has no contact on this channel any more"
+			if !ok {
+				reason = "this channel is no longer configured"
+			}
+			if err := s.settle(context.WithoutCancel(ctx), db, only, bson.M{"status": Failed, "reason": reason}, 0); err != nil {
+				return "", err
+			}
+			return OutcomeFailed, nil
+		}
+		if !ok {
+			continue
 		}
 		var d *Delivery
 		var claimed bool

@@ -611,3 +611,22 @@ func TestCircuitBreakerStopsCallingAFailingProvider(t *testing.T) {
 		t.Fatalf("permanent refusals opened the breaker: %d calls", f.calls)
 	}
 }
+
+func TestResendWithoutAContactFailsAtOnce(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, "twilio", notifications.SMS)
+	e.person(t, "g1", "Asha", "", "+919812345678")
+	e.srv.Refuse("+919812345678")
+	if out, _ := e.svc.Deliver(ctx, e.db, e.tenant, absence("n1", "g1")); out != notifications.OutcomeFailed {
+		t.Fatalf("Deliver = %s", out)
+	}
+	d := e.deliveries(t, notifications.DeliveryFilter{})[0]
+	// The number is removed from the account; a resend has nowhere to go and fails without calling Twilio.
+	if _, err := e.db.Collection(account.Collection).UpdateOne(ctx, bson.M{"_id": "g1"}, bson.M{"$unset": bson.M{"phone": ""}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.svc.Resend(ctx, e.db, e.tenant, d.ID)
+	if err != nil || got.Status != notifications.Failed || !strings.Contains(got.Reason, "no contact") || e.srv.Calls("twilio") != 1 {
+		t.Fatalf("Resend = %+v, %v, %d calls", got, err, e.srv.Calls("twilio"))
+	}
+}
