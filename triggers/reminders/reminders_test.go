@@ -12,10 +12,12 @@ import (
 	"time"
 
 	"github.com/256dpi/lungo"
+	"go.mongodb.org/mongo-driver/bson"
 
 	"github.com/edugrid/edugrid/functions/fees"
 	"github.com/edugrid/edugrid/functions/students"
 	"github.com/edugrid/edugrid/internal/apptest"
+	"github.com/edugrid/edugrid/shared/account"
 	"github.com/edugrid/edugrid/shared/id"
 	"github.com/edugrid/edugrid/shared/notify"
 	"github.com/edugrid/edugrid/shared/prnum"
@@ -135,6 +137,15 @@ func seedDueWith(t testing.TB, db lungo.IDatabase, dues []string, rule *tenant.L
 		ids[k] = in.ID
 	}
 	if err := students.ImportStudents(ctx, db, sts); err != nil {
+		t.Fatal(err)
+	}
+	// Each student's sign-in account, with an email address, so a reminder can be delivered.
+	accounts := make([]any, n)
+	for k, st := range sts {
+		accounts[k] = bson.M{"_id": st.AccountID, "name": st.Name, "email": "student-" + st.AccountID + "@example.test", "role": "student",
+			"branches": []string{}, "status": "active", "created_at": now, "updated_at": now}
+	}
+	if _, err := db.Collection(account.Collection).InsertMany(ctx, accounts); err != nil {
 		t.Fatal(err)
 	}
 	if err := fees.ImportInstalments(ctx, db, is); err != nil {
