@@ -356,7 +356,7 @@ func (s *Service) remember(ctx context.Context, tenantSlug, provider, pid, deliv
 // stack's loop, the reminders run).
 func (s *Service) SendWaiting(ctx context.Context, db lungo.IDatabase, t *tenant.Tenant, limit int) (int, error) {
 	now := s.deps.Clock.Now()
-	cur, err := db.Collection(deliveriesCollection).Find(ctx, bson.M{"status": Queued, "lease_until": bson.M{"$lte": now}},
+	cur, err := db.Collection(deliveriesCollection).Find(ctx, bson.M{"status": Queued, "lease_until": bson.M{"$lte": now}, "not_before": bson.M{"$lte": now}},
 		options.Find().SetSort(bson.D{{Key: "status", Value: 1}, {Key: "_id", Value: 1}}).SetLimit(int64(limit)))
 	if err != nil {
 		return 0, fmt.Errorf("notifications: waiting deliveries of %s: %w", t.Slug, err)

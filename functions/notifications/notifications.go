@@ -90,7 +90,7 @@ type Delivery struct {
 	ProviderID     string    `bson:"provider_id,omitempty" json:"provider_id,omitempty" example:"SM0123456789abcdef0123456789abcdef"`
 	Reason         string    `bson:"reason,omitempty" json:"reason,omitempty" example:"the provider refused the number"`
 	Attempts       int       `bson:"attempts" json:"attempts"`
-	NotBefore      time.Time `bson:"not_before,omitempty" json:"not_before,omitzero"`
+	NotBefore      time.Time `bson:"not_before" json:"not_before,omitzero"`
 	CreatedAt      time.Time `bson:"created_at" json:"created_at"`
 	UpdatedAt      time.Time `bson:"updated_at" json:"updated_at"`
 

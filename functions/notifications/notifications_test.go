@@ -630,3 +630,27 @@ func TestResendWithoutAContactFailsAtOnce(t *testing.T) {
 		t.Fatalf("Resend = %+v, %v, %d calls", got, err, e.srv.Calls("twilio"))
 	}
 }
+
+func TestSendWaitingIsNotBlockedByMessagesStillInQuietHours(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, "twilio", notifications.SMS)
+	e.person(t, "g1", "Asha", "", "+919812345678")
+	e.person(t, "g2", "Bala", "", "+919876543210")
+	if _, err := e.svc.SetPreferences(ctx, e.db, "g1", notifications.PreferencesInput{QuietHours: &notifications.QuietHours{From: "09:00", To: "11:00"}}); err != nil {
+		t.Fatal(err)
+	}
+	if out, _ := e.svc.Deliver(ctx, e.db, e.tenant, absence("n1", "g1")); out != notifications.OutcomeWaiting {
+		t.Fatalf("g1 = %s", out)
+	}
+	e.srv.FailNext("twilio", 3, http.StatusBadGateway)
+	if _, err := e.svc.Deliver(ctx, e.db, e.tenant, absence("n2", "g2")); !errors.Is(err, notifications.ErrRetry) {
+		t.Fatalf("g2 = %v", err)
+	}
+	// One at a time: the delivery still waiting for quiet hours to end must not take the only slot.
+	if n, err := e.svc.SendWaiting(ctx, e.db, e.tenant, 1); err != nil || n != 1 {
+		t.Fatalf("SendWaiting = %d, %v; want g2's delivery sent", n, err)
+	}
+	if m := e.srv.Outbox.Messages(); len(m) != 1 || m[0].To != "+919876543210" {
+		t.Fatalf("messages = %+v", m)
+	}
+}
