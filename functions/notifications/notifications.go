@@ -71,6 +71,8 @@ const (
 	KindAbsence    = "attendance.absence"
 	KindEscalation = "attendance.escalation"
 	KindReminder   = "fees.reminder"
+	// KindFeeEscalation tells staff about an instalment still unpaid after the last reminder.
+	KindFeeEscalation = "fees.escalation"
 )
 
 // MandatoryKinds cannot be opted out of: absence alerts and their escalations are safeguarding messages.

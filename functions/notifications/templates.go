@@ -70,9 +70,10 @@ type TemplateInput struct {
 
 // Fields lists the fields a kind's templates may use, besides the common ones (commonFields).
 var Fields = map[string][]string{
-	KindAbsence:    {"student_name", "date"},
-	KindEscalation: {"student_name", "count", "dates"},
-	KindReminder:   {"amount", "due_date", "stage"},
+	KindAbsence:       {"student_name", "date"},
+	KindEscalation:    {"student_name", "count", "dates"},
+	KindReminder:      {"amount", "due_date", "stage"},
+	KindFeeEscalation: {"student_name", "amount", "due_date", "days_overdue"},
 }
 
 var commonFields = []string{"institution", "recipient_name", "subject", "body"}
@@ -83,7 +84,7 @@ func sample(kind string) map[string]string {
 		"subject": "A message from Sunrise Academy", "body": "Please contact the office."}
 	for _, f := range Fields[kind] {
 		out[f] = map[string]string{"student_name": "Rohan Verma", "date": "2026-07-14", "count": "3", "dates": "2026-07-10, 2026-07-13, 2026-07-14", "amount": "₹4,500.00",
-			"due_date": "2026-07-10", "stage": "overdue_7"}[f]
+			"due_date": "2026-07-10", "stage": "overdue_7", "days_overdue": "30"}[f]
 	}
 	return out
 }
@@ -125,6 +126,18 @@ var builtin = map[string]map[string]TemplateInput{
 			SMSText:          "{{.institution}}: {{.amount}} शुल्क {{.due_date}} तक देय है।",
 			WhatsAppTemplate: "fee_reminder", WhatsAppText: "{{.institution}} में {{.amount}} की शुल्क किस्त {{.due_date}} तक देय है।",
 			WhatsAppParams: []string{"amount", "due_date", "institution"}},
+	},
+	KindFeeEscalation: {
+		"en": {EmailSubject: "{{.student_name}}: {{.amount}} unpaid {{.days_overdue}} days after its due date",
+			EmailHTML:        "<p>Dear {{.recipient_name}},</p><p>The fee instalment of {{.student_name}}, {{.amount}}, due on {{.due_date}}, is still unpaid {{.days_overdue}} days later, after every reminder.</p>",
+			SMSText:          "{{.institution}}: {{.student_name}}'s fee of {{.amount}} (due {{.due_date}}) is unpaid after {{.days_overdue}} days.",
+			WhatsAppTemplate: "fee_escalation", WhatsAppText: "The fee of {{.student_name}}, {{.amount}}, due on {{.due_date}}, is unpaid after {{.days_overdue}} days.",
+			WhatsAppParams: []string{"student_name", "amount", "due_date", "days_overdue"}},
+		"hi": {EmailSubject: "{{.student_name}}: {{.amount}} देय तिथि के {{.days_overdue}} दिन बाद भी बकाया",
+			EmailHTML:        "<p>प्रिय {{.recipient_name}},</p><p>{{.student_name}} की {{.amount}} की शुल्क किस्त, देय तिथि {{.due_date}}, {{.days_overdue}} दिन बाद भी बकाया है।</p>",
+			SMSText:          "{{.institution}}: {{.student_name}} का {{.amount}} शुल्क {{.days_overdue}} दिन से बकाया।",
+			WhatsAppTemplate: "fee_escalation", WhatsAppText: "{{.student_name}} का {{.amount}} शुल्क (देय {{.due_date}}) {{.days_overdue}} दिन से बकाया है।",
+			WhatsAppParams: []string{"student_name", "amount", "due_date", "days_overdue"}},
 	},
 	"": {
 		"en": {EmailSubject: "{{.subject}}", EmailHTML: "<p>{{.body}}</p>", SMSText: "{{.institution}}: {{.body}}",
@@ -396,7 +409,9 @@ func (s *Service) Template(ctx context.Context, db lungo.IDatabase, kind, lang s
 	return templateFor(ctx, db, kind, lang)
 }
 
-func kindNames() []string { return []string{KindAbsence, KindEscalation, KindReminder} }
+func kindNames() []string {
+	return []string{KindAbsence, KindEscalation, KindReminder, KindFeeEscalation}
+}
 
 // SaveTemplate validates in and makes it the institution's template for kind and language. Invalid
 // (naming the fields) when a text does not render or is too long. Callers: notifications.write.

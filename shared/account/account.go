@@ -204,6 +204,20 @@ func ActiveInBranch(ctx context.Context, db lungo.IDatabase, role rbac.Role, bra
 	return out, nil
 }
 
+// ActiveWithRole returns the active accounts of role (accountants, owners), at most 50.
+func ActiveWithRole(ctx context.Context, db lungo.IDatabase, role rbac.Role) ([]User, error) {
+	cur, err := db.Collection(Collection).Find(ctx, bson.M{"role": role, "status": Active},
+		options.Find().SetLimit(50).SetProjection(bson.M{"password_hash": 0}))
+	if err != nil {
+		return nil, fmt.Errorf("accounts of role %s: %w", role, err)
+	}
+	var out []User
+	if err := cur.All(ctx, &out); err != nil {
+		return nil, fmt.Errorf("accounts of role %s: %w", role, err)
+	}
+	return out, nil
+}
+
 // TokenState is what the tenant guard needs to know about an account on every request.
 type TokenState struct {
 	Version int64

@@ -388,3 +388,44 @@ func TestPerDayLateFeeAccruesOncePerDayUpToItsCap(t *testing.T) {
 		t.Fatalf("capped: late fee %d, want 75", got)
 	}
 }
+
+func TestOverdueFeesEscalateToAccountantsOnceAfterTheLastReminder(t *testing.T) {
+	env := apptest.New(t)
+	env.Provision("alpha")
+	settings := tenant.DefaultSettings() // reminders 3 days before, on the day, 1 and 7 days after
+	settings.Reminders.EscalateAfterDays = 5
+	if rec := env.Do("PUT", "/platform/tenants/alpha/settings", env.AdminToken(), settings); rec.Code != 400 {
+		t.Fatalf("escalation before the last reminder accepted: %d %s", rec.Code, rec.Body)
+	}
+	settings.Reminders.EscalateAfterDays = 10
+	if rec := env.Do("PUT", "/platform/tenants/alpha/settings", env.AdminToken(), settings); rec.Code != 200 {
+		t.Fatalf("settings: %d %s", rec.Code, rec.Body)
+	}
+	_, db := tenantDB(t, env, "alpha")
+	if _, err := db.Collection(account.Collection).InsertOne(context.Background(), bson.M{"_id": "accountant-1", "name": "Asha Accounts",
+		"email": "accounts@alpha.test", "role": "accountant", "branches": []string{}, "status": "active"}); err != nil {
+		t.Fatal(err)
+	}
+	late := seedInstalments(t, db, 1, "2026-05-20", nil) // 12 days overdue
+	seedInstalments(t, db, 1, "2026-05-26", nil)         // 6 days overdue: not yet
+	seedInstalments(t, db, 1, "2026-04-01", nil)         // long ago: outside the catch-up window
+	pub := newPublisher()
+	if _, err := runner(env, pub).Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var escalations []string
+	for id := range pub.sent {
+		if strings.HasPrefix(id, fees.EscalationKind+":") {
+			escalations = append(escalations, id)
+		}
+	}
+	if len(escalations) != 1 || escalations[0] != fees.EscalationID(late[0], "accountant-1") {
+		t.Fatalf("escalations = %v", escalations)
+	}
+	if _, err := runner(env, pub).Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := pub.sent[fees.EscalationID(late[0], "accountant-1")]; n != 1 {
+		t.Fatalf("escalation sent %d times over two runs", n)
+	}
+}
