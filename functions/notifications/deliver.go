@@ -147,7 +147,16 @@ func (s *Service) deliver(ctx context.Context, db lungo.IDatabase, t *tenant.Ten
 		s.deps.Logger.Error("notification does not render", slog.String("notification_id", nid), slog.String("error", err.Error()))
 		return OutcomeFailed, nil
 	}
-	channels := s.channelsFor(kind, c, prefs)
+	inst, err := settingsOf(ctx, db)
+	if err != nil {
+		return "", fmt.Errorf("notifications: channel settings: %w", err)
+	}
+	var channels []Channel
+	for _, ch := range s.channelsFor(kind, c, prefs) {
+		if slices.Contains(inst.Channels, ch) {
+			channels = append(channels, ch)
+		}
+	}
 	if only != nil {
 		channels = []Channel{only.Channel}
 	}

@@ -37,6 +37,12 @@ func (s *Service) Routes() []httpapi.Route {
 		{Method: "POST", Path: "/templates/{kind}/preview", Permission: rbac.NotificationsRead,
 			Summary: "Render a template with sample values in the institution's branding, without saving it",
 			Request: TemplateInput{}, Response: Rendered{}, Handler: s.handlePreview},
+		{Method: "GET", Path: "/settings", Permission: rbac.NotificationsRead,
+			Summary:  "The channels the institution sends on, and those the deployment offers",
+			Response: Settings{}, Handler: s.handleSettings},
+		{Method: "PUT", Path: "/settings", Permission: rbac.NotificationsWrite,
+			Summary: "Choose the channels the institution sends on (at least one)",
+			Request: SettingsInput{}, Response: Settings{}, Handler: s.handleSetSettings},
 		{Method: "GET", Path: "/me/preferences", Permission: rbac.Self, Summary: "How the caller is reached",
 			Response: Preferences{}, Handler: s.handleMyPreferences},
 		{Method: "PUT", Path: "/me/preferences", Permission: rbac.Self,
@@ -110,6 +116,20 @@ func (s *Service) handlePreview(w http.ResponseWriter, r *http.Request) error {
 	}
 	out, err := s.Preview(tenant.FromContext(r.Context()), r.PathValue("kind"), in)
 	return httpapi.Reply(w, http.StatusOK, out, err)
+}
+
+func (s *Service) handleSettings(w http.ResponseWriter, r *http.Request) error {
+	st, err := s.Settings(r.Context(), store.Database(r.Context()))
+	return httpapi.Reply(w, http.StatusOK, st, err)
+}
+
+func (s *Service) handleSetSettings(w http.ResponseWriter, r *http.Request) error {
+	var in SettingsInput
+	if err := httpapi.Decode(r, &in); err != nil {
+		return err
+	}
+	st, err := s.SetSettings(r.Context(), store.Database(r.Context()), in)
+	return httpapi.Reply(w, http.StatusOK, st, err)
 }
 
 // caller returns the caller's account id on a tenant route.

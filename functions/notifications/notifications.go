@@ -11,6 +11,7 @@
 //   - templates.go: built-in templates (English and Hindi), institution templates, their validation and
 //     length rules, rendering.
 //   - preferences.go: per person channel order, opt-outs per kind, quiet hours, contacts in E.164.
+//   - settings.go: the channels an institution sends on.
 //   - webhooks.go: provider status callbacks and their signatures.
 //
 // Kinds that cannot be opted out of: MandatoryKinds (absence alerts and escalations of repeated absences:

@@ -654,3 +654,28 @@ func TestSendWaitingIsNotBlockedByMessagesStillInQuietHours(t *testing.T) {
 		t.Fatalf("messages = %+v", m)
 	}
 }
+
+func TestInstitutionChoosesItsChannels(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, "twilio")
+	e.person(t, "g1", "Asha", "asha@example.com", "+919812345678")
+	st, err := e.svc.Settings(ctx, e.db)
+	if err != nil || !st.Default || len(st.Channels) != 3 || len(st.Available) != 3 {
+		t.Fatalf("default settings = %+v, %v", st, err)
+	}
+	for _, bad := range [][]notifications.Channel{nil, {}, {"fax"}} {
+		if _, err := e.svc.SetSettings(ctx, e.db, notifications.SettingsInput{Channels: bad}); apperr.CodeOf(err) != apperr.Invalid {
+			t.Errorf("SetSettings(%v) = %v", bad, err)
+		}
+	}
+	if _, err := e.svc.SetSettings(ctx, e.db, notifications.SettingsInput{Channels: []notifications.Channel{notifications.SMS, notifications.SMS}}); err != nil {
+		t.Fatal(err)
+	}
+	// Email comes first in the guardian's order, but the institution sends by SMS only.
+	if out, err := e.svc.Deliver(ctx, e.db, e.tenant, absence("n1", "g1")); err != nil || out != notifications.OutcomeSent {
+		t.Fatalf("Deliver = %s, %v", out, err)
+	}
+	if m := e.srv.Outbox.Messages(); len(m) != 1 || m[0].Channel != "sms" {
+		t.Fatalf("messages = %+v", m)
+	}
+}
