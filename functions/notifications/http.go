@@ -48,6 +48,12 @@ func (s *Service) Routes() []httpapi.Route {
 		{Method: "PUT", Path: "/me/preferences", Permission: rbac.Self,
 			Summary: "Set how the caller is reached: channel order, opt-outs, quiet hours, language, contacts (phone in E.164)",
 			Request: PreferencesInput{}, Response: Preferences{}, Handler: s.handleSetMyPreferences},
+		{Method: "POST", Path: "/me/contacts/verify", Permission: rbac.Self,
+			Summary: "Send a six-digit code to the caller's email address or phone number (one a minute; it lives 10 minutes)",
+			Request: VerifyInput{}, Response: Verification{}, Handler: s.handleVerify},
+		{Method: "POST", Path: "/me/contacts/confirm", Permission: rbac.Self,
+			Summary: "Confirm a contact with the code sent to it (5 tries); answers the caller's preferences",
+			Request: ConfirmInput{}, Response: Preferences{}, Handler: s.handleConfirm},
 		{Method: "GET", Path: "/people/{id}/preferences", Permission: rbac.NotificationsWrite, Summary: "How a person of the institution is reached",
 			Response: Preferences{}, Handler: s.handlePreferences},
 		{Method: "PUT", Path: "/people/{id}/preferences", Permission: rbac.NotificationsWrite, Summary: "Set how a person of the institution is reached",
@@ -160,6 +166,32 @@ func (s *Service) handleSetMyPreferences(w http.ResponseWriter, r *http.Request)
 		return err
 	}
 	p, err := s.SetPreferences(r.Context(), store.Database(r.Context()), who, in)
+	return httpapi.Reply(w, http.StatusOK, p, err)
+}
+
+func (s *Service) handleVerify(w http.ResponseWriter, r *http.Request) error {
+	who, err := caller(r)
+	if err != nil {
+		return err
+	}
+	var in VerifyInput
+	if err := httpapi.Decode(r, &in); err != nil {
+		return err
+	}
+	v, err := s.StartVerification(r.Context(), store.Database(r.Context()), tenant.FromContext(r.Context()), who, in)
+	return httpapi.Reply(w, http.StatusOK, v, err)
+}
+
+func (s *Service) handleConfirm(w http.ResponseWriter, r *http.Request) error {
+	who, err := caller(r)
+	if err != nil {
+		return err
+	}
+	var in ConfirmInput
+	if err := httpapi.Decode(r, &in); err != nil {
+		return err
+	}
+	p, err := s.ConfirmVerification(r.Context(), store.Database(r.Context()), who, in)
 	return httpapi.Reply(w, http.StatusOK, p, err)
 }
 

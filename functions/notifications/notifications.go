@@ -12,6 +12,7 @@
 //     length rules, rendering.
 //   - preferences.go: per person channel order, opt-outs per kind, quiet hours, contacts in E.164.
 //   - settings.go: the channels an institution sends on.
+//   - verify.go: confirming a contact with a code.
 //   - webhooks.go: provider status callbacks and their signatures.
 //
 // Kinds that cannot be opted out of: MandatoryKinds (absence alerts and escalations of repeated absences:
@@ -76,8 +77,9 @@ const (
 	KindFeeEscalation = "fees.escalation"
 )
 
-// MandatoryKinds cannot be opted out of: absence alerts and their escalations are safeguarding messages.
-var MandatoryKinds = map[string]bool{KindAbsence: true, KindEscalation: true}
+// MandatoryKinds cannot be opted out of: absence alerts and their escalations are safeguarding messages,
+// and a verification code is only ever sent on request.
+var MandatoryKinds = map[string]bool{KindAbsence: true, KindEscalation: true, KindVerification: true}
 
 // Delivery is one notification on one channel: the delivery log's row.
 type Delivery struct {

@@ -679,3 +679,76 @@ func TestInstitutionChoosesItsChannels(t *testing.T) {
 		t.Fatalf("messages = %+v", m)
 	}
 }
+
+func TestContactsAreVerifiedWithACode(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, "twilio")
+	e.person(t, "g1", "Asha", "asha@example.com", "+919812345678")
+	if _, err := e.svc.StartVerification(ctx, e.db, e.tenant, "g1", notifications.VerifyInput{Channel: notifications.WhatsApp}); apperr.CodeOf(err) != apperr.Invalid {
+		t.Fatalf("verifying on WhatsApp: %v", err)
+	}
+	v, err := e.svc.StartVerification(ctx, e.db, e.tenant, "g1", notifications.VerifyInput{Channel: notifications.SMS})
+	if err != nil || v.To != "+919812345678" {
+		t.Fatalf("StartVerification = %+v, %v", v, err)
+	}
+	if _, err := e.svc.StartVerification(ctx, e.db, e.tenant, "g1", notifications.VerifyInput{Channel: notifications.SMS}); apperr.CodeOf(err) != apperr.RateLimited {
+		t.Fatalf("a second code within a minute: %v", err)
+	}
+	msgs := e.srv.Outbox.Messages()
+	if len(msgs) != 1 || len(msgs[0].Text) < 6 {
+		t.Fatalf("messages = %+v", msgs)
+	}
+	code := msgs[0].Text[:6]
+	wrong := "000000"
+	if code == wrong {
+		wrong = "111111"
+	}
+	if _, err := e.svc.ConfirmVerification(ctx, e.db, "g1", notifications.ConfirmInput{Channel: notifications.SMS, Code: wrong}); apperr.CodeOf(err) != apperr.Invalid {
+		t.Fatalf("a wrong code: %v", err)
+	}
+	if p, _ := e.svc.Preferences(ctx, e.db, "g1"); p.PhoneVerified {
+		t.Fatal("a wrong code verified the phone")
+	}
+	p, err := e.svc.ConfirmVerification(ctx, e.db, "g1", notifications.ConfirmInput{Channel: notifications.SMS, Code: code})
+	if err != nil || !p.PhoneVerified || p.EmailVerified {
+		t.Fatalf("ConfirmVerification = %+v, %v", p, err)
+	}
+	if _, err := e.svc.ConfirmVerification(ctx, e.db, "g1", notifications.ConfirmInput{Channel: notifications.SMS, Code: code}); apperr.CodeOf(err) != apperr.Invalid {
+		t.Fatalf("a used code was accepted again: %v", err)
+	}
+	// A new number is not verified.
+	p, err = e.svc.SetPreferences(ctx, e.db, "g1", notifications.PreferencesInput{Phone: "+919876543210"})
+	if err != nil || p.PhoneVerified {
+		t.Fatalf("after a new number: %+v, %v", p, err)
+	}
+
+	// Five wrong tries spend a code.
+	e.clock.Advance(2 * time.Minute)
+	if _, err := e.svc.StartVerification(ctx, e.db, e.tenant, "g1", notifications.VerifyInput{Channel: notifications.Email}); err != nil {
+		t.Fatal(err)
+	}
+	m := e.srv.Outbox.Messages()[1]
+	i := strings.Index(m.Text, "code is ")
+	if m.Channel != "email" || i < 0 {
+		t.Fatalf("email code message = %+v", m)
+	}
+	code = m.Text[i+8 : i+14]
+	for range 5 {
+		_, _ = e.svc.ConfirmVerification(ctx, e.db, "g1", notifications.ConfirmInput{Channel: notifications.Email, Code: "12345x"})
+	}
+	if _, err := e.svc.ConfirmVerification(ctx, e.db, "g1", notifications.ConfirmInput{Channel: notifications.Email, Code: code}); apperr.CodeOf(err) != apperr.Invalid {
+		t.Fatalf("the right code after five wrong ones: %v", err)
+	}
+	// And codes expire.
+	e.clock.Advance(2 * time.Minute)
+	if _, err := e.svc.StartVerification(ctx, e.db, e.tenant, "g1", notifications.VerifyInput{Channel: notifications.Email}); err != nil {
+		t.Fatal(err)
+	}
+	m = e.srv.Outbox.Messages()[2]
+	i = strings.Index(m.Text, "code is ")
+	code = m.Text[i+8 : i+14]
+	e.clock.Advance(11 * time.Minute)
+	if _, err := e.svc.ConfirmVerification(ctx, e.db, "g1", notifications.ConfirmInput{Channel: notifications.Email, Code: code}); apperr.CodeOf(err) != apperr.Invalid {
+		t.Fatalf("an expired code: %v", err)
+	}
+}

@@ -30,7 +30,11 @@ type QuietHours struct {
 type Preferences struct {
 	Person           string `bson:"_id" json:"person_id"`
 	PreferencesInput `bson:",inline"`
-	UpdatedAt        time.Time `bson:"updated_at" json:"updated_at"`
+	// EmailVerified and PhoneVerified say whether the email address and phone number notifications go to
+	// (these preferences' or the account's) were confirmed with a code (verify.go).
+	EmailVerified bool      `bson:"-" json:"email_verified"`
+	PhoneVerified bool      `bson:"-" json:"phone_verified"`
+	UpdatedAt     time.Time `bson:"updated_at" json:"updated_at"`
 }
 
 // PreferencesInput is what a person (or the institution for them) sets. Empty fields keep the defaults:
@@ -157,7 +161,19 @@ func (s *Service) Preferences(ctx context.Context, db lungo.IDatabase, person st
 	if _, err := account.Get(ctx, db, person); err != nil {
 		return Preferences{}, err
 	}
-	return preferencesOf(ctx, db, person)
+	return s.withVerification(ctx, db, person)
+}
+
+// withVerification returns person's preferences with the verified flags of the contacts in use.
+func (s *Service) withVerification(ctx context.Context, db lungo.IDatabase, person string) (Preferences, error) {
+	c, p, err := recipientOf(ctx, db, Source{}, person)
+	if err != nil {
+		return Preferences{}, err
+	}
+	if err := verifiedContacts(ctx, db, &p, c); err != nil {
+		return Preferences{}, err
+	}
+	return p, nil
 }
 
 // SetPreferences validates, normalises and saves person's preferences. Invalid naming the fields (a
@@ -174,7 +190,7 @@ func (s *Service) SetPreferences(ctx context.Context, db lungo.IDatabase, person
 	if _, err := db.Collection(preferencesCollection).ReplaceOne(ctx, bson.M{"_id": person}, p, options.Replace().SetUpsert(true)); err != nil {
 		return Preferences{}, err
 	}
-	return p, nil
+	return s.withVerification(ctx, db, person)
 }
 
 // quietUntil returns when q ends if now (in loc) falls inside it, else the zero time.

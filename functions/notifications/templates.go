@@ -74,6 +74,7 @@ var Fields = map[string][]string{
 	KindEscalation:    {"student_name", "count", "dates"},
 	KindReminder:      {"amount", "due_date", "stage"},
 	KindFeeEscalation: {"student_name", "amount", "due_date", "days_overdue"},
+	KindVerification:  {"code"},
 }
 
 var commonFields = []string{"institution", "recipient_name", "subject", "body"}
@@ -84,7 +85,7 @@ func sample(kind string) map[string]string {
 		"subject": "A message from Sunrise Academy", "body": "Please contact the office."}
 	for _, f := range Fields[kind] {
 		out[f] = map[string]string{"student_name": "Rohan Verma", "date": "2026-07-14", "count": "3", "dates": "2026-07-10, 2026-07-13, 2026-07-14", "amount": "₹4,500.00",
-			"due_date": "2026-07-10", "stage": "overdue_7", "days_overdue": "30"}[f]
+			"due_date": "2026-07-10", "stage": "overdue_7", "days_overdue": "30", "code": "482913"}[f]
 	}
 	return out
 }
@@ -138,6 +139,16 @@ var builtin = map[string]map[string]TemplateInput{
 			SMSText:          "{{.institution}}: {{.student_name}} का {{.amount}} शुल्क {{.days_overdue}} दिन से बकाया।",
 			WhatsAppTemplate: "fee_escalation", WhatsAppText: "{{.student_name}} का {{.amount}} शुल्क (देय {{.due_date}}) {{.days_overdue}} दिन से बकाया है।",
 			WhatsAppParams: []string{"student_name", "amount", "due_date", "days_overdue"}},
+	},
+	KindVerification: {
+		"en": {EmailSubject: "Your {{.institution}} verification code",
+			EmailHTML:        "<p>Your verification code is <strong>{{.code}}</strong>. It expires in 10 minutes. If you did not ask for it, ignore this message.</p>",
+			SMSText:          "{{.code}} is your {{.institution}} verification code. It expires in 10 minutes.",
+			WhatsAppTemplate: "contact_verification", WhatsAppText: "{{.code}} is your verification code.", WhatsAppParams: []string{"code"}},
+		"hi": {EmailSubject: "आपका {{.institution}} सत्यापन कोड",
+			EmailHTML:        "<p>आपका सत्यापन कोड <strong>{{.code}}</strong> है। यह 10 मिनट में समाप्त हो जाएगा।</p>",
+			SMSText:          "{{.code}} आपका {{.institution}} सत्यापन कोड है। यह 10 मिनट में समाप्त होगा।",
+			WhatsAppTemplate: "contact_verification", WhatsAppText: "{{.code}} आपका सत्यापन कोड है।", WhatsAppParams: []string{"code"}},
 	},
 	"": {
 		"en": {EmailSubject: "{{.subject}}", EmailHTML: "<p>{{.body}}</p>", SMSText: "{{.institution}}: {{.body}}",
@@ -410,7 +421,7 @@ func (s *Service) Template(ctx context.Context, db lungo.IDatabase, kind, lang s
 }
 
 func kindNames() []string {
-	return []string{KindAbsence, KindEscalation, KindReminder, KindFeeEscalation}
+	return []string{KindAbsence, KindEscalation, KindReminder, KindFeeEscalation, KindVerification}
 }
 
 // SaveTemplate validates in and makes it the institution's template for kind and language. Invalid
