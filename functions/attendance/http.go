@@ -32,7 +32,27 @@ func (s *Service) Routes() []httpapi.Route {
 				{Name: "branch", Description: "only this branch id"},
 				{Name: "batch", Description: "only this batch id"},
 			}, httpapi.PageQuery...)},
+		{Method: "GET", Path: "/escalation", Permission: rbac.AttendanceRead,
+			Summary:  "The institution's escalation rules: after how many absences in a row whom to tell",
+			Response: EscalationRules{}, Handler: s.handleEscalation},
+		{Method: "PUT", Path: "/escalation", Permission: rbac.NotificationsWrite,
+			Summary: "Replace the institution's escalation rules (audited); an empty list turns escalation off",
+			Request: EscalationInput{}, Response: EscalationRules{}, Handler: s.handleSetEscalation},
 	}
+}
+
+func (s *Service) handleEscalation(w http.ResponseWriter, r *http.Request) error {
+	out, err := s.Escalation(r.Context())
+	return httpapi.Reply(w, http.StatusOK, out, err)
+}
+
+func (s *Service) handleSetEscalation(w http.ResponseWriter, r *http.Request) error {
+	var in EscalationInput
+	if err := httpapi.DecodeOnly(r, &in); err != nil {
+		return err
+	}
+	out, err := s.SetEscalation(r.Context(), in)
+	return httpapi.Reply(w, http.StatusOK, out, err)
 }
 
 // Area returns the attendance area's HTTP handler, served with opts.

@@ -125,14 +125,18 @@ const (
 	LeadsWrite   Permission = "leads.write"   // create leads, move stages, notes, follow-ups
 	LeadsAssign  Permission = "leads.assign"  // give a lead to a counsellor, or take it back
 	LeadsConvert Permission = "leads.convert" // turn a won lead into an enrolled, billed student
+
+	// notifications: the delivery log, templates, other people's preferences (everyone sets their own).
+	NotificationsRead  Permission = "notifications.read"  // the delivery log, templates and their previews
+	NotificationsWrite Permission = "notifications.write" // save templates, resend, set another person's preferences
 )
 
 // grants is the whole role -> permission table, read-only after init.
 var grants = map[Role][]Permission{
 	PlatformAdmin: {PlatformTenants},
-	Owner:         {BranchesRead, BranchesWrite, StaffRead, StaffWrite, AuditRead, CoursesRead, CoursesWrite, BatchesRead, BatchesWrite, SessionsWrite, StudentsRead, StudentsWrite, EnrolmentsWrite, AttendanceWrite, AttendanceRead, AttendanceStudentsRead, FeesRead, FeePlansWrite, FeesAssign, ConcessionsApprove, PaymentsWrite, RefundsWrite, AnalyticsRead, ExamsWrite, ExamsRead, GradingWrite, ReportCardsRead, LeadsRead, LeadsWrite, LeadsAssign, LeadsConvert, LearningContentWrite, LearningProgressRead},
+	Owner:         {BranchesRead, BranchesWrite, StaffRead, StaffWrite, AuditRead, CoursesRead, CoursesWrite, BatchesRead, BatchesWrite, SessionsWrite, StudentsRead, StudentsWrite, EnrolmentsWrite, AttendanceWrite, AttendanceRead, AttendanceStudentsRead, FeesRead, FeePlansWrite, FeesAssign, ConcessionsApprove, PaymentsWrite, RefundsWrite, AnalyticsRead, ExamsWrite, ExamsRead, GradingWrite, ReportCardsRead, LeadsRead, LeadsWrite, LeadsAssign, LeadsConvert, LearningContentWrite, LearningProgressRead, NotificationsRead, NotificationsWrite},
 	BranchAdmin:   {BranchesRead, StaffRead, StaffWrite, CoursesRead, CoursesWrite, BatchesRead, BatchesWrite, SessionsWrite, StudentsRead, StudentsWrite, EnrolmentsWrite, AttendanceWrite, AttendanceRead, AttendanceStudentsRead, FeesRead, FeesAssign, PaymentsWrite, AnalyticsRead, ExamsWrite, ExamsRead, ReportCardsRead, LeadsRead, LeadsWrite, LeadsAssign, LeadsConvert, LearningContentWrite, LearningProgressRead},
-	Accountant:    {BranchesRead, StaffRead, CoursesRead, BatchesRead, StudentsRead, AttendanceRead, AttendanceStudentsRead, FeesRead, FeePlansWrite, FeesAssign, ConcessionsApprove, PaymentsWrite, RefundsWrite},
+	Accountant:    {BranchesRead, StaffRead, CoursesRead, BatchesRead, StudentsRead, AttendanceRead, AttendanceStudentsRead, FeesRead, FeePlansWrite, FeesAssign, ConcessionsApprove, PaymentsWrite, RefundsWrite, NotificationsRead},
 	Counsellor:    {BranchesRead, CoursesRead, BatchesRead, StudentsRead, StudentsWrite, EnrolmentsWrite, AttendanceRead, AttendanceStudentsRead, FeesRead, FeesAssign, ExamsRead, ReportCardsRead, LeadsRead, LeadsWrite, LeadsConvert, LearningProgressRead},
 	Teacher:       {BranchesRead, CoursesRead, BatchesRead, SessionsWrite, StudentsRead, AttendanceWrite, AttendanceRead, AttendanceStudentsRead, ExamsWrite, ExamsRead, ReportCardsRead, LearningContentWrite, LearningProgressRead},
 	Guardian:      {StudentsRead, AttendanceStudentsRead, FeesRead, ReportCardsRead, LearningProgressRead},

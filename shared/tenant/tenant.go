@@ -80,6 +80,10 @@ type ReminderPolicy struct {
 	DaysBefore  []int `bson:"days_before" json:"days_before"`
 	OnDueDate   bool  `bson:"on_due_date" json:"on_due_date"`
 	DaysOverdue []int `bson:"days_overdue" json:"days_overdue"`
+	// EscalateAfterDays, when set, tells the institution's accountants (its owners when it has none) about
+	// an instalment still unpaid this many days after its due date, once: the escalation after the last
+	// reminder stage. 0 turns it off.
+	EscalateAfterDays int `bson:"escalate_after_days" json:"escalate_after_days,omitempty"`
 }
 
 // LateFeeRule is the tenant's default late fee; fee plans may override it.
@@ -148,6 +152,15 @@ func (s Settings) Validate() error {
 	for _, d := range append(append([]int{}, s.Reminders.DaysBefore...), s.Reminders.DaysOverdue...) {
 		if d < 1 || d > 365 {
 			return apperr.InvalidField("settings.reminders", "days must be 1 to 365")
+		}
+	}
+	if e := s.Reminders.EscalateAfterDays; e != 0 {
+		last := 0
+		for _, d := range s.Reminders.DaysOverdue {
+			last = max(last, d)
+		}
+		if e <= last || e > 365 {
+			return apperr.InvalidField("settings.reminders.escalate_after_days", "must be after the last overdue reminder and at most 365 (0 turns it off)")
 		}
 	}
 	lf := s.LateFee

@@ -12,11 +12,13 @@ import (
 	"time"
 
 	"github.com/256dpi/lungo"
+	"go.mongodb.org/mongo-driver/bson"
 	"go.mongodb.org/mongo-driver/mongo"
 
 	"github.com/edugrid/edugrid/functions/fees"
 	"github.com/edugrid/edugrid/functions/students"
 	"github.com/edugrid/edugrid/internal/apptest"
+	"github.com/edugrid/edugrid/shared/account"
 	"github.com/edugrid/edugrid/shared/id"
 	"github.com/edugrid/edugrid/shared/notify"
 	"github.com/edugrid/edugrid/shared/prnum"
@@ -137,6 +139,15 @@ func seedDueWith(t testing.TB, db lungo.IDatabase, dues []string, rule *tenant.L
 		ids[k] = in.ID
 	}
 	if err := students.ImportStudents(ctx, db, sts); err != nil {
+		t.Fatal(err)
+	}
+	// Each student's sign-in account, with an email address, so a reminder can be delivered.
+	accounts := make([]any, n)
+	for k, st := range sts {
+		accounts[k] = bson.M{"_id": st.AccountID, "name": st.Name, "email": "student-" + st.AccountID + "@example.test", "role": "student",
+			"branches": []string{}, "status": "active", "created_at": now, "updated_at": now}
+	}
+	if _, err := db.Collection(account.Collection).InsertMany(ctx, accounts); err != nil {
 		t.Fatal(err)
 	}
 	if err := fees.ImportInstalments(ctx, db, is); err != nil {
@@ -405,5 +416,46 @@ func TestPerDayLateFeeAccruesOncePerDayUpToItsCap(t *testing.T) {
 	}
 	if got := lateFee(); got != 75 {
 		t.Fatalf("capped: late fee %d, want 75", got)
+	}
+}
+
+func TestOverdueFeesEscalateToAccountantsOnceAfterTheLastReminder(t *testing.T) {
+	env := apptest.New(t)
+	env.Provision("alpha")
+	settings := tenant.DefaultSettings() // reminders 3 days before, on the day, 1 and 7 days after
+	settings.Reminders.EscalateAfterDays = 5
+	if rec := env.Do("PUT", "/platform/tenants/alpha/settings", env.AdminToken(), settings); rec.Code != 400 {
+		t.Fatalf("escalation before the last reminder accepted: %d %s", rec.Code, rec.Body)
+	}
+	settings.Reminders.EscalateAfterDays = 10
+	if rec := env.Do("PUT", "/platform/tenants/alpha/settings", env.AdminToken(), settings); rec.Code != 200 {
+		t.Fatalf("settings: %d %s", rec.Code, rec.Body)
+	}
+	_, db := tenantDB(t, env, "alpha")
+	if _, err := db.Collection(account.Collection).InsertOne(context.Background(), bson.M{"_id": "accountant-1", "name": "Asha Accounts",
+		"email": "accounts@alpha.test", "role": "accountant", "branches": []string{}, "status": "active"}); err != nil {
+		t.Fatal(err)
+	}
+	late := seedInstalments(t, db, 1, "2026-05-20", nil) // 12 days overdue
+	seedInstalments(t, db, 1, "2026-05-26", nil)         // 6 days overdue: not yet
+	seedInstalments(t, db, 1, "2026-04-01", nil)         // long ago: outside the catch-up window
+	pub := newPublisher()
+	if _, err := runner(env, pub).Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var escalations []string
+	for id := range pub.sent {
+		if strings.HasPrefix(id, fees.EscalationKind+":") {
+			escalations = append(escalations, id)
+		}
+	}
+	if len(escalations) != 1 || escalations[0] != fees.EscalationID(late[0], "accountant-1") {
+		t.Fatalf("escalations = %v", escalations)
+	}
+	if _, err := runner(env, pub).Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := pub.sent[fees.EscalationID(late[0], "accountant-1")]; n != 1 {
+		t.Fatalf("escalation sent %d times over two runs", n)
 	}
 }
