@@ -19,6 +19,7 @@ import (
 
 	"github.com/edugrid/edugrid/shared/apperr"
 	"github.com/edugrid/edugrid/shared/clock"
+	"github.com/edugrid/edugrid/shared/httpapi"
 	"github.com/edugrid/edugrid/shared/rbac"
 	"github.com/edugrid/edugrid/shared/tenant"
 	"github.com/edugrid/edugrid/shared/warehouse"
@@ -109,6 +110,12 @@ const (
 	Month Window = "month"
 )
 
+// windows lists every report window; the API document shows them as the enum of a report window field.
+var windows = []Window{Day, Week, Month}
+
+// Values implements httpapi.Enum.
+func (Window) Values() []string { return httpapi.EnumValues(windows) }
+
 // Start returns the first day of the window holding day.
 func (w Window) Start(day time.Time) time.Time {
 	switch w {
@@ -136,7 +143,7 @@ func ParseRange(window, from, to string, today time.Time) (Window, Range, error)
 	if window == "" {
 		w = Week
 	}
-	if !slices.Contains([]Window{Day, Week, Month}, w) {
+	if !slices.Contains(windows, w) {
 		return "", Range{}, apperr.InvalidField("window", "must be day, week or month")
 	}
 	r := Range{To: today}

@@ -43,8 +43,8 @@ type SourceFunnel struct {
 
 // LeadFunnelReport is the conversion of the leads created in a range, by source.
 type LeadFunnelReport struct {
-	From    string         `json:"from"`
-	To      string         `json:"to"`
+	From    string         `json:"from" format:"date"`
+	To      string         `json:"to" format:"date"`
 	Stages  []string       `json:"stages"`
 	Total   SourceFunnel   `json:"total"`
 	Sources []SourceFunnel `json:"sources"`

@@ -116,7 +116,7 @@ func (s *Service) learningRoutes() []httpapi.Route {
 			}},
 		{Method: "GET", Path: "/learning/time-spent", Permission: rbac.AnalyticsRead, Summary: "Time each learner spent on content over a range, most first",
 			Response: TimeSpentReport{}, Handler: s.handleTimeSpent, Query: append(append([]httpapi.QueryParam{
-				{Name: "from", Description: "first day, YYYY-MM-DD (default: 29 days before to)"},
+				{Name: "from", Description: "first day, YYYY-MM-DD (default: 29 days before to)", Format: httpapi.FormatDate},
 				toParam,
 			}, learningQuery...), httpapi.PageQuery...)},
 		{Method: "GET", Path: "/learning/quizzes/{quiz}/items", Permission: rbac.AnalyticsRead, Summary: "Difficulty, discrimination and most chosen wrong answer of each question of a quiz, from first attempts",

@@ -48,7 +48,7 @@ func (a *Ageing) add(dueDate, asOf string, amount int64) {
 type StudentDues struct {
 	StudentID   string       `json:"student_id"`
 	Currency    string       `json:"currency"`
-	AsOf        string       `json:"as_of"`
+	AsOf        string       `json:"as_of" format:"date"`
 	Outstanding int64        `json:"outstanding"`
 	Overdue     int64        `json:"overdue"`
 	Credit      int64        `json:"credit"`
@@ -90,7 +90,7 @@ type DuesSummary struct {
 	Scope       string `json:"scope"`
 	ID          string `json:"id,omitempty"`
 	Currency    string `json:"currency"`
-	AsOf        string `json:"as_of"`
+	AsOf        string `json:"as_of" format:"date"`
 	Outstanding int64  `json:"outstanding"`
 	Overdue     int64  `json:"overdue"`
 	Students    int    `json:"students"`

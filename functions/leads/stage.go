@@ -32,6 +32,9 @@ const (
 // Stages lists every stage in funnel order.
 var Stages = []Stage{StageNew, StageContacted, StageDemoScheduled, StageDemoAttended, StageNegotiation, StageWon, StageLost}
 
+// Values implements httpapi.Enum: the stages the API accepts and answers.
+func (Stage) Values() []string { return httpapi.EnumValues(Stages) }
+
 // transitions is the whole table of allowed stage moves. A lost lead may be reopened (back to contacted);
 // a won lead moves nowhere: it is converted into a student or stays won.
 var transitions = map[Stage][]Stage{

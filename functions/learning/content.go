@@ -28,7 +28,13 @@ const (
 	Published Status = "published"
 )
 
-func (st Status) valid() bool { return st == Draft || st == Published }
+// statuses lists every content status; the API document shows them as the enum of a content status field.
+var statuses = []Status{Draft, Published}
+
+// Values implements httpapi.Enum.
+func (Status) Values() []string { return httpapi.EnumValues(statuses) }
+
+func (st Status) valid() bool { return slices.Contains(statuses, st) }
 
 // ItemKind is what a content item is.
 type ItemKind string
@@ -40,6 +46,12 @@ const (
 	Link     ItemKind = "link"
 	QuizKind ItemKind = "quiz"
 )
+
+// itemKinds lists every content item kind; the API document shows them as the enum of a content item kind field.
+var itemKinds = []ItemKind{Video, Document, Link, QuizKind}
+
+// Values implements httpapi.Enum.
+func (ItemKind) Values() []string { return httpapi.EnumValues(itemKinds) }
 
 // Limits on content, so one lesson document stays small enough to read on every interaction.
 const (
@@ -104,6 +116,12 @@ const (
 	MultipleChoice QuestionKind = "multiple_choice"
 	Numeric        QuestionKind = "numeric"
 )
+
+// questionKinds lists every question kind; the API document shows them as the enum of a question kind field.
+var questionKinds = []QuestionKind{SingleChoice, MultipleChoice, Numeric}
+
+// Values implements httpapi.Enum.
+func (QuestionKind) Values() []string { return httpapi.EnumValues(questionKinds) }
 
 // Question is one quiz question with its answer.
 type Question struct {

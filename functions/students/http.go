@@ -12,7 +12,7 @@ import (
 // student as a query parameter or body field rather than a /{id}/... path, which would collide with
 // /by-prn/{prn}.
 func (s *Service) Routes() []httpapi.Route {
-	studentQuery := []httpapi.QueryParam{{Name: "student", Description: "the student's id (required)"}}
+	studentQuery := []httpapi.QueryParam{{Name: "student", Description: "the student's id", Required: true}}
 	return []httpapi.Route{
 		{Method: "POST", Path: "/{$}", Permission: rbac.StudentsWrite, Summary: "Admit a student: record, sign-in account and PRN",
 			Request: NewStudent{}, Response: Student{}, Status: http.StatusCreated, Handler: s.handleCreateStudent},
@@ -44,7 +44,7 @@ func (s *Service) Routes() []httpapi.Route {
 			Request: EnrolmentMove{}, Response: Enrolment{}, Handler: s.handleWithdraw},
 		{Method: "GET", Path: "/batches/{id}/roster", Permission: rbac.StudentsRead, Summary: "The students of a batch on a date",
 			Response: []RosterEntry{}, Handler: s.handleRoster,
-			Query: []httpapi.QueryParam{{Name: "date", Description: "tenant-local date YYYY-MM-DD; today when omitted"}}},
+			Query: []httpapi.QueryParam{{Name: "date", Description: "tenant-local date YYYY-MM-DD; today when omitted", Format: httpapi.FormatDate}}},
 	}
 }
 

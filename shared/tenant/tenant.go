@@ -33,6 +33,11 @@ const (
 	Suspended    Status = "suspended"
 )
 
+// Values implements httpapi.Enum.
+func (Status) Values() []string {
+	return httpapi.EnumValues([]Status{Provisioning, Active, Suspended})
+}
+
 // Tenant is one institution's registry record.
 type Tenant struct {
 	Slug   string `bson:"_id" json:"slug"`
@@ -82,10 +87,28 @@ type ReminderPolicy struct {
 	DaysOverdue []int `bson:"days_overdue" json:"days_overdue"`
 }
 
+// LateFeeKind is how a late fee is charged.
+type LateFeeKind string
+
+// The late-fee kinds: none, a flat fee once per instalment, or a fee per day overdue up to the cap.
+const (
+	LateFeeNone   LateFeeKind = "none"
+	LateFeeFlat   LateFeeKind = "flat"
+	LateFeePerDay LateFeeKind = "per_day"
+)
+
+// lateFeeKinds lists every late-fee kind; Valid accepts exactly these.
+var lateFeeKinds = []LateFeeKind{LateFeeNone, LateFeeFlat, LateFeePerDay}
+
+// Values implements httpapi.Enum.
+func (LateFeeKind) Values() []string { return httpapi.EnumValues(lateFeeKinds) }
+
+// Valid reports whether k is one of Values.
+func (k LateFeeKind) Valid() bool { return slices.Contains(lateFeeKinds, k) }
+
 // LateFeeRule is the tenant's default late fee; fee plans may override it.
 type LateFeeRule struct {
-	// Kind is "none", "flat" or "per_day".
-	Kind string `bson:"kind" json:"kind"`
+	Kind LateFeeKind `bson:"kind" json:"kind"`
 	// Amount is in minor units of the tenant's currency: the flat fee, or the fee per day.
 	Amount    int64 `bson:"amount" json:"amount"`
 	GraceDays int   `bson:"grace_days" json:"grace_days"`
@@ -151,14 +174,11 @@ func (s Settings) Validate() error {
 		}
 	}
 	lf := s.LateFee
-	switch lf.Kind {
-	case "none":
-	case "flat", "per_day":
-		if lf.Amount <= 0 {
-			return apperr.InvalidField("settings.late_fee.amount", "must be positive")
-		}
-	default:
+	if !lf.Kind.Valid() {
 		return apperr.InvalidField("settings.late_fee.kind", `must be "none", "flat" or "per_day"`)
+	}
+	if lf.Kind != LateFeeNone && lf.Amount <= 0 {
+		return apperr.InvalidField("settings.late_fee.amount", "must be positive")
 	}
 	if lf.GraceDays < 0 || lf.GraceDays > 365 || lf.Cap < 0 {
 		return apperr.InvalidField("settings.late_fee", "grace days must be 0 to 365 and the cap not negative")
