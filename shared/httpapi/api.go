@@ -36,6 +36,9 @@ type Route struct {
 	// body type (nil for 204). They feed the OpenAPI document.
 	Request  any
 	Response any
+	// Example, when set, is the request body's example for this route instead of the request type's own:
+	// for a type two routes share with different rules.
+	Example any
 	// Status is the success status; 200 when zero.
 	Status int
 	// Query documents the query parameters the route reads.

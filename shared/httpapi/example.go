@@ -1,10 +1,35 @@
 package httpapi
 
 import (
+	"encoding/json"
+	"fmt"
 	"reflect"
 	"strings"
 	"time"
 )
+
+// Exampler is implemented by a request or response type whose field-by-field example would be wrong in
+// meaning (a choice between fields, values that must agree, such as a schedule's kind and its counts):
+// Example returns the type's example, usually a value of the type itself. Examples of requests must be
+// accepted by their routes; functions/all sends each one.
+type Exampler interface {
+	Example() any
+}
+
+var examplerType = reflect.TypeFor[Exampler]()
+
+// asJSON returns v as a client reads it: v encoded to JSON and decoded into plain values.
+func asJSON(v any) any {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("httpapi: example %T: %v", v, err))
+	}
+	var out any
+	if err := json.Unmarshal(b, &out); err != nil {
+		panic(fmt.Sprintf("httpapi: example %T: %v", v, err))
+	}
+	return out
+}
 
 // exampleTime is the instant every date-time example shows.
 var exampleTime = time.Date(2026, 6, 1, 9, 30, 0, 0, time.UTC)
@@ -16,6 +41,9 @@ var exampleTime = time.Date(2026, 6, 1, 9, 30, 0, 0, time.UTC)
 func exampleOf(t reflect.Type, field, format string, depth int) any {
 	if t == timeType {
 		return exampleTime.Format(time.RFC3339)
+	}
+	if t.Kind() != reflect.Pointer && t.Implements(examplerType) {
+		return asJSON(reflect.Zero(t).Interface().(Exampler).Example())
 	}
 	if t.Kind() == reflect.String && t.Implements(enumType) {
 		if v := reflect.Zero(t).Interface().(Enum).Values(); len(v) > 0 {
@@ -82,12 +110,28 @@ func exampleStruct(t reflect.Type, depth int) map[string]any {
 			name = f.Name
 		}
 		if ex, ok := f.Tag.Lookup("example"); ok {
-			out[name] = ex
+			out[name] = tagExample(f.Type, ex)
 			continue
 		}
 		out[name] = exampleOf(f.Type, name, f.Tag.Get("format"), depth+1)
 	}
 	return out
+}
+
+// tagExample is the value of an `example` tag: the text itself for a string field, the JSON it holds for
+// any other (`example:"60"`, `example:"[\"a\"]"`).
+func tagExample(t reflect.Type, tag string) any {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() == reflect.String {
+		return tag
+	}
+	var v any
+	if err := json.Unmarshal([]byte(tag), &v); err != nil {
+		panic(fmt.Sprintf("httpapi: example tag %q of a %s is not JSON", tag, t))
+	}
+	return v
 }
 
 func singular(field string) string {
@@ -107,8 +151,25 @@ func singular(field string) string {
 func exampleString(field string) string {
 	f := strings.ToLower(field)
 	switch {
-	case f == "id" || strings.HasSuffix(f, "_id") || f == "branch" || f == "batch" || f == "student" || f == "teacher":
+	case f == "id" || strings.HasSuffix(f, "_id") || strings.HasSuffix(f, "_by") || f == "transferred_to" ||
+		f == "branch" || f == "batch" || f == "student" || f == "teacher":
 		return "6650f1c2a9e4b0a1b2c3d4e5"
+	case f == "next_cursor" || f == "cursor":
+		return "djE6NjY1MGYxYzJhOWU0YjBhMWIyYzNkNGU1" // a cursor this API issues: base64url of v1:<id>
+	case f == "cluster":
+		return "default"
+	case f == "db":
+		return "edu_sunrise-academy"
+	case f == "reference":
+		return "UTR202606010001"
+	case f == "address":
+		return "12 MG Road, Pune 411001"
+	case f == "grade":
+		return "A"
+	case f == "prompt":
+		return "What is three quarters of 20?"
+	case f == "outcome":
+		return "Parent will visit with the student on Saturday"
 	case strings.Contains(f, "email"):
 		return "asha.rao@example.edu"
 	case f == "prn" || strings.HasSuffix(f, "_prn"):
@@ -152,6 +213,10 @@ func exampleInt(field string) int64 {
 		return 1500000 // minor units: 15,000.00
 	case strings.Contains(f, "capacity"):
 		return 30
+	case strings.HasSuffix(f, "minutes"):
+		return 60
+	case strings.HasSuffix(f, "seconds"):
+		return 300
 	case strings.Contains(f, "basis_points") || strings.HasSuffix(f, "_bp"):
 		return 1000
 	case strings.Contains(f, "count") || strings.Contains(f, "instalments") || strings.Contains(f, "days"):

@@ -156,7 +156,7 @@ func (g *schemaGen) operation(area, path string, rt Route) map[string]any {
 	var params []any
 	pathParams := pathParam.FindAllStringSubmatch(path, -1)
 	for _, m := range pathParams {
-		params = append(params, map[string]any{"name": m[1], "in": "path", "required": true, "description": "the " + strings.ReplaceAll(m[1], "_", " ") + " (an id unless the name says otherwise)", "schema": map[string]any{"type": "string"}})
+		params = append(params, map[string]any{"name": m[1], "in": "path", "required": true, "description": pathParamText(m[1]), "schema": map[string]any{"type": "string"}})
 	}
 	for _, q := range rt.Query {
 		params = append(params, g.queryParam(q, q.Name, false))
@@ -174,7 +174,7 @@ func (g *schemaGen) operation(area, path string, rt Route) map[string]any {
 		op["requestBody"] = map[string]any{
 			"required": true,
 			"content": map[string]any{"application/json": map[string]any{"schema": g.schemaOf(reflect.TypeOf(rt.Request)),
-				"example": exampleOf(reflect.TypeOf(rt.Request), "", "", 0)}},
+				"example": requestExample(rt)}},
 		}
 	}
 	status := rt.Status
@@ -208,6 +208,13 @@ func (g *schemaGen) operation(area, path string, rt Route) map[string]any {
 	return op
 }
 
+func requestExample(rt Route) any {
+	if rt.Example != nil {
+		return asJSON(rt.Example)
+	}
+	return exampleOf(reflect.TypeOf(rt.Request), "", "", 0)
+}
+
 func (g *schemaGen) queryParam(q QueryParam, name string, alias bool) map[string]any {
 	var s map[string]any
 	switch {
@@ -225,6 +232,18 @@ func (g *schemaGen) queryParam(q QueryParam, name string, alias bool) map[string
 		p["description"] = "the older name of " + q.Name + ", still read when " + q.Name + " is absent"
 	}
 	return p
+}
+
+func pathParamText(name string) string {
+	switch name {
+	case "id":
+		return "id of the object the path names"
+	case "slug":
+		return "the institution's slug"
+	case "prn":
+		return "a person registration number"
+	}
+	return "id of the " + strings.ReplaceAll(name, "_", " ")
 }
 
 // routeErrors lists the codes rt can answer, in status order: those its shape implies, then rt.Errors.

@@ -365,3 +365,39 @@ func keys(m map[string]any) []string {
 	}
 	return out
 }
+
+type minutes struct {
+	Length int    `json:"length" example:"45"`
+	Label  string `json:"label" example:"45 min"`
+}
+
+type choice struct {
+	Email string `json:"email,omitempty"`
+	PRN   string `json:"prn,omitempty"`
+}
+
+func (choice) Example() any { return choice{PRN: "00419260000175"} }
+
+// An example comes, most specific first, from the route (Route.Example), the type (Exampler), the field's
+// tag (JSON for a non-string field), then the field's type and name.
+func TestExampleSources(t *testing.T) {
+	tests := []struct {
+		name  string
+		route Route
+		want  any
+	}{
+		{"tag", Route{Request: minutes{}}, map[string]any{"length": 45.0, "label": "45 min"}},
+		{"type", Route{Request: choice{}}, map[string]any{"prn": "00419260000175"}},
+		{"route", Route{Request: choice{}, Example: choice{Email: "asha.rao@example.edu"}}, map[string]any{"email": "asha.rao@example.edu"}},
+		{"pointer to a type with an example", Route{Request: struct {
+			C *choice `json:"c"`
+		}{}}, map[string]any{"c": map[string]any{"prn": "00419260000175"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := requestExample(tt.route); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("example = %#v, want %#v", got, tt.want)
+			}
+		})
+	}
+}
