@@ -58,6 +58,9 @@ var weekdayNames = []Weekday{"monday", "tuesday", "wednesday", "thursday", "frid
 // Values implements httpapi.Enum.
 func (Weekday) Values() []string { return httpapi.EnumValues(weekdayNames) }
 
+// Valid reports whether v is one of Values.
+func (v Weekday) Valid() bool { return slices.Contains(weekdayNames, v) }
+
 // weekday returns w as a time.Weekday, and whether w is a weekday at all.
 func (w Weekday) weekday() (time.Weekday, bool) {
 	i := slices.Index(weekdayNames, w)

@@ -49,8 +49,8 @@ type Report struct {
 	// Path is the route serving it; empty while it waits.
 	Path string `json:"path,omitempty"`
 	// Status is "available", or "waiting" for the area whose data it needs.
-	Status   string `json:"status"`
-	WaitsFor string `json:"waits_for,omitempty"`
+	Status   string `json:"status" example:"available"`
+	WaitsFor string `json:"waits_for,omitempty" example:"attendance"`
 }
 
 // Catalogue is every report the issue asks for, in the order a dashboard shows them.
@@ -116,6 +116,9 @@ var windows = []Window{Day, Week, Month}
 // Values implements httpapi.Enum.
 func (Window) Values() []string { return httpapi.EnumValues(windows) }
 
+// Valid reports whether v is one of Values.
+func (v Window) Valid() bool { return slices.Contains(windows, v) }
+
 // Start returns the first day of the window holding day.
 func (w Window) Start(day time.Time) time.Time {
 	switch w {
@@ -143,7 +146,7 @@ func ParseRange(window, from, to string, today time.Time) (Window, Range, error)
 	if window == "" {
 		w = Week
 	}
-	if !slices.Contains(windows, w) {
+	if !w.Valid() {
 		return "", Range{}, apperr.InvalidField("window", "must be day, week or month")
 	}
 	r := Range{To: today}

@@ -157,7 +157,7 @@ func ageBucket(due, asOf time.Time) string {
 
 // AgeingBucket is the open instalments of one age bucket, outstanding in minor units.
 type AgeingBucket struct {
-	Bucket      string `json:"bucket"`
+	Bucket      string `json:"bucket" example:"0-30"`
 	Outstanding int64  `json:"outstanding"`
 	Instalments int64  `json:"instalments"`
 }

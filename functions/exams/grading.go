@@ -39,6 +39,9 @@ type Scale struct {
 	UpdatedAt *time.Time `json:"updated_at,omitempty"`
 }
 
+// Example implements httpapi.Exampler: the default scale's bands.
+func (Scale) Example() any { return DefaultScale() }
+
 // DefaultScale is the grading scale of an institution that has not set one.
 func DefaultScale() Scale {
 	return Scale{Default: true, Bands: []Band{
@@ -64,6 +67,9 @@ type storedBand struct {
 type ScaleInput struct {
 	Bands []Band `json:"bands"`
 }
+
+// Example implements httpapi.Exampler: the default scale's bands, which end at 0 as every scale must.
+func (ScaleInput) Example() any { return ScaleInput{Bands: DefaultScale().Bands} }
 
 // Validate implements httpapi.Validator: 1 to MaxBands bands with distinct grades of 1 to 20 characters,
 // minimums from 0 to 100 with at most two decimals, strictly descending (so no two bands overlap), the last

@@ -3,6 +3,7 @@ package fees
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -35,6 +36,9 @@ var concessionKinds = []ConcessionKind{ConcessionPercent, ConcessionFixed}
 
 // Values implements httpapi.Enum.
 func (ConcessionKind) Values() []string { return httpapi.EnumValues(concessionKinds) }
+
+// Valid reports whether v is one of Values.
+func (v ConcessionKind) Valid() bool { return slices.Contains(concessionKinds, v) }
 
 // Concession is a reduction of an assignment's fee, with the reason and who approved it. A revoked
 // concession stays on record.
@@ -445,6 +449,11 @@ type NewConcession struct {
 	BasisPoints int64          `json:"basis_points,omitempty"`
 	Amount      int64          `json:"amount,omitempty"`
 	Reason      string         `json:"reason"`
+}
+
+// Example implements httpapi.Exampler: a percent concession names basis points, a fixed one an amount.
+func (NewConcession) Example() any {
+	return NewConcession{Kind: ConcessionPercent, BasisPoints: 1000, Reason: "Sibling discount approved by the owner"}
 }
 
 // Validate implements httpapi.Validator. It judges n as normalized leaves it and changes nothing, so

@@ -87,7 +87,7 @@ func (s *Service) DuesOfStudent(ctx context.Context, studentID string) (*Student
 // DuesSummary is what a batch, a branch or the whole institution is owed.
 type DuesSummary struct {
 	// Scope is "batch", "branch" or "institution"; ID names the batch or branch.
-	Scope       string `json:"scope"`
+	Scope       string `json:"scope" example:"batch"`
 	ID          string `json:"id,omitempty"`
 	Currency    string `json:"currency"`
 	AsOf        string `json:"as_of" format:"date"`

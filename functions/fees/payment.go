@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -37,6 +38,9 @@ var paymentMethods = []PaymentMethod{MethodCash, MethodCard, MethodBankTransfer,
 
 // Values implements httpapi.Enum.
 func (PaymentMethod) Values() []string { return httpapi.EnumValues(paymentMethods) }
+
+// Valid reports whether v is one of Values.
+func (v PaymentMethod) Valid() bool { return slices.Contains(paymentMethods, v) }
 
 // Allocation is the part of a payment applied to one instalment. Refunded is how much of it was given back.
 type Allocation struct {
@@ -97,6 +101,9 @@ func (n NewPayment) Validate() error {
 	}
 	if n.Amount < 1 || n.Amount > MaxAmount {
 		return apperr.InvalidField("amount", "must be a positive amount in minor units")
+	}
+	if !n.Method.Valid() {
+		return apperr.InvalidField("method", `must be "cash", "card", "bank_transfer" or "online"`)
 	}
 	switch n.Method {
 	case MethodCash, MethodCard, MethodBankTransfer:

@@ -3,6 +3,7 @@ package fees
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -32,6 +33,9 @@ var scheduleKinds = []ScheduleKind{ScheduleCount, SchedulePercentages, ScheduleD
 
 // Values implements httpapi.Enum.
 func (ScheduleKind) Values() []string { return httpapi.EnumValues(scheduleKinds) }
+
+// Valid reports whether v is one of Values.
+func (v ScheduleKind) Valid() bool { return slices.Contains(scheduleKinds, v) }
 
 // Late-fee kinds (tenant.LateFeeRule.Kind).
 const (
@@ -204,6 +208,13 @@ type NewPlan struct {
 	Total    int64               `json:"total"`
 	Schedule Schedule            `json:"schedule"`
 	LateFee  *tenant.LateFeeRule `json:"late_fee,omitempty"`
+}
+
+// Example implements httpapi.Exampler: three monthly instalments and a capped per-day late fee.
+func (NewPlan) Example() any {
+	return NewPlan{Name: "Class 10 Mathematics 2026-27", Total: 4500000,
+		Schedule: Schedule{Kind: ScheduleCount, Count: 3, IntervalMonths: 1},
+		LateFee:  &tenant.LateFeeRule{Kind: LateFeePerDay, Amount: 5000, GraceDays: 5, Cap: 100000}}
 }
 
 // Validate implements httpapi.Validator. It judges n as normalized leaves it and changes nothing, so

@@ -66,9 +66,7 @@ func (n NewRefund) Validate() error {
 	if n.Amount < 1 || n.Amount > MaxAmount {
 		return apperr.InvalidField("amount", "must be a positive amount in minor units")
 	}
-	switch n.Method {
-	case MethodCash, MethodCard, MethodBankTransfer, MethodOnline:
-	default:
+	if !n.Method.Valid() {
 		return apperr.InvalidField("method", `must be "cash", "card", "bank_transfer" or "online"`)
 	}
 	if len(n.Reference) > 200 {

@@ -24,7 +24,7 @@ import (
 type ConvertLead struct {
 	// Name is the student's name; the lead's name when omitted.
 	Name        string `json:"name,omitempty"`
-	DateOfBirth string `json:"date_of_birth" format:"date"`
+	DateOfBirth string `json:"date_of_birth" format:"date" example:"2010-04-01"`
 	// Phone is the student's phone; the lead's phone when omitted.
 	Phone string `json:"phone,omitempty"`
 	Email string `json:"email,omitempty"`

@@ -53,6 +53,7 @@ package leads
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/256dpi/lungo"
@@ -95,6 +96,9 @@ var Sources = []Source{SourceWalkIn, SourceWebsite, SourceReferral, SourcePhone,
 
 // Values implements httpapi.Enum: the sources the API accepts and answers.
 func (Source) Values() []string { return httpapi.EnumValues(Sources) }
+
+// Valid reports whether v is one of Values.
+func (v Source) Valid() bool { return slices.Contains(Sources, v) }
 
 // Lead is one enquiry.
 type Lead struct {

@@ -35,6 +35,9 @@ var Stages = []Stage{StageNew, StageContacted, StageDemoScheduled, StageDemoAtte
 // Values implements httpapi.Enum: the stages the API accepts and answers.
 func (Stage) Values() []string { return httpapi.EnumValues(Stages) }
 
+// Valid reports whether v is one of Values.
+func (v Stage) Valid() bool { return slices.Contains(Stages, v) }
+
 // transitions is the whole table of allowed stage moves. A lost lead may be reopened (back to contacted);
 // a won lead moves nowhere: it is converted into a student or stays won.
 var transitions = map[Stage][]Stage{
@@ -60,9 +63,12 @@ type StageChange struct {
 	LostReason string `json:"lost_reason,omitempty"`
 }
 
+// Example implements httpapi.Exampler: a new lead's first move (a move to lost also gives lost_reason).
+func (StageChange) Example() any { return StageChange{Stage: StageContacted} }
+
 // Validate implements httpapi.Validator.
 func (c *StageChange) Validate() error {
-	if !slices.Contains(Stages, c.Stage) {
+	if !c.Stage.Valid() {
 		return apperr.InvalidField("stage", "must be one of "+joinStages(Stages))
 	}
 	if c.Stage == StageLost {

@@ -99,6 +99,11 @@ type Item struct {
 	Quiz            *Quiz  `bson:"quiz,omitempty" json:"quiz,omitempty"`
 }
 
+// Example implements httpapi.Exampler: a new video item (an id only when keeping an existing item).
+func (Item) Example() any {
+	return Item{Kind: Video, Title: "Fractions explained", URL: "https://videos.example.edu/fractions.mp4", DurationSeconds: 600}
+}
+
 // Quiz is a quiz item's questions with their answers, and how often a learner may attempt it.
 type Quiz struct {
 	MaxAttempts int64      `bson:"max_attempts" json:"max_attempts"`

@@ -41,7 +41,7 @@ func (s *Service) Routes() []httpapi.Route {
 		{Method: "POST", Path: "/enrolments/{id}/transfer", Permission: rbac.EnrolmentsWrite, Summary: "Transfer an enrolment to another batch",
 			Request: EnrolmentMove{}, Response: Enrolment{}, Status: http.StatusCreated, Handler: s.handleTransfer},
 		{Method: "POST", Path: "/enrolments/{id}/withdraw", Permission: rbac.EnrolmentsWrite, Summary: "Withdraw an enrolment",
-			Request: EnrolmentMove{}, Response: Enrolment{}, Handler: s.handleWithdraw},
+			Request: EnrolmentMove{}, Example: EnrolmentMove{Date: "2026-06-01"}, Response: Enrolment{}, Handler: s.handleWithdraw},
 		{Method: "GET", Path: "/batches/{id}/roster", Permission: rbac.StudentsRead, Summary: "The students of a batch on a date",
 			Response: []RosterEntry{}, Handler: s.handleRoster,
 			Query: []httpapi.QueryParam{{Name: "date", Description: "tenant-local date YYYY-MM-DD; today when omitted", Format: httpapi.FormatDate}}},

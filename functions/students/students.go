@@ -82,7 +82,7 @@ type Student struct {
 	Name      string    `bson:"name" json:"name"`
 	// NameKey is Name normalised for prefix search (see normaliseName); never shown.
 	NameKey     string        `bson:"name_key" json:"-"`
-	DateOfBirth string        `bson:"date_of_birth" json:"date_of_birth" format:"date"`
+	DateOfBirth string        `bson:"date_of_birth" json:"date_of_birth" format:"date" example:"2010-04-01"`
 	Phone       string        `bson:"phone" json:"phone"`
 	Email       string        `bson:"email,omitempty" json:"email,omitempty"`
 	BranchID    string        `bson:"branch_id" json:"branch_id"`

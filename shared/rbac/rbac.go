@@ -30,8 +30,8 @@ const (
 	Student       Role = "student"
 )
 
-// roles lists every role, platform first, then tenant, branch and self roles.
-var roles = []Role{PlatformAdmin, Owner, Accountant, Counsellor, BranchAdmin, Teacher, Guardian, Student}
+// roles lists every role: the institution's, its owner first, then the platform admin.
+var roles = []Role{Owner, BranchAdmin, Teacher, Accountant, Counsellor, Guardian, Student, PlatformAdmin}
 
 // Values lists every role, as the API document's enum of a role field (httpapi.Enum). Valid accepts
 // exactly these.

@@ -35,7 +35,7 @@ const (
 
 // Values implements httpapi.Enum.
 func (Status) Values() []string {
-	return httpapi.EnumValues([]Status{Provisioning, Active, Suspended})
+	return httpapi.EnumValues([]Status{Active, Suspended, Provisioning})
 }
 
 // Tenant is one institution's registry record.
@@ -62,7 +62,7 @@ type Tenant struct {
 type Branding struct {
 	DisplayName  string `bson:"display_name" json:"display_name"`
 	LogoURL      string `bson:"logo_url" json:"logo_url,omitempty"`
-	PrimaryColor string `bson:"primary_color" json:"primary_color,omitempty"`
+	PrimaryColor string `bson:"primary_color" json:"primary_color,omitempty" example:"#1a73e8"`
 	SupportEmail string `bson:"support_email" json:"support_email,omitempty"`
 }
 
@@ -114,6 +114,11 @@ type LateFeeRule struct {
 	GraceDays int   `bson:"grace_days" json:"grace_days"`
 	// Cap bounds a per-day fee, in minor units; 0 means no cap.
 	Cap int64 `bson:"cap" json:"cap"`
+}
+
+// Example implements httpapi.Exampler: 50.00 a day after five days' grace, at most 1,000.00.
+func (LateFeeRule) Example() any {
+	return LateFeeRule{Kind: LateFeePerDay, Amount: 5000, GraceDays: 5, Cap: 100000}
 }
 
 // DefaultSettings are a new tenant's settings unless the provisioner says otherwise.
