@@ -34,16 +34,17 @@ bin="$PWD/$tools/node_modules/.bin"
 # Nothing below reaches the network: no telemetry, no update checks.
 export REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true NO_UPDATE_NOTIFIER=1
 
+step=$SECONDS
 log "redocly lint (recommended)"
 # Redocly fails only on errors; a warning fails here too.
 report=$("$bin/redocly" lint --config "$client/redocly.yaml" --format stylish --max-problems 1000 openapi.json 2>&1) || { echo "$report" >&2; exit 1; }
 if grep -qE '^ +[0-9]+:[0-9]+ +warning' <<<"$report"; then echo "$report" >&2; log "redocly reported warnings"; exit 1; fi
-log "spectral lint (spectral:oas)"
+log "spectral lint (spectral:oas)  [redocly took $((SECONDS - step)) s]"; step=$SECONDS
 "$bin/spectral" lint --ruleset "$client/.spectral.yaml" --fail-severity warn --display-only-failures openapi.json >&2
 
-log "typed client: openapi-typescript, then tsc on the sample flow"
+log "typed client: openapi-typescript, then tsc on the sample flow  [spectral took $((SECONDS - step)) s]"; step=$SECONDS
 "$bin/openapi-typescript" openapi.json --output "$client/src/edugrid.d.ts" --silent >&2
 # tsc resolves openapi-fetch from the client's node_modules: point it at the installed tools.
 ln -sfn "../../$tools/node_modules" "$client/node_modules"
 "$bin/tsc" --project "$client/tsconfig.json" >&2
-log "ok"
+log "ok  [client took $((SECONDS - step)) s]"
