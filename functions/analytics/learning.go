@@ -126,7 +126,7 @@ func (s *Service) learningRoutes() []httpapi.Route {
 			}},
 		{Method: "GET", Path: "/learning/inactive", Permission: rbac.AnalyticsRead, Summary: "Enrolled learners with no interaction in their course for N days, or never",
 			Response: InactiveReport{}, Handler: s.handleInactive, Query: append(append([]httpapi.QueryParam{
-				{Name: "days", Description: fmt.Sprintf("inactive for more than this many days, 1..%d (default %d)", MaxInactiveDays, DefaultInactiveDays)},
+				{Name: "days", Description: fmt.Sprintf("inactive for more than this many days, 1..%d (default %d)", MaxInactiveDays, DefaultInactiveDays), Type: 0, Minimum: 1, Maximum: MaxInactiveDays},
 			}, learningQuery...), httpapi.PageQuery...)},
 	}
 }

@@ -22,7 +22,7 @@ func (s *Service) Routes() []httpapi.Route {
 				{Name: "q", Description: "name prefix, case-insensitive"},
 				{Name: "branch", Description: "only students of this branch id"},
 				{Name: "batch", Description: "only students actively enrolled in this batch id"},
-				{Name: "status", Description: "active or withdrawn"},
+				{Name: "status", Description: "only students in this status", Type: StudentStatus("")},
 			}, httpapi.PageQuery...)},
 		{Method: "GET", Path: "/{id}", Permission: rbac.StudentsRead, Summary: "Read a student",
 			Response: Student{}, Handler: s.handleGetStudent},
