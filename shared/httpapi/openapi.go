@@ -98,7 +98,7 @@ func Document(title, version string, areas ...*Area) map[string]any {
 		"components": map[string]any{
 			"schemas":    g.schemas,
 			"responses":  problemResponses(),
-			"parameters": map[string]any{"IdempotencyKey": idempotencyKeyParam},
+			"parameters": map[string]any{"IdempotencyKey": idempotencyKeyParam()},
 			"securitySchemes": map[string]any{
 				"bearer": map[string]any{"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
 			},
@@ -133,11 +133,14 @@ var pathParam = regexp.MustCompile(`\{([a-zA-Z_][a-zA-Z0-9_]*)\}`)
 // IdempotencyKeyHeader is the header a route with Route.IdempotencyKey requires.
 const IdempotencyKeyHeader = "Idempotency-Key"
 
-var idempotencyKeyParam = map[string]any{
-	"name": IdempotencyKeyHeader, "in": "header", "required": true,
-	"description": "A key unique to this request, 1 to 200 printable ASCII characters without spaces, reused unchanged on every retry: a retry with the same key and body answers 200 with the original result, the same key with another body 409.",
-	"schema":      map[string]any{"type": "string", "minLength": 1, "maxLength": 200, "pattern": `^[!-~]+$`},
-	"example":     "pay-2026-06-01-0001",
+// idempotencyKeyParam is the document's Idempotency-Key header parameter.
+func idempotencyKeyParam() map[string]any {
+	return map[string]any{
+		"name": IdempotencyKeyHeader, "in": "header", "required": true,
+		"description": "A key unique to this request, 1 to 200 printable ASCII characters without spaces, reused unchanged on every retry: a retry with the same key and body answers 200 with the original result, the same key with another body 409.",
+		"schema":      map[string]any{"type": "string", "minLength": 1, "maxLength": 200, "pattern": `^[!-~]+$`},
+		"example":     "pay-2026-06-01-0001",
+	}
 }
 
 func (g *schemaGen) operation(area, path string, rt Route) map[string]any {
@@ -273,20 +276,25 @@ func routeErrors(rt Route, hasPathParams bool) []apperr.Code {
 	return codes
 }
 
-// documentedErrors are the codes with a response in the document's components, and an example of each.
-var documentedErrors = []struct {
+// documentedError is an error code with a response in the document's components, and its example.
+type documentedError struct {
 	code    apperr.Code
 	example *apperr.Error
 	about   string
-}{
-	{apperr.Invalid, apperr.InvalidField("name", "must not be empty"), "The request is malformed or a field fails validation; detail and errors name the fields."},
-	{apperr.Unauthenticated, apperr.Errorf(apperr.Unauthenticated, "a bearer access token is required"), "No usable credentials. WWW-Authenticate says whether a presented token was refused (error=\"invalid_token\": drop it, refresh or sign in again)."},
-	{apperr.Forbidden, apperr.Errorf(apperr.Forbidden, "your role may not do this"), "The caller's role may not do this (code forbidden), or the institution is suspended (code tenant_suspended)."},
-	{apperr.NotFound, apperr.Errorf(apperr.NotFound, "no such student"), "No such object, or the caller may not see it: another institution's or branch's object reads the same."},
-	{apperr.Conflict, apperr.Errorf(apperr.Conflict, "the object changed or exists already; read it again"), "The object exists, changed under the caller, or is in a state that refuses this; detail says which."},
-	{apperr.TooLarge, apperr.Errorf(apperr.TooLarge, "the request body is larger than %d bytes", MaxBodyBytes), "The request body is over 1 MiB."},
-	{apperr.UnsupportedType, apperr.Errorf(apperr.UnsupportedType, "the request body must be application/json"), "The request body is not application/json."},
-	{apperr.RateLimited, apperr.Errorf(apperr.RateLimited, "too many attempts; wait a minute and try again"), "Too many attempts; Retry-After says how many seconds to wait."},
+}
+
+// documentedErrors lists the codes with a response in the document's components.
+func documentedErrors() []documentedError {
+	return []documentedError{
+		{apperr.Invalid, apperr.InvalidField("name", "must not be empty"), "The request is malformed or a field fails validation; detail and errors name the fields."},
+		{apperr.Unauthenticated, apperr.Errorf(apperr.Unauthenticated, "a bearer access token is required"), "No usable credentials. WWW-Authenticate says whether a presented token was refused (error=\"invalid_token\": drop it, refresh or sign in again)."},
+		{apperr.Forbidden, apperr.Errorf(apperr.Forbidden, "your role may not do this"), "The caller's role may not do this (code forbidden), or the institution is suspended (code tenant_suspended)."},
+		{apperr.NotFound, apperr.Errorf(apperr.NotFound, "no such student"), "No such object, or the caller may not see it: another institution's or branch's object reads the same."},
+		{apperr.Conflict, apperr.Errorf(apperr.Conflict, "the object changed or exists already; read it again"), "The object exists, changed under the caller, or is in a state that refuses this; detail says which."},
+		{apperr.TooLarge, apperr.Errorf(apperr.TooLarge, "the request body is larger than %d bytes", MaxBodyBytes), "The request body is over 1 MiB."},
+		{apperr.UnsupportedType, apperr.Errorf(apperr.UnsupportedType, "the request body must be application/json"), "The request body is not application/json."},
+		{apperr.RateLimited, apperr.Errorf(apperr.RateLimited, "too many attempts; wait a minute and try again"), "Too many attempts; Retry-After says how many seconds to wait."},
+	}
 }
 
 // responseName is the name of code's response component; a suspended institution's 403 shares the
@@ -307,7 +315,7 @@ func responseName(code apperr.Code) string {
 func problemResponses() map[string]any {
 	schema := map[string]any{"$ref": "#/components/schemas/Problem"}
 	out := map[string]any{}
-	for _, d := range documentedErrors {
+	for _, d := range documentedErrors() {
 		r := map[string]any{
 			"description": d.about,
 			"content":     map[string]any{"application/problem+json": map[string]any{"schema": schema, "example": problemExample(d.example)}},

@@ -282,7 +282,7 @@ func TestDocumentSaysWhatTheTypesAllow(t *testing.T) {
 // responses are exactly the errors its shape implies.
 func TestDocumentErrorResponses(t *testing.T) {
 	responses := problemResponses()
-	for _, d := range documentedErrors {
+	for _, d := range documentedErrors() {
 		r := responses[responseName(d.code)].(map[string]any)
 		ex := r["content"].(map[string]any)["application/problem+json"].(map[string]any)["example"].(map[string]any)
 		if ex["code"] != string(d.code) || ex["status"] != float64(StatusOf(d.code)) || ex["detail"] != d.example.Message {
