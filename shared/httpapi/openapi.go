@@ -66,7 +66,8 @@ const ServerDescription = "The deployment's HTTPS load balancer, or the local st
 //
 // Each operation lists the errors its shape implies, each as a response whose body is the Problem schema:
 // 400 when it reads a body, a query parameter, a path parameter or a header; 401 and 403 unless it is
-// public; 404 when it names an object in its path; 409 when it writes; 413 and 415 when it reads a body;
+// public; 404 when it names an object in its path; 409 when it writes to the institution's objects; 413
+// and 415 when it reads a body;
 // and Route.Errors beyond those. Unexpected failures (500, 503) are the default response.
 func Document(title, version string, areas ...*Area) map[string]any {
 	g := &schemaGen{schemas: map[string]any{}, names: map[reflect.Type]string{}}
@@ -261,7 +262,9 @@ func routeErrors(rt Route, hasPathParams bool) []apperr.Code {
 	if hasPathParams {
 		codes = append(codes, apperr.NotFound)
 	}
-	if rt.Method != http.MethodGet && rt.Method != http.MethodHead && rt.Permission != rbac.Public {
+	// A write to the institution's objects can find them changed or in a state that refuses it; the
+	// caller's own session (Self: sign out everywhere, change the password) has no such state.
+	if rt.Method != http.MethodGet && rt.Method != http.MethodHead && rt.Permission != rbac.Public && rt.Permission != rbac.Self {
 		codes = append(codes, apperr.Conflict)
 	}
 	if rt.Request != nil {

@@ -299,6 +299,7 @@ func TestDocumentErrorResponses(t *testing.T) {
 		{"read by id", Route{Method: "GET", Permission: rbac.StaffRead}, true, []apperr.Code{apperr.Invalid, apperr.Unauthenticated, apperr.Forbidden, apperr.NotFound}},
 		{"write", Route{Method: "POST", Permission: rbac.StaffWrite, Request: struct{}{}}, false,
 			[]apperr.Code{apperr.Invalid, apperr.Unauthenticated, apperr.Forbidden, apperr.Conflict, apperr.TooLarge, apperr.UnsupportedType}},
+		{"the caller's own session", Route{Method: "POST", Permission: rbac.Self}, false, []apperr.Code{apperr.Unauthenticated, apperr.Forbidden}},
 		{"sign-in", Route{Method: "POST", Permission: rbac.Public, Request: struct{}{}, Errors: []apperr.Code{apperr.Unauthenticated, apperr.RateLimited}}, false,
 			[]apperr.Code{apperr.Invalid, apperr.Unauthenticated, apperr.TooLarge, apperr.UnsupportedType, apperr.RateLimited}},
 	}
