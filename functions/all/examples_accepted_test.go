@@ -47,7 +47,8 @@ func documentOps(t *testing.T, doc map[string]any) []documentedOp {
 // is not enrolled in that test's batch, its teacher works at another branch), and 404 and 409 are allowed:
 // they are about the demo's state, not the example. Whatever the answer, its status is one the document
 // lists for the operation. When the route succeeds, its answer fits the documented
-// response schema, enums and formats included, which the document's response example fits too.
+// response schema, enums and formats included, which the document's response example fits too, and the
+// example shows every field the answer holds.
 func TestDocumentExampleRequestsAreAccepted(t *testing.T) {
 	h := newHostileEnv(t)
 	doc := all.Document(h.env.Areas)
@@ -104,6 +105,9 @@ func TestDocumentExampleRequestsAreAccepted(t *testing.T) {
 		}
 		if err := fits(schemas, media["schema"], got, ""); err != nil {
 			t.Errorf("%s: the handler's answer does not fit the documented schema: %v\n%s", key, err, rec.Body)
+		}
+		if missing := notShown(got, media["example"], ""); len(missing) > 0 {
+			t.Errorf("%s: the handler answered fields the example does not show: %v", key, missing)
 		}
 	}
 	if sent < 40 {
@@ -204,4 +208,37 @@ func TestReadsAnswerOnlyDocumentedStatuses(t *testing.T) {
 	if reads < 40 {
 		t.Fatalf("only %d reads tried", reads)
 	}
+}
+
+// notShown lists the fields of answer that example lacks, at the same place: objects by key, arrays by
+// their first element. A map the schema keys freely (additionalProperties) shows one key, "key".
+func notShown(answer, example any, at string) []string {
+	switch a := answer.(type) {
+	case map[string]any:
+		e, ok := example.(map[string]any)
+		if !ok {
+			return nil
+		}
+		if _, free := e["key"]; free && len(e) == 1 {
+			return nil
+		}
+		var out []string
+		for k, v := range a {
+			ev, ok := e[k]
+			if !ok {
+				out = append(out, at+"."+k)
+				continue
+			}
+			out = append(out, notShown(v, ev, at+"."+k)...)
+		}
+		slices.Sort(out)
+		return out
+	case []any:
+		e, ok := example.([]any)
+		if !ok || len(a) == 0 || len(e) == 0 {
+			return nil
+		}
+		return notShown(a[0], e[0], at+"[0]")
+	}
+	return nil
 }

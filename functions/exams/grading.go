@@ -39,8 +39,13 @@ type Scale struct {
 	UpdatedAt *time.Time `json:"updated_at,omitempty"`
 }
 
-// Example implements httpapi.Exampler: the default scale's bands.
-func (Scale) Example() any { return DefaultScale() }
+// Example implements httpapi.Exampler: the default scale's bands, as set by an owner.
+func (Scale) Example() any {
+	s := DefaultScale()
+	at := time.Date(2026, 6, 1, 9, 30, 0, 0, time.UTC)
+	s.Default, s.UpdatedBy, s.UpdatedAt = false, "6650f1c2a9e4b0a1b2c3d4e5", &at
+	return s
+}
 
 // DefaultScale is the grading scale of an institution that has not set one.
 func DefaultScale() Scale {

@@ -99,9 +99,28 @@ type Item struct {
 	Quiz            *Quiz  `bson:"quiz,omitempty" json:"quiz,omitempty"`
 }
 
-// Example implements httpapi.Exampler: a new video item (an id only when keeping an existing item).
+// Example implements httpapi.Exampler: a video item as a lesson holds it, with the id the server gave it.
 func (Item) Example() any {
+	it := newItemExample()
+	it.ID = "6650f1c2a9e4b0a1b2c3d4e5"
+	return it
+}
+
+// newItemExample is a video item as an author adds it: no id yet.
+func newItemExample() Item {
 	return Item{Kind: Video, Title: "Fractions explained", URL: "https://videos.example.edu/fractions.mp4", DurationSeconds: 600}
+}
+
+// Example implements httpapi.Exampler: a lesson with one new item (a new item has no id).
+func (NewLesson) Example() any {
+	return NewLesson{Title: "Adding fractions", Items: []Item{newItemExample()}}
+}
+
+// Example implements httpapi.Exampler: a lesson renamed and published, its item list replaced by one new
+// item (an existing item is kept by sending it back with its id).
+func (LessonChange) Example() any {
+	title, status, items := "Adding fractions", Published, []Item{newItemExample()}
+	return LessonChange{Title: &title, Status: &status, Items: &items}
 }
 
 // Quiz is a quiz item's questions with their answers, and how often a learner may attempt it.
