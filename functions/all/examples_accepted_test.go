@@ -178,11 +178,14 @@ func refusesAnID(body []byte, ids map[string]bool) bool {
 }
 
 // Every read answers only statuses its operation documents: without a token, with a token that may call
-// it (path parameters naming the demo's objects, no query), and naming an object that does not exist.
+// it (path parameters naming the demo's objects, no query), and naming an object that does not exist. Each
+// answer it succeeds with fits the documented schema, and the example shows every field it holds.
 func TestReadsAnswerOnlyDocumentedStatuses(t *testing.T) {
 	h := newHostileEnv(t)
-	paths := all.Document(h.env.Areas)["paths"].(map[string]map[string]any)
-	reads := 0
+	doc := all.Document(h.env.Areas)
+	paths := doc["paths"].(map[string]map[string]any)
+	schemas := documentSchemas(t, doc)
+	reads, answered := 0, 0
 	for _, a := range h.env.Areas {
 		for _, rt := range a.Routes {
 			if rt.Method != http.MethodGet {
@@ -201,6 +204,22 @@ func TestReadsAnswerOnlyDocumentedStatuses(t *testing.T) {
 				if _, ok := responses[strconv.Itoa(rec.Code)]; !ok && rec.Code < 500 {
 					t.Errorf("GET %s %s answered %d, which the document does not list: %.300s", path, c.what, rec.Code, rec.Body)
 				}
+				if rec.Code != http.StatusOK || !strings.HasPrefix(rec.Header().Get("Content-Type"), "application/json") {
+					continue
+				}
+				media := responses["200"].(map[string]any)["content"].(map[string]any)["application/json"].(map[string]any)
+				var got any
+				if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+					t.Errorf("GET %s: answer is not JSON: %v", path, err)
+					continue
+				}
+				if err := fits(schemas, media["schema"], got, ""); err != nil {
+					t.Errorf("GET %s: the handler's answer does not fit the documented schema: %v\n%.500s", path, err, rec.Body)
+				}
+				if missing := notShown(got, media["example"], ""); len(missing) > 0 {
+					t.Errorf("GET %s: the handler answered fields the example does not show: %v", path, missing)
+				}
+				answered++
 			}
 			reads++
 		}
@@ -208,6 +227,7 @@ func TestReadsAnswerOnlyDocumentedStatuses(t *testing.T) {
 	if reads < 40 {
 		t.Fatalf("only %d reads tried", reads)
 	}
+	t.Logf("%d reads tried, %d answers checked against their schema and example", reads, answered)
 }
 
 // notShown lists the fields of answer that example lacks, at the same place: objects by key, arrays by
