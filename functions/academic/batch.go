@@ -34,8 +34,8 @@ type Batch struct {
 	Capacity int      `bson:"capacity" json:"capacity"`
 	// Enrolled counts the active enrolments; only ReserveSeat and ReleaseSeat change it.
 	Enrolled  int       `bson:"enrolled" json:"enrolled"`
-	StartDate string    `bson:"start_date" json:"start_date"`
-	EndDate   string    `bson:"end_date" json:"end_date"`
+	StartDate string    `bson:"start_date" json:"start_date" format:"date"`
+	EndDate   string    `bson:"end_date" json:"end_date" format:"date"`
 	Schedule  []Slot    `bson:"schedule" json:"schedule"`
 	CreatedAt time.Time `bson:"created_at" json:"created_at"`
 	UpdatedAt time.Time `bson:"updated_at" json:"updated_at"`
@@ -43,16 +43,31 @@ type Batch struct {
 
 // Slot is one weekly class: a weekday, a tenant-local start time and a length.
 type Slot struct {
-	// Weekday is "monday" … "sunday".
-	Weekday string `bson:"weekday" json:"weekday"`
+	Weekday Weekday `bson:"weekday" json:"weekday"`
 	// Start is the tenant-local wall-clock start, "HH:MM" (24 hours).
-	Start           string `bson:"start" json:"start"`
+	Start           string `bson:"start" json:"start" format:"time"`
 	DurationMinutes int    `bson:"duration_minutes" json:"duration_minutes"`
 }
 
-var weekdays = map[string]time.Weekday{
-	"sunday": time.Sunday, "monday": time.Monday, "tuesday": time.Tuesday, "wednesday": time.Wednesday,
-	"thursday": time.Thursday, "friday": time.Friday, "saturday": time.Saturday,
+// Weekday is a day of the week in lower case, "monday" … "sunday".
+type Weekday string
+
+// weekdayNames lists the weekdays from Monday; Values and the slot validation read it.
+var weekdayNames = []Weekday{"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"}
+
+// Values implements httpapi.Enum.
+func (Weekday) Values() []string { return httpapi.EnumValues(weekdayNames) }
+
+// Valid reports whether v is one of Values.
+func (v Weekday) Valid() bool { return slices.Contains(weekdayNames, v) }
+
+// weekday returns w as a time.Weekday, and whether w is a weekday at all.
+func (w Weekday) weekday() (time.Weekday, bool) {
+	i := slices.Index(weekdayNames, w)
+	if i < 0 {
+		return 0, false
+	}
+	return time.Weekday((i + 1) % 7), true
 }
 
 // Limits on a batch, so one request cannot materialise an unbounded number of sessions. MaxSessions is the
@@ -68,7 +83,7 @@ const (
 )
 
 func (sl Slot) validate(field string) error {
-	if _, ok := weekdays[sl.Weekday]; !ok {
+	if _, ok := sl.Weekday.weekday(); !ok {
 		return apperr.InvalidField(field+".weekday", "must be monday … sunday, lower case")
 	}
 	if _, _, err := clockTime(sl.Start); err != nil {
@@ -105,8 +120,8 @@ type NewBatch struct {
 	Name      string   `json:"name"`
 	Teachers  []string `json:"teachers"`
 	Capacity  int      `json:"capacity"`
-	StartDate string   `json:"start_date"`
-	EndDate   string   `json:"end_date"`
+	StartDate string   `json:"start_date" format:"date"`
+	EndDate   string   `json:"end_date" format:"date"`
 	Schedule  []Slot   `json:"schedule"`
 }
 
@@ -154,7 +169,7 @@ func (b NewBatch) normalized() (NewBatch, error) {
 		if err := sl.validate(fmt.Sprintf("schedule[%d]", i)); err != nil {
 			return b, err
 		}
-		key := sl.Weekday + " " + sl.Start
+		key := string(sl.Weekday) + " " + sl.Start
 		if seen[key] {
 			return b, apperr.InvalidField("schedule", "lists a slot twice")
 		}
@@ -170,7 +185,8 @@ func (b NewBatch) normalized() (NewBatch, error) {
 func countSessions(start, end time.Time, schedule []Slot) int {
 	perDay := map[time.Weekday]int{}
 	for _, sl := range schedule {
-		perDay[weekdays[sl.Weekday]]++
+		wd, _ := sl.Weekday.weekday()
+		perDay[wd]++
 	}
 	n := 0
 	for d := start; !d.After(end); d = d.AddDate(0, 0, 1) {

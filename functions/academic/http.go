@@ -29,7 +29,7 @@ func (s *Service) Routes() []httpapi.Route {
 			Request: BatchChange{}, Response: Batch{}, Handler: s.handleUpdateBatch},
 		{Method: "GET", Path: "/batches/{id}/sessions", Permission: rbac.BatchesRead, Summary: "List a batch's sessions in start order",
 			Response: httpapi.Page[Session]{}, Handler: s.handleListSessions,
-			Query: append([]httpapi.QueryParam{{Name: "from", Description: "first tenant-local date, YYYY-MM-DD"}, {Name: "to", Description: "last tenant-local date, YYYY-MM-DD"}}, httpapi.PageQuery...)},
+			Query: append([]httpapi.QueryParam{{Name: "from", Description: "first tenant-local date, YYYY-MM-DD", Format: httpapi.FormatDate}, {Name: "to", Description: "last tenant-local date, YYYY-MM-DD", Format: httpapi.FormatDate}}, httpapi.PageQuery...)},
 		{Method: "POST", Path: "/batches/{id}/sessions", Permission: rbac.SessionsWrite, Summary: "Schedule a one-off extra session",
 			Request: NewExtraSession{}, Response: Session{}, Status: http.StatusCreated, Handler: s.handleAddExtraSession},
 		{Method: "POST", Path: "/sessions/{id}/cancel", Permission: rbac.SessionsWrite, Summary: "Cancel a scheduled session",

@@ -27,6 +27,12 @@ const (
 	Cancelled SessionStatus = "cancelled"
 )
 
+// sessionStatuses lists every session status; the API document shows them as the enum of a session status field.
+var sessionStatuses = []SessionStatus{Scheduled, Cancelled}
+
+// Values implements httpapi.Enum.
+func (SessionStatus) Values() []string { return httpapi.EnumValues(sessionStatuses) }
+
 // SessionKind tells schedule-made sessions from one-off ones.
 type SessionKind string
 
@@ -36,6 +42,12 @@ const (
 	Extra   SessionKind = "extra"
 )
 
+// sessionKinds lists every session kind; the API document shows them as the enum of a session kind field.
+var sessionKinds = []SessionKind{Regular, Extra}
+
+// Values implements httpapi.Enum.
+func (SessionKind) Values() []string { return httpapi.EnumValues(sessionKinds) }
+
 // Session is one class meeting of a batch.
 type Session struct {
 	ID       string `bson:"_id" json:"id"`
@@ -43,7 +55,7 @@ type Session struct {
 	BranchID string `bson:"branch_id" json:"branch_id"`
 	// Date is the tenant-local calendar date the session starts on, "YYYY-MM-DD": the day attendance is
 	// taken for, whatever the UTC date of StartsAt.
-	Date            string        `bson:"date" json:"date"`
+	Date            string        `bson:"date" json:"date" format:"date"`
 	StartsAt        time.Time     `bson:"starts_at" json:"starts_at"`
 	DurationMinutes int           `bson:"duration_minutes" json:"duration_minutes"`
 	Status          SessionStatus `bson:"status" json:"status"`
@@ -82,7 +94,7 @@ func Materialise(b *Batch, loc *time.Location, now time.Time) ([]Session, error)
 	// skip nor repeat a day.
 	for d := start; !d.After(end); d = d.AddDate(0, 0, 1) {
 		for _, sl := range b.Schedule {
-			if weekdays[sl.Weekday] != d.Weekday() {
+			if wd, _ := sl.Weekday.weekday(); wd != d.Weekday() {
 				continue
 			}
 			at, err := localStart(d, sl.Start, loc)
@@ -164,8 +176,8 @@ func (s *Service) ListSessions(ctx context.Context, batchID string, r SessionRan
 // NewExtraSession schedules a one-off session of a batch.
 type NewExtraSession struct {
 	// Date is the tenant-local date, Start the tenant-local wall-clock time "HH:MM".
-	Date            string `json:"date"`
-	Start           string `json:"start"`
+	Date            string `json:"date" format:"date"`
+	Start           string `json:"start" format:"time"`
 	DurationMinutes int    `json:"duration_minutes"`
 }
 

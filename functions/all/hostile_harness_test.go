@@ -254,6 +254,10 @@ func (h *hostileEnv) concrete(r writeRoute, pick uint8) string {
 			parts[i] = h.spare
 		case "{prn}":
 			parts[i] = h.prns[int(pick)%len(h.prns)]
+		case "{kind}":
+			parts[i] = "attendance.absence" // a notification kind
+		case "{language}":
+			parts[i] = "en"
 		default:
 			word := strings.Trim(p, "{}")
 			if word == "id" && i > 0 {

@@ -44,7 +44,7 @@ const (
 // as absent when the student missed a session and attended none; an excused day neither breaks nor
 // extends the run; a day present or late ends it).
 type EscalationRule struct {
-	After  int      `bson:"after" json:"after"`
+	After  int      `bson:"after" json:"after" example:"2"`
 	Notify Audience `bson:"notify" json:"notify" example:"guardians"`
 }
 

@@ -10,8 +10,8 @@ import (
 // Routes is the attendance area's route table.
 func (s *Service) Routes() []httpapi.Route {
 	rangeQuery := []httpapi.QueryParam{
-		{Name: "from", Description: "first tenant-local date YYYY-MM-DD; 30 days before to when omitted"},
-		{Name: "to", Description: "last tenant-local date YYYY-MM-DD; today when omitted"},
+		{Name: "from", Description: "first tenant-local date YYYY-MM-DD; 30 days before to when omitted", Format: httpapi.FormatDate},
+		{Name: "to", Description: "last tenant-local date YYYY-MM-DD; today when omitted", Format: httpapi.FormatDate},
 	}
 	return []httpapi.Route{
 		{Method: "PUT", Path: "/sessions/{id}/marks", Permission: rbac.AttendanceWrite,
@@ -28,7 +28,7 @@ func (s *Service) Routes() []httpapi.Route {
 		{Method: "GET", Path: "/absentees", Permission: rbac.AttendanceRead, Summary: "The students marked absent on a day",
 			Response: httpapi.Page[Absentee]{}, Handler: s.handleAbsentees,
 			Query: append([]httpapi.QueryParam{
-				{Name: "date", Description: "tenant-local date YYYY-MM-DD; today when omitted"},
+				{Name: "date", Description: "tenant-local date YYYY-MM-DD; today when omitted", Format: httpapi.FormatDate},
 				{Name: "branch", Description: "only this branch id"},
 				{Name: "batch", Description: "only this batch id"},
 			}, httpapi.PageQuery...)},

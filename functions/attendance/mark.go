@@ -64,7 +64,7 @@ func (m SessionMarking) Validate() error {
 type MarkingResult struct {
 	SessionID string `json:"session_id"`
 	BatchID   string `json:"batch_id"`
-	Date      string `json:"date"`
+	Date      string `json:"date" format:"date"`
 	Created   int    `json:"created"`   // students marked for the first time
 	Changed   int    `json:"changed"`   // marks overridden (the earlier value is in the history)
 	Unchanged int    `json:"unchanged"` // marks given again with the same status and remark

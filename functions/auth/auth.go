@@ -87,6 +87,11 @@ type LoginRequest struct {
 	Password string `json:"password"`
 }
 
+// Example implements httpapi.Exampler: a sign-in by tenant and email (the other form is a PRN alone).
+func (LoginRequest) Example() any {
+	return LoginRequest{Tenant: "sunrise-academy", Email: "asha.rao@example.edu", Password: "correct-horse-battery-staple"}
+}
+
 // Validate implements httpapi.Validator.
 func (r LoginRequest) Validate() error {
 	switch {
@@ -334,7 +339,7 @@ func (s *Service) LogoutEverywhere(ctx context.Context) error {
 // PasswordChange is the body of a password change.
 type PasswordChange struct {
 	CurrentPassword string `json:"current_password"`
-	NewPassword     string `json:"new_password"`
+	NewPassword     string `json:"new_password" example:"a-new-horse-battery-staple"`
 }
 
 // Validate implements httpapi.Validator.

@@ -3,6 +3,7 @@ package auth
 import (
 	"net/http"
 
+	"github.com/edugrid/edugrid/shared/apperr"
 	"github.com/edugrid/edugrid/shared/authn"
 	"github.com/edugrid/edugrid/shared/httpapi"
 	"github.com/edugrid/edugrid/shared/rbac"
@@ -17,9 +18,11 @@ type RefreshRequest struct {
 func (s *Service) Routes() []httpapi.Route {
 	return []httpapi.Route{
 		{Method: "POST", Path: "/login", Permission: rbac.Public, Summary: "Sign in with tenant and email, or with a PRN",
-			Request: LoginRequest{}, Response: TokenPair{}, Handler: s.handleLogin},
+			Request: LoginRequest{}, Response: TokenPair{}, Handler: s.handleLogin,
+			Errors: []apperr.Code{apperr.Unauthenticated, apperr.Suspended, apperr.RateLimited}},
 		{Method: "POST", Path: "/refresh", Permission: rbac.Public, Summary: "Rotate a refresh token into a new token pair",
-			Request: RefreshRequest{}, Response: TokenPair{}, Handler: s.handleRefresh},
+			Request: RefreshRequest{}, Response: TokenPair{}, Handler: s.handleRefresh,
+			Errors: []apperr.Code{apperr.Unauthenticated, apperr.Suspended}},
 		{Method: "POST", Path: "/logout", Permission: rbac.Public, Summary: "End the sign-in a refresh token belongs to",
 			Request: RefreshRequest{}, Status: http.StatusNoContent, Handler: s.handleLogout},
 		{Method: "POST", Path: "/logout-all", Permission: rbac.Self, Summary: "End every session of the caller",

@@ -32,7 +32,7 @@ type NewTest struct {
 	Subject string `json:"subject"`
 	Name    string `json:"name"`
 	// Date is tenant-local "YYYY-MM-DD", within the batch's dates.
-	Date     string  `json:"date"`
+	Date     string  `json:"date" format:"date"`
 	MaxMarks float64 `json:"max_marks"`
 	// Weight is DefaultWeight when omitted.
 	Weight *float64 `json:"weight,omitempty"`

@@ -36,7 +36,7 @@ type Refund struct {
 	Reason     string        `bson:"reason" json:"reason"`
 	RefundedBy string        `bson:"refunded_by" json:"refunded_by"`
 	CreatedAt  time.Time     `bson:"created_at" json:"created_at"`
-	RefundedOn string        `bson:"refunded_on" json:"refunded_on"`
+	RefundedOn string        `bson:"refunded_on" json:"refunded_on" format:"date"`
 }
 
 // NewRefund gives money back against a payment.
@@ -66,9 +66,7 @@ func (n NewRefund) Validate() error {
 	if n.Amount < 1 || n.Amount > MaxAmount {
 		return apperr.InvalidField("amount", "must be a positive amount in minor units")
 	}
-	switch n.Method {
-	case MethodCash, MethodCard, MethodBankTransfer, MethodOnline:
-	default:
+	if !n.Method.Valid() {
 		return apperr.InvalidField("method", `must be "cash", "card", "bank_transfer" or "online"`)
 	}
 	if len(n.Reference) > 200 {

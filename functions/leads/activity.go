@@ -27,6 +27,12 @@ const (
 	ActivityConverted    ActivityKind = "converted"
 )
 
+// activityKinds lists every lead activity kind; the API document shows them as the enum of a lead activity kind field.
+var activityKinds = []ActivityKind{ActivityCreated, ActivityUpdated, ActivityStage, ActivityNote, ActivityAssigned, ActivityFollowUp, ActivityFollowUpDone, ActivityConverted}
+
+// Values implements httpapi.Enum.
+func (ActivityKind) Values() []string { return httpapi.EnumValues(activityKinds) }
+
 // maxNote bounds a note, in characters.
 const maxNote = 2000
 

@@ -24,7 +24,7 @@ import (
 type ConvertLead struct {
 	// Name is the student's name; the lead's name when omitted.
 	Name        string `json:"name,omitempty"`
-	DateOfBirth string `json:"date_of_birth"`
+	DateOfBirth string `json:"date_of_birth" format:"date" example:"2010-04-01"`
 	// Phone is the student's phone; the lead's phone when omitted.
 	Phone string `json:"phone,omitempty"`
 	Email string `json:"email,omitempty"`
@@ -32,7 +32,7 @@ type ConvertLead struct {
 	Password string `json:"password"`
 	BatchID  string `json:"batch_id"`
 	// From is the tenant-local date the enrolment starts; today when omitted.
-	From   string `json:"from,omitempty"`
+	From   string `json:"from,omitempty" format:"date"`
 	PlanID string `json:"plan_id"`
 }
 

@@ -16,8 +16,8 @@ func (s *Service) Routes() []httpapi.Route {
 		{Method: "GET", Path: "/{$}", Permission: rbac.LeadsRead, Summary: "List the leads the caller may see, oldest first",
 			Response: httpapi.Page[Lead]{}, Handler: s.handleList,
 			Query: append([]httpapi.QueryParam{
-				{Name: "stage", Description: "only leads in this stage"},
-				{Name: "source", Description: "only leads from this source"},
+				{Name: "stage", Description: "only leads in this stage", Type: Stage("")},
+				{Name: "source", Description: "only leads from this source", Type: Source("")},
 				{Name: "branch", Description: "only leads of this branch id"},
 				{Name: "counsellor", Description: "only leads assigned to this staff id; none for unassigned"},
 			}, httpapi.PageQuery...)},
@@ -42,7 +42,7 @@ func (s *Service) Routes() []httpapi.Route {
 			Query: append([]httpapi.QueryParam{{Name: "counsellor", Description: "staff id; admins only, counsellors get their own"}}, httpapi.PageQuery...)},
 		{Method: "POST", Path: "/{id}/convert", Permission: rbac.LeadsConvert,
 			Summary: "Convert a won lead into an enrolled, billed student in one step (Idempotency-Key header required; a retry answers 200 with the original result)",
-			Request: ConvertLead{}, Response: Conversion{}, Status: http.StatusCreated, Handler: s.handleConvert},
+			Request: ConvertLead{}, Response: Conversion{}, Status: http.StatusCreated, IdempotencyKey: true, Handler: s.handleConvert},
 	}
 }
 

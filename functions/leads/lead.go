@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
 	"go.mongodb.org/mongo-driver/bson"
@@ -64,7 +63,7 @@ func (n NewLead) normalized() (NewLead, error) {
 			return n, err
 		}
 	}
-	if !slices.Contains(Sources, n.Source) {
+	if !n.Source.Valid() {
 		return n, apperr.InvalidField("source", "must be one of walk_in, website, referral, phone, social, event, other")
 	}
 	if !id.Valid(n.BranchID) {
@@ -224,13 +223,13 @@ type LeadFilter struct {
 func (s *Service) ListLeads(ctx context.Context, f LeadFilter, pr httpapi.PageRequest) (httpapi.Page[Lead], error) {
 	and := bson.A{visibleLeadsFilter(rbac.Must(ctx))}
 	if f.Stage != "" {
-		if !slices.Contains(Stages, f.Stage) {
+		if !f.Stage.Valid() {
 			return httpapi.Page[Lead]{}, apperr.InvalidField("stage", "must be one of "+joinStages(Stages))
 		}
 		and = append(and, bson.M{"stage": string(f.Stage)})
 	}
 	if f.Source != "" {
-		if !slices.Contains(Sources, f.Source) {
+		if !f.Source.Valid() {
 			return httpapi.Page[Lead]{}, apperr.InvalidField("source", "is not a lead source")
 		}
 		and = append(and, bson.M{"source": string(f.Source)})
@@ -357,7 +356,7 @@ func (c LeadChange) normalized() (LeadChange, error) {
 		}
 		c.Email = &e
 	}
-	if c.Source != nil && !slices.Contains(Sources, *c.Source) {
+	if c.Source != nil && !c.Source.Valid() {
 		return c, apperr.InvalidField("source", "must be one of walk_in, website, referral, phone, social, event, other")
 	}
 	if c.CourseID != nil && *c.CourseID != "" && !id.Valid(*c.CourseID) {

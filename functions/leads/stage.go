@@ -32,6 +32,12 @@ const (
 // Stages lists every stage in funnel order.
 var Stages = []Stage{StageNew, StageContacted, StageDemoScheduled, StageDemoAttended, StageNegotiation, StageWon, StageLost}
 
+// Values implements httpapi.Enum: the stages the API accepts and answers.
+func (Stage) Values() []string { return httpapi.EnumValues(Stages) }
+
+// Valid reports whether v is one of Values.
+func (v Stage) Valid() bool { return slices.Contains(Stages, v) }
+
 // transitions is the whole table of allowed stage moves. A lost lead may be reopened (back to contacted);
 // a won lead moves nowhere: it is converted into a student or stays won.
 var transitions = map[Stage][]Stage{
@@ -57,6 +63,9 @@ type StageChange struct {
 	LostReason string `json:"lost_reason,omitempty"`
 }
 
+// Example implements httpapi.Exampler: a new lead's first move (a move to lost also gives lost_reason).
+func (StageChange) Example() any { return StageChange{Stage: StageContacted} }
+
 // Validate implements httpapi.Validator. It judges c as normalized leaves it and changes nothing.
 func (c StageChange) Validate() error {
 	_, err := c.normalized()
@@ -66,7 +75,7 @@ func (c StageChange) Validate() error {
 // normalized returns c as it is recorded (text trimmed, contacts in their stored form, defaults filled
 // in), or the Invalid error naming the first bad field.
 func (c StageChange) normalized() (StageChange, error) {
-	if !slices.Contains(Stages, c.Stage) {
+	if !c.Stage.Valid() {
 		return c, apperr.InvalidField("stage", "must be one of "+joinStages(Stages))
 	}
 	if c.Stage == StageLost {

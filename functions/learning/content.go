@@ -28,7 +28,13 @@ const (
 	Published Status = "published"
 )
 
-func (st Status) valid() bool { return st == Draft || st == Published }
+// statuses lists every content status; the API document shows them as the enum of a content status field.
+var statuses = []Status{Draft, Published}
+
+// Values implements httpapi.Enum.
+func (Status) Values() []string { return httpapi.EnumValues(statuses) }
+
+func (st Status) valid() bool { return slices.Contains(statuses, st) }
 
 // ItemKind is what a content item is.
 type ItemKind string
@@ -40,6 +46,12 @@ const (
 	Link     ItemKind = "link"
 	QuizKind ItemKind = "quiz"
 )
+
+// itemKinds lists every content item kind; the API document shows them as the enum of a content item kind field.
+var itemKinds = []ItemKind{Video, Document, Link, QuizKind}
+
+// Values implements httpapi.Enum.
+func (ItemKind) Values() []string { return httpapi.EnumValues(itemKinds) }
 
 // Limits on content, so one lesson document stays small enough to read on every interaction.
 const (
@@ -87,6 +99,30 @@ type Item struct {
 	Quiz            *Quiz  `bson:"quiz,omitempty" json:"quiz,omitempty"`
 }
 
+// Example implements httpapi.Exampler: a video item as a lesson holds it, with the id the server gave it.
+func (Item) Example() any {
+	it := newItemExample()
+	it.ID = "6650f1c2a9e4b0a1b2c3d4e5"
+	return it
+}
+
+// newItemExample is a video item as an author adds it: no id yet.
+func newItemExample() Item {
+	return Item{Kind: Video, Title: "Fractions explained", URL: "https://videos.example.edu/fractions.mp4", DurationSeconds: 600}
+}
+
+// Example implements httpapi.Exampler: a lesson with one new item (a new item has no id).
+func (NewLesson) Example() any {
+	return NewLesson{Title: "Adding fractions", Items: []Item{newItemExample()}}
+}
+
+// Example implements httpapi.Exampler: a lesson renamed and published, its item list replaced by one new
+// item (an existing item is kept by sending it back with its id).
+func (LessonChange) Example() any {
+	title, status, items := "Adding fractions", Published, []Item{newItemExample()}
+	return LessonChange{Title: &title, Status: &status, Items: &items}
+}
+
 // Quiz is a quiz item's questions with their answers, and how often a learner may attempt it.
 type Quiz struct {
 	MaxAttempts int64      `bson:"max_attempts" json:"max_attempts"`
@@ -104,6 +140,12 @@ const (
 	MultipleChoice QuestionKind = "multiple_choice"
 	Numeric        QuestionKind = "numeric"
 )
+
+// questionKinds lists every question kind; the API document shows them as the enum of a question kind field.
+var questionKinds = []QuestionKind{SingleChoice, MultipleChoice, Numeric}
+
+// Values implements httpapi.Enum.
+func (QuestionKind) Values() []string { return httpapi.EnumValues(questionKinds) }
 
 // Question is one quiz question with its answer.
 type Question struct {

@@ -3,6 +3,7 @@ package learning
 import (
 	"net/http"
 
+	"github.com/edugrid/edugrid/shared/apperr"
 	"github.com/edugrid/edugrid/shared/httpapi"
 	"github.com/edugrid/edugrid/shared/rbac"
 )
@@ -32,7 +33,7 @@ func (s *Service) Routes() []httpapi.Route {
 		{Method: "GET", Path: "/learn/lessons/{id}", Permission: rbac.LearningStudy, Summary: "A published lesson, without quiz answers",
 			Response: LessonView{}, Handler: s.handleStudyLesson},
 		{Method: "POST", Path: "/learn/interactions", Permission: rbac.LearningStudy, Summary: "Record up to 50 of the caller's interactions, each once however often sent",
-			Request: InteractionBatch{}, Response: Recording{}, Handler: s.handleInteractions},
+			Request: InteractionBatch{}, Response: Recording{}, Handler: s.handleInteractions, Errors: []apperr.Code{apperr.NotFound, apperr.RateLimited}},
 		{Method: "GET", Path: "/learn/lessons/{lesson}/quizzes/{quiz}/attempts", Permission: rbac.LearningStudy, Summary: "The caller's attempts at a quiz, best and latest score",
 			Response: AttemptsView{}, Handler: s.handleAttempts},
 		{Method: "POST", Path: "/learn/lessons/{lesson}/quizzes/{quiz}/attempts", Permission: rbac.LearningStudy, Summary: "Submit an attempt at a quiz, graded on the server",

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/edugrid/edugrid/shared/httpapi"
 	"go.mongodb.org/mongo-driver/bson"
 
 	"github.com/edugrid/edugrid/shared/apperr"
@@ -25,6 +26,12 @@ const (
 	Completed     InteractionKind = "completed"
 	QuizAttempted InteractionKind = "quiz_attempted"
 )
+
+// interactionKinds lists every interaction kind; the API document shows them as the enum of a interaction kind field.
+var interactionKinds = []InteractionKind{Viewed, Completed, QuizAttempted}
+
+// Values implements httpapi.Enum.
+func (InteractionKind) Values() []string { return httpapi.EnumValues(interactionKinds) }
 
 // MaxViewSeconds bounds the time one viewed interaction may report: four hours.
 const MaxViewSeconds = 4 * 3600
@@ -48,7 +55,7 @@ type Interaction struct {
 	// AttemptID names the quiz attempt a quiz_attempted interaction recorded.
 	AttemptID string    `bson:"attempt_id,omitempty" json:"attempt_id,omitempty"`
 	At        time.Time `bson:"at" json:"at"`
-	Day       string    `bson:"day" json:"day"`
+	Day       string    `bson:"day" json:"day" format:"date"`
 }
 
 // NewInteraction is one interaction a client reports. ID is the client's own id for it: a retry sends the

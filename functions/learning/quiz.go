@@ -30,7 +30,7 @@ type Attempt struct {
 	Score       float64        `bson:"score" json:"score"`
 	MaxScore    float64        `bson:"max_score" json:"max_score"`
 	SubmittedAt time.Time      `bson:"submitted_at" json:"submitted_at"`
-	Day         string         `bson:"day" json:"day"`
+	Day         string         `bson:"day" json:"day" format:"date"`
 	Answers     []GradedAnswer `bson:"answers" json:"answers"`
 }
 

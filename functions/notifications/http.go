@@ -60,14 +60,14 @@ func (s *Service) Routes() []httpapi.Route {
 			Request: PreferencesInput{}, Response: Preferences{}, Handler: s.handleSetPreferences},
 		{Method: "POST", Path: "/webhooks/twilio", Permission: rbac.Public,
 			Summary: "Twilio's status callback (form body, X-Twilio-Signature); a forged one is refused and changes nothing",
-			Status:  http.StatusNoContent, Handler: s.handleTwilio},
+			Status:  http.StatusNoContent, Handler: s.handleTwilio, Errors: []apperr.Code{apperr.Forbidden}},
 		{Method: "POST", Path: "/webhooks/whatsapp", Permission: rbac.Public,
 			Summary: "WhatsApp Cloud API's status webhook (X-Hub-Signature-256); a forged one is refused and changes nothing",
-			Status:  http.StatusNoContent, Handler: s.handleWhatsApp},
+			Status:  http.StatusNoContent, Handler: s.handleWhatsApp, Errors: []apperr.Code{apperr.Forbidden}},
 		{Method: "GET", Path: "/webhooks/whatsapp", Permission: rbac.Public,
 			Summary: "Meta's webhook subscription handshake (hub.mode, hub.verify_token, hub.challenge)",
 			Query:   []httpapi.QueryParam{{Name: "hub.mode"}, {Name: "hub.verify_token"}, {Name: "hub.challenge"}},
-			Handler: s.handleWhatsAppVerify},
+			Handler: s.handleWhatsAppVerify, Errors: []apperr.Code{apperr.Forbidden}},
 	}
 }
 

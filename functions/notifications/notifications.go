@@ -35,6 +35,7 @@ import (
 	"go.mongodb.org/mongo-driver/mongo/options"
 
 	"github.com/edugrid/edugrid/shared/clock"
+	"github.com/edugrid/edugrid/shared/httpapi"
 	"github.com/edugrid/edugrid/shared/tenant"
 )
 
@@ -51,6 +52,9 @@ const (
 // Channels lists every channel in the default order.
 var Channels = []Channel{Email, SMS, WhatsApp}
 
+// Values implements httpapi.Enum.
+func (Channel) Values() []string { return httpapi.EnumValues(Channels) }
+
 // Valid reports whether c is a known channel.
 func (c Channel) Valid() bool { return c == Email || c == SMS || c == WhatsApp }
 
@@ -66,6 +70,9 @@ const (
 	Delivered Status = "delivered"
 	Failed    Status = "failed"
 )
+
+// Values implements httpapi.Enum.
+func (Status) Values() []string { return httpapi.EnumValues([]Status{Queued, Sent, Delivered, Failed}) }
 
 // The notification kinds edugrid sends (the areas that publish them own the constants; these are the names
 // templates are keyed by).

@@ -44,7 +44,7 @@ type PreferencesInput struct {
 	// Channels are tried in this order; the first that succeeds is the only one used.
 	Channels []Channel `bson:"channels" json:"channels"`
 	// OptOuts are kinds the person does not want; MandatoryKinds cannot be listed.
-	OptOuts    []string    `bson:"opt_outs" json:"opt_outs"`
+	OptOuts    []string    `bson:"opt_outs" json:"opt_outs" example:"[\"fees.reminder\"]"`
 	QuietHours *QuietHours `bson:"quiet_hours,omitempty" json:"quiet_hours,omitempty"`
 	Language   string      `bson:"language" json:"language,omitempty" example:"hi"`
 	// Email and Phone override the account's contacts for notifications; Phone is stored in E.164.

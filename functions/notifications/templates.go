@@ -65,7 +65,7 @@ type TemplateInput struct {
 	// and WhatsAppParams the fields filling its {{1}}, {{2}}, ... in order.
 	WhatsAppTemplate string   `bson:"whatsapp_template" json:"whatsapp_template,omitempty" example:"absence_alert"`
 	WhatsAppText     string   `bson:"whatsapp_text" json:"whatsapp_text,omitempty" example:"{{.student_name}} was absent on {{.date}}."`
-	WhatsAppParams   []string `bson:"whatsapp_params" json:"whatsapp_params,omitempty"`
+	WhatsAppParams   []string `bson:"whatsapp_params" json:"whatsapp_params,omitempty" example:"[\"student_name\",\"date\"]"`
 }
 
 // Fields lists the fields a kind's templates may use, besides the common ones (commonFields).

@@ -66,7 +66,7 @@ type OwnerInput struct {
 type ProvisionRequest struct {
 	Slug     string           `json:"slug"`
 	Name     string           `json:"name"`
-	Cluster  string           `json:"cluster,omitempty"`
+	Cluster  string           `json:"cluster,omitempty" example:"default"`
 	Branding *tenant.Branding `json:"branding,omitempty"`
 	Settings *tenant.Settings `json:"settings,omitempty"`
 	Owner    OwnerInput       `json:"owner"`
@@ -240,7 +240,7 @@ func (s *Service) RevokeTokens(ctx context.Context, actor rbac.Principal, slug s
 
 // ClusterMove points a tenant at another cluster.
 type ClusterMove struct {
-	Cluster string `json:"cluster"`
+	Cluster string `json:"cluster" example:"default"`
 }
 
 // MoveCluster points a suspended tenant at another configured cluster. It moves no data: the operator

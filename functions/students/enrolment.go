@@ -23,7 +23,7 @@ type NewEnrolment struct {
 	StudentID string `json:"student_id"`
 	BatchID   string `json:"batch_id"`
 	// From is the tenant-local date the enrolment starts; today when omitted.
-	From string `json:"from,omitempty"`
+	From string `json:"from,omitempty" format:"date"`
 }
 
 // Validate implements httpapi.Validator.
@@ -43,7 +43,7 @@ type EnrolmentMove struct {
 	BatchID string `json:"batch_id,omitempty"`
 	// Date is the tenant-local date the move takes effect: the closed enrolment's To and the new one's From.
 	// Today when omitted.
-	Date string `json:"date,omitempty"`
+	Date string `json:"date,omitempty" format:"date"`
 }
 
 // Validate implements httpapi.Validator.

@@ -12,7 +12,7 @@ import (
 // student as a query parameter or body field rather than a /{id}/... path, which would collide with
 // /by-prn/{prn}.
 func (s *Service) Routes() []httpapi.Route {
-	studentQuery := []httpapi.QueryParam{{Name: "student", Description: "the student's id (required)"}}
+	studentQuery := []httpapi.QueryParam{{Name: "student", Description: "the student's id", Required: true}}
 	return []httpapi.Route{
 		{Method: "POST", Path: "/{$}", Permission: rbac.StudentsWrite, Summary: "Admit a student: record, sign-in account and PRN",
 			Request: NewStudent{}, Response: Student{}, Status: http.StatusCreated, Handler: s.handleCreateStudent},
@@ -22,7 +22,7 @@ func (s *Service) Routes() []httpapi.Route {
 				{Name: "q", Description: "name prefix, case-insensitive"},
 				{Name: "branch", Description: "only students of this branch id"},
 				{Name: "batch", Description: "only students actively enrolled in this batch id"},
-				{Name: "status", Description: "active or withdrawn"},
+				{Name: "status", Description: "only students in this status", Type: StudentStatus("")},
 			}, httpapi.PageQuery...)},
 		{Method: "GET", Path: "/{id}", Permission: rbac.StudentsRead, Summary: "Read a student",
 			Response: Student{}, Handler: s.handleGetStudent},
@@ -41,10 +41,10 @@ func (s *Service) Routes() []httpapi.Route {
 		{Method: "POST", Path: "/enrolments/{id}/transfer", Permission: rbac.EnrolmentsWrite, Summary: "Transfer an enrolment to another batch",
 			Request: EnrolmentMove{}, Response: Enrolment{}, Status: http.StatusCreated, Handler: s.handleTransfer},
 		{Method: "POST", Path: "/enrolments/{id}/withdraw", Permission: rbac.EnrolmentsWrite, Summary: "Withdraw an enrolment",
-			Request: EnrolmentMove{}, Response: Enrolment{}, Handler: s.handleWithdraw},
+			Request: EnrolmentMove{}, Example: EnrolmentMove{Date: "2026-06-01"}, Response: Enrolment{}, Handler: s.handleWithdraw},
 		{Method: "GET", Path: "/batches/{id}/roster", Permission: rbac.StudentsRead, Summary: "The students of a batch on a date",
 			Response: []RosterEntry{}, Handler: s.handleRoster,
-			Query: []httpapi.QueryParam{{Name: "date", Description: "tenant-local date YYYY-MM-DD; today when omitted"}}},
+			Query: []httpapi.QueryParam{{Name: "date", Description: "tenant-local date YYYY-MM-DD; today when omitted", Format: httpapi.FormatDate}}},
 	}
 }
 

@@ -23,7 +23,7 @@ import (
 // NewStudent admits a student: their record, their sign-in account and their PRN.
 type NewStudent struct {
 	Name        string `json:"name"`
-	DateOfBirth string `json:"date_of_birth"`
+	DateOfBirth string `json:"date_of_birth" format:"date" example:"2010-04-01"`
 	Phone       string `json:"phone"`
 	// Email is optional; students sign in with their PRN.
 	Email    string `json:"email,omitempty"`
@@ -82,7 +82,7 @@ func (s *Service) bornBy(ctx context.Context, dateOfBirth string) error {
 // the student: every active enrolment closes today; "active" re-admits them, without enrolments.
 type StudentChange struct {
 	Name        *string        `json:"name,omitempty"`
-	DateOfBirth *string        `json:"date_of_birth,omitempty"`
+	DateOfBirth *string        `json:"date_of_birth,omitempty" format:"date" example:"2010-04-01"`
 	Phone       *string        `json:"phone,omitempty"`
 	Email       *string        `json:"email,omitempty"`
 	Status      *StudentStatus `json:"status,omitempty"`

@@ -27,7 +27,7 @@ func (s *Service) Routes() []httpapi.Route {
 			Request: NewStaff{}, Response: account.User{}, Status: http.StatusCreated, Handler: s.handleCreateStaff},
 		{Method: "GET", Path: "/staff", Permission: rbac.StaffRead, Summary: "List the staff the caller may see",
 			Response: httpapi.Page[account.User]{}, Handler: s.handleListStaff,
-			Query: append([]httpapi.QueryParam{{Name: "role", Description: "only this role"}, {Name: "branch", Description: "only staff of this branch id"}}, httpapi.PageQuery...)},
+			Query: append([]httpapi.QueryParam{{Name: "role", Description: "only this role", Type: rbac.Role("")}, {Name: "branch", Description: "only staff of this branch id"}}, httpapi.PageQuery...)},
 		{Method: "GET", Path: "/staff/{id}", Permission: rbac.StaffRead, Summary: "Read a staff account",
 			Response: account.User{}, Handler: s.handleGetStaff},
 		{Method: "PATCH", Path: "/staff/{id}", Permission: rbac.StaffWrite, Summary: "Change a staff account; role, branch or status changes end their sessions",

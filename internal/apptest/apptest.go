@@ -114,6 +114,7 @@ func New(t testing.TB, env ...string) *Env {
 	mux := http.NewServeMux()
 	for _, area := range areas {
 		mux.Handle("/"+area.Name+"/", area)
+		mux.Handle("/"+area.Name, area) // the area's root, "/leads" as the document names it
 	}
 	return &Env{T: t, App: a, Clock: clk, Services: svcs, Warehouse: slot, Areas: areas, Handler: mux, Loopback: lb}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/256dpi/lungo"
+	"github.com/edugrid/edugrid/shared/httpapi"
 	"go.mongodb.org/mongo-driver/bson"
 	"go.mongodb.org/mongo-driver/mongo"
 	"go.mongodb.org/mongo-driver/mongo/options"
@@ -35,6 +36,9 @@ const (
 	Active   Status = "active"
 	Disabled Status = "disabled"
 )
+
+// Values implements httpapi.Enum.
+func (Status) Values() []string { return httpapi.EnumValues([]Status{Active, Disabled}) }
 
 // User is one sign-in account.
 type User struct {

@@ -62,7 +62,7 @@ const (
 // Actor is who did the audited action.
 type Actor struct {
 	ID   string `bson:"id" json:"id"`
-	Role string `bson:"role" json:"role"`
+	Role string `bson:"role" json:"role" example:"owner"`
 }
 
 // Target is what the audited action was done to.

@@ -30,6 +30,19 @@ const (
 	Student       Role = "student"
 )
 
+// roles lists every role: the institution's, its owner first, then the platform admin.
+var roles = []Role{Owner, BranchAdmin, Teacher, Accountant, Counsellor, Guardian, Student, PlatformAdmin}
+
+// Values lists every role, as the API document's enum of a role field (httpapi.Enum). Valid accepts
+// exactly these.
+func (Role) Values() []string {
+	out := make([]string, len(roles))
+	for i, r := range roles {
+		out[i] = string(r)
+	}
+	return out
+}
+
 // Level is where a role's authority applies.
 type Level int
 
@@ -57,8 +70,8 @@ func (r Role) Level() Level {
 	return LevelNone
 }
 
-// Valid reports whether r is a known role.
-func (r Role) Valid() bool { return r.Level() != LevelNone }
+// Valid reports whether r is a known role: one of Values.
+func (r Role) Valid() bool { return slices.Contains(roles, r) }
 
 // Staff reports whether r is a tenant staff role (one a user can be given in the users area).
 func (r Role) Staff() bool { l := r.Level(); return l == LevelTenant || l == LevelBranch }

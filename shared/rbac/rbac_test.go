@@ -80,6 +80,20 @@ func TestRoleLevels(t *testing.T) {
 	}
 }
 
+// The document's enum of roles is the set Valid accepts: every listed role has a level, and every role
+// with a level is listed.
+func TestRoleValuesAreTheValidRoles(t *testing.T) {
+	values := rbac.Role("").Values()
+	if len(values) != 8 {
+		t.Errorf("Values() = %v, want the 8 roles", values)
+	}
+	for _, v := range values {
+		if r := rbac.Role(v); !r.Valid() || r.Level() == rbac.LevelNone {
+			t.Errorf("listed role %q: Valid %v, level %d", v, r.Valid(), r.Level())
+		}
+	}
+}
+
 func TestCanSeeBranch(t *testing.T) {
 	tests := []struct {
 		p    rbac.Principal
