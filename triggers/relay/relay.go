@@ -82,6 +82,11 @@ type Config struct {
 	MaxInFlight int
 	// DrainTimeout bounds how long a stop waits for publishes in flight (default 30 s).
 	DrainTimeout time.Duration
+	// MaxLag is how far behind the cluster the stream may fall before Health reports it not OK (default
+	// 5 minutes).
+	MaxLag time.Duration
+	// LagReportEvery is how often the stream's lag is logged (default 1 minute).
+	LagReportEvery time.Duration
 }
 
 // Relay runs one cluster's change stream. Construct with New; Run it once.
@@ -91,6 +96,11 @@ type Relay struct {
 	// clusterID is the streamed cluster's identity, read at the start of each stream (Run's goroutine
 	// only; commit, which saves checkpoints, runs while it is fixed).
 	clusterID string
+
+	// embedded: the cluster is the embedded engine, whose streams block until a write and whose
+	// post-batch token does not move while idle.
+	embedded bool
+	health   streamHealth
 
 	backfills sync.WaitGroup
 	published atomic.Int64
@@ -124,8 +134,15 @@ func New(cfg Config) *Relay {
 	if cfg.DrainTimeout <= 0 {
 		cfg.DrainTimeout = 30 * time.Second
 	}
+	if cfg.MaxLag <= 0 {
+		cfg.MaxLag = 5 * time.Minute
+	}
+	if cfg.LagReportEvery <= 0 {
+		cfg.LagReportEvery = time.Minute
+	}
 	cfg.Collections = slices.Clone(cfg.Collections)
-	return &Relay{cfg: cfg, ready: make(chan struct{})}
+	_, embedded := cfg.Client.(*lungo.Client)
+	return &Relay{cfg: cfg, embedded: embedded, ready: make(chan struct{})}
 }
 
 // Published returns how many events this relay has published successfully.
@@ -221,6 +238,9 @@ func isHistoryLost(err error) bool {
 // platform database unreachable at start) are returned.
 func (r *Relay) Run(ctx context.Context) error {
 	defer r.backfills.Wait()
+	reportCtx, stopReports := context.WithCancel(ctx)
+	defer stopReports()
+	go r.reportLag(reportCtx)
 	backoff := 200 * time.Millisecond
 	for {
 		err := r.runOnce(ctx)
@@ -285,6 +305,16 @@ func (r *Relay) runOnce(ctx context.Context) error {
 		}
 		return fmt.Errorf("watch cluster %s: %w", r.cfg.Cluster, err)
 	}
+	// The stream has read up to its start: the checkpoint's position, or now when it starts from now.
+	readTo := r.cfg.Clock.Now()
+	if at, ok := tokenTime(token); ok {
+		readTo = at
+	}
+	if at, ok := tokenTime(stream.ResumeToken()); ok && at.After(readTo) {
+		readTo = at
+	}
+	r.health.opened(readTo)
+	defer r.health.closed()
 	if token == nil {
 		// Starting from now: record the position, so a restart before the first event does not skip.
 		if t := stream.ResumeToken(); t != nil {
@@ -326,13 +356,31 @@ func (r *Relay) read(ctx context.Context, stream lungo.IChangeStream, inflight c
 			}
 			// Idle: pass the post-batch position on, so the checkpoint follows the stream while nothing
 			// of interest happens.
-			if t := stream.ResumeToken(); t != nil && !bytesEqual(t, lastQueued) {
+			t := stream.ResumeToken()
+			if at, ok := tokenTime(t); ok {
+				r.health.advance(at)
+			}
+			if t != nil && !bytesEqual(t, lastQueued) {
 				lastQueued = t
-				if !send(ctx, inflight, pending{token: t}) {
+				if !send(ctx, inflight, pending{token: slices.Clone(t)}) {
 					return nil
 				}
 			}
-			if !stream.Next(ctx) {
+			if !r.embedded {
+				// On MongoDB TryNext is a getMore the server holds for up to MaxAwaitTime while nothing
+				// happens: looping on it is the stream's heartbeat, each one moving the post-batch token
+				// (and so the checkpoint and the health check's lag) to the cluster's present.
+				if ctx.Err() != nil {
+					return nil
+				}
+				continue
+			}
+			// The embedded engine's TryNext does not wait and its token stands still while idle; its Next
+			// blocks until the next write of any database, so a stream waiting there is not behind.
+			r.health.setWaiting(true)
+			next := stream.Next(ctx)
+			r.health.setWaiting(false)
+			if !next {
 				if err := stream.Err(); err != nil {
 					return streamErr(ctx, err)
 				}
@@ -341,6 +389,9 @@ func (r *Relay) read(ctx context.Context, stream lungo.IChangeStream, inflight c
 		}
 		token := slices.Clone(stream.ResumeToken())
 		lastQueued = token
+		if at, ok := tokenTime(token); ok {
+			r.health.advance(at)
+		}
 		ev, own, err := r.event(stream, token)
 		if err != nil {
 			// A change the relay cannot read will never become readable: log it and move on, rather
