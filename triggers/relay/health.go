@@ -153,16 +153,28 @@ type HealthReporter interface {
 	Health() Health
 }
 
-// HealthHandler serves the relays' health as JSON: {"status": "ok"|"unavailable", "streams": [{state,
-// lag_seconds}, …]} in the order given, without cluster names or anything else of the deployment.
-//
-//	GET /healthz          200 when every stream is open and within its maximum lag, else 503 (the
-//	                      liveness check)
-//	GET /healthz?started  200 once every stream is open, however far behind (the startup check: a relay
-//	                      that starts far behind is catching up, not broken)
+// The health endpoint's paths; Cloud Run's probes (infra/relay.tf) name them.
+const (
+	// HealthPath answers 200 when every stream is open and within its maximum lag, else 503: the
+	// liveness check.
+	HealthPath = "/healthz"
+	// StartedPath answers 200 once every stream is open, however far behind: the startup check, since a
+	// relay that starts far behind its clusters is catching up, not broken.
+	StartedPath = "/healthz/started"
+)
+
+// HealthHandler serves the relays' health on GET HealthPath and GET StartedPath as JSON:
+// {"status": "ok"|"unavailable", "streams": [{"state", "lag_seconds"}, …]} in the order given, without
+// cluster names or anything else of the deployment. Other paths answer 404.
 func HealthHandler(relays ...HealthReporter) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		_, startup := req.URL.Query()["started"]
+	mux := http.NewServeMux()
+	mux.Handle("GET "+HealthPath, healthHandler(relays, false))
+	mux.Handle("GET "+StartedPath, healthHandler(relays, true))
+	return mux
+}
+
+func healthHandler(relays []HealthReporter, startup bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		body := struct {
 			Status  string   `json:"status"`
 			Streams []Health `json:"streams"`

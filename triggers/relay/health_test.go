@@ -101,7 +101,7 @@ func TestHealth(t *testing.T) {
 	for _, c := range []struct {
 		name string
 		run  func(t *testing.T, c cluster, clk *clock.Manual) *relay.Relay
-		// want answers of /healthz and /healthz?started once the scenario has run
+		// want answers of /healthz and /healthz/started once the scenario has run
 		wantLive, wantStarted int
 		wantState             string
 	}{
@@ -163,7 +163,7 @@ func TestHealth(t *testing.T) {
 			clk := clock.NewManual(time.Now())
 			r := c.run(t, newCluster(t), clk)
 			body := mustHealth(t, r, "/healthz", c.wantLive, c.wantState)
-			mustHealth(t, r, "/healthz?started", c.wantStarted, c.wantState)
+			mustHealth(t, r, "/healthz/started", c.wantStarted, c.wantState)
 			if c.wantState == "open" && (c.wantLive == http.StatusOK) != (body.Streams[0].LagSeconds < 60) {
 				t.Fatalf("lag %v s with answer %d", body.Streams[0].LagSeconds, c.wantLive)
 			}

@@ -4,7 +4,7 @@
 //
 //	relay                       serve; answers health checks on $PORT (default 8080): GET /healthz
 //	                            (503 while a stream is not open or lags past EDUGRID_RELAY_MAX_LAG) and
-//	                            GET /healthz?started (503 until every stream has opened)
+//	                            GET /healthz/started (503 until every stream has opened)
 //	relay backfill -tenant acme publish a snapshot of one tenant into the event stream
 //	relay backfill -pending     run every backfill the relays recorded after losing history
 //
@@ -143,9 +143,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 	for i, r := range s.relays {
 		reporters[i] = r
 	}
-	mux := http.NewServeMux()
-	mux.Handle("GET /healthz", relay.HealthHandler(reporters...))
-	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: mux}
+	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: relay.HealthHandler(reporters...)}
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
 
