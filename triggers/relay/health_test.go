@@ -16,6 +16,7 @@ import (
 
 	"github.com/256dpi/lungo"
 	"go.mongodb.org/mongo-driver/bson"
+	"go.mongodb.org/mongo-driver/mongo"
 	"go.mongodb.org/mongo-driver/mongo/options"
 
 	"github.com/edugrid/edugrid/shared/clock"
@@ -29,6 +30,17 @@ type unwatchable struct{ lungo.IClient }
 
 func (unwatchable) Watch(context.Context, interface{}, ...*options.ChangeStreamOptions) (lungo.IChangeStream, error) {
 	return nil, errors.New("injected: change streams are not allowed")
+}
+
+// Database answers buildInfo as a MongoDB 7.0 server would, so the relay gets as far as opening its stream.
+func (u unwatchable) Database(name string, opts ...*options.DatabaseOptions) lungo.IDatabase {
+	return mongo7{u.IClient.Database(name, opts...)}
+}
+
+type mongo7 struct{ lungo.IDatabase }
+
+func (mongo7) RunCommand(context.Context, interface{}, ...*options.RunCmdOptions) lungo.ISingleResult {
+	return mongo.NewSingleResultFromDocument(bson.D{{Key: "versionArray", Value: bson.A{int32(7), int32(0)}}}, nil, nil)
 }
 
 // gatedPub accepts publishes at once but completes none until opened: a Pub/Sub that stopped answering.

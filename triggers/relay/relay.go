@@ -1,7 +1,8 @@
 // Package relay publishes every change in the tenant databases of one cluster to Pub/Sub, as change
 // events (shared/events), for the ingest function to turn into warehouse rows.
 //
-// One cluster-wide change stream per cluster (full documents looked up on update) is filtered to tenant
+// One cluster-wide change stream per cluster (update events carry the document as written, from
+// post-images, on MongoDB 6.0+; looked up otherwise) is filtered to tenant
 // databases (edu_*) and to the collections analytics uses. The filter is applied in code as well as in
 // the stream's pipeline, because the embedded engine ignores the pipeline. Secrets never leave: refresh
 // token documents are not published at all, and fields holding password hashes, tokens or secrets are
@@ -40,6 +41,7 @@ import (
 
 	"github.com/edugrid/edugrid/shared/clock"
 	"github.com/edugrid/edugrid/shared/events"
+	"github.com/edugrid/edugrid/shared/store"
 )
 
 // Attributes every published message carries.
@@ -97,6 +99,8 @@ type Relay struct {
 	// only; commit, which saves checkpoints, runs while it is fixed).
 	clusterID string
 
+	// lookupOnly: a stream requiring post-images failed for want of one (Run's goroutine only).
+	lookupOnly bool
 	// embedded: the cluster is the embedded engine, whose streams block until a write and whose
 	// post-batch token does not move while idle.
 	embedded bool
@@ -288,7 +292,11 @@ func (r *Relay) runOnce(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	opts := options.ChangeStream().SetFullDocument(options.UpdateLookup).SetMaxAwaitTime(time.Second)
+	full, err := r.fullDocument(ctx)
+	if err != nil {
+		return err
+	}
+	opts := options.ChangeStream().SetFullDocument(full).SetMaxAwaitTime(time.Second)
 	if token != nil {
 		opts.SetStartAfter(token)
 	}
@@ -332,6 +340,13 @@ func (r *Relay) runOnce(ctx context.Context) error {
 	go func() { committed <- r.commit(ctx, inflight, cancelStream) }()
 
 	readErr := r.read(streamCtx, stream, inflight)
+	if full == options.Required && readErr != nil && strings.Contains(readErr.Error(), "post-image") {
+		// An institution not yet migrated to post-images (tenant schema 2): looking documents up is
+		// the only way to go on; the next stream does, until the relay restarts.
+		r.lookupOnly = true
+		r.cfg.Logger.Error("relay: a collection has no post-images (run the tenant migration); looking documents up instead",
+			slog.String("cluster", r.cfg.Cluster), slog.String("error", readErr.Error()))
+	}
 	// Close blocks while Next waits: Next's context is cancelled (read returned), so closing is safe.
 	cancelStream()
 	_ = stream.Close(context.WithoutCancel(ctx))
@@ -615,4 +630,22 @@ func documentID(v any) string {
 		return strconv.FormatFloat(id, 'f', -1, 64)
 	}
 	return fmt.Sprint(v)
+}
+
+// fullDocument chooses how update events carry the document: as the change wrote it (required, from
+// the post-images tenant schema 2 enables) on MongoDB 6.0 and later, else looked up when the relay
+// reads the event (updateLookup: the document as it is then, possibly changed again or gone). The
+// embedded engine ignores the option; its events carry the document as written.
+func (r *Relay) fullDocument(ctx context.Context) (options.FullDocument, error) {
+	if r.embedded || r.lookupOnly {
+		return options.UpdateLookup, nil
+	}
+	major, _, err := store.ServerVersion(ctx, r.cfg.Client)
+	if err != nil {
+		return "", fmt.Errorf("cluster %s: %w", r.cfg.Cluster, err)
+	}
+	if major >= 6 {
+		return options.Required, nil
+	}
+	return options.UpdateLookup, nil
 }
