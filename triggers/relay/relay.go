@@ -292,7 +292,7 @@ func (r *Relay) runOnce(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	full, err := r.fullDocument(ctx)
+	full, split, err := r.streamOptions(ctx)
 	if err != nil {
 		return err
 	}
@@ -306,6 +306,10 @@ func (r *Relay) runOnce(ctx context.Context) error {
 		"ns.db":   bson.M{"$regex": "^edu_"},
 		"ns.coll": bson.M{"$in": r.cfg.Collections},
 	}}}}
+	if split {
+		// Events over 16 MB come in fragments, reassembled in read, instead of stopping the stream.
+		pipeline = append(pipeline, bson.D{{Key: "$changeStreamSplitLargeEvent", Value: bson.D{}}})
+	}
 	stream, err := r.cfg.Client.Watch(ctx, pipeline, opts)
 	if err != nil {
 		if isHistoryLost(err) {
@@ -364,6 +368,7 @@ func (r *Relay) runOnce(ctx context.Context) error {
 // read pulls events from the stream into inflight until ctx ends or the stream fails.
 func (r *Relay) read(ctx context.Context, stream lungo.IChangeStream, inflight chan<- pending) error {
 	var lastQueued bson.Raw
+	var split fragments
 	for {
 		if !stream.TryNext(ctx) {
 			if err := stream.Err(); err != nil {
@@ -407,7 +412,20 @@ func (r *Relay) read(ctx context.Context, stream lungo.IChangeStream, inflight c
 		if at, ok := tokenTime(token); ok {
 			r.health.advance(at)
 		}
-		ev, own, err := r.event(stream, token)
+		var change bson.Raw
+		if err := stream.Decode(&change); err != nil {
+			r.cfg.Logger.Error("relay: unreadable change skipped", slog.String("cluster", r.cfg.Cluster), slog.String("error", err.Error()))
+			continue
+		}
+		change, whole, err := split.add(slices.Clone(change))
+		if err != nil {
+			r.cfg.Logger.Error("relay: split change could not be reassembled; skipped", slog.String("cluster", r.cfg.Cluster), slog.String("error", err.Error()))
+		}
+		if !whole {
+			// A fragment: its position is passed on with the last one, so a restart rebuilds the event.
+			continue
+		}
+		ev, own, err := r.event(change, token)
 		if err != nil {
 			// A change the relay cannot read will never become readable: log it and move on, rather
 			// than stopping every tenant's stream.
@@ -537,7 +555,7 @@ func (r *Relay) commit(ctx context.Context, inflight <-chan pending, stop func()
 // event turns the stream's current change into an event: nil when it is not for publishing (another
 // database, an unanalysed collection, a refresh token, a non-document operation). own reports the
 // relay's own checkpoint write.
-func (r *Relay) event(stream lungo.IChangeStream, token bson.Raw) (ev *events.Event, own bool, err error) {
+func (r *Relay) event(change bson.Raw, token bson.Raw) (ev *events.Event, own bool, err error) {
 	var c struct {
 		Op string `bson:"operationType"`
 		NS struct {
@@ -554,7 +572,7 @@ func (r *Relay) event(stream lungo.IChangeStream, token bson.Raw) (ev *events.Ev
 			Removed []string `bson:"removedFields"`
 		} `bson:"updateDescription"`
 	}
-	if err := stream.Decode(&c); err != nil {
+	if err := bson.Unmarshal(change, &c); err != nil {
 		return nil, false, fmt.Errorf("decode change: %w", err)
 	}
 	if c.NS.DB == r.cfg.Platform.Name() && c.NS.Coll == checkpointsCollection {
@@ -632,20 +650,22 @@ func documentID(v any) string {
 	return fmt.Sprint(v)
 }
 
-// fullDocument chooses how update events carry the document: as the change wrote it (required, from
+// streamOptions chooses how update events carry the document: as the change wrote it (required, from
 // the post-images tenant schema 2 enables) on MongoDB 6.0 and later, else looked up when the relay
 // reads the event (updateLookup: the document as it is then, possibly changed again or gone). The
-// embedded engine ignores the option; its events carry the document as written.
-func (r *Relay) fullDocument(ctx context.Context) (options.FullDocument, error) {
-	if r.embedded || r.lookupOnly {
-		return options.UpdateLookup, nil
+// embedded engine ignores the option; its events carry the document as written. split reports MongoDB
+// 7.0 or later, which splits large events on request.
+func (r *Relay) streamOptions(ctx context.Context) (full options.FullDocument, split bool, err error) {
+	if r.embedded {
+		return options.UpdateLookup, false, nil
 	}
 	major, _, err := store.ServerVersion(ctx, r.cfg.Client)
 	if err != nil {
-		return "", fmt.Errorf("cluster %s: %w", r.cfg.Cluster, err)
+		return "", false, fmt.Errorf("cluster %s: %w", r.cfg.Cluster, err)
 	}
-	if major >= 6 {
-		return options.Required, nil
+	full = options.UpdateLookup
+	if major >= 6 && !r.lookupOnly {
+		full = options.Required
 	}
-	return options.UpdateLookup, nil
+	return full, major >= 7, nil
 }
