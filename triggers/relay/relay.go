@@ -89,6 +89,9 @@ type Config struct {
 	MaxLag time.Duration
 	// LagReportEvery is how often the stream's lag is logged (default 1 minute).
 	LagReportEvery time.Duration
+	// MaxMessageBytes is the largest event published (default: Pub/Sub's 10 MB less room for the
+	// attributes and ordering key). A larger one is skipped and its document recorded for a backfill.
+	MaxMessageBytes int
 }
 
 // Relay runs one cluster's change stream. Construct with New; Run it once.
@@ -140,6 +143,9 @@ func New(cfg Config) *Relay {
 	}
 	if cfg.MaxLag <= 0 {
 		cfg.MaxLag = 5 * time.Minute
+	}
+	if cfg.MaxMessageBytes <= 0 {
+		cfg.MaxMessageBytes = 10_000_000 - 64<<10
 	}
 	if cfg.LagReportEvery <= 0 {
 		cfg.LagReportEvery = time.Minute
@@ -437,6 +443,14 @@ func (r *Relay) read(ctx context.Context, stream lungo.IChangeStream, inflight c
 		p := pending{token: token}
 		if ev != nil {
 			data, err := events.Encode(ev)
+			if err == nil && len(data) > r.cfg.MaxMessageBytes {
+				// Pub/Sub would refuse it on every attempt and stop the stream: the document is recorded
+				// for a backfill (its snapshot, the document alone, is smaller) before its position passes.
+				if err := r.recordDocumentBackfill(ctx, ev, fmt.Sprintf("change of %d bytes too large to publish", len(data))); err != nil {
+					return err
+				}
+				data, err = nil, fmt.Errorf("change %s of %s/%s: %d bytes, over %d; recorded for a backfill", ev.ID, ev.Tenant, ev.Collection, len(data), r.cfg.MaxMessageBytes)
+			}
 			if err != nil {
 				r.cfg.Logger.Error("relay: change skipped", slog.String("cluster", r.cfg.Cluster), slog.String("error", err.Error()))
 			} else {
