@@ -111,6 +111,7 @@ func (s *Services) Areas(a *app.App) []*httpapi.Area {
 var Schema = schema.NewPlan(
 	schema.Migration{Version: 1, Name: "every area's indexes", Apply: ensureAll(tenantIndexes)},
 	schema.Migration{Version: 2, Name: "notification deliveries and templates", Apply: notifications.EnsureIndexes},
+	schema.Migration{Version: 3, Name: "change-stream post-images on the analysed collections", Apply: enablePostImages},
 )
 
 func ensureAll(fs []func(context.Context, lungo.IDatabase) error) func(context.Context, lungo.IDatabase) error {

@@ -55,7 +55,10 @@ type Config struct {
 	// ChangesTopic is the topic the relay publishes change events to.
 	ChangesTopic string
 	// RelayClusters names the clusters one relay instance watches; empty means all.
-	RelayClusters      []string
+	RelayClusters []string
+	// RelayMaxLag is how far a relay's change stream may fall behind the cluster (now minus the cluster
+	// time it has read up to) before its health check answers 503.
+	RelayMaxLag        time.Duration
 	NotificationsTopic string
 	// WarehouseProject and WarehouseDataset name the BigQuery dataset of the analytics warehouse, for the
 	// analytics and ingest functions; empty leaves analytics unconfigured. WarehouseLocation is where
@@ -144,6 +147,7 @@ var Variables = []Variable{
 	{"EDUGRID_NOTIFICATIONS_TOPIC", "edugrid-notifications", "Pub/Sub topic id that notifications (absence alerts, fee reminders) are published to"},
 	{"EDUGRID_CHANGES_TOPIC", "edugrid-changes", "relay only: Pub/Sub topic id change events are published to"},
 	{"EDUGRID_RELAY_CLUSTERS", "none", "relay only: comma-separated cluster names this relay instance watches; none means every configured cluster"},
+	{"EDUGRID_RELAY_MAX_LAG", "5m", "relay only: how far a change stream may fall behind its cluster before the relay's health check answers 503"},
 	{"EDUGRID_BQ_PROJECT", "none", "project of the analytics warehouse's BigQuery dataset (analytics and ingest functions; the local stack uses DuckDB)"},
 	{"EDUGRID_BQ_DATASET", "none", "the analytics warehouse's BigQuery dataset"},
 	{"EDUGRID_BQ_LOCATION", "US", "location of the dataset when ingest creates it"},
@@ -248,6 +252,7 @@ func Read(getenv func(string) string) (Config, error) {
 		{&c.RefreshTTL, "EDUGRID_REFRESH_TTL", "720h"},
 		{&c.TenantCacheTTL, "EDUGRID_TENANT_CACHE_TTL", "30s"},
 		{&c.RequestTimeout, "EDUGRID_REQUEST_TIMEOUT", "30s"},
+		{&c.RelayMaxLag, "EDUGRID_RELAY_MAX_LAG", "5m"},
 	}
 	for _, d := range durations {
 		if *d.dst, err = time.ParseDuration(get(d.name, d.def)); err != nil || *d.dst <= 0 {

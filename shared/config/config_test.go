@@ -86,6 +86,8 @@ func setting(c Config, name string) (string, bool) {
 		return c.ChangesTopic, true
 	case "EDUGRID_RELAY_CLUSTERS":
 		return strings.Join(c.RelayClusters, ","), true
+	case "EDUGRID_RELAY_MAX_LAG":
+		return c.RelayMaxLag.String(), true
 	case "EDUGRID_BQ_PROJECT":
 		return c.WarehouseProject, true
 	case "EDUGRID_BQ_DATASET":
@@ -148,7 +150,7 @@ func TestDefaultsMatchVariables(t *testing.T) {
 		if want == "none" || strings.HasPrefix(want, "generated") {
 			want = "" // "none" and "generated per process" both mean FromEnv leaves it empty
 		}
-		if strings.HasSuffix(v.Name, "_TTL") {
+		if strings.HasSuffix(v.Name, "_TTL") || strings.HasSuffix(v.Name, "_LAG") {
 			d, err := time.ParseDuration(want)
 			if err != nil {
 				t.Fatalf("%s documents default %q, which is not a duration", v.Name, v.Default)
