@@ -24,7 +24,7 @@ import (
 func BenchmarkUpgradeAll(b *testing.B) {
 	const tenants = 1000
 	// 1,000 institutions are far past two clusters' default namespace budget.
-	env := apptest.New(b, "EDUGRID_CLUSTER_NAMESPACES", "1000000")
+	env := apptest.New(b, "EDUGRID_CLUSTER_NAMESPACES", `{"default":1000000,"second":1000000}`)
 	for i := range tenants {
 		env.Provision(fmt.Sprintf("bench-%04d", i))
 	}
