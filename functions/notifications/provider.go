@@ -2,8 +2,10 @@ package notifications
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"sync"
@@ -208,4 +210,18 @@ func (g *guarded) settle(err error, neutral bool) {
 			g.openUntil = g.clock.Now().Add(g.cfg.Cooldown)
 		}
 	}
+}
+
+// call sends a provider's request and decodes up to 64 KiB of its answer into out; an answer that is not
+// JSON leaves out as it was, for the caller to judge by the status it returns. A request that never got an
+// answer is Transient.
+func call(client *http.Client, req *http.Request, provider string, out any) (int, error) {
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, Transient("%s could not be reached: %s", provider, safeNetError(err))
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	_ = json.Unmarshal(raw, out)
+	return resp.StatusCode, nil
 }

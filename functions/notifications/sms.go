@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -67,19 +66,16 @@ func (s *MSG91) Send(ctx context.Context, m Message) (string, error) {
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("authkey", s.cfg.AuthKey)
-	resp, err := s.cfg.Client.Do(req)
-	if err != nil {
-		return "", Transient("MSG91 could not be reached: %s", safeNetError(err))
-	}
-	defer resp.Body.Close()
 	var out struct {
 		Type    string `json:"type"`
 		Message string `json:"message"`
 	}
-	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	_ = json.Unmarshal(raw, &out)
-	if resp.StatusCode/100 != 2 {
-		return "", statusError("MSG91", resp.StatusCode, clip(out.Message))
+	status, err := call(s.cfg.Client, req, "MSG91", &out)
+	if err != nil {
+		return "", err
+	}
+	if status/100 != 2 {
+		return "", statusError("MSG91", status, clip(out.Message))
 	}
 	if out.Type != "success" || out.Message == "" {
 		return "", Permanent("MSG91 refused the message: %s", clip(out.Message))
@@ -165,25 +161,22 @@ func (s *Twilio) Send(ctx context.Context, m Message) (string, error) {
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
 	req.SetBasicAuth(s.cfg.AccountSID, s.cfg.AuthToken)
-	resp, err := s.cfg.Client.Do(req)
-	if err != nil {
-		return "", Transient("Twilio could not be reached: %s", safeNetError(err))
-	}
-	defer resp.Body.Close()
 	var out struct {
 		SID     string `json:"sid"`
 		Status  string `json:"status"`
 		Code    int    `json:"code"`
 		Message string `json:"message"`
 	}
-	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	_ = json.Unmarshal(raw, &out)
-	if resp.StatusCode/100 != 2 {
+	status, err := call(s.cfg.Client, req, "Twilio", &out)
+	if err != nil {
+		return "", err
+	}
+	if status/100 != 2 {
 		detail := clip(out.Message)
 		if out.Code != 0 {
 			detail = fmt.Sprintf("error %d: %s", out.Code, detail)
 		}
-		return "", statusError("Twilio", resp.StatusCode, detail)
+		return "", statusError("Twilio", status, detail)
 	}
 	if out.SID == "" {
 		return "", errors.New("twilio: answer without a message sid")

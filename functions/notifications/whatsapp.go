@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -69,11 +68,6 @@ func (s *WhatsAppCloud) Send(ctx context.Context, m Message) (string, error) {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+s.cfg.Token)
-	resp, err := s.cfg.Client.Do(req)
-	if err != nil {
-		return "", Transient("WhatsApp could not be reached: %s", safeNetError(err))
-	}
-	defer resp.Body.Close()
 	var out struct {
 		Messages []struct {
 			ID string `json:"id"`
@@ -83,9 +77,11 @@ func (s *WhatsAppCloud) Send(ctx context.Context, m Message) (string, error) {
 			Code    int    `json:"code"`
 		} `json:"error"`
 	}
-	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	_ = json.Unmarshal(raw, &out)
-	if resp.StatusCode/100 != 2 || out.Error != nil {
+	status, err := call(s.cfg.Client, req, "WhatsApp", &out)
+	if err != nil {
+		return "", err
+	}
+	if status/100 != 2 || out.Error != nil {
 		detail, code := "", 0
 		if out.Error != nil {
 			detail, code = fmt.Sprintf("error %d: %s", out.Error.Code, clip(out.Error.Message)), out.Error.Code
@@ -94,7 +90,7 @@ func (s *WhatsAppCloud) Send(ctx context.Context, m Message) (string, error) {
 		case 4, 80007, 130429, 131048, 131056:
 			return "", Transient("WhatsApp is throttling: %s", detail)
 		}
-		return "", statusError("WhatsApp", resp.StatusCode, detail)
+		return "", statusError("WhatsApp", status, detail)
 	}
 	if len(out.Messages) == 0 || out.Messages[0].ID == "" {
 		return "", Transient("WhatsApp answered without a message id")
