@@ -164,14 +164,19 @@ const (
 	maxAttempts = 8
 )
 
+// pauseLength is the pause after attempt: 1 ms plus jitter(ceiling), a uniform draw below the attempt's
+// ceiling (5 ms doubling up to 500 ms).
+func pauseLength(attempt int, jitter func(ceiling time.Duration) time.Duration) time.Duration {
+	return jitter(min(pauseCap, pauseBase<<(attempt-1))) + time.Millisecond
+}
+
 // pause waits before attempt+1, or returns why there is none: the attempts are used up, or ctx ends
 // (or would end) before the pause does.
 func pause(ctx context.Context, attempt int) error {
 	if attempt >= maxAttempts {
 		return fmt.Errorf("gave up after %d attempts", attempt)
 	}
-	ceiling := min(pauseCap, pauseBase<<(attempt-1))
-	d := rand.N(ceiling) + time.Millisecond
+	d := pauseLength(attempt, rand.N[time.Duration])
 	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < d {
 		return fmt.Errorf("no retry before the deadline: %w", context.DeadlineExceeded)
 	}

@@ -77,7 +77,8 @@ func TestTxRetryStopsAtTheDeadline(t *testing.T) {
 	db := newDB(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
 	defer cancel()
-	ctx = WithTxFaults(ctx, func(int, TxPoint) error { return labelled(labelTransient) })
+	// Each attempt's body runs, then the attempt conflicts: Tx waits for a transaction that has begun.
+	ctx = WithTxFaults(ctx, failOn(BeforeCommit, labelled(labelTransient), 1, 2, 3, 4, 5, 6, 7, 8))
 	start := time.Now()
 	err := Tx(ctx, db, func(ctx context.Context) error { return nil })
 	if err == nil || !errors.Is(err, context.DeadlineExceeded) {
@@ -92,16 +93,21 @@ func TestTxRetryStopsAtTheDeadline(t *testing.T) {
 }
 
 func TestPauseGrowsWithJitterUnderItsCap(t *testing.T) {
-	for attempt := 1; attempt < maxAttempts; attempt++ {
-		ceiling := min(pauseCap, pauseBase<<(attempt-1)) + time.Millisecond
-		start := time.Now()
-		if err := pause(context.Background(), attempt); err != nil {
-			t.Fatalf("attempt %d: %v", attempt, err)
+	lowest := func(time.Duration) time.Duration { return 0 }
+	highest := func(c time.Duration) time.Duration { return c - 1 }
+	for _, c := range []struct {
+		attempt int
+		longest time.Duration
+	}{{1, 6 * time.Millisecond}, {2, 11 * time.Millisecond}, {3, 21 * time.Millisecond}, {7, 321 * time.Millisecond}, {8, 501 * time.Millisecond}, {20, 501 * time.Millisecond}} {
+		if got := pauseLength(c.attempt, lowest); got != time.Millisecond {
+			t.Errorf("attempt %d: shortest pause %s, want 1ms", c.attempt, got)
 		}
-		// Timers fire late on a busy machine, never early: only the lower bound is exact.
-		if waited := time.Since(start); waited < time.Millisecond {
-			t.Errorf("attempt %d paused %s, want at least 1 ms (ceiling %s)", attempt, waited, ceiling)
+		if got := pauseLength(c.attempt, highest); got != c.longest-1 {
+			t.Errorf("attempt %d: longest pause %s, want just under %s", c.attempt, got, c.longest)
 		}
+	}
+	if err := pause(context.Background(), 1); err != nil {
+		t.Fatalf("pause after the first attempt: %v", err)
 	}
 	if err := pause(context.Background(), maxAttempts); err == nil {
 		t.Error("pause after the last attempt = nil, want it to refuse")
