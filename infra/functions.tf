@@ -170,6 +170,20 @@ locals {
       secrets       = ["platform_uri", "clusters", "verify_keys"]
     }
 
+    # The delivery log, templates, preferences, and the providers' status
+    # callbacks (public webhook routes, each verified by its signature).
+    # Delivery itself is the event function in delivery.tf.
+    notifications = {
+      memory        = "256M"
+      cpu           = null
+      min_instances = 0
+      max_instances = 20
+      concurrency   = 80
+      timeout       = 30
+      public        = true
+      secrets       = ["platform_uri", "clusters", "verify_keys"]
+    }
+
     # --- Later stages: uncomment an entry when its code is merged. ---------
     # Tenant-facing HTTP areas follow the `users` pattern:
     #
@@ -186,6 +200,7 @@ locals {
   # Not HTTP areas, so not in the map above (add their own resources when
   # their code exists):
   # - ingest: event function, in analytics.tf.
+  # - delivery: event function, in delivery.tf.
   # - relay: long-running Cloud Run service (google_cloud_run_v2_service) from
   #   an image built from triggers/relay; private, min_instance_count >= 1.
 
@@ -303,6 +318,7 @@ resource "google_cloudfunctions2_function" "http" {
         EDUGRID_BQ_DATASET = google_bigquery_dataset.warehouse.dataset_id
       } : {},
       # The reminders trigger accepts only the scheduler's OIDC token (scheduler.tf).
+      each.key == "notifications" ? local.delivery_env : {},
       each.key == "reminders" ? {
         EDUGRID_SCHEDULER_AUDIENCE        = local.reminders_audience
         EDUGRID_SCHEDULER_SERVICE_ACCOUNT = google_service_account.scheduler.email

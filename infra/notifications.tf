@@ -1,7 +1,7 @@
 # Notifications (absence alerts, fee reminders): the functions that send them write an outbox record in
-# the tenant database and publish to this topic (shared/notify). A delivery service (SMS, e-mail, push;
-# outside this configuration) pulls from the subscription below. Messages it cannot handle after
-# max_delivery_attempts go to the dead-letter topic instead of being retried forever.
+# the tenant database and publish to this topic (shared/notify). The subscription below pushes each one to
+# the delivery function (delivery.tf), which sends it by email, SMS or WhatsApp. Messages it cannot
+# deliver after max_delivery_attempts go to the dead-letter topic instead of being retried forever.
 
 locals {
   # The areas that publish notifications get roles/pubsub.publisher on this topic and nothing else.
@@ -28,9 +28,21 @@ resource "google_pubsub_subscription" "notifications_delivery" {
   project                    = var.project_id
   name                       = "edugrid-notifications-delivery"
   topic                      = google_pubsub_topic.notifications.id
-  ack_deadline_seconds       = 60
+  ack_deadline_seconds       = 90 # above the delivery function's timeout
   message_retention_duration = "604800s"
   labels                     = var.labels
+
+  push_config {
+    push_endpoint = "${google_cloudfunctions2_function.delivery.service_config[0].uri}/projects/${var.project_id}/topics/${google_pubsub_topic.notifications.name}"
+    oidc_token {
+      service_account_email = google_service_account.delivery_trigger.email
+      audience              = google_cloudfunctions2_function.delivery.service_config[0].uri
+    }
+  }
+
+  expiration_policy {
+    ttl = "" # never expires, however quiet the institutions are
+  }
 
   retry_policy {
     minimum_backoff = "10s"
@@ -41,6 +53,8 @@ resource "google_pubsub_subscription" "notifications_delivery" {
     dead_letter_topic     = google_pubsub_topic.notifications_dead_letter.id
     max_delivery_attempts = 10
   }
+
+  depends_on = [google_cloud_run_service_iam_member.delivery_invoker]
 }
 
 # A subscription on the dead-letter topic keeps dead letters until someone looks at them.

@@ -1,7 +1,7 @@
 # The change-stream relay (triggers/relay/cmd/relay): a long-running Cloud Run service, one instance per
 # cluster set, that watches every tenant database of its clusters and publishes change events to the
 # edugrid-changes topic (analytics.tf). Private: internal ingress, no invoker bindings at all; it serves
-# only Cloud Run's health checks. Its image is built from triggers/relay/Dockerfile and pushed to the
+# only Cloud Run's startup and liveness probes (/healthz/started, /healthz). Its image is built from triggers/relay/Dockerfile and pushed to the
 # Artifact Registry repository; var.relay_image names the tag to run.
 
 variable "relay_image" {
@@ -62,6 +62,27 @@ resource "google_cloud_run_v2_service" "relay" {
           memory = "512Mi"
         }
         cpu_idle = false
+      }
+      # The relay's health endpoint (triggers/relay/health.go). Startup waits for every change stream to
+      # open (up to 5 minutes), not for it to catch up: a relay that starts far behind is working.
+      startup_probe {
+        http_get {
+          path = "/healthz/started"
+        }
+        period_seconds    = 10
+        timeout_seconds   = 5
+        failure_threshold = 30
+      }
+      # Liveness restarts a relay whose stream stayed closed or behind EDUGRID_RELAY_MAX_LAG for 15
+      # minutes in a row. That tolerance is for a relay backfilling institutions or catching up after an
+      # outage, whose lag falls as it works; a restart costs only a replay from the checkpoint.
+      liveness_probe {
+        http_get {
+          path = "/healthz"
+        }
+        period_seconds    = 60
+        timeout_seconds   = 5
+        failure_threshold = 15
       }
       env {
         name  = "EDUGRID_ENV"

@@ -18,7 +18,10 @@
 #   still accepted everywhere; a key present in both is counted once.
 
 locals {
-  secrets = {
+  # The application's secrets, and the notification providers' (delivery.tf).
+  secrets = merge(local.app_secrets, local.delivery_secret_defs)
+
+  app_secrets = {
     platform_uri = {
       secret_id   = "edugrid-platform-uri"
       env         = "EDUGRID_PLATFORM_URI"
@@ -50,11 +53,13 @@ locals {
 
   # Secrets each function actually mounts: its list from local.http_functions,
   # minus the bootstrap password when no bootstrap admin is configured.
+  # The notifications area also mounts the configured providers' secrets: it resends and verifies
+  # status callbacks.
   function_secrets = {
-    for name, fn in local.http_functions : name => [
+    for name, fn in local.http_functions : name => concat([
       for s in fn.secrets : s
       if s != "platform_admin_password" || local.bootstrap_admin
-    ]
+    ], name == "notifications" ? local.delivery_secrets : [])
   }
 
   # One accessor grant per (function, secret) pair, on that secret only.

@@ -73,9 +73,10 @@ locals {
   deployer_act_as = merge(
     { for name in keys(local.http_functions) : "fn-${name}" => google_service_account.function[name].name },
     {
-      build  = google_service_account.build.name
-      relay  = google_service_account.relay.name
-      ingest = google_service_account.ingest.name
+      build    = google_service_account.build.name
+      relay    = google_service_account.relay.name
+      ingest   = google_service_account.ingest.name
+      delivery = google_service_account.delivery.name
     },
   )
 }

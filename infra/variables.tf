@@ -172,3 +172,20 @@ variable "labels" {
   default     = {}
   nullable    = false
 }
+
+variable "delivery_settings" {
+  description = "Non-secret settings of the notification providers (EDUGRID_PUBLIC_URL, EDUGRID_SMTP_*, EDUGRID_MSG91_SENDER, EDUGRID_TWILIO_*, EDUGRID_WHATSAPP_PHONE_NUMBER_ID). A provider whose setting is empty is not used and its secrets are not mounted; the secrets (delivery.tf) need a version before a provider is enabled."
+  type = object({
+    public_url               = optional(string, "")      # EDUGRID_PUBLIC_URL: https://api.example.edu, for status callbacks
+    smtp_addr                = optional(string, "")      # EDUGRID_SMTP_ADDR host:port; enables email (secret smtp_password)
+    smtp_username            = optional(string, "")      # EDUGRID_SMTP_USERNAME
+    smtp_from                = optional(string, "")      # EDUGRID_SMTP_FROM
+    sms_provider             = optional(string, "msg91") # EDUGRID_SMS_PROVIDER: msg91 or twilio
+    msg91_sender             = optional(string, "")      # EDUGRID_MSG91_SENDER; enables MSG91 (secret msg91_authkey)
+    twilio_account_sid       = optional(string, "")      # EDUGRID_TWILIO_ACCOUNT_SID; enables Twilio (secret twilio_auth_token)
+    twilio_from              = optional(string, "")      # EDUGRID_TWILIO_FROM
+    whatsapp_phone_number_id = optional(string, "")      # EDUGRID_WHATSAPP_PHONE_NUMBER_ID; enables WhatsApp (its three secrets)
+  })
+  default  = {}
+  nullable = false
+}

@@ -34,8 +34,8 @@ type Batch struct {
 	Capacity int      `bson:"capacity" json:"capacity"`
 	// Enrolled counts the active enrolments; only ReserveSeat and ReleaseSeat change it.
 	Enrolled  int       `bson:"enrolled" json:"enrolled"`
-	StartDate string    `bson:"start_date" json:"start_date"`
-	EndDate   string    `bson:"end_date" json:"end_date"`
+	StartDate string    `bson:"start_date" json:"start_date" format:"date"`
+	EndDate   string    `bson:"end_date" json:"end_date" format:"date"`
 	Schedule  []Slot    `bson:"schedule" json:"schedule"`
 	CreatedAt time.Time `bson:"created_at" json:"created_at"`
 	UpdatedAt time.Time `bson:"updated_at" json:"updated_at"`
@@ -43,16 +43,31 @@ type Batch struct {
 
 // Slot is one weekly class: a weekday, a tenant-local start time and a length.
 type Slot struct {
-	// Weekday is "monday" … "sunday".
-	Weekday string `bson:"weekday" json:"weekday"`
+	Weekday Weekday `bson:"weekday" json:"weekday"`
 	// Start is the tenant-local wall-clock start, "HH:MM" (24 hours).
-	Start           string `bson:"start" json:"start"`
+	Start           string `bson:"start" json:"start" format:"time"`
 	DurationMinutes int    `bson:"duration_minutes" json:"duration_minutes"`
 }
 
-var weekdays = map[string]time.Weekday{
-	"sunday": time.Sunday, "monday": time.Monday, "tuesday": time.Tuesday, "wednesday": time.Wednesday,
-	"thursday": time.Thursday, "friday": time.Friday, "saturday": time.Saturday,
+// Weekday is a day of the week in lower case, "monday" … "sunday".
+type Weekday string
+
+// weekdayNames lists the weekdays from Monday; Values and the slot validation read it.
+var weekdayNames = []Weekday{"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"}
+
+// Values implements httpapi.Enum.
+func (Weekday) Values() []string { return httpapi.EnumValues(weekdayNames) }
+
+// Valid reports whether v is one of Values.
+func (v Weekday) Valid() bool { return slices.Contains(weekdayNames, v) }
+
+// weekday returns w as a time.Weekday, and whether w is a weekday at all.
+func (w Weekday) weekday() (time.Weekday, bool) {
+	i := slices.Index(weekdayNames, w)
+	if i < 0 {
+		return 0, false
+	}
+	return time.Weekday((i + 1) % 7), true
 }
 
 // Limits on a batch, so one request cannot materialise an unbounded number of sessions. MaxSessions is the
@@ -69,7 +84,7 @@ const (
 
 func (sl Slot) validate(field string) error {
 	var bad apperr.Problems
-	if _, ok := weekdays[sl.Weekday]; !ok {
+	if _, ok := sl.Weekday.weekday(); !ok {
 		bad.Add(field+".weekday", apperr.FieldNotAllowed, "must be monday … sunday, lower case")
 	}
 	if _, _, err := clockTime(sl.Start); err != nil {
@@ -110,13 +125,19 @@ type NewBatch struct {
 	Name      string   `json:"name"`
 	Teachers  []string `json:"teachers"`
 	Capacity  int      `json:"capacity"`
-	StartDate string   `json:"start_date"`
-	EndDate   string   `json:"end_date"`
+	StartDate string   `json:"start_date" format:"date"`
+	EndDate   string   `json:"end_date" format:"date"`
 	Schedule  []Slot   `json:"schedule"`
 }
 
-// Validate implements httpapi.Validator.
-func (b *NewBatch) Validate() error {
+// Validate implements httpapi.Validator. It judges b as normalized leaves it and changes nothing.
+func (b NewBatch) Validate() error {
+	_, err := b.normalized()
+	return err
+}
+
+// normalized returns b as it is recorded (text trimmed), or the Invalid error naming every bad field.
+func (b NewBatch) normalized() (NewBatch, error) {
 	var bad apperr.Problems
 	httpapi.CheckID(&bad, "course_id", b.CourseID, "must be a course id")
 	httpapi.CheckID(&bad, "branch_id", b.BranchID, "must be a branch id")
@@ -141,13 +162,13 @@ func (b *NewBatch) Validate() error {
 			code = apperr.FieldRequired
 		}
 		bad.Add("schedule", code, fmt.Sprintf("must hold 1 to %d weekly slots", MaxSlots))
-		return bad.Err()
+		return b, bad.Err()
 	}
 	seen := map[string]bool{}
 	slotsOK := true
 	for i, sl := range b.Schedule {
 		slotsOK = bad.Check(sl.validate(fmt.Sprintf("schedule[%d]", i))) && slotsOK
-		key := sl.Weekday + " " + sl.Start
+		key := string(sl.Weekday) + " " + sl.Start
 		if seen[key] {
 			bad.Add("schedule", apperr.FieldDuplicate, "lists a slot twice")
 		}
@@ -159,14 +180,15 @@ func (b *NewBatch) Validate() error {
 			bad.Add("schedule", apperr.FieldOutOfRange, fmt.Sprintf("would make %d sessions between the dates; at most %d", n, MaxSessions))
 		}
 	}
-	return bad.Err()
+	return b, bad.Err()
 }
 
 // countSessions is how many sessions Materialise makes, without making them.
 func countSessions(start, end time.Time, schedule []Slot) int {
 	perDay := map[time.Weekday]int{}
 	for _, sl := range schedule {
-		perDay[weekdays[sl.Weekday]]++
+		wd, _ := sl.Weekday.weekday()
+		perDay[wd]++
 	}
 	n := 0
 	for d := start; !d.After(end); d = d.AddDate(0, 0, 1) {
@@ -198,8 +220,14 @@ type BatchChange struct {
 	Capacity *int      `json:"capacity,omitempty"`
 }
 
-// Validate implements httpapi.Validator.
-func (c *BatchChange) Validate() error {
+// Validate implements httpapi.Validator. It judges c as normalized leaves it and changes nothing.
+func (c BatchChange) Validate() error {
+	_, err := c.normalized()
+	return err
+}
+
+// normalized returns c as it is recorded (text trimmed), or the Invalid error naming every bad field.
+func (c BatchChange) normalized() (BatchChange, error) {
 	var bad apperr.Problems
 	if c.Name != nil {
 		if n, err := httpapi.Text("name", *c.Name, 120); bad.Check(err) {
@@ -212,7 +240,7 @@ func (c *BatchChange) Validate() error {
 	if c.Capacity != nil && (*c.Capacity < 1 || *c.Capacity > MaxCapacity) {
 		bad.Add("capacity", apperr.FieldOutOfRange, fmt.Sprintf("must be 1 to %d", MaxCapacity))
 	}
-	return bad.Err()
+	return c, bad.Err()
 }
 
 // CanSeeBatch reports whether p may see batch b: tenant-level staff see every batch, branch admins the
@@ -350,6 +378,10 @@ func checkTeachers(ctx context.Context, branchID string, teachers []string) erro
 // (Invalid on branch_id otherwise, as for a branch that does not exist); the course must exist and the
 // teachers must be active teachers of the branch (Invalid).
 func (s *Service) CreateBatch(ctx context.Context, in NewBatch) (*Batch, error) {
+	in, err := in.normalized()
+	if err != nil {
+		return nil, err
+	}
 	if _, err := s.deps.Branches.GetBranch(ctx, in.BranchID); err != nil {
 		if apperr.CodeOf(err) == apperr.NotFound {
 			return nil, apperr.Field("branch_id", apperr.FieldNotAllowed, "names no branch you manage")
@@ -433,6 +465,10 @@ func (s *Service) ListBatches(ctx context.Context, f BatchFilter, pr httpapi.Pag
 // UpdateBatch changes a batch the caller may see (NotFound otherwise). Teachers must be active teachers of
 // the batch's branch (Invalid); the capacity may not drop below the active enrolments (Conflict).
 func (s *Service) UpdateBatch(ctx context.Context, batchID string, c BatchChange) (*Batch, error) {
+	c, err := c.normalized()
+	if err != nil {
+		return nil, err
+	}
 	cur, err := VisibleBatch(ctx, batchID)
 	if err != nil {
 		return nil, err

@@ -37,8 +37,14 @@ type NewCourse struct {
 	Subjects []string `json:"subjects"`
 }
 
-// Validate implements httpapi.Validator.
-func (c *NewCourse) Validate() error {
+// Validate implements httpapi.Validator. It judges c as normalized leaves it and changes nothing.
+func (c NewCourse) Validate() error {
+	_, err := c.normalized()
+	return err
+}
+
+// normalized returns c as it is recorded (text trimmed), or the Invalid error naming every bad field.
+func (c NewCourse) normalized() (NewCourse, error) {
 	var bad apperr.Problems
 	switch {
 	case c.Code == "":
@@ -52,7 +58,7 @@ func (c *NewCourse) Validate() error {
 	if v, err := cleanSubjects(c.Subjects); bad.Check(err) {
 		c.Subjects = v
 	}
-	return bad.Err()
+	return c, bad.Err()
 }
 
 func cleanSubjects(in []string) ([]string, error) {
@@ -82,8 +88,14 @@ type CourseChange struct {
 	Subjects *[]string `json:"subjects,omitempty"`
 }
 
-// Validate implements httpapi.Validator.
-func (c *CourseChange) Validate() error {
+// Validate implements httpapi.Validator. It judges c as normalized leaves it and changes nothing.
+func (c CourseChange) Validate() error {
+	_, err := c.normalized()
+	return err
+}
+
+// normalized returns c as it is recorded (text trimmed), or the Invalid error naming every bad field.
+func (c CourseChange) normalized() (CourseChange, error) {
 	var bad apperr.Problems
 	if c.Name != nil {
 		if n, err := httpapi.Text("name", *c.Name, 120); bad.Check(err) {
@@ -95,11 +107,15 @@ func (c *CourseChange) Validate() error {
 			c.Subjects = &s
 		}
 	}
-	return bad.Err()
+	return c, bad.Err()
 }
 
 // CreateCourse adds a course to the caller's tenant. Conflict when the code is taken.
 func (s *Service) CreateCourse(ctx context.Context, in NewCourse) (*Course, error) {
+	in, err := in.normalized()
+	if err != nil {
+		return nil, err
+	}
 	now := s.deps.Clock.Now()
 	c := &Course{ID: id.New(), Code: in.Code, Name: in.Name, Subjects: in.Subjects, CreatedAt: now, UpdatedAt: now}
 	if _, err := store.Database(ctx).Collection(coursesCollection).InsertOne(ctx, c); err != nil {
@@ -137,6 +153,10 @@ func (s *Service) ListCourses(ctx context.Context, pr httpapi.PageRequest) (http
 
 // UpdateCourse changes a course; NotFound when there is none.
 func (s *Service) UpdateCourse(ctx context.Context, courseID string, c CourseChange) (*Course, error) {
+	c, err := c.normalized()
+	if err != nil {
+		return nil, err
+	}
 	if _, err := s.GetCourse(ctx, courseID); err != nil {
 		return nil, err
 	}
@@ -148,7 +168,7 @@ func (s *Service) UpdateCourse(ctx context.Context, courseID string, c CourseCha
 		set["subjects"] = *c.Subjects
 	}
 	var out Course
-	err := store.Database(ctx).Collection(coursesCollection).FindOneAndUpdate(ctx, bson.M{"_id": courseID}, bson.M{"$set": set},
+	err = store.Database(ctx).Collection(coursesCollection).FindOneAndUpdate(ctx, bson.M{"_id": courseID}, bson.M{"$set": set},
 		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&out)
 	if err != nil {
 		return nil, fmt.Errorf("update course %s: %w", courseID, err)

@@ -29,7 +29,7 @@ func (s *Service) Routes() []httpapi.Route {
 			Request: BatchChange{}, Response: Batch{}, Handler: s.handleUpdateBatch},
 		{Method: "GET", Path: "/batches/{id}/sessions", Permission: rbac.BatchesRead, Summary: "List a batch's sessions in start order",
 			Response: httpapi.Page[Session]{}, Handler: s.handleListSessions,
-			Query: append([]httpapi.QueryParam{{Name: "from", Description: "first tenant-local date, YYYY-MM-DD"}, {Name: "to", Description: "last tenant-local date, YYYY-MM-DD"}}, httpapi.PageQuery...)},
+			Query: append([]httpapi.QueryParam{{Name: "from", Description: "first tenant-local date, YYYY-MM-DD", Format: httpapi.FormatDate}, {Name: "to", Description: "last tenant-local date, YYYY-MM-DD", Format: httpapi.FormatDate}}, httpapi.PageQuery...)},
 		{Method: "POST", Path: "/batches/{id}/sessions", Permission: rbac.SessionsWrite, Summary: "Schedule a one-off extra session",
 			Request: NewExtraSession{}, Response: Session{}, Status: http.StatusCreated, Handler: s.handleAddExtraSession},
 		{Method: "POST", Path: "/sessions/{id}/cancel", Permission: rbac.SessionsWrite, Summary: "Cancel a scheduled session",
@@ -44,7 +44,7 @@ func (s *Service) Area(opts httpapi.Options) *httpapi.Area {
 
 func (s *Service) handleCreateCourse(w http.ResponseWriter, r *http.Request) error {
 	var in NewCourse
-	if err := httpapi.Decode(r, &in); err != nil {
+	if err := httpapi.DecodeOnly(r, &in); err != nil {
 		return err
 	}
 	c, err := s.CreateCourse(r.Context(), in)
@@ -67,7 +67,7 @@ func (s *Service) handleGetCourse(w http.ResponseWriter, r *http.Request) error 
 
 func (s *Service) handleUpdateCourse(w http.ResponseWriter, r *http.Request) error {
 	var in CourseChange
-	if err := httpapi.Decode(r, &in); err != nil {
+	if err := httpapi.DecodeOnly(r, &in); err != nil {
 		return err
 	}
 	c, err := s.UpdateCourse(r.Context(), r.PathValue("id"), in)
@@ -76,7 +76,7 @@ func (s *Service) handleUpdateCourse(w http.ResponseWriter, r *http.Request) err
 
 func (s *Service) handleCreateBatch(w http.ResponseWriter, r *http.Request) error {
 	var in NewBatch
-	if err := httpapi.Decode(r, &in); err != nil {
+	if err := httpapi.DecodeOnly(r, &in); err != nil {
 		return err
 	}
 	b, err := s.CreateBatch(r.Context(), in)
@@ -100,7 +100,7 @@ func (s *Service) handleGetBatch(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Service) handleUpdateBatch(w http.ResponseWriter, r *http.Request) error {
 	var in BatchChange
-	if err := httpapi.Decode(r, &in); err != nil {
+	if err := httpapi.DecodeOnly(r, &in); err != nil {
 		return err
 	}
 	b, err := s.UpdateBatch(r.Context(), r.PathValue("id"), in)
@@ -119,7 +119,7 @@ func (s *Service) handleListSessions(w http.ResponseWriter, r *http.Request) err
 
 func (s *Service) handleAddExtraSession(w http.ResponseWriter, r *http.Request) error {
 	var in NewExtraSession
-	if err := httpapi.Decode(r, &in); err != nil {
+	if err := httpapi.DecodeOnly(r, &in); err != nil {
 		return err
 	}
 	ses, err := s.AddExtraSession(r.Context(), r.PathValue("id"), in)
@@ -128,7 +128,7 @@ func (s *Service) handleAddExtraSession(w http.ResponseWriter, r *http.Request) 
 
 func (s *Service) handleCancelSession(w http.ResponseWriter, r *http.Request) error {
 	var in SessionCancellation
-	if err := httpapi.Decode(r, &in); err != nil {
+	if err := httpapi.DecodeOnly(r, &in); err != nil {
 		return err
 	}
 	ses, err := s.CancelSession(r.Context(), r.PathValue("id"), in)

@@ -27,6 +27,12 @@ const (
 	Cancelled SessionStatus = "cancelled"
 )
 
+// sessionStatuses lists every session status; the API document shows them as the enum of a session status field.
+var sessionStatuses = []SessionStatus{Scheduled, Cancelled}
+
+// Values implements httpapi.Enum.
+func (SessionStatus) Values() []string { return httpapi.EnumValues(sessionStatuses) }
+
 // SessionKind tells schedule-made sessions from one-off ones.
 type SessionKind string
 
@@ -36,6 +42,12 @@ const (
 	Extra   SessionKind = "extra"
 )
 
+// sessionKinds lists every session kind; the API document shows them as the enum of a session kind field.
+var sessionKinds = []SessionKind{Regular, Extra}
+
+// Values implements httpapi.Enum.
+func (SessionKind) Values() []string { return httpapi.EnumValues(sessionKinds) }
+
 // Session is one class meeting of a batch.
 type Session struct {
 	ID       string `bson:"_id" json:"id"`
@@ -43,7 +55,7 @@ type Session struct {
 	BranchID string `bson:"branch_id" json:"branch_id"`
 	// Date is the tenant-local calendar date the session starts on, "YYYY-MM-DD": the day attendance is
 	// taken for, whatever the UTC date of StartsAt.
-	Date            string        `bson:"date" json:"date"`
+	Date            string        `bson:"date" json:"date" format:"date"`
 	StartsAt        time.Time     `bson:"starts_at" json:"starts_at"`
 	DurationMinutes int           `bson:"duration_minutes" json:"duration_minutes"`
 	Status          SessionStatus `bson:"status" json:"status"`
@@ -82,7 +94,7 @@ func Materialise(b *Batch, loc *time.Location, now time.Time) ([]Session, error)
 	// skip nor repeat a day.
 	for d := start; !d.After(end); d = d.AddDate(0, 0, 1) {
 		for _, sl := range b.Schedule {
-			if weekdays[sl.Weekday] != d.Weekday() {
+			if wd, _ := sl.Weekday.weekday(); wd != d.Weekday() {
 				continue
 			}
 			at, err := localStart(d, sl.Start, loc)
@@ -164,13 +176,13 @@ func (s *Service) ListSessions(ctx context.Context, batchID string, r SessionRan
 // NewExtraSession schedules a one-off session of a batch.
 type NewExtraSession struct {
 	// Date is the tenant-local date, Start the tenant-local wall-clock time "HH:MM".
-	Date            string `json:"date"`
-	Start           string `json:"start"`
+	Date            string `json:"date" format:"date"`
+	Start           string `json:"start" format:"time"`
 	DurationMinutes int    `json:"duration_minutes"`
 }
 
 // Validate implements httpapi.Validator.
-func (n *NewExtraSession) Validate() error {
+func (n NewExtraSession) Validate() error {
 	var bad apperr.Problems
 	_, err := ParseDate("date", n.Date)
 	bad.Check(err)
@@ -186,6 +198,9 @@ func (n *NewExtraSession) Validate() error {
 // AddExtraSession schedules a one-off session of a batch the caller may see (NotFound otherwise). Conflict
 // when the batch already has a session starting at that instant.
 func (s *Service) AddExtraSession(ctx context.Context, batchID string, in NewExtraSession) (*Session, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
 	b, err := VisibleBatch(ctx, batchID)
 	if err != nil {
 		return nil, err
@@ -219,7 +234,7 @@ type SessionCancellation struct {
 }
 
 // Validate implements httpapi.Validator.
-func (c *SessionCancellation) Validate() error {
+func (c SessionCancellation) Validate() error {
 	if len(c.Reason) > 500 {
 		return apperr.Field("reason", apperr.FieldTooLong, "at most 500 characters")
 	}
@@ -229,6 +244,9 @@ func (c *SessionCancellation) Validate() error {
 // CancelSession cancels a scheduled session of a batch the caller may see (NotFound otherwise); Conflict
 // when it is already cancelled.
 func (s *Service) CancelSession(ctx context.Context, sessionID string, c SessionCancellation) (*Session, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
 	if _, _, err := VisibleSession(ctx, sessionID); err != nil {
 		return nil, err
 	}

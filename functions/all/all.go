@@ -24,6 +24,7 @@ import (
 	"github.com/edugrid/edugrid/functions/fees"
 	"github.com/edugrid/edugrid/functions/leads"
 	"github.com/edugrid/edugrid/functions/learning"
+	"github.com/edugrid/edugrid/functions/notifications"
 	"github.com/edugrid/edugrid/functions/platform"
 	"github.com/edugrid/edugrid/functions/students"
 	"github.com/edugrid/edugrid/functions/users"
@@ -50,6 +51,9 @@ type Services struct {
 	Learning   *learning.Service
 	Leads      *leads.Service
 	Exams      *exams.Service
+	// Notifications delivers what the outbox publishes and serves the delivery log, templates and
+	// preferences.
+	Notifications *notifications.Service
 }
 
 // Options are what the wiring cannot take from the App.
@@ -58,6 +62,9 @@ type Options struct {
 	// local stack and the tests attach DuckDB through a warehouse.Slot; the analytics function opens
 	// BigQuery once per instance.
 	Warehouse func() warehouse.Warehouse
+	// Senders replaces the notification providers the configuration names (the local stack and the tests
+	// send to loopback stand-ins); nil uses the configuration.
+	Senders map[notifications.Channel]notifications.Sender
 }
 
 // Build builds every area's service over a.
@@ -73,6 +80,7 @@ func Build(a *app.App, o Options) *Services {
 	s.Learning = newLearning(a, s.Academic)
 	s.Leads = newLeads(a, s.Users, s.Academic, s.Students, s.Fees)
 	s.Exams = newExams(a)
+	s.Notifications = newNotifications(a, o.Senders)
 	return s
 }
 
@@ -91,6 +99,7 @@ func (s *Services) Areas(a *app.App) []*httpapi.Area {
 		s.Learning.Area(opts),
 		s.Leads.Area(opts),
 		s.Exams.Area(opts),
+		s.Notifications.Area(opts),
 	}
 }
 
@@ -101,6 +110,8 @@ func (s *Services) Areas(a *app.App) []*httpapi.Area {
 // one too, or existing institutions never get it.
 var Schema = schema.NewPlan(
 	schema.Migration{Version: 1, Name: "every area's indexes", Apply: ensureAll(tenantIndexes)},
+	schema.Migration{Version: 2, Name: "notification deliveries and templates", Apply: notifications.EnsureIndexes},
+	schema.Migration{Version: 3, Name: "change-stream post-images on the analysed collections", Apply: enablePostImages},
 )
 
 func ensureAll(fs []func(context.Context, lungo.IDatabase) error) func(context.Context, lungo.IDatabase) error {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/edugrid/edugrid/functions/all"
 	"github.com/edugrid/edugrid/internal/apptest"
+	"github.com/edugrid/edugrid/shared/httpapi"
 	"github.com/edugrid/edugrid/shared/rbac"
 )
 
@@ -83,8 +84,8 @@ func TestDocumentMatchesServedRoutes(t *testing.T) {
 	for _, a := range env.Areas {
 		for _, rt := range a.Routes {
 			served++
-			// The document names an exact-root pattern "/{$}" as "/", as httpapi.Document does.
-			key := rt.Method + " /" + a.Name + strings.TrimSuffix(rt.Path, "{$}")
+			// The document names an area root "/{$}" as the bare prefix, as httpapi.Document does.
+			key := rt.Method + " " + httpapi.DocumentPath(a.Name, rt.Path)
 			if !documented[key] {
 				t.Errorf("%s is served but not documented", key)
 			}

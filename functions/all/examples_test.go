@@ -3,6 +3,7 @@ package all_test
 import (
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -12,8 +13,8 @@ import (
 )
 
 // Every request body, success response and error of the document has an example, and every example fits
-// its own schema (types, required properties, no undeclared properties), so the examples a frontend
-// developer copies are messages of the right shape.
+// its own schema (types, required properties, no undeclared properties, enums, formats, patterns, bounds),
+// so the examples a frontend developer copies are messages of the right shape and the right values.
 func TestDocumentExamplesFitTheirSchemas(t *testing.T) {
 	env := apptest.New(t)
 	raw, err := json.Marshal(all.Document(env.Areas))
@@ -23,7 +24,9 @@ func TestDocumentExamplesFitTheirSchemas(t *testing.T) {
 	var doc struct {
 		Paths      map[string]map[string]map[string]any `json:"paths"`
 		Components struct {
-			Schemas map[string]any `json:"schemas"`
+			Schemas    map[string]any            `json:"schemas"`
+			Responses  map[string]map[string]any `json:"responses"`
+			Parameters map[string]map[string]any `json:"parameters"`
 		} `json:"components"`
 	}
 	if err := json.Unmarshal(raw, &doc); err != nil {
@@ -60,16 +63,74 @@ func TestDocumentExamplesFitTheirSchemas(t *testing.T) {
 			}
 		}
 	}
+	// The error responses operations refer to, and the Idempotency-Key header.
+	for name, resp := range doc.Components.Responses {
+		for mediaType, media := range resp["content"].(map[string]any) {
+			check("response "+name+" "+mediaType, media)
+		}
+	}
+	for name, param := range doc.Components.Parameters {
+		check("parameter "+name, param)
+	}
 	if checked < 100 {
 		t.Fatalf("only %d examples checked", checked)
 	}
 }
 
-// fits reports whether value is an instance of schema, as far as the document's schemas go.
+var (
+	datePattern = regexp.MustCompile(`^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$`)
+	dateTime    = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$`)
+)
+
+// fitsValue checks what JSON Schema says beyond the type: enum, format date and date-time, pattern,
+// minimum and maximum.
+func fitsValue(s map[string]any, value any, at string) error {
+	if enum, ok := s["enum"].([]any); ok && !slices.Contains(enum, value) {
+		return fmt.Errorf("%s: %v is not one of %v", at, value, enum)
+	}
+	if str, ok := value.(string); ok {
+		switch s["format"] {
+		case "date":
+			if !datePattern.MatchString(str) {
+				return fmt.Errorf("%s: %q is not a date", at, str)
+			}
+		case "date-time":
+			if !dateTime.MatchString(str) {
+				return fmt.Errorf("%s: %q is not a date-time", at, str)
+			}
+		}
+		if p, ok := s["pattern"].(string); ok && !regexp.MustCompile(p).MatchString(str) {
+			return fmt.Errorf("%s: %q does not match %s", at, str, p)
+		}
+	}
+	if n, ok := value.(float64); ok {
+		if m, ok := s["minimum"].(float64); ok && n < m {
+			return fmt.Errorf("%s: %v is below the minimum %v", at, n, m)
+		}
+		if m, ok := s["maximum"].(float64); ok && n > m {
+			return fmt.Errorf("%s: %v is above the maximum %v", at, n, m)
+		}
+	}
+	return nil
+}
+
+// fits reports whether value is an instance of schema, as far as the document's schemas go: types,
+// required and undeclared properties, enums, formats, patterns and bounds.
 func fits(components map[string]any, schema, value any, at string) error {
 	s, _ := schema.(map[string]any)
 	if ref, ok := s["$ref"].(string); ok {
 		return fits(components, components[strings.TrimPrefix(ref, "#/components/schemas/")], value, at)
+	}
+	if branches, ok := s["anyOf"].([]any); ok {
+		var errs []string
+		for _, b := range branches {
+			err := fits(components, b, value, at)
+			if err == nil {
+				return nil
+			}
+			errs = append(errs, err.Error())
+		}
+		return fmt.Errorf("%s: fits none of anyOf: %s", at, strings.Join(errs, "; "))
 	}
 	var types []string
 	switch ty := s["type"].(type) {
@@ -131,5 +192,5 @@ func fits(components map[string]any, schema, value any, at string) error {
 	if !slices.Contains(types, kind) {
 		return fmt.Errorf("%s: %s where the schema says %v", at, kind, types)
 	}
-	return nil
+	return fitsValue(s, value, at)
 }

@@ -254,6 +254,10 @@ func (h *hostileEnv) concrete(r writeRoute, pick uint8) string {
 			parts[i] = h.spare
 		case "{prn}":
 			parts[i] = h.prns[int(pick)%len(h.prns)]
+		case "{kind}":
+			parts[i] = "attendance.absence" // a notification kind
+		case "{language}":
+			parts[i] = "en"
 		default:
 			word := strings.Trim(p, "{}")
 			if word == "id" && i > 0 {
@@ -318,6 +322,10 @@ var hints = map[string]any{
 	"count": 2, "interval_months": 1, "capacity": 30, "duration_minutes": 60, "grace_days": 5,
 	"percentages": []any{5000, 5000}, "days_before": []any{3}, "days_overdue": []any{1},
 	"current_password": "not-the-password-1", "refresh_token": "not-a-refresh-token",
+	"escalate_after_days": 10, "EscalationRule.after": 2, "EscalationRule.notify": "guardians",
+	"SettingsInput.channels": []any{"sms", "email"}, "PreferencesInput.channels": []any{"whatsapp", "sms"},
+	"opt_outs": []any{"fees.reminder"}, "QuietHours.from": "21:00", "QuietHours.to": "07:00", "language": "hi",
+	"VerifyInput.channel": "email", "ConfirmInput.channel": "email", "ConfirmInput.code": "123456",
 }
 
 func (h *hostileEnv) value(typeName, field string, t reflect.Type, full bool) any {

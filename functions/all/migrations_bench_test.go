@@ -23,7 +23,8 @@ import (
 //	go test ./functions/all -run '^$' -bench BenchmarkUpgradeAll -benchtime 3x
 func BenchmarkUpgradeAll(b *testing.B) {
 	const tenants = 1000
-	env := apptest.New(b)
+	// 1,000 institutions are far past two clusters' default namespace budget.
+	env := apptest.New(b, "EDUGRID_CLUSTER_NAMESPACES", `{"default":1000000,"second":1000000}`)
 	for i := range tenants {
 		env.Provision(fmt.Sprintf("bench-%04d", i))
 	}

@@ -128,3 +128,35 @@ func TestGuardUpgradesAnInstitutionBehindTheCode(t *testing.T) {
 		t.Fatalf("after a failed migration the institution is registered at %d, want %d", v, nextRelease.Latest())
 	}
 }
+
+// Post-images are MongoDB's (6.0+): on the embedded engine the migration that enables them changes
+// nothing, creates no collection, and is still recorded, so the institution is at the code's version.
+func TestPostImagesMigrationIsANoOpOnTheEmbeddedEngine(t *testing.T) {
+	ctx := context.Background()
+	env := apptest.New(t)
+	env.Provision("postimg")
+	db := env.TenantDB("postimg")
+	var rec struct {
+		Name string `bson:"name"`
+	}
+	if err := db.Collection(schema.Collection).FindOne(ctx, bson.M{"_id": 3}).Decode(&rec); err != nil || rec.Name != "change-stream post-images on the analysed collections" {
+		t.Fatalf("migration 3 recorded as %+v (%v)", rec, err)
+	}
+	if v := registered(t, env, "postimg").SchemaVersion; v != all.Schema.Latest() || v < 3 {
+		t.Fatalf("registered at schema %d, want %d", v, all.Schema.Latest())
+	}
+
+	// Run on its own against a fresh database: nothing appears.
+	fresh := db.Client().Database(tenant.DatabaseName("postimg-fresh"))
+	plan := schema.NewPlan(schema.Migration{Version: 1, Name: "post-images only", Apply: all.EnablePostImages})
+	if v, err := plan.Migrate(ctx, fresh, env.Clock.Now()); err != nil || v != 1 {
+		t.Fatalf("migrate = %d, %v", v, err)
+	}
+	names, err := fresh.ListCollectionNames(ctx, bson.M{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(names) != 1 || names[0] != schema.Collection {
+		t.Fatalf("collections after the migration on the embedded engine = %v, want only %s", names, schema.Collection)
+	}
+}

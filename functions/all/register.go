@@ -10,6 +10,7 @@ import (
 	"github.com/edugrid/edugrid/shared/app"
 	"github.com/edugrid/edugrid/shared/warehouse"
 	"github.com/edugrid/edugrid/shared/warehouse/bigquery"
+	"github.com/edugrid/edugrid/triggers/delivery"
 	"github.com/edugrid/edugrid/triggers/reminders"
 )
 
@@ -19,6 +20,14 @@ func init() {
 	for _, ep := range EntryPoints(openBigQuery) {
 		functions.HTTP(ep.Name, app.Lazy(app.Options{Schema: &Schema}, ep.Build))
 	}
+	// The delivery function: Pub/Sub pushes each notification of the notifications topic to it.
+	functions.CloudEvent("delivery", delivery.Lazy(func(ctx context.Context) (*delivery.Handler, error) {
+		a, err := app.Instance(ctx, app.Options{Schema: &Schema})
+		if err != nil {
+			return nil, err
+		}
+		return newDelivery(a, newNotifications(a, nil)), nil
+	}))
 }
 
 // EntryPoint is one HTTP function of the deployment: its Cloud Functions entry point name and how a warm
@@ -60,6 +69,7 @@ func EntryPoints(open OpenWarehouse) []EntryPoint {
 		}},
 		{"exams", func(a *app.App) http.Handler { return newExams(a).Area(a.AreaOptions()) }},
 		{"reminders", func(a *app.App) http.Handler { return reminders.FromApp(a, newFees(a)) }},
+		{"notifications", func(a *app.App) http.Handler { return newNotifications(a, nil).Area(a.AreaOptions()) }},
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 
 	"github.com/edugrid/edugrid/shared/apperr"
 	"github.com/edugrid/edugrid/shared/clock"
+	"github.com/edugrid/edugrid/shared/httpapi"
 	"github.com/edugrid/edugrid/shared/rbac"
 	"github.com/edugrid/edugrid/shared/tenant"
 	"github.com/edugrid/edugrid/shared/warehouse"
@@ -48,8 +49,8 @@ type Report struct {
 	// Path is the route serving it; empty while it waits.
 	Path string `json:"path,omitempty"`
 	// Status is "available", or "waiting" for the area whose data it needs.
-	Status   string `json:"status"`
-	WaitsFor string `json:"waits_for,omitempty"`
+	Status   string `json:"status" example:"available"`
+	WaitsFor string `json:"waits_for,omitempty" example:"attendance"`
 }
 
 // Catalogue is every report the issue asks for, in the order a dashboard shows them.
@@ -109,6 +110,15 @@ const (
 	Month Window = "month"
 )
 
+// windows lists every report window; the API document shows them as the enum of a report window field.
+var windows = []Window{Day, Week, Month}
+
+// Values implements httpapi.Enum.
+func (Window) Values() []string { return httpapi.EnumValues(windows) }
+
+// Valid reports whether v is one of Values.
+func (v Window) Valid() bool { return slices.Contains(windows, v) }
+
 // Start returns the first day of the window holding day.
 func (w Window) Start(day time.Time) time.Time {
 	switch w {
@@ -136,7 +146,7 @@ func ParseRange(window, from, to string, today time.Time) (Window, Range, error)
 	if window == "" {
 		w = Week
 	}
-	if !slices.Contains([]Window{Day, Week, Month}, w) {
+	if !w.Valid() {
 		return "", Range{}, apperr.Field("window", apperr.FieldNotAllowed, "must be day, week or month")
 	}
 	r := Range{To: today}

@@ -25,7 +25,7 @@ type AttendanceFilter struct {
 // AttendancePeriod is one window of one batch. Rate is attended / (attended + absent): late counts as
 // attended, excused neither way; it is null when nothing was counted.
 type AttendancePeriod struct {
-	Start    string   `json:"start"`
+	Start    string   `json:"start" format:"date"`
 	Attended int64    `json:"attended"`
 	Absent   int64    `json:"absent"`
 	Excused  int64    `json:"excused"`
@@ -47,8 +47,8 @@ type BatchAttendance struct {
 // AttendanceReport is the attendance rate by batch.
 type AttendanceReport struct {
 	Window  Window            `json:"window"`
-	From    string            `json:"from"`
-	To      string            `json:"to"`
+	From    string            `json:"from" format:"date"`
+	To      string            `json:"to" format:"date"`
 	Batches []BatchAttendance `json:"batches"`
 }
 

@@ -16,7 +16,7 @@ import (
 // CohortMonth is how many of a cohort's students had an active enrolment on the last day of one month
 // (on the report's last day for its final month), and their share of the cohort.
 type CohortMonth struct {
-	Month  string  `json:"month"`
+	Month  string  `json:"month" format:"month"`
 	Offset int     `json:"offset"`
 	Active int64   `json:"active"`
 	Share  float64 `json:"share"`
@@ -25,15 +25,15 @@ type CohortMonth struct {
 // Cohort is the students whose first enrolment started in one month, and their retention in every month
 // from it to the report's last month.
 type Cohort struct {
-	Month    string        `json:"month"`
+	Month    string        `json:"month" format:"month"`
 	Students int64         `json:"students"`
 	Months   []CohortMonth `json:"months"`
 }
 
 // CohortReport is cohort retention by first-enrolment month.
 type CohortReport struct {
-	From    string   `json:"from"`
-	To      string   `json:"to"`
+	From    string   `json:"from" format:"date"`
+	To      string   `json:"to" format:"date"`
 	Cohorts []Cohort `json:"cohorts"`
 }
 

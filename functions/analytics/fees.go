@@ -25,7 +25,7 @@ type FeeCollectionFilter struct {
 // (instalments by due day: amount + late fee - waived); Collected is what was received in it (payments by
 // the day received, less what has been refunded of them).
 type FeeCollectionPeriod struct {
-	Start     string `json:"start"`
+	Start     string `json:"start" format:"date"`
 	Due       int64  `json:"due"`
 	Collected int64  `json:"collected"`
 }
@@ -41,8 +41,8 @@ type BranchFeeCollection struct {
 // FeeCollectionReport is fee collection against dues per window and branch.
 type FeeCollectionReport struct {
 	Window   Window                `json:"window"`
-	From     string                `json:"from"`
-	To       string                `json:"to"`
+	From     string                `json:"from" format:"date"`
+	To       string                `json:"to" format:"date"`
 	Branches []BranchFeeCollection `json:"branches"`
 }
 
@@ -158,7 +158,7 @@ func ageBucket(due, asOf time.Time) string {
 
 // AgeingBucket is the open instalments of one age bucket, outstanding in minor units.
 type AgeingBucket struct {
-	Bucket      string `json:"bucket"`
+	Bucket      string `json:"bucket" example:"0-30"`
 	Outstanding int64  `json:"outstanding"`
 	Instalments int64  `json:"instalments"`
 }
@@ -172,7 +172,7 @@ type BranchAgeing struct {
 
 // AgeingReport is the outstanding amount of open instalments by days overdue as of a day.
 type AgeingReport struct {
-	AsOf     string         `json:"as_of"`
+	AsOf     string         `json:"as_of" format:"date"`
 	Branches []BranchAgeing `json:"branches"`
 }
 

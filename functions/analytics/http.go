@@ -33,12 +33,12 @@ func (s *Service) Routes() []httpapi.Route {
 			}},
 		{Method: "GET", Path: "/fees/ageing", Permission: rbac.AnalyticsRead, Summary: "Outstanding dues per branch by days overdue",
 			Response: AgeingReport{}, Handler: s.handleAgeing, Query: []httpapi.QueryParam{
-				{Name: "as_of", Description: "the day ages are counted to, YYYY-MM-DD (default: today in the institution's time zone)"},
+				{Name: "as_of", Description: "the day ages are counted to, YYYY-MM-DD (default: today in the institution's time zone)", Format: httpapi.FormatDate},
 				branchParam,
 			}},
 		{Method: "GET", Path: "/students/cohorts", Permission: rbac.AnalyticsRead, Summary: "Share of each first-enrolment month's students still enrolled in every following month",
 			Response: CohortReport{}, Handler: s.handleCohorts, Query: []httpapi.QueryParam{
-				{Name: "from", Description: "first day, YYYY-MM-DD; cohorts start in its month (default: 12 months before to)"},
+				{Name: "from", Description: "first day, YYYY-MM-DD; cohorts start in its month (default: 12 months before to)", Format: httpapi.FormatDate},
 				toParam,
 				{Name: "branch", Description: "only this branch id's enrolments"},
 			}},
@@ -48,22 +48,22 @@ func (s *Service) Routes() []httpapi.Route {
 	routes = append(routes, []httpapi.Route{
 		{Method: "GET", Path: "/students/at-risk", Permission: rbac.AnalyticsRead, Summary: "Students with low attendance and overdue fees",
 			Response: AtRiskReport{}, Handler: s.handleAtRisk, Query: []httpapi.QueryParam{
-				{Name: "from", Description: "first day whose attendance counts, YYYY-MM-DD (default: 30 days before to)"},
-				{Name: "to", Description: "last day, YYYY-MM-DD (default: today in the institution's time zone); instalments due before it are overdue"},
-				{Name: "max_rate", Description: "attendance rate in percent below which attendance is low (default 75)"},
-				{Name: "min_sessions", Description: "marks a student needs in the range to be judged (default 3)"},
+				{Name: "from", Description: "first day whose attendance counts, YYYY-MM-DD (default: 30 days before to)", Format: httpapi.FormatDate},
+				{Name: "to", Description: "last day, YYYY-MM-DD (default: today in the institution's time zone); instalments due before it are overdue", Format: httpapi.FormatDate},
+				{Name: "max_rate", Description: "attendance rate in percent below which attendance is low (default 75)", Type: 0, Minimum: 1, Maximum: 100},
+				{Name: "min_sessions", Description: "marks a student needs in the range to be judged (default 3)", Type: 0, Minimum: 1, Maximum: 10000},
 				branchParam,
 			}},
 		{Method: "GET", Path: "/leads/funnel", Permission: rbac.AnalyticsRead, Summary: "Conversion of the leads created in a range, by source and stage",
 			Response: LeadFunnelReport{}, Handler: s.handleLeadFunnel, Query: []httpapi.QueryParam{
-				{Name: "from", Description: "first day leads were created, YYYY-MM-DD (default: 90 days before to)"},
+				{Name: "from", Description: "first day leads were created, YYYY-MM-DD (default: 90 days before to)", Format: httpapi.FormatDate},
 				toParam,
 				branchParam,
 			}},
 		{Method: "GET", Path: "/exams/scores", Permission: rbac.AnalyticsRead, Summary: "Score distribution of tests, per test and overall",
 			Response: ScoreReport{}, Handler: s.handleScores, Query: []httpapi.QueryParam{
-				{Name: "from", Description: "first test day, YYYY-MM-DD (default: 90 days before to)"},
-				{Name: "to", Description: "last test day, YYYY-MM-DD (default: today in the institution's time zone)"},
+				{Name: "from", Description: "first test day, YYYY-MM-DD (default: 90 days before to)", Format: httpapi.FormatDate},
+				{Name: "to", Description: "last test day, YYYY-MM-DD (default: today in the institution's time zone)", Format: httpapi.FormatDate},
 				{Name: "test", Description: "only this test id"},
 				batchParam,
 				branchParam,
@@ -76,9 +76,9 @@ func (s *Service) Routes() []httpapi.Route {
 
 // Query parameters several reports take, documented once.
 var (
-	windowParam     = httpapi.QueryParam{Name: "window", Description: "day, week (default; ISO weeks) or month"}
-	windowFromParam = httpapi.QueryParam{Name: "from", Description: "first day, YYYY-MM-DD (default: 30 days, 12 weeks or 12 months before to)"}
-	toParam         = httpapi.QueryParam{Name: "to", Description: "last day, YYYY-MM-DD (default: today in the institution's time zone)"}
+	windowParam     = httpapi.QueryParam{Name: "window", Description: "day, week (default; ISO weeks) or month", Type: Window("")}
+	windowFromParam = httpapi.QueryParam{Name: "from", Description: "first day, YYYY-MM-DD (default: 30 days, 12 weeks or 12 months before to)", Format: httpapi.FormatDate}
+	toParam         = httpapi.QueryParam{Name: "to", Description: "last day, YYYY-MM-DD (default: today in the institution's time zone)", Format: httpapi.FormatDate}
 	branchParam     = httpapi.QueryParam{Name: "branch", Description: "only this branch id"}
 	batchParam      = httpapi.QueryParam{Name: "batch", Description: "only this batch id"}
 )

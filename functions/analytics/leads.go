@@ -19,7 +19,7 @@ var FunnelStages = []string{"new", "contacted", "demo_scheduled", "demo_attended
 
 // StageCount is how many leads reached one stage, and their share of the leads created.
 type StageCount struct {
-	Stage string  `json:"stage"`
+	Stage string  `json:"stage" example:"contacted"`
 	Leads int64   `json:"leads"`
 	Share float64 `json:"share"`
 }
@@ -33,7 +33,7 @@ type ReasonCount struct {
 // SourceFunnel is the funnel of the leads of one source ("" for all sources together). Open leads are
 // neither won nor lost; Conversion is won / created, null without leads.
 type SourceFunnel struct {
-	Source      string        `json:"source"`
+	Source      string        `json:"source" example:"walk_in"`
 	Leads       int64         `json:"leads"`
 	Reached     []StageCount  `json:"reached"`
 	Open        int64         `json:"open"`
@@ -45,8 +45,8 @@ type SourceFunnel struct {
 
 // LeadFunnelReport is the conversion of the leads created in a range, by source.
 type LeadFunnelReport struct {
-	From    string         `json:"from"`
-	To      string         `json:"to"`
+	From    string         `json:"from" format:"date"`
+	To      string         `json:"to" format:"date"`
 	Stages  []string       `json:"stages"`
 	Total   SourceFunnel   `json:"total"`
 	Sources []SourceFunnel `json:"sources"`

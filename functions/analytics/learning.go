@@ -99,7 +99,7 @@ func (s *Service) learningRoutes() []httpapi.Route {
 			}},
 		{Method: "GET", Path: "/learning/time-spent", Permission: rbac.AnalyticsRead, Summary: "Time each learner spent on content over a range, most first",
 			Response: TimeSpentReport{}, Handler: s.handleTimeSpent, Query: append(append([]httpapi.QueryParam{
-				{Name: "from", Description: "first day, YYYY-MM-DD (default: 29 days before to)"},
+				{Name: "from", Description: "first day, YYYY-MM-DD (default: 29 days before to)", Format: httpapi.FormatDate},
 				toParam,
 			}, learningQuery...), httpapi.PageQuery...)},
 		{Method: "GET", Path: "/learning/quizzes/{quiz}/items", Permission: rbac.AnalyticsRead, Summary: "Difficulty, discrimination and most chosen wrong answer of each question of a quiz, from first attempts",
@@ -109,7 +109,7 @@ func (s *Service) learningRoutes() []httpapi.Route {
 			}},
 		{Method: "GET", Path: "/learning/inactive", Permission: rbac.AnalyticsRead, Summary: "Enrolled learners with no interaction in their course for N days, or never",
 			Response: InactiveReport{}, Handler: s.handleInactive, Query: append(append([]httpapi.QueryParam{
-				{Name: "days", Description: fmt.Sprintf("inactive for more than this many days, 1..%d (default %d)", MaxInactiveDays, DefaultInactiveDays)},
+				{Name: "days", Description: fmt.Sprintf("inactive for more than this many days, 1..%d (default %d)", MaxInactiveDays, DefaultInactiveDays), Type: 0, Minimum: 1, Maximum: MaxInactiveDays},
 			}, learningQuery...), httpapi.PageQuery...)},
 	}
 }

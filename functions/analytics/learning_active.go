@@ -13,7 +13,7 @@ import (
 // ActivePeriod is one window: Active is the distinct learners with at least one interaction on a day of
 // the window inside the report's range.
 type ActivePeriod struct {
-	Start  string `json:"start"`
+	Start  string `json:"start" format:"date"`
 	Active int64  `json:"active"`
 }
 
@@ -39,8 +39,8 @@ type CourseActivity struct {
 // window from the one holding From to the one holding To is listed, idle ones with 0.
 type ActiveLearnersReport struct {
 	Window  Window           `json:"window"`
-	From    string           `json:"from"`
-	To      string           `json:"to"`
+	From    string           `json:"from" format:"date"`
+	To      string           `json:"to" format:"date"`
 	Courses []CourseActivity `json:"courses"`
 }
 

@@ -30,7 +30,7 @@ type FunnelStep struct {
 // FunnelReport is the completion funnel of one course as of a day.
 type FunnelReport struct {
 	CourseID string `json:"course_id"`
-	AsOf     string `json:"as_of"`
+	AsOf     string `json:"as_of" format:"date"`
 	// Learners is the distinct students holding an active enrolment in a batch of the course today.
 	Learners int64        `json:"learners"`
 	Lessons  []FunnelStep `json:"lessons"`

@@ -21,14 +21,14 @@ type InactiveLearner struct {
 	CourseID      string  `json:"course_id"`
 	BatchID       string  `json:"batch_id"`
 	BranchID      string  `json:"branch_id"`
-	LastActiveDay *string `json:"last_active_day"`
+	LastActiveDay *string `json:"last_active_day" format:"date"`
 	DaysInactive  *int64  `json:"days_inactive"`
 }
 
 // InactiveReport is one page of inactive learners: those who never interacted first, then the longest
 // inactive, then by PRN.
 type InactiveReport struct {
-	AsOf       string            `json:"as_of"`
+	AsOf       string            `json:"as_of" format:"date"`
 	Days       int64             `json:"days"`
 	Items      []InactiveLearner `json:"items"`
 	NextCursor string            `json:"next_cursor,omitempty"`

@@ -19,14 +19,14 @@ type LearnerTime struct {
 	PRN            string    `json:"prn"`
 	Seconds        int64     `json:"seconds"`
 	ActiveDays     int64     `json:"active_days"`
-	LastActiveDay  string    `json:"last_active_day"`
+	LastActiveDay  string    `json:"last_active_day" format:"date"`
 	LastActivityAt time.Time `json:"last_activity_at"`
 }
 
 // TimeSpentReport is one page of learners by time spent, most first, then by PRN and student id.
 type TimeSpentReport struct {
-	From       string        `json:"from"`
-	To         string        `json:"to"`
+	From       string        `json:"from" format:"date"`
+	To         string        `json:"to" format:"date"`
 	Items      []LearnerTime `json:"items"`
 	NextCursor string        `json:"next_cursor,omitempty"`
 }

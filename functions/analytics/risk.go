@@ -43,15 +43,15 @@ type AtRiskStudent struct {
 	Rate               float64 `json:"rate"`
 	Overdue            int64   `json:"overdue"`
 	OverdueInstalments int64   `json:"overdue_instalments"`
-	OldestDue          string  `json:"oldest_due"`
+	OldestDue          string  `json:"oldest_due" format:"date"`
 	DaysOverdue        int64   `json:"days_overdue"`
 }
 
 // AtRiskReport lists students whose attendance rate is below MaxRate percent and who have overdue fees,
 // lowest rate first.
 type AtRiskReport struct {
-	From        string          `json:"from"`
-	To          string          `json:"to"`
+	From        string          `json:"from" format:"date"`
+	To          string          `json:"to" format:"date"`
 	MaxRate     int64           `json:"max_rate"`
 	MinSessions int64           `json:"min_sessions"`
 	Currency    string          `json:"currency"`

@@ -34,7 +34,7 @@ type TestScores struct {
 	Subject      string   `json:"subject"`
 	BatchID      string   `json:"batch_id"`
 	BranchID     string   `json:"branch_id"`
-	Date         string   `json:"date"`
+	Date         string   `json:"date" format:"date"`
 	MaxMarks     float64  `json:"max_marks"`
 	Present      int64    `json:"present"`
 	Absent       int64    `json:"absent"`
@@ -47,8 +47,8 @@ type TestScores struct {
 
 // ScoreReport is the score distribution of every matching test, and of all of them together.
 type ScoreReport struct {
-	From    string       `json:"from"`
-	To      string       `json:"to"`
+	From    string       `json:"from" format:"date"`
+	To      string       `json:"to" format:"date"`
 	Buckets []string     `json:"buckets"`
 	Overall TestScores   `json:"overall"`
 	Tests   []TestScores `json:"tests"`

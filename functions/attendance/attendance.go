@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/256dpi/lungo"
+	"github.com/edugrid/edugrid/shared/httpapi"
 	"go.mongodb.org/mongo-driver/bson"
 	"go.mongodb.org/mongo-driver/mongo"
 	"go.mongodb.org/mongo-driver/mongo/options"
@@ -71,14 +72,14 @@ const (
 	Excused Status = "excused"
 )
 
+// statuses lists every mark status; the API document shows them as the enum of a mark status field.
+var statuses = []Status{Present, Absent, Late, Excused}
+
+// Values implements httpapi.Enum.
+func (Status) Values() []string { return httpapi.EnumValues(statuses) }
+
 // Valid reports whether s is one of the statuses.
-func (s Status) Valid() bool {
-	switch s {
-	case Present, Absent, Late, Excused:
-		return true
-	}
-	return false
-}
+func (s Status) Valid() bool { return slices.Contains(statuses, s) }
 
 // Sheet is the attendance of one session: its marks, one per student, held in one document so that
 // marking a whole session is a single write. (The embedded engine copies a collection once per document
@@ -128,7 +129,7 @@ type Mark struct {
 	BatchID   string         `json:"batch_id"`
 	BranchID  string         `json:"branch_id"`
 	StudentID string         `json:"student_id"`
-	Date      string         `json:"date"` // the session's tenant-local date
+	Date      string         `json:"date" format:"date"` // the session's tenant-local date
 	Status    Status         `json:"status"`
 	Remark    string         `json:"remark,omitempty"`
 	MarkedBy  string         `json:"marked_by"`
@@ -177,8 +178,8 @@ const MaxRangeDays = 366
 
 // DateRange is a span of tenant-local dates, both included.
 type DateRange struct {
-	From string `json:"from"`
-	To   string `json:"to"`
+	From string `json:"from" format:"date"`
+	To   string `json:"to" format:"date"`
 }
 
 // resolveRange fills an open range: To defaults to today, From to 30 days before To. Invalid when a date

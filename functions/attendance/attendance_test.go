@@ -564,3 +564,71 @@ func TestAbsenceAlertOncePerStudentPerDay(t *testing.T) {
 		t.Fatalf("notifications after flush = %+v", ns)
 	}
 }
+
+func TestEscalationAfterDaysAbsentInARow(t *testing.T) {
+	s := newSchool(t)
+	env := s.env
+	escalations := func() []notify.Notification {
+		t.Helper()
+		var out []notify.Notification
+		for _, n := range env.Notifications() {
+			if n.Kind == attendance.EscalationKind {
+				out = append(out, n)
+			}
+		}
+		return out
+	}
+	if got := apptest.Call[attendance.EscalationRules](t, env, "GET", "/attendance/escalation", s.owner, nil, 200); len(got.Rules) != 0 || !got.Default {
+		t.Fatalf("rules before any are set = %+v", got)
+	}
+	for _, bad := range []m{
+		{"rules": []m{{"after": 1, "notify": "guardians"}}},
+		{"rules": []m{{"after": 2, "notify": "everyone"}}},
+		{"rules": []m{{"after": 2, "notify": "guardians"}, {"after": 2, "notify": "guardians"}}},
+	} {
+		apptest.MustProblem(t, env.Do("PUT", "/attendance/escalation", s.owner, bad), http.StatusBadRequest, "invalid")
+	}
+	apptest.MustProblem(t, env.Do("PUT", "/attendance/escalation", s.teacherA, m{"rules": []m{}}), http.StatusForbidden, "forbidden")
+	apptest.Call[attendance.EscalationRules](t, env, "PUT", "/attendance/escalation", s.owner,
+		m{"rules": []m{{"after": 2, "notify": "guardians"}, {"after": 3, "notify": "branch_admins"}}}, 200)
+	admin := apptest.Call[person](t, env, "POST", "/users/staff", s.owner, m{"email": "admin.a@alpha.test", "name": "Admin A", "role": "branch_admin",
+		"branches": []string{s.branchA}, "password": apptest.Password}, 201)
+
+	ss := s.sessions(t, s.batchA) // Mon 1, Wed 3, Fri 5, Mon 8, Wed 10, Fri 12 June...
+	absentOn := func(i int, hours time.Duration) {
+		t.Helper()
+		s.advance(t, hours)
+		s.mark(t, s.teacherA, ss[i].ID, 200, m{"student_id": s.s1.ID, "status": "absent"}, m{"student_id": s.s2.ID, "status": "present"})
+	}
+	absentOn(0, 0)
+	if got := escalations(); len(got) != 0 {
+		t.Fatalf("one day absent escalated: %+v", got)
+	}
+	absentOn(1, 48*time.Hour)
+	got := escalations()
+	if len(got) != 1 || got[0].Recipient != s.g1.AccountID || got[0].Data["dates"] != "2026-06-01, 2026-06-03" || got[0].Data["count"] != "2" ||
+		got[0].ID != attendance.EscalationID(s.s1.ID, "2026-06-01", 2, s.g1.AccountID) {
+		t.Fatalf("after two days absent: %+v", got)
+	}
+	// Marked again the same day: nothing new.
+	s.mark(t, s.teacherA, ss[1].ID, 200, m{"student_id": s.s1.ID, "status": "absent", "remark": "no word from home"})
+	if got := escalations(); len(got) != 1 {
+		t.Fatalf("re-marking escalated again: %+v", got)
+	}
+	absentOn(2, 48*time.Hour)
+	got = escalations()
+	if len(got) != 2 || got[1].Recipient != admin.ID || got[1].Data["dates"] != "2026-06-01, 2026-06-03, 2026-06-05" {
+		t.Fatalf("after three days absent: %+v", got)
+	}
+	// Present ends the run: the next two days absent are a new run.
+	s.advance(t, 72*time.Hour)
+	s.mark(t, s.teacherA, ss[3].ID, 200, m{"student_id": s.s1.ID, "status": "present"})
+	absentOn(4, 48*time.Hour)
+	if got := escalations(); len(got) != 2 {
+		t.Fatalf("one day absent after a present one escalated: %+v", got)
+	}
+	absentOn(5, 48*time.Hour)
+	if got := escalations(); len(got) != 3 || got[2].Data["dates"] != "2026-06-10, 2026-06-12" {
+		t.Fatalf("a new run of two days: %+v", got)
+	}
+}

@@ -10,8 +10,8 @@ import (
 // Routes is the attendance area's route table.
 func (s *Service) Routes() []httpapi.Route {
 	rangeQuery := []httpapi.QueryParam{
-		{Name: "from", Description: "first tenant-local date YYYY-MM-DD; 30 days before to when omitted"},
-		{Name: "to", Description: "last tenant-local date YYYY-MM-DD; today when omitted"},
+		{Name: "from", Description: "first tenant-local date YYYY-MM-DD; 30 days before to when omitted", Format: httpapi.FormatDate},
+		{Name: "to", Description: "last tenant-local date YYYY-MM-DD; today when omitted", Format: httpapi.FormatDate},
 	}
 	return []httpapi.Route{
 		{Method: "PUT", Path: "/sessions/{id}/marks", Permission: rbac.AttendanceWrite,
@@ -28,11 +28,31 @@ func (s *Service) Routes() []httpapi.Route {
 		{Method: "GET", Path: "/absentees", Permission: rbac.AttendanceRead, Summary: "The students marked absent on a day",
 			Response: httpapi.Page[Absentee]{}, Handler: s.handleAbsentees,
 			Query: append([]httpapi.QueryParam{
-				{Name: "date", Description: "tenant-local date YYYY-MM-DD; today when omitted"},
+				{Name: "date", Description: "tenant-local date YYYY-MM-DD; today when omitted", Format: httpapi.FormatDate},
 				{Name: "branch", Description: "only this branch id"},
 				{Name: "batch", Description: "only this batch id"},
 			}, httpapi.PageQuery...)},
+		{Method: "GET", Path: "/escalation", Permission: rbac.AttendanceRead,
+			Summary:  "The institution's escalation rules: after how many absences in a row whom to tell",
+			Response: EscalationRules{}, Handler: s.handleEscalation},
+		{Method: "PUT", Path: "/escalation", Permission: rbac.NotificationsWrite,
+			Summary: "Replace the institution's escalation rules (audited); an empty list turns escalation off",
+			Request: EscalationInput{}, Response: EscalationRules{}, Handler: s.handleSetEscalation},
 	}
+}
+
+func (s *Service) handleEscalation(w http.ResponseWriter, r *http.Request) error {
+	out, err := s.Escalation(r.Context())
+	return httpapi.Reply(w, http.StatusOK, out, err)
+}
+
+func (s *Service) handleSetEscalation(w http.ResponseWriter, r *http.Request) error {
+	var in EscalationInput
+	if err := httpapi.DecodeOnly(r, &in); err != nil {
+		return err
+	}
+	out, err := s.SetEscalation(r.Context(), in)
+	return httpapi.Reply(w, http.StatusOK, out, err)
 }
 
 // Area returns the attendance area's HTTP handler, served with opts.
@@ -47,7 +67,7 @@ func dateRange(r *http.Request) DateRange {
 
 func (s *Service) handleMarkSession(w http.ResponseWriter, r *http.Request) error {
 	var in SessionMarking
-	if err := httpapi.Decode(r, &in); err != nil {
+	if err := httpapi.DecodeOnly(r, &in); err != nil {
 		return err
 	}
 	res, err := s.MarkSession(r.Context(), r.PathValue("id"), in)

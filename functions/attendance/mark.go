@@ -38,7 +38,7 @@ type SessionMarking struct {
 }
 
 // Validate implements httpapi.Validator.
-func (m *SessionMarking) Validate() error {
+func (m SessionMarking) Validate() error {
 	ids := make([]string, len(m.Marks))
 	for i, mk := range m.Marks {
 		ids[i] = mk.StudentID
@@ -65,7 +65,7 @@ func (m *SessionMarking) Validate() error {
 type MarkingResult struct {
 	SessionID string `json:"session_id"`
 	BatchID   string `json:"batch_id"`
-	Date      string `json:"date"`
+	Date      string `json:"date" format:"date"`
 	Created   int    `json:"created"`   // students marked for the first time
 	Changed   int    `json:"changed"`   // marks overridden (the earlier value is in the history)
 	Unchanged int    `json:"unchanged"` // marks given again with the same status and remark
@@ -98,7 +98,8 @@ const auditChunk = 40
 // A student marked again with another status or remark keeps the earlier value in the mark's history, and
 // the override is appended to the audit log in the same transaction. After the commit, every student
 // marked absent alerts their guardians, at most once per student and day (see alert.go); a failed alert
-// is logged and left in the outbox for notify.Flush, never reported as the marking's failure.
+// is logged and left in the outbox for notify.Flush, never reported as the marking's failure. A student
+// whose run of absences reaches one of the institution's escalation rules escalates (escalation.go).
 func (s *Service) MarkSession(ctx context.Context, sessionID string, in SessionMarking) (*MarkingResult, error) {
 	// The HTTP layer validated already; Go callers get the same checks.
 	if err := in.Validate(); err != nil {
@@ -197,6 +198,7 @@ func (s *Service) MarkSession(ctx context.Context, sessionID string, in SessionM
 		}
 	}
 	s.alertAbsences(ctx, ses, b, absent)
+	s.escalate(ctx, ses, absent)
 	return res, nil
 }
 

@@ -87,8 +87,13 @@ type LoginRequest struct {
 	Password string `json:"password"`
 }
 
+// Example implements httpapi.Exampler: a sign-in by tenant and email (the other form is a PRN alone).
+func (LoginRequest) Example() any {
+	return LoginRequest{Tenant: "sunrise-academy", Email: "asha.rao@example.edu", Password: "correct-horse-battery-staple"}
+}
+
 // Validate implements httpapi.Validator.
-func (r *LoginRequest) Validate() error {
+func (r LoginRequest) Validate() error {
 	var bad apperr.Problems
 	switch {
 	case r.Password == "":
@@ -115,6 +120,9 @@ var errBadCredentials = &apperr.Error{Code: apperr.Unauthenticated, Message: "th
 // Unauthenticated for any wrong credential (without saying which), Invalid for a PRN with a bad check
 // digit, Suspended for a suspended institution and RateLimited after too many attempts.
 func (s *Service) Login(ctx context.Context, req LoginRequest, clientIP string) (TokenPair, error) {
+	if err := req.Validate(); err != nil {
+		return TokenPair{}, err
+	}
 	accountKey := "prn:" + req.PRN
 	if p, err := prnum.Parse(req.PRN); err == nil {
 		// Parse ignores spaces and hyphens, so the limit keys on the canonical PRN: otherwise every
@@ -338,11 +346,11 @@ func (s *Service) LogoutEverywhere(ctx context.Context) error {
 // PasswordChange is the body of a password change.
 type PasswordChange struct {
 	CurrentPassword string `json:"current_password"`
-	NewPassword     string `json:"new_password"`
+	NewPassword     string `json:"new_password" example:"a-new-horse-battery-staple"`
 }
 
 // Validate implements httpapi.Validator.
-func (r *PasswordChange) Validate() error {
+func (r PasswordChange) Validate() error {
 	var bad apperr.Problems
 	if r.CurrentPassword == "" {
 		bad.Add("current_password", apperr.FieldRequired, "is required")
@@ -356,6 +364,9 @@ func (r *PasswordChange) Validate() error {
 // ChangePassword sets the caller's new password after checking the current one, then ends every session
 // of theirs (the caller signs in again). Errors: Unauthenticated for a wrong current password.
 func (s *Service) ChangePassword(ctx context.Context, req PasswordChange) error {
+	if err := req.Validate(); err != nil {
+		return err
+	}
 	p := rbac.Must(ctx)
 	db := s.callerDB(ctx, p)
 	u, err := account.Get(ctx, db, p.Subject)

@@ -3,6 +3,7 @@ package auth
 import (
 	"net/http"
 
+	"github.com/edugrid/edugrid/shared/apperr"
 	"github.com/edugrid/edugrid/shared/authn"
 	"github.com/edugrid/edugrid/shared/httpapi"
 	"github.com/edugrid/edugrid/shared/rbac"
@@ -17,9 +18,11 @@ type RefreshRequest struct {
 func (s *Service) Routes() []httpapi.Route {
 	return []httpapi.Route{
 		{Method: "POST", Path: "/login", Permission: rbac.Public, Summary: "Sign in with tenant and email, or with a PRN",
-			Request: LoginRequest{}, Response: TokenPair{}, Handler: s.handleLogin},
+			Request: LoginRequest{}, Response: TokenPair{}, Handler: s.handleLogin,
+			Errors: []apperr.Code{apperr.Unauthenticated, apperr.Suspended, apperr.RateLimited}},
 		{Method: "POST", Path: "/refresh", Permission: rbac.Public, Summary: "Rotate a refresh token into a new token pair",
-			Request: RefreshRequest{}, Response: TokenPair{}, Handler: s.handleRefresh},
+			Request: RefreshRequest{}, Response: TokenPair{}, Handler: s.handleRefresh,
+			Errors: []apperr.Code{apperr.Unauthenticated, apperr.Suspended}},
 		{Method: "POST", Path: "/logout", Permission: rbac.Public, Summary: "End the sign-in a refresh token belongs to",
 			Request: RefreshRequest{}, Status: http.StatusNoContent, Handler: s.handleLogout},
 		{Method: "POST", Path: "/logout-all", Permission: rbac.Self, Summary: "End every session of the caller",
@@ -42,7 +45,7 @@ func (s *Service) Area(opts httpapi.Options) *httpapi.Area {
 
 func (s *Service) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	var req LoginRequest
-	if err := httpapi.Decode(r, &req); err != nil {
+	if err := httpapi.DecodeOnly(r, &req); err != nil {
 		return err
 	}
 	pair, err := s.Login(r.Context(), req, httpapi.ClientIP(r, s.deps.ClientIPHops))
@@ -51,7 +54,7 @@ func (s *Service) handleLogin(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Service) handleRefresh(w http.ResponseWriter, r *http.Request) error {
 	var req RefreshRequest
-	if err := httpapi.Decode(r, &req); err != nil {
+	if err := httpapi.DecodeOnly(r, &req); err != nil {
 		return err
 	}
 	pair, err := s.Refresh(r.Context(), req.RefreshToken)
@@ -60,7 +63,7 @@ func (s *Service) handleRefresh(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Service) handleLogout(w http.ResponseWriter, r *http.Request) error {
 	var req RefreshRequest
-	if err := httpapi.Decode(r, &req); err != nil {
+	if err := httpapi.DecodeOnly(r, &req); err != nil {
 		return err
 	}
 	if err := s.Logout(r.Context(), req.RefreshToken); err != nil {
@@ -80,7 +83,7 @@ func (s *Service) handleLogoutAll(w http.ResponseWriter, r *http.Request) error 
 
 func (s *Service) handlePassword(w http.ResponseWriter, r *http.Request) error {
 	var req PasswordChange
-	if err := httpapi.Decode(r, &req); err != nil {
+	if err := httpapi.DecodeOnly(r, &req); err != nil {
 		return err
 	}
 	if err := s.ChangePassword(r.Context(), req); err != nil {

@@ -31,9 +31,11 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/256dpi/lungo"
+	"github.com/edugrid/edugrid/shared/httpapi"
 	"go.mongodb.org/mongo-driver/bson"
 	"go.mongodb.org/mongo-driver/mongo"
 	"go.mongodb.org/mongo-driver/mongo/options"
@@ -75,8 +77,14 @@ const (
 	Exempt  Status = "exempt"
 )
 
+// statuses lists every result status; the API document shows them as the enum of a result status field.
+var statuses = []Status{Present, Absent, Exempt}
+
+// Values implements httpapi.Enum.
+func (Status) Values() []string { return httpapi.EnumValues(statuses) }
+
 // Valid reports whether s is one of the states.
-func (s Status) Valid() bool { return s == Present || s == Absent || s == Exempt }
+func (s Status) Valid() bool { return slices.Contains(statuses, s) }
 
 // Test is one test of a batch in one subject on one tenant-local date.
 type Test struct {
@@ -87,7 +95,7 @@ type Test struct {
 	Subject  string `bson:"subject" json:"subject"`
 	Name     string `bson:"name" json:"name"`
 	// Date is tenant-local, "YYYY-MM-DD".
-	Date string `bson:"date" json:"date"`
+	Date string `bson:"date" json:"date" format:"date"`
 	// MaxMarks is > 0 with at most two decimals.
 	MaxMarks float64 `bson:"max_marks" json:"max_marks"`
 	// Weight is the test's share in its subject's and the overall percentage, > 0 with at most two decimals.
@@ -106,7 +114,7 @@ type Result struct {
 	BranchID  string `bson:"branch_id" json:"branch_id"`
 	CourseID  string `bson:"course_id" json:"course_id"`
 	Subject   string `bson:"subject" json:"subject"`
-	Date      string `bson:"date" json:"date"`
+	Date      string `bson:"date" json:"date" format:"date"`
 	StudentID string `bson:"student_id" json:"student_id"`
 	Status    Status `bson:"status" json:"status"`
 	// Marks is set only when Status is Present: 0 <= Marks <= MaxMarks, at most two decimals.

@@ -39,6 +39,14 @@ type Scale struct {
 	UpdatedAt *time.Time `json:"updated_at,omitempty"`
 }
 
+// Example implements httpapi.Exampler: the default scale's bands, as set by an owner.
+func (Scale) Example() any {
+	s := DefaultScale()
+	at := time.Date(2026, 6, 1, 9, 30, 0, 0, time.UTC)
+	s.Default, s.UpdatedBy, s.UpdatedAt = false, "6650f1c2a9e4b0a1b2c3d4e5", &at
+	return s
+}
+
 // DefaultScale is the grading scale of an institution that has not set one.
 func DefaultScale() Scale {
 	return Scale{Default: true, Bands: []Band{
@@ -65,10 +73,13 @@ type ScaleInput struct {
 	Bands []Band `json:"bands"`
 }
 
+// Example implements httpapi.Exampler: the default scale's bands, which end at 0 as every scale must.
+func (ScaleInput) Example() any { return ScaleInput{Bands: DefaultScale().Bands} }
+
 // Validate implements httpapi.Validator: 1 to MaxBands bands with distinct grades of 1 to 20 characters,
 // minimums from 0 to 100 with at most two decimals, strictly descending (so no two bands overlap), the last
 // one 0 (so the scale covers 0 to 100).
-func (in *ScaleInput) Validate() error {
+func (in ScaleInput) Validate() error {
 	if len(in.Bands) == 0 || len(in.Bands) > MaxBands {
 		code := apperr.FieldTooLong
 		if len(in.Bands) == 0 {

@@ -7,11 +7,15 @@ import (
 	"github.com/edugrid/edugrid/shared/rbac"
 )
 
+// reportCardBatch is the report card's batch; it was named batch_id before the query parameters were named
+// alike, and clients may still send that.
+var reportCardBatch = httpapi.QueryParam{Name: "batch", Description: "the batch id", Required: true, Aliases: []string{"batch_id"}}
+
 // Routes is the exams area's route table.
 func (s *Service) Routes() []httpapi.Route {
 	rangeQuery := []httpapi.QueryParam{
-		{Name: "from", Description: "first tenant-local date YYYY-MM-DD; the batch's first day when omitted"},
-		{Name: "to", Description: "last tenant-local date YYYY-MM-DD; the batch's last day when omitted"},
+		{Name: "from", Description: "first tenant-local date YYYY-MM-DD; the batch's first day when omitted", Format: httpapi.FormatDate},
+		{Name: "to", Description: "last tenant-local date YYYY-MM-DD; the batch's last day when omitted", Format: httpapi.FormatDate},
 	}
 	return []httpapi.Route{
 		{Method: "POST", Path: "/tests", Permission: rbac.ExamsWrite, Summary: "Create a test of a batch in one subject",
@@ -21,8 +25,8 @@ func (s *Service) Routes() []httpapi.Route {
 			Query: append([]httpapi.QueryParam{
 				{Name: "batch", Description: "only this batch id"},
 				{Name: "subject", Description: "only this subject"},
-				{Name: "from", Description: "only tests on or after this tenant-local date YYYY-MM-DD"},
-				{Name: "to", Description: "only tests on or before this tenant-local date YYYY-MM-DD"},
+				{Name: "from", Description: "only tests on or after this tenant-local date YYYY-MM-DD", Format: httpapi.FormatDate},
+				{Name: "to", Description: "only tests on or before this tenant-local date YYYY-MM-DD", Format: httpapi.FormatDate},
 			}, httpapi.PageQuery...)},
 		{Method: "GET", Path: "/tests/{id}", Permission: rbac.ExamsRead, Summary: "A test",
 			Response: Test{}, Handler: s.handleGetTest},
@@ -40,7 +44,7 @@ func (s *Service) Routes() []httpapi.Route {
 		{Method: "GET", Path: "/students/{id}/report-card", Permission: rbac.ReportCardsRead,
 			Summary:  "A student's report card in a batch: per subject and overall, with grade and rank",
 			Response: ReportCard{}, Handler: s.handleReportCard,
-			Query: append([]httpapi.QueryParam{{Name: "batch_id", Description: "the batch (required)"}}, rangeQuery...)},
+			Query: append([]httpapi.QueryParam{reportCardBatch}, rangeQuery...)},
 		{Method: "GET", Path: "/grading-scale", Permission: rbac.ReportCardsRead, Summary: "The institution's grading scale",
 			Response: Scale{}, Handler: s.handleGradingScale},
 		{Method: "PUT", Path: "/grading-scale", Permission: rbac.GradingWrite, Summary: "Replace the institution's grading scale (audited)",
@@ -60,7 +64,7 @@ func dateRange(r *http.Request) DateRange {
 
 func (s *Service) handleCreateTest(w http.ResponseWriter, r *http.Request) error {
 	var in NewTest
-	if err := httpapi.Decode(r, &in); err != nil {
+	if err := httpapi.DecodeOnly(r, &in); err != nil {
 		return err
 	}
 	t, err := s.CreateTest(r.Context(), in)
@@ -84,7 +88,7 @@ func (s *Service) handleGetTest(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Service) handleEnterResults(w http.ResponseWriter, r *http.Request) error {
 	var in ResultEntry
-	if err := httpapi.Decode(r, &in); err != nil {
+	if err := httpapi.DecodeOnly(r, &in); err != nil {
 		return err
 	}
 	out, err := s.EnterResults(r.Context(), r.PathValue("id"), in)
@@ -107,7 +111,7 @@ func (s *Service) handleBatchRanking(w http.ResponseWriter, r *http.Request) err
 }
 
 func (s *Service) handleReportCard(w http.ResponseWriter, r *http.Request) error {
-	card, err := s.ReportCard(r.Context(), r.PathValue("id"), r.URL.Query().Get("batch_id"), dateRange(r))
+	card, err := s.ReportCard(r.Context(), r.PathValue("id"), reportCardBatch.Value(r), dateRange(r))
 	return httpapi.Reply(w, http.StatusOK, card, err)
 }
 
@@ -118,7 +122,7 @@ func (s *Service) handleGradingScale(w http.ResponseWriter, r *http.Request) err
 
 func (s *Service) handleSetGradingScale(w http.ResponseWriter, r *http.Request) error {
 	var in ScaleInput
-	if err := httpapi.Decode(r, &in); err != nil {
+	if err := httpapi.DecodeOnly(r, &in); err != nil {
 		return err
 	}
 	sc, err := s.SetGradingScale(r.Context(), in)

@@ -36,8 +36,8 @@ import (
 
 // DateRange is a span of tenant-local dates, both included.
 type DateRange struct {
-	From string `json:"from"`
-	To   string `json:"to"`
+	From string `json:"from" format:"date"`
+	To   string `json:"to" format:"date"`
 }
 
 // resolve fills an open range with the batch's dates. Invalid when a date is malformed or From is after To.
@@ -227,7 +227,7 @@ func (s *Service) BatchRanking(ctx context.Context, batchID string, r DateRange)
 type TestReport struct {
 	TestID   string   `json:"test_id"`
 	Name     string   `json:"name"`
-	Date     string   `json:"date"`
+	Date     string   `json:"date" format:"date"`
 	MaxMarks float64  `json:"max_marks"`
 	Weight   float64  `json:"weight"`
 	Status   Status   `json:"status"`
@@ -272,7 +272,7 @@ type ReportCard struct {
 // Invalid for a missing batch id or a malformed range. The computation is described at the top of this file.
 func (s *Service) ReportCard(ctx context.Context, studentID, batchID string, r DateRange) (*ReportCard, error) {
 	if batchID == "" {
-		return nil, apperr.Field("batch_id", apperr.FieldRequired, "is required")
+		return nil, apperr.Field("batch", apperr.FieldRequired, "is required")
 	}
 	if err := students.CanSeeStudent(ctx, studentID); err != nil {
 		return nil, err

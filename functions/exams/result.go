@@ -36,7 +36,7 @@ type ResultEntry struct {
 }
 
 // Validate implements httpapi.Validator. The test's maximum marks are checked by EnterResults.
-func (e *ResultEntry) Validate() error {
+func (e ResultEntry) Validate() error {
 	ids := make([]string, len(e.Results))
 	for i, r := range e.Results {
 		ids[i] = r.StudentID

@@ -32,14 +32,21 @@ type NewTest struct {
 	Subject string `json:"subject"`
 	Name    string `json:"name"`
 	// Date is tenant-local "YYYY-MM-DD", within the batch's dates.
-	Date     string  `json:"date"`
+	Date     string  `json:"date" format:"date"`
 	MaxMarks float64 `json:"max_marks"`
 	// Weight is DefaultWeight when omitted.
 	Weight *float64 `json:"weight,omitempty"`
 }
 
-// Validate implements httpapi.Validator.
-func (n *NewTest) Validate() error {
+// Validate implements httpapi.Validator. It judges n as normalized leaves it and changes nothing.
+func (n NewTest) Validate() error {
+	_, err := n.normalized()
+	return err
+}
+
+// normalized returns n as it is recorded (text trimmed, the default weight filled in), or the Invalid
+// error naming every bad field.
+func (n NewTest) normalized() (NewTest, error) {
 	var bad apperr.Problems
 	httpapi.CheckID(&bad, "batch_id", n.BatchID, "must be a batch id")
 	if v, err := httpapi.Text("subject", n.Subject, 80); bad.Check(err) {
@@ -60,14 +67,15 @@ func (n *NewTest) Validate() error {
 	if h, ok := hundredths(*n.Weight); !ok || h <= 0 || h > MaxWeight*100 {
 		bad.Add("weight", apperr.FieldOutOfRange, fmt.Sprintf("must be above 0 and at most %d, with at most two decimals", MaxWeight))
 	}
-	return bad.Err()
+	return n, bad.Err()
 }
 
 // CreateTest creates a test of a batch the caller may see (NotFound otherwise). Invalid when the date is
 // outside the batch's dates or the subject is not one of the course's subjects (when the course lists
 // any). A test may be created for a past date, to record one already held.
 func (s *Service) CreateTest(ctx context.Context, in NewTest) (*Test, error) {
-	if err := in.Validate(); err != nil {
+	in, err := in.normalized()
+	if err != nil {
 		return nil, err
 	}
 	b, err := academic.VisibleBatch(ctx, in.BatchID)

@@ -3,9 +3,11 @@ package fees
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/edugrid/edugrid/shared/httpapi"
 	"go.mongodb.org/mongo-driver/bson"
 	"go.mongodb.org/mongo-driver/mongo/options"
 
@@ -13,7 +15,6 @@ import (
 	"github.com/edugrid/edugrid/functions/students"
 	"github.com/edugrid/edugrid/shared/apperr"
 	"github.com/edugrid/edugrid/shared/audit"
-	"github.com/edugrid/edugrid/shared/httpapi"
 	"github.com/edugrid/edugrid/shared/id"
 	"github.com/edugrid/edugrid/shared/money"
 	"github.com/edugrid/edugrid/shared/rbac"
@@ -29,6 +30,15 @@ const (
 	ConcessionPercent ConcessionKind = "percent" // BasisPoints of the gross fee
 	ConcessionFixed   ConcessionKind = "fixed"   // Amount off the gross fee
 )
+
+// concessionKinds lists every concession kind; the API document shows them as the enum of a concession kind field.
+var concessionKinds = []ConcessionKind{ConcessionPercent, ConcessionFixed}
+
+// Values implements httpapi.Enum.
+func (ConcessionKind) Values() []string { return httpapi.EnumValues(concessionKinds) }
+
+// Valid reports whether v is one of Values.
+func (v ConcessionKind) Valid() bool { return slices.Contains(concessionKinds, v) }
 
 // Concession is a reduction of an assignment's fee, with the reason and who approved it. A revoked
 // concession stays on record.
@@ -61,9 +71,9 @@ type Assignment struct {
 	// PlanTotal is the plan's fee for its whole term; TermStart and TermEnd are the batch's first and last
 	// days, JoinDate the enrolment's first day.
 	PlanTotal int64  `bson:"plan_total" json:"plan_total"`
-	TermStart string `bson:"term_start" json:"term_start"`
-	TermEnd   string `bson:"term_end" json:"term_end"`
-	JoinDate  string `bson:"join_date" json:"join_date"`
+	TermStart string `bson:"term_start" json:"term_start" format:"date"`
+	TermEnd   string `bson:"term_end" json:"term_end" format:"date"`
+	JoinDate  string `bson:"join_date" json:"join_date" format:"date"`
 	// Gross is the fee before concessions (PlanTotal prorated by days for a mid-term join), Net after.
 	Gross           int64               `bson:"gross" json:"gross"`
 	Concessions     []Concession        `bson:"concessions" json:"concessions"`
@@ -84,6 +94,12 @@ const (
 	InstalmentSettled InstalmentStatus = "settled"
 )
 
+// instalmentStatuses lists every instalment status; the API document shows them as the enum of a instalment status field.
+var instalmentStatuses = []InstalmentStatus{InstalmentOpen, InstalmentSettled}
+
+// Values implements httpapi.Enum.
+func (InstalmentStatus) Values() []string { return httpapi.EnumValues(instalmentStatuses) }
+
 // Instalment is one dated part of an assignment's fee. Outstanding is Amount + LateFee - Paid - Waived,
 // kept on the document so dues and reminders read one field.
 type Instalment struct {
@@ -94,7 +110,7 @@ type Instalment struct {
 	BatchID      string `bson:"batch_id" json:"batch_id"`
 	BranchID     string `bson:"branch_id" json:"branch_id"`
 	Seq          int    `bson:"seq" json:"seq"`
-	DueDate      string `bson:"due_date" json:"due_date"`
+	DueDate      string `bson:"due_date" json:"due_date" format:"date"`
 	// Weight is the instalment's share of the schedule; a recalculation shares the open amount by it.
 	Weight      int64            `bson:"weight" json:"weight"`
 	Currency    string           `bson:"currency" json:"currency"`
@@ -430,6 +446,11 @@ type NewConcession struct {
 	BasisPoints int64          `json:"basis_points,omitempty"`
 	Amount      int64          `json:"amount,omitempty"`
 	Reason      string         `json:"reason"`
+}
+
+// Example implements httpapi.Exampler: a percent concession names basis points, a fixed one an amount.
+func (NewConcession) Example() any {
+	return NewConcession{Kind: ConcessionPercent, BasisPoints: 1000, Reason: "Sibling discount approved by the owner"}
 }
 
 // Validate implements httpapi.Validator. It judges n as normalized leaves it and changes nothing, so

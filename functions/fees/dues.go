@@ -48,7 +48,7 @@ func (a *Ageing) add(dueDate, asOf string, amount int64) {
 type StudentDues struct {
 	StudentID   string       `json:"student_id"`
 	Currency    string       `json:"currency"`
-	AsOf        string       `json:"as_of"`
+	AsOf        string       `json:"as_of" format:"date"`
 	Outstanding int64        `json:"outstanding"`
 	Overdue     int64        `json:"overdue"`
 	Credit      int64        `json:"credit"`
@@ -87,10 +87,10 @@ func (s *Service) DuesOfStudent(ctx context.Context, studentID string) (*Student
 // DuesSummary is what a batch, a branch or the whole institution is owed.
 type DuesSummary struct {
 	// Scope is "batch", "branch" or "institution"; ID names the batch or branch.
-	Scope       string `json:"scope"`
+	Scope       string `json:"scope" example:"batch"`
 	ID          string `json:"id,omitempty"`
 	Currency    string `json:"currency"`
-	AsOf        string `json:"as_of"`
+	AsOf        string `json:"as_of" format:"date"`
 	Outstanding int64  `json:"outstanding"`
 	Overdue     int64  `json:"overdue"`
 	Students    int    `json:"students"`

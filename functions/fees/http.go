@@ -10,11 +10,11 @@ import (
 )
 
 // IdempotencyHeader carries the client's key for a payment: retries reuse it.
-const IdempotencyHeader = "Idempotency-Key"
+const IdempotencyHeader = httpapi.IdempotencyKeyHeader
 
 // Routes is the fees area's route table.
 func (s *Service) Routes() []httpapi.Route {
-	studentQuery := []httpapi.QueryParam{{Name: "student", Description: "the student's id (required)"}}
+	studentQuery := []httpapi.QueryParam{{Name: "student", Description: "the student's id", Required: true}}
 	return []httpapi.Route{
 		{Method: "POST", Path: "/plans", Permission: rbac.FeePlansWrite, Summary: "Create a fee plan",
 			Request: NewPlan{}, Response: Plan{}, Status: http.StatusCreated, Handler: s.handleCreatePlan},
@@ -37,7 +37,7 @@ func (s *Service) Routes() []httpapi.Route {
 			Response: AssignmentView{}, Handler: s.handleRevokeConcession},
 		{Method: "POST", Path: "/payments", Permission: rbac.PaymentsWrite,
 			Summary: "Record a payment (Idempotency-Key header required; a retry answers 200 with the original receipt)",
-			Request: NewPayment{}, Response: Payment{}, Status: http.StatusCreated, Handler: s.handlePay},
+			Request: NewPayment{}, Response: Payment{}, Status: http.StatusCreated, IdempotencyKey: true, Handler: s.handlePay},
 		{Method: "GET", Path: "/payments", Permission: rbac.FeesRead, Summary: "A student's payments",
 			Response: httpapi.Page[Payment]{}, Query: append(append([]httpapi.QueryParam{}, studentQuery...), httpapi.PageQuery...), Handler: s.handlePaymentsOf},
 		{Method: "GET", Path: "/payments/{id}", Permission: rbac.FeesRead, Summary: "Read a payment and its receipt",

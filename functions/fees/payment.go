@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -32,6 +33,15 @@ const (
 	MethodOnline       PaymentMethod = "online" // through a payment gateway; Reference is the gateway's
 )
 
+// paymentMethods lists every payment method; the API document shows them as the enum of a payment method field.
+var paymentMethods = []PaymentMethod{MethodCash, MethodCard, MethodBankTransfer, MethodOnline}
+
+// Values implements httpapi.Enum.
+func (PaymentMethod) Values() []string { return httpapi.EnumValues(paymentMethods) }
+
+// Valid reports whether v is one of Values.
+func (v PaymentMethod) Valid() bool { return slices.Contains(paymentMethods, v) }
+
 // Allocation is the part of a payment applied to one instalment. Refunded is how much of it was given back.
 type Allocation struct {
 	InstalmentID string `bson:"instalment_id" json:"instalment_id"`
@@ -50,7 +60,7 @@ type Payment struct {
 	Amount      int64         `bson:"amount" json:"amount"`
 	Method      PaymentMethod `bson:"method" json:"method"`
 	Reference   string        `bson:"reference,omitempty" json:"reference,omitempty"`
-	PaidOn      string        `bson:"paid_on" json:"paid_on"`
+	PaidOn      string        `bson:"paid_on" json:"paid_on" format:"date"`
 	Note        string        `bson:"note,omitempty" json:"note,omitempty"`
 	Allocations []Allocation  `bson:"allocations" json:"allocations"`
 	Credit      int64         `bson:"credit" json:"credit"`
@@ -78,7 +88,7 @@ type NewPayment struct {
 	// transaction number.
 	Reference string `json:"reference,omitempty"`
 	// PaidOn is the tenant-local date the money was received; today when omitted.
-	PaidOn string `json:"paid_on,omitempty"`
+	PaidOn string `json:"paid_on,omitempty" format:"date"`
 	Note   string `json:"note,omitempty"`
 }
 

@@ -3,6 +3,7 @@ package fees
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,18 +18,30 @@ import (
 	"github.com/edugrid/edugrid/shared/tenant"
 )
 
+// ScheduleKind is how a plan's instalments are laid out.
+type ScheduleKind string
+
 // Schedule kinds.
 const (
-	ScheduleCount       = "count"       // Count equal instalments, IntervalMonths apart from the term start
-	SchedulePercentages = "percentages" // one instalment per percentage (basis points), IntervalMonths apart
-	ScheduleDates       = "dates"       // one instalment per explicit due date, equal or by Percentages
+	ScheduleCount       ScheduleKind = "count"       // Count equal instalments, IntervalMonths apart from the term start
+	SchedulePercentages ScheduleKind = "percentages" // one instalment per percentage (basis points), IntervalMonths apart
+	ScheduleDates       ScheduleKind = "dates"       // one instalment per explicit due date, equal or by Percentages
 )
+
+// scheduleKinds lists every schedule kind; Schedule.Validate accepts exactly these.
+var scheduleKinds = []ScheduleKind{ScheduleCount, SchedulePercentages, ScheduleDates}
+
+// Values implements httpapi.Enum.
+func (ScheduleKind) Values() []string { return httpapi.EnumValues(scheduleKinds) }
+
+// Valid reports whether v is one of Values.
+func (v ScheduleKind) Valid() bool { return slices.Contains(scheduleKinds, v) }
 
 // Late-fee kinds (tenant.LateFeeRule.Kind).
 const (
-	LateFeeNone   = "none"
-	LateFeeFlat   = "flat"
-	LateFeePerDay = "per_day"
+	LateFeeNone   = tenant.LateFeeNone
+	LateFeeFlat   = tenant.LateFeeFlat
+	LateFeePerDay = tenant.LateFeePerDay
 )
 
 // MaxInstalments bounds a schedule.
@@ -36,14 +49,14 @@ const MaxInstalments = 60
 
 // Schedule says when a plan's instalments fall due and how the total is shared between them.
 type Schedule struct {
-	Kind string `bson:"kind" json:"kind"`
+	Kind ScheduleKind `bson:"kind" json:"kind"`
 	// Count is the number of equal instalments (kind count).
 	Count int `bson:"count,omitempty" json:"count,omitempty"`
 	// Percentages are the instalments' shares in basis points (12.5% = 1250), summing to 10000 (kind
 	// percentages; optional for kind dates).
 	Percentages []int64 `bson:"percentages,omitempty" json:"percentages,omitempty"`
 	// Dates are explicit tenant-local due dates "YYYY-MM-DD", strictly ascending (kind dates).
-	Dates []string `bson:"dates,omitempty" json:"dates,omitempty"`
+	Dates []string `bson:"dates,omitempty" json:"dates,omitempty" format:"date"`
 	// IntervalMonths separates instalments of kinds count and percentages; the first is due on the term's
 	// first day. 1 when omitted.
 	IntervalMonths int `bson:"interval_months,omitempty" json:"interval_months,omitempty"`
@@ -207,6 +220,13 @@ type NewPlan struct {
 	Total    int64               `json:"total"`
 	Schedule Schedule            `json:"schedule"`
 	LateFee  *tenant.LateFeeRule `json:"late_fee,omitempty"`
+}
+
+// Example implements httpapi.Exampler: three monthly instalments and a capped per-day late fee.
+func (NewPlan) Example() any {
+	return NewPlan{Name: "Class 10 Mathematics 2026-27", Total: 4500000,
+		Schedule: Schedule{Kind: ScheduleCount, Count: 3, IntervalMonths: 1},
+		LateFee:  &tenant.LateFeeRule{Kind: LateFeePerDay, Amount: 5000, GraceDays: 5, Cap: 100000}}
 }
 
 // Validate implements httpapi.Validator. It judges n as normalized leaves it and changes nothing, so

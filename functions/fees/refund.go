@@ -37,7 +37,7 @@ type Refund struct {
 	Reason     string        `bson:"reason" json:"reason"`
 	RefundedBy string        `bson:"refunded_by" json:"refunded_by"`
 	CreatedAt  time.Time     `bson:"created_at" json:"created_at"`
-	RefundedOn string        `bson:"refunded_on" json:"refunded_on"`
+	RefundedOn string        `bson:"refunded_on" json:"refunded_on" format:"date"`
 }
 
 // NewRefund gives money back against a payment.

@@ -12,9 +12,11 @@ import (
 	"go.mongodb.org/mongo-driver/mongo/options"
 
 	"github.com/edugrid/edugrid/functions/students"
+	"github.com/edugrid/edugrid/shared/account"
 	"github.com/edugrid/edugrid/shared/audit"
 	"github.com/edugrid/edugrid/shared/money"
 	"github.com/edugrid/edugrid/shared/notify"
+	"github.com/edugrid/edugrid/shared/rbac"
 	"github.com/edugrid/edugrid/shared/store"
 	"github.com/edugrid/edugrid/shared/tenant"
 )
@@ -189,7 +191,8 @@ func (s *Service) DueReminders(ctx context.Context, db lungo.IDatabase, t *tenan
 	today := t.Today(now)
 	on, _ := time.Parse(time.DateOnly, today)
 	// An instalment can be in a stage's window only if its due date lies between these two.
-	from := on.AddDate(0, 0, -(stages[len(stages)-1].Offset + ReminderCatchUpDays)).Format(time.DateOnly)
+	oldest := max(stages[len(stages)-1].Offset, t.Settings.Reminders.EscalateAfterDays)
+	from := on.AddDate(0, 0, -(oldest + ReminderCatchUpDays)).Format(time.DateOnly)
 	to := on.AddDate(0, 0, -stages[0].Offset).Format(time.DateOnly)
 	cur, err := db.Collection(instalmentsCollection).Find(ctx, bson.M{"status": InstalmentOpen, "due_date": bson.M{"$gte": from, "$lte": to}},
 		options.Find().SetProjection(bson.M{"student_id": 1, "due_date": 1, "outstanding": 1, "currency": 1, "seq": 1, "assignment_id": 1}))
@@ -205,11 +208,20 @@ func (s *Service) DueReminders(ctx context.Context, db lungo.IDatabase, t *tenan
 		s stage
 	}
 	var todo []due
+	var escalate []Instalment
 	studentIDs := []string{}
 	seen := map[string]bool{}
 	for _, i := range is {
 		if i.Outstanding <= 0 {
 			continue
+		}
+		if overdueFor(i.DueDate, on) >= t.Settings.Reminders.EscalateAfterDays && t.Settings.Reminders.EscalateAfterDays > 0 &&
+			overdueFor(i.DueDate, on) < t.Settings.Reminders.EscalateAfterDays+ReminderCatchUpDays {
+			escalate = append(escalate, i)
+			if !seen[i.StudentID] {
+				seen[i.StudentID] = true
+				studentIDs = append(studentIDs, i.StudentID)
+			}
 		}
 		s, ok := currentStage(stages, i.DueDate, today)
 		if !ok {
@@ -221,7 +233,7 @@ func (s *Service) DueReminders(ctx context.Context, db lungo.IDatabase, t *tenan
 			studentIDs = append(studentIDs, i.StudentID)
 		}
 	}
-	if len(todo) == 0 {
+	if len(todo) == 0 && len(escalate) == 0 {
 		return nil, nil
 	}
 	people, err := recipients(ctx, db, studentIDs)
@@ -247,6 +259,59 @@ func (s *Service) DueReminders(ctx context.Context, db lungo.IDatabase, t *tenan
 				"outstanding": strconv.FormatInt(d.i.Outstanding, 10), "currency": d.i.Currency, "guardians": who.guardians},
 			CreatedAt: now,
 		})
+	}
+	if len(escalate) > 0 {
+		esc, err := escalations(ctx, db, t, escalate, people, on, now)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, esc...)
+	}
+	return out, nil
+}
+
+// EscalationKind is the notification kind of an overdue-fee escalation.
+const EscalationKind = "fees.escalation"
+
+// EscalationID is the idempotency key of the escalation of one instalment to one staff account.
+func EscalationID(instalmentID, accountID string) string {
+	return EscalationKind + ":" + instalmentID + ":" + accountID
+}
+
+// overdueFor is how many days after its due date on is (negative before it).
+func overdueFor(dueDate string, on time.Time) int {
+	due, err := time.Parse(time.DateOnly, dueDate)
+	if err != nil {
+		return -1
+	}
+	return int(on.Sub(due).Hours() / 24)
+}
+
+// escalations tells the institution's accountants (its owners when it has none) about each instalment of
+// is, still unpaid EscalateAfterDays after its due date.
+func escalations(ctx context.Context, db lungo.IDatabase, t *tenant.Tenant, is []Instalment, people map[string]recipient, on, now time.Time) ([]notify.Notification, error) {
+	staff, err := account.ActiveWithRole(ctx, db, rbac.Accountant)
+	if err == nil && len(staff) == 0 {
+		staff, err = account.ActiveWithRole(ctx, db, rbac.Owner)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("staff to escalate overdue fees to in %s: %w", t.Slug, err)
+	}
+	var out []notify.Notification
+	for _, i := range is {
+		name := people[i.StudentID].name
+		amount := money.Format(i.Outstanding, i.Currency)
+		days := strconv.Itoa(overdueFor(i.DueDate, on))
+		for _, a := range staff {
+			out = append(out, notify.Notification{
+				ID: EscalationID(i.ID, a.ID), Tenant: t.Slug, Kind: EscalationKind, Recipient: a.ID,
+				Subject: fmt.Sprintf("%s: %s overdue for %s days", name, amount, days),
+				Body:    fmt.Sprintf("Instalment %d of %s, %s, due on %s, is still unpaid after %s days and every reminder.", i.Seq, name, amount, i.DueDate, days),
+				Data: map[string]string{"student_id": i.StudentID, "student_name": name, "instalment_id": i.ID, "due_date": i.DueDate,
+					"days_overdue": days, "outstanding": strconv.FormatInt(i.Outstanding, 10), "currency": i.Currency},
+				CreatedAt: now,
+			})
+		}
 	}
 	return out, nil
 }

@@ -27,6 +27,12 @@ const (
 	ActivityConverted    ActivityKind = "converted"
 )
 
+// activityKinds lists every lead activity kind; the API document shows them as the enum of a lead activity kind field.
+var activityKinds = []ActivityKind{ActivityCreated, ActivityUpdated, ActivityStage, ActivityNote, ActivityAssigned, ActivityFollowUp, ActivityFollowUpDone, ActivityConverted}
+
+// Values implements httpapi.Enum.
+func (ActivityKind) Values() []string { return httpapi.EnumValues(activityKinds) }
+
 // maxNote bounds a note, in characters.
 const maxNote = 2000
 
@@ -69,15 +75,25 @@ type NewNote struct {
 	Note string `json:"note"`
 }
 
-// Validate implements httpapi.Validator.
-func (n *NewNote) Validate() error {
+// Validate implements httpapi.Validator. It judges n as normalized leaves it and changes nothing.
+func (n NewNote) Validate() error {
+	_, err := n.normalized()
+	return err
+}
+
+// normalized returns n as it is recorded (text trimmed), or the Invalid error naming its one field.
+func (n NewNote) normalized() (NewNote, error) {
 	var err error
 	n.Note, err = httpapi.Text("note", n.Note, maxNote)
-	return err
+	return n, err
 }
 
 // AddNote adds a note to the history of a lead the caller may see (NotFound otherwise).
 func (s *Service) AddNote(ctx context.Context, leadID string, n NewNote) (*Activity, error) {
+	n, err := n.normalized()
+	if err != nil {
+		return nil, err
+	}
 	l, err := visibleLead(ctx, leadID)
 	if err != nil {
 		return nil, err

@@ -23,7 +23,7 @@ import (
 type ConvertLead struct {
 	// Name is the student's name; the lead's name when omitted.
 	Name        string `json:"name,omitempty"`
-	DateOfBirth string `json:"date_of_birth"`
+	DateOfBirth string `json:"date_of_birth" format:"date" example:"2010-04-01"`
 	// Phone is the student's phone; the lead's phone when omitted.
 	Phone string `json:"phone,omitempty"`
 	Email string `json:"email,omitempty"`
@@ -31,13 +31,13 @@ type ConvertLead struct {
 	Password string `json:"password"`
 	BatchID  string `json:"batch_id"`
 	// From is the tenant-local date the enrolment starts; today when omitted.
-	From   string `json:"from,omitempty"`
+	From   string `json:"from,omitempty" format:"date"`
 	PlanID string `json:"plan_id"`
 }
 
 // Validate implements httpapi.Validator. The student's fields are checked by students.NewStudent once the
 // lead's defaults are known (Convert).
-func (c *ConvertLead) Validate() error {
+func (c ConvertLead) Validate() error {
 	var bad apperr.Problems
 	if c.DateOfBirth == "" {
 		bad.Add("date_of_birth", apperr.FieldRequired, "must be a past date YYYY-MM-DD")
@@ -97,6 +97,9 @@ func replayConversion(l *Lead, key, hash string) (*Conversion, error) {
 // Conflict from the students and fees areas as they come (a bad student field, a batch of another branch,
 // a full batch, an inactive plan).
 func (s *Service) Convert(ctx context.Context, leadID, key string, in ConvertLead) (*Conversion, bool, error) {
+	if err := in.Validate(); err != nil {
+		return nil, false, err
+	}
 	if err := fees.ValidateIdempotencyKey(key); err != nil {
 		return nil, false, err
 	}

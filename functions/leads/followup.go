@@ -38,8 +38,14 @@ type NewFollowUp struct {
 	Note  string    `json:"note,omitempty"`
 }
 
-// Validate implements httpapi.Validator.
-func (n *NewFollowUp) Validate() error {
+// Validate implements httpapi.Validator. It judges n as normalized leaves it and changes nothing.
+func (n NewFollowUp) Validate() error {
+	_, err := n.normalized()
+	return err
+}
+
+// normalized returns n as it is recorded (text trimmed), or the Invalid error naming every bad field.
+func (n NewFollowUp) normalized() (NewFollowUp, error) {
 	var bad apperr.Problems
 	if n.DueAt.IsZero() {
 		bad.Add("due_at", apperr.FieldRequired, "is required: an RFC 3339 time")
@@ -47,7 +53,7 @@ func (n *NewFollowUp) Validate() error {
 	if v, err := httpapi.OptionalText("note", n.Note, maxNote); bad.Check(err) {
 		n.Note = v
 	}
-	return bad.Err()
+	return n, bad.Err()
 }
 
 // FollowUpDone closes a follow-up, with what came of it.
@@ -55,17 +61,27 @@ type FollowUpDone struct {
 	Outcome string `json:"outcome,omitempty"`
 }
 
-// Validate implements httpapi.Validator.
-func (d *FollowUpDone) Validate() error {
+// Validate implements httpapi.Validator. It judges d as normalized leaves it and changes nothing.
+func (d FollowUpDone) Validate() error {
+	_, err := d.normalized()
+	return err
+}
+
+// normalized returns d as it is recorded (text trimmed), or the Invalid error naming its one field.
+func (d FollowUpDone) normalized() (FollowUpDone, error) {
 	var err error
 	d.Outcome, err = httpapi.OptionalText("outcome", d.Outcome, maxNote)
-	return err
+	return d, err
 }
 
 // ScheduleFollowUp schedules a follow-up of a lead the caller may see (NotFound otherwise), for the lead's
 // counsellor, or for the caller while the lead is unassigned. Conflict for a lost or converted lead,
 // which has nobody left to follow up; Invalid for a due time more than a year away or already past.
 func (s *Service) ScheduleFollowUp(ctx context.Context, leadID string, in NewFollowUp) (*FollowUp, error) {
+	in, err := in.normalized()
+	if err != nil {
+		return nil, err
+	}
 	l, err := visibleLead(ctx, leadID)
 	if err != nil {
 		return nil, err
@@ -101,6 +117,10 @@ func (s *Service) ScheduleFollowUp(ctx context.Context, leadID string, in NewFol
 // CompleteFollowUp marks a follow-up done. The caller must see its lead (NotFound otherwise); Conflict
 // when it is already done.
 func (s *Service) CompleteFollowUp(ctx context.Context, followUpID string, d FollowUpDone) (*FollowUp, error) {
+	d, err := d.normalized()
+	if err != nil {
+		return nil, err
+	}
 	f, err := store.ByID[FollowUp](ctx, store.Database(ctx).Collection(followUpsCollection), followUpID, "follow-up")
 	if err != nil {
 		return nil, err

@@ -16,8 +16,8 @@ func (s *Service) Routes() []httpapi.Route {
 		{Method: "GET", Path: "/{$}", Permission: rbac.LeadsRead, Summary: "List the leads the caller may see, oldest first",
 			Response: httpapi.Page[Lead]{}, Handler: s.handleList,
 			Query: append([]httpapi.QueryParam{
-				{Name: "stage", Description: "only leads in this stage"},
-				{Name: "source", Description: "only leads from this source"},
+				{Name: "stage", Description: "only leads in this stage", Type: Stage("")},
+				{Name: "source", Description: "only leads from this source", Type: Source("")},
 				{Name: "branch", Description: "only leads of this branch id"},
 				{Name: "counsellor", Description: "only leads assigned to this staff id; none for unassigned"},
 			}, httpapi.PageQuery...)},
@@ -42,7 +42,7 @@ func (s *Service) Routes() []httpapi.Route {
 			Query: append([]httpapi.QueryParam{{Name: "counsellor", Description: "staff id; admins only, counsellors get their own"}}, httpapi.PageQuery...)},
 		{Method: "POST", Path: "/{id}/convert", Permission: rbac.LeadsConvert,
 			Summary: "Convert a won lead into an enrolled, billed student in one step (Idempotency-Key header required; a retry answers 200 with the original result)",
-			Request: ConvertLead{}, Response: Conversion{}, Status: http.StatusCreated, Handler: s.handleConvert},
+			Request: ConvertLead{}, Response: Conversion{}, Status: http.StatusCreated, IdempotencyKey: true, Handler: s.handleConvert},
 	}
 }
 
@@ -53,7 +53,7 @@ func (s *Service) Area(opts httpapi.Options) *httpapi.Area {
 
 func (s *Service) handleCreate(w http.ResponseWriter, r *http.Request) error {
 	var in NewLead
-	if err := httpapi.Decode(r, &in); err != nil {
+	if err := httpapi.DecodeOnly(r, &in); err != nil {
 		return err
 	}
 	l, err := s.CreateLead(r.Context(), in)
@@ -82,7 +82,7 @@ func (s *Service) handleGet(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Service) handleUpdate(w http.ResponseWriter, r *http.Request) error {
 	var c LeadChange
-	if err := httpapi.Decode(r, &c); err != nil {
+	if err := httpapi.DecodeOnly(r, &c); err != nil {
 		return err
 	}
 	l, err := s.UpdateLead(r.Context(), r.PathValue("id"), c)
@@ -91,7 +91,7 @@ func (s *Service) handleUpdate(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Service) handleStage(w http.ResponseWriter, r *http.Request) error {
 	var c StageChange
-	if err := httpapi.Decode(r, &c); err != nil {
+	if err := httpapi.DecodeOnly(r, &c); err != nil {
 		return err
 	}
 	l, err := s.ChangeStage(r.Context(), r.PathValue("id"), c)
@@ -100,7 +100,7 @@ func (s *Service) handleStage(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Service) handleAssign(w http.ResponseWriter, r *http.Request) error {
 	var a Assignment
-	if err := httpapi.Decode(r, &a); err != nil {
+	if err := httpapi.DecodeOnly(r, &a); err != nil {
 		return err
 	}
 	l, err := s.Assign(r.Context(), r.PathValue("id"), a)
@@ -109,7 +109,7 @@ func (s *Service) handleAssign(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Service) handleNote(w http.ResponseWriter, r *http.Request) error {
 	var n NewNote
-	if err := httpapi.Decode(r, &n); err != nil {
+	if err := httpapi.DecodeOnly(r, &n); err != nil {
 		return err
 	}
 	a, err := s.AddNote(r.Context(), r.PathValue("id"), n)
@@ -127,7 +127,7 @@ func (s *Service) handleActivities(w http.ResponseWriter, r *http.Request) error
 
 func (s *Service) handleFollowUp(w http.ResponseWriter, r *http.Request) error {
 	var n NewFollowUp
-	if err := httpapi.Decode(r, &n); err != nil {
+	if err := httpapi.DecodeOnly(r, &n); err != nil {
 		return err
 	}
 	f, err := s.ScheduleFollowUp(r.Context(), r.PathValue("id"), n)
@@ -136,7 +136,7 @@ func (s *Service) handleFollowUp(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Service) handleFollowUpDone(w http.ResponseWriter, r *http.Request) error {
 	var d FollowUpDone
-	if err := httpapi.Decode(r, &d); err != nil {
+	if err := httpapi.DecodeOnly(r, &d); err != nil {
 		return err
 	}
 	f, err := s.CompleteFollowUp(r.Context(), r.PathValue("id"), d)
@@ -158,7 +158,7 @@ func (s *Service) handleConvert(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var in ConvertLead
-	if err := httpapi.Decode(r, &in); err != nil {
+	if err := httpapi.DecodeOnly(r, &in); err != nil {
 		return err
 	}
 	c, replayed, err := s.Convert(r.Context(), r.PathValue("id"), key, in)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
 	"go.mongodb.org/mongo-driver/bson"
@@ -34,8 +33,15 @@ type NewLead struct {
 	Note         string `json:"note,omitempty"`
 }
 
-// Validate implements httpapi.Validator.
-func (n *NewLead) Validate() error {
+// Validate implements httpapi.Validator. It judges n as normalized leaves it and changes nothing.
+func (n NewLead) Validate() error {
+	_, err := n.normalized()
+	return err
+}
+
+// normalized returns n as it is recorded (text trimmed, the email in its stored form), or the Invalid
+// error naming every bad field.
+func (n NewLead) normalized() (NewLead, error) {
 	var bad apperr.Problems
 	if v, err := httpapi.Text("name", n.Name, 120); bad.Check(err) {
 		n.Name = v
@@ -68,7 +74,7 @@ func (n *NewLead) Validate() error {
 	if v, err := httpapi.OptionalText("note", n.Note, maxNote); bad.Check(err) {
 		n.Note = v
 	}
-	return bad.Err()
+	return n, bad.Err()
 }
 
 // checkSource records source as missing or not allowed unless it is one of Sources.
@@ -76,7 +82,7 @@ func checkSource(bad *apperr.Problems, s Source) {
 	switch {
 	case s == "":
 		bad.Add("source", apperr.FieldRequired, "must be one of walk_in, website, referral, phone, social, event, other")
-	case !slices.Contains(Sources, s):
+	case !s.Valid():
 		bad.Add("source", apperr.FieldNotAllowed, "must be one of walk_in, website, referral, phone, social, event, other")
 	}
 }
@@ -86,6 +92,10 @@ func checkSource(bad *apperr.Problems, s Source) {
 // course or the assignee does not exist or may not work leads of the branch. Conflict when an open lead
 // has the same normalised phone or email; the problem names it (errors.existing_lead_id).
 func (s *Service) CreateLead(ctx context.Context, in NewLead) (*Lead, error) {
+	in, err := in.normalized()
+	if err != nil {
+		return nil, err
+	}
 	p := rbac.Must(ctx)
 	if _, err := s.deps.Branches.GetBranch(ctx, in.BranchID); err != nil {
 		if apperr.CodeOf(err) == apperr.NotFound {
@@ -127,7 +137,7 @@ func (s *Service) CreateLead(ctx context.Context, in NewLead) (*Lead, error) {
 	}
 	now := s.deps.Clock.Now()
 	l.CreatedAt, l.UpdatedAt, l.Stages = now, now, []StageEntry{{Stage: StageNew, At: now}}
-	err := store.Tx(ctx, store.Database(ctx), func(tc context.Context) error {
+	err = store.Tx(ctx, store.Database(ctx), func(tc context.Context) error {
 		if _, err := store.Database(tc).Collection(leadsCollection).InsertOne(tc, l); err != nil {
 			if store.IsDuplicateKey(err) {
 				return errRaced
@@ -221,13 +231,13 @@ type LeadFilter struct {
 func (s *Service) ListLeads(ctx context.Context, f LeadFilter, pr httpapi.PageRequest) (httpapi.Page[Lead], error) {
 	and := bson.A{visibleLeadsFilter(rbac.Must(ctx))}
 	if f.Stage != "" {
-		if !slices.Contains(Stages, f.Stage) {
+		if !f.Stage.Valid() {
 			return httpapi.Page[Lead]{}, apperr.Field("stage", apperr.FieldNotAllowed, "must be one of "+joinStages(Stages))
 		}
 		and = append(and, bson.M{"stage": string(f.Stage)})
 	}
 	if f.Source != "" {
-		if !slices.Contains(Sources, f.Source) {
+		if !f.Source.Valid() {
 			return httpapi.Page[Lead]{}, apperr.Field("source", apperr.FieldNotAllowed, "is not a lead source")
 		}
 		and = append(and, bson.M{"source": string(f.Source)})
@@ -255,7 +265,7 @@ type Assignment struct {
 }
 
 // Validate implements httpapi.Validator.
-func (a *Assignment) Validate() error {
+func (a Assignment) Validate() error {
 	if a.CounsellorID != "" && !id.Valid(a.CounsellorID) {
 		return apperr.Field("counsellor_id", apperr.FieldFormat, "must be a staff member's id, or empty to unassign")
 	}
@@ -266,6 +276,9 @@ func (a *Assignment) Validate() error {
 // branch or an owner (Invalid for anyone else), or takes it back into the unassigned pool; the lead's open
 // follow-ups move to the new assignee. Conflict for a converted lead. Assigning to the current assignee changes nothing and records nothing.
 func (s *Service) Assign(ctx context.Context, leadID string, a Assignment) (*Lead, error) {
+	if err := a.Validate(); err != nil {
+		return nil, err
+	}
 	l, err := visibleLead(ctx, leadID)
 	if err != nil {
 		return nil, err
@@ -318,8 +331,15 @@ type LeadChange struct {
 	CourseID *string `json:"course_id,omitempty"`
 }
 
-// Validate implements httpapi.Validator.
-func (c *LeadChange) Validate() error {
+// Validate implements httpapi.Validator. It judges c as normalized leaves it and changes nothing.
+func (c LeadChange) Validate() error {
+	_, err := c.normalized()
+	return err
+}
+
+// normalized returns c as it is recorded (text trimmed, contacts in their stored form), or the Invalid
+// error naming every bad field.
+func (c LeadChange) normalized() (LeadChange, error) {
 	var bad apperr.Problems
 	if c.Name != nil {
 		if n, err := httpapi.Text("name", *c.Name, 120); bad.Check(err) {
@@ -346,13 +366,17 @@ func (c *LeadChange) Validate() error {
 	if c.CourseID != nil && *c.CourseID != "" && !id.Valid(*c.CourseID) {
 		bad.Add("course_id", apperr.FieldFormat, "must be a course id, or empty")
 	}
-	return bad.Err()
+	return c, bad.Err()
 }
 
 // UpdateLead changes a lead the caller may see (NotFound otherwise). Invalid when the lead would be left
 // without a phone and an email, or the course does not exist; Conflict for a converted lead, or when the
 // new phone or email belongs to another open lead (named, as in CreateLead).
 func (s *Service) UpdateLead(ctx context.Context, leadID string, c LeadChange) (*Lead, error) {
+	c, err := c.normalized()
+	if err != nil {
+		return nil, err
+	}
 	l, err := visibleLead(ctx, leadID)
 	if err != nil {
 		return nil, err

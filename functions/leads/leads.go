@@ -53,6 +53,7 @@ package leads
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/256dpi/lungo"
@@ -62,6 +63,7 @@ import (
 	"github.com/edugrid/edugrid/functions/users"
 	"github.com/edugrid/edugrid/shared/audit"
 	"github.com/edugrid/edugrid/shared/clock"
+	"github.com/edugrid/edugrid/shared/httpapi"
 	"github.com/edugrid/edugrid/shared/prnum"
 	"go.mongodb.org/mongo-driver/bson"
 	"go.mongodb.org/mongo-driver/mongo"
@@ -91,6 +93,12 @@ const (
 
 // Sources lists every source, in the order reports show them.
 var Sources = []Source{SourceWalkIn, SourceWebsite, SourceReferral, SourcePhone, SourceSocial, SourceEvent, SourceOther}
+
+// Values implements httpapi.Enum: the sources the API accepts and answers.
+func (Source) Values() []string { return httpapi.EnumValues(Sources) }
+
+// Valid reports whether v is one of Values.
+func (v Source) Valid() bool { return slices.Contains(Sources, v) }
 
 // Lead is one enquiry.
 type Lead struct {

@@ -32,6 +32,12 @@ const (
 // Stages lists every stage in funnel order.
 var Stages = []Stage{StageNew, StageContacted, StageDemoScheduled, StageDemoAttended, StageNegotiation, StageWon, StageLost}
 
+// Values implements httpapi.Enum: the stages the API accepts and answers.
+func (Stage) Values() []string { return httpapi.EnumValues(Stages) }
+
+// Valid reports whether v is one of Values.
+func (v Stage) Valid() bool { return slices.Contains(Stages, v) }
+
 // transitions is the whole table of allowed stage moves. A lost lead may be reopened (back to contacted);
 // a won lead moves nowhere: it is converted into a student or stays won.
 var transitions = map[Stage][]Stage{
@@ -57,13 +63,23 @@ type StageChange struct {
 	LostReason string `json:"lost_reason,omitempty"`
 }
 
-// Validate implements httpapi.Validator.
-func (c *StageChange) Validate() error {
+// Example implements httpapi.Exampler: a new lead's first move (a move to lost also gives lost_reason).
+func (StageChange) Example() any { return StageChange{Stage: StageContacted} }
+
+// Validate implements httpapi.Validator. It judges c as normalized leaves it and changes nothing.
+func (c StageChange) Validate() error {
+	_, err := c.normalized()
+	return err
+}
+
+// normalized returns c as it is recorded (the reason trimmed), or the Invalid error naming every bad
+// field.
+func (c StageChange) normalized() (StageChange, error) {
 	var bad apperr.Problems
 	switch {
 	case c.Stage == "":
 		bad.Add("stage", apperr.FieldRequired, "must be one of "+joinStages(Stages))
-	case !slices.Contains(Stages, c.Stage):
+	case !c.Stage.Valid():
 		bad.Add("stage", apperr.FieldNotAllowed, "must be one of "+joinStages(Stages))
 	}
 	if c.Stage == StageLost {
@@ -79,7 +95,7 @@ func (c *StageChange) Validate() error {
 	} else if c.LostReason != "" {
 		bad.Add("lost_reason", apperr.FieldNotAllowed, "is only for moving a lead to lost")
 	}
-	return bad.Err()
+	return c, bad.Err()
 }
 
 func joinStages(ss []Stage) string {
@@ -95,6 +111,10 @@ func joinStages(ss []Stage) string {
 // phone or email now belongs to another open lead. The move is appended to the lead's stages and its
 // activity history in one transaction.
 func (s *Service) ChangeStage(ctx context.Context, leadID string, c StageChange) (*Lead, error) {
+	c, err := c.normalized()
+	if err != nil {
+		return nil, err
+	}
 	l, err := visibleLead(ctx, leadID)
 	if err != nil {
 		return nil, err

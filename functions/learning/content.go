@@ -28,7 +28,13 @@ const (
 	Published Status = "published"
 )
 
-func (st Status) valid() bool { return st == Draft || st == Published }
+// statuses lists every content status; the API document shows them as the enum of a content status field.
+var statuses = []Status{Draft, Published}
+
+// Values implements httpapi.Enum.
+func (Status) Values() []string { return httpapi.EnumValues(statuses) }
+
+func (st Status) valid() bool { return slices.Contains(statuses, st) }
 
 // ItemKind is what a content item is.
 type ItemKind string
@@ -40,6 +46,12 @@ const (
 	Link     ItemKind = "link"
 	QuizKind ItemKind = "quiz"
 )
+
+// itemKinds lists every content item kind; the API document shows them as the enum of a content item kind field.
+var itemKinds = []ItemKind{Video, Document, Link, QuizKind}
+
+// Values implements httpapi.Enum.
+func (ItemKind) Values() []string { return httpapi.EnumValues(itemKinds) }
 
 // Limits on content, so one lesson document stays small enough to read on every interaction.
 const (
@@ -87,6 +99,30 @@ type Item struct {
 	Quiz            *Quiz  `bson:"quiz,omitempty" json:"quiz,omitempty"`
 }
 
+// Example implements httpapi.Exampler: a video item as a lesson holds it, with the id the server gave it.
+func (Item) Example() any {
+	it := newItemExample()
+	it.ID = "6650f1c2a9e4b0a1b2c3d4e5"
+	return it
+}
+
+// newItemExample is a video item as an author adds it: no id yet.
+func newItemExample() Item {
+	return Item{Kind: Video, Title: "Fractions explained", URL: "https://videos.example.edu/fractions.mp4", DurationSeconds: 600}
+}
+
+// Example implements httpapi.Exampler: a lesson with one new item (a new item has no id).
+func (NewLesson) Example() any {
+	return NewLesson{Title: "Adding fractions", Items: []Item{newItemExample()}}
+}
+
+// Example implements httpapi.Exampler: a lesson renamed and published, its item list replaced by one new
+// item (an existing item is kept by sending it back with its id).
+func (LessonChange) Example() any {
+	title, status, items := "Adding fractions", Published, []Item{newItemExample()}
+	return LessonChange{Title: &title, Status: &status, Items: &items}
+}
+
 // Quiz is a quiz item's questions with their answers, and how often a learner may attempt it.
 type Quiz struct {
 	MaxAttempts int64      `bson:"max_attempts" json:"max_attempts"`
@@ -104,6 +140,12 @@ const (
 	MultipleChoice QuestionKind = "multiple_choice"
 	Numeric        QuestionKind = "numeric"
 )
+
+// questionKinds lists every question kind; the API document shows them as the enum of a question kind field.
+var questionKinds = []QuestionKind{SingleChoice, MultipleChoice, Numeric}
+
+// Values implements httpapi.Enum.
+func (QuestionKind) Values() []string { return httpapi.EnumValues(questionKinds) }
 
 // Question is one quiz question with its answer.
 type Question struct {
@@ -136,14 +178,20 @@ type NewModule struct {
 	Order int64  `json:"order,omitempty"`
 }
 
-// Validate implements httpapi.Validator.
-func (n *NewModule) Validate() error {
+// Validate implements httpapi.Validator. It judges n as normalized leaves it and changes nothing.
+func (n NewModule) Validate() error {
+	_, err := n.normalized()
+	return err
+}
+
+// normalized returns n as it is recorded (text trimmed), or the Invalid error naming every bad field.
+func (n NewModule) normalized() (NewModule, error) {
 	var bad apperr.Problems
 	if v, err := httpapi.Text("title", n.Title, 160); bad.Check(err) {
 		n.Title = v
 	}
 	bad.Check(validOrder(n.Order, true))
-	return bad.Err()
+	return n, bad.Err()
 }
 
 func validOrder(o int64, zeroOK bool) error {
@@ -167,8 +215,14 @@ type ModuleChange struct {
 	Status *Status `json:"status,omitempty"`
 }
 
-// Validate implements httpapi.Validator.
-func (c *ModuleChange) Validate() error {
+// Validate implements httpapi.Validator. It judges c as normalized leaves it and changes nothing.
+func (c ModuleChange) Validate() error {
+	_, err := c.normalized()
+	return err
+}
+
+// normalized returns c as it is recorded (text trimmed), or the Invalid error naming every bad field.
+func (c ModuleChange) normalized() (ModuleChange, error) {
 	var bad apperr.Problems
 	if c.Title != nil {
 		if t, err := httpapi.Text("title", *c.Title, 160); bad.Check(err) {
@@ -179,7 +233,7 @@ func (c *ModuleChange) Validate() error {
 		bad.Check(validOrder(*c.Order, false))
 	}
 	checkStatus(&bad, c.Status)
-	return bad.Err()
+	return c, bad.Err()
 }
 
 // NewLesson adds a lesson to a module. Order 0 puts it after the course's last lesson.
@@ -189,16 +243,22 @@ type NewLesson struct {
 	Items []Item `json:"items"`
 }
 
-// Validate implements httpapi.Validator. Item and question ids are checked against the lesson when it is
-// written (normaliseItems).
-func (n *NewLesson) Validate() error {
+// Validate implements httpapi.Validator. It judges n as normalized leaves it and changes nothing. Item and
+// question ids are checked against the lesson when it is written (normaliseItems).
+func (n NewLesson) Validate() error {
+	_, err := n.normalized()
+	return err
+}
+
+// normalized returns n as it is recorded (text trimmed), or the Invalid error naming every bad field.
+func (n NewLesson) normalized() (NewLesson, error) {
 	var bad apperr.Problems
 	if v, err := httpapi.Text("title", n.Title, 160); bad.Check(err) {
 		n.Title = v
 	}
 	bad.Check(validOrder(n.Order, true))
 	bad.Check(validateItems(n.Items))
-	return bad.Err()
+	return n, bad.Err()
 }
 
 // LessonChange changes a lesson; absent fields stay as they are. Items replaces the whole list.
@@ -209,8 +269,14 @@ type LessonChange struct {
 	Items  *[]Item `json:"items,omitempty"`
 }
 
-// Validate implements httpapi.Validator.
-func (c *LessonChange) Validate() error {
+// Validate implements httpapi.Validator. It judges c as normalized leaves it and changes nothing.
+func (c LessonChange) Validate() error {
+	_, err := c.normalized()
+	return err
+}
+
+// normalized returns c as it is recorded (text trimmed), or the Invalid error naming every bad field.
+func (c LessonChange) normalized() (LessonChange, error) {
 	var bad apperr.Problems
 	if c.Title != nil {
 		if t, err := httpapi.Text("title", *c.Title, 160); bad.Check(err) {
@@ -224,7 +290,7 @@ func (c *LessonChange) Validate() error {
 	if c.Items != nil {
 		bad.Check(validateItems(*c.Items))
 	}
-	return bad.Err()
+	return c, bad.Err()
 }
 
 // validateItems checks every item; each item reports its first bad field.
@@ -412,6 +478,10 @@ func nextOrder(ctx context.Context, collection, courseID string) (int64, error) 
 
 // CreateModule adds a draft module to a course. NotFound when there is no such course.
 func (s *Service) CreateModule(ctx context.Context, courseID string, in NewModule) (*Module, error) {
+	in, err := in.normalized()
+	if err != nil {
+		return nil, err
+	}
 	if _, err := s.deps.Courses.GetCourse(ctx, courseID); err != nil {
 		return nil, err
 	}
@@ -440,6 +510,10 @@ func getModule(ctx context.Context, moduleID string) (*Module, error) {
 // UpdateModule changes a module; NotFound when there is none. Publishing a module shows its published
 // lessons to learners; a draft module hides all of them.
 func (s *Service) UpdateModule(ctx context.Context, moduleID string, c ModuleChange) (*Module, error) {
+	c, err := c.normalized()
+	if err != nil {
+		return nil, err
+	}
 	if _, err := getModule(ctx, moduleID); err != nil {
 		return nil, err
 	}
@@ -454,7 +528,7 @@ func (s *Service) UpdateModule(ctx context.Context, moduleID string, c ModuleCha
 		set["status"] = *c.Status
 	}
 	var m Module
-	err := store.Database(ctx).Collection(modulesCollection).FindOneAndUpdate(ctx, bson.M{"_id": moduleID}, bson.M{"$set": set},
+	err = store.Database(ctx).Collection(modulesCollection).FindOneAndUpdate(ctx, bson.M{"_id": moduleID}, bson.M{"$set": set},
 		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&m)
 	if err != nil {
 		return nil, fmt.Errorf("update module %s: %w", moduleID, err)
@@ -467,6 +541,10 @@ func (s *Service) UpdateModule(ctx context.Context, moduleID string, c ModuleCha
 
 // CreateLesson adds a draft lesson to a module. NotFound when there is no such module.
 func (s *Service) CreateLesson(ctx context.Context, moduleID string, in NewLesson) (*Lesson, error) {
+	in, err := in.normalized()
+	if err != nil {
+		return nil, err
+	}
 	m, err := getModule(ctx, moduleID)
 	if err != nil {
 		return nil, err
@@ -502,8 +580,12 @@ func (s *Service) GetLesson(ctx context.Context, lessonID string) (*Lesson, erro
 // UpdateLesson changes a lesson; NotFound when there is none. Attempts already graded keep their grades
 // when a quiz's answers change.
 func (s *Service) UpdateLesson(ctx context.Context, lessonID string, c LessonChange) (*Lesson, error) {
+	c, err := c.normalized()
+	if err != nil {
+		return nil, err
+	}
 	var out Lesson
-	err := store.Tx(ctx, store.Database(ctx), func(tc context.Context) error {
+	err = store.Tx(ctx, store.Database(ctx), func(tc context.Context) error {
 		l, err := s.GetLesson(tc, lessonID)
 		if err != nil {
 			return err

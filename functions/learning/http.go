@@ -3,6 +3,7 @@ package learning
 import (
 	"net/http"
 
+	"github.com/edugrid/edugrid/shared/apperr"
 	"github.com/edugrid/edugrid/shared/httpapi"
 	"github.com/edugrid/edugrid/shared/rbac"
 )
@@ -32,7 +33,7 @@ func (s *Service) Routes() []httpapi.Route {
 		{Method: "GET", Path: "/learn/lessons/{id}", Permission: rbac.LearningStudy, Summary: "A published lesson, without quiz answers",
 			Response: LessonView{}, Handler: s.handleStudyLesson},
 		{Method: "POST", Path: "/learn/interactions", Permission: rbac.LearningStudy, Summary: "Record up to 50 of the caller's interactions, each once however often sent",
-			Request: InteractionBatch{}, Response: Recording{}, Handler: s.handleInteractions},
+			Request: InteractionBatch{}, Response: Recording{}, Handler: s.handleInteractions, Errors: []apperr.Code{apperr.NotFound, apperr.RateLimited}},
 		{Method: "GET", Path: "/learn/lessons/{lesson}/quizzes/{quiz}/attempts", Permission: rbac.LearningStudy, Summary: "The caller's attempts at a quiz, best and latest score",
 			Response: AttemptsView{}, Handler: s.handleAttempts},
 		{Method: "POST", Path: "/learn/lessons/{lesson}/quizzes/{quiz}/attempts", Permission: rbac.LearningStudy, Summary: "Submit an attempt at a quiz, graded on the server",
@@ -58,7 +59,7 @@ func (s *Service) handleContent(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Service) handleCreateModule(w http.ResponseWriter, r *http.Request) error {
 	var in NewModule
-	if err := httpapi.Decode(r, &in); err != nil {
+	if err := httpapi.DecodeOnly(r, &in); err != nil {
 		return err
 	}
 	m, err := s.CreateModule(r.Context(), r.PathValue("course"), in)
@@ -67,7 +68,7 @@ func (s *Service) handleCreateModule(w http.ResponseWriter, r *http.Request) err
 
 func (s *Service) handleUpdateModule(w http.ResponseWriter, r *http.Request) error {
 	var c ModuleChange
-	if err := httpapi.Decode(r, &c); err != nil {
+	if err := httpapi.DecodeOnly(r, &c); err != nil {
 		return err
 	}
 	m, err := s.UpdateModule(r.Context(), r.PathValue("id"), c)
@@ -76,7 +77,7 @@ func (s *Service) handleUpdateModule(w http.ResponseWriter, r *http.Request) err
 
 func (s *Service) handleCreateLesson(w http.ResponseWriter, r *http.Request) error {
 	var in NewLesson
-	if err := httpapi.Decode(r, &in); err != nil {
+	if err := httpapi.DecodeOnly(r, &in); err != nil {
 		return err
 	}
 	l, err := s.CreateLesson(r.Context(), r.PathValue("id"), in)
@@ -90,7 +91,7 @@ func (s *Service) handleGetLesson(w http.ResponseWriter, r *http.Request) error 
 
 func (s *Service) handleUpdateLesson(w http.ResponseWriter, r *http.Request) error {
 	var c LessonChange
-	if err := httpapi.Decode(r, &c); err != nil {
+	if err := httpapi.DecodeOnly(r, &c); err != nil {
 		return err
 	}
 	l, err := s.UpdateLesson(r.Context(), r.PathValue("id"), c)
@@ -114,7 +115,7 @@ func (s *Service) handleStudyLesson(w http.ResponseWriter, r *http.Request) erro
 
 func (s *Service) handleInteractions(w http.ResponseWriter, r *http.Request) error {
 	var in InteractionBatch
-	if err := httpapi.Decode(r, &in); err != nil {
+	if err := httpapi.DecodeOnly(r, &in); err != nil {
 		return err
 	}
 	rec, err := s.RecordInteractions(r.Context(), in)
@@ -128,7 +129,7 @@ func (s *Service) handleAttempts(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Service) handleSubmit(w http.ResponseWriter, r *http.Request) error {
 	var sub Submission
-	if err := httpapi.Decode(r, &sub); err != nil {
+	if err := httpapi.DecodeOnly(r, &sub); err != nil {
 		return err
 	}
 	v, err := s.SubmitAttempt(r.Context(), r.PathValue("lesson"), r.PathValue("quiz"), sub)

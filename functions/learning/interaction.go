@@ -7,10 +7,10 @@ import (
 	"slices"
 	"time"
 
+	"github.com/edugrid/edugrid/shared/httpapi"
 	"go.mongodb.org/mongo-driver/bson"
 
 	"github.com/edugrid/edugrid/shared/apperr"
-	"github.com/edugrid/edugrid/shared/httpapi"
 	"github.com/edugrid/edugrid/shared/store"
 	"github.com/edugrid/edugrid/shared/tenant"
 )
@@ -25,6 +25,12 @@ const (
 	Completed     InteractionKind = "completed"
 	QuizAttempted InteractionKind = "quiz_attempted"
 )
+
+// interactionKinds lists every interaction kind; the API document shows them as the enum of a interaction kind field.
+var interactionKinds = []InteractionKind{Viewed, Completed, QuizAttempted}
+
+// Values implements httpapi.Enum.
+func (InteractionKind) Values() []string { return httpapi.EnumValues(interactionKinds) }
 
 // MaxViewSeconds bounds the time one viewed interaction may report: four hours.
 const MaxViewSeconds = 4 * 3600
@@ -48,7 +54,7 @@ type Interaction struct {
 	// AttemptID names the quiz attempt a quiz_attempted interaction recorded.
 	AttemptID string    `bson:"attempt_id,omitempty" json:"attempt_id,omitempty"`
 	At        time.Time `bson:"at" json:"at"`
-	Day       string    `bson:"day" json:"day"`
+	Day       string    `bson:"day" json:"day" format:"date"`
 }
 
 // NewInteraction is one interaction a client reports. ID is the client's own id for it: a retry sends the
@@ -68,7 +74,7 @@ type InteractionBatch struct {
 }
 
 // Validate implements httpapi.Validator.
-func (b *InteractionBatch) Validate() error {
+func (b InteractionBatch) Validate() error {
 	if len(b.Interactions) < 1 || len(b.Interactions) > MaxBatch {
 		code := apperr.FieldTooLong
 		if len(b.Interactions) < 1 {
@@ -132,6 +138,9 @@ type Recording struct {
 // with nothing recorded, when an interaction names a lesson the student may not study (see StudyLesson) or
 // an item the lesson does not have.
 func (s *Service) RecordInteractions(ctx context.Context, in InteractionBatch) (*Recording, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
 	me, err := caller(ctx)
 	if err != nil {
 		return nil, err

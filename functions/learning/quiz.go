@@ -30,7 +30,7 @@ type Attempt struct {
 	Score       float64        `bson:"score" json:"score"`
 	MaxScore    float64        `bson:"max_score" json:"max_score"`
 	SubmittedAt time.Time      `bson:"submitted_at" json:"submitted_at"`
-	Day         string         `bson:"day" json:"day"`
+	Day         string         `bson:"day" json:"day" format:"date"`
 	Answers     []GradedAnswer `bson:"answers" json:"answers"`
 }
 
@@ -59,7 +59,7 @@ type SubmittedAnswer struct {
 }
 
 // Validate implements httpapi.Validator. Whether each answer fits its question is checked against the quiz.
-func (sub *Submission) Validate() error {
+func (sub Submission) Validate() error {
 	var bad apperr.Problems
 	if sub.SubmissionID != "" && !interactionID.MatchString(sub.SubmissionID) {
 		bad.Add("submission_id", apperr.FieldFormat, "must be 8-64 characters of A-Z, a-z, 0-9, '_' and '-'")
@@ -210,6 +210,9 @@ func (s *Service) QuizAttempts(ctx context.Context, lessonID, quizID string) (*A
 // limit holds however many submissions race); NotFound when the student may not study the quiz; Invalid
 // when an answer does not fit the quiz.
 func (s *Service) SubmitAttempt(ctx context.Context, lessonID, quizID string, sub Submission) (*AttemptsView, error) {
+	if err := sub.Validate(); err != nil {
+		return nil, err
+	}
 	me, err := caller(ctx)
 	if err != nil {
 		return nil, err

@@ -44,7 +44,7 @@ func (s *Service) Area(opts httpapi.Options) *httpapi.Area {
 
 func (s *Service) handleProvision(w http.ResponseWriter, r *http.Request) error {
 	var req ProvisionRequest
-	if err := httpapi.Decode(r, &req); err != nil {
+	if err := httpapi.DecodeOnly(r, &req); err != nil {
 		return err
 	}
 	out, err := s.Provision(r.Context(), rbac.Must(r.Context()), req)
@@ -71,7 +71,7 @@ func (s *Service) handleGet(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Service) handleBranding(w http.ResponseWriter, r *http.Request) error {
 	var b tenant.Branding
-	if err := httpapi.Decode(r, &b); err != nil {
+	if err := httpapi.DecodeOnly(r, &b); err != nil {
 		return err
 	}
 	t, err := s.SetBranding(r.Context(), rbac.Must(r.Context()), r.PathValue("slug"), b)
@@ -80,7 +80,7 @@ func (s *Service) handleBranding(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Service) handleSettings(w http.ResponseWriter, r *http.Request) error {
 	var st tenant.Settings
-	if err := httpapi.Decode(r, &st); err != nil {
+	if err := httpapi.DecodeOnly(r, &st); err != nil {
 		return err
 	}
 	t, err := s.SetSettings(r.Context(), rbac.Must(r.Context()), r.PathValue("slug"), st)
@@ -110,7 +110,7 @@ func (s *Service) handlePublicBranding(w http.ResponseWriter, r *http.Request) e
 
 func (s *Service) handleMoveCluster(w http.ResponseWriter, r *http.Request) error {
 	var m ClusterMove
-	if err := httpapi.Decode(r, &m); err != nil {
+	if err := httpapi.DecodeOnly(r, &m); err != nil {
 		return err
 	}
 	t, err := s.MoveCluster(r.Context(), rbac.Must(r.Context()), r.PathValue("slug"), m)

@@ -66,14 +66,21 @@ type OwnerInput struct {
 type ProvisionRequest struct {
 	Slug     string           `json:"slug"`
 	Name     string           `json:"name"`
-	Cluster  string           `json:"cluster,omitempty"`
+	Cluster  string           `json:"cluster,omitempty" example:"default"`
 	Branding *tenant.Branding `json:"branding,omitempty"`
 	Settings *tenant.Settings `json:"settings,omitempty"`
 	Owner    OwnerInput       `json:"owner"`
 }
 
-// Validate implements httpapi.Validator.
-func (r *ProvisionRequest) Validate() error {
+// Validate implements httpapi.Validator. It judges r as normalized leaves it and changes nothing.
+func (r ProvisionRequest) Validate() error {
+	_, err := r.normalized()
+	return err
+}
+
+// normalized returns r as it is recorded (the owner's email in its stored form), or the Invalid error
+// naming every bad field.
+func (r ProvisionRequest) normalized() (ProvisionRequest, error) {
 	var bad apperr.Problems
 	bad.Check(tenant.ValidateSlug(r.Slug))
 	if _, err := httpapi.Text("name", r.Name, 120); err != nil || len(strings.TrimSpace(r.Name)) < 2 {
@@ -95,7 +102,7 @@ func (r *ProvisionRequest) Validate() error {
 		r.Owner.Email = email
 	}
 	bad.Check(authn.CheckPasswordPolicy("owner.password", r.Owner.Password))
-	return bad.Err()
+	return r, bad.Err()
 }
 
 // Provisioned is the answer to a provisioning request.
@@ -110,6 +117,10 @@ type Provisioned struct {
 // institution goes to the requested cluster, else the default one, else the cluster with the most room
 // (capacity.go). Errors: Invalid, Conflict when the slug is taken or no cluster it may go to has room.
 func (s *Service) Provision(ctx context.Context, actor rbac.Principal, req ProvisionRequest) (Provisioned, error) {
+	req, err := req.normalized()
+	if err != nil {
+		return Provisioned{}, err
+	}
 	if req.Cluster != "" && !s.deps.Databases.HasCluster(req.Cluster) {
 		return Provisioned{}, apperr.Field("cluster", apperr.FieldNotAllowed, "is not a configured cluster")
 	}
@@ -193,11 +204,17 @@ func (s *Service) List(ctx context.Context, after string, limit int) ([]tenant.T
 
 // SetBranding replaces a tenant's branding.
 func (s *Service) SetBranding(ctx context.Context, actor rbac.Principal, slug string, b tenant.Branding) (*tenant.Tenant, error) {
+	if err := b.Validate(); err != nil {
+		return nil, err
+	}
 	return s.change(ctx, actor, slug, "platform.tenant.branding", bson.M{"branding": b}, false, b)
 }
 
 // SetSettings replaces a tenant's settings.
 func (s *Service) SetSettings(ctx context.Context, actor rbac.Principal, slug string, st tenant.Settings) (*tenant.Tenant, error) {
+	if err := st.Validate(); err != nil {
+		return nil, err
+	}
 	return s.change(ctx, actor, slug, "platform.tenant.settings", bson.M{"settings": st}, false, st)
 }
 
@@ -220,7 +237,7 @@ func (s *Service) RevokeTokens(ctx context.Context, actor rbac.Principal, slug s
 
 // ClusterMove points a tenant at another cluster.
 type ClusterMove struct {
-	Cluster string `json:"cluster"`
+	Cluster string `json:"cluster" example:"default"`
 }
 
 // MoveCluster points a suspended tenant at another configured cluster. It moves no data: the operator

@@ -23,11 +23,11 @@ type NewEnrolment struct {
 	StudentID string `json:"student_id"`
 	BatchID   string `json:"batch_id"`
 	// From is the tenant-local date the enrolment starts; today when omitted.
-	From string `json:"from,omitempty"`
+	From string `json:"from,omitempty" format:"date"`
 }
 
 // Validate implements httpapi.Validator.
-func (n *NewEnrolment) Validate() error {
+func (n NewEnrolment) Validate() error {
 	var bad apperr.Problems
 	httpapi.CheckID(&bad, "student_id", n.StudentID, "must be a student id")
 	httpapi.CheckID(&bad, "batch_id", n.BatchID, "must be a batch id")
@@ -41,11 +41,11 @@ type EnrolmentMove struct {
 	BatchID string `json:"batch_id,omitempty"`
 	// Date is the tenant-local date the move takes effect: the closed enrolment's To and the new one's From.
 	// Today when omitted.
-	Date string `json:"date,omitempty"`
+	Date string `json:"date,omitempty" format:"date"`
 }
 
 // Validate implements httpapi.Validator.
-func (m *EnrolmentMove) Validate() error {
+func (m EnrolmentMove) Validate() error {
 	var bad apperr.Problems
 	if m.BatchID != "" {
 		httpapi.CheckID(&bad, "batch_id", m.BatchID, "must be a batch id")
@@ -73,6 +73,9 @@ func enrolTarget(st *Student, b *academic.Batch, from string) error {
 // enrolled in the batch, or the batch is full. Safe under concurrency: the seat and the enrolment are
 // written in one transaction, and the unique index on active (batch, student) refuses a second one.
 func (s *Service) Enrol(ctx context.Context, in NewEnrolment) (*Enrolment, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
 	st, err := visibleStudent(ctx, in.StudentID)
 	if err != nil {
 		return nil, err
@@ -212,6 +215,9 @@ func movable(ctx context.Context, e *Enrolment, date string) error {
 // active, the student is already in the target batch, or the target is full; Invalid for the same batch,
 // a date before the enrolment started, or a target batch of another branch or already over.
 func (s *Service) Transfer(ctx context.Context, enrolmentID string, m EnrolmentMove) (*Enrolment, error) {
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
 	if m.BatchID == "" {
 		return nil, apperr.Field("batch_id", apperr.FieldRequired, "is required for a transfer")
 	}
@@ -259,6 +265,9 @@ func (s *Service) Transfer(ctx context.Context, enrolmentID string, m EnrolmentM
 // enrolment's student and batch (NotFound otherwise); Conflict when it is not active; Invalid for a date
 // before it started.
 func (s *Service) Withdraw(ctx context.Context, enrolmentID string, m EnrolmentMove) (*Enrolment, error) {
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
 	if m.BatchID != "" {
 		return nil, apperr.Field("batch_id", apperr.FieldNotAllowed, "is for transfers; a withdrawal names no batch")
 	}

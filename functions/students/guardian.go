@@ -33,8 +33,15 @@ type NewGuardian struct {
 	Password string `json:"password,omitempty"`
 }
 
-// Validate implements httpapi.Validator.
-func (n *NewGuardian) Validate() error {
+// Validate implements httpapi.Validator. It judges n as normalized leaves it and changes nothing.
+func (n NewGuardian) Validate() error {
+	_, err := n.normalized()
+	return err
+}
+
+// normalized returns n as it is recorded (text trimmed, contacts in their stored form), or the Invalid
+// error naming every bad field.
+func (n NewGuardian) normalized() (NewGuardian, error) {
 	var bad apperr.Problems
 	httpapi.CheckID(&bad, "student_id", n.StudentID, "must be a student id")
 	if n.Email == "" && n.Phone == "" {
@@ -56,7 +63,7 @@ func (n *NewGuardian) Validate() error {
 			n.Name = v
 		}
 	}
-	return bad.Err()
+	return n, bad.Err()
 }
 
 // findGuardian looks a guardian up by email, else by phone; nil when neither names one.
@@ -84,6 +91,10 @@ func findGuardian(ctx context.Context, email, phone string) (*Guardian, error) {
 // student has MaxGuardians, or a new guardian's email belongs to another account; Invalid when a new
 // guardian lacks a name or password.
 func (s *Service) AddGuardian(ctx context.Context, in NewGuardian) (*Guardian, error) {
+	in, err := in.normalized()
+	if err != nil {
+		return nil, err
+	}
 	st, err := visibleStudent(ctx, in.StudentID)
 	if err != nil {
 		return nil, err

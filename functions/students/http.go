@@ -13,7 +13,7 @@ import (
 // student as a query parameter or body field rather than a /{id}/... path, which would collide with
 // /by-prn/{prn}.
 func (s *Service) Routes() []httpapi.Route {
-	studentQuery := []httpapi.QueryParam{{Name: "student", Description: "the student's id (required)"}}
+	studentQuery := []httpapi.QueryParam{{Name: "student", Description: "the student's id", Required: true}}
 	return []httpapi.Route{
 		{Method: "POST", Path: "/{$}", Permission: rbac.StudentsWrite, Summary: "Admit a student: record, sign-in account and PRN",
 			Request: NewStudent{}, Response: Student{}, Status: http.StatusCreated, Handler: s.handleCreateStudent},
@@ -23,7 +23,7 @@ func (s *Service) Routes() []httpapi.Route {
 				{Name: "q", Description: "name prefix, case-insensitive"},
 				{Name: "branch", Description: "only students of this branch id"},
 				{Name: "batch", Description: "only students actively enrolled in this batch id"},
-				{Name: "status", Description: "active or withdrawn"},
+				{Name: "status", Description: "only students in this status", Type: StudentStatus("")},
 			}, httpapi.PageQuery...)},
 		{Method: "GET", Path: "/{id}", Permission: rbac.StudentsRead, Summary: "Read a student",
 			Response: Student{}, Handler: s.handleGetStudent},
@@ -42,17 +42,17 @@ func (s *Service) Routes() []httpapi.Route {
 		{Method: "POST", Path: "/enrolments/{id}/transfer", Permission: rbac.EnrolmentsWrite, Summary: "Transfer an enrolment to another batch",
 			Request: EnrolmentMove{}, Response: Enrolment{}, Status: http.StatusCreated, Handler: s.handleTransfer},
 		{Method: "POST", Path: "/enrolments/{id}/withdraw", Permission: rbac.EnrolmentsWrite, Summary: "Withdraw an enrolment",
-			Request: EnrolmentMove{}, Response: Enrolment{}, Handler: s.handleWithdraw},
+			Request: EnrolmentMove{}, Example: EnrolmentMove{Date: "2026-06-01"}, Response: Enrolment{}, Handler: s.handleWithdraw},
 		{Method: "GET", Path: "/timetable", Permission: rbac.StudentsRead,
 			Summary:  "A student's timetable: the sessions of their batches over a date range, in start order (students see their own, guardians their children's)",
 			Response: httpapi.Page[TimetableEntry]{}, Handler: s.handleTimetable,
 			Query: append(append(append([]httpapi.QueryParam{}, studentQuery...),
-				httpapi.QueryParam{Name: "from", Description: "first tenant-local date YYYY-MM-DD; today when omitted"},
-				httpapi.QueryParam{Name: "to", Description: "last tenant-local date YYYY-MM-DD; 30 days after from when omitted; at most 92 days after from"}),
+				httpapi.QueryParam{Name: "from", Description: "first tenant-local date YYYY-MM-DD; today when omitted", Format: httpapi.FormatDate},
+				httpapi.QueryParam{Name: "to", Description: "last tenant-local date YYYY-MM-DD; 30 days after from when omitted; at most 92 days after from", Format: httpapi.FormatDate}),
 				httpapi.PageQuery...)},
 		{Method: "GET", Path: "/batches/{id}/roster", Permission: rbac.StudentsRead, Summary: "The students of a batch on a date, in name order",
 			Response: httpapi.Page[RosterEntry]{}, Handler: s.handleRoster,
-			Query: append([]httpapi.QueryParam{{Name: "date", Description: "tenant-local date YYYY-MM-DD; today when omitted"}}, httpapi.PageQuery...)},
+			Query: append([]httpapi.QueryParam{{Name: "date", Description: "tenant-local date YYYY-MM-DD; today when omitted", Format: httpapi.FormatDate}}, httpapi.PageQuery...)},
 	}
 }
 
@@ -63,7 +63,7 @@ func (s *Service) Area(opts httpapi.Options) *httpapi.Area {
 
 func (s *Service) handleCreateStudent(w http.ResponseWriter, r *http.Request) error {
 	var in NewStudent
-	if err := httpapi.Decode(r, &in); err != nil {
+	if err := httpapi.DecodeOnly(r, &in); err != nil {
 		return err
 	}
 	st, err := s.CreateStudent(r.Context(), in)
@@ -93,7 +93,7 @@ func (s *Service) handleGetStudent(w http.ResponseWriter, r *http.Request) error
 
 func (s *Service) handleUpdateStudent(w http.ResponseWriter, r *http.Request) error {
 	var in StudentChange
-	if err := httpapi.Decode(r, &in); err != nil {
+	if err := httpapi.DecodeOnly(r, &in); err != nil {
 		return err
 	}
 	st, err := s.UpdateStudent(r.Context(), r.PathValue("id"), in)
@@ -107,7 +107,7 @@ func (s *Service) handleByPRN(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Service) handleAddGuardian(w http.ResponseWriter, r *http.Request) error {
 	var in NewGuardian
-	if err := httpapi.Decode(r, &in); err != nil {
+	if err := httpapi.DecodeOnly(r, &in); err != nil {
 		return err
 	}
 	g, err := s.AddGuardian(r.Context(), in)
@@ -134,7 +134,7 @@ func (s *Service) handleGuardians(w http.ResponseWriter, r *http.Request) error 
 
 func (s *Service) handleEnrol(w http.ResponseWriter, r *http.Request) error {
 	var in NewEnrolment
-	if err := httpapi.Decode(r, &in); err != nil {
+	if err := httpapi.DecodeOnly(r, &in); err != nil {
 		return err
 	}
 	e, err := s.Enrol(r.Context(), in)
@@ -152,7 +152,7 @@ func (s *Service) handleEnrolments(w http.ResponseWriter, r *http.Request) error
 
 func (s *Service) handleTransfer(w http.ResponseWriter, r *http.Request) error {
 	var in EnrolmentMove
-	if err := httpapi.Decode(r, &in); err != nil {
+	if err := httpapi.DecodeOnly(r, &in); err != nil {
 		return err
 	}
 	e, err := s.Transfer(r.Context(), r.PathValue("id"), in)
@@ -161,7 +161,7 @@ func (s *Service) handleTransfer(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Service) handleWithdraw(w http.ResponseWriter, r *http.Request) error {
 	var in EnrolmentMove
-	if err := httpapi.Decode(r, &in); err != nil {
+	if err := httpapi.DecodeOnly(r, &in); err != nil {
 		return err
 	}
 	e, err := s.Withdraw(r.Context(), r.PathValue("id"), in)

@@ -23,7 +23,7 @@ import (
 // NewStudent admits a student: their record, their sign-in account and their PRN.
 type NewStudent struct {
 	Name        string `json:"name"`
-	DateOfBirth string `json:"date_of_birth"`
+	DateOfBirth string `json:"date_of_birth" format:"date" example:"2010-04-01"`
 	Phone       string `json:"phone"`
 	// Email is optional; students sign in with their PRN.
 	Email    string `json:"email,omitempty"`
@@ -32,8 +32,15 @@ type NewStudent struct {
 	Password string `json:"password"`
 }
 
-// Validate implements httpapi.Validator.
-func (n *NewStudent) Validate() error {
+// Validate implements httpapi.Validator. It judges n as normalized leaves it and changes nothing.
+func (n NewStudent) Validate() error {
+	_, err := n.normalized()
+	return err
+}
+
+// normalized returns n as it is recorded (text trimmed, contacts in their stored form), or the Invalid
+// error naming every bad field.
+func (n NewStudent) normalized() (NewStudent, error) {
 	var bad apperr.Problems
 	if v, err := cleanName("name", n.Name, 120); bad.Check(err) {
 		n.Name = v
@@ -48,7 +55,7 @@ func (n *NewStudent) Validate() error {
 		}
 	}
 	httpapi.CheckID(&bad, "branch_id", n.BranchID, "must be a branch id")
-	return bad.Err()
+	return n, bad.Err()
 }
 
 // validateBirthDate checks the form; bornBy checks it against the tenant's today, which Validate cannot know.
@@ -76,14 +83,21 @@ func (s *Service) bornBy(ctx context.Context, dateOfBirth string) error {
 // the student: every active enrolment closes today; "active" re-admits them, without enrolments.
 type StudentChange struct {
 	Name        *string        `json:"name,omitempty"`
-	DateOfBirth *string        `json:"date_of_birth,omitempty"`
+	DateOfBirth *string        `json:"date_of_birth,omitempty" format:"date" example:"2010-04-01"`
 	Phone       *string        `json:"phone,omitempty"`
 	Email       *string        `json:"email,omitempty"`
 	Status      *StudentStatus `json:"status,omitempty"`
 }
 
-// Validate implements httpapi.Validator.
-func (c *StudentChange) Validate() error {
+// Validate implements httpapi.Validator. It judges c as normalized leaves it and changes nothing.
+func (c StudentChange) Validate() error {
+	_, err := c.normalized()
+	return err
+}
+
+// normalized returns c as it is recorded (text trimmed, contacts in their stored form), or the Invalid
+// error naming every bad field.
+func (c StudentChange) normalized() (StudentChange, error) {
 	var bad apperr.Problems
 	if c.Name != nil {
 		if n, err := cleanName("name", *c.Name, 120); bad.Check(err) {
@@ -106,13 +120,17 @@ func (c *StudentChange) Validate() error {
 	if c.Status != nil && *c.Status != StudentActive && *c.Status != StudentWithdrawn {
 		bad.Add("status", apperr.FieldNotAllowed, `must be "active" or "withdrawn"`)
 	}
-	return bad.Err()
+	return c, bad.Err()
 }
 
 // CreateStudent admits a student into a branch the caller manages (Invalid on branch_id otherwise): it
 // creates the student's sign-in account with a freshly allocated PRN (role 9) and then the record linked to
 // it. Conflict when the email belongs to another account.
 func (s *Service) CreateStudent(ctx context.Context, in NewStudent) (*Student, error) {
+	in, err := in.normalized()
+	if err != nil {
+		return nil, err
+	}
 	if err := s.bornBy(ctx, in.DateOfBirth); err != nil {
 		return nil, err
 	}
@@ -274,6 +292,10 @@ func activeStudentIDs(ctx context.Context, batchID string) ([]string, error) {
 // their sign-in account's name, phone and email in step (Conflict when the email belongs to another
 // account). Withdrawing closes every active enrolment today and gives their seats back, atomically.
 func (s *Service) UpdateStudent(ctx context.Context, studentID string, c StudentChange) (*Student, error) {
+	c, err := c.normalized()
+	if err != nil {
+		return nil, err
+	}
 	if _, err := visibleStudent(ctx, studentID); err != nil {
 		return nil, err
 	}
@@ -303,7 +325,7 @@ func (s *Service) UpdateStudent(ctx context.Context, studentID string, c Student
 	today := s.today(ctx)
 	var out Student
 	var closed []string
-	err := store.Tx(ctx, db, func(tc context.Context) error {
+	err = store.Tx(ctx, db, func(tc context.Context) error {
 		closed = nil // the driver may run this function again
 		if err := db.Collection(studentsCollection).FindOneAndUpdate(tc, bson.M{"_id": studentID}, bson.M{"$set": set},
 			options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&out); err != nil {

@@ -67,6 +67,12 @@ const (
 	StudentWithdrawn StudentStatus = "withdrawn"
 )
 
+// studentStatuses lists every student status; the API document shows them as the enum of a student status field.
+var studentStatuses = []StudentStatus{StudentActive, StudentWithdrawn}
+
+// Values implements httpapi.Enum.
+func (StudentStatus) Values() []string { return httpapi.EnumValues(studentStatuses) }
+
 // Student is a learner's record. Their sign-in account (account.User with role student) is linked both
 // ways: AccountID here, SubjectID there.
 type Student struct {
@@ -76,7 +82,7 @@ type Student struct {
 	Name      string    `bson:"name" json:"name"`
 	// NameKey is Name normalised for prefix search (see normaliseName); never shown.
 	NameKey     string        `bson:"name_key" json:"-"`
-	DateOfBirth string        `bson:"date_of_birth" json:"date_of_birth"`
+	DateOfBirth string        `bson:"date_of_birth" json:"date_of_birth" format:"date" example:"2010-04-01"`
 	Phone       string        `bson:"phone" json:"phone"`
 	Email       string        `bson:"email,omitempty" json:"email,omitempty"`
 	BranchID    string        `bson:"branch_id" json:"branch_id"`
@@ -109,6 +115,12 @@ const (
 	EnrolmentWithdrawn   EnrolmentStatus = "withdrawn"
 )
 
+// enrolmentStatuses lists every enrolment status; the API document shows them as the enum of a enrolment status field.
+var enrolmentStatuses = []EnrolmentStatus{EnrolmentActive, EnrolmentTransferred, EnrolmentWithdrawn}
+
+// Values implements httpapi.Enum.
+func (EnrolmentStatus) Values() []string { return httpapi.EnumValues(enrolmentStatuses) }
+
 // Enrolment is one stretch of a student in a batch: from From (included) to To (excluded; "" while
 // open), both tenant-local dates "YYYY-MM-DD". A transfer closes one enrolment and opens another on the
 // same date, so on any date a student is in at most one of the two.
@@ -118,8 +130,8 @@ type Enrolment struct {
 	BatchID   string          `bson:"batch_id" json:"batch_id"`
 	BranchID  string          `bson:"branch_id" json:"branch_id"`
 	CourseID  string          `bson:"course_id" json:"course_id"`
-	From      string          `bson:"from" json:"from"`
-	To        string          `bson:"to" json:"to,omitempty"`
+	From      string          `bson:"from" json:"from" format:"date"`
+	To        string          `bson:"to" json:"to,omitempty" format:"date"`
 	Status    EnrolmentStatus `bson:"status" json:"status"`
 	// TransferredTo is the enrolment a transfer opened, on a transferred enrolment.
 	TransferredTo string    `bson:"transferred_to,omitempty" json:"transferred_to,omitempty"`

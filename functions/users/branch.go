@@ -39,8 +39,14 @@ type NewBranch struct {
 	Phone   string `json:"phone,omitempty"`
 }
 
-// Validate implements httpapi.Validator.
-func (b *NewBranch) Validate() error {
+// Validate implements httpapi.Validator. It judges b as normalized leaves it and changes nothing.
+func (b NewBranch) Validate() error {
+	_, err := b.normalized()
+	return err
+}
+
+// normalized returns b as it is recorded (text trimmed), or the Invalid error naming every bad field.
+func (b NewBranch) normalized() (NewBranch, error) {
 	var bad apperr.Problems
 	switch {
 	case b.Code == "":
@@ -52,7 +58,7 @@ func (b *NewBranch) Validate() error {
 		b.Name = v
 	}
 	checkContact(&bad, &b.Address, &b.Phone)
-	return bad.Err()
+	return b, bad.Err()
 }
 
 // checkContact records an address over 500 bytes or a phone over 32 as too long; nil means absent.
@@ -73,8 +79,14 @@ type BranchChange struct {
 	Active  *bool   `json:"active,omitempty"`
 }
 
-// Validate implements httpapi.Validator.
-func (c *BranchChange) Validate() error {
+// Validate implements httpapi.Validator. It judges c as normalized leaves it and changes nothing.
+func (c BranchChange) Validate() error {
+	_, err := c.normalized()
+	return err
+}
+
+// normalized returns c as it is recorded (text trimmed), or the Invalid error naming every bad field.
+func (c BranchChange) normalized() (BranchChange, error) {
 	var bad apperr.Problems
 	if c.Name != nil {
 		if n, err := httpapi.Text("name", *c.Name, 120); bad.Check(err) {
@@ -82,11 +94,15 @@ func (c *BranchChange) Validate() error {
 		}
 	}
 	checkContact(&bad, c.Address, c.Phone)
-	return bad.Err()
+	return c, bad.Err()
 }
 
 // CreateBranch adds a branch to the caller's tenant. Conflict when the code is taken.
 func (s *Service) CreateBranch(ctx context.Context, in NewBranch) (*Branch, error) {
+	in, err := in.normalized()
+	if err != nil {
+		return nil, err
+	}
 	now := s.deps.Clock.Now()
 	b := &Branch{ID: id.New(), Code: in.Code, Name: in.Name, Address: in.Address, Phone: in.Phone, Active: true, CreatedAt: now, UpdatedAt: now}
 	if _, err := store.Database(ctx).Collection(branchesCollection).InsertOne(ctx, b); err != nil {
@@ -126,6 +142,10 @@ func (s *Service) ListBranches(ctx context.Context, pr httpapi.PageRequest) (htt
 
 // UpdateBranch changes a branch the caller may see; NotFound otherwise.
 func (s *Service) UpdateBranch(ctx context.Context, branchID string, c BranchChange) (*Branch, error) {
+	c, err := c.normalized()
+	if err != nil {
+		return nil, err
+	}
 	if _, err := s.GetBranch(ctx, branchID); err != nil {
 		return nil, err
 	}
@@ -143,7 +163,7 @@ func (s *Service) UpdateBranch(ctx context.Context, branchID string, c BranchCha
 		set["active"] = *c.Active
 	}
 	var b Branch
-	err := store.Database(ctx).Collection(branchesCollection).FindOneAndUpdate(ctx, bson.M{"_id": branchID}, bson.M{"$set": set},
+	err = store.Database(ctx).Collection(branchesCollection).FindOneAndUpdate(ctx, bson.M{"_id": branchID}, bson.M{"$set": set},
 		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&b)
 	if err != nil {
 		return nil, fmt.Errorf("update branch %s: %w", branchID, err)

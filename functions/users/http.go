@@ -28,7 +28,7 @@ func (s *Service) Routes() []httpapi.Route {
 			Request: NewStaff{}, Response: account.User{}, Status: http.StatusCreated, Handler: s.handleCreateStaff},
 		{Method: "GET", Path: "/staff", Permission: rbac.StaffRead, Summary: "List the staff the caller may see",
 			Response: httpapi.Page[account.User]{}, Handler: s.handleListStaff,
-			Query: append([]httpapi.QueryParam{{Name: "role", Description: "only this role"}, {Name: "branch", Description: "only staff of this branch id"}}, httpapi.PageQuery...)},
+			Query: append([]httpapi.QueryParam{{Name: "role", Description: "only this role", Type: rbac.Role("")}, {Name: "branch", Description: "only staff of this branch id"}}, httpapi.PageQuery...)},
 		{Method: "GET", Path: "/staff/{id}", Permission: rbac.StaffRead, Summary: "Read a staff account",
 			Response: account.User{}, Handler: s.handleGetStaff},
 		{Method: "PATCH", Path: "/staff/{id}", Permission: rbac.StaffWrite, Summary: "Change a staff account; role, branch or status changes end their sessions",
@@ -51,7 +51,7 @@ func (s *Service) Area(opts httpapi.Options) *httpapi.Area {
 
 func (s *Service) handleCreateBranch(w http.ResponseWriter, r *http.Request) error {
 	var in NewBranch
-	if err := httpapi.Decode(r, &in); err != nil {
+	if err := httpapi.DecodeOnly(r, &in); err != nil {
 		return err
 	}
 	b, err := s.CreateBranch(r.Context(), in)
@@ -74,7 +74,7 @@ func (s *Service) handleGetBranch(w http.ResponseWriter, r *http.Request) error 
 
 func (s *Service) handleUpdateBranch(w http.ResponseWriter, r *http.Request) error {
 	var c BranchChange
-	if err := httpapi.Decode(r, &c); err != nil {
+	if err := httpapi.DecodeOnly(r, &c); err != nil {
 		return err
 	}
 	b, err := s.UpdateBranch(r.Context(), r.PathValue("id"), c)
@@ -83,7 +83,7 @@ func (s *Service) handleUpdateBranch(w http.ResponseWriter, r *http.Request) err
 
 func (s *Service) handleCreateStaff(w http.ResponseWriter, r *http.Request) error {
 	var in NewStaff
-	if err := httpapi.Decode(r, &in); err != nil {
+	if err := httpapi.DecodeOnly(r, &in); err != nil {
 		return err
 	}
 	u, err := s.CreateStaff(r.Context(), in)
@@ -107,7 +107,7 @@ func (s *Service) handleGetStaff(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Service) handleUpdateStaff(w http.ResponseWriter, r *http.Request) error {
 	var c StaffChange
-	if err := httpapi.Decode(r, &c); err != nil {
+	if err := httpapi.DecodeOnly(r, &c); err != nil {
 		return err
 	}
 	u, err := s.UpdateStaff(r.Context(), r.PathValue("id"), c)

@@ -27,8 +27,15 @@ type NewStaff struct {
 	Password string `json:"password"`
 }
 
-// Validate implements httpapi.Validator.
-func (n *NewStaff) Validate() error {
+// Validate implements httpapi.Validator. It judges n as normalized leaves it and changes nothing.
+func (n NewStaff) Validate() error {
+	_, err := n.normalized()
+	return err
+}
+
+// normalized returns n as it is recorded (email in its stored form, text trimmed), or the Invalid error
+// naming every bad field.
+func (n NewStaff) normalized() (NewStaff, error) {
 	var bad apperr.Problems
 	if v, err := account.NormalizeEmail("email", n.Email); bad.Check(err) {
 		n.Email = v
@@ -40,7 +47,7 @@ func (n *NewStaff) Validate() error {
 		bad.Add("phone", apperr.FieldTooLong, "must be at most 32 bytes")
 	}
 	bad.Check(validateRoleScope(n.Role, n.Branches))
-	return bad.Err()
+	return n, bad.Err()
 }
 
 func validateRoleScope(r rbac.Role, branches []string) error {
@@ -76,8 +83,14 @@ type StaffChange struct {
 	Status   *account.Status `json:"status,omitempty"`
 }
 
-// Validate implements httpapi.Validator.
-func (c *StaffChange) Validate() error {
+// Validate implements httpapi.Validator. It judges c as normalized leaves it and changes nothing.
+func (c StaffChange) Validate() error {
+	_, err := c.normalized()
+	return err
+}
+
+// normalized returns c as it is recorded (text trimmed), or the Invalid error naming every bad field.
+func (c StaffChange) normalized() (StaffChange, error) {
 	var bad apperr.Problems
 	if c.Name != nil {
 		if n, err := httpapi.Text("name", *c.Name, 120); bad.Check(err) {
@@ -90,13 +103,17 @@ func (c *StaffChange) Validate() error {
 	if c.Status != nil && *c.Status != account.Active && *c.Status != account.Disabled {
 		bad.Add("status", apperr.FieldNotAllowed, `must be "active" or "disabled"`)
 	}
-	return bad.Err()
+	return c, bad.Err()
 }
 
 // CreateStaff creates a staff account with a PRN in the caller's tenant. The caller must be allowed to
 // grant the role and branch scope (Forbidden otherwise); the branches must exist (Invalid); the email
 // must be free (Conflict).
 func (s *Service) CreateStaff(ctx context.Context, in NewStaff) (*account.User, error) {
+	in, err := in.normalized()
+	if err != nil {
+		return nil, err
+	}
 	p := rbac.Must(ctx)
 	if !p.CanGrant(in.Role, in.Branches) {
 		return nil, apperr.Errorf(apperr.Forbidden, "you may not give the role %s with these branches", in.Role)
@@ -161,6 +178,10 @@ func (s *Service) ListStaff(ctx context.Context, f StaffFilter, pr httpapi.PageR
 // to grant both the person's current and new role and scope (Forbidden otherwise), and may not change
 // their own role, scope or status (Forbidden), so nobody locks an institution out of itself by accident.
 func (s *Service) UpdateStaff(ctx context.Context, userID string, c StaffChange) (*account.User, error) {
+	c, err := c.normalized()
+	if err != nil {
+		return nil, err
+	}
 	p := rbac.Must(ctx)
 	cur, err := s.GetStaff(ctx, userID)
 	if err != nil {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/edugrid/edugrid/functions/all"
 	"github.com/edugrid/edugrid/functions/platform"
+	"github.com/edugrid/edugrid/internal/loopback"
 	"github.com/edugrid/edugrid/shared/app"
 	"github.com/edugrid/edugrid/shared/authn"
 	"github.com/edugrid/edugrid/shared/clock"
@@ -52,6 +53,9 @@ type Env struct {
 	Warehouse *warehouse.Slot
 	Areas     []*httpapi.Area
 	Handler   http.Handler
+	// Loopback are the notification providers' stand-ins every message of the Env goes to (SMS through
+	// Twilio's), and their outbox.
+	Loopback *loopback.Servers
 
 	notifyMu sync.Mutex
 	notes    []notify.Notification
@@ -95,14 +99,24 @@ func New(t testing.TB, env ...string) *Env {
 	if err := a.Notifier.(*notify.Topic).Subscribe(context.Background(), notificationsSubscription); err != nil {
 		t.Fatalf("apptest: subscribe to notifications: %v", err)
 	}
+	lb, err := loopback.Start(loopback.DefaultCredentials, 0)
+	if err != nil {
+		t.Fatalf("apptest: start the provider stand-ins: %v", err)
+	}
+	t.Cleanup(lb.Close)
+	senders, err := lb.Senders("twilio")
+	if err != nil {
+		t.Fatalf("apptest: provider stand-ins: %v", err)
+	}
 	slot := &warehouse.Slot{}
-	svcs := all.Build(a, all.Options{Warehouse: slot.Get})
+	svcs := all.Build(a, all.Options{Warehouse: slot.Get, Senders: senders})
 	areas := svcs.Areas(a)
 	mux := http.NewServeMux()
 	for _, area := range areas {
 		mux.Handle("/"+area.Name+"/", area)
+		mux.Handle("/"+area.Name, area) // the area's root, "/leads" as the document names it
 	}
-	return &Env{T: t, App: a, Clock: clk, Services: svcs, Warehouse: slot, Areas: areas, Handler: mux}
+	return &Env{T: t, App: a, Clock: clk, Services: svcs, Warehouse: slot, Areas: areas, Handler: mux, Loopback: lb}
 }
 
 type testWriter struct{ t testing.TB }

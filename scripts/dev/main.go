@@ -3,7 +3,9 @@
 // kept beside it, and a demo institution seeded on first start. The change-data-capture pipeline runs
 // in the same process: a relay on every cluster's change stream, an in-process Pub/Sub emulator, the
 // ingest pull loop and a DuckDB warehouse in <data dir>/warehouse.duckdb, so a write through the API shows
-// in the /analytics reports within a second.
+// in the /analytics reports within a second. Notifications are delivered as in production, to stand-ins
+// for the providers on loopback (a real SMTP server with STARTTLS, and MSG91, Twilio and WhatsApp Cloud
+// API stand-ins); every message sent is listed at /dev/messages (JSON) and /dev/messages.html.
 //
 //	go run ./scripts/dev
 //
@@ -29,6 +31,7 @@ import (
 	"time"
 
 	"github.com/edugrid/edugrid/functions/all"
+	"github.com/edugrid/edugrid/internal/loopback"
 	"github.com/edugrid/edugrid/internal/pipeline"
 	"github.com/edugrid/edugrid/scripts/seed"
 	"github.com/edugrid/edugrid/shared/app"
@@ -39,6 +42,7 @@ import (
 	"github.com/edugrid/edugrid/shared/notify"
 	"github.com/edugrid/edugrid/shared/store"
 	"github.com/edugrid/edugrid/shared/warehouse"
+	"github.com/edugrid/edugrid/triggers/delivery"
 	"github.com/edugrid/edugrid/triggers/reminders"
 )
 
@@ -103,8 +107,24 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 		return err
 	}
 	defer a.Close()
-	if err := logNotifications(ctx, a, logger); err != nil {
+	lb, err := loopback.Start(loopback.DefaultCredentials, 10000)
+	if err != nil {
+		return fmt.Errorf("start the notification providers' stand-ins: %w", err)
+	}
+	defer lb.Close()
+	// SMS through the Twilio stand-in unless told otherwise: MSG91 needs each institution's DLT template
+	// ids (a template's sms_template_id), which the demo institution has not registered.
+	smsProvider := get("EDUGRID_SMS_PROVIDER", "twilio")
+	senders, err := lb.Senders(smsProvider)
+	if err != nil {
 		return err
+	}
+	// Subscribed before the seed publishes anything.
+	topic, emulated := a.Notifier.(*notify.Topic)
+	if emulated {
+		if err := topic.Subscribe(ctx, deliverySubscription); err != nil {
+			return err
+		}
 	}
 	logins, seeded, err := seed.Demo(ctx, a, password)
 	if err != nil {
@@ -122,7 +142,12 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 		cdc.Backfill(seed.DemoSlug)
 	}
 
-	svcs := all.Build(a, all.Options{Warehouse: func() warehouse.Warehouse { return cdc.Warehouse }})
+	svcs := all.Build(a, all.Options{Warehouse: func() warehouse.Warehouse { return cdc.Warehouse }, Senders: senders})
+	if emulated {
+		// The push subscription's stand-in: the delivery function's handler, pulling from the emulator.
+		d := delivery.New(delivery.Deps{Notifications: svcs.Notifications, Tenants: a.Registry, Databases: a.Databases, Logger: logger})
+		go d.Pull(ctx, topic, deliverySubscription, delivery.PullOptions{})
+	}
 	areas := svcs.Areas(a)
 	mux := http.NewServeMux()
 	for _, area := range areas {
@@ -139,6 +164,9 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 	runner := reminders.NewRunner(a, svcs.Fees)
 	mux.Handle("POST /reminders/run", reminders.Handler(runner, nil))
 	go runReminders(ctx, runner, interval, logger)
+	// Every message the stand-ins accepted, on every channel: local only.
+	mux.Handle("GET /dev/messages", lb.MessagesHandler())
+	mux.Handle("GET /dev/messages.html", lb.MessagesHandler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = io.WriteString(w, "ok\n")
@@ -192,41 +220,8 @@ func runReminders(ctx context.Context, r *reminders.Runner, interval time.Durati
 	}
 }
 
-// logNotifications shows, in the log, every notification published to the in-process Pub/Sub emulator,
-// since locally nothing delivers them. It pulls until ctx ends.
-func logNotifications(ctx context.Context, a *app.App, logger *slog.Logger) error {
-	topic, ok := a.Notifier.(*notify.Topic)
-	if !ok || !topic.Emulated() {
-		return nil
-	}
-	const sub = "dev-log"
-	if err := topic.Subscribe(ctx, sub); err != nil {
-		return err
-	}
-	go func() {
-		tick := time.NewTicker(time.Second)
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-			}
-			ns, err := topic.Pull(ctx, sub, 1000)
-			if err != nil {
-				if ctx.Err() == nil {
-					logger.Warn("pull local notifications", slog.String("error", err.Error()))
-				}
-				continue
-			}
-			for _, n := range ns {
-				logger.Info("notification (local stack: not delivered)", slog.String("id", n.ID), slog.String("tenant", n.Tenant),
-					slog.String("kind", n.Kind), slog.String("recipient", n.Recipient), slog.String("subject", n.Subject))
-			}
-		}
-	}()
-	return nil
-}
+// deliverySubscription is the emulator's subscription the local stack delivers notifications from.
+const deliverySubscription = "edugrid-notifications-delivery"
 
 // signingKey loads the local stack's signing key, generating it on first start, so tokens survive
 // restarts of the local stack.
@@ -253,7 +248,8 @@ func printWelcome(out io.Writer, base, adminEmail, password string, logins []see
 	fmt.Fprintf(&b, "\nedugrid is running at %s\n", base)
 	fmt.Fprintf(&b, "  API document   %s/openapi.json\n", base)
 	fmt.Fprintf(&b, "  health         %s/healthz\n", base)
-	fmt.Fprintf(&b, "  fee reminders  curl -X POST %s/reminders/run   (also every EDUGRID_REMINDER_INTERVAL, default 1h)\n\n", base)
+	fmt.Fprintf(&b, "  fee reminders  curl -X POST %s/reminders/run   (also every EDUGRID_REMINDER_INTERVAL, default 1h)\n", base)
+	fmt.Fprintf(&b, "  messages sent  %s/dev/messages.html   (JSON: %s/dev/messages)\n\n", base, base)
 	fmt.Fprintf(&b, "Demo institution %q, password %q for every login:\n", seed.DemoSlug, password)
 	for _, l := range logins {
 		fmt.Fprintf(&b, "  %-13s %-26s PRN %s\n", l.Role, l.Email, l.PRN)

@@ -155,6 +155,7 @@ func TestLocalStack(t *testing.T) {
 	if code != 200 || json.Unmarshal(b, &run2) != nil || run2.Reminders != 0 {
 		t.Fatalf("second reminder run = %d %s", code, b)
 	}
+	checkMessages(t, base, run1.Reminders)
 	accountants := checkAnalytics(t, base, owner.AccessToken)
 	stop()
 
@@ -173,4 +174,39 @@ func TestLocalStack(t *testing.T) {
 		t.Fatalf("after restart branches = %d %s", code, branches)
 	}
 	checkAnalyticsAfterRestart(t, base, owner.AccessToken, accountants)
+}
+
+// checkMessages waits until the reminders of a run reached the providers' stand-ins, and reads them at
+// /dev/messages and /dev/messages.html.
+func checkMessages(t *testing.T, base string, reminders int) {
+	t.Helper()
+	var got struct {
+		Messages []struct {
+			Channel, Provider, To, Text string
+		} `json:"messages"`
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		code, _, b := call(t, "GET", base+"/dev/messages", "", nil)
+		if code != 200 || json.Unmarshal(b, &got) != nil {
+			t.Fatalf("/dev/messages = %d %.300s", code, b)
+		}
+		if len(got.Messages) >= reminders || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if len(got.Messages) < reminders {
+		t.Fatalf("%d reminders were sent, and only %d reached a provider's stand-in", reminders, len(got.Messages))
+	}
+	for _, m := range got.Messages {
+		if m.Channel == "" || m.Provider == "" || m.To == "" {
+			t.Errorf("a listed message lacks its channel, provider or recipient: %+v", m)
+		}
+	}
+	code, hdr, b := call(t, "GET", base+"/dev/messages.html", "", nil)
+	if code != 200 || !strings.HasPrefix(hdr.Get("Content-Type"), "text/html") || !strings.Contains(string(b), "Messages sent by the local stack") {
+		t.Fatalf("/dev/messages.html = %d %s", code, hdr.Get("Content-Type"))
+	}
+	t.Logf("%d reminders, %d messages at /dev/messages", reminders, len(got.Messages))
 }

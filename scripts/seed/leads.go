@@ -106,9 +106,6 @@ func seedLeads(tctx context.Context, a *app.App, password string, main, north *u
 				if i%2 == 0 {
 					in.CourseID = course.ID
 				}
-				if err := in.Validate(); err != nil {
-					return fmt.Errorf("seed lead %d: %w", i, err)
-				}
 				l, err := svc.CreateLead(tc, in)
 				if err != nil {
 					return fmt.Errorf("seed lead %d: %w", i, err)

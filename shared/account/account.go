@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/256dpi/lungo"
+	"github.com/edugrid/edugrid/shared/httpapi"
 	"go.mongodb.org/mongo-driver/bson"
 	"go.mongodb.org/mongo-driver/mongo"
 	"go.mongodb.org/mongo-driver/mongo/options"
@@ -35,6 +36,9 @@ const (
 	Active   Status = "active"
 	Disabled Status = "disabled"
 )
+
+// Values implements httpapi.Enum.
+func (Status) Values() []string { return httpapi.EnumValues([]Status{Active, Disabled}) }
 
 // User is one sign-in account.
 type User struct {
@@ -187,6 +191,35 @@ func ByEmail(ctx context.Context, db lungo.IDatabase, email string) (*User, erro
 // ByPRN returns the account with PRN p, or NotFound.
 func ByPRN(ctx context.Context, db lungo.IDatabase, p string) (*User, error) {
 	return findOne(ctx, db, bson.M{"prn": p}, "prn")
+}
+
+// ActiveInBranch returns the active accounts of role whose branch scope includes branchID (branch admins
+// of a branch, say), at most 50.
+func ActiveInBranch(ctx context.Context, db lungo.IDatabase, role rbac.Role, branchID string) ([]User, error) {
+	cur, err := db.Collection(Collection).Find(ctx, bson.M{"role": role, "branches": branchID, "status": Active},
+		options.Find().SetLimit(50).SetProjection(bson.M{"password_hash": 0}))
+	if err != nil {
+		return nil, fmt.Errorf("accounts of role %s in branch %s: %w", role, branchID, err)
+	}
+	var out []User
+	if err := cur.All(ctx, &out); err != nil {
+		return nil, fmt.Errorf("accounts of role %s in branch %s: %w", role, branchID, err)
+	}
+	return out, nil
+}
+
+// ActiveWithRole returns the active accounts of role (accountants, owners), at most 50.
+func ActiveWithRole(ctx context.Context, db lungo.IDatabase, role rbac.Role) ([]User, error) {
+	cur, err := db.Collection(Collection).Find(ctx, bson.M{"role": role, "status": Active},
+		options.Find().SetLimit(50).SetProjection(bson.M{"password_hash": 0}))
+	if err != nil {
+		return nil, fmt.Errorf("accounts of role %s: %w", role, err)
+	}
+	var out []User
+	if err := cur.All(ctx, &out); err != nil {
+		return nil, fmt.Errorf("accounts of role %s: %w", role, err)
+	}
+	return out, nil
 }
 
 // TokenState is what the tenant guard needs to know about an account on every request.

@@ -236,6 +236,10 @@ func Lazy(opts Options, build func(*App) http.Handler) http.HandlerFunc {
 	}
 }
 
+// Instance returns the process-wide App behind Lazy, building it from the environment and opts on the
+// first call: the entry points that are not HTTP (the delivery function) share it the same way.
+func Instance(ctx context.Context, opts Options) (*App, error) { return instance(ctx, opts) }
+
 var (
 	instanceMu  sync.Mutex
 	instanceApp *App // the lazily built, process-wide App behind Lazy

@@ -64,14 +64,14 @@ const (
 // Actor is who did the audited action.
 type Actor struct {
 	ID   string `bson:"id" json:"id"`
-	Role string `bson:"role" json:"role"`
+	Role string `bson:"role" json:"role" example:"owner"`
 }
 
 // TargetKinds returns every kind of object the log names as a target, in alphabetical order. Append and
 // List refuse any other kind; an area that audits a new kind of object adds it here.
 func TargetKinds() []string {
 	return []string{
-		"batch", "branch", "course", "enrolment", "exam_test", "fee_assignment", "fee_instalment",
+		"batch", "branch", "course", "enrolment", "escalation_rules", "exam_test", "fee_assignment", "fee_instalment",
 		"fee_payment", "fee_plan", "fee_refund", "fee_waiver", "grading_scale", "guardian", "lead",
 		"learning_lesson", "learning_module", "session", "student", "tenant", "user",
 	}

@@ -34,7 +34,7 @@ type Claims struct {
 	TenantVersion int64 `json:"tv"`
 	// UserVersion must equal the user's current token version; bumping it logs the user out.
 	UserVersion int64    `json:"uv"`
-	Role        string   `json:"role"`
+	Role        string   `json:"role" example:"owner"`
 	Branches    []string `json:"br,omitempty"`
 	PRN         string   `json:"prn,omitempty"`
 }

@@ -55,7 +55,10 @@ type Config struct {
 	// ChangesTopic is the topic the relay publishes change events to.
 	ChangesTopic string
 	// RelayClusters names the clusters one relay instance watches; empty means all.
-	RelayClusters      []string
+	RelayClusters []string
+	// RelayMaxLag is how far a relay's change stream may fall behind the cluster (now minus the cluster
+	// time it has read up to) before its health check answers 503.
+	RelayMaxLag        time.Duration
 	NotificationsTopic string
 	// WarehouseProject and WarehouseDataset name the BigQuery dataset of the analytics warehouse, for the
 	// analytics and ingest functions; empty leaves analytics unconfigured. WarehouseLocation is where
@@ -73,6 +76,28 @@ type Config struct {
 	// CORSAllowLoopback also allows any http://localhost:<port> and http://127.0.0.1:<port>, for a
 	// frontend's dev server. No variable sets it: the local stack does, and production ignores it.
 	CORSAllowLoopback bool
+	// Delivery holds the notification providers' settings and credentials. Nothing logs or returns them.
+	Delivery Delivery
+}
+
+// Delivery configures the notification providers of a deployment. A provider whose credentials are not
+// all set is not used; a channel without a provider is not offered.
+type Delivery struct {
+	// PublicURL is the API's public base URL (https://api.example.edu): status callbacks are addressed and
+	// verified under it.
+	PublicURL string
+	// SMTP: submission server host:port (465 implicit TLS, any other port STARTTLS), login, sender.
+	SMTPAddr, SMTPUsername, SMTPPassword, SMTPFrom string
+	// SMSProvider picks the SMS provider when both are configured: "msg91" or "twilio".
+	SMSProvider string
+	// MSG91: auth key and DLT-registered sender id.
+	MSG91AuthKey, MSG91Sender string
+	// Twilio: account SID, auth token (also the key of its callback signatures), sending number or
+	// Messaging Service SID.
+	TwilioAccountSID, TwilioAuthToken, TwilioFrom string
+	// WhatsApp Cloud API: access token, business phone number id, the Meta app's secret (the key of its
+	// webhook signatures) and the webhook verify token.
+	WhatsAppToken, WhatsAppPhoneNumberID, WhatsAppAppSecret, WhatsAppVerifyToken string
 }
 
 // DefaultNamespaceBudget is a cluster's namespace budget unless EDUGRID_CLUSTER_NAMESPACES sets one:
@@ -122,11 +147,27 @@ var Variables = []Variable{
 	{"EDUGRID_NOTIFICATIONS_TOPIC", "edugrid-notifications", "Pub/Sub topic id that notifications (absence alerts, fee reminders) are published to"},
 	{"EDUGRID_CHANGES_TOPIC", "edugrid-changes", "relay only: Pub/Sub topic id change events are published to"},
 	{"EDUGRID_RELAY_CLUSTERS", "none", "relay only: comma-separated cluster names this relay instance watches; none means every configured cluster"},
+	{"EDUGRID_RELAY_MAX_LAG", "5m", "relay only: how far a change stream may fall behind its cluster before the relay's health check answers 503"},
 	{"EDUGRID_BQ_PROJECT", "none", "project of the analytics warehouse's BigQuery dataset (analytics and ingest functions; the local stack uses DuckDB)"},
 	{"EDUGRID_BQ_DATASET", "none", "the analytics warehouse's BigQuery dataset"},
 	{"EDUGRID_BQ_LOCATION", "US", "location of the dataset when ingest creates it"},
 	{"EDUGRID_SCHEDULER_AUDIENCE", "none", "aud the reminders trigger requires of Cloud Scheduler's OIDC token (its URL); required in production"},
 	{"EDUGRID_SCHEDULER_SERVICE_ACCOUNT", "none", "email of the service account Cloud Scheduler signs as; the reminders trigger accepts no other"},
+	{"EDUGRID_PUBLIC_URL", "none", "the API's public base URL (https://api.example.edu); provider status callbacks are addressed and verified under it"},
+	{"EDUGRID_SMTP_ADDR", "none", "email: submission server host:port (465: implicit TLS; any other port must offer STARTTLS); none sends no email"},
+	{"EDUGRID_SMTP_USERNAME", "none", "email: SMTP login"},
+	{"EDUGRID_SMTP_PASSWORD", "none", "email: SMTP password (a secret)"},
+	{"EDUGRID_SMTP_FROM", "none", "email: sender, e.g. `edugrid <no-reply@example.edu>`"},
+	{"EDUGRID_SMS_PROVIDER", "msg91", "SMS provider when both are configured: msg91 or twilio"},
+	{"EDUGRID_MSG91_AUTHKEY", "none", "SMS through MSG91: auth key (a secret)"},
+	{"EDUGRID_MSG91_SENDER", "none", "SMS through MSG91: DLT-registered sender id"},
+	{"EDUGRID_TWILIO_ACCOUNT_SID", "none", "SMS through Twilio: account SID"},
+	{"EDUGRID_TWILIO_AUTH_TOKEN", "none", "SMS through Twilio: auth token (a secret; also verifies its status callbacks)"},
+	{"EDUGRID_TWILIO_FROM", "none", "SMS through Twilio: sending number (E.164) or Messaging Service SID"},
+	{"EDUGRID_WHATSAPP_TOKEN", "none", "WhatsApp Cloud API: access token (a secret)"},
+	{"EDUGRID_WHATSAPP_PHONE_NUMBER_ID", "none", "WhatsApp Cloud API: the business phone number's id"},
+	{"EDUGRID_WHATSAPP_APP_SECRET", "none", "WhatsApp Cloud API: the Meta app's secret, which verifies webhook signatures (a secret)"},
+	{"EDUGRID_WHATSAPP_VERIFY_TOKEN", "none", "WhatsApp Cloud API: the token Meta's webhook subscription handshake presents (a secret)"},
 	{"EDUGRID_CORS_ORIGINS", "none", "comma-separated browser origins allowed to call the API (https://app.example.edu), besides each institution's own; no wildcard"},
 }
 
@@ -181,6 +222,23 @@ func Read(getenv func(string) string) (Config, error) {
 		WarehouseLocation:       get("EDUGRID_BQ_LOCATION", "US"),
 		SchedulerAudience:       get("EDUGRID_SCHEDULER_AUDIENCE", ""),
 		SchedulerServiceAccount: get("EDUGRID_SCHEDULER_SERVICE_ACCOUNT", ""),
+		Delivery: Delivery{
+			PublicURL: get("EDUGRID_PUBLIC_URL", ""),
+			SMTPAddr:  get("EDUGRID_SMTP_ADDR", ""), SMTPUsername: get("EDUGRID_SMTP_USERNAME", ""),
+			SMTPPassword: getenv("EDUGRID_SMTP_PASSWORD"), SMTPFrom: get("EDUGRID_SMTP_FROM", ""),
+			SMSProvider:  get("EDUGRID_SMS_PROVIDER", "msg91"),
+			MSG91AuthKey: getenv("EDUGRID_MSG91_AUTHKEY"), MSG91Sender: get("EDUGRID_MSG91_SENDER", ""),
+			TwilioAccountSID: get("EDUGRID_TWILIO_ACCOUNT_SID", ""), TwilioAuthToken: getenv("EDUGRID_TWILIO_AUTH_TOKEN"),
+			TwilioFrom:    get("EDUGRID_TWILIO_FROM", ""),
+			WhatsAppToken: getenv("EDUGRID_WHATSAPP_TOKEN"), WhatsAppPhoneNumberID: get("EDUGRID_WHATSAPP_PHONE_NUMBER_ID", ""),
+			WhatsAppAppSecret: getenv("EDUGRID_WHATSAPP_APP_SECRET"), WhatsAppVerifyToken: getenv("EDUGRID_WHATSAPP_VERIFY_TOKEN"),
+		},
+	}
+	if p := c.Delivery.SMSProvider; p != "msg91" && p != "twilio" {
+		return c, fmt.Errorf("EDUGRID_SMS_PROVIDER must be msg91 or twilio, not %q", p)
+	}
+	if u := c.Delivery.PublicURL; u != "" && !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://127.0.0.1") && !strings.HasPrefix(u, "http://localhost") {
+		return c, fmt.Errorf("EDUGRID_PUBLIC_URL must be an https URL such as https://api.example.edu")
 	}
 	if c.Env != "local" && c.Env != "production" {
 		return c, fmt.Errorf("EDUGRID_ENV must be local or production, not %q", c.Env)
@@ -194,6 +252,7 @@ func Read(getenv func(string) string) (Config, error) {
 		{&c.RefreshTTL, "EDUGRID_REFRESH_TTL", "720h"},
 		{&c.TenantCacheTTL, "EDUGRID_TENANT_CACHE_TTL", "30s"},
 		{&c.RequestTimeout, "EDUGRID_REQUEST_TIMEOUT", "30s"},
+		{&c.RelayMaxLag, "EDUGRID_RELAY_MAX_LAG", "5m"},
 	}
 	for _, d := range durations {
 		if *d.dst, err = time.ParseDuration(get(d.name, d.def)); err != nil || *d.dst <= 0 {

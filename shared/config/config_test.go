@@ -86,6 +86,8 @@ func setting(c Config, name string) (string, bool) {
 		return c.ChangesTopic, true
 	case "EDUGRID_RELAY_CLUSTERS":
 		return strings.Join(c.RelayClusters, ","), true
+	case "EDUGRID_RELAY_MAX_LAG":
+		return c.RelayMaxLag.String(), true
 	case "EDUGRID_BQ_PROJECT":
 		return c.WarehouseProject, true
 	case "EDUGRID_BQ_DATASET":
@@ -97,6 +99,36 @@ func setting(c Config, name string) (string, bool) {
 		return fmt.Sprint(c.ClusterNamespaces), true
 	case "EDUGRID_CORS_ORIGINS":
 		return strings.Join(c.CORSOrigins, ","), true
+	case "EDUGRID_PUBLIC_URL":
+		return c.Delivery.PublicURL, true
+	case "EDUGRID_SMTP_ADDR":
+		return c.Delivery.SMTPAddr, true
+	case "EDUGRID_SMTP_USERNAME":
+		return c.Delivery.SMTPUsername, true
+	case "EDUGRID_SMTP_PASSWORD":
+		return c.Delivery.SMTPPassword, true
+	case "EDUGRID_SMTP_FROM":
+		return c.Delivery.SMTPFrom, true
+	case "EDUGRID_SMS_PROVIDER":
+		return c.Delivery.SMSProvider, true
+	case "EDUGRID_MSG91_AUTHKEY":
+		return c.Delivery.MSG91AuthKey, true
+	case "EDUGRID_MSG91_SENDER":
+		return c.Delivery.MSG91Sender, true
+	case "EDUGRID_TWILIO_ACCOUNT_SID":
+		return c.Delivery.TwilioAccountSID, true
+	case "EDUGRID_TWILIO_AUTH_TOKEN":
+		return c.Delivery.TwilioAuthToken, true
+	case "EDUGRID_TWILIO_FROM":
+		return c.Delivery.TwilioFrom, true
+	case "EDUGRID_WHATSAPP_TOKEN":
+		return c.Delivery.WhatsAppToken, true
+	case "EDUGRID_WHATSAPP_PHONE_NUMBER_ID":
+		return c.Delivery.WhatsAppPhoneNumberID, true
+	case "EDUGRID_WHATSAPP_APP_SECRET":
+		return c.Delivery.WhatsAppAppSecret, true
+	case "EDUGRID_WHATSAPP_VERIFY_TOKEN":
+		return c.Delivery.WhatsAppVerifyToken, true
 	case "EDUGRID_BQ_LOCATION":
 		return c.WarehouseLocation, true
 	}
@@ -118,7 +150,7 @@ func TestDefaultsMatchVariables(t *testing.T) {
 		if want == "none" || strings.HasPrefix(want, "generated") {
 			want = "" // "none" and "generated per process" both mean FromEnv leaves it empty
 		}
-		if strings.HasSuffix(v.Name, "_TTL") {
+		if strings.HasSuffix(v.Name, "_TTL") || strings.HasSuffix(v.Name, "_LAG") {
 			d, err := time.ParseDuration(want)
 			if err != nil {
 				t.Fatalf("%s documents default %q, which is not a duration", v.Name, v.Default)
@@ -262,6 +294,8 @@ func TestBadValues(t *testing.T) {
 		{"origin with a path", "EDUGRID_CORS_ORIGINS", "https://app.example.edu/app"},
 		{"plain http origin", "EDUGRID_CORS_ORIGINS", "http://app.example.edu"},
 		{"bare host as origin", "EDUGRID_CORS_ORIGINS", "app.example.edu"},
+		{"unknown SMS provider", "EDUGRID_SMS_PROVIDER", "textlocal"},
+		{"public URL over http", "EDUGRID_PUBLIC_URL", "http://api.example.edu"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -296,7 +330,7 @@ func TestEveryVariableReadIsDocumented(t *testing.T) {
 		documented[v.Name] = true
 	}
 	read := map[string]bool{}
-	for _, name := range regexp.MustCompile(`"((?:EDUGRID|GOOGLE)_[A-Z_]+)"`).FindAllStringSubmatch(body, -1) {
+	for _, name := range regexp.MustCompile(`"((?:EDUGRID|GOOGLE)_[A-Z0-9_]+)"`).FindAllStringSubmatch(body, -1) {
 		read[name[1]] = true
 		if !documented[name[1]] {
 			t.Errorf("FromEnv reads %s, which Variables does not document", name[1])

@@ -130,7 +130,7 @@ var (
 const MaxDocumentID = 256
 
 // Validate checks that e is a well-formed event of this version.
-func (e *Event) Validate() error {
+func (e Event) Validate() error {
 	switch {
 	case e.V != Version:
 		return fmt.Errorf("event: version %d, want %d", e.V, Version)

@@ -36,10 +36,20 @@ type Route struct {
 	// body type (nil for 204). They feed the OpenAPI document.
 	Request  any
 	Response any
+	// Example, when set, is the request body's example for this route instead of the request type's own:
+	// for a type two routes share with different rules.
+	Example any
 	// Status is the success status; 200 when zero.
 	Status int
 	// Query documents the query parameters the route reads.
-	Query   []QueryParam
+	Query []QueryParam
+	// IdempotencyKey says the route requires an Idempotency-Key header: a retry with the same key and body
+	// answers 200 with the original body (and Idempotent-Replayed: true) instead of Status, the same key
+	// with another body 409.
+	IdempotencyKey bool
+	// Errors lists the error codes the route answers beyond those its shape implies (see Document): for
+	// example RateLimited on sign-in, or Unauthenticated on a public route that checks credentials.
+	Errors  []apperr.Code
 	Handler HandlerFunc
 }
 
@@ -49,6 +59,33 @@ type QueryParam struct {
 	Name        string
 	Description string
 	Enum        []string
+	// Required marks a parameter the route answers 400 invalid without.
+	Required bool
+	// Type is a value of the parameter's Go type when it is not a plain string: an Enum kind
+	// (leads.Stage("")) lists its values, an int makes it an integer.
+	Type any
+	// Format is one of the Format constants for a string parameter holding a date, time or month.
+	Format string
+	// Minimum and Maximum bound an integer parameter when Maximum is positive.
+	Minimum, Maximum int
+	// Aliases are older names of the parameter the route still reads; the document lists them as
+	// deprecated.
+	Aliases []string
+}
+
+// Value returns the parameter's value in r: under its name, or else under the first of its aliases that
+// r carries; "" when r has none of them.
+func (q QueryParam) Value(r *http.Request) string {
+	values := r.URL.Query()
+	if v := values.Get(q.Name); v != "" {
+		return v
+	}
+	for _, alias := range q.Aliases {
+		if v := values.Get(alias); v != "" {
+			return v
+		}
+	}
+	return ""
 }
 
 // Authenticator establishes who calls a non-public route. It is implemented by the tenant middleware.

@@ -1,31 +1,70 @@
 package httpapi
 
 import (
+	"encoding/json"
+	"fmt"
 	"reflect"
-
-	"github.com/edugrid/edugrid/shared/apperr"
 	"strings"
 	"time"
 )
+
+// Exampler is implemented by a request or response type whose field-by-field example would be wrong in
+// meaning (a choice between fields, values that must agree, such as a schedule's kind and its counts):
+// Example returns the type's example, usually a value of the type itself. Examples of requests must be
+// accepted by their routes; functions/all sends each one.
+type Exampler interface {
+	Example() any
+}
+
+var examplerType = reflect.TypeFor[Exampler]()
+
+// asJSON returns v as a client reads it: v encoded to JSON and decoded into plain values.
+func asJSON(v any) any {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("httpapi: example %T: %v", v, err))
+	}
+	var out any
+	if err := json.Unmarshal(b, &out); err != nil {
+		panic(fmt.Sprintf("httpapi: example %T: %v", v, err))
+	}
+	return out
+}
 
 // exampleTime is the instant every date-time example shows.
 var exampleTime = time.Date(2026, 6, 1, 9, 30, 0, 0, time.UTC)
 
 // exampleOf returns an illustrative value of t for the API document: the field's `example` tag when it
-// has one, otherwise a value chosen by type and JSON field name (ids look like ids, days like days, money
-// like minor units). Examples show the shape of a message; they are not guaranteed to pass every
-// validation rule of the route.
-func exampleOf(t reflect.Type, field string, depth int) any {
+// has one; the first value of an Enum kind; a date, time or month for a field of that format; otherwise a
+// value chosen by type and JSON field name (ids look like ids, money like minor units). Examples of
+// requests are accepted by their routes (functions/all tests it).
+func exampleOf(t reflect.Type, field, format string, depth int) any {
 	if t == timeType {
 		return exampleTime.Format(time.RFC3339)
 	}
 	if t == rawMessageType {
 		return map[string]any{"name": "Asha Rao"}
 	}
+	if t.Kind() != reflect.Pointer && t.Implements(examplerType) {
+		return asJSON(reflect.Zero(t).Interface().(Exampler).Example())
+	}
+	if t.Kind() == reflect.String && t.Implements(enumType) {
+		if v := reflect.Zero(t).Interface().(Enum).Values(); len(v) > 0 {
+			return v[0]
+		}
+	}
 	switch t.Kind() {
 	case reflect.Pointer:
-		return exampleOf(t.Elem(), field, depth)
+		return exampleOf(t.Elem(), field, format, depth)
 	case reflect.String:
+		switch format {
+		case FormatDate:
+			return "2026-06-01"
+		case FormatTime:
+			return "09:30"
+		case FormatMonth:
+			return "2026-06"
+		}
 		return exampleString(field)
 	case reflect.Bool:
 		return true
@@ -37,12 +76,12 @@ func exampleOf(t reflect.Type, field string, depth int) any {
 		if depth > 12 {
 			return []any{}
 		}
-		return []any{exampleOf(t.Elem(), singular(field), depth+1)}
+		return []any{exampleOf(t.Elem(), singular(field), format, depth+1)}
 	case reflect.Map:
 		if depth > 12 {
 			return map[string]any{}
 		}
-		return map[string]any{"key": exampleOf(t.Elem(), field, depth+1)}
+		return map[string]any{"key": exampleOf(t.Elem(), field, format, depth+1)}
 	case reflect.Struct:
 		if depth > 12 {
 			return map[string]any{}
@@ -74,16 +113,34 @@ func exampleStruct(t reflect.Type, depth int) map[string]any {
 			name = f.Name
 		}
 		if ex, ok := f.Tag.Lookup("example"); ok {
-			out[name] = ex
+			out[name] = tagExample(f.Type, ex)
 			continue
 		}
-		out[name] = exampleOf(f.Type, name, depth+1)
+		out[name] = exampleOf(f.Type, name, f.Tag.Get("format"), depth+1)
 	}
 	return out
 }
 
+// tagExample is the value of an `example` tag: the text itself for a string field, the JSON it holds for
+// any other (`example:"60"`, `example:"[\"a\"]"`).
+func tagExample(t reflect.Type, tag string) any {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() == reflect.String {
+		return tag
+	}
+	var v any
+	if err := json.Unmarshal([]byte(tag), &v); err != nil {
+		panic(fmt.Sprintf("httpapi: example tag %q of a %s is not JSON", tag, t))
+	}
+	return v
+}
+
 func singular(field string) string {
 	switch {
+	case strings.HasSuffix(field, "ches") || strings.HasSuffix(field, "shes") || strings.HasSuffix(field, "sses") || strings.HasSuffix(field, "xes"):
+		return strings.TrimSuffix(field, "es")
 	case strings.HasSuffix(field, "ies"):
 		return strings.TrimSuffix(field, "ies") + "y"
 	case strings.HasSuffix(field, "_ids"):
@@ -97,8 +154,25 @@ func singular(field string) string {
 func exampleString(field string) string {
 	f := strings.ToLower(field)
 	switch {
-	case f == "id" || strings.HasSuffix(f, "_id") || f == "branch" || f == "batch" || f == "student" || f == "branche":
+	case f == "id" || strings.HasSuffix(f, "_id") || strings.HasSuffix(f, "_by") || f == "transferred_to" ||
+		f == "branch" || f == "batch" || f == "student" || f == "teacher":
 		return "6650f1c2a9e4b0a1b2c3d4e5"
+	case f == "next_cursor" || f == "cursor":
+		return "djE6NjY1MGYxYzJhOWU0YjBhMWIyYzNkNGU1" // a cursor this API issues: base64url of v1:<id>
+	case f == "cluster":
+		return "default"
+	case f == "db":
+		return "edu_sunrise-academy"
+	case f == "reference":
+		return "UTR202606010001"
+	case f == "address":
+		return "12 MG Road, Pune 411001"
+	case f == "grade":
+		return "A"
+	case f == "prompt":
+		return "What is three quarters of 20?"
+	case f == "outcome":
+		return "Parent will visit with the student on Saturday"
 	case strings.Contains(f, "email"):
 		return "asha.rao@example.edu"
 	case f == "prn" || strings.HasSuffix(f, "_prn"):
@@ -121,27 +195,10 @@ func exampleString(field string) string {
 		return "eyJhbGciOiJFZERTQSIsImtpZCI6Ii4uLiJ9.eyJzdWIiOiIuLi4ifQ.c2lnbmF0dXJl"
 	case strings.Contains(f, "time_zone") || f == "timezone":
 		return "Asia/Kolkata"
-	case f == "date" || f == "day" || f == "from" || f == "to" || f == "as_of" || strings.HasSuffix(f, "_date") || strings.HasSuffix(f, "_on") ||
-		strings.HasSuffix(f, "_from") || strings.HasSuffix(f, "_to") || f == "start" || f == "month" || strings.HasPrefix(f, "date_"):
-		return "2026-06-01"
-	case strings.HasSuffix(f, "_at") || f == "time":
-		return exampleTime.Format(time.RFC3339)
 	case f == "name" || strings.HasSuffix(f, "_name"):
 		return "Asha Rao"
 	case f == "title" || f == "subject":
 		return "Mathematics"
-	case f == "role":
-		return "teacher"
-	case f == "status" || f == "stage":
-		return "active"
-	case f == "method":
-		return "cash"
-	case f == "kind" || f == "type":
-		return "regular"
-	case f == "window":
-		return "week"
-	case f == "start_time" || f == "end_time":
-		return "09:30"
 	case strings.Contains(f, "reason") || strings.Contains(f, "remark") || strings.Contains(f, "note") || strings.Contains(f, "description") ||
 		strings.Contains(f, "detail") || f == "summary":
 		return "Requested by the parent in writing"
@@ -152,11 +209,17 @@ func exampleString(field string) string {
 func exampleInt(field string) int64 {
 	f := strings.ToLower(field)
 	switch {
+	case strings.HasPrefix(f, "days") || strings.HasSuffix(f, "_days"):
+		return 3
 	case strings.Contains(f, "amount") || strings.Contains(f, "total") || strings.Contains(f, "fee") || strings.Contains(f, "paid") ||
 		strings.Contains(f, "due") || strings.Contains(f, "outstanding") || strings.Contains(f, "overdue") || strings.Contains(f, "credit"):
 		return 1500000 // minor units: 15,000.00
 	case strings.Contains(f, "capacity"):
 		return 30
+	case strings.HasSuffix(f, "minutes"):
+		return 60
+	case strings.HasSuffix(f, "seconds"):
+		return 300
 	case strings.Contains(f, "basis_points") || strings.HasSuffix(f, "_bp"):
 		return 1000
 	case strings.Contains(f, "count") || strings.Contains(f, "instalments") || strings.Contains(f, "days"):
@@ -182,20 +245,4 @@ func exampleFloat(field string) float64 {
 		return 1
 	}
 	return 1.5
-}
-
-// problemExample is the example error of every operation: a validation failure naming every bad field.
-func problemExample() map[string]any {
-	return map[string]any{
-		"type":   ProblemType(apperr.Invalid),
-		"title":  "Invalid request",
-		"status": 400,
-		"code":   apperr.Invalid,
-		"detail": "name: must be 1 to 120 characters; total: must be 0 to 10^12 minor units",
-		"errors": []map[string]string{
-			{"field": "name", "code": string(apperr.FieldRequired), "message": "must be 1 to 120 characters"},
-			{"field": "total", "code": string(apperr.FieldOutOfRange), "message": "must be 0 to 10^12 minor units"},
-		},
-		"fields": map[string]string{"name": "must be 1 to 120 characters", "total": "must be 0 to 10^12 minor units"},
-	}
 }

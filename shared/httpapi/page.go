@@ -33,7 +33,7 @@ type Page[T any] struct {
 // PageQuery documents the pagination query parameters for a route table.
 var PageQuery = []QueryParam{
 	{Name: "cursor", Description: "next_cursor of the previous page; omit for the first page"},
-	{Name: "limit", Description: "items per page, 1 to 200 (default 50); anything else is refused"},
+	{Name: "limit", Description: "items per page, 1 to 200 (default 50); anything else is refused", Type: 0, Minimum: 1, Maximum: MaxLimit},
 }
 
 const cursorPrefix = "v1:"

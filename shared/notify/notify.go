@@ -1,5 +1,6 @@
 // Package notify sends notifications (absence alerts, fee reminders) to guardians, students and staff
-// through a Pub/Sub topic; a delivery service subscribed to it turns them into SMS, email or push.
+// through a Pub/Sub topic; the delivery function subscribed to it (triggers/delivery, through
+// functions/notifications) turns them into email, SMS or WhatsApp messages.
 //
 // Delivery is "at most once per key" from edugrid's side: Send records each notification in the tenant
 // database (collection "notifications", _id = the notification's ID, its idempotency key) BEFORE

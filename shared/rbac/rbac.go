@@ -30,6 +30,19 @@ const (
 	Student       Role = "student"
 )
 
+// roles lists every role: the institution's, its owner first, then the platform admin.
+var roles = []Role{Owner, BranchAdmin, Teacher, Accountant, Counsellor, Guardian, Student, PlatformAdmin}
+
+// Values lists every role, as the API document's enum of a role field (httpapi.Enum). Valid accepts
+// exactly these.
+func (Role) Values() []string {
+	out := make([]string, len(roles))
+	for i, r := range roles {
+		out[i] = string(r)
+	}
+	return out
+}
+
 // Level is where a role's authority applies.
 type Level int
 
@@ -57,8 +70,8 @@ func (r Role) Level() Level {
 	return LevelNone
 }
 
-// Valid reports whether r is a known role.
-func (r Role) Valid() bool { return r.Level() != LevelNone }
+// Valid reports whether r is a known role: one of Values.
+func (r Role) Valid() bool { return slices.Contains(roles, r) }
 
 // Staff reports whether r is a tenant staff role (one a user can be given in the users area).
 func (r Role) Staff() bool { l := r.Level(); return l == LevelTenant || l == LevelBranch }
@@ -126,14 +139,18 @@ const (
 	LeadsWrite   Permission = "leads.write"   // create leads, move stages, notes, follow-ups
 	LeadsAssign  Permission = "leads.assign"  // give a lead to a counsellor, or take it back
 	LeadsConvert Permission = "leads.convert" // turn a won lead into an enrolled, billed student
+
+	// notifications: the delivery log, templates, other people's preferences (everyone sets their own).
+	NotificationsRead  Permission = "notifications.read"  // the delivery log, templates and their previews
+	NotificationsWrite Permission = "notifications.write" // save templates, resend, set another person's preferences
 )
 
 // grants is the whole role -> permission table, read-only after init.
 var grants = map[Role][]Permission{
 	PlatformAdmin: {PlatformTenants},
-	Owner:         {BranchesRead, BranchesWrite, StaffRead, StaffWrite, AuditRead, CoursesRead, CoursesWrite, BatchesRead, BatchesWrite, SessionsWrite, StudentsRead, StudentsWrite, EnrolmentsWrite, AttendanceWrite, AttendanceRead, AttendanceStudentsRead, FeesRead, FeePlansRead, FeePlansWrite, FeesAssign, ConcessionsApprove, PaymentsWrite, RefundsWrite, AnalyticsRead, ExamsWrite, ExamsRead, GradingWrite, ReportCardsRead, LeadsRead, LeadsWrite, LeadsAssign, LeadsConvert, LearningContentWrite, LearningProgressRead},
+	Owner:         {BranchesRead, BranchesWrite, StaffRead, StaffWrite, AuditRead, CoursesRead, CoursesWrite, BatchesRead, BatchesWrite, SessionsWrite, StudentsRead, StudentsWrite, EnrolmentsWrite, AttendanceWrite, AttendanceRead, AttendanceStudentsRead, FeesRead, FeePlansRead, FeePlansWrite, FeesAssign, ConcessionsApprove, PaymentsWrite, RefundsWrite, AnalyticsRead, ExamsWrite, ExamsRead, GradingWrite, ReportCardsRead, LeadsRead, LeadsWrite, LeadsAssign, LeadsConvert, LearningContentWrite, LearningProgressRead, NotificationsRead, NotificationsWrite},
 	BranchAdmin:   {BranchesRead, StaffRead, StaffWrite, CoursesRead, CoursesWrite, BatchesRead, BatchesWrite, SessionsWrite, StudentsRead, StudentsWrite, EnrolmentsWrite, AttendanceWrite, AttendanceRead, AttendanceStudentsRead, FeesRead, FeePlansRead, FeesAssign, PaymentsWrite, AnalyticsRead, ExamsWrite, ExamsRead, ReportCardsRead, LeadsRead, LeadsWrite, LeadsAssign, LeadsConvert, LearningContentWrite, LearningProgressRead},
-	Accountant:    {BranchesRead, StaffRead, CoursesRead, BatchesRead, StudentsRead, AttendanceRead, AttendanceStudentsRead, FeesRead, FeePlansRead, FeePlansWrite, FeesAssign, ConcessionsApprove, PaymentsWrite, RefundsWrite},
+	Accountant:    {BranchesRead, StaffRead, CoursesRead, BatchesRead, StudentsRead, AttendanceRead, AttendanceStudentsRead, FeesRead, FeePlansRead, FeePlansWrite, FeesAssign, ConcessionsApprove, PaymentsWrite, RefundsWrite, NotificationsRead},
 	Counsellor:    {BranchesRead, CoursesRead, BatchesRead, StudentsRead, StudentsWrite, EnrolmentsWrite, AttendanceRead, AttendanceStudentsRead, FeesRead, FeePlansRead, FeesAssign, ExamsRead, ReportCardsRead, LeadsRead, LeadsWrite, LeadsConvert, LearningProgressRead},
 	Teacher:       {BranchesRead, CoursesRead, BatchesRead, SessionsWrite, StudentsRead, AttendanceWrite, AttendanceRead, AttendanceStudentsRead, ExamsWrite, ExamsRead, ReportCardsRead, LearningContentWrite, LearningProgressRead},
 	Guardian:      {StudentsRead, AttendanceStudentsRead, FeesRead, ReportCardsRead, LearningProgressRead},

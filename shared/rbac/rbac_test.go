@@ -14,9 +14,9 @@ var roles = []rbac.Role{rbac.PlatformAdmin, rbac.Owner, rbac.BranchAdmin, rbac.T
 // must change this test too.
 var wantGrants = map[rbac.Role][]rbac.Permission{
 	rbac.PlatformAdmin: {rbac.PlatformTenants},
-	rbac.Owner:         {rbac.BranchesRead, rbac.BranchesWrite, rbac.StaffRead, rbac.StaffWrite, rbac.AuditRead, rbac.CoursesRead, rbac.CoursesWrite, rbac.BatchesRead, rbac.BatchesWrite, rbac.SessionsWrite, rbac.StudentsRead, rbac.StudentsWrite, rbac.EnrolmentsWrite, rbac.AttendanceWrite, rbac.AttendanceRead, rbac.AttendanceStudentsRead, rbac.FeesRead, rbac.FeePlansRead, rbac.FeePlansWrite, rbac.FeesAssign, rbac.ConcessionsApprove, rbac.PaymentsWrite, rbac.RefundsWrite, rbac.AnalyticsRead, rbac.ExamsWrite, rbac.ExamsRead, rbac.GradingWrite, rbac.ReportCardsRead, rbac.LeadsRead, rbac.LeadsWrite, rbac.LeadsAssign, rbac.LeadsConvert, rbac.LearningContentWrite, rbac.LearningProgressRead},
+	rbac.Owner:         {rbac.BranchesRead, rbac.BranchesWrite, rbac.StaffRead, rbac.StaffWrite, rbac.AuditRead, rbac.CoursesRead, rbac.CoursesWrite, rbac.BatchesRead, rbac.BatchesWrite, rbac.SessionsWrite, rbac.StudentsRead, rbac.StudentsWrite, rbac.EnrolmentsWrite, rbac.AttendanceWrite, rbac.AttendanceRead, rbac.AttendanceStudentsRead, rbac.FeesRead, rbac.FeePlansRead, rbac.FeePlansWrite, rbac.FeesAssign, rbac.ConcessionsApprove, rbac.PaymentsWrite, rbac.RefundsWrite, rbac.AnalyticsRead, rbac.ExamsWrite, rbac.ExamsRead, rbac.GradingWrite, rbac.ReportCardsRead, rbac.LeadsRead, rbac.LeadsWrite, rbac.LeadsAssign, rbac.LeadsConvert, rbac.LearningContentWrite, rbac.LearningProgressRead, rbac.NotificationsRead, rbac.NotificationsWrite},
 	rbac.BranchAdmin:   {rbac.BranchesRead, rbac.StaffRead, rbac.StaffWrite, rbac.CoursesRead, rbac.CoursesWrite, rbac.BatchesRead, rbac.BatchesWrite, rbac.SessionsWrite, rbac.StudentsRead, rbac.StudentsWrite, rbac.EnrolmentsWrite, rbac.AttendanceWrite, rbac.AttendanceRead, rbac.AttendanceStudentsRead, rbac.FeesRead, rbac.FeePlansRead, rbac.FeesAssign, rbac.PaymentsWrite, rbac.AnalyticsRead, rbac.ExamsWrite, rbac.ExamsRead, rbac.ReportCardsRead, rbac.LeadsRead, rbac.LeadsWrite, rbac.LeadsAssign, rbac.LeadsConvert, rbac.LearningContentWrite, rbac.LearningProgressRead},
-	rbac.Accountant:    {rbac.BranchesRead, rbac.StaffRead, rbac.CoursesRead, rbac.BatchesRead, rbac.StudentsRead, rbac.AttendanceRead, rbac.AttendanceStudentsRead, rbac.FeesRead, rbac.FeePlansRead, rbac.FeePlansWrite, rbac.FeesAssign, rbac.ConcessionsApprove, rbac.PaymentsWrite, rbac.RefundsWrite},
+	rbac.Accountant:    {rbac.BranchesRead, rbac.StaffRead, rbac.CoursesRead, rbac.BatchesRead, rbac.StudentsRead, rbac.AttendanceRead, rbac.AttendanceStudentsRead, rbac.FeesRead, rbac.FeePlansRead, rbac.FeePlansWrite, rbac.FeesAssign, rbac.ConcessionsApprove, rbac.PaymentsWrite, rbac.RefundsWrite, rbac.NotificationsRead},
 	rbac.Counsellor:    {rbac.BranchesRead, rbac.CoursesRead, rbac.BatchesRead, rbac.StudentsRead, rbac.StudentsWrite, rbac.EnrolmentsWrite, rbac.AttendanceRead, rbac.AttendanceStudentsRead, rbac.FeesRead, rbac.FeePlansRead, rbac.FeesAssign, rbac.ExamsRead, rbac.ReportCardsRead, rbac.LeadsRead, rbac.LeadsWrite, rbac.LeadsConvert, rbac.LearningProgressRead},
 	rbac.Teacher:       {rbac.BranchesRead, rbac.CoursesRead, rbac.BatchesRead, rbac.SessionsWrite, rbac.StudentsRead, rbac.AttendanceWrite, rbac.AttendanceRead, rbac.AttendanceStudentsRead, rbac.ExamsWrite, rbac.ExamsRead, rbac.ReportCardsRead, rbac.LearningContentWrite, rbac.LearningProgressRead},
 	rbac.Guardian:      {rbac.StudentsRead, rbac.AttendanceStudentsRead, rbac.FeesRead, rbac.ReportCardsRead, rbac.LearningProgressRead},
@@ -30,7 +30,8 @@ var guarded = []rbac.Permission{rbac.PlatformTenants, rbac.BranchesRead, rbac.Br
 	rbac.AnalyticsRead,
 	rbac.LearningContentWrite, rbac.LearningStudy, rbac.LearningProgressRead,
 	rbac.ExamsWrite, rbac.ExamsRead, rbac.GradingWrite, rbac.ReportCardsRead,
-	rbac.LeadsRead, rbac.LeadsWrite, rbac.LeadsAssign, rbac.LeadsConvert}
+	rbac.LeadsRead, rbac.LeadsWrite, rbac.LeadsAssign, rbac.LeadsConvert,
+	rbac.NotificationsRead, rbac.NotificationsWrite}
 
 func TestAllowed(t *testing.T) {
 	for _, r := range roles {
@@ -75,6 +76,20 @@ func TestRoleLevels(t *testing.T) {
 		}
 		if staff := l == rbac.LevelTenant || l == rbac.LevelBranch; r.Staff() != staff {
 			t.Errorf("%q.Staff() = %v, want %v", r, r.Staff(), staff)
+		}
+	}
+}
+
+// The document's enum of roles is the set Valid accepts: every listed role has a level, and every role
+// with a level is listed.
+func TestRoleValuesAreTheValidRoles(t *testing.T) {
+	values := rbac.Role("").Values()
+	if len(values) != 8 {
+		t.Errorf("Values() = %v, want the 8 roles", values)
+	}
+	for _, v := range values {
+		if r := rbac.Role(v); !r.Valid() || r.Level() == rbac.LevelNone {
+			t.Errorf("listed role %q: Valid %v, level %d", v, r.Valid(), r.Level())
 		}
 	}
 }

@@ -21,7 +21,7 @@ import (
 	"github.com/edugrid/edugrid/shared/id"
 )
 
-func mustDial(t *testing.T, d *Dialer, uri string) lungo.IClient {
+func mustDial(t testing.TB, d *Dialer, uri string) lungo.IClient {
 	t.Helper()
 	c, err := d.Dial(context.Background(), uri)
 	if err != nil {
@@ -47,7 +47,7 @@ func count(t *testing.T, coll lungo.ICollection, filter bson.M) int64 {
 }
 
 // newDB opens a fresh in-memory engine through the Dialer, as the test suites of the areas do.
-func newDB(t *testing.T) lungo.IDatabase {
+func newDB(t testing.TB) lungo.IDatabase {
 	t.Helper()
 	d := NewDialer()
 	t.Cleanup(d.Close)

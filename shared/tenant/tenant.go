@@ -33,6 +33,11 @@ const (
 	Suspended    Status = "suspended"
 )
 
+// Values implements httpapi.Enum.
+func (Status) Values() []string {
+	return httpapi.EnumValues([]Status{Active, Suspended, Provisioning})
+}
+
 // Tenant is one institution's registry record.
 type Tenant struct {
 	Slug   string `bson:"_id" json:"slug"`
@@ -57,7 +62,7 @@ type Tenant struct {
 type Branding struct {
 	DisplayName  string `bson:"display_name" json:"display_name"`
 	LogoURL      string `bson:"logo_url" json:"logo_url,omitempty"`
-	PrimaryColor string `bson:"primary_color" json:"primary_color,omitempty"`
+	PrimaryColor string `bson:"primary_color" json:"primary_color,omitempty" example:"#1a73e8"`
 	SupportEmail string `bson:"support_email" json:"support_email,omitempty"`
 }
 
@@ -80,17 +85,44 @@ type ReminderPolicy struct {
 	DaysBefore  []int `bson:"days_before" json:"days_before"`
 	OnDueDate   bool  `bson:"on_due_date" json:"on_due_date"`
 	DaysOverdue []int `bson:"days_overdue" json:"days_overdue"`
+	// EscalateAfterDays, when set, tells the institution's accountants (its owners when it has none) about
+	// an instalment still unpaid this many days after its due date, once: the escalation after the last
+	// reminder stage. 0 turns it off.
+	EscalateAfterDays int `bson:"escalate_after_days" json:"escalate_after_days,omitempty" example:"15"`
 }
+
+// LateFeeKind is how a late fee is charged.
+type LateFeeKind string
+
+// The late-fee kinds: none, a flat fee once per instalment, or a fee per day overdue up to the cap.
+const (
+	LateFeeNone   LateFeeKind = "none"
+	LateFeeFlat   LateFeeKind = "flat"
+	LateFeePerDay LateFeeKind = "per_day"
+)
+
+// lateFeeKinds lists every late-fee kind; Valid accepts exactly these.
+var lateFeeKinds = []LateFeeKind{LateFeeNone, LateFeeFlat, LateFeePerDay}
+
+// Values implements httpapi.Enum.
+func (LateFeeKind) Values() []string { return httpapi.EnumValues(lateFeeKinds) }
+
+// Valid reports whether k is one of Values.
+func (k LateFeeKind) Valid() bool { return slices.Contains(lateFeeKinds, k) }
 
 // LateFeeRule is the tenant's default late fee; fee plans may override it.
 type LateFeeRule struct {
-	// Kind is "none", "flat" or "per_day".
-	Kind string `bson:"kind" json:"kind"`
+	Kind LateFeeKind `bson:"kind" json:"kind"`
 	// Amount is in minor units of the tenant's currency: the flat fee, or the fee per day.
 	Amount    int64 `bson:"amount" json:"amount"`
 	GraceDays int   `bson:"grace_days" json:"grace_days"`
 	// Cap bounds a per-day fee, in minor units; 0 means no cap.
 	Cap int64 `bson:"cap" json:"cap"`
+}
+
+// Example implements httpapi.Exampler: 50.00 a day after five days' grace, at most 1,000.00.
+func (LateFeeRule) Example() any {
+	return LateFeeRule{Kind: LateFeePerDay, Amount: 5000, GraceDays: 5, Cap: 100000}
 }
 
 // DefaultSettings are a new tenant's settings unless the provisioner says otherwise.
@@ -155,15 +187,20 @@ func (s Settings) Validate() error {
 			bad.Add("settings.reminders", apperr.FieldOutOfRange, "days must be 1 to 365")
 		}
 	}
-	lf := s.LateFee
-	switch lf.Kind {
-	case "none":
-	case "flat", "per_day":
-		if lf.Amount <= 0 {
-			bad.Add("settings.late_fee.amount", apperr.FieldOutOfRange, "must be positive")
+	if e := s.Reminders.EscalateAfterDays; e != 0 {
+		last := 0
+		for _, d := range s.Reminders.DaysOverdue {
+			last = max(last, d)
 		}
-	default:
+		if e <= last || e > 365 {
+			bad.Add("settings.reminders.escalate_after_days", apperr.FieldOutOfRange, "must be after the last overdue reminder and at most 365 (0 turns it off)")
+		}
+	}
+	lf := s.LateFee
+	if !lf.Kind.Valid() {
 		bad.Add("settings.late_fee.kind", apperr.FieldNotAllowed, `must be "none", "flat" or "per_day"`)
+	} else if lf.Kind != LateFeeNone && lf.Amount <= 0 {
+		bad.Add("settings.late_fee.amount", apperr.FieldOutOfRange, "must be positive")
 	}
 	if lf.GraceDays < 0 || lf.GraceDays > 365 || lf.Cap < 0 {
 		bad.Add("settings.late_fee", apperr.FieldOutOfRange, "grace days must be 0 to 365 and the cap not negative")

@@ -2,25 +2,14 @@ package ingest
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/edugrid/edugrid/shared/events"
+	"github.com/edugrid/edugrid/shared/pushmsg"
 )
-
-// pushEnvelope is the data of the CloudEvent a Pub/Sub message becomes: the Functions Framework makes it
-// from the push subscription's request (infra/analytics.tf), as Eventarc would.
-type pushEnvelope struct {
-	Message struct {
-		Data       []byte            `json:"data"` // base64 in JSON
-		Attributes map[string]string `json:"attributes"`
-		ID         string            `json:"messageId"`
-	} `json:"message"`
-	Subscription string `json:"subscription"`
-}
 
 // Handler serves the CloudEvent entry point: it decodes the Pub/Sub message, submits the event to the
 // batcher and returns when the event's batch is committed. A message that is not an event is logged and
@@ -28,8 +17,8 @@ type pushEnvelope struct {
 // Pub/Sub redelivers.
 func Handler(b *Batcher, logger *slog.Logger) func(context.Context, cloudevents.Event) error {
 	return func(ctx context.Context, ce cloudevents.Event) error {
-		var env pushEnvelope
-		if err := json.Unmarshal(ce.Data(), &env); err != nil {
+		env, err := pushmsg.Decode(ce.Data())
+		if err != nil {
 			logger.Error("poison message: not a Pub/Sub push envelope; acknowledged", slog.String("cloudevent_id", ce.ID()), slog.String("error", err.Error()))
 			return nil
 		}

@@ -19,9 +19,12 @@ import (
 
 // BackfillRequest records that a tenant's warehouse rows must be rebuilt from a snapshot.
 type BackfillRequest struct {
-	ID          string     `bson:"_id"` // cluster/tenant: one open request per tenant
-	Cluster     string     `bson:"cluster"`
-	Tenant      string     `bson:"tenant"`
+	ID      string `bson:"_id"` // cluster/tenant: one open request per tenant; cluster/tenant/collection/document for one document
+	Cluster string `bson:"cluster"`
+	Tenant  string `bson:"tenant"`
+	// Collection and DocumentID name the one document to backfill; empty for the whole tenant.
+	Collection  string     `bson:"collection,omitempty"`
+	DocumentID  string     `bson:"document_id,omitempty"`
 	Reason      string     `bson:"reason"`
 	RequestedAt time.Time  `bson:"requested_at"`
 	DoneAt      *time.Time `bson:"done_at,omitempty"`
@@ -96,7 +99,12 @@ func (r *Relay) RunPendingBackfills(ctx context.Context) (int, error) {
 	}
 	done := 0
 	for _, req := range reqs {
-		n, err := r.Backfill(ctx, req.Tenant)
+		var n int64
+		if req.DocumentID != "" {
+			n, err = r.backfillDocument(ctx, req)
+		} else {
+			n, err = r.Backfill(ctx, req.Tenant)
+		}
 		if err != nil {
 			return done, err
 		}
@@ -270,4 +278,67 @@ func databaseName(slug string) string {
 		}
 	}
 	return string(b)
+}
+
+// recordDocumentBackfill records that ev's document must be published again from a snapshot.
+func (r *Relay) recordDocumentBackfill(ctx context.Context, ev *events.Event, reason string) error {
+	id := r.cfg.Cluster + "/" + ev.Tenant + "/" + ev.Collection + "/" + ev.DocumentID
+	_, err := r.cfg.Platform.Collection(backfillsCollection).ReplaceOne(ctx, bson.M{"_id": id},
+		BackfillRequest{ID: id, Cluster: r.cfg.Cluster, Tenant: ev.Tenant, Collection: ev.Collection, DocumentID: ev.DocumentID,
+			Reason: reason, RequestedAt: r.cfg.Clock.Now()}, options.Replace().SetUpsert(true))
+	if err != nil {
+		return fmt.Errorf("record backfill of %s: %w", id, err)
+	}
+	r.cfg.Logger.Warn("relay: "+reason+"; recorded for a backfill", slog.String("cluster", r.cfg.Cluster),
+		slog.String("tenant", ev.Tenant), slog.String("collection", ev.Collection), slog.String("document", ev.DocumentID))
+	return nil
+}
+
+// backfillDocument publishes a snapshot of the one document req names (nothing when it no longer exists;
+// its deletion was published as usual).
+func (r *Relay) backfillDocument(ctx context.Context, req BackfillRequest) (int64, error) {
+	at, err := r.clusterTime(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("backfill %s: %w", req.ID, err)
+	}
+	// The event's document id is the key rendered as text: a string key, or an ObjectID's hex.
+	keys := bson.A{req.DocumentID}
+	if oid, err := primitive.ObjectIDFromHex(req.DocumentID); err == nil {
+		keys = append(keys, oid)
+	}
+	cur, err := r.cfg.Client.Database(databaseName(req.Tenant)).Collection(req.Collection).Find(ctx, bson.M{"_id": bson.M{"$in": keys}})
+	if err != nil {
+		return 0, fmt.Errorf("backfill %s: %w", req.ID, err)
+	}
+	defer func() { _ = cur.Close(ctx) }()
+	run := r.cfg.Clock.Now().UTC().Format(time.RFC3339Nano)
+	for cur.Next(ctx) {
+		var doc bson.Raw
+		if err := cur.Decode(&doc); err != nil {
+			return 0, fmt.Errorf("backfill %s: %w", req.ID, err)
+		}
+		var idOnly struct {
+			ID any `bson:"_id"`
+		}
+		if err := bson.Unmarshal(doc, &idOnly); err != nil || documentID(idOnly.ID) != req.DocumentID {
+			continue
+		}
+		body, err := redactedJSON(doc)
+		if err != nil {
+			return 0, fmt.Errorf("backfill %s: %w", req.ID, err)
+		}
+		ev := &events.Event{V: events.Version, ID: events.SnapshotID(run, req.Tenant, req.Collection, req.DocumentID), Tenant: req.Tenant,
+			Collection: req.Collection, Op: events.Snapshot, DocumentID: req.DocumentID, Time: at, Document: body}
+		data, err := events.Encode(ev)
+		if err != nil {
+			return 0, fmt.Errorf("backfill %s: %w", req.ID, err)
+		}
+		key := ev.OrderingKey()
+		if err := r.await(ctx, []pendingResult{{key, r.cfg.Publisher.Publish(ctx, key, data,
+			map[string]string{AttrEventID: ev.ID, AttrTenant: req.Tenant, AttrCollection: req.Collection})}}); err != nil {
+			return 0, err
+		}
+		return 1, nil
+	}
+	return 0, cur.Err()
 }

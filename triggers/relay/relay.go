@@ -1,7 +1,8 @@
 // Package relay publishes every change in the tenant databases of one cluster to Pub/Sub, as change
 // events (shared/events), for the ingest function to turn into warehouse rows.
 //
-// One cluster-wide change stream per cluster (full documents looked up on update) is filtered to tenant
+// One cluster-wide change stream per cluster (update events carry the document as written, from
+// post-images, on MongoDB 6.0+; looked up otherwise) is filtered to tenant
 // databases (edu_*) and to the collections analytics uses. The filter is applied in code as well as in
 // the stream's pipeline, because the embedded engine ignores the pipeline. Secrets never leave: refresh
 // token documents are not published at all, and fields holding password hashes, tokens or secrets are
@@ -40,6 +41,7 @@ import (
 
 	"github.com/edugrid/edugrid/shared/clock"
 	"github.com/edugrid/edugrid/shared/events"
+	"github.com/edugrid/edugrid/shared/store"
 )
 
 // Attributes every published message carries.
@@ -82,6 +84,14 @@ type Config struct {
 	MaxInFlight int
 	// DrainTimeout bounds how long a stop waits for publishes in flight (default 30 s).
 	DrainTimeout time.Duration
+	// MaxLag is how far behind the cluster the stream may fall before Health reports it not OK (default
+	// 5 minutes).
+	MaxLag time.Duration
+	// LagReportEvery is how often the stream's lag is logged (default 1 minute).
+	LagReportEvery time.Duration
+	// MaxMessageBytes is the largest event published (default: Pub/Sub's 10 MB less room for the
+	// attributes and ordering key). A larger one is skipped and its document recorded for a backfill.
+	MaxMessageBytes int
 }
 
 // Relay runs one cluster's change stream. Construct with New; Run it once.
@@ -91,6 +101,13 @@ type Relay struct {
 	// clusterID is the streamed cluster's identity, read at the start of each stream (Run's goroutine
 	// only; commit, which saves checkpoints, runs while it is fixed).
 	clusterID string
+
+	// lookupOnly: a stream requiring post-images failed for want of one (Run's goroutine only).
+	lookupOnly bool
+	// embedded: the cluster is the embedded engine, whose streams block until a write and whose
+	// post-batch token does not move while idle.
+	embedded bool
+	health   streamHealth
 
 	backfills sync.WaitGroup
 	published atomic.Int64
@@ -124,8 +141,18 @@ func New(cfg Config) *Relay {
 	if cfg.DrainTimeout <= 0 {
 		cfg.DrainTimeout = 30 * time.Second
 	}
+	if cfg.MaxLag <= 0 {
+		cfg.MaxLag = 5 * time.Minute
+	}
+	if cfg.MaxMessageBytes <= 0 {
+		cfg.MaxMessageBytes = 10_000_000 - 64<<10
+	}
+	if cfg.LagReportEvery <= 0 {
+		cfg.LagReportEvery = time.Minute
+	}
 	cfg.Collections = slices.Clone(cfg.Collections)
-	return &Relay{cfg: cfg, ready: make(chan struct{})}
+	_, embedded := cfg.Client.(*lungo.Client)
+	return &Relay{cfg: cfg, embedded: embedded, ready: make(chan struct{})}
 }
 
 // Published returns how many events this relay has published successfully.
@@ -221,6 +248,9 @@ func isHistoryLost(err error) bool {
 // platform database unreachable at start) are returned.
 func (r *Relay) Run(ctx context.Context) error {
 	defer r.backfills.Wait()
+	reportCtx, stopReports := context.WithCancel(ctx)
+	defer stopReports()
+	go r.reportLag(reportCtx)
 	backoff := 200 * time.Millisecond
 	for {
 		err := r.runOnce(ctx)
@@ -268,7 +298,11 @@ func (r *Relay) runOnce(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	opts := options.ChangeStream().SetFullDocument(options.UpdateLookup).SetMaxAwaitTime(time.Second)
+	full, split, err := r.streamOptions(ctx)
+	if err != nil {
+		return err
+	}
+	opts := options.ChangeStream().SetFullDocument(full).SetMaxAwaitTime(time.Second)
 	if token != nil {
 		opts.SetStartAfter(token)
 	}
@@ -278,6 +312,10 @@ func (r *Relay) runOnce(ctx context.Context) error {
 		"ns.db":   bson.M{"$regex": "^edu_"},
 		"ns.coll": bson.M{"$in": r.cfg.Collections},
 	}}}}
+	if split {
+		// Events over 16 MB come in fragments, reassembled in read, instead of stopping the stream.
+		pipeline = append(pipeline, bson.D{{Key: "$changeStreamSplitLargeEvent", Value: bson.D{}}})
+	}
 	stream, err := r.cfg.Client.Watch(ctx, pipeline, opts)
 	if err != nil {
 		if isHistoryLost(err) {
@@ -285,6 +323,16 @@ func (r *Relay) runOnce(ctx context.Context) error {
 		}
 		return fmt.Errorf("watch cluster %s: %w", r.cfg.Cluster, err)
 	}
+	// The stream has read up to its start: the checkpoint's position, or now when it starts from now.
+	readTo := r.cfg.Clock.Now()
+	if at, ok := tokenTime(token); ok {
+		readTo = at
+	}
+	if at, ok := tokenTime(stream.ResumeToken()); ok && at.After(readTo) {
+		readTo = at
+	}
+	r.health.opened(readTo)
+	defer r.health.closed()
 	if token == nil {
 		// Starting from now: record the position, so a restart before the first event does not skip.
 		if t := stream.ResumeToken(); t != nil {
@@ -302,6 +350,13 @@ func (r *Relay) runOnce(ctx context.Context) error {
 	go func() { committed <- r.commit(ctx, inflight, cancelStream) }()
 
 	readErr := r.read(streamCtx, stream, inflight)
+	if full == options.Required && readErr != nil && strings.Contains(readErr.Error(), "post-image") {
+		// An institution not yet migrated to post-images (tenant schema 2): looking documents up is
+		// the only way to go on; the next stream does, until the relay restarts.
+		r.lookupOnly = true
+		r.cfg.Logger.Error("relay: a collection has no post-images (run the tenant migration); looking documents up instead",
+			slog.String("cluster", r.cfg.Cluster), slog.String("error", readErr.Error()))
+	}
 	// Close blocks while Next waits: Next's context is cancelled (read returned), so closing is safe.
 	cancelStream()
 	_ = stream.Close(context.WithoutCancel(ctx))
@@ -319,6 +374,7 @@ func (r *Relay) runOnce(ctx context.Context) error {
 // read pulls events from the stream into inflight until ctx ends or the stream fails.
 func (r *Relay) read(ctx context.Context, stream lungo.IChangeStream, inflight chan<- pending) error {
 	var lastQueued bson.Raw
+	var split fragments
 	for {
 		if !stream.TryNext(ctx) {
 			if err := stream.Err(); err != nil {
@@ -326,13 +382,31 @@ func (r *Relay) read(ctx context.Context, stream lungo.IChangeStream, inflight c
 			}
 			// Idle: pass the post-batch position on, so the checkpoint follows the stream while nothing
 			// of interest happens.
-			if t := stream.ResumeToken(); t != nil && !bytesEqual(t, lastQueued) {
+			t := stream.ResumeToken()
+			if at, ok := tokenTime(t); ok {
+				r.health.advance(at)
+			}
+			if t != nil && !bytesEqual(t, lastQueued) {
 				lastQueued = t
-				if !send(ctx, inflight, pending{token: t}) {
+				if !send(ctx, inflight, pending{token: slices.Clone(t)}) {
 					return nil
 				}
 			}
-			if !stream.Next(ctx) {
+			if !r.embedded {
+				// On MongoDB TryNext is a getMore the server holds for up to MaxAwaitTime while nothing
+				// happens: looping on it is the stream's heartbeat, each one moving the post-batch token
+				// (and so the checkpoint and the health check's lag) to the cluster's present.
+				if ctx.Err() != nil {
+					return nil
+				}
+				continue
+			}
+			// The embedded engine's TryNext does not wait and its token stands still while idle; its Next
+			// blocks until the next write of any database, so a stream waiting there is not behind.
+			r.health.setWaiting(true)
+			next := stream.Next(ctx)
+			r.health.setWaiting(false)
+			if !next {
 				if err := stream.Err(); err != nil {
 					return streamErr(ctx, err)
 				}
@@ -341,7 +415,23 @@ func (r *Relay) read(ctx context.Context, stream lungo.IChangeStream, inflight c
 		}
 		token := slices.Clone(stream.ResumeToken())
 		lastQueued = token
-		ev, own, err := r.event(stream, token)
+		if at, ok := tokenTime(token); ok {
+			r.health.advance(at)
+		}
+		var change bson.Raw
+		if err := stream.Decode(&change); err != nil {
+			r.cfg.Logger.Error("relay: unreadable change skipped", slog.String("cluster", r.cfg.Cluster), slog.String("error", err.Error()))
+			continue
+		}
+		change, whole, err := split.add(slices.Clone(change))
+		if err != nil {
+			r.cfg.Logger.Error("relay: split change could not be reassembled; skipped", slog.String("cluster", r.cfg.Cluster), slog.String("error", err.Error()))
+		}
+		if !whole {
+			// A fragment: its position is passed on with the last one, so a restart rebuilds the event.
+			continue
+		}
+		ev, own, err := r.event(change, token)
 		if err != nil {
 			// A change the relay cannot read will never become readable: log it and move on, rather
 			// than stopping every tenant's stream.
@@ -353,6 +443,14 @@ func (r *Relay) read(ctx context.Context, stream lungo.IChangeStream, inflight c
 		p := pending{token: token}
 		if ev != nil {
 			data, err := events.Encode(ev)
+			if err == nil && len(data) > r.cfg.MaxMessageBytes {
+				// Pub/Sub would refuse it on every attempt and stop the stream: the document is recorded
+				// for a backfill (its snapshot, the document alone, is smaller) before its position passes.
+				if err := r.recordDocumentBackfill(ctx, ev, fmt.Sprintf("change of %d bytes too large to publish", len(data))); err != nil {
+					return err
+				}
+				data, err = nil, fmt.Errorf("change %s of %s/%s: %d bytes, over %d; recorded for a backfill", ev.ID, ev.Tenant, ev.Collection, len(data), r.cfg.MaxMessageBytes)
+			}
 			if err != nil {
 				r.cfg.Logger.Error("relay: change skipped", slog.String("cluster", r.cfg.Cluster), slog.String("error", err.Error()))
 			} else {
@@ -471,7 +569,7 @@ func (r *Relay) commit(ctx context.Context, inflight <-chan pending, stop func()
 // event turns the stream's current change into an event: nil when it is not for publishing (another
 // database, an unanalysed collection, a refresh token, a non-document operation). own reports the
 // relay's own checkpoint write.
-func (r *Relay) event(stream lungo.IChangeStream, token bson.Raw) (ev *events.Event, own bool, err error) {
+func (r *Relay) event(change bson.Raw, token bson.Raw) (ev *events.Event, own bool, err error) {
 	var c struct {
 		Op string `bson:"operationType"`
 		NS struct {
@@ -488,7 +586,7 @@ func (r *Relay) event(stream lungo.IChangeStream, token bson.Raw) (ev *events.Ev
 			Removed []string `bson:"removedFields"`
 		} `bson:"updateDescription"`
 	}
-	if err := stream.Decode(&c); err != nil {
+	if err := bson.Unmarshal(change, &c); err != nil {
 		return nil, false, fmt.Errorf("decode change: %w", err)
 	}
 	if c.NS.DB == r.cfg.Platform.Name() && c.NS.Coll == checkpointsCollection {
@@ -564,4 +662,24 @@ func documentID(v any) string {
 		return strconv.FormatFloat(id, 'f', -1, 64)
 	}
 	return fmt.Sprint(v)
+}
+
+// streamOptions chooses how update events carry the document: as the change wrote it (required, from
+// the post-images tenant schema 2 enables) on MongoDB 6.0 and later, else looked up when the relay
+// reads the event (updateLookup: the document as it is then, possibly changed again or gone). The
+// embedded engine ignores the option; its events carry the document as written. split reports MongoDB
+// 7.0 or later, which splits large events on request.
+func (r *Relay) streamOptions(ctx context.Context) (full options.FullDocument, split bool, err error) {
+	if r.embedded {
+		return options.UpdateLookup, false, nil
+	}
+	major, _, err := store.ServerVersion(ctx, r.cfg.Client)
+	if err != nil {
+		return "", false, fmt.Errorf("cluster %s: %w", r.cfg.Cluster, err)
+	}
+	full = options.UpdateLookup
+	if major >= 6 && !r.lookupOnly {
+		full = options.Required
+	}
+	return full, major >= 7, nil
 }

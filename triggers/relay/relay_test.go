@@ -555,3 +555,38 @@ func TestCheckpointOfAnotherClusterIsRefused(t *testing.T) {
 		})
 	}
 }
+
+// A change too large for Pub/Sub never stops the stream: it is skipped, its document recorded for a
+// backfill, the changes after it are published, and the backfill publishes the document's snapshot.
+func TestTooLargeChangeIsBackfilled(t *testing.T) {
+	ctx := context.Background()
+	c := newCluster(t)
+	pub := newPub()
+	r := relay.New(relay.Config{
+		Cluster: "default", Client: c.client, Platform: c.platform, Publisher: pub, Collections: []string{"branches"},
+		Logger: slog.New(slog.DiscardHandler), CheckpointEvery: 10 * time.Millisecond, MaxMessageBytes: 2000,
+	})
+	start(t, r)
+	waitReady(t, r)
+	branches := c.db("acme").Collection("branches")
+	if _, err := branches.InsertOne(ctx, bson.M{"_id": "big", "notes": strings.Repeat("x", 3000)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := branches.InsertOne(ctx, bson.M{"_id": "small"}); err != nil {
+		t.Fatal(err)
+	}
+	if m := pub.waitFor(t, 1)[0]; m.ev.DocumentID != "small" {
+		t.Fatalf("published %s first, want the change after the skipped one", m.ev.DocumentID)
+	}
+	var req relay.BackfillRequest
+	if err := c.platform.Collection(relay.BackfillsCollection).FindOne(ctx, bson.M{"_id": "default/acme/branches/big"}).Decode(&req); err != nil ||
+		req.DocumentID != "big" || req.Collection != "branches" || req.DoneAt != nil {
+		t.Fatalf("backfill request %+v, %v", req, err)
+	}
+	if n, err := r.RunPendingBackfills(ctx); err != nil || n != 1 {
+		t.Fatalf("RunPendingBackfills = %d, %v", n, err)
+	}
+	if m := pub.waitFor(t, 2)[1]; m.ev.Op != events.Snapshot || m.ev.DocumentID != "big" {
+		t.Fatalf("backfill published %s of %s, want the snapshot of big", m.ev.Op, m.ev.DocumentID)
+	}
+}

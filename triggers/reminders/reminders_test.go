@@ -12,13 +12,17 @@ import (
 	"time"
 
 	"github.com/256dpi/lungo"
+	"go.mongodb.org/mongo-driver/bson"
+	"go.mongodb.org/mongo-driver/mongo"
 
 	"github.com/edugrid/edugrid/functions/fees"
 	"github.com/edugrid/edugrid/functions/students"
 	"github.com/edugrid/edugrid/internal/apptest"
+	"github.com/edugrid/edugrid/shared/account"
 	"github.com/edugrid/edugrid/shared/id"
 	"github.com/edugrid/edugrid/shared/notify"
 	"github.com/edugrid/edugrid/shared/prnum"
+	"github.com/edugrid/edugrid/shared/store"
 	"github.com/edugrid/edugrid/shared/tenant"
 	"github.com/edugrid/edugrid/triggers/reminders"
 )
@@ -137,6 +141,15 @@ func seedDueWith(t testing.TB, db lungo.IDatabase, dues []string, rule *tenant.L
 	if err := students.ImportStudents(ctx, db, sts); err != nil {
 		t.Fatal(err)
 	}
+	// Each student's sign-in account, with an email address, so a reminder can be delivered.
+	accounts := make([]any, n)
+	for k, st := range sts {
+		accounts[k] = bson.M{"_id": st.AccountID, "name": st.Name, "email": "student-" + st.AccountID + "@example.test", "role": "student",
+			"branches": []string{}, "status": "active", "created_at": now, "updated_at": now}
+	}
+	if _, err := db.Collection(account.Collection).InsertMany(ctx, accounts); err != nil {
+		t.Fatal(err)
+	}
 	if err := fees.ImportInstalments(ctx, db, is); err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +159,35 @@ func seedDueWith(t testing.TB, db lungo.IDatabase, dues []string, rule *tenant.L
 // The clock starts 2026-06-01 09:00 UTC, 14:30 in Kolkata, the default tenants' zone.
 const today = "2026-06-01"
 
+// TestRunSendsEachReminderOnceAndAppliesLateFeesOnce runs the scheduled job as it runs, and again with
+// the first attempt of every transaction aborted after its body (a write conflict on MongoDB: each body
+// runs twice) and with the first commit's answer lost (the commit is retried): the reminders sent and the
+// late fees applied are the same, once each.
 func TestRunSendsEachReminderOnceAndAppliesLateFeesOnce(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		faults store.TxFaults
+	}{
+		{"as it runs", nil},
+		{"every body run twice", firstAttemptFails(store.BeforeCommit, "TransientTransactionError")},
+		{"every commit retried", firstAttemptFails(store.AfterCommit, "UnknownTransactionCommitResult")},
+	} {
+		t.Run(c.name, func(t *testing.T) { runSendsEachReminderOnce(t, store.WithTxFaults(context.Background(), c.faults)) })
+	}
+}
+
+// firstAttemptFails makes the first attempt of every transaction fail at p with an error carrying label.
+func firstAttemptFails(p store.TxPoint, label string) store.TxFaults {
+	return func(attempt int, at store.TxPoint) error {
+		if attempt == 1 && at == p {
+			return mongo.CommandError{Code: 112, Name: "WriteConflict", Message: "injected", Labels: []string{label}}
+		}
+		return nil
+	}
+}
+
+func runSendsEachReminderOnce(t *testing.T, ctx context.Context) {
+	t.Helper()
 	env := apptest.New(t)
 	env.Provision("alpha")
 	settings := tenant.DefaultSettings()
@@ -164,7 +205,7 @@ func TestRunSendsEachReminderOnceAndAppliesLateFeesOnce(t *testing.T) {
 	seedDueWith(t, db, []string{today}, nil, settled)       // a settled instalment due today gets nothing
 
 	pub := newPublisher()
-	rep, err := runner(env, pub).Run(context.Background())
+	rep, err := runner(env, pub).Run(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +236,7 @@ func TestRunSendsEachReminderOnceAndAppliesLateFeesOnce(t *testing.T) {
 
 	// Run again the same hour, and later the same day: nothing new.
 	for range 2 {
-		rep, err = runner(env, pub).Run(context.Background())
+		rep, err = runner(env, pub).Run(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -206,7 +247,7 @@ func TestRunSendsEachReminderOnceAndAppliesLateFeesOnce(t *testing.T) {
 	}
 	// Three days later the ones due on the 4th are due, the ones due today overdue by a day.
 	env.Clock.Advance(3 * 24 * time.Hour)
-	if _, err := runner(env, pub).Run(context.Background()); err != nil {
+	if _, err := runner(env, pub).Run(ctx); err != nil {
 		t.Fatal(err)
 	}
 	for _, id := range []string{fees.ReminderID(inThreeDays[0], "due"), fees.ReminderID(dueToday[0], "overdue-1")} {
@@ -375,5 +416,46 @@ func TestPerDayLateFeeAccruesOncePerDayUpToItsCap(t *testing.T) {
 	}
 	if got := lateFee(); got != 75 {
 		t.Fatalf("capped: late fee %d, want 75", got)
+	}
+}
+
+func TestOverdueFeesEscalateToAccountantsOnceAfterTheLastReminder(t *testing.T) {
+	env := apptest.New(t)
+	env.Provision("alpha")
+	settings := tenant.DefaultSettings() // reminders 3 days before, on the day, 1 and 7 days after
+	settings.Reminders.EscalateAfterDays = 5
+	if rec := env.Do("PUT", "/platform/tenants/alpha/settings", env.AdminToken(), settings); rec.Code != 400 {
+		t.Fatalf("escalation before the last reminder accepted: %d %s", rec.Code, rec.Body)
+	}
+	settings.Reminders.EscalateAfterDays = 10
+	if rec := env.Do("PUT", "/platform/tenants/alpha/settings", env.AdminToken(), settings); rec.Code != 200 {
+		t.Fatalf("settings: %d %s", rec.Code, rec.Body)
+	}
+	_, db := tenantDB(t, env, "alpha")
+	if _, err := db.Collection(account.Collection).InsertOne(context.Background(), bson.M{"_id": "accountant-1", "name": "Asha Accounts",
+		"email": "accounts@alpha.test", "role": "accountant", "branches": []string{}, "status": "active"}); err != nil {
+		t.Fatal(err)
+	}
+	late := seedInstalments(t, db, 1, "2026-05-20", nil) // 12 days overdue
+	seedInstalments(t, db, 1, "2026-05-26", nil)         // 6 days overdue: not yet
+	seedInstalments(t, db, 1, "2026-04-01", nil)         // long ago: outside the catch-up window
+	pub := newPublisher()
+	if _, err := runner(env, pub).Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var escalations []string
+	for id := range pub.sent {
+		if strings.HasPrefix(id, fees.EscalationKind+":") {
+			escalations = append(escalations, id)
+		}
+	}
+	if len(escalations) != 1 || escalations[0] != fees.EscalationID(late[0], "accountant-1") {
+		t.Fatalf("escalations = %v", escalations)
+	}
+	if _, err := runner(env, pub).Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := pub.sent[fees.EscalationID(late[0], "accountant-1")]; n != 1 {
+		t.Fatalf("escalation sent %d times over two runs", n)
 	}
 }

@@ -2,14 +2,16 @@
 // stream per configured cluster, publishing change events to the changes topic, until SIGTERM, when it
 // drains the publishes in flight and saves its checkpoints. It also backfills tenants from snapshots.
 //
-//	relay                       serve; answers health checks on $PORT (default 8080)
+//	relay                       serve; answers health checks on $PORT (default 8080): GET /healthz
+//	                            (503 while a stream is not open or lags past EDUGRID_RELAY_MAX_LAG) and
+//	                            GET /healthz/started (503 until every stream has opened)
 //	relay backfill -tenant acme publish a snapshot of one tenant into the event stream
 //	relay backfill -pending     run every backfill the relays recorded after losing history
 //
 // Settings (environment): the EDUGRID_* cluster variables every function reads (EDUGRID_PLATFORM_URI,
 // EDUGRID_PLATFORM_DB, EDUGRID_CLUSTERS), EDUGRID_PUBSUB_PROJECT (the project of the topic; required),
-// EDUGRID_CHANGES_TOPIC (default edugrid-changes) and EDUGRID_RELAY_CLUSTERS (comma-separated cluster
-// names to relay; default all).
+// EDUGRID_CHANGES_TOPIC (default edugrid-changes), EDUGRID_RELAY_CLUSTERS (comma-separated cluster
+// names to relay; default all) and EDUGRID_RELAY_MAX_LAG (default 5m).
 package main
 
 import (
@@ -99,6 +101,7 @@ func open(ctx context.Context, getenv func(string) string, logOut io.Writer) (*s
 		}
 		s.relays = append(s.relays, relay.New(relay.Config{
 			Cluster: name, Client: c, Platform: platform, Publisher: s.pub, Collections: events.AnalysedCollections(), Logger: logger,
+			MaxLag: cfg.RelayMaxLag,
 		}))
 	}
 	return s, nil
@@ -136,9 +139,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		_, _ = io.WriteString(w, "ok\n")
-	})}
+	reporters := make([]relay.HealthReporter, len(s.relays))
+	for i, r := range s.relays {
+		reporters[i] = r
+	}
+	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: relay.HealthHandler(reporters...)}
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
 
