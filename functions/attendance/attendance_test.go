@@ -581,12 +581,23 @@ func TestEscalationAfterDaysAbsentInARow(t *testing.T) {
 	if got := apptest.Call[attendance.EscalationRules](t, env, "GET", "/attendance/escalation", s.owner, nil, 200); len(got.Rules) != 0 || !got.Default {
 		t.Fatalf("rules before any are set = %+v", got)
 	}
-	for _, bad := range []m{
-		{"rules": []m{{"after": 1, "notify": "guardians"}}},
-		{"rules": []m{{"after": 2, "notify": "everyone"}}},
-		{"rules": []m{{"after": 2, "notify": "guardians"}, {"after": 2, "notify": "guardians"}}},
+	for _, tc := range []struct {
+		body  m
+		field string
+		code  string
+	}{
+		{m{"rules": []m{{"after": 1, "notify": "guardians"}}}, "rules[0].after", "out_of_range"},
+		{m{"rules": []m{{"after": 2, "notify": "everyone"}}}, "rules[0].notify", "not_allowed"},
+		{m{"rules": []m{{"after": 2, "notify": "guardians"}, {"after": 2, "notify": "guardians"}}}, "rules[1]", "duplicate"},
 	} {
-		apptest.MustProblem(t, env.Do("PUT", "/attendance/escalation", s.owner, bad), http.StatusBadRequest, "invalid")
+		p := apptest.MustProblem(t, env.Do("PUT", "/attendance/escalation", s.owner, tc.body), http.StatusBadRequest, "invalid")
+		if got := p.FieldCode(tc.field); got != tc.code {
+			t.Errorf("%v: %s has code %q, want %q (%+v)", tc.body, tc.field, got, tc.code, p.Errors)
+		}
+	}
+	p := apptest.MustProblem(t, env.Do("PUT", "/attendance/escalation", s.owner, m{"rules": []m{{"after": 1, "notify": "everyone"}}}), http.StatusBadRequest, "invalid")
+	if len(p.Errors) != 2 {
+		t.Errorf("a rule with two bad fields is refused with %+v, want both named", p.Errors)
 	}
 	apptest.MustProblem(t, env.Do("PUT", "/attendance/escalation", s.teacherA, m{"rules": []m{}}), http.StatusForbidden, "forbidden")
 	apptest.Call[attendance.EscalationRules](t, env, "PUT", "/attendance/escalation", s.owner,

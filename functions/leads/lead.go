@@ -413,7 +413,9 @@ func (s *Service) UpdateLead(ctx context.Context, leadID string, c LeadChange) (
 		}
 	}
 	if phone == "" && email == "" {
-		return nil, apperr.Errorf(apperr.Invalid, "a lead needs a phone or an email")
+		return nil, apperr.Invalidated([]apperr.FieldError{
+			{Field: "phone", Code: apperr.FieldRequired, Message: "a lead needs a phone or an email"},
+			{Field: "email", Code: apperr.FieldRequired, Message: "a lead needs a phone or an email"}})
 	}
 	if l.Open {
 		if err := duplicateOf(ctx, phoneNorm, email, l.ID); err != nil {
