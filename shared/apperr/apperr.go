@@ -34,6 +34,26 @@ const (
 	Internal         Code = "internal"         // anything unexpected
 )
 
+// Codes returns every Code, for documents and tests.
+func Codes() []Code {
+	return []Code{Invalid, Unauthenticated, Forbidden, NotFound, Conflict, TooLarge, UnsupportedType, MethodNotAllowed,
+		RateLimited, Suspended, Unavailable, Internal}
+}
+
+// Values lists every code as the API answers it, so the API document can list them (httpapi.Enum).
+func (Code) Values() []string { return stringsOf(Codes()) }
+
+// Values lists every field code as the API answers it, so the API document can list them (httpapi.Enum).
+func (FieldCode) Values() []string { return stringsOf(FieldCodes()) }
+
+func stringsOf[T ~string](values []T) []string {
+	out := make([]string, len(values))
+	for i, v := range values {
+		out[i] = string(v)
+	}
+	return out
+}
+
 // Error is an error the product means to show to its caller. Message is safe to show to a user; it never
 // carries internals such as database errors.
 type Error struct {

@@ -147,3 +147,17 @@ func TestWriteError(t *testing.T) {
 		})
 	}
 }
+
+func TestEveryCodeHasAStatusAndATitle(t *testing.T) {
+	for _, c := range apperr.Codes() {
+		if _, ok := statusOf[c]; !ok {
+			t.Errorf("code %s has no HTTP status", c)
+		}
+		if titleOf[c] == "" {
+			t.Errorf("code %s has no title", c)
+		}
+	}
+	if len(statusOf) != len(apperr.Codes()) || len(titleOf) != len(apperr.Codes()) {
+		t.Errorf("%d statuses and %d titles for %d codes: a code is missing from apperr.Codes", len(statusOf), len(titleOf), len(apperr.Codes()))
+	}
+}
