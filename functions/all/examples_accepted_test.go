@@ -1,6 +1,7 @@
 package all_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"slices"
@@ -8,8 +9,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/256dpi/lungo"
 	"github.com/edugrid/edugrid/functions/all"
+	"github.com/edugrid/edugrid/functions/platform"
+	"github.com/edugrid/edugrid/scripts/seed"
 	"github.com/edugrid/edugrid/shared/httpapi"
+	"go.mongodb.org/mongo-driver/bson"
 )
 
 // documentedOp is one operation of the committed document, as a client reads it.
@@ -121,6 +126,37 @@ func TestDocumentExampleRequestsAreAccepted(t *testing.T) {
 		t.Fatalf("only %d example requests sent", sent)
 	}
 	t.Logf("%d example requests accepted, %d of them succeeded and their answers fit the document", sent, succeeded)
+
+	// After every route has written to it, the demo institution's database still fits what placement
+	// counts per institution (platform.NamespacesPerTenant): collections created on first write count too.
+	colls, namespaces := countNamespaces(t, h.env.TenantDB(seed.DemoSlug))
+	if namespaces > platform.NamespacesPerTenant {
+		t.Errorf("the demo institution uses %d namespaces in %d collections after every example request; NamespacesPerTenant is %d",
+			namespaces, colls, platform.NamespacesPerTenant)
+	}
+	t.Logf("the demo institution: %d collections, %d namespaces", colls, namespaces)
+}
+
+// countNamespaces returns db's collections and its namespaces: each collection and each of its indexes.
+func countNamespaces(t *testing.T, db lungo.IDatabase) (collections, namespaces int) {
+	t.Helper()
+	ctx := context.Background()
+	names, err := db.ListCollectionNames(ctx, bson.M{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range names {
+		cur, err := db.Collection(name).Indexes().List(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var specs []bson.M
+		if err := cur.All(ctx, &specs); err != nil {
+			t.Fatal(err)
+		}
+		namespaces += 1 + len(specs)
+	}
+	return len(names), namespaces
 }
 
 func documentSchemas(t *testing.T, doc map[string]any) map[string]any {
