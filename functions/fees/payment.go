@@ -216,10 +216,6 @@ func (s *Service) Pay(ctx context.Context, key string, in NewPayment) (*Payment,
 		if _, err := db.Collection(idempotencyCollection).InsertOne(tc, idempotencyRecord{Key: key, Hash: hash, PaymentID: p.ID, CreatedAt: now}); err != nil {
 			return fmt.Errorf("record idempotency key: %w", err)
 		}
-		var err error
-		if p.ReceiptNo, err = nextNumber(tc, "receipt"); err != nil {
-			return err
-		}
 		if err := allocate(tc, p, now); err != nil {
 			return err
 		}
@@ -227,6 +223,13 @@ func (s *Service) Pay(ctx context.Context, key string, in NewPayment) (*Payment,
 			if err := addCredit(tc, p.StudentID, p.Currency, p.Credit, now); err != nil {
 				return err
 			}
+		}
+		// The receipt counter and the audit head are the institution's hot documents: every payment
+		// writes both, and on MongoDB a second transaction writing one waits for this one's commit by
+		// aborting and rerunning. Taking them last keeps that window to the commit itself.
+		var err error
+		if p.ReceiptNo, err = nextNumber(tc, "receipt"); err != nil {
+			return err
 		}
 		if _, err := db.Collection(paymentsCollection).InsertOne(tc, p); err != nil {
 			return fmt.Errorf("record payment: %w", err)
