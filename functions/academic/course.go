@@ -46,12 +46,7 @@ func (c NewCourse) Validate() error {
 // normalized returns c as it is recorded (text trimmed), or the Invalid error naming every bad field.
 func (c NewCourse) normalized() (NewCourse, error) {
 	var bad apperr.Problems
-	switch {
-	case c.Code == "":
-		bad.Add("code", apperr.FieldRequired, "must be 2-24 characters of A-Z, 0-9 and '-'")
-	case !courseCode.MatchString(c.Code):
-		bad.Add("code", apperr.FieldFormat, "must be 2-24 characters of A-Z, 0-9 and '-'")
-	}
+	httpapi.CheckPattern(&bad, "code", c.Code, courseCode, "must be 2-24 characters of A-Z, 0-9 and '-'")
 	if v, err := httpapi.Text("name", c.Name, 120); bad.Check(err) {
 		c.Name = v
 	}

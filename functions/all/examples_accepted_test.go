@@ -1,7 +1,6 @@
 package all_test
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"slices"
@@ -14,7 +13,6 @@ import (
 	"github.com/edugrid/edugrid/functions/platform"
 	"github.com/edugrid/edugrid/scripts/seed"
 	"github.com/edugrid/edugrid/shared/httpapi"
-	"go.mongodb.org/mongo-driver/bson"
 )
 
 // documentedOp is one operation of the committed document, as a client reads it.
@@ -140,23 +138,11 @@ func TestDocumentExampleRequestsAreAccepted(t *testing.T) {
 // countNamespaces returns db's collections and its namespaces: each collection and each of its indexes.
 func countNamespaces(t *testing.T, db lungo.IDatabase) (collections, namespaces int) {
 	t.Helper()
-	ctx := context.Background()
-	names, err := db.ListCollectionNames(ctx, bson.M{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range names {
-		cur, err := db.Collection(name).Indexes().List(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var specs []bson.M
-		if err := cur.All(ctx, &specs); err != nil {
-			t.Fatal(err)
-		}
+	all := indexesOf(t, db)
+	for _, specs := range all {
 		namespaces += 1 + len(specs)
 	}
-	return len(names), namespaces
+	return len(all), namespaces
 }
 
 func documentSchemas(t *testing.T, doc map[string]any) map[string]any {

@@ -48,12 +48,7 @@ func (b NewBranch) Validate() error {
 // normalized returns b as it is recorded (text trimmed), or the Invalid error naming every bad field.
 func (b NewBranch) normalized() (NewBranch, error) {
 	var bad apperr.Problems
-	switch {
-	case b.Code == "":
-		bad.Add("code", apperr.FieldRequired, "must be 2-16 characters of A-Z, 0-9 and '-'")
-	case !branchCode.MatchString(b.Code):
-		bad.Add("code", apperr.FieldFormat, "must be 2-16 characters of A-Z, 0-9 and '-'")
-	}
+	httpapi.CheckPattern(&bad, "code", b.Code, branchCode, "must be 2-16 characters of A-Z, 0-9 and '-'")
 	if v, err := httpapi.Text("name", b.Name, 120); bad.Check(err) {
 		b.Name = v
 	}

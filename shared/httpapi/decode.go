@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -274,6 +275,17 @@ func OptionalDate(field, s string) error {
 		return apperr.Field(field, apperr.FieldFormat, "must be a date YYYY-MM-DD")
 	}
 	return nil
+}
+
+// CheckPattern records in bad that field is missing (required) or does not match pattern (format) unless
+// v matches it. message says what the field must be.
+func CheckPattern(bad *apperr.Problems, field, v string, pattern *regexp.Regexp, message string) {
+	switch {
+	case v == "":
+		bad.Add(field, apperr.FieldRequired, message)
+	case !pattern.MatchString(v):
+		bad.Add(field, apperr.FieldFormat, message)
+	}
 }
 
 // CheckID records in bad that field is missing (required) or is not an id (format) unless v is an id.
