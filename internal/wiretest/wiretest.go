@@ -201,6 +201,15 @@ func RequireChangeStreams(t testing.TB) {
 	require(t, c, "change streams", c.ChangeStreams, c.ChangeStreamsErr)
 }
 
+// RequireEmbedded skips the test over the wire: what it proves rests on the embedded engine itself
+// (why says what), and it runs whenever EDUGRID_TEST_MONGODB_URI is unset.
+func RequireEmbedded(t testing.TB, why string) {
+	t.Helper()
+	if URI() != "" {
+		t.Skipf("runs on the embedded engine only (%s); unset %s to run it", why, EnvURI)
+	}
+}
+
 func require(t testing.TB, c Capabilities, what string, ok bool, why error) {
 	t.Helper()
 	if ok {
