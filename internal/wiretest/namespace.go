@@ -126,6 +126,14 @@ func (c *nsClient) pipeline(pipeline any) (mongo.Pipeline, error) {
 		out = append(out, p...)
 	case []bson.D:
 		out = append(out, p...)
+	case bson.A:
+		for _, stage := range p {
+			d, ok := stage.(bson.D)
+			if !ok {
+				return nil, fmt.Errorf("wiretest: watch: a stage of type %T is not supported (use bson.D)", stage)
+			}
+			out = append(out, d)
+		}
 	default:
 		return nil, fmt.Errorf("wiretest: watch: pipeline of type %T is not supported (use mongo.Pipeline)", pipeline)
 	}
