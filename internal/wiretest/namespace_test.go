@@ -191,3 +191,40 @@ func TestNamespaceChangeStream(t *testing.T) {
 		t.Fatalf("event %+v, want edu_acme's insert of mine", ev)
 	}
 }
+
+// On a server without transactions store.Tx fails and writes nothing, whatever the body: production,
+// which never gets the tests' plain-write clients, cannot lose atomicity there without a word.
+func TestTxRefusedWithoutTransactions(t *testing.T) {
+	if URI() == "" {
+		t.Skip("needs a server without transactions: set " + EnvURI + " (FerretDB: scripts/ferretdb.sh start)")
+	}
+	if c := Probe(t); c.Transactions {
+		t.Skipf("%s has transactions; this test is for a server without them (FerretDB, a standalone mongod)", c.Server)
+	}
+	ctx := context.Background()
+	d := store.NewDialer()
+	t.Cleanup(d.Close)
+	raw, err := d.Dial(ctx, URI())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = raw.Disconnect(context.Background()) })
+	db := Namespace(raw, "t"+unique()+"_").Database("edu_acme")
+	t.Cleanup(func() { _ = db.Drop(context.Background()) })
+	if _, err := db.Collection("x").InsertOne(ctx, bson.M{"_id": "before"}); err != nil {
+		t.Fatal(err)
+	}
+	ran := 0
+	err = store.Tx(ctx, db, func(ctx context.Context) error {
+		ran++
+		_, err := db.Collection("x").InsertOne(ctx, bson.M{"_id": "in-tx"})
+		return err
+	})
+	if err == nil {
+		t.Fatal("store.Tx succeeded on a server without transactions")
+	}
+	if n, cerr := db.Collection("x").CountDocuments(ctx, bson.M{"_id": "in-tx"}); cerr != nil || n != 0 {
+		t.Fatalf("the refused transaction's write is there (%d, %v)", n, cerr)
+	}
+	t.Logf("refused after %d run(s) of the body: %v", ran, err)
+}
