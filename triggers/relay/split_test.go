@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"go.mongodb.org/mongo-driver/bson"
+	"go.mongodb.org/mongo-driver/bson/primitive"
 
 	"github.com/edugrid/edugrid/shared/clock"
 	"github.com/edugrid/edugrid/shared/store"
@@ -137,5 +138,88 @@ func TestLostChangeIsRecordedForBackfill(t *testing.T) {
 				t.Fatalf("backfills %v, want %v", got, c.want)
 			}
 		})
+	}
+}
+
+// scriptedStream hands out the given changes in order, then ends as a closed stream does.
+type scriptedStream struct {
+	changes []bson.Raw
+	at      int
+}
+
+func (s *scriptedStream) Close(context.Context) error { return nil }
+func (s *scriptedStream) Decode(v any) error          { return bson.Unmarshal(s.changes[s.at-1], v) }
+func (s *scriptedStream) Err() error                  { return nil }
+func (s *scriptedStream) ID() int64                   { return 1 }
+func (s *scriptedStream) Next(ctx context.Context) bool {
+	return s.TryNext(ctx)
+}
+func (s *scriptedStream) ResumeToken() bson.Raw {
+	if s.at == 0 {
+		return nil
+	}
+	return s.changes[s.at-1].Lookup("_id").Document()
+}
+func (s *scriptedStream) SetBatchSize(int32) {}
+func (s *scriptedStream) TryNext(context.Context) bool {
+	if s.at >= len(s.changes) {
+		return false
+	}
+	s.at++
+	return true
+}
+
+type recordingPub struct{ keys []string }
+
+type doneResult struct{}
+
+func (doneResult) Get(context.Context) (string, error) { return "id", nil }
+
+func (p *recordingPub) Publish(_ context.Context, key string, _ []byte, _ map[string]string) Result {
+	p.keys = append(p.keys, key)
+	return doneResult{}
+}
+func (p *recordingPub) ResumePublish(string) {}
+
+// A split event whose middle fragment never came is not a stuck stream: the stream reads on, the change
+// after it is published, and the lost change's document is recorded for a backfill before that
+// change's position is handed on for the checkpoint.
+func TestFragmentGapBackfillsAndReadsOn(t *testing.T) {
+	ctx := context.Background()
+	d := store.NewDialer()
+	t.Cleanup(d.Close)
+	client, err := d.Dial(ctx, "lungo:memory:fragment-gap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := &recordingPub{}
+	r := New(Config{Cluster: "default", Client: client, Platform: client.Database("edugrid_platform"), Publisher: pub,
+		Collections: []string{"users"}, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+	ns := bson.E{Key: "ns", Value: bson.D{{Key: "db", Value: "edu_acme"}, {Key: "coll", Value: "users"}}}
+	next := marshal(t, bson.D{{Key: "_id", Value: bson.D{{Key: "_data", Value: "8299"}}}, {Key: "operationType", Value: "insert"},
+		{Key: "clusterTime", Value: primitive.Timestamp{T: 1780304400, I: 1}}, ns,
+		{Key: "documentKey", Value: bson.D{{Key: "_id", Value: "u2"}}}, {Key: "fullDocument", Value: bson.D{{Key: "_id", Value: "u2"}}}})
+	stream := &scriptedStream{changes: []bson.Raw{
+		frag(t, 1, 3, bson.E{Key: "operationType", Value: "update"}, ns, bson.E{Key: "documentKey", Value: bson.D{{Key: "_id", Value: "u1"}}}),
+		frag(t, 3, 3, bson.E{Key: "updateDescription", Value: bson.D{}}),
+		next,
+	}}
+	inflight := make(chan pending, 10)
+	if err := r.read(ctx, stream, inflight); err != nil {
+		t.Fatalf("read = %v, want the stream read to its end", err)
+	}
+	close(inflight)
+	var positions []string
+	for p := range inflight {
+		if p.res != nil {
+			positions = append(positions, p.key)
+		}
+	}
+	if len(pub.keys) != 1 || len(positions) != 1 {
+		t.Fatalf("published %v (handed on %v), want the one change after the gap", pub.keys, positions)
+	}
+	reqs, err := r.PendingBackfills(ctx)
+	if err != nil || len(reqs) != 1 || reqs[0].ID != "default/acme/users/u1" {
+		t.Fatalf("backfills %+v, %v; want u1's document", reqs, err)
 	}
 }
