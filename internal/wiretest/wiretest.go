@@ -8,9 +8,10 @@
 //
 // What the server can do is found out once per test binary (Probe): whether it is a replica set (or
 // mongos), whether a transaction commits and an aborted one leaves nothing, whether a change stream
-// opens. A test that needs transactions or change streams calls RequireTransactions or
-// RequireChangeStreams: on a server without them it skips and says why, except under CI=true on a server
-// that claims to be a replica set, where the missing feature is a failure.
+// opens, whether partial and TTL indexes can be made. A test that needs one of them calls
+// RequireTransactions, RequireChangeStreams or RequirePartialIndexes: on a server without it the test
+// skips and says why, except under CI=true on a server that claims to be a replica set, where the missing
+// feature is a failure. A test resting on the embedded engine itself calls RequireEmbedded.
 //
 // On a server without transactions (FerretDB, a standalone mongod) store.Tx cannot run at all; the
 // clients Server hands out then run each transaction's body as plain writes (UseSession gives a session
@@ -48,7 +49,7 @@ func URI() string { return os.Getenv(EnvURI) }
 
 // Capabilities is what the server at URI can do, found out by Probe.
 type Capabilities struct {
-	// Server describes it for skip messages: "MongoDB 8.0.4, replica set rs0".
+	// Server describes it for skip messages: "MongoDB 8.0, replica set rs0".
 	Server string
 	// Major and Minor are buildInfo's version (FerretDB claims the MongoDB version it imitates).
 	Major, Minor int
