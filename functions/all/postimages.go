@@ -21,8 +21,9 @@ import (
 // again is a no-op, so the step is idempotent.
 //
 // It does nothing where post-images do not exist: on the embedded engine, which has no collMod (its
-// change events carry the document as written anyway), and on MongoDB before 6.0, where the relay keeps
-// looking documents up.
+// change events carry the document as written anyway), on MongoDB before 6.0, and on a MongoDB-compatible
+// server that claims 6.0 or later but implements no collMod (FerretDB); the relay keeps looking documents
+// up there (a stream requiring post-images that finds none falls back to the lookup).
 func enablePostImages(ctx context.Context, db lungo.IDatabase) error {
 	if _, embedded := db.(*lungo.Database); embedded {
 		return nil
@@ -37,6 +38,9 @@ func enablePostImages(ctx context.Context, db lungo.IDatabase) error {
 	enabled := bson.D{{Key: "enabled", Value: true}}
 	for _, coll := range events.AnalysedCollections() {
 		err := db.RunCommand(ctx, bson.D{{Key: "collMod", Value: coll}, {Key: "changeStreamPreAndPostImages", Value: enabled}}).Err()
+		if hasCode(err, 59) || hasCode(err, 238) { // CommandNotFound, NotImplemented: no post-images here
+			return nil
+		}
 		if hasCode(err, 26) { // NamespaceNotFound: the area has not written to it yet
 			err = db.CreateCollection(ctx, coll, options.CreateCollection().SetChangeStreamPreAndPostImages(enabled))
 			if hasCode(err, 48) { // NamespaceExists: created meanwhile by a write; set the option on it

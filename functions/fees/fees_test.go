@@ -16,6 +16,7 @@ import (
 
 	"github.com/edugrid/edugrid/functions/fees"
 	"github.com/edugrid/edugrid/internal/apptest"
+	"github.com/edugrid/edugrid/internal/wiretest"
 	"github.com/edugrid/edugrid/shared/apperr"
 	"github.com/edugrid/edugrid/shared/tenant"
 )
@@ -250,6 +251,8 @@ func studentToken(t *testing.T, s *school) string {
 }
 
 func TestConcurrentIdenticalPaymentsRecordOne(t *testing.T) {
+	// Concurrent duplicates are settled by the payment's transaction.
+	wiretest.RequireTransactions(t)
 	s := newSchool(t, nil)
 	s.assign(t, s.enrolment, s.plan(t, 100_000, map[string]any{"kind": "count", "count": 4}))
 	body := map[string]any{"student_id": s.student, "amount": 25_000, "method": "online", "reference": "gw-1"}
@@ -286,6 +289,8 @@ func TestConcurrentIdenticalPaymentsRecordOne(t *testing.T) {
 }
 
 func TestReceiptNumbersHaveNoGapsUnderConcurrency(t *testing.T) {
+	// A refused payment's receipt number is rolled back with its transaction.
+	wiretest.RequireTransactions(t)
 	s := newSchool(t, nil)
 	s.assign(t, s.enrolment, s.plan(t, 1_000_000, map[string]any{"kind": "count", "count": 10}))
 	const n = 40

@@ -17,6 +17,7 @@ import (
 
 	"github.com/edugrid/edugrid/functions/leads"
 	"github.com/edugrid/edugrid/internal/apptest"
+	"github.com/edugrid/edugrid/internal/wiretest"
 )
 
 // Local mirrors of the API's JSON: field names here are the contract the frontend codes against.
@@ -292,6 +293,8 @@ func TestNormalisePhone(t *testing.T) {
 }
 
 func TestDuplicateOpenLeadsAreRefused(t *testing.T) {
+	// Open leads are unique by phone and email through partial unique indexes.
+	wiretest.RequirePartialIndexes(t)
 	s := newSchool(t, "dupes")
 	first := s.newLead(t, s.owner, map[string]any{"phone": "+91 98765-43210", "email": "ravi@example.com"})
 	if first.PhoneNorm != "919876543210" {
@@ -660,6 +663,8 @@ func TestConvertWonLead(t *testing.T) {
 }
 
 func TestConcurrentConversionsCreateOneStudent(t *testing.T) {
+	// Concurrent conversions are settled by the conversion's transaction.
+	wiretest.RequireTransactions(t)
 	s := newSchool(t, "race")
 	l := s.leadAt(t, s.owner, "won")
 	body := s.convertBody(s.batch)
@@ -733,6 +738,8 @@ func (s *school) snapshot(t testing.TB, leadID string) string {
 }
 
 func TestConversionFailingAtAnyStepLeavesNothing(t *testing.T) {
+	// A failed step rolls the conversion's transaction back.
+	wiretest.RequireTransactions(t)
 	s := newSchool(t, "atomic")
 	l := s.leadAt(t, s.owner, "won")
 	body := s.convertBody(s.batch)
@@ -779,6 +786,8 @@ func TestConversionFailingAtAnyStepLeavesNothing(t *testing.T) {
 }
 
 func TestConcurrentDuplicatesCreateOneLead(t *testing.T) {
+	// Open leads are unique by phone and email through partial unique indexes.
+	wiretest.RequirePartialIndexes(t)
 	s := newSchool(t, "rush")
 	const n = 10
 	var wg sync.WaitGroup

@@ -15,6 +15,7 @@ import (
 
 	"github.com/edugrid/edugrid/functions/students"
 	"github.com/edugrid/edugrid/internal/apptest"
+	"github.com/edugrid/edugrid/internal/wiretest"
 	"github.com/edugrid/edugrid/shared/account"
 	"github.com/edugrid/edugrid/shared/rbac"
 	"github.com/edugrid/edugrid/shared/store"
@@ -173,6 +174,8 @@ func (s *school) batch(t *testing.T, id string) batch {
 }
 
 func TestCreateStudentWithPRNAndLogin(t *testing.T) {
+	// A taken email is refused by a partial unique index.
+	wiretest.RequirePartialIndexes(t)
 	s := newSchool(t)
 	env := s.env
 	st := post[student](t, env, "/students/", s.counsellor, map[string]any{
@@ -284,6 +287,8 @@ func guardianAccount(t *testing.T, s *school, prn string) string {
 // 30 students enrol concurrently into a batch of 10: exactly 10 get a seat, the others 409, and the seat
 // count matches the active enrolments.
 func TestCapacityUnderConcurrency(t *testing.T) {
+	// Seats are taken inside the enrolment's transaction.
+	wiretest.RequireTransactions(t)
 	s := newSchool(t)
 	env := s.env
 	var sts []student
@@ -327,6 +332,8 @@ func TestCapacityUnderConcurrency(t *testing.T) {
 
 // One student enrolled into one batch ten times at once gets exactly one enrolment and one seat.
 func TestDoubleEnrolmentUnderConcurrency(t *testing.T) {
+	// One active enrolment per student and batch is a partial unique index.
+	wiretest.RequirePartialIndexes(t)
 	s := newSchool(t)
 	st := s.newStudent(t, "Only Once", s.branchA)
 	codes := make([]int, 10)
@@ -661,6 +668,8 @@ func TestContractFunctions(t *testing.T) {
 // Profile changes reach the search key and the sign-in account, are audited, and stay within scope; another
 // tenant's students and batches do not exist for a caller.
 func TestProfileChangeAndTenantIsolation(t *testing.T) {
+	// A taken email is refused by a partial unique index.
+	wiretest.RequirePartialIndexes(t)
 	s := newSchool(t)
 	env := s.env
 	st := s.newStudent(t, "Old Name", s.branchA)

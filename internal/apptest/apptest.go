@@ -1,6 +1,10 @@
 // Package apptest builds a complete edugrid for tests: every HTTP area over the embedded engine in memory,
 // a manual clock, cheap password hashing, and helpers to provision tenants, sign in and call routes through
 // the real middleware chain. Each Env is isolated: its engines are private to it.
+//
+// With EDUGRID_TEST_MONGODB_URI set, an Env's three clusters (platform, default, second) are namespaces
+// on that server instead, reached over the official driver with the product's client options, and dropped
+// when the test ends (internal/wiretest).
 package apptest
 
 import (
@@ -24,6 +28,7 @@ import (
 	"github.com/edugrid/edugrid/functions/all"
 	"github.com/edugrid/edugrid/functions/platform"
 	"github.com/edugrid/edugrid/internal/loopback"
+	"github.com/edugrid/edugrid/internal/wiretest"
 	"github.com/edugrid/edugrid/shared/app"
 	"github.com/edugrid/edugrid/shared/authn"
 	"github.com/edugrid/edugrid/shared/clock"
@@ -32,6 +37,7 @@ import (
 	"github.com/edugrid/edugrid/shared/logging"
 	"github.com/edugrid/edugrid/shared/notify"
 	"github.com/edugrid/edugrid/shared/rbac"
+	"github.com/edugrid/edugrid/shared/store"
 	"github.com/edugrid/edugrid/shared/tenant"
 	"github.com/edugrid/edugrid/shared/warehouse"
 )
@@ -76,6 +82,15 @@ func New(t testing.TB, env ...string) *Env {
 		"EDUGRID_PLATFORM_ADMIN_EMAIL":    AdminEmail,
 		"EDUGRID_PLATFORM_ADMIN_PASSWORD": Password,
 	}
+	var dial store.Dial
+	if wiretest.URI() != "" {
+		// A test's own lungo URIs (an override below) still reach the embedded engine.
+		fallback := store.NewDialer()
+		t.Cleanup(fallback.Close)
+		dial = wiretest.NewServer(t).Dial(fallback.Dial)
+		vars["EDUGRID_PLATFORM_URI"] = wiretest.Scheme + "platform"
+		vars["EDUGRID_CLUSTERS"] = `{"default":"` + wiretest.Scheme + `c1","second":"` + wiretest.Scheme + `c2"}`
+	}
 	for i := 0; i+1 < len(env); i += 2 {
 		vars[env[i]] = env[i+1]
 	}
@@ -90,7 +105,7 @@ func New(t testing.TB, env ...string) *Env {
 	if _, fuzz := t.(*testing.F); testing.Verbose() && !fuzz {
 		logger = logging.NewLogger(testWriter{t}, slog.LevelDebug)
 	}
-	a, err := app.New(context.Background(), cfg, app.Options{Clock: clk, Logger: logger, Passwords: &cheap, Schema: &all.Schema})
+	a, err := app.New(context.Background(), cfg, app.Options{Clock: clk, Logger: logger, Passwords: &cheap, Schema: &all.Schema, Dial: dial})
 	if err != nil {
 		t.Fatalf("apptest: build app: %v", err)
 	}

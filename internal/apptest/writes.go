@@ -4,9 +4,13 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/256dpi/lungo"
-	"go.mongodb.org/mongo-driver/bson"
+	"go.mongodb.org/mongo-driver/mongo"
+	"go.mongodb.org/mongo-driver/mongo/options"
+
+	"github.com/edugrid/edugrid/internal/wiretest"
 )
 
 // Writes follows every write to every database of an Env, the platform's and every cluster's, through
@@ -23,9 +27,11 @@ type testingTB interface {
 	Fatalf(format string, args ...any)
 }
 
-// WatchWrites starts following the Env's writes; the streams close when the test ends.
+// WatchWrites starts following the Env's writes; the streams close when the test ends. Over the wire it
+// needs change streams, and skips the test on a server without them (wiretest.RequireChangeStreams).
 func (e *Env) WatchWrites() *Writes {
 	e.T.Helper()
+	wiretest.RequireChangeStreams(e.T)
 	ctx := context.Background()
 	uris := []string{e.App.Config.PlatformURI}
 	for _, uri := range e.App.Config.Clusters {
@@ -39,7 +45,9 @@ func (e *Env) WatchWrites() *Writes {
 		if err != nil {
 			e.T.Fatalf("apptest: watch writes on %s: %v", uri, err)
 		}
-		stream, err := lease.Client().Watch(ctx, bson.A{})
+		// A server holds an idle getMore up to the await time, and Since looks after every request: short,
+		// yet long enough for a write acknowledged by a majority to reach the stream.
+		stream, err := lease.Client().Watch(ctx, mongo.Pipeline{}, options.ChangeStream().SetMaxAwaitTime(50*time.Millisecond))
 		if err != nil {
 			lease.Release()
 			e.T.Fatalf("apptest: watch writes on %s: %v", uri, err)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/edugrid/edugrid/internal/apptest"
 	"github.com/edugrid/edugrid/internal/pipeline"
+	"github.com/edugrid/edugrid/internal/wiretest"
 	"github.com/edugrid/edugrid/shared/httpapi"
 	"github.com/edugrid/edugrid/shared/store"
 	"github.com/edugrid/edugrid/shared/warehouse"
@@ -43,6 +44,7 @@ func eventually(t *testing.T, what string, cond func() (bool, string)) {
 // holding the embedded engine's write lock) answers 503 "unavailable" with Retry-After and no internals,
 // writes nothing, and does not hold reads up; once the lock is released the same write succeeds.
 func TestDatabaseTimeoutAnswers503AndRecovers(t *testing.T) {
+	wiretest.RequireEmbedded(t, "a transaction holds the engine's one write lock; a server's transaction blocks no other collection")
 	// Long enough that the sign-in and the read below never hit it on a loaded machine under -race.
 	const timeout = time.Second
 	env := apptest.New(t, "EDUGRID_REQUEST_TIMEOUT", timeout.String())
@@ -195,6 +197,7 @@ func TestPublishErrorsLoseAndDuplicateNothing(t *testing.T) {
 		{"permanent", codes.PermissionDenied},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
+			wiretest.RequireChangeStreams(t)
 			env := apptest.New(t)
 			faults := &failFirst{code: tt.code}
 			l, err := pipeline.Start(context.Background(), env.App, pipeline.Options{CheckpointEvery: 20 * time.Millisecond,
@@ -253,6 +256,7 @@ func (f *flakyWarehouse) counts() (failed, applied int) {
 // The warehouse failing a few batches, then recovering: ingest gives each failed batch back to Pub/Sub,
 // which delivers it again at once; every change then lands once, and the reports read right.
 func TestWarehouseFailingThenRecovering(t *testing.T) {
+	wiretest.RequireChangeStreams(t)
 	env := apptest.New(t)
 	var flaky *flakyWarehouse
 	l, err := pipeline.Start(context.Background(), env.App, pipeline.Options{CheckpointEvery: 20 * time.Millisecond,

@@ -13,6 +13,7 @@ import (
 
 	"github.com/edugrid/edugrid/internal/apptest"
 	"github.com/edugrid/edugrid/internal/pipeline"
+	"github.com/edugrid/edugrid/internal/wiretest"
 	"github.com/edugrid/edugrid/shared/events"
 	"github.com/edugrid/edugrid/shared/warehouse"
 	"github.com/edugrid/edugrid/shared/warehouse/duckdb"
@@ -21,6 +22,7 @@ import (
 
 func start(t testing.TB, env *apptest.Env, path string) *pipeline.Local {
 	t.Helper()
+	wiretest.RequireChangeStreams(t)
 	l, err := pipeline.Start(context.Background(), env.App, pipeline.Options{WarehousePath: path, CheckpointEvery: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

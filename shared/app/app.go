@@ -68,6 +68,9 @@ type Options struct {
 	// Schema is the code's plan of tenant-database migrations (functions/all.Schema). With one, the guard
 	// upgrades an institution behind it before serving it; without, no schema is checked.
 	Schema *schema.Plan
+	// Dial, when set, connects to clusters instead of the App's Dialer (the over-the-wire test tier gives
+	// each test its own database names on a shared server through it).
+	Dial store.Dial
 }
 
 // New builds an App from cfg: it connects to the platform cluster, ensures the registry's indexes and
@@ -107,7 +110,11 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	a.Audit = audit.Log{Clock: a.Clock}
 
 	a.Dialer = store.NewDialer()
-	a.Clusters = store.NewCache(a.Dialer.Dial, cfg.ClusterCacheSize)
+	dial := a.Dialer.Dial
+	if opts.Dial != nil {
+		dial = opts.Dial
+	}
+	a.Clusters = store.NewCache(dial, cfg.ClusterCacheSize)
 	// The platform client is leased for the instance's lifetime, so cache eviction never disconnects it.
 	a.platformLease, err = a.Clusters.Acquire(ctx, cfg.PlatformURI)
 	if err != nil {

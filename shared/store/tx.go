@@ -75,8 +75,10 @@ func tx(ctx context.Context, db lungo.IDatabase, fn func(ctx context.Context) er
 			}
 		}
 	})
-	var own fnError
-	if errors.As(err, &own) && err == error(own) {
+	// The error itself, not one wrapping it: an fnError Tx wrapped further (retries given up) keeps its
+	// context. Compared by type, never with ==: the driver's errors hold slices, and comparing two
+	// fnErrors holding one would panic.
+	if own, ok := err.(fnError); ok {
 		return own.err // fn's error as fn returned it
 	}
 	if err != nil {

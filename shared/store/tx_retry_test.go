@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -157,5 +158,23 @@ func BenchmarkTxRetry(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// fn's own error comes back as fn returned it, even of a type == cannot compare (the driver's errors
+// hold their labels in a slice): on MongoDB a body returning the driver's error unwrapped, a write
+// conflict or a refused command, once made Tx panic.
+func TestTxReturnsFnErrorOfAnyType(t *testing.T) {
+	db := newDB(t)
+	refused := mongo.CommandError{Code: 9, Name: "FailedToParse", Message: "refused", Labels: []string{"NoRetry"}}
+	err := Tx(context.Background(), db, func(ctx context.Context) error { return refused })
+	var got mongo.CommandError
+	if !errors.As(err, &got) || got.Code != 9 || err.Error() != refused.Error() {
+		t.Fatalf("Tx = %v (%T), want fn's CommandError as it was", err, err)
+	}
+	// A transient one is retried until the attempts are used up, then reported with that context.
+	err = Tx(context.Background(), db, func(ctx context.Context) error { return labelled(labelTransient) })
+	if !HasLabel(err, labelTransient) || !strings.Contains(err.Error(), "gave up after 8 attempts") {
+		t.Fatalf("Tx = %v, want the transient error after 8 attempts", err)
 	}
 }

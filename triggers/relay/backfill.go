@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/256dpi/lungo"
@@ -36,24 +37,9 @@ type BackfillRequest struct {
 // them may have changed in the lost stretch), clears the checkpoint so the next stream starts from now,
 // and starts the backfills in the background.
 func (r *Relay) recoverHistoryLost(ctx context.Context, reason string) error {
-	names, err := r.cfg.Client.ListDatabaseNames(ctx, bson.M{})
+	tenants, err := r.recordClusterBackfill(ctx, reason)
 	if err != nil {
-		return fmt.Errorf("list tenant databases of %s: %w", r.cfg.Cluster, err)
-	}
-	now := r.cfg.Clock.Now()
-	var tenants []string
-	for _, n := range names {
-		slug, ok := events.TenantFromDatabase(n)
-		if !ok {
-			continue
-		}
-		tenants = append(tenants, slug)
-		_, err := r.cfg.Platform.Collection(backfillsCollection).ReplaceOne(ctx, bson.M{"_id": r.cfg.Cluster + "/" + slug},
-			BackfillRequest{ID: r.cfg.Cluster + "/" + slug, Cluster: r.cfg.Cluster, Tenant: slug, Reason: reason, RequestedAt: now},
-			options.Replace().SetUpsert(true))
-		if err != nil {
-			return fmt.Errorf("record backfill of %s: %w", slug, err)
-		}
+		return err
 	}
 	// The records exist before the dead token is dropped, so a crash between the two loses nothing.
 	if err := r.saveCheckpoint(ctx, nil); err != nil {
@@ -75,6 +61,68 @@ func (r *Relay) recoverHistoryLost(ctx context.Context, reason string) error {
 		}
 	}()
 	return nil
+}
+
+// recordClusterBackfill records a backfill for every tenant database on the cluster and returns their
+// slugs.
+func (r *Relay) recordClusterBackfill(ctx context.Context, reason string) ([]string, error) {
+	names, err := r.cfg.Client.ListDatabaseNames(ctx, bson.M{})
+	if err != nil {
+		return nil, fmt.Errorf("list tenant databases of %s: %w", r.cfg.Cluster, err)
+	}
+	var tenants []string
+	for _, n := range names {
+		slug, ok := events.TenantFromDatabase(n)
+		if !ok {
+			continue
+		}
+		tenants = append(tenants, slug)
+		if err := r.recordTenantBackfill(ctx, slug, reason); err != nil {
+			return nil, err
+		}
+	}
+	return tenants, nil
+}
+
+// recordTenantBackfill records that every analysed collection of the tenant slug must be published
+// again from a snapshot.
+func (r *Relay) recordTenantBackfill(ctx context.Context, slug, reason string) error {
+	id := r.cfg.Cluster + "/" + slug
+	_, err := r.cfg.Platform.Collection(backfillsCollection).ReplaceOne(ctx, bson.M{"_id": id},
+		BackfillRequest{ID: id, Cluster: r.cfg.Cluster, Tenant: slug, Reason: reason, RequestedAt: r.cfg.Clock.Now()},
+		options.Replace().SetUpsert(true))
+	if err != nil {
+		return fmt.Errorf("record backfill of %s: %w", slug, err)
+	}
+	return nil
+}
+
+// recordLostChange records a backfill for the change whose fragments were dropped (a split event that
+// could not be reassembled), as narrowly as the fragments tell: the document when one of them named
+// it, else its tenant, else (no fragment said where the change was) every tenant on the cluster. A
+// change the relay would not have published (another database, an unanalysed collection) needs none.
+func (r *Relay) recordLostChange(ctx context.Context, dropped []bson.Raw, reason string) error {
+	db, coll, key := lostDocument(dropped)
+	if db == "" {
+		tenants, err := r.recordClusterBackfill(ctx, reason)
+		if err == nil {
+			r.cfg.Logger.Warn("relay: "+reason+"; every tenant of the cluster recorded for a backfill",
+				slog.String("cluster", r.cfg.Cluster), slog.Any("tenants", tenants))
+		}
+		return err
+	}
+	slug, ok := events.TenantFromDatabase(db)
+	if !ok || !slices.Contains(r.cfg.Collections, coll) || neverPublished[coll] {
+		return nil
+	}
+	if key == nil {
+		if err := r.recordTenantBackfill(ctx, slug, reason); err != nil {
+			return err
+		}
+		r.cfg.Logger.Warn("relay: "+reason+"; recorded for a backfill", slog.String("cluster", r.cfg.Cluster), slog.String("tenant", slug))
+		return nil
+	}
+	return r.recordDocumentBackfill(ctx, &events.Event{Tenant: slug, Collection: coll, DocumentID: documentID(key)}, reason)
 }
 
 // PendingBackfills lists the open backfill requests of the relay's cluster.

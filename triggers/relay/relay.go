@@ -432,9 +432,16 @@ func (r *Relay) read(ctx context.Context, stream lungo.IChangeStream, inflight c
 			r.cfg.Logger.Error("relay: unreadable change skipped", slog.String("cluster", r.cfg.Cluster), slog.String("error", err.Error()))
 			continue
 		}
-		change, whole, err := split.add(slices.Clone(change))
+		change, whole, dropped, err := split.add(slices.Clone(change))
 		if err != nil {
 			r.cfg.Logger.Error("relay: split change could not be reassembled; skipped", slog.String("cluster", r.cfg.Cluster), slog.String("error", err.Error()))
+		}
+		if len(dropped) > 0 {
+			// Recorded before any later position passes, so the checkpoint never moves past a change
+			// that is neither published nor due for a backfill; a failure restarts from the checkpoint.
+			if err := r.recordLostChange(ctx, dropped, "split change could not be reassembled ("+err.Error()+")"); err != nil {
+				return err
+			}
 		}
 		if !whole {
 			// A fragment: its position is passed on with the last one, so a restart rebuilds the event.
