@@ -14,13 +14,13 @@ var roles = []rbac.Role{rbac.PlatformAdmin, rbac.Owner, rbac.BranchAdmin, rbac.T
 // must change this test too.
 var wantGrants = map[rbac.Role][]rbac.Permission{
 	rbac.PlatformAdmin: {rbac.PlatformTenants},
-	rbac.Owner:         {rbac.BranchesRead, rbac.BranchesWrite, rbac.StaffRead, rbac.StaffWrite, rbac.AuditRead, rbac.CoursesRead, rbac.CoursesWrite, rbac.BatchesRead, rbac.BatchesWrite, rbac.SessionsWrite, rbac.StudentsRead, rbac.StudentsWrite, rbac.EnrolmentsWrite, rbac.AttendanceWrite, rbac.AttendanceRead, rbac.AttendanceStudentsRead, rbac.FeesRead, rbac.FeePlansWrite, rbac.FeesAssign, rbac.ConcessionsApprove, rbac.PaymentsWrite, rbac.RefundsWrite, rbac.AnalyticsRead, rbac.ExamsWrite, rbac.ExamsRead, rbac.GradingWrite, rbac.ReportCardsRead, rbac.LeadsRead, rbac.LeadsWrite, rbac.LeadsAssign, rbac.LeadsConvert, rbac.LearningContentWrite, rbac.LearningProgressRead, rbac.NotificationsRead, rbac.NotificationsWrite},
-	rbac.BranchAdmin:   {rbac.BranchesRead, rbac.StaffRead, rbac.StaffWrite, rbac.CoursesRead, rbac.CoursesWrite, rbac.BatchesRead, rbac.BatchesWrite, rbac.SessionsWrite, rbac.StudentsRead, rbac.StudentsWrite, rbac.EnrolmentsWrite, rbac.AttendanceWrite, rbac.AttendanceRead, rbac.AttendanceStudentsRead, rbac.FeesRead, rbac.FeesAssign, rbac.PaymentsWrite, rbac.AnalyticsRead, rbac.ExamsWrite, rbac.ExamsRead, rbac.ReportCardsRead, rbac.LeadsRead, rbac.LeadsWrite, rbac.LeadsAssign, rbac.LeadsConvert, rbac.LearningContentWrite, rbac.LearningProgressRead},
-	rbac.Accountant:    {rbac.BranchesRead, rbac.StaffRead, rbac.CoursesRead, rbac.BatchesRead, rbac.StudentsRead, rbac.AttendanceRead, rbac.AttendanceStudentsRead, rbac.FeesRead, rbac.FeePlansWrite, rbac.FeesAssign, rbac.ConcessionsApprove, rbac.PaymentsWrite, rbac.RefundsWrite, rbac.NotificationsRead},
+	rbac.Owner:         {rbac.BranchesRead, rbac.BranchesWrite, rbac.StaffRead, rbac.StaffWrite, rbac.AuditRead, rbac.CoursesRead, rbac.CoursesWrite, rbac.BatchesRead, rbac.BatchesWrite, rbac.SessionsWrite, rbac.StudentsRead, rbac.StudentsWrite, rbac.EnrolmentsWrite, rbac.AttendanceWrite, rbac.AttendanceRead, rbac.AttendanceStudentsRead, rbac.FeesRead, rbac.FeePlansWrite, rbac.FeesAssign, rbac.ConcessionsApprove, rbac.PaymentsWrite, rbac.RefundsWrite, rbac.AnalyticsRead, rbac.ExamsWrite, rbac.ExamsRead, rbac.GradingWrite, rbac.ReportCardsRead, rbac.LeadsRead, rbac.LeadsWrite, rbac.LeadsAssign, rbac.LeadsConvert, rbac.LearningContentWrite, rbac.LearningProgressRead, rbac.NotificationsRead, rbac.NotificationsWrite, rbac.GatewaysWrite, rbac.GatewaysRead, rbac.PaymentRequestsWrite, rbac.PaymentRequestsSend, rbac.PaymentReviewsWrite},
+	rbac.BranchAdmin:   {rbac.BranchesRead, rbac.StaffRead, rbac.StaffWrite, rbac.CoursesRead, rbac.CoursesWrite, rbac.BatchesRead, rbac.BatchesWrite, rbac.SessionsWrite, rbac.StudentsRead, rbac.StudentsWrite, rbac.EnrolmentsWrite, rbac.AttendanceWrite, rbac.AttendanceRead, rbac.AttendanceStudentsRead, rbac.FeesRead, rbac.FeesAssign, rbac.PaymentsWrite, rbac.AnalyticsRead, rbac.ExamsWrite, rbac.ExamsRead, rbac.ReportCardsRead, rbac.LeadsRead, rbac.LeadsWrite, rbac.LeadsAssign, rbac.LeadsConvert, rbac.LearningContentWrite, rbac.LearningProgressRead, rbac.PaymentRequestsWrite, rbac.PaymentRequestsSend},
+	rbac.Accountant:    {rbac.BranchesRead, rbac.StaffRead, rbac.CoursesRead, rbac.BatchesRead, rbac.StudentsRead, rbac.AttendanceRead, rbac.AttendanceStudentsRead, rbac.FeesRead, rbac.FeePlansWrite, rbac.FeesAssign, rbac.ConcessionsApprove, rbac.PaymentsWrite, rbac.RefundsWrite, rbac.NotificationsRead, rbac.GatewaysRead, rbac.PaymentRequestsWrite, rbac.PaymentRequestsSend, rbac.PaymentReviewsWrite},
 	rbac.Counsellor:    {rbac.BranchesRead, rbac.CoursesRead, rbac.BatchesRead, rbac.StudentsRead, rbac.StudentsWrite, rbac.EnrolmentsWrite, rbac.AttendanceRead, rbac.AttendanceStudentsRead, rbac.FeesRead, rbac.FeesAssign, rbac.ExamsRead, rbac.ReportCardsRead, rbac.LeadsRead, rbac.LeadsWrite, rbac.LeadsConvert, rbac.LearningProgressRead},
 	rbac.Teacher:       {rbac.BranchesRead, rbac.CoursesRead, rbac.BatchesRead, rbac.SessionsWrite, rbac.StudentsRead, rbac.AttendanceWrite, rbac.AttendanceRead, rbac.AttendanceStudentsRead, rbac.ExamsWrite, rbac.ExamsRead, rbac.ReportCardsRead, rbac.LearningContentWrite, rbac.LearningProgressRead},
-	rbac.Guardian:      {rbac.StudentsRead, rbac.AttendanceStudentsRead, rbac.FeesRead, rbac.ReportCardsRead, rbac.LearningProgressRead},
-	rbac.Student:       {rbac.StudentsRead, rbac.AttendanceStudentsRead, rbac.FeesRead, rbac.ReportCardsRead, rbac.LearningStudy, rbac.LearningProgressRead},
+	rbac.Guardian:      {rbac.StudentsRead, rbac.AttendanceStudentsRead, rbac.FeesRead, rbac.ReportCardsRead, rbac.LearningProgressRead, rbac.PaymentRequestsWrite},
+	rbac.Student:       {rbac.StudentsRead, rbac.AttendanceStudentsRead, rbac.FeesRead, rbac.ReportCardsRead, rbac.LearningStudy, rbac.LearningProgressRead, rbac.PaymentRequestsWrite},
 }
 
 var guarded = []rbac.Permission{rbac.PlatformTenants, rbac.BranchesRead, rbac.BranchesWrite, rbac.StaffRead, rbac.StaffWrite, rbac.AuditRead,
@@ -31,7 +31,8 @@ var guarded = []rbac.Permission{rbac.PlatformTenants, rbac.BranchesRead, rbac.Br
 	rbac.LearningContentWrite, rbac.LearningStudy, rbac.LearningProgressRead,
 	rbac.ExamsWrite, rbac.ExamsRead, rbac.GradingWrite, rbac.ReportCardsRead,
 	rbac.LeadsRead, rbac.LeadsWrite, rbac.LeadsAssign, rbac.LeadsConvert,
-	rbac.NotificationsRead, rbac.NotificationsWrite}
+	rbac.NotificationsRead, rbac.NotificationsWrite,
+	rbac.GatewaysWrite, rbac.GatewaysRead, rbac.PaymentRequestsWrite, rbac.PaymentRequestsSend, rbac.PaymentReviewsWrite}
 
 func TestAllowed(t *testing.T) {
 	for _, r := range roles {
