@@ -71,11 +71,11 @@ func EntryPoints(open OpenWarehouse) []EntryPoint {
 		{"reminders", func(a *app.App) http.Handler { return reminders.FromApp(a, newFees(a)) }},
 		{"notifications", func(a *app.App) http.Handler { return newNotifications(a, nil).Area(a.AreaOptions()) }},
 		{"payments", func(a *app.App) http.Handler { _, p := newFeesAndPayments(a, nil); return p.Area(a.AreaOptions()) }},
-		{"razorpay-webhooks", func(a *app.App) http.Handler {
+		{"razorpay", func(a *app.App) http.Handler {
 			_, p := newFeesAndPayments(a, nil)
 			return p.RazorpayWebhooks(a.AreaOptions())
 		}},
-		{"stripe-webhooks", func(a *app.App) http.Handler {
+		{"stripe", func(a *app.App) http.Handler {
 			_, p := newFeesAndPayments(a, nil)
 			return p.StripeWebhooks(a.AreaOptions())
 		}},

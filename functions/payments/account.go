@@ -53,7 +53,7 @@ type Account struct {
 	// is none.
 	PreviousWebhookSecretUntil *time.Time `json:"previous_webhook_secret_until,omitempty"`
 	// WebhookURL is where the gateway's dashboard must send this institution's webhooks.
-	WebhookURL string    `json:"webhook_url" example:"https://api.example.edu/razorpay-webhooks/sunrise-academy"`
+	WebhookURL string    `json:"webhook_url" example:"https://api.example.edu/razorpay/webhooks/sunrise-academy"`
 	UpdatedAt  time.Time `json:"updated_at"`
 }
 
@@ -218,7 +218,7 @@ func (s *Service) Accounts(ctx context.Context) ([]Account, error) {
 func (s *Service) view(t *tenant.Tenant, a account) Account {
 	v := Account{Provider: a.Provider, Mode: a.Mode, KeyID: a.KeyID, KeySecretFingerprint: a.KeyFingerprint,
 		WebhookSecretFingerprint: a.WebhookFingerprint, UpdatedAt: a.UpdatedAt,
-		WebhookURL: strings.TrimRight(s.deps.PublicURL, "/") + "/" + string(a.Provider) + "-webhooks/" + t.Slug}
+		WebhookURL: strings.TrimRight(s.deps.PublicURL, "/") + "/" + string(a.Provider) + "/webhooks/" + t.Slug}
 	if len(a.PreviousWebhook) > 0 && s.now().Before(a.PreviousUntil) {
 		until := a.PreviousUntil
 		v.PreviousWebhookSecretUntil = &until

@@ -98,7 +98,7 @@ func (s *school) request(t testing.TB, token string, body map[string]any) paymen
 func (s *school) razorpayHook(t testing.TB, path string, body []byte, signature, eventID string) *httptest.ResponseRecorder {
 	t.Helper()
 	if path == "" {
-		path = "/razorpay-webhooks/" + s.slug
+		path = "/razorpay/webhooks/" + s.slug
 	}
 	req := httptest.NewRequest("POST", path, strings.NewReader(string(body)))
 	req.Header.Set("Content-Type", "application/json")

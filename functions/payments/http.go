@@ -50,22 +50,22 @@ func (s *Service) Area(opts httpapi.Options) *httpapi.Area {
 	return httpapi.NewArea("payments", s.Routes(), opts)
 }
 
-// RazorpayWebhooks is the public area Razorpay posts an institution's webhooks to:
-// POST /razorpay-webhooks/{institution}.
+// RazorpayWebhooks is the public area (its own function) Razorpay posts an institution's webhooks to:
+// POST /razorpay/webhooks/{institution}.
 func (s *Service) RazorpayWebhooks(opts httpapi.Options) *httpapi.Area {
-	return httpapi.NewArea("razorpay-webhooks", []httpapi.Route{
-		{Method: "POST", Path: "/{institution}", Permission: rbac.Public,
+	return httpapi.NewArea("razorpay", []httpapi.Route{
+		{Method: "POST", Path: "/webhooks/{institution}", Permission: rbac.Public,
 			Summary: "Razorpay's webhook for an institution (X-Razorpay-Signature with its webhook secret); forged, stale or replayed ones record nothing",
 			Request: RazorpayWebhook{}, Response: WebhookAnswer{}, Handler: s.handleRazorpay,
 			Errors: []apperr.Code{apperr.Forbidden, apperr.NotFound}},
 	}, opts)
 }
 
-// StripeWebhooks is the public area Stripe posts an institution's webhooks to:
-// POST /stripe-webhooks/{institution}.
+// StripeWebhooks is the public area (its own function) Stripe posts an institution's webhooks to:
+// POST /stripe/webhooks/{institution}.
 func (s *Service) StripeWebhooks(opts httpapi.Options) *httpapi.Area {
-	return httpapi.NewArea("stripe-webhooks", []httpapi.Route{
-		{Method: "POST", Path: "/{institution}", Permission: rbac.Public,
+	return httpapi.NewArea("stripe", []httpapi.Route{
+		{Method: "POST", Path: "/webhooks/{institution}", Permission: rbac.Public,
 			Summary: "Stripe's webhook for an institution (Stripe-Signature with its signing secret, 5-minute tolerance); forged, stale or replayed ones record nothing",
 			Request: StripeWebhook{}, Response: WebhookAnswer{}, Handler: s.handleStripe,
 			Errors: []apperr.Code{apperr.Forbidden, apperr.NotFound}},

@@ -48,7 +48,7 @@ func TestAccountsKeepSecretsSealed(t *testing.T) {
 		}
 		var accs []payments.Account
 		_ = json.Unmarshal(rec.Body.Bytes(), &accs)
-		if len(accs) != 1 || accs[0].KeyID != s.rzp.KeyID || accs[0].WebhookURL != "/razorpay-webhooks/sealed" || len(accs[0].WebhookSecretFingerprint) != 8 {
+		if len(accs) != 1 || accs[0].KeyID != s.rzp.KeyID || accs[0].WebhookURL != "/razorpay/webhooks/sealed" || len(accs[0].WebhookSecretFingerprint) != 8 {
 			t.Fatalf("accounts: %+v", accs)
 		}
 	}
@@ -181,8 +181,8 @@ func TestWebhooksRefusedRecordNothing(t *testing.T) {
 		{"a tampered body", "", append([]byte(" "), body...), sig, 403, "forbidden", false},
 		{"signed but stale (a replay)", "", stale, loopback.RazorpaySign(s.rzp.WebhookSecret, stale), 400, "invalid", false},
 		{"signed but malformed", "", malformed, loopback.RazorpaySign(s.rzp.WebhookSecret, malformed), 400, "invalid", false},
-		{"an unknown institution", "/razorpay-webhooks/no-such-school", body, sig, 404, "not_found", false},
-		{"a malformed institution", "/razorpay-webhooks/X..Y", body, sig, 404, "not_found", false},
+		{"an unknown institution", "/razorpay/webhooks/no-such-school", body, sig, 404, "not_found", false},
+		{"a malformed institution", "/razorpay/webhooks/X..Y", body, sig, 404, "not_found", false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -212,8 +212,8 @@ func TestAWebhookForOneInstitutionNeverRecordsInAnother(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	apptest.MustProblem(t, a.razorpayHook(t, "/razorpay-webhooks/"+b.slug, body, sig, evt), http.StatusForbidden, "forbidden")
-	if got := outcome(t, a.razorpayHook(t, "/razorpay-webhooks/"+b.slug, body, loopback.RazorpaySign(b.rzp.WebhookSecret, body), evt)); got != payments.OutcomeReview {
+	apptest.MustProblem(t, a.razorpayHook(t, "/razorpay/webhooks/"+b.slug, body, sig, evt), http.StatusForbidden, "forbidden")
+	if got := outcome(t, a.razorpayHook(t, "/razorpay/webhooks/"+b.slug, body, loopback.RazorpaySign(b.rzp.WebhookSecret, body), evt)); got != payments.OutcomeReview {
 		t.Fatalf("A's payment signed by B's secret at B: %s, want review", got)
 	}
 	if n := b.count(t, "fee_payments"); n != 0 {

@@ -41,7 +41,7 @@ func stripeEvent(t testing.TB, id, kind string, object map[string]any, created t
 
 func (s *school) stripeHook(t testing.TB, body []byte, header string) *httptest.ResponseRecorder {
 	t.Helper()
-	req := httptest.NewRequest("POST", "/stripe-webhooks/"+s.slug, strings.NewReader(string(body)))
+	req := httptest.NewRequest("POST", "/stripe/webhooks/"+s.slug, strings.NewReader(string(body)))
 	req.Header.Set("Content-Type", "application/json")
 	if header != "" {
 		req.Header.Set(payments.StripeSignatureHeader, header)
