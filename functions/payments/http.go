@@ -20,7 +20,8 @@ func (s *Service) Routes() []httpapi.Route {
 			Request: AccountInput{}, Response: Account{}, Handler: s.handleSaveAccount},
 		{Method: "POST", Path: "/requests", Permission: rbac.PaymentRequestsWrite,
 			Summary: "Create a payment request (a Razorpay payment link or Stripe Checkout Session) for one instalment, an amount, or everything due",
-			Request: NewRequest{}, Response: Request{}, Status: http.StatusCreated, Handler: s.handleCreateRequest},
+			Request: NewRequest{}, Response: Request{}, Status: http.StatusCreated, Handler: s.handleCreateRequest,
+			Example: map[string]any{"student_id": "6650f1c2a9e4b0a1b2c3d4e5", "amount": 1500000, "provider": "razorpay", "expires_in_minutes": 1440}},
 		{Method: "GET", Path: "/requests", Permission: rbac.FeesRead, Summary: "A student's payment requests",
 			Response: httpapi.Page[Request]{}, Handler: s.handleRequestsOf,
 			Query: append([]httpapi.QueryParam{{Name: "student", Description: "the student's id", Required: true}}, httpapi.PageQuery...)},
@@ -183,11 +184,15 @@ func (s *Service) handleSettlement(w http.ResponseWriter, r *http.Request) error
 	return httpapi.Reply(w, http.StatusOK, st, err)
 }
 
-// readRaw reads a webhook's body as sent: the signature covers these exact bytes.
+// readRaw reads a webhook's body as sent (the signature covers these exact bytes), refusing what the
+// API's decoder refuses of any body before anything else is looked at.
 func readRaw(r *http.Request) ([]byte, error) {
 	raw, err := io.ReadAll(r.Body)
 	if err != nil {
 		return nil, apperr.Errorf(apperr.TooLarge, "the webhook body is over the limit")
+	}
+	if err := httpapi.CheckJSON(r.Header.Get("Content-Type"), raw); err != nil {
+		return nil, err
 	}
 	return raw, nil
 }
