@@ -72,7 +72,10 @@ func TestStripeCheckoutAndWebhook(t *testing.T) {
 		code   string
 	}{
 		{"unsigned", body, "", 403, "forbidden"},
-		{"signed with another secret", body, func() string { _, h := stripeEvent(t, "evt_1", "checkout.session.completed", session, now, "whsec_other", now); return h }(), 403, "forbidden"},
+		{"signed with another secret", body, func() string {
+			_, h := stripeEvent(t, "evt_1", "checkout.session.completed", session, now, "whsec_other", now)
+			return h
+		}(), 403, "forbidden"},
 		{"a tampered body", append([]byte(" "), body...), header, 403, "forbidden"},
 		{"stale: signed six minutes ago", body, func() string {
 			_, h := stripeEvent(t, "evt_1", "checkout.session.completed", session, now, stripeSecret, now.Add(-6*time.Minute))

@@ -245,8 +245,8 @@ func (r *Razorpay) Pay(linkID string, amount int64) (body []byte, signature, eve
 	l.Entity["status"], l.Entity["amount_paid"] = "paid", amount
 	eventID = r.id("evt")
 	ev := map[string]any{"entity": "event", "account_id": "acc_loopback0001", "event": "payment_link.paid",
-		"contains": []string{"payment_link", "payment"},
-		"payload": map[string]any{"payment_link": map[string]any{"entity": l.view()}, "payment": map[string]any{"entity": p}},
+		"contains":   []string{"payment_link", "payment"},
+		"payload":    map[string]any{"payment_link": map[string]any{"entity": l.view()}, "payment": map[string]any{"entity": p}},
 		"created_at": now}
 	a := r.accounts[l.Account]
 	r.mu.Unlock()
