@@ -47,8 +47,9 @@ func asGateway(ctx context.Context, t *tenant.Tenant, db lungo.IDatabase, p Prov
 
 // recordCapture records a captured payment of the institution in ctx (asGateway) through the fees
 // payment path, under PaymentKey, allocated as a manual payment is, with its receipt. The first sighting
-// fixes the request's payment id and date, so a second webhook, a late one or the reconciliation records
-// exactly the same payment, which the idempotency key then answers as a replay. A capture no request of
+// fixes the request's payment id and date in the payment's own transaction, so a second webhook, a late
+// one or the reconciliation records exactly the same payment, which the idempotency key then answers as
+// a replay. A capture no request of
 // the institution expects, or whose amount or currency is not the request's, or a second payment of a
 // request, goes to the review list instead.
 func (s *Service) recordCapture(ctx context.Context, c Capture) (Outcome, error) {
@@ -69,27 +70,45 @@ func (s *Service) recordCapture(ctx context.Context, c Capture) (Outcome, error)
 	if at.IsZero() {
 		at = s.now()
 	}
-	coll := store.Database(ctx).Collection(requestsCollection)
-	if _, err := coll.UpdateOne(ctx, bson.M{"_id": r.ID, "provider_payment_id": bson.M{"$exists": false}},
-		bson.M{"$set": bson.M{"provider_payment_id": c.PaymentID, "paid_on": tenant.FromContext(ctx).Today(at), "updated_at": s.now()}}); err != nil {
-		return "", fmt.Errorf("payments: claim request %s for %s: %w", r.ID, c.PaymentID, err)
-	}
-	if err := coll.FindOne(ctx, bson.M{"_id": r.ID}).Decode(r); err != nil {
-		return "", fmt.Errorf("payments: read request %s: %w", r.ID, err)
-	}
-	if r.ProviderPaymentID != c.PaymentID {
+	var paidOn string
+	switch r.ProviderPaymentID {
+	case "":
+		paidOn = tenant.FromContext(ctx).Today(at)
+	case c.PaymentID:
+		paidOn = r.PaidOn
+	default:
 		return s.review(ctx, c, r, "the request was already paid by "+r.ProviderPaymentID)
 	}
-	p, replayed, err := s.deps.Fees.Pay(ctx, PaymentKey(c.Provider, c.PaymentID), fees.NewPayment{
-		StudentID: r.StudentID, Amount: r.Amount, Method: fees.MethodOnline, Reference: c.PaymentID, PaidOn: r.PaidOn,
-		Note: fmt.Sprintf("%s %s, payment request %s", c.Provider.Title(), r.ProviderRef, r.ID),
+	var (
+		p        *fees.Payment
+		replayed bool
+	)
+	// One transaction (joined by the fees payment path): the request is claimed for this payment, its
+	// date fixed, the payment recorded and the request marked paid, all or nothing. Concurrent sightings
+	// of the same payment serialise on the request (MongoDB: a write conflict, retried).
+	err = store.Tx(ctx, store.Database(ctx), func(tc context.Context) error {
+		var err error
+		p, replayed, err = s.deps.Fees.Pay(tc, PaymentKey(c.Provider, c.PaymentID), fees.NewPayment{
+			StudentID: r.StudentID, Amount: r.Amount, Method: fees.MethodOnline, Reference: c.PaymentID, PaidOn: paidOn,
+			Note: fmt.Sprintf("%s %s, payment request %s", c.Provider.Title(), r.ProviderRef, r.ID),
+		})
+		if err != nil {
+			return fmt.Errorf("payments: record %s payment %s: %w", c.Provider, c.PaymentID, err)
+		}
+		res, err := store.Database(tc).Collection(requestsCollection).UpdateOne(tc,
+			bson.M{"_id": r.ID, "$or": bson.A{bson.M{"provider_payment_id": bson.M{"$exists": false}}, bson.M{"provider_payment_id": c.PaymentID}}},
+			bson.M{"$set": bson.M{"provider_payment_id": c.PaymentID, "paid_on": paidOn, "status": RequestPaid, "payment_id": p.ID,
+				"receipt_no": p.ReceiptNo, "updated_at": s.now()}})
+		if err != nil {
+			return fmt.Errorf("payments: mark request %s paid: %w", r.ID, err)
+		}
+		if res.MatchedCount == 0 {
+			return apperr.Errorf(apperr.Conflict, "the payment request was paid by another payment meanwhile")
+		}
+		return nil
 	})
 	if err != nil {
-		return "", fmt.Errorf("payments: record %s payment %s: %w", c.Provider, c.PaymentID, err)
-	}
-	if _, err := coll.UpdateOne(ctx, bson.M{"_id": r.ID}, bson.M{"$set": bson.M{
-		"status": RequestPaid, "payment_id": p.ID, "receipt_no": p.ReceiptNo, "updated_at": s.now()}}); err != nil {
-		return "", fmt.Errorf("payments: mark request %s paid: %w", r.ID, err)
+		return "", err
 	}
 	if replayed {
 		return OutcomeDuplicate, nil

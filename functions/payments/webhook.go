@@ -14,6 +14,7 @@ import (
 	"github.com/stripe/stripe-go/v82/webhook"
 
 	"github.com/edugrid/edugrid/shared/apperr"
+	"github.com/edugrid/edugrid/shared/store"
 	"github.com/edugrid/edugrid/shared/tenant"
 )
 
@@ -163,38 +164,40 @@ func (s *Service) RazorpayEvent(ctx context.Context, slug string, raw []byte, si
 	if seen, err := eventSeen(ctx, db, Razorpay, eventID); err != nil || seen {
 		return WebhookAnswer{Outcome: OutcomeDuplicate}, err
 	}
-	gctx := asGateway(ctx, t, db, Razorpay)
 	var o Outcome
+	err = store.Tx(asGateway(ctx, t, db, Razorpay), db, func(gctx context.Context) error {
+		var err error
+		if o, err = s.razorpayOutcome(gctx, ev, raw); err != nil {
+			return err
+		}
+		return markEvent(gctx, store.Database(gctx), Razorpay, eventID, ev.Event, o, s.now())
+	})
+	if err != nil {
+		return WebhookAnswer{}, err
+	}
+	return WebhookAnswer{Outcome: o}, nil
+}
+
+// razorpayOutcome acts on a verified Razorpay event inside its transaction.
+func (s *Service) razorpayOutcome(gctx context.Context, ev RazorpayWebhook, raw []byte) (Outcome, error) {
 	switch ev.Event {
 	case "payment_link.paid", "payment.captured":
 		c, ok := razorpayCapture(ev, raw)
 		if !ok {
-			o = OutcomeIgnored
-			break
+			return OutcomeIgnored, nil
 		}
-		if o, err = s.recordCapture(gctx, c); err != nil {
-			return WebhookAnswer{}, err
-		}
+		return s.recordCapture(gctx, c)
 	case "refund.processed", "refund.failed":
 		if ev.Payload.Refund == nil {
-			o = OutcomeIgnored
-			break
+			return OutcomeIgnored, nil
 		}
-		rf := ev.Payload.Refund.Entity
 		st := RefundProcessed
 		if ev.Event == "refund.failed" {
 			st = RefundFailed
 		}
-		if o, err = s.refundStatus(gctx, Razorpay, rf.ID, st); err != nil {
-			return WebhookAnswer{}, err
-		}
-	default:
-		o = OutcomeIgnored
+		return s.refundStatus(gctx, Razorpay, ev.Payload.Refund.Entity.ID, st)
 	}
-	if err := markEvent(ctx, db, Razorpay, eventID, ev.Event, o, s.now()); err != nil {
-		return WebhookAnswer{}, err
-	}
-	return WebhookAnswer{Outcome: o}, nil
+	return OutcomeIgnored, nil
 }
 
 // razorpayCapture reads the capture of a payment_link.paid or payment.captured event.
@@ -274,27 +277,38 @@ func (s *Service) StripeEvent(ctx context.Context, slug string, raw []byte, sign
 	if seen, err := eventSeen(ctx, db, Stripe, ev.ID); err != nil || seen {
 		return WebhookAnswer{Outcome: OutcomeDuplicate}, err
 	}
-	gctx := asGateway(ctx, t, db, Stripe)
 	var o Outcome
+	err = store.Tx(asGateway(ctx, t, db, Stripe), db, func(gctx context.Context) error {
+		var err error
+		if o, err = s.stripeOutcome(gctx, ev); err != nil {
+			return err
+		}
+		return markEvent(gctx, store.Database(gctx), Stripe, ev.ID, string(ev.Type), o, s.now())
+	})
+	if err != nil {
+		return WebhookAnswer{}, err
+	}
+	return WebhookAnswer{Outcome: o}, nil
+}
+
+// stripeOutcome acts on a verified Stripe event inside its transaction.
+func (s *Service) stripeOutcome(gctx context.Context, ev stripe.Event) (Outcome, error) {
 	switch ev.Type {
 	case "checkout.session.completed", "checkout.session.async_payment_succeeded":
 		var cs stripe.CheckoutSession
 		if err := json.Unmarshal(ev.Data.Raw, &cs); err != nil {
-			return WebhookAnswer{}, apperr.Errorf(apperr.Invalid, "the event's checkout session does not decode")
+			return "", apperr.Errorf(apperr.Invalid, "the event's checkout session does not decode")
 		}
 		c, ok := sessionCapture(&cs)
 		if !ok {
-			o = OutcomeIgnored // paid later by an asynchronous method: its own event follows
-			break
+			return OutcomeIgnored, nil // paid later by an asynchronous method: its own event follows
 		}
 		c.At = time.Unix(ev.Created, 0).UTC()
-		if o, err = s.recordCapture(gctx, c); err != nil {
-			return WebhookAnswer{}, err
-		}
+		return s.recordCapture(gctx, c)
 	case "refund.updated", "refund.created", "refund.failed":
 		var rf stripe.Refund
 		if err := json.Unmarshal(ev.Data.Raw, &rf); err != nil {
-			return WebhookAnswer{}, apperr.Errorf(apperr.Invalid, "the event's refund does not decode")
+			return "", apperr.Errorf(apperr.Invalid, "the event's refund does not decode")
 		}
 		st := RefundPending
 		switch rf.Status {
@@ -303,16 +317,9 @@ func (s *Service) StripeEvent(ctx context.Context, slug string, raw []byte, sign
 		case stripe.RefundStatusFailed, stripe.RefundStatusCanceled:
 			st = RefundFailed
 		}
-		if o, err = s.refundStatus(gctx, Stripe, rf.ID, st); err != nil {
-			return WebhookAnswer{}, err
-		}
-	default:
-		o = OutcomeIgnored
+		return s.refundStatus(gctx, Stripe, rf.ID, st)
 	}
-	if err := markEvent(ctx, db, Stripe, ev.ID, string(ev.Type), o, s.now()); err != nil {
-		return WebhookAnswer{}, err
-	}
-	return WebhookAnswer{Outcome: o}, nil
+	return OutcomeIgnored, nil
 }
 
 // stripeTimestamp reads t= of a Stripe-Signature header.
