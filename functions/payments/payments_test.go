@@ -16,6 +16,7 @@ import (
 	"github.com/edugrid/edugrid/functions/payments"
 	"github.com/edugrid/edugrid/internal/apptest"
 	"github.com/edugrid/edugrid/internal/loopback"
+	"github.com/edugrid/edugrid/shared/apperr"
 )
 
 // Razorpay documents the signature as the hex HMAC-SHA256 of the raw body keyed by the webhook secret
@@ -503,5 +504,15 @@ func TestOnlineRefundGoesThroughTheGateway(t *testing.T) {
 		map[string]any{"payment_id": manual.ID, "amount": 5000, "method": "cash", "reason": "paid twice"}, http.StatusCreated)
 	if mr.Reference != "" || mr.Method != fees.MethodCash {
 		t.Fatalf("manual refund: %+v", mr)
+	}
+}
+
+// A deployment that cannot seal secrets (production without EDUGRID_SECRETS_KMS_KEY) stores none: the
+// account route answers 503 before anything is written.
+func TestNoSealingKeyStoresNoSecret(t *testing.T) {
+	svc := payments.New(payments.Deps{})
+	_, err := svc.SaveAccount(context.Background(), "razorpay", payments.AccountInput{Mode: payments.Test, KeyID: "rzp_test_1", KeySecret: "secret-0123", WebhookSecret: "whsec-0123"})
+	if apperr.CodeOf(err) != apperr.Unavailable {
+		t.Fatalf("SaveAccount without a sealing key: %v, want unavailable", err)
 	}
 }

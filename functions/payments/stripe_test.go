@@ -1,6 +1,7 @@
 package payments_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -121,5 +122,11 @@ func TestStripeCheckoutAndWebhook(t *testing.T) {
 	}](t, s.env, "POST", "/fees/refunds", s.accountant, map[string]any{"payment_id": ps[0].ID, "amount": 5000, "method": "online", "reason": "a scholarship"}, http.StatusCreated)
 	if !strings.HasPrefix(rf.Reference, "re_") {
 		t.Fatalf("the Stripe refund's id: %q", rf.Reference)
+	}
+	// Reconciliation asks Stripe about the open request (stripe-mock's session fixture is unpaid).
+	s.request(t, s.accountant, map[string]any{"provider": "stripe", "amount": 1000, "expires_in_minutes": 60})
+	rep, err := s.env.Services.Payments.Reconcile(context.Background(), 0)
+	if err != nil || rep.Checked != 1 || rep.Recorded != 0 {
+		t.Fatalf("reconcile: %+v %v", rep, err)
 	}
 }
