@@ -345,7 +345,8 @@ func TestReconciliationRecordsAMissedWebhook(t *testing.T) {
 		t.Fatalf("payments: %+v", ps)
 	}
 	st := apptest.Call[[]payments.Settlement](t, s.env, "GET", "/payments/settlement?from=2026-06-01&to=2026-06-30", s.accountant, nil, http.StatusOK)
-	if len(st) != 2 || st[0].Provider != payments.Razorpay || st[0].Captured != 120000 || st[0].Payments != 1 || st[0].Net != 120000 {
+	// The late webhook reported the gateway's fee (the stand-in's 2 %), which the link lookup did not.
+	if len(st) != 2 || st[0].Provider != payments.Razorpay || st[0].Captured != 120000 || st[0].Payments != 1 || st[0].Fees != 2400 || st[0].Net != 117600 {
 		t.Fatalf("settlement: %+v", st)
 	}
 }
@@ -494,6 +495,11 @@ func TestOnlineRefundGoesThroughTheGateway(t *testing.T) {
 	}](t, s.env, "GET", "/payments/refunds", s.accountant, nil, http.StatusOK)
 	if list.Items[0].Status != payments.RefundProcessed {
 		t.Fatalf("after the webhooks: %s", list.Items[0].Status)
+	}
+	// The stand-in charges 2 %: 2,000 of 100,000, as its webhook reported.
+	st := apptest.Call[[]payments.Settlement](t, s.env, "GET", "/payments/settlement?from=2026-06-01&to=2026-06-30", s.accountant, nil, http.StatusOK)
+	if st[0].Captured != 100000 || st[0].Refunded != 30000 || st[0].Fees != 2000 || st[0].Net != 68000 {
+		t.Fatalf("settlement: %+v", st[0])
 	}
 	// A payment recorded by hand is refunded by hand, as before.
 	rec := s.env.DoWithHeader("POST", "/fees/payments", s.accountant, map[string]any{"student_id": s.student2, "amount": 5000, "method": "cash"},

@@ -119,8 +119,10 @@ type Settlement struct {
 	Refunded       int64 `json:"refunded"`
 	RefundsPending int64 `json:"refunds_pending"`
 	InReview       int64 `json:"in_review"`
-	// Net is Captured less Refunded: what the gateway owes the institution before its own fees, which it
-	// deducts at settlement.
+	// Fees is what the gateway charged, as far as its webhooks said (Razorpay reports its fee; Stripe's
+	// Checkout events do not, so Stripe's are 0 here).
+	Fees int64 `json:"fees"`
+	// Net is Captured less Refunded and Fees: what the gateway owes the institution for the period.
 	Net int64 `json:"net"`
 }
 
@@ -151,6 +153,7 @@ func (s *Service) SettlementView(ctx context.Context, from, to string) ([]Settle
 		for _, r := range paid {
 			st.Payments++
 			st.Captured += r.Amount
+			st.Fees += r.GatewayFee
 			st.Currency = r.Currency
 		}
 		var refunds []OnlineRefund
@@ -184,7 +187,7 @@ func (s *Service) SettlementView(ctx context.Context, from, to string) ([]Settle
 		for _, r := range reviews {
 			st.InReview += r.Amount
 		}
-		st.Net = st.Captured - st.Refunded
+		st.Net = st.Captured - st.Refunded - st.Fees
 		out = append(out, st)
 	}
 	return out, nil

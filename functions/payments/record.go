@@ -97,8 +97,7 @@ func (s *Service) recordCapture(ctx context.Context, c Capture) (Outcome, error)
 		}
 		res, err := store.Database(tc).Collection(requestsCollection).UpdateOne(tc,
 			bson.M{"_id": r.ID, "$or": bson.A{bson.M{"provider_payment_id": bson.M{"$exists": false}}, bson.M{"provider_payment_id": c.PaymentID}}},
-			bson.M{"$set": bson.M{"provider_payment_id": c.PaymentID, "paid_on": paidOn, "status": RequestPaid, "payment_id": p.ID,
-				"receipt_no": p.ReceiptNo, "updated_at": s.now()}})
+			bson.M{"$set": paidSet(c, paidOn, p, s.now())})
 		if err != nil {
 			return fmt.Errorf("payments: mark request %s paid: %w", r.ID, err)
 		}
@@ -114,6 +113,18 @@ func (s *Service) recordCapture(ctx context.Context, c Capture) (Outcome, error)
 		return OutcomeDuplicate, nil
 	}
 	return OutcomeRecorded, nil
+}
+
+// paidSet is what a recorded capture sets on its request; the gateway's fee only when this sighting
+// reports one (Razorpay's webhook does, its payment link lookup does not), so a later sighting never
+// erases it.
+func paidSet(c Capture, paidOn string, p *fees.Payment, now time.Time) bson.M {
+	set := bson.M{"provider_payment_id": c.PaymentID, "paid_on": paidOn, "status": RequestPaid, "payment_id": p.ID,
+		"receipt_no": p.ReceiptNo, "updated_at": now}
+	if c.Fee > 0 {
+		set["gateway_fee"] = c.Fee
+	}
+	return set
 }
 
 // requestOf finds the request a capture pays: by edugrid's reference, which must name the same link,

@@ -67,14 +67,16 @@ type Request struct {
 	ExpiresAt   time.Time `bson:"expires_at" json:"expires_at"`
 	// ProviderPaymentID and PaidOn are fixed by the first capture seen, so every later sighting records
 	// the very same payment; PaymentID and ReceiptNo are the fees payment it became.
-	ProviderPaymentID string    `bson:"provider_payment_id,omitempty" json:"provider_payment_id,omitempty"`
-	PaidOn            string    `bson:"paid_on,omitempty" json:"paid_on,omitempty" format:"date"`
-	PaymentID         string    `bson:"payment_id,omitempty" json:"payment_id,omitempty"`
-	ReceiptNo         int64     `bson:"receipt_no,omitempty" json:"receipt_no,omitempty"`
-	SentAt            time.Time `bson:"sent_at,omitempty" json:"sent_at,omitzero"`
-	CreatedBy         string    `bson:"created_by" json:"created_by"`
-	CreatedAt         time.Time `bson:"created_at" json:"created_at"`
-	UpdatedAt         time.Time `bson:"updated_at" json:"updated_at"`
+	ProviderPaymentID string `bson:"provider_payment_id,omitempty" json:"provider_payment_id,omitempty"`
+	PaidOn            string `bson:"paid_on,omitempty" json:"paid_on,omitempty" format:"date"`
+	PaymentID         string `bson:"payment_id,omitempty" json:"payment_id,omitempty"`
+	ReceiptNo         int64  `bson:"receipt_no,omitempty" json:"receipt_no,omitempty"`
+	// GatewayFee is what the gateway charged for the payment, when its webhook said (Razorpay).
+	GatewayFee int64     `bson:"gateway_fee,omitempty" json:"gateway_fee,omitempty"`
+	SentAt     time.Time `bson:"sent_at,omitempty" json:"sent_at,omitzero"`
+	CreatedBy  string    `bson:"created_by" json:"created_by"`
+	CreatedAt  time.Time `bson:"created_at" json:"created_at"`
+	UpdatedAt  time.Time `bson:"updated_at" json:"updated_at"`
 }
 
 // NewRequest asks for a payment of a student's dues: one instalment (instalment_id), an amount within
