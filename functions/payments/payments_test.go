@@ -5,18 +5,21 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"go.mongodb.org/mongo-driver/bson"
+	"go.mongodb.org/mongo-driver/mongo"
 
 	"github.com/edugrid/edugrid/functions/fees"
 	"github.com/edugrid/edugrid/functions/payments"
 	"github.com/edugrid/edugrid/internal/apptest"
 	"github.com/edugrid/edugrid/internal/loopback"
 	"github.com/edugrid/edugrid/shared/apperr"
+	"github.com/edugrid/edugrid/shared/store"
 )
 
 // Razorpay documents the signature as the hex HMAC-SHA256 of the raw body keyed by the webhook secret
@@ -520,5 +523,52 @@ func TestNoSealingKeyStoresNoSecret(t *testing.T) {
 	_, err := svc.SaveAccount(context.Background(), "razorpay", payments.AccountInput{Mode: payments.Test, KeyID: "rzp_test_1", KeySecret: "secret-0123", WebhookSecret: "whsec-0123"})
 	if apperr.CodeOf(err) != apperr.Unavailable {
 		t.Fatalf("SaveAccount without a sealing key: %v, want unavailable", err)
+	}
+}
+
+// A webhook's transaction may run again (MongoDB: a write conflict reruns its body; a lost commit answer
+// is retried alone): the capture is still recorded once, with one receipt, and its event remembered once.
+func TestWebhookSurvivesARetriedTransaction(t *testing.T) {
+	faults := map[string]store.TxFaults{
+		"body run twice": func(attempt int, at store.TxPoint) error {
+			if attempt == 1 && at == store.BeforeCommit {
+				return mongo.CommandError{Code: 112, Name: "WriteConflict", Message: "injected", Labels: []string{"TransientTransactionError"}}
+			}
+			return nil
+		},
+		"commit retried": func(attempt int, at store.TxPoint) error {
+			if attempt == 1 && at == store.AfterCommit {
+				return mongo.CommandError{Code: 112, Name: "WriteConflict", Message: "injected", Labels: []string{"UnknownTransactionCommitResult"}}
+			}
+			return nil
+		},
+	}
+	for name, f := range faults {
+		t.Run(name, func(t *testing.T) {
+			s := newSchool(t, nil, "retry")
+			r := s.request(t, s.accountant, map[string]any{"amount": 10000})
+			body, sig, evt, err := s.env.Razorpay.Pay(r.ProviderRef, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req := httptest.NewRequest("POST", "/razorpay/webhooks/"+s.slug, strings.NewReader(string(body)))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set(payments.RazorpaySignatureHeader, sig)
+			req.Header.Set(payments.RazorpayEventIDHeader, evt)
+			req = req.WithContext(store.WithTxFaults(req.Context(), f))
+			rec := httptest.NewRecorder()
+			s.env.Handler.ServeHTTP(rec, req)
+			if got := outcome(t, rec); got != payments.OutcomeRecorded {
+				t.Fatalf("outcome %s", got)
+			}
+			for coll, want := range map[string]int64{"fee_payments": 1, "payment_gateway_events": 1, "fee_idempotency": 1} {
+				if n := s.count(t, coll); n != want {
+					t.Errorf("%s holds %d documents, want %d", coll, n, want)
+				}
+			}
+			if ps := s.paymentsOf(t, s.student); len(ps) != 1 || ps[0].ReceiptNo != 1 {
+				t.Fatalf("payments: %+v", ps)
+			}
+		})
 	}
 }
