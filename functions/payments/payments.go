@@ -132,15 +132,13 @@ func EnsureIndexes(ctx context.Context, db lungo.IDatabase) error {
 	return nil
 }
 
-// Fees is what the area asks of the fees area: its one payment path, the dues a request is for, and its
-// refund path.
+// Fees is what the area asks of the fees area: its one payment path, and the dues a request is for.
 type Fees interface {
-	// Pay records a payment under an idempotency key (fees.Service.Pay).
+	// Pay records a payment under an idempotency key (fees.Service.Pay); it joins a transaction ctx
+	// carries.
 	Pay(ctx context.Context, key string, in fees.NewPayment) (*fees.Payment, bool, error)
 	// DuesOfStudent returns what a student owes; NotFound unless the caller may see the student.
 	DuesOfStudent(ctx context.Context, studentID string) (*fees.StudentDues, error)
-	// GetPayment returns a payment; NotFound unless the caller may see its student.
-	GetPayment(ctx context.Context, paymentID string) (*fees.Payment, error)
 }
 
 // Secrets seals and opens gateway secrets (envelope.Box). aad binds a sealed value to where it is stored.

@@ -456,6 +456,15 @@ func TestRequestsForOwnDuesCancelAndSend(t *testing.T) {
 		t.Fatalf("the student's requests: %d", len(list.Items))
 	}
 	apptest.MustProblem(t, s.env.Do("GET", "/payments/requests?student="+s.student2, s.studentToken, nil), http.StatusNotFound, "not_found")
+	// A gateway that cannot be reached (this Env's Stripe is a closed loopback port): 503, nothing stored.
+	apptest.MustStatus(t, s.env.Do("PUT", "/payments/accounts/stripe", s.owner, map[string]any{"mode": "test", "key_id": "pk_test_1",
+		"key_secret": "sk_test_0123", "webhook_secret": "whsec_0123"}), http.StatusOK)
+	before := s.count(t, "payment_requests")
+	apptest.MustProblem(t, s.env.Do("POST", "/payments/requests", s.accountant, map[string]any{"student_id": s.student, "provider": "stripe"}),
+		http.StatusServiceUnavailable, "unavailable")
+	if n := s.count(t, "payment_requests"); n != before {
+		t.Fatalf("a request was stored though the gateway was unreachable")
+	}
 }
 
 func TestOnlineRefundGoesThroughTheGateway(t *testing.T) {
