@@ -6,6 +6,13 @@
 # rewrite. One serverless NEG and one backend service per public area; the
 # URL map sends /<area> and /<area>/* to that area.
 #
+# Browser preflights (OPTIONS with Origin, no Authorization) reach the
+# functions unchanged, which answer them (shared/httpapi's CORS): the URL map
+# matches on paths only, the public functions' invoker is allUsers (a
+# Cloud Run IAM check would refuse a preflight, which never carries a token),
+# and CDN is off. A Cloud Armor policy given in var.security_policy must let
+# OPTIONS through as well.
+#
 # DNS is not managed here: point an A record for var.domain at the
 # load_balancer_ip output. The managed certificate is issued only after that
 # record resolves (usually 15-60 minutes).

@@ -83,16 +83,17 @@ const (
 )
 
 func (sl Slot) validate(field string) error {
+	var bad apperr.Problems
 	if _, ok := sl.Weekday.weekday(); !ok {
-		return apperr.InvalidField(field+".weekday", "must be monday … sunday, lower case")
+		bad.Add(field+".weekday", apperr.FieldNotAllowed, "must be monday … sunday, lower case")
 	}
 	if _, _, err := clockTime(sl.Start); err != nil {
-		return apperr.InvalidField(field+".start", "must be a time HH:MM")
+		bad.Add(field+".start", apperr.FieldFormat, "must be a time HH:MM")
 	}
 	if sl.DurationMinutes < 15 || sl.DurationMinutes > 600 {
-		return apperr.InvalidField(field+".duration_minutes", "must be 15 to 600")
+		bad.Add(field+".duration_minutes", apperr.FieldOutOfRange, "must be 15 to 600")
 	}
-	return nil
+	return bad.Err()
 }
 
 func clockTime(s string) (hour, minute int, err error) {
@@ -108,7 +109,11 @@ func clockTime(s string) (hour, minute int, err error) {
 func ParseDate(field, s string) (time.Time, error) {
 	d, err := time.Parse(DateLayout, s)
 	if err != nil {
-		return time.Time{}, apperr.InvalidField(field, "must be a date YYYY-MM-DD")
+		code := apperr.FieldFormat
+		if s == "" {
+			code = apperr.FieldRequired
+		}
+		return time.Time{}, apperr.Field(field, code, "must be a date YYYY-MM-DD")
 	}
 	return d, nil
 }
@@ -131,54 +136,51 @@ func (b NewBatch) Validate() error {
 	return err
 }
 
-// normalized returns b as it is recorded (text trimmed, contacts in their stored form, defaults filled
-// in), or the Invalid error naming the first bad field.
+// normalized returns b as it is recorded (text trimmed), or the Invalid error naming every bad field.
 func (b NewBatch) normalized() (NewBatch, error) {
-	if !id.Valid(b.CourseID) {
-		return b, apperr.InvalidField("course_id", "must be a course id")
+	var bad apperr.Problems
+	httpapi.CheckID(&bad, "course_id", b.CourseID, "must be a course id")
+	httpapi.CheckID(&bad, "branch_id", b.BranchID, "must be a branch id")
+	if v, err := httpapi.Text("name", b.Name, 120); bad.Check(err) {
+		b.Name = v
 	}
-	if !id.Valid(b.BranchID) {
-		return b, apperr.InvalidField("branch_id", "must be a branch id")
-	}
-	var err error
-	if b.Name, err = httpapi.Text("name", b.Name, 120); err != nil {
-		return b, err
-	}
-	if err := validateTeachers(b.Teachers); err != nil {
-		return b, err
-	}
+	bad.Check(validateTeachers(b.Teachers))
 	if b.Capacity < 1 || b.Capacity > MaxCapacity {
-		return b, apperr.InvalidField("capacity", fmt.Sprintf("must be 1 to %d", MaxCapacity))
+		bad.Add("capacity", apperr.FieldOutOfRange, fmt.Sprintf("must be 1 to %d", MaxCapacity))
 	}
 	start, err := ParseDate("start_date", b.StartDate)
-	if err != nil {
-		return b, err
-	}
+	datesOK := bad.Check(err)
 	end, err := ParseDate("end_date", b.EndDate)
-	if err != nil {
-		return b, err
-	}
-	if end.Before(start) || end.Sub(start) > MaxBatchDays*24*time.Hour {
-		return b, apperr.InvalidField("end_date", fmt.Sprintf("must be on or after start_date and within %d days of it", MaxBatchDays))
+	datesOK = bad.Check(err) && datesOK
+	if datesOK && (end.Before(start) || end.Sub(start) > MaxBatchDays*24*time.Hour) {
+		bad.Add("end_date", apperr.FieldOutOfRange, fmt.Sprintf("must be on or after start_date and within %d days of it", MaxBatchDays))
+		datesOK = false
 	}
 	if len(b.Schedule) < 1 || len(b.Schedule) > MaxSlots {
-		return b, apperr.InvalidField("schedule", fmt.Sprintf("must hold 1 to %d weekly slots", MaxSlots))
+		code := apperr.FieldTooLong
+		if len(b.Schedule) < 1 {
+			code = apperr.FieldRequired
+		}
+		bad.Add("schedule", code, fmt.Sprintf("must hold 1 to %d weekly slots", MaxSlots))
+		return b, bad.Err()
 	}
 	seen := map[string]bool{}
+	slotsOK := true
 	for i, sl := range b.Schedule {
-		if err := sl.validate(fmt.Sprintf("schedule[%d]", i)); err != nil {
-			return b, err
-		}
+		slotsOK = bad.Check(sl.validate(fmt.Sprintf("schedule[%d]", i))) && slotsOK
 		key := string(sl.Weekday) + " " + sl.Start
 		if seen[key] {
-			return b, apperr.InvalidField("schedule", "lists a slot twice")
+			bad.Add("schedule", apperr.FieldDuplicate, "lists a slot twice")
 		}
 		seen[key] = true
 	}
-	if n := countSessions(start, end, b.Schedule); n > MaxSessions {
-		return b, apperr.InvalidField("schedule", fmt.Sprintf("would make %d sessions between the dates; at most %d", n, MaxSessions))
+	// Counting sessions needs good dates and slots; it is the last check.
+	if datesOK && slotsOK && !bad.Has("schedule") {
+		if n := countSessions(start, end, b.Schedule); n > MaxSessions {
+			bad.Add("schedule", apperr.FieldOutOfRange, fmt.Sprintf("would make %d sessions between the dates; at most %d", n, MaxSessions))
+		}
 	}
-	return b, nil
+	return b, bad.Err()
 }
 
 // countSessions is how many sessions Materialise makes, without making them.
@@ -197,14 +199,14 @@ func countSessions(start, end time.Time, schedule []Slot) int {
 
 func validateTeachers(ts []string) error {
 	if len(ts) > 20 {
-		return apperr.InvalidField("teachers", "at most 20")
+		return apperr.Field("teachers", apperr.FieldTooLong, "at most 20")
 	}
 	for i, t := range ts {
 		if !id.Valid(t) {
-			return apperr.InvalidField("teachers", "must be user ids")
+			return apperr.Field("teachers", apperr.FieldFormat, "must be user ids")
 		}
 		if slices.Contains(ts[:i], t) {
-			return apperr.InvalidField("teachers", "lists a teacher twice")
+			return apperr.Field("teachers", apperr.FieldDuplicate, "lists a teacher twice")
 		}
 	}
 	return nil
@@ -224,25 +226,21 @@ func (c BatchChange) Validate() error {
 	return err
 }
 
-// normalized returns c as it is recorded (text trimmed, contacts in their stored form, defaults filled
-// in), or the Invalid error naming the first bad field.
+// normalized returns c as it is recorded (text trimmed), or the Invalid error naming every bad field.
 func (c BatchChange) normalized() (BatchChange, error) {
+	var bad apperr.Problems
 	if c.Name != nil {
-		n, err := httpapi.Text("name", *c.Name, 120)
-		if err != nil {
-			return c, err
+		if n, err := httpapi.Text("name", *c.Name, 120); bad.Check(err) {
+			c.Name = &n
 		}
-		c.Name = &n
 	}
 	if c.Teachers != nil {
-		if err := validateTeachers(*c.Teachers); err != nil {
-			return c, err
-		}
+		bad.Check(validateTeachers(*c.Teachers))
 	}
 	if c.Capacity != nil && (*c.Capacity < 1 || *c.Capacity > MaxCapacity) {
-		return c, apperr.InvalidField("capacity", fmt.Sprintf("must be 1 to %d", MaxCapacity))
+		bad.Add("capacity", apperr.FieldOutOfRange, fmt.Sprintf("must be 1 to %d", MaxCapacity))
 	}
-	return c, nil
+	return c, bad.Err()
 }
 
 // CanSeeBatch reports whether p may see batch b: tenant-level staff see every batch, branch admins the
@@ -371,7 +369,7 @@ func checkTeachers(ctx context.Context, branchID string, teachers []string) erro
 		return fmt.Errorf("check teachers: %w", err)
 	}
 	if int(n) != len(teachers) {
-		return apperr.InvalidField("teachers", "must be active teachers of the batch's branch")
+		return apperr.Field("teachers", apperr.FieldNotAllowed, "must be active teachers of the batch's branch")
 	}
 	return nil
 }
@@ -386,13 +384,13 @@ func (s *Service) CreateBatch(ctx context.Context, in NewBatch) (*Batch, error) 
 	}
 	if _, err := s.deps.Branches.GetBranch(ctx, in.BranchID); err != nil {
 		if apperr.CodeOf(err) == apperr.NotFound {
-			return nil, apperr.InvalidField("branch_id", "names no branch you manage")
+			return nil, apperr.Field("branch_id", apperr.FieldNotAllowed, "names no branch you manage")
 		}
 		return nil, err
 	}
 	if _, err := s.GetCourse(ctx, in.CourseID); err != nil {
 		if apperr.CodeOf(err) == apperr.NotFound {
-			return nil, apperr.InvalidField("course_id", "names no course")
+			return nil, apperr.Field("course_id", apperr.FieldNotAllowed, "names no course")
 		}
 		return nil, err
 	}

@@ -43,23 +43,22 @@ func (c NewCourse) Validate() error {
 	return err
 }
 
-// normalized returns c as it is recorded (text trimmed, contacts in their stored form, defaults filled
-// in), or the Invalid error naming the first bad field.
+// normalized returns c as it is recorded (text trimmed), or the Invalid error naming every bad field.
 func (c NewCourse) normalized() (NewCourse, error) {
-	if !courseCode.MatchString(c.Code) {
-		return c, apperr.InvalidField("code", "must be 2-24 characters of A-Z, 0-9 and '-'")
+	var bad apperr.Problems
+	httpapi.CheckPattern(&bad, "code", c.Code, courseCode, "must be 2-24 characters of A-Z, 0-9 and '-'")
+	if v, err := httpapi.Text("name", c.Name, 120); bad.Check(err) {
+		c.Name = v
 	}
-	var err error
-	if c.Name, err = httpapi.Text("name", c.Name, 120); err != nil {
-		return c, err
+	if v, err := cleanSubjects(c.Subjects); bad.Check(err) {
+		c.Subjects = v
 	}
-	c.Subjects, err = cleanSubjects(c.Subjects)
-	return c, err
+	return c, bad.Err()
 }
 
 func cleanSubjects(in []string) ([]string, error) {
 	if len(in) > 30 {
-		return nil, apperr.InvalidField("subjects", "at most 30")
+		return nil, apperr.Field("subjects", apperr.FieldTooLong, "at most 30")
 	}
 	out := make([]string, 0, len(in))
 	seen := map[string]bool{}
@@ -69,7 +68,7 @@ func cleanSubjects(in []string) ([]string, error) {
 			return nil, err
 		}
 		if seen[s] {
-			return nil, apperr.InvalidField("subjects", "lists a subject twice")
+			return nil, apperr.Field("subjects", apperr.FieldDuplicate, "lists a subject twice")
 		}
 		seen[s] = true
 		out = append(out, s)
@@ -90,24 +89,20 @@ func (c CourseChange) Validate() error {
 	return err
 }
 
-// normalized returns c as it is recorded (text trimmed, contacts in their stored form, defaults filled
-// in), or the Invalid error naming the first bad field.
+// normalized returns c as it is recorded (text trimmed), or the Invalid error naming every bad field.
 func (c CourseChange) normalized() (CourseChange, error) {
+	var bad apperr.Problems
 	if c.Name != nil {
-		n, err := httpapi.Text("name", *c.Name, 120)
-		if err != nil {
-			return c, err
+		if n, err := httpapi.Text("name", *c.Name, 120); bad.Check(err) {
+			c.Name = &n
 		}
-		c.Name = &n
 	}
 	if c.Subjects != nil {
-		s, err := cleanSubjects(*c.Subjects)
-		if err != nil {
-			return c, err
+		if s, err := cleanSubjects(*c.Subjects); bad.Check(err) {
+			c.Subjects = &s
 		}
-		c.Subjects = &s
 	}
-	return c, nil
+	return c, bad.Err()
 }
 
 // CreateCourse adds a course to the caller's tenant. Conflict when the code is taken.

@@ -56,3 +56,20 @@ func ScheduledSessionsBetween(ctx context.Context, db lungo.IDatabase, from, to 
 	}
 	return out, nil
 }
+
+// SessionsOfBatches returns the sessions of batchIDs dated from to to, both included ("YYYY-MM-DD"),
+// cancelled ones too, in no particular order: a student's timetable (the students area checks who may
+// see it). db is the tenant database; no visibility check is made.
+func SessionsOfBatches(ctx context.Context, db lungo.IDatabase, batchIDs []string, from, to string) ([]Session, error) {
+	cur, err := db.Collection(sessionsCollection).Find(ctx, bson.M{
+		"batch_id": store.In(batchIDs), "date": bson.M{"$gte": from, "$lte": to},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sessions of %d batches from %s to %s: %w", len(batchIDs), from, to, err)
+	}
+	out := []Session{}
+	if err := cur.All(ctx, &out); err != nil {
+		return nil, fmt.Errorf("sessions of %d batches from %s to %s: %w", len(batchIDs), from, to, err)
+	}
+	return out, nil
+}

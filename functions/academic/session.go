@@ -99,7 +99,7 @@ func Materialise(b *Batch, loc *time.Location, now time.Time) ([]Session, error)
 			}
 			at, err := localStart(d, sl.Start, loc)
 			if err != nil {
-				return nil, apperr.InvalidField("schedule", "has a malformed start time")
+				return nil, apperr.Field("schedule", apperr.FieldFormat, "has a malformed start time")
 			}
 			out = append(out, Session{
 				ID: id.New(), BatchID: b.ID, BranchID: b.BranchID, Date: d.Format(DateLayout), StartsAt: at,
@@ -157,7 +157,7 @@ func (s *Service) ListSessions(ctx context.Context, batchID string, r SessionRan
 	if pr.After != "" {
 		after, err := time.Parse(time.RFC3339Nano, pr.After)
 		if err != nil {
-			return httpapi.Page[Session]{}, apperr.InvalidField("cursor", "is not a cursor of this list")
+			return httpapi.Page[Session]{}, apperr.Field("cursor", apperr.FieldFormat, "is not a cursor of this list")
 		}
 		and = append(and, bson.M{"starts_at": bson.M{"$gt": after}})
 	}
@@ -183,16 +183,16 @@ type NewExtraSession struct {
 
 // Validate implements httpapi.Validator.
 func (n NewExtraSession) Validate() error {
-	if _, err := ParseDate("date", n.Date); err != nil {
-		return err
-	}
+	var bad apperr.Problems
+	_, err := ParseDate("date", n.Date)
+	bad.Check(err)
 	if _, _, err := clockTime(n.Start); err != nil {
-		return apperr.InvalidField("start", "must be a time HH:MM")
+		bad.Add("start", apperr.FieldFormat, "must be a time HH:MM")
 	}
 	if n.DurationMinutes < 15 || n.DurationMinutes > 600 {
-		return apperr.InvalidField("duration_minutes", "must be 15 to 600")
+		bad.Add("duration_minutes", apperr.FieldOutOfRange, "must be 15 to 600")
 	}
-	return nil
+	return bad.Err()
 }
 
 // AddExtraSession schedules a one-off session of a batch the caller may see (NotFound otherwise). Conflict
@@ -208,7 +208,7 @@ func (s *Service) AddExtraSession(ctx context.Context, batchID string, in NewExt
 	d, _ := ParseDate("date", in.Date)
 	at, err := localStart(d, in.Start, tenantLocation(ctx))
 	if err != nil {
-		return nil, apperr.InvalidField("start", "must be a time HH:MM")
+		return nil, apperr.Field("start", apperr.FieldFormat, "must be a time HH:MM")
 	}
 	now := s.deps.Clock.Now()
 	ses := &Session{
@@ -236,7 +236,7 @@ type SessionCancellation struct {
 // Validate implements httpapi.Validator.
 func (c SessionCancellation) Validate() error {
 	if len(c.Reason) > 500 {
-		return apperr.InvalidField("reason", "at most 500 characters")
+		return apperr.Field("reason", apperr.FieldTooLong, "at most 500 characters")
 	}
 	return nil
 }

@@ -8,7 +8,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/256dpi/lungo"
 	"github.com/edugrid/edugrid/functions/all"
+	"github.com/edugrid/edugrid/functions/platform"
+	"github.com/edugrid/edugrid/scripts/seed"
 	"github.com/edugrid/edugrid/shared/httpapi"
 )
 
@@ -121,6 +124,25 @@ func TestDocumentExampleRequestsAreAccepted(t *testing.T) {
 		t.Fatalf("only %d example requests sent", sent)
 	}
 	t.Logf("%d example requests accepted, %d of them succeeded and their answers fit the document", sent, succeeded)
+
+	// After every route has written to it, the demo institution's database still fits what placement
+	// counts per institution (platform.NamespacesPerTenant): collections created on first write count too.
+	colls, namespaces := countNamespaces(t, h.env.TenantDB(seed.DemoSlug))
+	if namespaces > platform.NamespacesPerTenant {
+		t.Errorf("the demo institution uses %d namespaces in %d collections after every example request; NamespacesPerTenant is %d",
+			namespaces, colls, platform.NamespacesPerTenant)
+	}
+	t.Logf("the demo institution: %d collections, %d namespaces", colls, namespaces)
+}
+
+// countNamespaces returns db's collections and its namespaces: each collection and each of its indexes.
+func countNamespaces(t *testing.T, db lungo.IDatabase) (collections, namespaces int) {
+	t.Helper()
+	all := indexesOf(t, db)
+	for _, specs := range all {
+		namespaces += 1 + len(specs)
+	}
+	return len(all), namespaces
 }
 
 func documentSchemas(t *testing.T, doc map[string]any) map[string]any {

@@ -121,6 +121,17 @@ func fits(components map[string]any, schema, value any, at string) error {
 	if ref, ok := s["$ref"].(string); ok {
 		return fits(components, components[strings.TrimPrefix(ref, "#/components/schemas/")], value, at)
 	}
+	if branches, ok := s["anyOf"].([]any); ok {
+		var errs []string
+		for _, b := range branches {
+			err := fits(components, b, value, at)
+			if err == nil {
+				return nil
+			}
+			errs = append(errs, err.Error())
+		}
+		return fmt.Errorf("%s: fits none of anyOf: %s", at, strings.Join(errs, "; "))
+	}
 	var types []string
 	switch ty := s["type"].(type) {
 	case string:

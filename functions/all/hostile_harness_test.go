@@ -149,19 +149,7 @@ func newHostileEnv(tb testing.TB) *hostileEnv {
 	// clock is not the engine's); such a delete is nobody's request.
 	h.expiring = map[string]bool{}
 	for _, d := range []lungo.IDatabase{env.App.Platform, db} {
-		names, err := d.ListCollectionNames(ctx, bson.M{})
-		if err != nil {
-			tb.Fatal(err)
-		}
-		for _, name := range names {
-			cur, err := d.Collection(name).Indexes().List(ctx)
-			if err != nil {
-				tb.Fatal(err)
-			}
-			var specs []bson.M
-			if err := cur.All(ctx, &specs); err != nil {
-				tb.Fatal(err)
-			}
+		for name, specs := range indexesOf(tb, d) {
 			for _, spec := range specs {
 				if _, ok := spec["expireAfterSeconds"]; ok {
 					h.expiring[name] = true
@@ -462,6 +450,15 @@ func (h *hostileEnv) verdict(t *testing.T, what string, rec *httptest.ResponseRe
 	if len(writes) > 0 {
 		return &p, fmt.Errorf("%s was refused (%d %s: %s) but wrote %v", what, rec.Code, p.Code, p.Detail, writes)
 	}
+	// Every bad field comes with a code a frontend can translate, and the map and the list agree.
+	for _, fe := range p.Errors {
+		if !slices.Contains(apperr.FieldCodes(), apperr.FieldCode(fe.Code)) || fe.Message == "" || p.Fields[fe.Field] == "" {
+			return &p, fmt.Errorf("%s answered the field error %+v: want a known code, a message and the same field in fields %v", what, fe, p.Fields)
+		}
+	}
+	if p.Code == string(apperr.Invalid) && len(p.Fields) > 0 && len(p.Errors) == 0 {
+		return &p, fmt.Errorf("%s answered fields %v without an errors list", what, p.Fields)
+	}
 	return &p, nil
 }
 
@@ -477,4 +474,27 @@ func mustJSON(tb testing.TB, v any) []byte {
 // post sends a JSON body to a write route with a token that may call it.
 func (h *hostileEnv) post(r writeRoute, path string, body []byte) *httptest.ResponseRecorder {
 	return h.send(r.route.Method, path, h.tokenFor(r), "application/json", bytes.NewReader(body))
+}
+
+// indexesOf returns every collection of db with the specs of its indexes (_id's included).
+func indexesOf(tb testing.TB, db lungo.IDatabase) map[string][]bson.M {
+	tb.Helper()
+	ctx := context.Background()
+	names, err := db.ListCollectionNames(ctx, bson.M{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	out := make(map[string][]bson.M, len(names))
+	for _, name := range names {
+		cur, err := db.Collection(name).Indexes().List(ctx)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		var specs []bson.M
+		if err := cur.All(ctx, &specs); err != nil {
+			tb.Fatal(err)
+		}
+		out[name] = specs
+	}
+	return out
 }

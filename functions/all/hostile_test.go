@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/edugrid/edugrid/internal/apptest"
 	"github.com/edugrid/edugrid/shared/httpapi"
 )
 
@@ -244,7 +245,7 @@ func TestHostileBodiesOnEveryWriteRoute(t *testing.T) {
 			}
 			type semantic struct {
 				c       hostileCase
-				problem map[string]string
+				problem []apptest.FieldError
 			}
 			var later []semantic
 			for _, c := range hostileCases(t, r.reqType, base, required) {
@@ -308,10 +309,10 @@ func TestHostileBodiesOnEveryWriteRoute(t *testing.T) {
 
 // namesField reports whether a problem's errors name one of fields, alone or within a path
 // (schedule.kind, marks[0].status).
-func namesField(errors map[string]string, fields ...string) bool {
-	for k := range errors {
+func namesField(errors []apptest.FieldError, fields ...string) bool {
+	for _, fe := range errors {
 		for _, f := range fields {
-			if strings.Contains(k, f) {
+			if strings.Contains(fe.Field, f) {
 				return true
 			}
 		}

@@ -137,6 +137,34 @@ func TestIsolationSweep(t *testing.T) {
 					t.Errorf("%s %s refused (%d) but its answer carries %s", method, concrete, rec.Code, leaked)
 				}
 			}
+			// Query parameters that name an object (?student=, ?batch=) get the victim's ids too: a list
+			// filtered by another institution's object may be empty or refused, never show it.
+			if method != http.MethodGet || len(params) > 0 {
+				continue
+			}
+			op := raw.(map[string]any)
+			qps, _ := op["parameters"].([]any)
+			for _, qp := range qps {
+				q := qp.(map[string]any)
+				name, _ := q["name"].(string)
+				if q["in"] != "query" || !idQuery[name] {
+					continue
+				}
+				for _, v := range ids {
+					concrete := path + "?" + name + "=" + v
+					rec := env.Do(method, concrete, token, nil)
+					requests++
+					statuses[rec.Code]++
+					if rec.Code == http.StatusInternalServerError || rec.Code == http.StatusUnauthorized {
+						t.Errorf("%s %s answered %d: %s", method, concrete, rec.Code, rec.Body)
+					}
+					// The asked id may be echoed (a filter's own value); any other of the victim's may not appear.
+					others := slices.DeleteFunc(slices.Clone(ids), func(id string) bool { return id == v })
+					if leaked := leaks(rec.Body.Bytes(), others, prns, ""); leaked != "" {
+						t.Errorf("%s %s answered %d with the other institution's %s", method, concrete, rec.Code, leaked)
+					}
+				}
+			}
 		}
 	}
 	if requests < 500 {
@@ -150,6 +178,9 @@ func TestIsolationSweep(t *testing.T) {
 	}
 	t.Logf("%d requests over %d paths; %d ids and %d PRNs of the other institution; answers by status: %v", requests, len(paths), len(ids), len(prns), statuses)
 }
+
+// idQuery are the query parameters that name an object by id.
+var idQuery = map[string]bool{"student": true, "batch": true, "batch_id": true, "branch": true, "course": true, "test": true, "quiz": true, "counsellor": true, "id": true}
 
 // leaks returns the first of the victim's ids or PRNs that appears in an answer, ignoring the one the
 // request itself named (a problem's instance field echoes the path).

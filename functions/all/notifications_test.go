@@ -83,10 +83,10 @@ func TestNotificationsOverHTTP(t *testing.T) {
 	}
 
 	// Templates: a broken one is refused at save, a good one is kept and previewed in the branding.
-	bad := map[string]any{"email_subject": "{{.student_name", "email_html": "<p>x</p>", "sms_text": "x", "whatsapp_text": "x"}
+	bad := map[string]any{"email_subject": "{{.student_name", "email_html": "<p>x</p>", "sms_text": "", "whatsapp_text": "x"}
 	p := apptest.MustProblem(t, env.Do("PUT", "/notifications/templates/attendance.absence/en", beta, bad), http.StatusBadRequest, "invalid")
-	if p.Errors["email_subject"] == "" {
-		t.Errorf("the refusal does not name email_subject: %+v", p)
+	if p.FieldCode("email_subject") != "invalid" || p.FieldCode("sms_text") != "required" {
+		t.Errorf("the refusal does not name both bad fields with their codes: %+v", p)
 	}
 	good := map[string]any{"email_subject": "{{.student_name}} absent", "email_html": "<p>{{.student_name}} on {{.date}}</p>",
 		"sms_text": "{{.student_name}} absent on {{.date}}", "whatsapp_text": "{{.student_name}}", "whatsapp_template": "absence_alert", "whatsapp_params": []string{"student_name"}}
@@ -102,7 +102,7 @@ func TestNotificationsOverHTTP(t *testing.T) {
 
 	// Contacts are checked at entry and kept in E.164.
 	p = apptest.MustProblem(t, env.Do("PUT", "/notifications/me/preferences", beta, map[string]any{"phone": "not a number"}), http.StatusBadRequest, "invalid")
-	if p.Errors["phone"] == "" {
+	if p.FieldCode("phone") != "format" {
 		t.Errorf("the refusal does not name phone: %+v", p)
 	}
 	prefs := apptest.Call[notifications.Preferences](t, env, "PUT", "/notifications/me/preferences", beta, map[string]any{"phone": "098123 45678", "language": "hi"}, http.StatusOK)

@@ -147,13 +147,13 @@ func ParseRange(window, from, to string, today time.Time) (Window, Range, error)
 		w = Week
 	}
 	if !w.Valid() {
-		return "", Range{}, apperr.InvalidField("window", "must be day, week or month")
+		return "", Range{}, apperr.Field("window", apperr.FieldNotAllowed, "must be day, week or month")
 	}
 	r := Range{To: today}
 	if to != "" {
 		t, err := time.Parse(time.DateOnly, to)
 		if err != nil {
-			return "", Range{}, apperr.InvalidField("to", "must be a day YYYY-MM-DD")
+			return "", Range{}, apperr.Field("to", apperr.FieldFormat, "must be a day YYYY-MM-DD")
 		}
 		r.To = t
 	}
@@ -161,7 +161,7 @@ func ParseRange(window, from, to string, today time.Time) (Window, Range, error)
 	case from != "":
 		f, err := time.Parse(time.DateOnly, from)
 		if err != nil {
-			return "", Range{}, apperr.InvalidField("from", "must be a day YYYY-MM-DD")
+			return "", Range{}, apperr.Field("from", apperr.FieldFormat, "must be a day YYYY-MM-DD")
 		}
 		r.From = f
 	case w == Day:
@@ -172,10 +172,10 @@ func ParseRange(window, from, to string, today time.Time) (Window, Range, error)
 		r.From = w.Start(r.To).AddDate(0, -11, 0)
 	}
 	if r.From.After(r.To) {
-		return "", Range{}, apperr.InvalidField("from", "must not be after to")
+		return "", Range{}, apperr.Field("from", apperr.FieldOutOfRange, "must not be after to")
 	}
 	if days := int(r.To.Sub(r.From).Hours()/24) + 1; days > maxDays[w] {
-		return "", Range{}, apperr.InvalidField("from", fmt.Sprintf("the range may cover at most %d days for window %s", maxDays[w], w))
+		return "", Range{}, apperr.Field("from", apperr.FieldOutOfRange, fmt.Sprintf("the range may cover at most %d days for window %s", maxDays[w], w))
 	}
 	return w, r, nil
 }

@@ -6,7 +6,9 @@ import (
 	"sort"
 	"time"
 
+	"github.com/edugrid/edugrid/shared/apperr"
 	"github.com/edugrid/edugrid/shared/id"
+	"github.com/edugrid/edugrid/shared/rate"
 	"github.com/edugrid/edugrid/shared/rbac"
 	"github.com/edugrid/edugrid/shared/warehouse"
 )
@@ -62,10 +64,10 @@ GROUP BY s.batch_id, s.branch_id, s.day`
 // Unavailable when no warehouse is configured.
 func (s *Service) AttendanceByBatch(ctx context.Context, f AttendanceFilter) (*AttendanceReport, error) {
 	if f.Branch != "" && !id.Valid(f.Branch) {
-		return nil, invalid("branch", "must be a branch id")
+		return nil, apperr.Field("branch", apperr.FieldFormat, "must be a branch id")
 	}
 	if f.Batch != "" && !id.Valid(f.Batch) {
-		return nil, invalid("batch", "must be a batch id")
+		return nil, apperr.Field("batch", apperr.FieldFormat, "must be a batch id")
 	}
 	q := newQuery(ctx, attendanceSQL, warehouse.AttendanceSheets, warehouse.Batches).
 		With("from", warehouse.Day{Time: f.Range.From}).With("to", warehouse.Day{Time: f.Range.To})
@@ -112,9 +114,9 @@ func (s *Service) AttendanceByBatch(ctx context.Context, f AttendanceFilter) (*A
 	}
 	out := &AttendanceReport{Window: f.Window, From: f.Range.From.Format(time.DateOnly), To: f.Range.To.Format(time.DateOnly), Batches: []BatchAttendance{}}
 	for k, b := range byBatch {
-		b.Rate = rate(b.Attended, b.Absent)
+		b.Rate = rate.Of(b.Attended, b.Attended+b.Absent)
 		for _, per := range periods[k] {
-			per.Rate = rate(per.Attended, per.Absent)
+			per.Rate = rate.Of(per.Attended, per.Attended+per.Absent)
 			b.Periods = append(b.Periods, *per)
 		}
 		sort.Slice(b.Periods, func(i, j int) bool { return b.Periods[i].Start < b.Periods[j].Start })
@@ -127,14 +129,6 @@ func (s *Service) AttendanceByBatch(ctx context.Context, f AttendanceFilter) (*A
 		return out.Batches[i].BatchID < out.Batches[j].BatchID
 	})
 	return out, nil
-}
-
-func rate(attended, absent int64) *float64 {
-	if attended+absent == 0 {
-		return nil
-	}
-	r := float64(attended) / float64(attended+absent)
-	return &r
 }
 
 func str(v any) string {

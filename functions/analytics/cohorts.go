@@ -6,7 +6,9 @@ import (
 	"sort"
 	"time"
 
+	"github.com/edugrid/edugrid/shared/apperr"
 	"github.com/edugrid/edugrid/shared/id"
+	"github.com/edugrid/edugrid/shared/rate"
 	"github.com/edugrid/edugrid/shared/rbac"
 	"github.com/edugrid/edugrid/shared/warehouse"
 )
@@ -48,7 +50,7 @@ WHERE from_date <= @to`
 // for a malformed branch, Unavailable when no warehouse is configured.
 func (s *Service) CohortRetention(ctx context.Context, r Range, branch string) (*CohortReport, error) {
 	if branch != "" && !id.Valid(branch) {
-		return nil, invalid("branch", "must be a branch id")
+		return nil, apperr.Field("branch", apperr.FieldFormat, "must be a branch id")
 	}
 	rows, err := s.query(ctx, newQuery(ctx, cohortSQL, warehouse.Enrolments).With("to", warehouse.Day{Time: r.To}))
 	if err != nil {
@@ -111,7 +113,9 @@ func (s *Service) CohortRetention(ctx context.Context, r Range, branch string) (
 	out := &CohortReport{From: r.From.Format(time.DateOnly), To: r.To.Format(time.DateOnly), Cohorts: []Cohort{}}
 	for _, c := range cohorts {
 		for i := range c.Months {
-			c.Months[i].Share = float64(c.Months[i].Active) / float64(c.Students)
+			if r := rate.Of(c.Months[i].Active, c.Students); r != nil {
+				c.Months[i].Share = *r
+			}
 		}
 		out.Cohorts = append(out.Cohorts, *c)
 	}

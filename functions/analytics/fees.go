@@ -7,6 +7,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/edugrid/edugrid/shared/apperr"
 	"github.com/edugrid/edugrid/shared/id"
 	"github.com/edugrid/edugrid/shared/rbac"
 	"github.com/edugrid/edugrid/shared/warehouse"
@@ -63,7 +64,7 @@ GROUP BY branch_id, paid_on`
 // Unavailable when no warehouse is configured.
 func (s *Service) FeeCollection(ctx context.Context, f FeeCollectionFilter) (*FeeCollectionReport, error) {
 	if f.Branch != "" && !id.Valid(f.Branch) {
-		return nil, invalid("branch", "must be a branch id")
+		return nil, apperr.Field("branch", apperr.FieldFormat, "must be a branch id")
 	}
 	from, to := warehouse.Day{Time: f.Range.From}, warehouse.Day{Time: f.Range.To}
 	due, err := s.query(ctx, newQuery(ctx, feeDueSQL, warehouse.FeeInstalments).With("from", from).With("to", to))
@@ -186,7 +187,7 @@ GROUP BY branch_id, due_date`
 // is configured.
 func (s *Service) DuesAgeing(ctx context.Context, asOf time.Time, branch string) (*AgeingReport, error) {
 	if branch != "" && !id.Valid(branch) {
-		return nil, invalid("branch", "must be a branch id")
+		return nil, apperr.Field("branch", apperr.FieldFormat, "must be a branch id")
 	}
 	rows, err := s.query(ctx, newQuery(ctx, ageingSQL, warehouse.FeeInstalments))
 	if err != nil {

@@ -1,7 +1,9 @@
 package analytics
 
 import (
+	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/edugrid/edugrid/shared/apperr"
@@ -13,7 +15,7 @@ import (
 func (s *Service) Routes() []httpapi.Route {
 	routes := []httpapi.Route{
 		{Method: "GET", Path: "/reports", Permission: rbac.AnalyticsRead, Summary: "The report catalogue: what is available and what waits for its area",
-			Response: []Report{}, Handler: s.handleCatalogue},
+			Response: httpapi.Page[Report]{}, Query: httpapi.PageQuery, Handler: s.handleCatalogue},
 		{Method: "GET", Path: "/attendance/batches", Permission: rbac.AnalyticsRead, Summary: "Attendance rate by batch per day, week or month",
 			Response: AttendanceReport{}, Handler: s.handleAttendance, Query: []httpapi.QueryParam{
 				windowParam,
@@ -86,9 +88,14 @@ func (s *Service) Area(opts httpapi.Options) *httpapi.Area {
 	return httpapi.NewArea("analytics", s.Routes(), opts)
 }
 
-func (s *Service) handleCatalogue(w http.ResponseWriter, _ *http.Request) error {
-	httpapi.JSON(w, http.StatusOK, Catalogue)
-	return nil
+func (s *Service) handleCatalogue(w http.ResponseWriter, r *http.Request) error {
+	// Served in the catalogue's own order: the key is each report's position in it.
+	position := make(map[string]string, len(Catalogue))
+	for i, rep := range Catalogue {
+		position[rep.Name] = fmt.Sprintf("%04d", i)
+	}
+	return httpapi.ListPage(w, r, func() ([]Report, error) { return slices.Clone(Catalogue), nil },
+		func(rep Report) string { return position[rep.Name] })
 }
 
 func (s *Service) handleAttendance(w http.ResponseWriter, r *http.Request) error {
@@ -117,7 +124,7 @@ func (s *Service) handleAgeing(w http.ResponseWriter, r *http.Request) error {
 	if v := q.Get("as_of"); v != "" {
 		t, err := time.Parse(time.DateOnly, v)
 		if err != nil {
-			return invalid("as_of", "must be a day YYYY-MM-DD")
+			return apperr.Field("as_of", apperr.FieldFormat, "must be a day YYYY-MM-DD")
 		}
 		asOf = t
 	}
@@ -166,7 +173,7 @@ func (s *Service) quarterRange(r *http.Request) (Range, error) {
 		if v := q.Get("to"); v != "" {
 			t, err := time.Parse(time.DateOnly, v)
 			if err != nil {
-				return Range{}, invalid("to", "must be a day YYYY-MM-DD")
+				return Range{}, apperr.Field("to", apperr.FieldFormat, "must be a day YYYY-MM-DD")
 			}
 			to = t
 		}
@@ -194,5 +201,3 @@ func (s *Service) handleScores(w http.ResponseWriter, r *http.Request) error {
 	rep, err := s.ScoreDistribution(r.Context(), ScoreFilter{Range: rng, Test: q.Get("test"), Batch: q.Get("batch"), Branch: q.Get("branch"), Subject: q.Get("subject")})
 	return httpapi.Reply(w, http.StatusOK, rep, err)
 }
-
-func invalid(field, problem string) error { return apperr.InvalidField(field, problem) }

@@ -5,7 +5,9 @@ import (
 	"sort"
 	"time"
 
+	"github.com/edugrid/edugrid/shared/apperr"
 	"github.com/edugrid/edugrid/shared/id"
+	"github.com/edugrid/edugrid/shared/rate"
 	"github.com/edugrid/edugrid/shared/rbac"
 	"github.com/edugrid/edugrid/shared/tenant"
 	"github.com/edugrid/edugrid/shared/warehouse"
@@ -72,7 +74,7 @@ GROUP BY branch_id, source, stage, lost_reason`
 // branch, Unavailable when no warehouse is configured.
 func (s *Service) LeadFunnel(ctx context.Context, r Range, branch string) (*LeadFunnelReport, error) {
 	if branch != "" && !id.Valid(branch) {
-		return nil, invalid("branch", "must be a branch id")
+		return nil, apperr.Field("branch", apperr.FieldFormat, "must be a branch id")
 	}
 	loc := tenant.FromContext(ctx).Location()
 	from := time.Date(r.From.Year(), r.From.Month(), r.From.Day(), 0, 0, 0, 0, loc)
@@ -146,14 +148,11 @@ func (s *Service) LeadFunnel(ctx context.Context, r Range, branch string) (*Lead
 		f.Reached = make([]StageCount, len(FunnelStages))
 		for i, st := range FunnelStages {
 			f.Reached[i] = StageCount{Stage: st, Leads: counts[i]}
-			if f.Leads > 0 {
-				f.Reached[i].Share = float64(counts[i]) / float64(f.Leads)
+			if r := rate.Of(counts[i], f.Leads); r != nil {
+				f.Reached[i].Share = *r
 			}
 		}
-		if f.Leads > 0 {
-			c := float64(f.Won) / float64(f.Leads)
-			f.Conversion = &c
-		}
+		f.Conversion = rate.Of(f.Won, f.Leads)
 		f.LostReasons = []ReasonCount{}
 		for reason, n := range reasons[f] {
 			f.LostReasons = append(f.LostReasons, ReasonCount{Reason: reason, Leads: n})

@@ -17,10 +17,10 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/edugrid/edugrid/shared/apperr"
 	"github.com/edugrid/edugrid/shared/httpapi"
 	"github.com/edugrid/edugrid/shared/id"
 	"github.com/edugrid/edugrid/shared/rbac"
@@ -37,7 +37,7 @@ type LearningFilter struct {
 func (f LearningFilter) validate() error {
 	for _, c := range []struct{ field, v, what string }{{"course", f.Course, "a course id"}, {"batch", f.Batch, "a batch id"}, {"branch", f.Branch, "a branch id"}} {
 		if c.v != "" && !id.Valid(c.v) {
-			return invalid(c.field, "must be "+c.what)
+			return apperr.Field(c.field, apperr.FieldFormat, "must be "+c.what)
 		}
 	}
 	return nil
@@ -69,23 +69,6 @@ func (f LearningFilter) bind(q *warehouse.Query, course, batch bool) *warehouse.
 // sees reports whether a row of branch passes the filter and the caller's branch scope.
 func (f LearningFilter) sees(p rbac.Principal, branch string) bool {
 	return (f.Branch == "" || branch == f.Branch) && p.CanSeeBranch(branch)
-}
-
-// pageBy returns the page of items after pr.After in the order of key, which must be unique per item,
-// UTF-8 and at most 200 bytes (the cursor is the last item's key).
-func pageBy[T any](items []T, pr httpapi.PageRequest, key func(T) string) httpapi.Page[T] {
-	slices.SortFunc(items, func(a, b T) int { return strings.Compare(key(a), key(b)) })
-	start := 0
-	if pr.After != "" {
-		start, _ = slices.BinarySearchFunc(items, pr.After, func(it T, after string) int {
-			if key(it) <= after {
-				return -1
-			}
-			return 1
-		})
-	}
-	end := min(len(items), start+pr.Limit+1)
-	return httpapi.NewPage(slices.Clone(items[start:end]), pr.Limit, key)
 }
 
 // Inactive-learner thresholds, in days.
@@ -193,7 +176,7 @@ func (s *Service) handleInactive(w http.ResponseWriter, r *http.Request) error {
 	if v := r.URL.Query().Get("days"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 1 || n > MaxInactiveDays {
-			return invalid("days", fmt.Sprintf("must be a whole number from 1 to %d", MaxInactiveDays))
+			return apperr.Field("days", apperr.FieldOutOfRange, fmt.Sprintf("must be a whole number from 1 to %d", MaxInactiveDays))
 		}
 		days = n
 	}
@@ -210,14 +193,6 @@ func (s *Service) handleInactive(w http.ResponseWriter, r *http.Request) error {
 }
 
 // ratio is n/d, or nil when d is 0.
-func ratio(n, d int64) *float64 {
-	if d == 0 {
-		return nil
-	}
-	r := float64(n) / float64(d)
-	return &r
-}
-
 // descending encodes n so that larger values sort first as text (n >= 0).
 func descending(n int64) string {
 	return fmt.Sprintf("%019d", math.MaxInt64-max(n, 0))

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/edugrid/edugrid/shared/apperr"
+	"github.com/edugrid/edugrid/shared/rate"
 	"github.com/edugrid/edugrid/shared/rbac"
 	"github.com/edugrid/edugrid/shared/warehouse"
 )
@@ -57,7 +58,7 @@ GROUP BY lesson_id, student_id`
 // when no warehouse is configured.
 func (s *Service) CompletionFunnel(ctx context.Context, f LearningFilter) (*FunnelReport, error) {
 	if f.Course == "" {
-		return nil, invalid("course", "must be a course id")
+		return nil, apperr.Field("course", apperr.FieldFormat, "must be a course id")
 	}
 	if err := f.validate(); err != nil {
 		return nil, err
@@ -113,9 +114,9 @@ func (s *Service) CompletionFunnel(ctx context.Context, f LearningFilter) (*Funn
 	for i := range out.Lessons {
 		st := &out.Lessons[i]
 		st.Completed = completed[st.LessonID]
-		st.Share = ratio(st.Completed, out.Learners)
+		st.Share = rate.Of(st.Completed, out.Learners)
 		st.DropOff = prev - st.Completed
-		st.DropOffRate = ratio(st.DropOff, prev)
+		st.DropOffRate = rate.Of(st.DropOff, prev)
 		prev = st.Completed
 	}
 	return out, nil

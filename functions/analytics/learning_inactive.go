@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/edugrid/edugrid/shared/apperr"
 	"github.com/edugrid/edugrid/shared/httpapi"
 	"github.com/edugrid/edugrid/shared/rbac"
 	"github.com/edugrid/edugrid/shared/warehouse"
@@ -50,7 +51,7 @@ WHERE e.status = 'active' AND e.from_date <= @today AND (e.to_date IS NULL OR e.
 // Unavailable when no warehouse is configured.
 func (s *Service) InactiveLearners(ctx context.Context, days int64, f LearningFilter, pr httpapi.PageRequest) (*InactiveReport, error) {
 	if days < 1 || days > MaxInactiveDays {
-		return nil, invalid("days", fmt.Sprintf("must be a whole number from 1 to %d", MaxInactiveDays))
+		return nil, apperr.Field("days", apperr.FieldOutOfRange, fmt.Sprintf("must be a whole number from 1 to %d", MaxInactiveDays))
 	}
 	if err := f.validate(); err != nil {
 		return nil, err
@@ -79,7 +80,7 @@ func (s *Service) InactiveLearners(ctx context.Context, days int64, f LearningFi
 		}
 		items = append(items, l)
 	}
-	page := pageBy(items, pr, func(l InactiveLearner) string {
+	page := httpapi.PageBy(items, pr, func(l InactiveLearner) string {
 		k := "0"
 		if l.LastActiveDay != nil {
 			k = "1" + *l.LastActiveDay

@@ -9,6 +9,7 @@ import (
 
 	"github.com/edugrid/edugrid/shared/apperr"
 	"github.com/edugrid/edugrid/shared/id"
+	"github.com/edugrid/edugrid/shared/rate"
 	"github.com/edugrid/edugrid/shared/rbac"
 	"github.com/edugrid/edugrid/shared/warehouse"
 )
@@ -67,7 +68,7 @@ LIMIT %d`, MaxQuizAnswers+1)
 // the caller may see exists; Unavailable when no warehouse is configured.
 func (s *Service) QuizItems(ctx context.Context, quizID string, f LearningFilter) (*QuizItemReport, error) {
 	if !id.Valid(quizID) {
-		return nil, invalid("quiz", "must be a quiz id")
+		return nil, apperr.Field("quiz", apperr.FieldFormat, "must be a quiz id")
 	}
 	if err := f.validate(); err != nil {
 		return nil, err
@@ -126,7 +127,7 @@ func (s *Service) QuizItems(ctx context.Context, quizID string, f LearningFilter
 				wrong[a.chosen]++
 			}
 		}
-		it.Difficulty = ratio(it.Correct, it.Answered)
+		it.Difficulty = rate.Of(it.Correct, it.Answered)
 		it.Discrimination = pointBiserial(xs, ys)
 		var best string
 		for text, n := range wrong {

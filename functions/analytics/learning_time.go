@@ -97,6 +97,6 @@ func (s *Service) TimeSpent(ctx context.Context, r Range, f LearningFilter, pr h
 		l.LastActiveDay = l.lastDay.Format(time.DateOnly)
 		items = append(items, l.LearnerTime)
 	}
-	page := pageBy(items, pr, func(l LearnerTime) string { return descending(l.Seconds) + "/" + l.PRN + "/" + l.StudentID })
+	page := httpapi.PageBy(items, pr, func(l LearnerTime) string { return descending(l.Seconds) + "/" + l.PRN + "/" + l.StudentID })
 	return &TimeSpentReport{From: r.From.Format(time.DateOnly), To: r.To.Format(time.DateOnly), Items: page.Items, NextCursor: page.NextCursor}, nil
 }

@@ -7,7 +7,9 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/edugrid/edugrid/shared/apperr"
 	"github.com/edugrid/edugrid/shared/id"
+	"github.com/edugrid/edugrid/shared/rate"
 	"github.com/edugrid/edugrid/shared/rbac"
 	"github.com/edugrid/edugrid/shared/tenant"
 	"github.com/edugrid/edugrid/shared/warehouse"
@@ -77,13 +79,13 @@ WHERE a.attended + a.absent >= @min_sessions AND a.attended * 100 < @max_rate * 
 // when no warehouse is configured.
 func (s *Service) AtRisk(ctx context.Context, f AtRiskFilter) (*AtRiskReport, error) {
 	if f.Branch != "" && !id.Valid(f.Branch) {
-		return nil, invalid("branch", "must be a branch id")
+		return nil, apperr.Field("branch", apperr.FieldFormat, "must be a branch id")
 	}
 	if f.MaxRate < 1 || f.MaxRate > 100 {
-		return nil, invalid("max_rate", "must be a percentage from 1 to 100")
+		return nil, apperr.Field("max_rate", apperr.FieldOutOfRange, "must be a percentage from 1 to 100")
 	}
 	if f.MinSessions < 1 || f.MinSessions > 10000 {
-		return nil, invalid("min_sessions", "must be from 1 to 10000")
+		return nil, apperr.Field("min_sessions", apperr.FieldOutOfRange, "must be from 1 to 10000")
 	}
 	q := newQuery(ctx, atRiskSQL, warehouse.AttendanceMarks, warehouse.FeeInstalments, warehouse.Students).
 		With("from", warehouse.Day{Time: f.Range.From}).With("to", warehouse.Day{Time: f.Range.To}).
@@ -110,7 +112,9 @@ func (s *Service) AtRisk(ctx context.Context, f AtRiskFilter) (*AtRiskReport, er
 		st := AtRiskStudent{StudentID: str(r[0]), PRN: str(r[8]), BranchID: branch, Attended: num(r[3]), Absent: num(r[4]),
 			Overdue: num(r[5]), OverdueInstalments: num(r[6]), OldestDue: oldest.Format(time.DateOnly),
 			DaysOverdue: int64(f.Range.To.Sub(oldest).Hours() / 24)}
-		st.Rate = float64(st.Attended) / float64(st.Attended+st.Absent)
+		if r := rate.Of(st.Attended, st.Attended+st.Absent); r != nil {
+			st.Rate = *r
+		}
 		out.Students = append(out.Students, st)
 	}
 	sort.Slice(out.Students, func(i, j int) bool {
@@ -137,7 +141,7 @@ func intParam(field, v string, def int64) (int64, error) {
 	}
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil {
-		return 0, invalid(field, "must be an integer")
+		return 0, apperr.Field(field, apperr.FieldFormat, "must be an integer")
 	}
 	return n, nil
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/edugrid/edugrid/shared/apperr"
 	"github.com/edugrid/edugrid/shared/id"
 	"github.com/edugrid/edugrid/shared/rbac"
 	"github.com/edugrid/edugrid/shared/warehouse"
@@ -74,11 +75,11 @@ const scoreTestsSQL = `SELECT id, name, subject, batch_id, branch_id, date, max_
 func (s *Service) ScoreDistribution(ctx context.Context, f ScoreFilter) (*ScoreReport, error) {
 	for _, c := range []struct{ field, v, what string }{{"test", f.Test, "a test id"}, {"batch", f.Batch, "a batch id"}, {"branch", f.Branch, "a branch id"}} {
 		if c.v != "" && !id.Valid(c.v) {
-			return nil, invalid(c.field, "must be "+c.what)
+			return nil, apperr.Field(c.field, apperr.FieldFormat, "must be "+c.what)
 		}
 	}
 	if len(f.Subject) > 100 {
-		return nil, invalid("subject", "must be at most 100 characters")
+		return nil, apperr.Field("subject", apperr.FieldTooLong, "must be at most 100 characters")
 	}
 	// The optional filters are fixed SQL fragments over bound parameters.
 	var cond, testCond strings.Builder

@@ -22,7 +22,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"math"
 	"slices"
 	"strings"
 	"time"
@@ -37,6 +36,7 @@ import (
 	"github.com/edugrid/edugrid/shared/audit"
 	"github.com/edugrid/edugrid/shared/clock"
 	"github.com/edugrid/edugrid/shared/notify"
+	"github.com/edugrid/edugrid/shared/rate"
 	"github.com/edugrid/edugrid/shared/tenant"
 )
 
@@ -190,26 +190,26 @@ func (s *Service) resolveRange(ctx context.Context, r DateRange) (DateRange, err
 	}
 	to, err := time.Parse(time.DateOnly, r.To)
 	if err != nil {
-		return r, apperr.InvalidField("to", "must be a date YYYY-MM-DD")
+		return r, apperr.Field("to", apperr.FieldFormat, "must be a date YYYY-MM-DD")
 	}
 	if r.From == "" {
 		r.From = to.AddDate(0, 0, -29).Format(time.DateOnly)
 	}
 	from, err := time.Parse(time.DateOnly, r.From)
 	if err != nil {
-		return r, apperr.InvalidField("from", "must be a date YYYY-MM-DD")
+		return r, apperr.Field("from", apperr.FieldFormat, "must be a date YYYY-MM-DD")
 	}
 	if from.After(to) {
-		return r, apperr.InvalidField("from", "must not be after to")
+		return r, apperr.Field("from", apperr.FieldOutOfRange, "must not be after to")
 	}
 	if to.Sub(from) >= MaxRangeDays*24*time.Hour {
-		return r, apperr.InvalidField("from", fmt.Sprintf("the range may span at most %d days", MaxRangeDays))
+		return r, apperr.Field("from", apperr.FieldOutOfRange, fmt.Sprintf("the range may span at most %d days", MaxRangeDays))
 	}
 	return r, nil
 }
 
 // Counts tallies marks by status. Rate is the share attended, (present + late) / (present + late +
-// absent), rounded to four places; excused marks count neither way, and Rate is null when nothing counts.
+// absent), rounded to four places (shared/rate); excused marks count neither way, and Rate is null when nothing counts.
 type Counts struct {
 	Total   int      `json:"total"`
 	Present int      `json:"present"`
@@ -234,8 +234,5 @@ func (c *Counts) add(s Status) {
 }
 
 func (c *Counts) finish() {
-	if n := c.Present + c.Late + c.Absent; n > 0 {
-		r := math.Round(float64(c.Present+c.Late)/float64(n)*10000) / 10000
-		c.Rate = &r
-	}
+	c.Rate = rate.Of(int64(c.Present+c.Late), int64(c.Present+c.Late+c.Absent))
 }

@@ -2,6 +2,7 @@ package attendance_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -100,8 +101,8 @@ type person struct {
 }
 
 type auditEntry struct {
-	Action  string `json:"action"`
-	Details string `json:"details"`
+	Action  string          `json:"action"`
+	Details json.RawMessage `json:"details"`
 }
 
 const missingID = "0123456789abcdef01234567"
@@ -248,8 +249,26 @@ func TestMarkingIsAllOrNothing(t *testing.T) {
 			t.Errorf("detail %q does not name %s", p.Detail, id)
 		}
 	}
-	if strings.Contains(p.Detail, s.s1.ID) || p.Errors["marks[1].student_id"] == "" || p.Errors["marks[3].student_id"] == "" || p.Errors["marks[0].student_id"] != "" {
+	if strings.Contains(p.Detail, s.s1.ID) || p.Fields["marks[1].student_id"] == "" || p.Fields["marks[3].student_id"] == "" || p.Fields["marks[0].student_id"] != "" {
 		t.Errorf("problem = %+v, want exactly the three strangers named", p)
+	}
+
+	for _, field := range []string{"marks[1].student_id", "marks[2].student_id", "marks[3].student_id"} {
+		if p.FieldCode(field) != "not_allowed" || len(p.Errors) != 3 {
+			t.Errorf("errors = %+v, want %s not_allowed among three", p.Errors, field)
+		}
+	}
+
+	// Every bad mark of one request at once.
+	p = apptest.MustProblem(t, env.Do("PUT", path, s.teacherA, marks(
+		m{"student_id": "x", "status": "present"},
+		m{"student_id": s.s1.ID, "status": "here"},
+		m{"student_id": s.s2.ID, "remark": strings.Repeat("x", 501)},
+	)), http.StatusBadRequest, "invalid")
+	for field, code := range map[string]string{"marks[0].student_id": "format", "marks[1].status": "not_allowed", "marks[2].status": "required", "marks[2].remark": "too_long"} {
+		if p.FieldCode(field) != code {
+			t.Errorf("errors %+v, want %s %s", p.Errors, field, code)
+		}
 	}
 
 	for name, body := range map[string]any{
@@ -290,7 +309,7 @@ func TestMarkingIsAllOrNothing(t *testing.T) {
 	if res.Created != 3 || res.Changed != 0 || res.Date != "2026-06-01" || len(res.Marks) != 3 || res.Marks[1].Remark != "bus" || res.Marks[1].Status != "late" {
 		t.Fatalf("marking = %+v", res)
 	}
-	got := apptest.Call[[]mark](t, env, "GET", path, s.teacherA, nil, 200)
+	got := apptest.Items[mark](t, env, "GET", path, s.teacherA, nil, 200)
 	if len(got) != 3 || s.markCount(t) != 3 {
 		t.Fatalf("session marks = %+v", got)
 	}
@@ -316,7 +335,7 @@ func TestRemarkingKeepsHistoryAndAudits(t *testing.T) {
 	if res.Created != 1 || res.Changed != 1 || res.Unchanged != 1 {
 		t.Fatalf("re-marking = %+v, want 1 created, 1 changed, 1 unchanged", res)
 	}
-	got := apptest.Call[[]mark](t, env, "GET", "/attendance/sessions/"+ses.ID+"/marks", s.owner, nil, 200)
+	got := apptest.Items[mark](t, env, "GET", "/attendance/sessions/"+ses.ID+"/marks", s.owner, nil, 200)
 	i := slices.IndexFunc(got, func(x mark) bool { return x.StudentID == s.s1.ID })
 	if i < 0 || got[i].Status != "absent" || got[i].Remark != "left after roll call" || len(got[i].History) != 1 || got[i].History[0].Status != "present" {
 		t.Fatalf("re-marked mark = %+v, want absent with the earlier present in its history", got)
@@ -327,22 +346,22 @@ func TestRemarkingKeepsHistoryAndAudits(t *testing.T) {
 	}
 	// A second override grows the history, oldest first.
 	s.mark(t, s.owner, ses.ID, 200, m{"student_id": s.s1.ID, "status": "excused"})
-	got = apptest.Call[[]mark](t, env, "GET", "/attendance/sessions/"+ses.ID+"/marks", s.owner, nil, 200)
+	got = apptest.Items[mark](t, env, "GET", "/attendance/sessions/"+ses.ID+"/marks", s.owner, nil, 200)
 	i = slices.IndexFunc(got, func(x mark) bool { return x.StudentID == s.s1.ID })
 	if h := got[i].History; len(h) != 2 || h[0].Status != "present" || h[1].Status != "absent" || got[i].Status != "excused" {
 		t.Fatalf("history = %+v, want present then absent", h)
 	}
 
-	entries := apptest.Call[[]auditEntry](t, env, "GET", "/users/audit?kind=session&id="+ses.ID, s.owner, nil, 200)
+	entries := apptest.Items[auditEntry](t, env, "GET", "/users/audit?kind=session&id="+ses.ID, s.owner, nil, 200)
 	if len(entries) != 2 {
 		t.Fatalf("audit = %+v, want one entry per overriding request", entries)
 	}
 	for i, want := range []string{`"from":"present","to":"absent"`, `"from":"absent","to":"excused"`} {
-		if entries[i].Action != "attendance.marks.changed" || !strings.Contains(entries[i].Details, want) || !strings.Contains(entries[i].Details, s.s1.ID) {
+		if entries[i].Action != "attendance.marks.changed" || !strings.Contains(string(entries[i].Details), want) || !strings.Contains(string(entries[i].Details), s.s1.ID) {
 			t.Errorf("audit entry %d = %+v, want %s for %s", i, entries[i], want, s.s1.ID)
 		}
 	}
-	if strings.Contains(entries[0].Details, s.s3.ID) || strings.Contains(entries[0].Details, s.s2.ID) {
+	if strings.Contains(string(entries[0].Details), s.s3.ID) || strings.Contains(string(entries[0].Details), s.s2.ID) {
 		t.Errorf("audit names unchanged or new marks: %s", entries[0].Details)
 	}
 	if rep := apptest.Call[struct {
@@ -421,7 +440,7 @@ func TestScope(t *testing.T) {
 	// Students and guardians read one student's attendance: their own, their child's.
 	student := s.login(t, s.s1.PRN)
 	apptest.Call[studentSummary](t, env, "GET", "/attendance/students/"+s.s1.ID+"/summary", student, nil, 200)
-	apptest.Call[[]mark](t, env, "GET", "/attendance/students/"+s.s1.ID+"/marks", student, nil, 200)
+	apptest.Items[mark](t, env, "GET", "/attendance/students/"+s.s1.ID+"/marks", student, nil, 200)
 	for _, other := range []string{s.s2.ID, s.b1.ID, missingID} {
 		apptest.MustProblem(t, env.Do("GET", "/attendance/students/"+other+"/summary", student, nil), http.StatusNotFound, "not_found")
 		apptest.MustProblem(t, env.Do("GET", "/attendance/students/"+other+"/marks", student, nil), http.StatusNotFound, "not_found")
@@ -467,7 +486,7 @@ func TestSummaries(t *testing.T) {
 	if got := apptest.Call[studentSummary](t, env, "GET", "/attendance/students/"+s.loner.ID+"/summary", s.owner, nil, 200); got.Total != 0 || got.Rate != nil {
 		t.Errorf("summary without marks = %+v, want zero and a null rate", got)
 	}
-	ms := apptest.Call[[]mark](t, env, "GET", "/attendance/students/"+s.s1.ID+"/marks?from=2026-06-01&to=2026-06-30", s.owner, nil, 200)
+	ms := apptest.Items[mark](t, env, "GET", "/attendance/students/"+s.s1.ID+"/marks?from=2026-06-01&to=2026-06-30", s.owner, nil, 200)
 	if len(ms) != 3 || ms[0].Date != "2026-06-01" || ms[2].Date != "2026-06-05" {
 		t.Errorf("s1 marks = %+v, want three oldest first", ms)
 	}
@@ -562,12 +581,23 @@ func TestEscalationAfterDaysAbsentInARow(t *testing.T) {
 	if got := apptest.Call[attendance.EscalationRules](t, env, "GET", "/attendance/escalation", s.owner, nil, 200); len(got.Rules) != 0 || !got.Default {
 		t.Fatalf("rules before any are set = %+v", got)
 	}
-	for _, bad := range []m{
-		{"rules": []m{{"after": 1, "notify": "guardians"}}},
-		{"rules": []m{{"after": 2, "notify": "everyone"}}},
-		{"rules": []m{{"after": 2, "notify": "guardians"}, {"after": 2, "notify": "guardians"}}},
+	for _, tc := range []struct {
+		body  m
+		field string
+		code  string
+	}{
+		{m{"rules": []m{{"after": 1, "notify": "guardians"}}}, "rules[0].after", "out_of_range"},
+		{m{"rules": []m{{"after": 2, "notify": "everyone"}}}, "rules[0].notify", "not_allowed"},
+		{m{"rules": []m{{"after": 2, "notify": "guardians"}, {"after": 2, "notify": "guardians"}}}, "rules[1]", "duplicate"},
 	} {
-		apptest.MustProblem(t, env.Do("PUT", "/attendance/escalation", s.owner, bad), http.StatusBadRequest, "invalid")
+		p := apptest.MustProblem(t, env.Do("PUT", "/attendance/escalation", s.owner, tc.body), http.StatusBadRequest, "invalid")
+		if got := p.FieldCode(tc.field); got != tc.code {
+			t.Errorf("%v: %s has code %q, want %q (%+v)", tc.body, tc.field, got, tc.code, p.Errors)
+		}
+	}
+	p := apptest.MustProblem(t, env.Do("PUT", "/attendance/escalation", s.owner, m{"rules": []m{{"after": 1, "notify": "everyone"}}}), http.StatusBadRequest, "invalid")
+	if len(p.Errors) != 2 {
+		t.Errorf("a rule with two bad fields is refused with %+v, want both named", p.Errors)
 	}
 	apptest.MustProblem(t, env.Do("PUT", "/attendance/escalation", s.teacherA, m{"rules": []m{}}), http.StatusForbidden, "forbidden")
 	apptest.Call[attendance.EscalationRules](t, env, "PUT", "/attendance/escalation", s.owner,

@@ -72,23 +72,29 @@ const lookback = 60
 
 // Validate checks the rules: at most 10, each after 2 to 30 absences, a known audience, no repeats.
 func (in EscalationInput) Validate() error {
+	var bad apperr.Problems
 	if len(in.Rules) > 10 {
-		return apperr.InvalidField("rules", "at most 10 rules")
+		bad.Add("rules", apperr.FieldTooLong, "at most 10 rules")
+		return bad.Err()
 	}
 	seen := map[EscalationRule]bool{}
 	for i, r := range in.Rules {
 		f := fmt.Sprintf("rules[%d]", i)
-		switch {
-		case r.After < 2 || r.After > 30:
-			return apperr.InvalidField(f+".after", "must be a whole number from 2 to 30")
-		case r.Notify != Guardians && r.Notify != BranchAdmins:
-			return apperr.InvalidField(f+".notify", "must be guardians or branch_admins")
-		case seen[r]:
-			return apperr.InvalidField(f, "repeats an earlier rule")
+		ok := true
+		if r.After < 2 || r.After > 30 {
+			bad.Add(f+".after", apperr.FieldOutOfRange, "must be a whole number from 2 to 30")
+			ok = false
+		}
+		if r.Notify != Guardians && r.Notify != BranchAdmins {
+			bad.Add(f+".notify", apperr.FieldNotAllowed, "must be guardians or branch_admins")
+			ok = false
+		}
+		if ok && seen[r] {
+			bad.Add(f, apperr.FieldDuplicate, "repeats an earlier rule")
 		}
 		seen[r] = true
 	}
-	return nil
+	return bad.Err()
 }
 
 func escalationRules(ctx context.Context, db lungo.IDatabase) (EscalationRules, error) {

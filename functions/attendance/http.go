@@ -17,10 +17,10 @@ func (s *Service) Routes() []httpapi.Route {
 		{Method: "PUT", Path: "/sessions/{id}/marks", Permission: rbac.AttendanceWrite,
 			Summary: "Mark students of a session, all or nothing; re-marking keeps the earlier value in the history",
 			Request: SessionMarking{}, Response: MarkingResult{}, Handler: s.handleMarkSession},
-		{Method: "GET", Path: "/sessions/{id}/marks", Permission: rbac.AttendanceRead, Summary: "The marks of a session",
-			Response: []Mark{}, Handler: s.handleSessionMarks},
-		{Method: "GET", Path: "/students/{id}/marks", Permission: rbac.AttendanceStudentsRead, Summary: "A student's marks over a date range",
-			Response: []Mark{}, Query: rangeQuery, Handler: s.handleStudentMarks},
+		{Method: "GET", Path: "/sessions/{id}/marks", Permission: rbac.AttendanceRead, Summary: "The marks of a session, in student id order",
+			Response: httpapi.Page[Mark]{}, Query: httpapi.PageQuery, Handler: s.handleSessionMarks},
+		{Method: "GET", Path: "/students/{id}/marks", Permission: rbac.AttendanceStudentsRead, Summary: "A student's marks over a date range, oldest first",
+			Response: httpapi.Page[Mark]{}, Query: append(append([]httpapi.QueryParam{}, rangeQuery...), httpapi.PageQuery...), Handler: s.handleStudentMarks},
 		{Method: "GET", Path: "/students/{id}/summary", Permission: rbac.AttendanceStudentsRead, Summary: "A student's attendance counts and rate over a date range",
 			Response: StudentSummary{}, Query: rangeQuery, Handler: s.handleStudentSummary},
 		{Method: "GET", Path: "/batches/{id}/summary", Permission: rbac.AttendanceRead, Summary: "A batch's attendance counts and rate over a date range, per student",
@@ -75,13 +75,13 @@ func (s *Service) handleMarkSession(w http.ResponseWriter, r *http.Request) erro
 }
 
 func (s *Service) handleSessionMarks(w http.ResponseWriter, r *http.Request) error {
-	ms, err := s.SessionMarks(r.Context(), r.PathValue("id"))
-	return httpapi.Reply(w, http.StatusOK, ms, err)
+	return httpapi.ListPage(w, r, func() ([]Mark, error) { return s.SessionMarks(r.Context(), r.PathValue("id")) },
+		func(m Mark) string { return m.StudentID })
 }
 
 func (s *Service) handleStudentMarks(w http.ResponseWriter, r *http.Request) error {
-	ms, err := s.StudentMarks(r.Context(), r.PathValue("id"), dateRange(r))
-	return httpapi.Reply(w, http.StatusOK, ms, err)
+	return httpapi.ListPage(w, r, func() ([]Mark, error) { return s.StudentMarks(r.Context(), r.PathValue("id"), dateRange(r)) },
+		func(m Mark) string { return m.Date + "/" + m.SessionID })
 }
 
 func (s *Service) handleStudentSummary(w http.ResponseWriter, r *http.Request) error {

@@ -43,21 +43,22 @@ func (m SessionMarking) Validate() error {
 	for i, mk := range m.Marks {
 		ids[i] = mk.StudentID
 	}
-	if err := students.CheckRosterList("marks", ids, MaxMarksPerRequest); err != nil {
-		return err
-	}
+	var bad apperr.Problems
+	bad.Check(students.CheckRosterList("marks", ids, MaxMarksPerRequest))
 	for i := range m.Marks {
 		mk := &m.Marks[i]
 		field := fmt.Sprintf("marks[%d]", i)
-		if !mk.Status.Valid() {
-			return apperr.InvalidField(field+".status", "must be present, absent, late or excused")
+		switch {
+		case mk.Status == "":
+			bad.Add(field+".status", apperr.FieldRequired, "must be present, absent, late or excused")
+		case !mk.Status.Valid():
+			bad.Add(field+".status", apperr.FieldNotAllowed, "must be present, absent, late or excused")
 		}
-		var err error
-		if mk.Remark, err = httpapi.OptionalText(field+".remark", mk.Remark, MaxRemarkLength); err != nil {
-			return err
+		if v, err := httpapi.OptionalText(field+".remark", mk.Remark, MaxRemarkLength); bad.Check(err) {
+			mk.Remark = v
 		}
 	}
-	return nil
+	return bad.Err()
 }
 
 // MarkingResult is what a marking did.

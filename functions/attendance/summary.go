@@ -241,7 +241,7 @@ func (s *Service) Absentees(ctx context.Context, q AbsenteeQuery, pr httpapi.Pag
 		q.Date = s.today(ctx)
 	}
 	if _, err := time.Parse(time.DateOnly, q.Date); err != nil {
-		return httpapi.Page[Absentee]{}, apperr.InvalidField("date", "must be a date YYYY-MM-DD")
+		return httpapi.Page[Absentee]{}, apperr.Field("date", apperr.FieldFormat, "must be a date YYYY-MM-DD")
 	}
 	p := rbac.Must(ctx)
 	and := bson.A{bson.M{"date": q.Date, "marks.status": string(Absent)}}

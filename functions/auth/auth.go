@@ -94,17 +94,24 @@ func (LoginRequest) Example() any {
 
 // Validate implements httpapi.Validator.
 func (r LoginRequest) Validate() error {
+	var bad apperr.Problems
 	switch {
 	case r.Password == "":
-		return apperr.InvalidField("password", "is required")
+		bad.Add("password", apperr.FieldRequired, "is required")
 	case len(r.Password) > authn.MaxPasswordLen:
-		return apperr.InvalidField("password", "is too long")
-	case r.PRN != "" && (r.Tenant != "" || r.Email != ""):
-		return apperr.Errorf(apperr.Invalid, "sign in with either a PRN or a tenant and email, not both")
-	case r.PRN == "" && (r.Tenant == "" || r.Email == ""):
-		return apperr.Errorf(apperr.Invalid, "tenant and email (or a PRN) are required")
+		bad.Add("password", apperr.FieldTooLong, "is too long")
 	}
-	return nil
+	switch {
+	case r.PRN != "" && (r.Tenant != "" || r.Email != ""):
+		bad.Add("prn", apperr.FieldNotAllowed, "sign in with either a PRN or a tenant and email, not both")
+	case r.PRN == "" && r.Tenant == "" && r.Email == "":
+		bad.Add("prn", apperr.FieldRequired, "tenant and email (or a PRN) are required")
+	case r.PRN == "" && r.Tenant == "":
+		bad.Add("tenant", apperr.FieldRequired, "tenant and email (or a PRN) are required")
+	case r.PRN == "" && r.Email == "":
+		bad.Add("email", apperr.FieldRequired, "tenant and email (or a PRN) are required")
+	}
+	return bad.Err()
 }
 
 var errBadCredentials = &apperr.Error{Code: apperr.Unauthenticated, Message: "the sign-in details are incorrect"}
@@ -344,16 +351,14 @@ type PasswordChange struct {
 
 // Validate implements httpapi.Validator.
 func (r PasswordChange) Validate() error {
+	var bad apperr.Problems
 	if r.CurrentPassword == "" {
-		return apperr.InvalidField("current_password", "is required")
+		bad.Add("current_password", apperr.FieldRequired, "is required")
 	}
-	if err := authn.CheckPasswordPolicy("new_password", r.NewPassword); err != nil {
-		return err
+	if bad.Check(authn.CheckPasswordPolicy("new_password", r.NewPassword)) && r.NewPassword == r.CurrentPassword {
+		bad.Add("new_password", apperr.FieldNotAllowed, "must differ from the current password")
 	}
-	if r.NewPassword == r.CurrentPassword {
-		return apperr.InvalidField("new_password", "must differ from the current password")
-	}
-	return nil
+	return bad.Err()
 }
 
 // ChangePassword sets the caller's new password after checking the current one, then ends every session

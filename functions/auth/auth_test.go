@@ -158,7 +158,7 @@ func TestLoginPRNTypoIsInvalid(t *testing.T) {
 		b[i] = '0' + (b[i]-'0'+1)%10
 		rec := login(env, creds{PRN: string(b), Password: apptest.Password})
 		p := apptest.MustProblem(t, rec, http.StatusBadRequest, "invalid")
-		if _, ok := p.Errors["prn"]; !ok || !strings.Contains(p.Detail, "check digit") {
+		if _, ok := p.Fields["prn"]; !ok || !strings.Contains(p.Detail, "check digit") {
 			t.Fatalf("digit %d changed (%s): problem %+v, want a check-digit error on prn", i, b, p)
 		}
 	}
@@ -220,7 +220,7 @@ func TestLoginRequestValidation(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			p := apptest.MustProblem(t, env.Do("POST", "/auth/login", "", tc.body), http.StatusBadRequest, "invalid")
 			if tc.field != "" {
-				if _, ok := p.Errors[tc.field]; !ok {
+				if _, ok := p.Fields[tc.field]; !ok {
 					t.Errorf("errors = %v, want field %q named", p.Errors, tc.field)
 				}
 			}
@@ -434,7 +434,7 @@ func TestPasswordChange(t *testing.T) {
 	apptest.MustProblem(t, change("wrong-password-1", newPassword), http.StatusUnauthorized, "unauthenticated")
 	for _, weak := range []string{"short", "", strings.Repeat("x", 129)} {
 		p := apptest.MustProblem(t, change(apptest.Password, weak), http.StatusBadRequest, "invalid")
-		if _, ok := p.Errors["new_password"]; !ok {
+		if _, ok := p.Fields["new_password"]; !ok {
 			t.Errorf("weak %q: errors %v, want new_password", weak, p.Errors)
 		}
 	}

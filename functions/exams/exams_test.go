@@ -109,8 +109,8 @@ type person struct {
 }
 
 type auditEntry struct {
-	Action  string `json:"action"`
-	Details string `json:"details"`
+	Action  string          `json:"action"`
+	Details json.RawMessage `json:"details"`
 }
 
 const missingID = "0123456789abcdef01234567"
@@ -256,9 +256,19 @@ func TestCreateTest(t *testing.T) {
 		"trailing document": {`{"batch_id":"` + s.batchA + `"} {}`, ""},
 	} {
 		p := apptest.MustProblem(t, env.Do("POST", "/exams/tests", s.owner, tc.body), http.StatusBadRequest, "invalid")
-		if tc.field != "" && p.Errors[tc.field] == "" {
+		if tc.field != "" && p.Fields[tc.field] == "" {
 			t.Errorf("%s: problem %+v does not name %s", name, p, tc.field)
 		}
+	}
+	// Every bad field at once.
+	p := apptest.MustProblem(t, env.Do("POST", "/exams/tests", s.owner, m{"subject": "", "name": "Unit", "date": "June", "max_marks": 0, "weight": 1000}), http.StatusBadRequest, "invalid")
+	for field, code := range map[string]string{"batch_id": "required", "subject": "required", "date": "format", "max_marks": "out_of_range", "weight": "out_of_range"} {
+		if p.FieldCode(field) != code {
+			t.Errorf("errors %+v, want %s %s", p.Errors, field, code)
+		}
+	}
+	if len(p.Errors) != 5 {
+		t.Errorf("errors %+v, want exactly the five bad fields", p.Errors)
 	}
 	// Batches the caller may not see, and none at all, read as not found.
 	apptest.MustProblem(t, env.Do("POST", "/exams/tests", s.teacherB, valid()), http.StatusNotFound, "not_found")
@@ -350,12 +360,12 @@ func TestResultsAreAllOrNothing(t *testing.T) {
 			t.Errorf("detail %q does not name %s", p.Detail, id)
 		}
 	}
-	if strings.Contains(p.Detail, s.s[0].ID) || p.Errors["results[1].student_id"] == "" || p.Errors["results[3].student_id"] == "" || p.Errors["results[0].student_id"] != "" {
+	if strings.Contains(p.Detail, s.s[0].ID) || p.Fields["results[1].student_id"] == "" || p.Fields["results[3].student_id"] == "" || p.Fields["results[0].student_id"] != "" {
 		t.Errorf("problem = %+v, want exactly the three strangers named", p)
 	}
 	// Marks above the maximum: every one named.
 	p = apptest.MustProblem(t, env.Do("PUT", path, s.teacherA, results(present(s.s[0], 50.01), present(s.s[1], 50), present(s.s[2], 51))), http.StatusBadRequest, "invalid")
-	if p.Errors["results[0].marks"] == "" || p.Errors["results[2].marks"] == "" || p.Errors["results[1].marks"] != "" {
+	if p.Fields["results[0].marks"] == "" || p.Fields["results[2].marks"] == "" || p.Fields["results[1].marks"] != "" {
 		t.Errorf("problem = %+v, want results 0 and 2 named", p)
 	}
 	for name, body := range map[string]any{
@@ -389,7 +399,7 @@ func TestResultsAreAllOrNothing(t *testing.T) {
 	if out.Created != 4 || out.Changed != 0 || out.Unchanged != 0 || len(out.Results) != 4 || *out.Results[0].Marks != 42.5 || out.Results[1].Marks != nil {
 		t.Fatalf("entry = %+v", out)
 	}
-	got := apptest.Call[[]result](t, env, "GET", path, s.teacherA, nil, 200)
+	got := apptest.Items[result](t, env, "GET", path, s.teacherA, nil, 200)
 	if len(got) != 4 || s.count(t, exams.ResultsCollection) != 4 {
 		t.Fatalf("stored results = %+v", got)
 	}
@@ -433,7 +443,7 @@ func TestResultEditsAreAudited(t *testing.T) {
 	if again := s.enter(t, s.owner, tst.ID, present(s.s[0], 45.5)); again.Unchanged != 1 || again.Changed != 0 {
 		t.Fatalf("repeat = %+v", again)
 	}
-	entries := apptest.Call[[]auditEntry](t, env, "GET", "/users/audit?kind=exam_test&id="+tst.ID, s.owner, nil, 200)
+	entries := apptest.Items[auditEntry](t, env, "GET", "/users/audit?kind=exam_test&id="+tst.ID, s.owner, nil, 200)
 	if len(entries) != 1 || entries[0].Action != exams.AuditAction {
 		t.Fatalf("audit = %+v, want one entry for the one editing request", entries)
 	}
@@ -450,7 +460,7 @@ func TestResultEditsAreAudited(t *testing.T) {
 			} `json:"after"`
 		} `json:"changes"`
 	}
-	if err := json.Unmarshal([]byte(entries[0].Details), &details); err != nil {
+	if err := json.Unmarshal(entries[0].Details, &details); err != nil {
 		t.Fatal(err)
 	}
 	cs := details.Changes
@@ -458,7 +468,7 @@ func TestResultEditsAreAudited(t *testing.T) {
 		cs[1].StudentID != s.s[1].ID || cs[1].Before.Status != "absent" || cs[1].Before.Marks != nil || cs[1].After.Status != "present" || *cs[1].After.Marks != 20 {
 		t.Errorf("audited changes = %+v", entries[0].Details)
 	}
-	if strings.Contains(entries[0].Details, s.s[2].ID) || strings.Contains(entries[0].Details, s.s[3].ID) {
+	if strings.Contains(string(entries[0].Details), s.s[2].ID) || strings.Contains(string(entries[0].Details), s.s[3].ID) {
 		t.Errorf("audit names unchanged or new results: %s", entries[0].Details)
 	}
 
@@ -612,7 +622,7 @@ func TestReportCardScope(t *testing.T) {
 	if got := apptest.Call[page[test]](t, env, "GET", "/exams/tests", stranger, nil, 200).Items; len(got) != 0 {
 		t.Errorf("another institution lists %+v", got)
 	}
-	if got := apptest.Call[[]result](t, env, "GET", "/exams/tests/"+tA.ID+"/results", s.owner, nil, 200); len(got) != 2 || *got[0].Marks != 40 {
+	if got := apptest.Items[result](t, env, "GET", "/exams/tests/"+tA.ID+"/results", s.owner, nil, 200); len(got) != 2 || *got[0].Marks != 40 {
 		t.Errorf("results after the stranger's attempts = %+v", got)
 	}
 }
@@ -640,7 +650,7 @@ func TestGradingScale(t *testing.T) {
 		"string min percent": {`{"bands":[{"grade":"A","min_percent":"0"}]}`, ""},
 	} {
 		p := apptest.MustProblem(t, env.Do("PUT", "/exams/grading-scale", s.owner, tc.body), http.StatusBadRequest, "invalid")
-		if tc.field != "" && p.Errors[tc.field] == "" {
+		if tc.field != "" && p.Fields[tc.field] == "" {
 			t.Errorf("%s: problem %+v does not name %s", name, p, tc.field)
 		}
 	}
@@ -669,8 +679,8 @@ func TestGradingScale(t *testing.T) {
 	if g1, g2 := grade(s.s[0]), grade(s.s[1]); g1 != "Distinction" || g2 != "Pass" {
 		t.Errorf("grades on the new scale %s, %s; want Distinction and Pass", g1, g2)
 	}
-	entries := apptest.Call[[]auditEntry](t, env, "GET", "/users/audit?kind=grading_scale&id="+exams.ScaleDocumentID, s.owner, nil, 200)
-	if len(entries) != 1 || !strings.Contains(entries[0].Details, `"A+"`) || !strings.Contains(entries[0].Details, `"Distinction"`) {
+	entries := apptest.Items[auditEntry](t, env, "GET", "/users/audit?kind=grading_scale&id="+exams.ScaleDocumentID, s.owner, nil, 200)
+	if len(entries) != 1 || !strings.Contains(string(entries[0].Details), `"A+"`) || !strings.Contains(string(entries[0].Details), `"Distinction"`) {
 		t.Errorf("audit of the scale change = %+v, want before and after", entries)
 	}
 }

@@ -81,34 +81,39 @@ func (ScaleInput) Example() any { return ScaleInput{Bands: DefaultScale().Bands}
 // one 0 (so the scale covers 0 to 100).
 func (in ScaleInput) Validate() error {
 	if len(in.Bands) == 0 || len(in.Bands) > MaxBands {
-		return apperr.InvalidField("bands", fmt.Sprintf("must list 1 to %d bands", MaxBands))
+		code := apperr.FieldTooLong
+		if len(in.Bands) == 0 {
+			code = apperr.FieldRequired
+		}
+		return apperr.Field("bands", code, fmt.Sprintf("must list 1 to %d bands", MaxBands))
 	}
+	var bad apperr.Problems
 	seen := map[string]bool{}
 	var prev int64
 	for i := range in.Bands {
 		b := &in.Bands[i]
 		field := fmt.Sprintf("bands[%d]", i)
-		var err error
-		if b.Grade, err = httpapi.Text(field+".grade", b.Grade, 20); err != nil {
-			return err
+		if v, err := httpapi.Text(field+".grade", b.Grade, 20); bad.Check(err) {
+			b.Grade = v
+			if seen[b.Grade] {
+				bad.Add(field+".grade", apperr.FieldDuplicate, "names a grade a second time")
+			}
+			seen[b.Grade] = true
 		}
-		if seen[b.Grade] {
-			return apperr.InvalidField(field+".grade", "names a grade a second time")
-		}
-		seen[b.Grade] = true
 		bp, ok := hundredths(b.MinPercent)
-		if !ok || bp < 0 || bp > 100_00 {
-			return apperr.InvalidField(field+".min_percent", "must be 0 to 100, with at most two decimals")
-		}
-		if i > 0 && bp >= prev {
-			return apperr.InvalidField(field+".min_percent", "must be below the band before it: bands run from the highest minimum down")
+		switch {
+		case !ok || bp < 0 || bp > 100_00:
+			bad.Add(field+".min_percent", apperr.FieldOutOfRange, "must be 0 to 100, with at most two decimals")
+			continue // the order below needs a good minimum
+		case i > 0 && bp >= prev:
+			bad.Add(field+".min_percent", apperr.FieldOutOfRange, "must be below the band before it: bands run from the highest minimum down")
 		}
 		prev = bp
 	}
-	if prev != 0 {
-		return apperr.InvalidField(fmt.Sprintf("bands[%d].min_percent", len(in.Bands)-1), "must be 0: the last band starts at 0, so every percentage has a grade")
+	if last := fmt.Sprintf("bands[%d].min_percent", len(in.Bands)-1); prev != 0 && !bad.Has(last) {
+		bad.Add(last, apperr.FieldOutOfRange, "must be 0: the last band starts at 0, so every percentage has a grade")
 	}
-	return nil
+	return bad.Err()
 }
 
 // grade returns the grade of a percentage in basis points: the first band whose minimum it reaches.

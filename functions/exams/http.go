@@ -34,7 +34,10 @@ func (s *Service) Routes() []httpapi.Route {
 			Summary: "Enter results of a test, all or nothing; edits are recorded in the audit log",
 			Request: ResultEntry{}, Response: EntryOutcome{}, Handler: s.handleEnterResults},
 		{Method: "GET", Path: "/tests/{id}/results", Permission: rbac.ExamsRead, Summary: "The results of a test, in PRN order",
-			Response: []StudentResult{}, Handler: s.handleTestResults},
+			Response: httpapi.Page[StudentResult]{}, Query: httpapi.PageQuery, Handler: s.handleTestResults},
+		{Method: "GET", Path: "/students/{id}/tests", Permission: rbac.ReportCardsRead,
+			Summary:  "A student's tests, past and ahead, in date order, each with their result (students see their own, guardians their children's)",
+			Response: httpapi.Page[StudentTest]{}, Query: httpapi.PageQuery, Handler: s.handleStudentTests},
 		{Method: "GET", Path: "/batches/{id}/ranking", Permission: rbac.ExamsRead,
 			Summary:  "A batch's students ranked by overall percentage (competition ranking, PRN order among equals)",
 			Response: Ranking{}, Query: rangeQuery, Handler: s.handleBatchRanking},
@@ -92,9 +95,14 @@ func (s *Service) handleEnterResults(w http.ResponseWriter, r *http.Request) err
 	return httpapi.Reply(w, http.StatusOK, out, err)
 }
 
+func (s *Service) handleStudentTests(w http.ResponseWriter, r *http.Request) error {
+	return httpapi.ListPage(w, r, func() ([]StudentTest, error) { return s.StudentTests(r.Context(), r.PathValue("id")) },
+		func(st StudentTest) string { return st.Test.Date + "/" + st.Test.ID })
+}
+
 func (s *Service) handleTestResults(w http.ResponseWriter, r *http.Request) error {
-	rs, err := s.TestResults(r.Context(), r.PathValue("id"))
-	return httpapi.Reply(w, http.StatusOK, rs, err)
+	return httpapi.ListPage(w, r, func() ([]StudentResult, error) { return s.TestResults(r.Context(), r.PathValue("id")) },
+		func(sr StudentResult) string { return sr.StudentPRN + "/" + sr.StudentID })
 }
 
 func (s *Service) handleBatchRanking(w http.ResponseWriter, r *http.Request) error {

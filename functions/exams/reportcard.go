@@ -55,7 +55,7 @@ func (r DateRange) resolve(b *academic.Batch) (DateRange, error) {
 		return r, err
 	}
 	if r.From > r.To {
-		return r, apperr.InvalidField("from", "must not be after to")
+		return r, apperr.Field("from", apperr.FieldOutOfRange, "must not be after to")
 	}
 	return r, nil
 }
@@ -272,7 +272,7 @@ type ReportCard struct {
 // Invalid for a missing batch id or a malformed range. The computation is described at the top of this file.
 func (s *Service) ReportCard(ctx context.Context, studentID, batchID string, r DateRange) (*ReportCard, error) {
 	if batchID == "" {
-		return nil, apperr.InvalidField("batch", "is required")
+		return nil, apperr.Field("batch", apperr.FieldRequired, "is required")
 	}
 	if err := students.CanSeeStudent(ctx, studentID); err != nil {
 		return nil, err

@@ -41,26 +41,30 @@ func (e ResultEntry) Validate() error {
 	for i, r := range e.Results {
 		ids[i] = r.StudentID
 	}
-	if err := students.CheckRosterList("results", ids, MaxResultsPerRequest); err != nil {
-		return err
-	}
+	var bad apperr.Problems
+	bad.Check(students.CheckRosterList("results", ids, MaxResultsPerRequest))
 	for i, r := range e.Results {
 		field := fmt.Sprintf("results[%d]", i)
-		if !r.Status.Valid() {
-			return apperr.InvalidField(field+".status", "must be present, absent or exempt")
+		switch {
+		case r.Status == "":
+			bad.Add(field+".status", apperr.FieldRequired, "must be present, absent or exempt")
+			continue
+		case !r.Status.Valid():
+			bad.Add(field+".status", apperr.FieldNotAllowed, "must be present, absent or exempt")
+			continue
 		}
 		switch {
 		case r.Status == Present && r.Marks == nil:
-			return apperr.InvalidField(field+".marks", "is required when the student was present")
+			bad.Add(field+".marks", apperr.FieldRequired, "is required when the student was present")
 		case r.Status != Present && r.Marks != nil:
-			return apperr.InvalidField(field+".marks", "is given only when the student was present")
+			bad.Add(field+".marks", apperr.FieldNotAllowed, "is given only when the student was present")
 		case r.Marks != nil:
 			if h, ok := hundredths(*r.Marks); !ok || h < 0 {
-				return apperr.InvalidField(field+".marks", "must be 0 or more, with at most two decimals")
+				bad.Add(field+".marks", apperr.FieldOutOfRange, "must be 0 or more, with at most two decimals")
 			}
 		}
 	}
-	return nil
+	return bad.Err()
 }
 
 // EntryOutcome is what an entry did.
@@ -116,18 +120,20 @@ func (s *Service) EnterResults(ctx context.Context, testID string, in ResultEntr
 		return nil, apperr.Errorf(apperr.Conflict, "the test is on %s; results can be entered from that day", t.Date)
 	}
 	maxH, _ := hundredths(t.MaxMarks)
-	over := map[string]string{}
+	var over []apperr.FieldError
 	for i, r := range in.Results {
 		if r.Marks == nil {
 			continue
 		}
 		if h, _ := hundredths(*r.Marks); h > maxH {
-			over[fmt.Sprintf("results[%d].marks", i)] = fmt.Sprintf("must be at most the test's maximum, %v", t.MaxMarks)
+			over = append(over, apperr.FieldError{Field: fmt.Sprintf("results[%d].marks", i), Code: apperr.FieldOutOfRange,
+				Message: fmt.Sprintf("must be at most the test's maximum, %v", t.MaxMarks)})
 		}
 	}
 	if len(over) > 0 {
-		return nil, &apperr.Error{Code: apperr.Invalid, Fields: over, Message: fmt.Sprintf(
-			"nothing was entered: %d result(s) exceed the test's maximum of %v marks", len(over), t.MaxMarks)}
+		e := apperr.Invalidated(over)
+		e.Message = fmt.Sprintf("nothing was entered: %d result(s) exceed the test's maximum of %v marks", len(over), t.MaxMarks)
+		return nil, e
 	}
 	db := store.Database(ctx)
 	studentIDs := make([]string, len(in.Results))

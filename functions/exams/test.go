@@ -44,33 +44,30 @@ func (n NewTest) Validate() error {
 	return err
 }
 
-// normalized returns n as it is recorded (text trimmed, contacts in their stored form, defaults filled
-// in), or the Invalid error naming the first bad field.
+// normalized returns n as it is recorded (text trimmed, the default weight filled in), or the Invalid
+// error naming every bad field.
 func (n NewTest) normalized() (NewTest, error) {
-	if !id.Valid(n.BatchID) {
-		return n, apperr.InvalidField("batch_id", "must be a batch id")
+	var bad apperr.Problems
+	httpapi.CheckID(&bad, "batch_id", n.BatchID, "must be a batch id")
+	if v, err := httpapi.Text("subject", n.Subject, 80); bad.Check(err) {
+		n.Subject = v
 	}
-	var err error
-	if n.Subject, err = httpapi.Text("subject", n.Subject, 80); err != nil {
-		return n, err
+	if v, err := httpapi.Text("name", n.Name, 120); bad.Check(err) {
+		n.Name = v
 	}
-	if n.Name, err = httpapi.Text("name", n.Name, 120); err != nil {
-		return n, err
-	}
-	if _, err := academic.ParseDate("date", n.Date); err != nil {
-		return n, err
-	}
+	_, err := academic.ParseDate("date", n.Date)
+	bad.Check(err)
 	if h, ok := hundredths(n.MaxMarks); !ok || h <= 0 || h > MaxMarksLimit*100 {
-		return n, apperr.InvalidField("max_marks", fmt.Sprintf("must be above 0 and at most %d, with at most two decimals", MaxMarksLimit))
+		bad.Add("max_marks", apperr.FieldOutOfRange, fmt.Sprintf("must be above 0 and at most %d, with at most two decimals", MaxMarksLimit))
 	}
 	if n.Weight == nil {
 		w := float64(DefaultWeight)
 		n.Weight = &w
 	}
 	if h, ok := hundredths(*n.Weight); !ok || h <= 0 || h > MaxWeight*100 {
-		return n, apperr.InvalidField("weight", fmt.Sprintf("must be above 0 and at most %d, with at most two decimals", MaxWeight))
+		bad.Add("weight", apperr.FieldOutOfRange, fmt.Sprintf("must be above 0 and at most %d, with at most two decimals", MaxWeight))
 	}
-	return n, nil
+	return n, bad.Err()
 }
 
 // CreateTest creates a test of a batch the caller may see (NotFound otherwise). Invalid when the date is
@@ -86,7 +83,7 @@ func (s *Service) CreateTest(ctx context.Context, in NewTest) (*Test, error) {
 		return nil, err
 	}
 	if in.Date < b.StartDate || in.Date > b.EndDate {
-		return nil, apperr.InvalidField("date", fmt.Sprintf("must be within the batch's dates, %s to %s", b.StartDate, b.EndDate))
+		return nil, apperr.Field("date", apperr.FieldOutOfRange, fmt.Sprintf("must be within the batch's dates, %s to %s", b.StartDate, b.EndDate))
 	}
 	db := store.Database(ctx)
 	c, err := academic.FindCourse(ctx, db, b.CourseID)
@@ -94,7 +91,7 @@ func (s *Service) CreateTest(ctx context.Context, in NewTest) (*Test, error) {
 		return nil, fmt.Errorf("course %s of batch %s: %w", b.CourseID, b.ID, err)
 	}
 	if len(c.Subjects) > 0 && !slices.Contains(c.Subjects, in.Subject) {
-		return nil, apperr.InvalidField("subject", fmt.Sprintf("must be a subject of course %s: %v", c.Code, c.Subjects))
+		return nil, apperr.Field("subject", apperr.FieldNotAllowed, fmt.Sprintf("must be a subject of course %s: %v", c.Code, c.Subjects))
 	}
 	mm, _ := hundredths(in.MaxMarks)
 	w, _ := hundredths(*in.Weight)

@@ -152,13 +152,10 @@ type NewAssignment struct {
 
 // Validate implements httpapi.Validator.
 func (n NewAssignment) Validate() error {
-	if !id.Valid(n.EnrolmentID) {
-		return apperr.InvalidField("enrolment_id", "must be an enrolment id")
-	}
-	if !id.Valid(n.PlanID) {
-		return apperr.InvalidField("plan_id", "must be a fee plan id")
-	}
-	return nil
+	var bad apperr.Problems
+	httpapi.CheckID(&bad, "enrolment_id", n.EnrolmentID, "must be an enrolment id")
+	httpapi.CheckID(&bad, "plan_id", n.PlanID, "must be a fee plan id")
+	return bad.Err()
 }
 
 // Prorate returns the share of total for the days from `from` to the term's end, of a term from start to
@@ -206,10 +203,10 @@ func Materialise(sc Schedule, net int64, termStart, joinDate string) ([]Slot, er
 func (s *Service) activePlan(ctx context.Context, planID string) (*Plan, error) {
 	p, err := s.GetPlan(ctx, planID)
 	if err != nil {
-		return nil, apperr.InvalidField("plan_id", "names no fee plan")
+		return nil, apperr.Field("plan_id", apperr.FieldNotAllowed, "names no fee plan")
 	}
 	if !p.Active {
-		return nil, apperr.InvalidField("plan_id", "names a plan that is no longer active")
+		return nil, apperr.Field("plan_id", apperr.FieldNotAllowed, "names a plan that is no longer active")
 	}
 	if p.Currency != currency(ctx) {
 		return nil, apperr.Errorf(apperr.Conflict, "the plan is in %s but the institution bills in %s", p.Currency, currency(ctx))
@@ -460,22 +457,23 @@ func (NewConcession) Example() any {
 // validating before or after normalising gives one answer.
 func (n NewConcession) Validate() error {
 	n = n.normalized()
+	var bad apperr.Problems
 	switch n.Kind {
 	case ConcessionPercent:
 		if n.BasisPoints < 1 || n.BasisPoints > 10_000 || n.Amount != 0 {
-			return apperr.InvalidField("basis_points", "must be 1 to 10000 (100%), without amount")
+			bad.Add("basis_points", apperr.FieldOutOfRange, "must be 1 to 10000 (100%), without amount")
 		}
 	case ConcessionFixed:
 		if n.Amount < 1 || n.Amount > MaxAmount || n.BasisPoints != 0 {
-			return apperr.InvalidField("amount", "must be a positive amount in minor units, without basis_points")
+			bad.Add("amount", apperr.FieldOutOfRange, "must be a positive amount in minor units, without basis_points")
 		}
+	case "":
+		bad.Add("kind", apperr.FieldRequired, `must be "percent" or "fixed"`)
 	default:
-		return apperr.InvalidField("kind", `must be "percent" or "fixed"`)
+		bad.Add("kind", apperr.FieldNotAllowed, `must be "percent" or "fixed"`)
 	}
-	if len(n.Reason) < 3 || len(n.Reason) > 500 {
-		return apperr.InvalidField("reason", "must be 3 to 500 characters")
-	}
-	return nil
+	bad.Check(checkReason(n.Reason))
+	return bad.Err()
 }
 
 // normalized returns the concession as it is recorded: the reason without surrounding spaces.
@@ -578,7 +576,7 @@ type Recalculation struct {
 // Validate implements httpapi.Validator.
 func (r Recalculation) Validate() error {
 	if r.PlanID != "" && !id.Valid(r.PlanID) {
-		return apperr.InvalidField("plan_id", "must be a fee plan id")
+		return apperr.Field("plan_id", apperr.FieldFormat, "must be a fee plan id")
 	}
 	return nil
 }

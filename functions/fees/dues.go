@@ -110,7 +110,7 @@ func (s *Service) Dues(ctx context.Context, batchID, branchID string) (*DuesSumm
 	filter := bson.M{"status": InstalmentOpen}
 	switch {
 	case batchID != "" && branchID != "":
-		return nil, apperr.Errorf(apperr.Invalid, "ask for a batch or a branch, not both")
+		return nil, apperr.Field("branch", apperr.FieldNotAllowed, "ask for a batch or a branch, not both")
 	case batchID != "":
 		if _, err := academic.VisibleBatch(ctx, batchID); err != nil {
 			return nil, err

@@ -3,8 +3,10 @@ package fees_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -501,5 +503,50 @@ func TestGoCallersGetTheHTTPValidation(t *testing.T) {
 	}
 	if in.Name != "  Term   fee " || in.Schedule.IntervalMonths != 0 {
 		t.Errorf("Validate changed its input: %+v", in)
+	}
+}
+
+// TestValidationNamesEveryBadField: a request with several bad fields hears of all of them at once, each
+// with its code, so a form can mark every field in one round trip.
+func TestValidationNamesEveryBadField(t *testing.T) {
+	tests := []struct {
+		name string
+		in   interface{ Validate() error }
+		want map[string]apperr.FieldCode
+	}{
+		{"plan", fees.NewPlan{Total: -1, Schedule: fees.Schedule{Kind: "weekly"}, LateFee: &tenant.LateFeeRule{Kind: "flat", GraceDays: 400}},
+			map[string]apperr.FieldCode{"name": apperr.FieldRequired, "total": apperr.FieldOutOfRange, "schedule.kind": apperr.FieldNotAllowed,
+				"late_fee.amount": apperr.FieldOutOfRange, "late_fee.grace_days": apperr.FieldOutOfRange}},
+		{"schedule", fees.NewPlan{Name: "Term", Schedule: fees.Schedule{Kind: fees.ScheduleCount, IntervalMonths: 13, Percentages: []int64{1}}},
+			map[string]apperr.FieldCode{"schedule.interval_months": apperr.FieldOutOfRange, "schedule.count": apperr.FieldOutOfRange, "schedule": apperr.FieldNotAllowed}},
+		{"payment", fees.NewPayment{StudentID: "nope", Method: fees.MethodOnline, Note: strings.Repeat("x", 501), PaidOn: "June"},
+			map[string]apperr.FieldCode{"student_id": apperr.FieldFormat, "amount": apperr.FieldOutOfRange, "reference": apperr.FieldRequired,
+				"note": apperr.FieldTooLong, "paid_on": apperr.FieldFormat}},
+		{"refund", fees.NewRefund{Method: "cheque", Reason: "no"},
+			map[string]apperr.FieldCode{"payment_id": apperr.FieldRequired, "amount": apperr.FieldOutOfRange, "method": apperr.FieldNotAllowed, "reason": apperr.FieldTooShort}},
+		{"waiver", fees.NewWaiver{},
+			map[string]apperr.FieldCode{"instalment_id": apperr.FieldRequired, "amount": apperr.FieldOutOfRange, "reason": apperr.FieldRequired}},
+		{"concession", fees.NewConcession{},
+			map[string]apperr.FieldCode{"kind": apperr.FieldRequired, "reason": apperr.FieldRequired}},
+		{"assignment", fees.NewAssignment{PlanID: "x"},
+			map[string]apperr.FieldCode{"enrolment_id": apperr.FieldRequired, "plan_id": apperr.FieldFormat}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := apperr.As(tt.in.Validate())
+			if e == nil || e.Code != apperr.Invalid {
+				t.Fatalf("Validate() = %v, want Invalid", e)
+			}
+			got := map[string]apperr.FieldCode{}
+			for _, fe := range e.Errors {
+				got[fe.Field] = fe.Code
+				if fe.Message == "" || e.FieldMessage(fe.Field) == "" {
+					t.Errorf("%s has no message", fe.Field)
+				}
+			}
+			if !maps.Equal(got, tt.want) {
+				t.Errorf("errors = %v, want %v", got, tt.want)
+			}
+		})
 	}
 }

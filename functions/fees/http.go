@@ -18,14 +18,14 @@ func (s *Service) Routes() []httpapi.Route {
 	return []httpapi.Route{
 		{Method: "POST", Path: "/plans", Permission: rbac.FeePlansWrite, Summary: "Create a fee plan",
 			Request: NewPlan{}, Response: Plan{}, Status: http.StatusCreated, Handler: s.handleCreatePlan},
-		{Method: "GET", Path: "/plans", Permission: rbac.FeesRead, Summary: "List fee plans",
+		{Method: "GET", Path: "/plans", Permission: rbac.FeePlansRead, Summary: "List fee plans",
 			Response: httpapi.Page[Plan]{}, Query: httpapi.PageQuery, Handler: s.handleListPlans},
-		{Method: "GET", Path: "/plans/{id}", Permission: rbac.FeesRead, Summary: "Read a fee plan",
+		{Method: "GET", Path: "/plans/{id}", Permission: rbac.FeePlansRead, Summary: "Read a fee plan",
 			Response: Plan{}, Handler: s.handleGetPlan},
 		{Method: "POST", Path: "/assignments", Permission: rbac.FeesAssign, Summary: "Assign a plan to an enrolment and materialise its instalments",
 			Request: NewAssignment{}, Response: AssignmentView{}, Status: http.StatusCreated, Handler: s.handleAssign},
 		{Method: "GET", Path: "/assignments", Permission: rbac.FeesRead, Summary: "A student's fee assignments",
-			Response: []Assignment{}, Query: studentQuery, Handler: s.handleAssignmentsOf},
+			Response: httpapi.Page[Assignment]{}, Query: append(append([]httpapi.QueryParam{}, studentQuery...), httpapi.PageQuery...), Handler: s.handleAssignmentsOf},
 		{Method: "GET", Path: "/assignments/{id}", Permission: rbac.FeesRead, Summary: "Read an assignment with its instalments",
 			Response: AssignmentView{}, Handler: s.handleGetAssignment},
 		{Method: "POST", Path: "/assignments/{id}/recalculate", Permission: rbac.FeesAssign,
@@ -96,18 +96,18 @@ func (s *Service) handleAssign(w http.ResponseWriter, r *http.Request) error {
 func studentParam(r *http.Request) (string, error) {
 	st := r.URL.Query().Get("student")
 	if !id.Valid(st) {
-		return "", apperr.InvalidField("student", "must be a student id")
+		return "", apperr.Field("student", apperr.FieldFormat, "must be a student id")
 	}
 	return st, nil
 }
 
 func (s *Service) handleAssignmentsOf(w http.ResponseWriter, r *http.Request) error {
 	st, err := studentParam(r)
-	if err != nil {
+	if err := httpapi.CheckQuery(r, err); err != nil {
 		return err
 	}
-	as, err := s.AssignmentsOf(r.Context(), st)
-	return httpapi.Reply(w, http.StatusOK, as, err)
+	return httpapi.ListPage(w, r, func() ([]Assignment, error) { return s.AssignmentsOf(r.Context(), st) },
+		func(a Assignment) string { return a.ID })
 }
 
 func (s *Service) handleGetAssignment(w http.ResponseWriter, r *http.Request) error {
@@ -158,7 +158,7 @@ func (s *Service) handlePay(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Service) handlePaymentsOf(w http.ResponseWriter, r *http.Request) error {
 	st, err := studentParam(r)
-	if err != nil {
+	if err := httpapi.CheckQuery(r, err); err != nil {
 		return err
 	}
 	pr, err := httpapi.ParsePage(r)

@@ -96,28 +96,39 @@ type NewPayment struct {
 // validating before or after normalising gives one answer.
 func (n NewPayment) Validate() error {
 	n = n.normalized()
-	if !id.Valid(n.StudentID) {
-		return apperr.InvalidField("student_id", "must be a student id")
+	var bad apperr.Problems
+	httpapi.CheckID(&bad, "student_id", n.StudentID, "must be a student id")
+	checkAmount(&bad, n.Amount)
+	checkMethod(&bad, n.Method)
+	if n.Method == MethodOnline && n.Reference == "" {
+		bad.Add("reference", apperr.FieldRequired, "is required for online payments: the gateway's reference")
 	}
-	if n.Amount < 1 || n.Amount > MaxAmount {
-		return apperr.InvalidField("amount", "must be a positive amount in minor units")
+	if len(n.Reference) > 200 {
+		bad.Add("reference", apperr.FieldTooLong, "must be at most 200 bytes")
 	}
-	if !n.Method.Valid() {
-		return apperr.InvalidField("method", `must be "cash", "card", "bank_transfer" or "online"`)
+	if len(n.Note) > 500 {
+		bad.Add("note", apperr.FieldTooLong, "must be at most 500 bytes")
 	}
-	switch n.Method {
-	case MethodCash, MethodCard, MethodBankTransfer:
-	case MethodOnline:
-		if n.Reference == "" {
-			return apperr.InvalidField("reference", "is required for online payments: the gateway's reference")
-		}
+	bad.Check(httpapi.OptionalDate("paid_on", n.PaidOn))
+	return bad.Err()
+}
+
+// checkAmount records amount as out of range unless it is a positive amount in minor units.
+func checkAmount(bad *apperr.Problems, amount int64) {
+	if amount < 1 || amount > MaxAmount {
+		bad.Add("amount", apperr.FieldOutOfRange, "must be a positive amount in minor units")
+	}
+}
+
+// checkMethod records method as missing or not allowed unless it is a payment method.
+func checkMethod(bad *apperr.Problems, m PaymentMethod) {
+	switch m {
+	case MethodCash, MethodCard, MethodBankTransfer, MethodOnline:
+	case "":
+		bad.Add("method", apperr.FieldRequired, `must be "cash", "card", "bank_transfer" or "online"`)
 	default:
-		return apperr.InvalidField("method", `must be "cash", "card", "bank_transfer" or "online"`)
+		bad.Add("method", apperr.FieldNotAllowed, `must be "cash", "card", "bank_transfer" or "online"`)
 	}
-	if len(n.Reference) > 200 || len(n.Note) > 500 {
-		return apperr.Errorf(apperr.Invalid, "reference or note is too long")
-	}
-	return httpapi.OptionalDate("paid_on", n.PaidOn)
 }
 
 // normalized returns n as it is recorded and fingerprinted: the reference without surrounding spaces.
@@ -137,14 +148,14 @@ type idempotencyRecord struct {
 // ValidateIdempotencyKey checks an Idempotency-Key header value: 1 to 200 printable ASCII characters.
 func ValidateIdempotencyKey(key string) error {
 	if key == "" {
-		return apperr.InvalidField("Idempotency-Key", "the header is required: a unique key per payment, reused on retries")
+		return apperr.Field("Idempotency-Key", apperr.FieldRequired, "the header is required: a unique key per payment, reused on retries")
 	}
 	if len(key) > 200 {
-		return apperr.InvalidField("Idempotency-Key", "must be at most 200 characters")
+		return apperr.Field("Idempotency-Key", apperr.FieldTooLong, "must be at most 200 characters")
 	}
 	for _, r := range key {
 		if r < 0x21 || r > 0x7e {
-			return apperr.InvalidField("Idempotency-Key", "must be printable ASCII without spaces")
+			return apperr.Field("Idempotency-Key", apperr.FieldFormat, "must be printable ASCII without spaces")
 		}
 	}
 	return nil
@@ -205,10 +216,6 @@ func (s *Service) Pay(ctx context.Context, key string, in NewPayment) (*Payment,
 		if _, err := db.Collection(idempotencyCollection).InsertOne(tc, idempotencyRecord{Key: key, Hash: hash, PaymentID: p.ID, CreatedAt: now}); err != nil {
 			return fmt.Errorf("record idempotency key: %w", err)
 		}
-		var err error
-		if p.ReceiptNo, err = nextNumber(tc, "receipt"); err != nil {
-			return err
-		}
 		if err := allocate(tc, p, now); err != nil {
 			return err
 		}
@@ -216,6 +223,13 @@ func (s *Service) Pay(ctx context.Context, key string, in NewPayment) (*Payment,
 			if err := addCredit(tc, p.StudentID, p.Currency, p.Credit, now); err != nil {
 				return err
 			}
+		}
+		// The receipt counter and the audit head are the institution's hot documents: every payment
+		// writes both, and on MongoDB a second transaction writing one waits for this one's commit by
+		// aborting and rerunning. Taking them last keeps that window to the commit itself.
+		var err error
+		if p.ReceiptNo, err = nextNumber(tc, "receipt"); err != nil {
+			return err
 		}
 		if _, err := db.Collection(paymentsCollection).InsertOne(tc, p); err != nil {
 			return fmt.Errorf("record payment: %w", err)

@@ -63,59 +63,67 @@ type Schedule struct {
 }
 
 // Validate checks the schedule as normalized leaves it, without changing it; errors are Invalid and name
-// the field under prefix.
+// every bad field under prefix.
 func (sc Schedule) Validate(prefix string) error {
+	var bad apperr.Problems
 	if iv := sc.normalized().IntervalMonths; iv < 1 || iv > 12 {
-		return apperr.InvalidField(prefix+".interval_months", "must be 1 to 12")
+		bad.Add(prefix+".interval_months", apperr.FieldOutOfRange, "must be 1 to 12")
 	}
-	checkPercentages := func(n int) error {
+	checkPercentages := func(n int) {
 		if len(sc.Percentages) != n {
-			return apperr.InvalidField(prefix+".percentages", fmt.Sprintf("must have %d entries", n))
+			bad.Add(prefix+".percentages", apperr.FieldNotAllowed, fmt.Sprintf("must have %d entries", n))
+			return
 		}
 		var sum int64
 		for _, p := range sc.Percentages {
 			if p <= 0 || p > 10_000 {
-				return apperr.InvalidField(prefix+".percentages", "each must be 1 to 10000 basis points")
+				bad.Add(prefix+".percentages", apperr.FieldOutOfRange, "each must be 1 to 10000 basis points")
+				return
 			}
 			sum += p
 		}
 		if sum != 10_000 {
-			return apperr.InvalidField(prefix+".percentages", "must sum to 10000 basis points (100%)")
+			bad.Add(prefix+".percentages", apperr.FieldOutOfRange, "must sum to 10000 basis points (100%)")
 		}
-		return nil
 	}
 	switch sc.Kind {
 	case ScheduleCount:
 		if sc.Count < 1 || sc.Count > MaxInstalments {
-			return apperr.InvalidField(prefix+".count", fmt.Sprintf("must be 1 to %d", MaxInstalments))
+			bad.Add(prefix+".count", apperr.FieldOutOfRange, fmt.Sprintf("must be 1 to %d", MaxInstalments))
 		}
 		if len(sc.Percentages) > 0 || len(sc.Dates) > 0 {
-			return apperr.InvalidField(prefix, "a count schedule takes neither percentages nor dates")
+			bad.Add(prefix, apperr.FieldNotAllowed, "a count schedule takes neither percentages nor dates")
 		}
 	case SchedulePercentages:
 		if len(sc.Percentages) < 1 || len(sc.Percentages) > MaxInstalments || sc.Count != 0 || len(sc.Dates) > 0 {
-			return apperr.InvalidField(prefix+".percentages", fmt.Sprintf("must list 1 to %d shares, without count or dates", MaxInstalments))
+			bad.Add(prefix+".percentages", apperr.FieldNotAllowed, fmt.Sprintf("must list 1 to %d shares, without count or dates", MaxInstalments))
+		} else {
+			checkPercentages(len(sc.Percentages))
 		}
-		return checkPercentages(len(sc.Percentages))
 	case ScheduleDates:
 		if len(sc.Dates) < 1 || len(sc.Dates) > MaxInstalments || sc.Count != 0 {
-			return apperr.InvalidField(prefix+".dates", fmt.Sprintf("must list 1 to %d due dates, without count", MaxInstalments))
+			bad.Add(prefix+".dates", apperr.FieldNotAllowed, fmt.Sprintf("must list 1 to %d due dates, without count", MaxInstalments))
+			break
 		}
 		for i, d := range sc.Dates {
 			if _, err := time.Parse(time.DateOnly, d); err != nil {
-				return apperr.InvalidField(prefix+".dates", "must be dates YYYY-MM-DD")
+				bad.Add(prefix+".dates", apperr.FieldFormat, "must be dates YYYY-MM-DD")
+				break
 			}
 			if i > 0 && d <= sc.Dates[i-1] {
-				return apperr.InvalidField(prefix+".dates", "must be strictly ascending")
+				bad.Add(prefix+".dates", apperr.FieldNotAllowed, "must be strictly ascending")
+				break
 			}
 		}
 		if len(sc.Percentages) > 0 {
-			return checkPercentages(len(sc.Dates))
+			checkPercentages(len(sc.Dates))
 		}
+	case "":
+		bad.Add(prefix+".kind", apperr.FieldRequired, `must be "count", "percentages" or "dates"`)
 	default:
-		return apperr.InvalidField(prefix+".kind", `must be "count", "percentages" or "dates"`)
+		bad.Add(prefix+".kind", apperr.FieldNotAllowed, `must be "count", "percentages" or "dates"`)
 	}
-	return nil
+	return bad.Err()
 }
 
 // normalized returns the schedule with the defaults filled in: IntervalMonths 1 when omitted.
@@ -170,21 +178,25 @@ func addMonths(d time.Time, months int) string {
 	return time.Date(first.Year(), first.Month(), min(d.Day(), last), 0, 0, 0, 0, time.UTC).Format(time.DateOnly)
 }
 
-// ValidateLateFee checks a late-fee rule; errors are Invalid and name the field under prefix.
+// ValidateLateFee checks a late-fee rule; errors are Invalid and name every bad field under prefix.
 func ValidateLateFee(prefix string, r tenant.LateFeeRule) error {
-	if !r.Kind.Valid() {
-		return apperr.InvalidField(prefix+".kind", `must be "none", "flat" or "per_day"`)
-	}
-	if r.Kind != LateFeeNone && (r.Amount <= 0 || r.Amount > MaxAmount) {
-		return apperr.InvalidField(prefix+".amount", "must be positive")
+	var bad apperr.Problems
+	switch r.Kind {
+	case LateFeeNone:
+	case LateFeeFlat, LateFeePerDay:
+		if r.Amount <= 0 || r.Amount > MaxAmount {
+			bad.Add(prefix+".amount", apperr.FieldOutOfRange, "must be positive")
+		}
+	default:
+		bad.Add(prefix+".kind", apperr.FieldNotAllowed, `must be "none", "flat" or "per_day"`)
 	}
 	if r.GraceDays < 0 || r.GraceDays > 365 {
-		return apperr.InvalidField(prefix+".grace_days", "must be 0 to 365")
+		bad.Add(prefix+".grace_days", apperr.FieldOutOfRange, "must be 0 to 365")
 	}
 	if r.Cap < 0 || r.Cap > MaxAmount {
-		return apperr.InvalidField(prefix+".cap", "must not be negative")
+		bad.Add(prefix+".cap", apperr.FieldOutOfRange, "must not be negative")
 	}
-	return nil
+	return bad.Err()
 }
 
 // Plan is a fee template: what a course or batch costs and how it is paid.
@@ -221,19 +233,20 @@ func (NewPlan) Example() any {
 // validating before or after normalising gives one answer.
 func (n NewPlan) Validate() error {
 	n = n.normalized()
-	if len(n.Name) < 1 || len(n.Name) > 120 {
-		return apperr.InvalidField("name", "must be 1 to 120 characters")
+	var bad apperr.Problems
+	if len(n.Name) < 1 {
+		bad.Add("name", apperr.FieldRequired, "must be 1 to 120 characters")
+	} else if len(n.Name) > 120 {
+		bad.Add("name", apperr.FieldTooLong, "must be 1 to 120 characters")
 	}
 	if n.Total < 0 || n.Total > MaxAmount {
-		return apperr.InvalidField("total", "must be 0 to 10^12 minor units")
+		bad.Add("total", apperr.FieldOutOfRange, "must be 0 to 10^12 minor units")
 	}
-	if err := n.Schedule.Validate("schedule"); err != nil {
-		return err
-	}
+	bad.Check(n.Schedule.Validate("schedule"))
 	if n.LateFee != nil {
-		return ValidateLateFee("late_fee", *n.LateFee)
+		bad.Check(ValidateLateFee("late_fee", *n.LateFee))
 	}
-	return nil
+	return bad.Err()
 }
 
 // normalized returns the plan as it is recorded: the name's runs of spaces collapsed, the schedule's

@@ -11,6 +11,7 @@ import (
 	"github.com/edugrid/edugrid/functions/students"
 	"github.com/edugrid/edugrid/shared/apperr"
 	"github.com/edugrid/edugrid/shared/audit"
+	"github.com/edugrid/edugrid/shared/httpapi"
 	"github.com/edugrid/edugrid/shared/id"
 	"github.com/edugrid/edugrid/shared/rbac"
 	"github.com/edugrid/edugrid/shared/store"
@@ -50,8 +51,13 @@ type NewRefund struct {
 
 // checkReason checks a refund's or waiver's reason, already trimmed.
 func checkReason(s string) error {
-	if len(s) < 3 || len(s) > 500 {
-		return apperr.InvalidField("reason", "must be 3 to 500 characters")
+	switch {
+	case s == "":
+		return apperr.Field("reason", apperr.FieldRequired, "must be 3 to 500 characters")
+	case len(s) < 3:
+		return apperr.Field("reason", apperr.FieldTooShort, "must be 3 to 500 characters")
+	case len(s) > 500:
+		return apperr.Field("reason", apperr.FieldTooLong, "must be 3 to 500 characters")
 	}
 	return nil
 }
@@ -60,19 +66,15 @@ func checkReason(s string) error {
 // validating before or after normalising gives one answer.
 func (n NewRefund) Validate() error {
 	n = n.normalized()
-	if !id.Valid(n.PaymentID) {
-		return apperr.InvalidField("payment_id", "must be a payment id")
-	}
-	if n.Amount < 1 || n.Amount > MaxAmount {
-		return apperr.InvalidField("amount", "must be a positive amount in minor units")
-	}
-	if !n.Method.Valid() {
-		return apperr.InvalidField("method", `must be "cash", "card", "bank_transfer" or "online"`)
-	}
+	var bad apperr.Problems
+	httpapi.CheckID(&bad, "payment_id", n.PaymentID, "must be a payment id")
+	checkAmount(&bad, n.Amount)
+	checkMethod(&bad, n.Method)
 	if len(n.Reference) > 200 {
-		return apperr.InvalidField("reference", "is too long")
+		bad.Add("reference", apperr.FieldTooLong, "must be at most 200 bytes")
 	}
-	return checkReason(n.Reason)
+	bad.Check(checkReason(n.Reason))
+	return bad.Err()
 }
 
 // normalized returns the refund as it is recorded: the reason without surrounding spaces.
@@ -117,7 +119,7 @@ func (s *Service) RefundPayment(ctx context.Context, in NewRefund) (*Refund, err
 			return fmt.Errorf("refund payment %s: %w", in.PaymentID, err)
 		}
 		if left := p.Amount - p.Refunded; in.Amount > left {
-			return apperr.InvalidField("amount", fmt.Sprintf("exceeds what is left of the payment to refund (%d)", left))
+			return apperr.Field("amount", apperr.FieldOutOfRange, fmt.Sprintf("exceeds what is left of the payment to refund (%d)", left))
 		}
 		r := &Refund{ID: refundID, PaymentID: p.ID, ReceiptNo: p.ReceiptNo, StudentID: p.StudentID, BranchID: p.BranchID,
 			Currency: p.Currency, Amount: in.Amount, Reversals: []Allocation{}, Method: in.Method, Reference: in.Reference,
@@ -216,13 +218,11 @@ type NewWaiver struct {
 // validating before or after normalising gives one answer.
 func (n NewWaiver) Validate() error {
 	n = n.normalized()
-	if !id.Valid(n.InstalmentID) {
-		return apperr.InvalidField("instalment_id", "must be an instalment id")
-	}
-	if n.Amount < 1 || n.Amount > MaxAmount {
-		return apperr.InvalidField("amount", "must be a positive amount in minor units")
-	}
-	return checkReason(n.Reason)
+	var bad apperr.Problems
+	httpapi.CheckID(&bad, "instalment_id", n.InstalmentID, "must be an instalment id")
+	checkAmount(&bad, n.Amount)
+	bad.Check(checkReason(n.Reason))
+	return bad.Err()
 }
 
 // normalized returns the waiver as it is recorded: the reason without surrounding spaces.
@@ -258,7 +258,7 @@ func (s *Service) Waive(ctx context.Context, in NewWaiver) (*Waiver, error) {
 			return fmt.Errorf("waive instalment %s: %w", in.InstalmentID, err)
 		}
 		if in.Amount > i.Outstanding {
-			return apperr.InvalidField("amount", fmt.Sprintf("exceeds what the instalment still owes (%d)", i.Outstanding))
+			return apperr.Field("amount", apperr.FieldOutOfRange, fmt.Sprintf("exceeds what the instalment still owes (%d)", i.Outstanding))
 		}
 		if err := moveMoney(tc, i, 0, in.Amount, now); err != nil {
 			return err

@@ -81,8 +81,7 @@ func (n NewNote) Validate() error {
 	return err
 }
 
-// normalized returns n as it is recorded (text trimmed, contacts in their stored form, defaults filled
-// in), or the Invalid error naming the first bad field.
+// normalized returns n as it is recorded (text trimmed), or the Invalid error naming its one field.
 func (n NewNote) normalized() (NewNote, error) {
 	var err error
 	n.Note, err = httpapi.Text("note", n.Note, maxNote)

@@ -35,12 +35,12 @@ func NormalisePhone(field, raw, currency string) (string, error) {
 			plus = true
 		case r == ' ' || r == '-' || r == '(' || r == ')' || r == '.':
 		default:
-			return "", apperr.InvalidField(field, "must be a phone number")
+			return "", apperr.Field(field, apperr.FieldFormat, "must be a phone number")
 		}
 	}
 	d := b.String()
 	if len(d) < 6 || len(d) > 15 {
-		return "", apperr.InvalidField(field, "must be a phone number of 6 to 15 digits")
+		return "", apperr.Field(field, apperr.FieldFormat, "must be a phone number of 6 to 15 digits")
 	}
 	switch {
 	case plus:

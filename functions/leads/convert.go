@@ -14,7 +14,6 @@ import (
 	"github.com/edugrid/edugrid/shared/apperr"
 	"github.com/edugrid/edugrid/shared/audit"
 	"github.com/edugrid/edugrid/shared/httpapi"
-	"github.com/edugrid/edugrid/shared/id"
 	"github.com/edugrid/edugrid/shared/rbac"
 	"github.com/edugrid/edugrid/shared/store"
 )
@@ -39,19 +38,17 @@ type ConvertLead struct {
 // Validate implements httpapi.Validator. The student's fields are checked by students.NewStudent once the
 // lead's defaults are known (Convert).
 func (c ConvertLead) Validate() error {
+	var bad apperr.Problems
 	if c.DateOfBirth == "" {
-		return apperr.InvalidField("date_of_birth", "must be a past date YYYY-MM-DD")
+		bad.Add("date_of_birth", apperr.FieldRequired, "must be a past date YYYY-MM-DD")
 	}
 	if c.Password == "" {
-		return apperr.InvalidField("password", "is required: the student's initial password")
+		bad.Add("password", apperr.FieldRequired, "is required: the student's initial password")
 	}
-	if !id.Valid(c.BatchID) {
-		return apperr.InvalidField("batch_id", "must be a batch id")
-	}
-	if !id.Valid(c.PlanID) {
-		return apperr.InvalidField("plan_id", "must be a fee plan id")
-	}
-	return httpapi.OptionalDate("from", c.From)
+	httpapi.CheckID(&bad, "batch_id", c.BatchID, "must be a batch id")
+	httpapi.CheckID(&bad, "plan_id", c.PlanID, "must be a fee plan id")
+	bad.Check(httpapi.OptionalDate("from", c.From))
+	return bad.Err()
 }
 
 // The steps of a conversion, in order; failAt is called after each.

@@ -44,15 +44,16 @@ func (n NewFollowUp) Validate() error {
 	return err
 }
 
-// normalized returns n as it is recorded (text trimmed, contacts in their stored form, defaults filled
-// in), or the Invalid error naming the first bad field.
+// normalized returns n as it is recorded (text trimmed), or the Invalid error naming every bad field.
 func (n NewFollowUp) normalized() (NewFollowUp, error) {
+	var bad apperr.Problems
 	if n.DueAt.IsZero() {
-		return n, apperr.InvalidField("due_at", "is required: an RFC 3339 time")
+		bad.Add("due_at", apperr.FieldRequired, "is required: an RFC 3339 time")
 	}
-	var err error
-	n.Note, err = httpapi.OptionalText("note", n.Note, maxNote)
-	return n, err
+	if v, err := httpapi.OptionalText("note", n.Note, maxNote); bad.Check(err) {
+		n.Note = v
+	}
+	return n, bad.Err()
 }
 
 // FollowUpDone closes a follow-up, with what came of it.
@@ -66,8 +67,7 @@ func (d FollowUpDone) Validate() error {
 	return err
 }
 
-// normalized returns d as it is recorded (text trimmed, contacts in their stored form, defaults filled
-// in), or the Invalid error naming the first bad field.
+// normalized returns d as it is recorded (text trimmed), or the Invalid error naming its one field.
 func (d FollowUpDone) normalized() (FollowUpDone, error) {
 	var err error
 	d.Outcome, err = httpapi.OptionalText("outcome", d.Outcome, maxNote)
@@ -94,7 +94,7 @@ func (s *Service) ScheduleFollowUp(ctx context.Context, leadID string, in NewFol
 	}
 	now := s.deps.Clock.Now()
 	if !in.DueAt.After(now) || in.DueAt.After(now.AddDate(1, 0, 0)) {
-		return nil, apperr.InvalidField("due_at", "must be in the future, within a year")
+		return nil, apperr.Field("due_at", apperr.FieldOutOfRange, "must be in the future, within a year")
 	}
 	who := l.CounsellorID
 	if who == "" {
@@ -176,7 +176,7 @@ func (s *Service) OverdueFollowUps(ctx context.Context, counsellor string, pr ht
 		at, after, ok := strings.Cut(pr.After, overdueCursorSep)
 		due, err := time.Parse(time.RFC3339Nano, at)
 		if !ok || err != nil || !id.Valid(after) {
-			return httpapi.Page[FollowUp]{}, apperr.InvalidField("cursor", "is not a cursor of this list")
+			return httpapi.Page[FollowUp]{}, apperr.Field("cursor", apperr.FieldFormat, "is not a cursor of this list")
 		}
 		and = append(and, bson.M{"$or": bson.A{
 			bson.M{"due_at": bson.M{"$gt": due}},

@@ -39,44 +39,52 @@ func (n NewLead) Validate() error {
 	return err
 }
 
-// normalized returns n as it is recorded (text trimmed, contacts in their stored form, defaults filled
-// in), or the Invalid error naming the first bad field.
+// normalized returns n as it is recorded (text trimmed, the email in its stored form), or the Invalid
+// error naming every bad field.
 func (n NewLead) normalized() (NewLead, error) {
-	var err error
-	if n.Name, err = httpapi.Text("name", n.Name, 120); err != nil {
-		return n, err
+	var bad apperr.Problems
+	if v, err := httpapi.Text("name", n.Name, 120); bad.Check(err) {
+		n.Name = v
 	}
 	if n.Phone == "" && n.Email == "" {
-		return n, apperr.Errorf(apperr.Invalid, "a lead needs a phone or an email")
+		bad.Add("phone", apperr.FieldRequired, "a lead needs a phone or an email")
+		bad.Add("email", apperr.FieldRequired, "a lead needs a phone or an email")
 	}
 	if n.Phone != "" {
 		// The form only: the country code needs the tenant, which CreateLead knows.
-		if _, err := NormalisePhone("phone", n.Phone, ""); err != nil {
-			return n, err
-		}
-		if n.Phone = strings.TrimSpace(n.Phone); len(n.Phone) > 32 {
-			return n, apperr.InvalidField("phone", "is too long")
+		if _, err := NormalisePhone("phone", n.Phone, ""); bad.Check(err) {
+			if n.Phone = strings.TrimSpace(n.Phone); len(n.Phone) > 32 {
+				bad.Add("phone", apperr.FieldTooLong, "must be at most 32 bytes")
+			}
 		}
 	}
 	if n.Email != "" {
-		if n.Email, err = NormaliseEmail("email", n.Email); err != nil {
-			return n, err
+		if v, err := NormaliseEmail("email", n.Email); bad.Check(err) {
+			n.Email = v
 		}
 	}
-	if !n.Source.Valid() {
-		return n, apperr.InvalidField("source", "must be one of walk_in, website, referral, phone, social, event, other")
+	checkSource(&bad, n.Source)
+	httpapi.CheckID(&bad, "branch_id", n.BranchID, "must be a branch id")
+	if n.CourseID != "" {
+		httpapi.CheckID(&bad, "course_id", n.CourseID, "must be a course id")
 	}
-	if !id.Valid(n.BranchID) {
-		return n, apperr.InvalidField("branch_id", "must be a branch id")
+	if n.CounsellorID != "" {
+		httpapi.CheckID(&bad, "counsellor_id", n.CounsellorID, "must be a staff member's id")
 	}
-	if n.CourseID != "" && !id.Valid(n.CourseID) {
-		return n, apperr.InvalidField("course_id", "must be a course id")
+	if v, err := httpapi.OptionalText("note", n.Note, maxNote); bad.Check(err) {
+		n.Note = v
 	}
-	if n.CounsellorID != "" && !id.Valid(n.CounsellorID) {
-		return n, apperr.InvalidField("counsellor_id", "must be a staff member's id")
+	return n, bad.Err()
+}
+
+// checkSource records source as missing or not allowed unless it is one of Sources.
+func checkSource(bad *apperr.Problems, s Source) {
+	switch {
+	case s == "":
+		bad.Add("source", apperr.FieldRequired, "must be one of walk_in, website, referral, phone, social, event, other")
+	case !s.Valid():
+		bad.Add("source", apperr.FieldNotAllowed, "must be one of walk_in, website, referral, phone, social, event, other")
 	}
-	n.Note, err = httpapi.OptionalText("note", n.Note, maxNote)
-	return n, err
 }
 
 // CreateLead records a lead in a branch the caller may see (Invalid on branch_id otherwise), in stage new.
@@ -91,14 +99,14 @@ func (s *Service) CreateLead(ctx context.Context, in NewLead) (*Lead, error) {
 	p := rbac.Must(ctx)
 	if _, err := s.deps.Branches.GetBranch(ctx, in.BranchID); err != nil {
 		if apperr.CodeOf(err) == apperr.NotFound {
-			return nil, apperr.InvalidField("branch_id", "names no branch you manage")
+			return nil, apperr.Field("branch_id", apperr.FieldNotAllowed, "names no branch you manage")
 		}
 		return nil, err
 	}
 	if in.CourseID != "" {
 		if _, err := s.deps.Courses.GetCourse(ctx, in.CourseID); err != nil {
 			if apperr.CodeOf(err) == apperr.NotFound {
-				return nil, apperr.InvalidField("course_id", "names no course")
+				return nil, apperr.Field("course_id", apperr.FieldNotAllowed, "names no course")
 			}
 			return nil, err
 		}
@@ -186,7 +194,7 @@ func duplicateOf(ctx context.Context, phoneNorm, emailNorm, except string) error
 // checkAssignee returns Invalid unless userID is an active staff member who may work the leads of branch:
 // a counsellor, a branch admin of that branch, or an owner.
 func checkAssignee(ctx context.Context, userID, branchID string) error {
-	bad := apperr.InvalidField("counsellor_id", "names no active staff member who works leads of this branch")
+	bad := apperr.Field("counsellor_id", apperr.FieldNotAllowed, "names no active staff member who works leads of this branch")
 	if !id.Valid(userID) {
 		return bad
 	}
@@ -224,13 +232,13 @@ func (s *Service) ListLeads(ctx context.Context, f LeadFilter, pr httpapi.PageRe
 	and := bson.A{visibleLeadsFilter(rbac.Must(ctx))}
 	if f.Stage != "" {
 		if !f.Stage.Valid() {
-			return httpapi.Page[Lead]{}, apperr.InvalidField("stage", "must be one of "+joinStages(Stages))
+			return httpapi.Page[Lead]{}, apperr.Field("stage", apperr.FieldNotAllowed, "must be one of "+joinStages(Stages))
 		}
 		and = append(and, bson.M{"stage": string(f.Stage)})
 	}
 	if f.Source != "" {
 		if !f.Source.Valid() {
-			return httpapi.Page[Lead]{}, apperr.InvalidField("source", "is not a lead source")
+			return httpapi.Page[Lead]{}, apperr.Field("source", apperr.FieldNotAllowed, "is not a lead source")
 		}
 		and = append(and, bson.M{"source": string(f.Source)})
 	}
@@ -259,7 +267,7 @@ type Assignment struct {
 // Validate implements httpapi.Validator.
 func (a Assignment) Validate() error {
 	if a.CounsellorID != "" && !id.Valid(a.CounsellorID) {
-		return apperr.InvalidField("counsellor_id", "must be a staff member's id, or empty to unassign")
+		return apperr.Field("counsellor_id", apperr.FieldFormat, "must be a staff member's id, or empty to unassign")
 	}
 	return nil
 }
@@ -329,40 +337,36 @@ func (c LeadChange) Validate() error {
 	return err
 }
 
-// normalized returns c as it is recorded (text trimmed, contacts in their stored form, defaults filled
-// in), or the Invalid error naming the first bad field.
+// normalized returns c as it is recorded (text trimmed, contacts in their stored form), or the Invalid
+// error naming every bad field.
 func (c LeadChange) normalized() (LeadChange, error) {
+	var bad apperr.Problems
 	if c.Name != nil {
-		n, err := httpapi.Text("name", *c.Name, 120)
-		if err != nil {
-			return c, err
+		if n, err := httpapi.Text("name", *c.Name, 120); bad.Check(err) {
+			c.Name = &n
 		}
-		c.Name = &n
 	}
 	if c.Phone != nil && *c.Phone != "" {
 		p := strings.TrimSpace(*c.Phone)
-		if _, err := NormalisePhone("phone", p, ""); err != nil {
-			return c, err
+		if _, err := NormalisePhone("phone", p, ""); bad.Check(err) {
+			if len(p) > 32 {
+				bad.Add("phone", apperr.FieldTooLong, "must be at most 32 bytes")
+			}
+			c.Phone = &p
 		}
-		if len(p) > 32 {
-			return c, apperr.InvalidField("phone", "is too long")
-		}
-		c.Phone = &p
 	}
 	if c.Email != nil && *c.Email != "" {
-		e, err := NormaliseEmail("email", *c.Email)
-		if err != nil {
-			return c, err
+		if e, err := NormaliseEmail("email", *c.Email); bad.Check(err) {
+			c.Email = &e
 		}
-		c.Email = &e
 	}
-	if c.Source != nil && !c.Source.Valid() {
-		return c, apperr.InvalidField("source", "must be one of walk_in, website, referral, phone, social, event, other")
+	if c.Source != nil {
+		checkSource(&bad, *c.Source)
 	}
 	if c.CourseID != nil && *c.CourseID != "" && !id.Valid(*c.CourseID) {
-		return c, apperr.InvalidField("course_id", "must be a course id, or empty")
+		bad.Add("course_id", apperr.FieldFormat, "must be a course id, or empty")
 	}
-	return c, nil
+	return c, bad.Err()
 }
 
 // UpdateLead changes a lead the caller may see (NotFound otherwise). Invalid when the lead would be left
@@ -383,7 +387,7 @@ func (s *Service) UpdateLead(ctx context.Context, leadID string, c LeadChange) (
 	if c.CourseID != nil && *c.CourseID != "" {
 		if _, err := s.deps.Courses.GetCourse(ctx, *c.CourseID); err != nil {
 			if apperr.CodeOf(err) == apperr.NotFound {
-				return nil, apperr.InvalidField("course_id", "names no course")
+				return nil, apperr.Field("course_id", apperr.FieldNotAllowed, "names no course")
 			}
 			return nil, err
 		}
@@ -409,7 +413,9 @@ func (s *Service) UpdateLead(ctx context.Context, leadID string, c LeadChange) (
 		}
 	}
 	if phone == "" && email == "" {
-		return nil, apperr.Errorf(apperr.Invalid, "a lead needs a phone or an email")
+		return nil, apperr.Invalidated([]apperr.FieldError{
+			{Field: "phone", Code: apperr.FieldRequired, Message: "a lead needs a phone or an email"},
+			{Field: "email", Code: apperr.FieldRequired, Message: "a lead needs a phone or an email"}})
 	}
 	if l.Open {
 		if err := duplicateOf(ctx, phoneNorm, email, l.ID); err != nil {

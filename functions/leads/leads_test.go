@@ -310,7 +310,7 @@ func TestDuplicateOpenLeadsAreRefused(t *testing.T) {
 			}
 		}
 		p := apptest.MustProblem(t, s.env.Do("POST", "/leads/", s.c2, b), 409, "conflict")
-		if p.Errors["existing_lead_id"] != first.ID || !strings.Contains(p.Detail, first.ID) {
+		if p.Fields["existing_lead_id"] != first.ID || !strings.Contains(p.Detail, first.ID) {
 			t.Fatalf("duplicate of %v: problem %+v does not name lead %s", body, p, first.ID)
 		}
 	}
@@ -322,7 +322,7 @@ func TestDuplicateOpenLeadsAreRefused(t *testing.T) {
 	again := s.newLead(t, s.owner, map[string]any{"phone": "9876543210"})
 	// ...and then the old one cannot be reopened while the new one is open.
 	p := apptest.MustProblem(t, s.env.Do("POST", "/leads/"+first.ID+"/stage", s.owner, map[string]any{"stage": "contacted"}), 409, "conflict")
-	if p.Errors["existing_lead_id"] != again.ID {
+	if p.Fields["existing_lead_id"] != again.ID {
 		t.Fatalf("reopen problem %+v does not name %s", p, again.ID)
 	}
 	if got := apptest.Call[lead](t, s.env, "GET", "/leads/"+first.ID, s.owner, nil, 200); got.Stage != "lost" || got.Open {
@@ -331,7 +331,7 @@ func TestDuplicateOpenLeadsAreRefused(t *testing.T) {
 	// A correction may not take another open lead's contact, nor leave a lead without one.
 	third := s.newLead(t, s.owner, map[string]any{"email": "third@example.com"})
 	p = apptest.MustProblem(t, s.env.Do("PATCH", "/leads/"+third.ID, s.owner, map[string]any{"phone": "+91 9876543210"}), 409, "conflict")
-	if p.Errors["existing_lead_id"] != again.ID {
+	if p.Fields["existing_lead_id"] != again.ID {
 		t.Fatalf("update problem %+v does not name %s", p, again.ID)
 	}
 	apptest.MustProblem(t, s.env.Do("PATCH", "/leads/"+third.ID, s.owner, map[string]any{"phone": "", "email": ""}), 400, "invalid")
@@ -526,10 +526,10 @@ func TestOverdueFollowUps(t *testing.T) {
 	if p := apptest.MustProblem(t, s.env.Do("POST", "/leads/"+l1.ID+"/followups", s.c1, map[string]any{"due_at": "tomorrow 10am"}), 400, "invalid"); !strings.Contains(p.Detail, "RFC 3339") {
 		t.Errorf("a malformed due_at: detail %q does not say how to write a time", p.Detail)
 	}
-	if p := apptest.MustProblem(t, s.env.Do("POST", "/leads/"+l1.ID+"/followups", s.c1, map[string]any{"due_at": now.Add(time.Hour), "note": "call\u202eback"}), 400, "invalid"); p.Errors["note"] == "" {
+	if p := apptest.MustProblem(t, s.env.Do("POST", "/leads/"+l1.ID+"/followups", s.c1, map[string]any{"due_at": now.Add(time.Hour), "note": "call\u202eback"}), 400, "invalid"); p.Fields["note"] == "" {
 		t.Errorf("a note with a bidi override: errors %v do not name the note", p.Errors)
 	}
-	if p := apptest.MustProblem(t, s.env.Do("POST", "/leads/followups/"+f1.ID+"/done", s.c1, map[string]any{"outcome": strings.Repeat("x", 2001)}), 400, "invalid"); p.Errors["outcome"] == "" {
+	if p := apptest.MustProblem(t, s.env.Do("POST", "/leads/followups/"+f1.ID+"/done", s.c1, map[string]any{"outcome": strings.Repeat("x", 2001)}), 400, "invalid"); p.Fields["outcome"] == "" {
 		t.Errorf("an outcome too long: errors %v do not name the outcome", p.Errors)
 	}
 
@@ -640,7 +640,7 @@ func TestConvertWonLead(t *testing.T) {
 	}
 	apptest.MustProblem(t, convertRequest(env.Handler, s.c1, l.ID, "k1", strings.Replace(body, "2026-06-01", "2026-06-02", 1)), 409, "conflict")
 	p := apptest.MustProblem(t, convertRequest(env.Handler, s.owner, l.ID, "k2", body), 409, "conflict")
-	if p.Errors["student_id"] != c.StudentID {
+	if p.Fields["student_id"] != c.StudentID {
 		t.Fatalf("second conversion problem %+v does not name the student", p)
 	}
 	// A converted lead is done with: no reassignment, no follow-ups, no stage moves.

@@ -72,22 +72,30 @@ func (c StageChange) Validate() error {
 	return err
 }
 
-// normalized returns c as it is recorded (text trimmed, contacts in their stored form, defaults filled
-// in), or the Invalid error naming the first bad field.
+// normalized returns c as it is recorded (the reason trimmed), or the Invalid error naming every bad
+// field.
 func (c StageChange) normalized() (StageChange, error) {
-	if !c.Stage.Valid() {
-		return c, apperr.InvalidField("stage", "must be one of "+joinStages(Stages))
+	var bad apperr.Problems
+	switch {
+	case c.Stage == "":
+		bad.Add("stage", apperr.FieldRequired, "must be one of "+joinStages(Stages))
+	case !c.Stage.Valid():
+		bad.Add("stage", apperr.FieldNotAllowed, "must be one of "+joinStages(Stages))
 	}
 	if c.Stage == StageLost {
 		r, err := httpapi.Text("lost_reason", c.LostReason, 500)
-		if err != nil {
-			return c, apperr.InvalidField("lost_reason", "is required to mark a lead lost, at most 500 characters")
+		if e := apperr.As(err); e != nil {
+			code := apperr.FieldInvalid
+			if len(e.Errors) == 1 {
+				code = e.Errors[0].Code
+			}
+			bad.Add("lost_reason", code, "is required to mark a lead lost, at most 500 characters")
 		}
 		c.LostReason = r
 	} else if c.LostReason != "" {
-		return c, apperr.InvalidField("lost_reason", "is only for moving a lead to lost")
+		bad.Add("lost_reason", apperr.FieldNotAllowed, "is only for moving a lead to lost")
 	}
-	return c, nil
+	return c, bad.Err()
 }
 
 func joinStages(ss []Stage) string {

@@ -184,21 +184,28 @@ func (n NewModule) Validate() error {
 	return err
 }
 
-// normalized returns n as it is recorded (text trimmed, contacts in their stored form, defaults filled
-// in), or the Invalid error naming the first bad field.
+// normalized returns n as it is recorded (text trimmed), or the Invalid error naming every bad field.
 func (n NewModule) normalized() (NewModule, error) {
-	var err error
-	if n.Title, err = httpapi.Text("title", n.Title, 160); err != nil {
-		return n, err
+	var bad apperr.Problems
+	if v, err := httpapi.Text("title", n.Title, 160); bad.Check(err) {
+		n.Title = v
 	}
-	return n, validOrder(n.Order, true)
+	bad.Check(validOrder(n.Order, true))
+	return n, bad.Err()
 }
 
 func validOrder(o int64, zeroOK bool) error {
 	if o < 0 || o > 1_000_000 || o == 0 && !zeroOK {
-		return apperr.InvalidField("order", "must be 1 to 1000000")
+		return apperr.Field("order", apperr.FieldOutOfRange, "must be 1 to 1000000")
 	}
 	return nil
+}
+
+// checkStatus records status as not allowed unless it is draft or published; nil means absent.
+func checkStatus(bad *apperr.Problems, s *Status) {
+	if s != nil && !s.valid() {
+		bad.Add("status", apperr.FieldNotAllowed, "must be draft or published")
+	}
 }
 
 // ModuleChange changes a module; absent fields stay as they are.
@@ -214,25 +221,19 @@ func (c ModuleChange) Validate() error {
 	return err
 }
 
-// normalized returns c as it is recorded (text trimmed, contacts in their stored form, defaults filled
-// in), or the Invalid error naming the first bad field.
+// normalized returns c as it is recorded (text trimmed), or the Invalid error naming every bad field.
 func (c ModuleChange) normalized() (ModuleChange, error) {
+	var bad apperr.Problems
 	if c.Title != nil {
-		t, err := httpapi.Text("title", *c.Title, 160)
-		if err != nil {
-			return c, err
+		if t, err := httpapi.Text("title", *c.Title, 160); bad.Check(err) {
+			c.Title = &t
 		}
-		c.Title = &t
 	}
 	if c.Order != nil {
-		if err := validOrder(*c.Order, false); err != nil {
-			return c, err
-		}
+		bad.Check(validOrder(*c.Order, false))
 	}
-	if c.Status != nil && !c.Status.valid() {
-		return c, apperr.InvalidField("status", "must be draft or published")
-	}
-	return c, nil
+	checkStatus(&bad, c.Status)
+	return c, bad.Err()
 }
 
 // NewLesson adds a lesson to a module. Order 0 puts it after the course's last lesson.
@@ -242,23 +243,22 @@ type NewLesson struct {
 	Items []Item `json:"items"`
 }
 
-// Validate implements httpapi.Validator. It judges n as normalized leaves it and changes nothing.
+// Validate implements httpapi.Validator. It judges n as normalized leaves it and changes nothing. Item and
+// question ids are checked against the lesson when it is written (normaliseItems).
 func (n NewLesson) Validate() error {
 	_, err := n.normalized()
 	return err
 }
 
-// normalized returns n as it is recorded (text trimmed, contacts in their stored form, defaults filled
-// in), or the Invalid error naming the first bad field.
+// normalized returns n as it is recorded (text trimmed), or the Invalid error naming every bad field.
 func (n NewLesson) normalized() (NewLesson, error) {
-	var err error
-	if n.Title, err = httpapi.Text("title", n.Title, 160); err != nil {
-		return n, err
+	var bad apperr.Problems
+	if v, err := httpapi.Text("title", n.Title, 160); bad.Check(err) {
+		n.Title = v
 	}
-	if err := validOrder(n.Order, true); err != nil {
-		return n, err
-	}
-	return n, validateItems(n.Items)
+	bad.Check(validOrder(n.Order, true))
+	bad.Check(validateItems(n.Items))
+	return n, bad.Err()
 }
 
 // LessonChange changes a lesson; absent fields stay as they are. Items replaces the whole list.
@@ -275,40 +275,34 @@ func (c LessonChange) Validate() error {
 	return err
 }
 
-// normalized returns c as it is recorded (text trimmed, contacts in their stored form, defaults filled
-// in), or the Invalid error naming the first bad field.
+// normalized returns c as it is recorded (text trimmed), or the Invalid error naming every bad field.
 func (c LessonChange) normalized() (LessonChange, error) {
+	var bad apperr.Problems
 	if c.Title != nil {
-		t, err := httpapi.Text("title", *c.Title, 160)
-		if err != nil {
-			return c, err
+		if t, err := httpapi.Text("title", *c.Title, 160); bad.Check(err) {
+			c.Title = &t
 		}
-		c.Title = &t
 	}
 	if c.Order != nil {
-		if err := validOrder(*c.Order, false); err != nil {
-			return c, err
-		}
+		bad.Check(validOrder(*c.Order, false))
 	}
-	if c.Status != nil && !c.Status.valid() {
-		return c, apperr.InvalidField("status", "must be draft or published")
-	}
+	checkStatus(&bad, c.Status)
 	if c.Items != nil {
-		return c, validateItems(*c.Items)
+		bad.Check(validateItems(*c.Items))
 	}
-	return c, nil
+	return c, bad.Err()
 }
 
+// validateItems checks every item; each item reports its first bad field.
 func validateItems(items []Item) error {
 	if len(items) > MaxItems {
-		return apperr.InvalidField("items", fmt.Sprintf("at most %d", MaxItems))
+		return apperr.Field("items", apperr.FieldTooLong, fmt.Sprintf("at most %d", MaxItems))
 	}
+	var bad apperr.Problems
 	for i := range items {
-		if err := items[i].validate(fmt.Sprintf("items[%d]", i)); err != nil {
-			return err
-		}
+		bad.Check(items[i].validate(fmt.Sprintf("items[%d]", i)))
 	}
-	return nil
+	return bad.Err()
 }
 
 func (it *Item) validate(field string) error {
@@ -317,37 +311,37 @@ func (it *Item) validate(field string) error {
 		return err
 	}
 	if it.DurationSeconds < 0 || it.DurationSeconds > 24*3600 {
-		return apperr.InvalidField(field+".duration_seconds", "must be 0 to 86400")
+		return apperr.Field(field+".duration_seconds", apperr.FieldOutOfRange, "must be 0 to 86400")
 	}
 	switch it.Kind {
 	case Video, Document, Link:
 		if it.Quiz != nil {
-			return apperr.InvalidField(field+".quiz", "only a quiz item has one")
+			return apperr.Field(field+".quiz", apperr.FieldNotAllowed, "only a quiz item has one")
 		}
 		u, err := url.Parse(it.URL)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || len(it.URL) > 2000 {
-			return apperr.InvalidField(field+".url", "must be an http or https URL")
+			return apperr.Field(field+".url", apperr.FieldFormat, "must be an http or https URL")
 		}
 	case QuizKind:
 		if it.URL != "" {
-			return apperr.InvalidField(field+".url", "a quiz item has none")
+			return apperr.Field(field+".url", apperr.FieldNotAllowed, "a quiz item has none")
 		}
 		if it.Quiz == nil {
-			return apperr.InvalidField(field+".quiz", "is required for a quiz item")
+			return apperr.Field(field+".quiz", apperr.FieldRequired, "is required for a quiz item")
 		}
 		return it.Quiz.validate(field + ".quiz")
 	default:
-		return apperr.InvalidField(field+".kind", "must be video, document, link or quiz")
+		return apperr.Field(field+".kind", apperr.FieldNotAllowed, "must be video, document, link or quiz")
 	}
 	return nil
 }
 
 func (q *Quiz) validate(field string) error {
 	if q.MaxAttempts < 1 || q.MaxAttempts > MaxAttempts {
-		return apperr.InvalidField(field+".max_attempts", fmt.Sprintf("must be 1 to %d", MaxAttempts))
+		return apperr.Field(field+".max_attempts", apperr.FieldOutOfRange, fmt.Sprintf("must be 1 to %d", MaxAttempts))
 	}
 	if len(q.Questions) < 1 || len(q.Questions) > MaxQuestions {
-		return apperr.InvalidField(field+".questions", fmt.Sprintf("must be 1 to %d questions", MaxQuestions))
+		return apperr.Field(field+".questions", apperr.FieldOutOfRange, fmt.Sprintf("must be 1 to %d questions", MaxQuestions))
 	}
 	for i := range q.Questions {
 		if err := q.Questions[i].validate(fmt.Sprintf("%s.questions[%d]", field, i)); err != nil {
@@ -366,15 +360,15 @@ func (q *Question) validate(field string) error {
 		q.Points = 1
 	}
 	if q.Points < 0 || q.Points > 100 {
-		return apperr.InvalidField(field+".points", "must be more than 0 and at most 100")
+		return apperr.Field(field+".points", apperr.FieldOutOfRange, "must be more than 0 and at most 100")
 	}
 	switch q.Kind {
 	case SingleChoice, MultipleChoice:
 		if q.Answer != nil || q.Tolerance != 0 {
-			return apperr.InvalidField(field+".answer", "only a numeric question has one")
+			return apperr.Field(field+".answer", apperr.FieldNotAllowed, "only a numeric question has one")
 		}
 		if len(q.Options) < 2 || len(q.Options) > MaxOptions {
-			return apperr.InvalidField(field+".options", fmt.Sprintf("must be 2 to %d options", MaxOptions))
+			return apperr.Field(field+".options", apperr.FieldOutOfRange, fmt.Sprintf("must be 2 to %d options", MaxOptions))
 		}
 		ids := map[string]bool{}
 		for i := range q.Options {
@@ -383,7 +377,7 @@ func (q *Question) validate(field string) error {
 				o.ID = string(rune('a' + i))
 			}
 			if !optionID.MatchString(o.ID) || ids[o.ID] {
-				return apperr.InvalidField(field+".options", "option ids must be distinct, 1-16 characters of A-Z, a-z, 0-9, '_' and '-'")
+				return apperr.Field(field+".options", apperr.FieldFormat, "option ids must be distinct, 1-16 characters of A-Z, a-z, 0-9, '_' and '-'")
 			}
 			ids[o.ID] = true
 			if o.Text, err = httpapi.Text(field+".options.text", o.Text, 500); err != nil {
@@ -391,28 +385,28 @@ func (q *Question) validate(field string) error {
 			}
 		}
 		if len(q.Correct) < 1 || q.Kind == SingleChoice && len(q.Correct) != 1 {
-			return apperr.InvalidField(field+".correct", "a single-choice question has one correct option, a multiple-choice one at least one")
+			return apperr.Field(field+".correct", apperr.FieldNotAllowed, "a single-choice question has one correct option, a multiple-choice one at least one")
 		}
 		seen := map[string]bool{}
 		for _, c := range q.Correct {
 			if !ids[c] || seen[c] {
-				return apperr.InvalidField(field+".correct", "must name distinct options of the question")
+				return apperr.Field(field+".correct", apperr.FieldNotAllowed, "must name distinct options of the question")
 			}
 			seen[c] = true
 		}
 	case Numeric:
 		if len(q.Options) > 0 || len(q.Correct) > 0 {
-			return apperr.InvalidField(field+".options", "a numeric question has none")
+			return apperr.Field(field+".options", apperr.FieldNotAllowed, "a numeric question has none")
 		}
 		if q.Answer == nil {
-			return apperr.InvalidField(field+".answer", "is required for a numeric question")
+			return apperr.Field(field+".answer", apperr.FieldRequired, "is required for a numeric question")
 		}
 		if q.Tolerance < 0 {
-			return apperr.InvalidField(field+".tolerance", "must not be negative")
+			return apperr.Field(field+".tolerance", apperr.FieldOutOfRange, "must not be negative")
 		}
 		q.Options, q.Correct = []Option{}, []string{}
 	default:
-		return apperr.InvalidField(field+".kind", "must be single_choice, multiple_choice or numeric")
+		return apperr.Field(field+".kind", apperr.FieldNotAllowed, "must be single_choice, multiple_choice or numeric")
 	}
 	return nil
 }
@@ -434,9 +428,9 @@ func normaliseItems(items, before []Item) ([]Item, error) {
 		case it.ID == "":
 			it.ID = id.New()
 		case prev == nil:
-			return nil, apperr.InvalidField(field+".id", "names an item this lesson does not have; omit it for a new item")
+			return nil, apperr.Field(field+".id", apperr.FieldNotAllowed, "names an item this lesson does not have; omit it for a new item")
 		case seen[it.ID]:
-			return nil, apperr.InvalidField(field+".id", "lists an item twice")
+			return nil, apperr.Field(field+".id", apperr.FieldDuplicate, "lists an item twice")
 		}
 		seen[it.ID] = true
 		if it.Quiz != nil {
@@ -455,7 +449,7 @@ func normaliseItems(items, before []Item) ([]Item, error) {
 				case qid == "":
 					q.Questions[j].ID = id.New()
 				case !oldQ[qid] || seenQ[qid]:
-					return nil, apperr.InvalidField(fmt.Sprintf("%s.quiz.questions[%d].id", field, j), "names a question this quiz does not have, or twice; omit it for a new question")
+					return nil, apperr.Field(fmt.Sprintf("%s.quiz.questions[%d].id", field, j), apperr.FieldNotAllowed, "names a question this quiz does not have, or twice; omit it for a new question")
 				}
 				seenQ[q.Questions[j].ID] = true
 			}

@@ -27,7 +27,7 @@ func (s *Service) Routes() []httpapi.Route {
 
 		// Studying (the calling student, in the courses they are enrolled in today).
 		{Method: "GET", Path: "/learn/courses", Permission: rbac.LearningStudy, Summary: "The caller's courses today, with their progress",
-			Response: []MyCourse{}, Handler: s.handleMyCourses},
+			Response: httpapi.Page[MyCourse]{}, Query: httpapi.PageQuery, Handler: s.handleMyCourses},
 		{Method: "GET", Path: "/learn/courses/{course}", Permission: rbac.LearningStudy, Summary: "A course's published content, without quiz answers, with the caller's progress",
 			Response: Outline{}, Handler: s.handleOutline},
 		{Method: "GET", Path: "/learn/lessons/{id}", Permission: rbac.LearningStudy, Summary: "A published lesson, without quiz answers",
@@ -41,9 +41,9 @@ func (s *Service) Routes() []httpapi.Route {
 
 		// Progress (staff of the student's branch, guardians, the student).
 		{Method: "GET", Path: "/progress/students/{id}", Permission: rbac.LearningProgressRead, Summary: "A student's progress in each of their courses",
-			Response: []ProgressView{}, Handler: s.handleStudentProgress},
-		{Method: "GET", Path: "/progress/batches/{id}", Permission: rbac.LearningProgressRead, Summary: "The progress of every student enrolled in a batch today",
-			Response: []ProgressView{}, Handler: s.handleBatchProgress},
+			Response: httpapi.Page[ProgressView]{}, Query: httpapi.PageQuery, Handler: s.handleStudentProgress},
+		{Method: "GET", Path: "/progress/batches/{id}", Permission: rbac.LearningProgressRead, Summary: "The progress of every student enrolled in a batch today, in student id order",
+			Response: httpapi.Page[ProgressView]{}, Query: httpapi.PageQuery, Handler: s.handleBatchProgress},
 	}
 }
 
@@ -99,8 +99,8 @@ func (s *Service) handleUpdateLesson(w http.ResponseWriter, r *http.Request) err
 }
 
 func (s *Service) handleMyCourses(w http.ResponseWriter, r *http.Request) error {
-	cs, err := s.MyCourses(r.Context())
-	return httpapi.Reply(w, http.StatusOK, cs, err)
+	return httpapi.ListPage(w, r, func() ([]MyCourse, error) { return s.MyCourses(r.Context()) },
+		func(c MyCourse) string { return c.CourseID })
 }
 
 func (s *Service) handleOutline(w http.ResponseWriter, r *http.Request) error {
@@ -137,11 +137,11 @@ func (s *Service) handleSubmit(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Service) handleStudentProgress(w http.ResponseWriter, r *http.Request) error {
-	p, err := s.StudentProgress(r.Context(), r.PathValue("id"))
-	return httpapi.Reply(w, http.StatusOK, p, err)
+	return httpapi.ListPage(w, r, func() ([]ProgressView, error) { return s.StudentProgress(r.Context(), r.PathValue("id")) },
+		func(p ProgressView) string { return p.CourseID + "/" + p.BatchID })
 }
 
 func (s *Service) handleBatchProgress(w http.ResponseWriter, r *http.Request) error {
-	p, err := s.BatchProgress(r.Context(), r.PathValue("id"))
-	return httpapi.Reply(w, http.StatusOK, p, err)
+	return httpapi.ListPage(w, r, func() ([]ProgressView, error) { return s.BatchProgress(r.Context(), r.PathValue("id")) },
+		func(p ProgressView) string { return p.StudentID })
 }

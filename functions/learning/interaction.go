@@ -11,7 +11,6 @@ import (
 	"go.mongodb.org/mongo-driver/bson"
 
 	"github.com/edugrid/edugrid/shared/apperr"
-	"github.com/edugrid/edugrid/shared/id"
 	"github.com/edugrid/edugrid/shared/store"
 	"github.com/edugrid/edugrid/shared/tenant"
 )
@@ -77,41 +76,46 @@ type InteractionBatch struct {
 // Validate implements httpapi.Validator.
 func (b InteractionBatch) Validate() error {
 	if len(b.Interactions) < 1 || len(b.Interactions) > MaxBatch {
-		return apperr.InvalidField("interactions", fmt.Sprintf("must be 1 to %d interactions", MaxBatch))
+		code := apperr.FieldTooLong
+		if len(b.Interactions) < 1 {
+			code = apperr.FieldRequired
+		}
+		return apperr.Field("interactions", code, fmt.Sprintf("must be 1 to %d interactions", MaxBatch))
 	}
+	var bad apperr.Problems
 	seen := map[string]bool{}
 	for i, in := range b.Interactions {
 		field := fmt.Sprintf("interactions[%d]", i)
 		if !interactionID.MatchString(in.ID) {
-			return apperr.InvalidField(field+".id", "must be 8-64 characters of A-Z, a-z, 0-9, '_' and '-'")
+			bad.Add(field+".id", apperr.FieldFormat, "must be 8-64 characters of A-Z, a-z, 0-9, '_' and '-'")
 		}
 		if seen[in.ID] {
-			return apperr.InvalidField(field+".id", "lists an interaction twice")
+			bad.Add(field+".id", apperr.FieldDuplicate, "lists an interaction twice")
 		}
 		seen[in.ID] = true
-		if !id.Valid(in.LessonID) {
-			return apperr.InvalidField(field+".lesson_id", "must be a lesson id")
-		}
+		httpapi.CheckID(&bad, field+".lesson_id", in.LessonID, "must be a lesson id")
 		switch in.Kind {
 		case Viewed:
 			if in.ItemID == "" {
-				return apperr.InvalidField(field+".item_id", "is required for a viewed interaction")
+				bad.Add(field+".item_id", apperr.FieldRequired, "is required for a viewed interaction")
 			}
 			if in.Seconds < 0 || in.Seconds > MaxViewSeconds {
-				return apperr.InvalidField(field+".seconds", fmt.Sprintf("must be 0 to %d", MaxViewSeconds))
+				bad.Add(field+".seconds", apperr.FieldOutOfRange, fmt.Sprintf("must be 0 to %d", MaxViewSeconds))
 			}
 		case Completed:
 			if in.Seconds != 0 {
-				return apperr.InvalidField(field+".seconds", "only a viewed interaction reports time")
+				bad.Add(field+".seconds", apperr.FieldNotAllowed, "only a viewed interaction reports time")
 			}
+		case "":
+			bad.Add(field+".kind", apperr.FieldRequired, "must be viewed or completed")
 		default:
-			return apperr.InvalidField(field+".kind", "must be viewed or completed")
+			bad.Add(field+".kind", apperr.FieldNotAllowed, "must be viewed or completed")
 		}
 		if len(in.ItemID) > 64 {
-			return apperr.InvalidField(field+".item_id", "is not an item id")
+			bad.Add(field+".item_id", apperr.FieldFormat, "is not an item id")
 		}
 	}
-	return nil
+	return bad.Err()
 }
 
 // RecordedInteraction is one interaction of a batch as recorded: Duplicate when its id had been recorded

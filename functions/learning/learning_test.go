@@ -242,7 +242,7 @@ func TestLearnerSeesOnlyPublishedContentOfTheirCourses(t *testing.T) {
 	if o.Progress.LessonsTotal != 2 || o.Progress.LastActivityAt != nil {
 		t.Fatalf("progress = %+v, want 2 lessons and no activity", o.Progress)
 	}
-	mine := apptest.Call[[]struct {
+	mine := apptest.Items[struct {
 		CourseID string `json:"course_id"`
 	}](t, s.env, "GET", "/learning/learn/courses", tok, nil, 200)
 	if len(mine) != 1 || mine[0].CourseID != s.jee {
@@ -283,7 +283,7 @@ func TestLearnerNotEnrolledGetsNotFound(t *testing.T) {
 	s1 := s.login(t, s.s1.PRN)
 	apptest.Call[outline](t, s.env, "GET", "/learning/learn/courses/"+s.jee, s1, nil, 200)
 	owner := s.env.Login(s.slug, "owner@alpha.test").AccessToken
-	es := apptest.Call[[]struct {
+	es := apptest.Items[struct {
 		ID string `json:"id"`
 	}](t, s.env, "GET", "/students/enrolments?student="+s.s1.ID, owner, nil, 200)
 	apptest.Call[m](t, s.env, "POST", "/students/enrolments/"+es[0].ID+"/withdraw", owner, m{"date": "2026-06-01"}, 200)
@@ -497,7 +497,7 @@ func TestRetriedInteractionCountsOnce(t *testing.T) {
 	}
 	// Completing the same lesson again under a new id is a new interaction but not a second lesson.
 	apptest.Call[recording](t, s.env, "POST", "/learning/learn/interactions", tok, interactions(m{"id": "done-0002", "lesson_id": s.video.ID, "kind": "completed"}), 200)
-	p := apptest.Call[[]progress](t, s.env, "GET", "/learning/progress/students/"+s.s1.ID, tok, nil, 200)
+	p := apptest.Items[progress](t, s.env, "GET", "/learning/progress/students/"+s.s1.ID, tok, nil, 200)
 	if len(p) != 1 || p[0].LessonsCompleted != 1 || p[0].LessonsTotal != 2 || p[0].Percent != 50 || p[0].BatchID != s.batchA || p[0].LastActivityAt == nil {
 		t.Fatalf("progress = %+v, want 1 of 2 lessons", p)
 	}
@@ -674,7 +674,7 @@ func TestProgressReaders(t *testing.T) {
 	accountant := s.env.Login(s.slug, "acc@alpha.test").AccessToken
 	path := "/learning/progress/students/" + s.s1.ID
 	for name, tok := range map[string]string{"student": s1, "guardian": g1, "teacher of the branch": teacherA, "owner": owner} {
-		p := apptest.Call[[]progress](t, s.env, "GET", path, tok, nil, 200)
+		p := apptest.Items[progress](t, s.env, "GET", path, tok, nil, 200)
 		if len(p) != 1 || p[0].LessonsCompleted != 1 || p[0].Percent != 50 {
 			t.Errorf("%s reads %+v", name, p)
 		}
@@ -685,17 +685,38 @@ func TestProgressReaders(t *testing.T) {
 	apptest.MustProblem(t, s.env.Do("GET", path, accountant, nil), 403, "forbidden")
 
 	// A batch's progress: every enrolled student, active or not yet.
-	b := apptest.Call[[]progress](t, s.env, "GET", "/learning/progress/batches/"+s.batchA, teacherA, nil, 200)
+	b := apptest.Items[progress](t, s.env, "GET", "/learning/progress/batches/"+s.batchA, teacherA, nil, 200)
 	if len(b) != 2 || b[0].StudentID != s.s1.ID || b[0].LessonsCompleted != 1 || b[1].StudentID != s.s2.ID || b[1].LessonsCompleted != 0 || b[1].LastActivityAt != nil {
 		t.Fatalf("batch progress = %+v", b)
 	}
-	for _, tok := range []string{teacherB, g1, s1} {
-		apptest.MustProblem(t, s.env.Do("GET", "/learning/progress/batches/"+s.batchA, tok, nil), 404, "not_found")
+	// A teacher of the branch who does not teach the batch reads it as missing, as on every batch route.
+	branchA := apptest.Call[struct {
+		BranchID string `json:"branch_id"`
+	}](t, s.env, "GET", "/academic/batches/"+s.batchA, owner, nil, 200).BranchID
+	apptest.Call[person](t, s.env, "POST", "/users/staff", owner, m{"email": "tc@alpha.test", "name": "Other teacher", "role": "teacher",
+		"branches": []string{branchA}, "password": apptest.Password}, 201)
+	teacherC := s.env.Login(s.slug, "tc@alpha.test").AccessToken
+	for name, tok := range map[string]string{"teacher of another branch": teacherB, "teacher of the branch, not of the batch": teacherC, "guardian": g1, "student": s1} {
+		t.Run(name, func(t *testing.T) {
+			apptest.MustProblem(t, s.env.Do("GET", "/learning/progress/batches/"+s.batchA, tok, nil), 404, "not_found")
+		})
+	}
+	// Pages: one student at a time.
+	one := apptest.Call[apptest.Page[progress]](t, s.env, "GET", "/learning/progress/batches/"+s.batchA+"?limit=1", teacherA, nil, 200)
+	if len(one.Items) != 1 || one.Items[0].StudentID != s.s1.ID || one.NextCursor == "" {
+		t.Fatalf("first page = %+v", one)
+	}
+	two := apptest.Call[apptest.Page[progress]](t, s.env, "GET", "/learning/progress/batches/"+s.batchA+"?limit=1&cursor="+one.NextCursor, teacherA, nil, 200)
+	if len(two.Items) != 1 || two.Items[0].StudentID != s.s2.ID || two.NextCursor != "" {
+		t.Fatalf("second page = %+v", two)
+	}
+	for _, q := range []string{"?limit=0", "?limit=201", "?limit=ten", "?cursor=nonsense"} {
+		apptest.MustProblem(t, s.env.Do("GET", "/learning/progress/batches/"+s.batchA+q, teacherA, nil), 400, "invalid")
 	}
 
 	// Publishing another lesson lowers the percentage at once.
 	apptest.Call[person](t, s.env, "PATCH", "/learning/modules/"+s.modTwo, owner, m{"status": "published"}, 200)
-	p := apptest.Call[[]progress](t, s.env, "GET", path, g1, nil, 200)
+	p := apptest.Items[progress](t, s.env, "GET", path, g1, nil, 200)
 	if p[0].LessonsTotal != 3 || p[0].Percent != 33.33 {
 		t.Fatalf("after publishing: %+v, want 1 of 3", p)
 	}
@@ -764,4 +785,28 @@ func TestAuthoring(t *testing.T) {
 	apptest.MustProblem(t, s.env.Do("POST", "/learning/modules/0123456789abcdef01234567/lessons", s.owner, m{"title": "X", "items": []m{}}), 404, "not_found")
 	apptest.MustProblem(t, s.env.Do("PATCH", "/learning/lessons/"+s.video.ID, s.owner, m{"status": "archived"}), 400, "invalid")
 	apptest.MustProblem(t, s.env.Do("POST", "/learning/courses/"+s.jee+"/modules", s.accountant, m{"title": "X"}), 403, "forbidden")
+}
+
+func TestInteractionsNameEveryBadField(t *testing.T) {
+	s := newSchool(t)
+	tok := s.login(t, s.s1.PRN)
+	p := apptest.MustProblem(t, s.env.Do("POST", "/learning/learn/interactions", tok, interactions(
+		m{"id": "short", "lesson_id": s.video.ID, "kind": "viewed", "item_id": s.video.Items[0].ID, "seconds": -1},
+		m{"id": "view-0002", "lesson_id": "x", "kind": "skipped"},
+	)), 400, "invalid")
+	want := map[string]string{
+		"interactions[0].id": "format", "interactions[0].seconds": "out_of_range",
+		"interactions[1].lesson_id": "format", "interactions[1].kind": "not_allowed",
+	}
+	for field, code := range want {
+		if p.FieldCode(field) != code {
+			t.Errorf("errors %+v, want %s %s", p.Errors, field, code)
+		}
+	}
+	if len(p.Errors) != len(want) {
+		t.Errorf("errors %+v, want exactly %d", p.Errors, len(want))
+	}
+	if got := s.count(t, learning.InteractionsCollection, bson.M{}); got != 0 {
+		t.Errorf("%d interactions recorded from a refused batch", got)
+	}
 }

@@ -175,14 +175,15 @@ func (s *Service) StudentProgress(ctx context.Context, studentID string) ([]Prog
 }
 
 // BatchProgress returns the progress in the batch's course of every student enrolled in the batch today,
-// in enrolment order. NotFound unless the caller is staff of the batch's branch.
+// in enrolment order. NotFound unless the caller is staff who may see the batch (academic.CanSeeBatch: a
+// teacher only the batches that name them), as on every other batch route.
 func (s *Service) BatchProgress(ctx context.Context, batchID string) ([]ProgressView, error) {
 	db := store.Database(ctx)
 	b, err := academic.FindBatch(ctx, db, batchID)
 	if err != nil {
 		return nil, err
 	}
-	if p := rbac.Must(ctx); !p.Role.Staff() || !p.CanSeeBranch(b.BranchID) {
+	if p := rbac.Must(ctx); !p.Role.Staff() || !academic.CanSeeBatch(p, b) {
 		return nil, apperr.Errorf(apperr.NotFound, "no such batch")
 	}
 	es, err := students.ActiveEnrolmentsOn(ctx, db, batchID, s.today(ctx))

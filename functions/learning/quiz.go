@@ -60,26 +60,31 @@ type SubmittedAnswer struct {
 
 // Validate implements httpapi.Validator. Whether each answer fits its question is checked against the quiz.
 func (sub Submission) Validate() error {
+	var bad apperr.Problems
 	if sub.SubmissionID != "" && !interactionID.MatchString(sub.SubmissionID) {
-		return apperr.InvalidField("submission_id", "must be 8-64 characters of A-Z, a-z, 0-9, '_' and '-'")
+		bad.Add("submission_id", apperr.FieldFormat, "must be 8-64 characters of A-Z, a-z, 0-9, '_' and '-'")
 	}
 	if len(sub.Answers) > MaxQuestions {
-		return apperr.InvalidField("answers", fmt.Sprintf("at most %d", MaxQuestions))
+		bad.Add("answers", apperr.FieldTooLong, fmt.Sprintf("at most %d", MaxQuestions))
+		return bad.Err()
 	}
 	seen := map[string]bool{}
 	for i, a := range sub.Answers {
-		if a.QuestionID == "" || seen[a.QuestionID] {
-			return apperr.InvalidField(fmt.Sprintf("answers[%d].question_id", i), "must name a question once")
+		switch {
+		case a.QuestionID == "":
+			bad.Add(fmt.Sprintf("answers[%d].question_id", i), apperr.FieldRequired, "must name a question once")
+		case seen[a.QuestionID]:
+			bad.Add(fmt.Sprintf("answers[%d].question_id", i), apperr.FieldDuplicate, "must name a question once")
 		}
 		seen[a.QuestionID] = true
 		if len(a.Chosen) > MaxOptions {
-			return apperr.InvalidField(fmt.Sprintf("answers[%d].chosen", i), fmt.Sprintf("at most %d options", MaxOptions))
+			bad.Add(fmt.Sprintf("answers[%d].chosen", i), apperr.FieldTooLong, fmt.Sprintf("at most %d options", MaxOptions))
 		}
 		if a.Value != nil && (math.IsNaN(*a.Value) || math.IsInf(*a.Value, 0)) {
-			return apperr.InvalidField(fmt.Sprintf("answers[%d].value", i), "must be a number")
+			bad.Add(fmt.Sprintf("answers[%d].value", i), apperr.FieldType, "must be a number")
 		}
 	}
-	return nil
+	return bad.Err()
 }
 
 // Grade grades a submission against a quiz: each question scores its points when right and nothing
@@ -89,7 +94,7 @@ func Grade(q *Quiz, answers []SubmittedAnswer) (score, maxScore float64, graded 
 	byQuestion := map[string]SubmittedAnswer{}
 	for _, a := range answers {
 		if !slices.ContainsFunc(q.Questions, func(qq Question) bool { return qq.ID == a.QuestionID }) {
-			return 0, 0, nil, apperr.InvalidField("answers", "names a question the quiz does not have")
+			return 0, 0, nil, apperr.Field("answers", apperr.FieldNotAllowed, "names a question the quiz does not have")
 		}
 		byQuestion[a.QuestionID] = a
 	}
@@ -119,26 +124,26 @@ func gradeOne(q *Question, a SubmittedAnswer) (bool, []string, error) {
 	switch q.Kind {
 	case Numeric:
 		if a.Value == nil || len(a.Chosen) > 0 {
-			return false, nil, apperr.InvalidField(field, "a numeric question is answered with a value")
+			return false, nil, apperr.Field(field, apperr.FieldNotAllowed, "a numeric question is answered with a value")
 		}
 		// The tolerance gets a hair of slack so that 0.1+0.2 against 0.3 with tolerance 0 is right.
 		right := math.Abs(*a.Value-*q.Answer) <= q.Tolerance+1e-9*math.Max(1, math.Abs(*q.Answer))
 		return right, []string{strconv.FormatFloat(*a.Value, 'g', -1, 64)}, nil
 	case SingleChoice, MultipleChoice:
 		if a.Value != nil {
-			return false, nil, apperr.InvalidField(field, "a choice question is answered with chosen options")
+			return false, nil, apperr.Field(field, apperr.FieldNotAllowed, "a choice question is answered with chosen options")
 		}
 		if q.Kind == SingleChoice && len(a.Chosen) > 1 {
-			return false, nil, apperr.InvalidField(field, "a single-choice question takes one option")
+			return false, nil, apperr.Field(field, apperr.FieldNotAllowed, "a single-choice question takes one option")
 		}
 		chosen := append([]string{}, a.Chosen...) // never null in the stored attempt
 		slices.Sort(chosen)
 		if len(slices.Compact(slices.Clone(chosen))) != len(chosen) {
-			return false, nil, apperr.InvalidField(field, "names an option twice")
+			return false, nil, apperr.Field(field, apperr.FieldDuplicate, "names an option twice")
 		}
 		for _, c := range chosen {
 			if !slices.ContainsFunc(q.Options, func(o Option) bool { return o.ID == c }) {
-				return false, nil, apperr.InvalidField(field, "names an option the question does not have")
+				return false, nil, apperr.Field(field, apperr.FieldNotAllowed, "names an option the question does not have")
 			}
 		}
 		want := slices.Clone(q.Correct)
@@ -231,7 +236,7 @@ func (s *Service) SubmitAttempt(ctx context.Context, lessonID, quizID string, su
 			err := db.Collection(interactionsCollection).FindOne(tc, bson.M{"_id": scopedID(me.StudentID, clientID)}).Decode(&prior)
 			if err == nil {
 				if prior.Kind != QuizAttempted || prior.AttemptID == "" || prior.ItemID != quizID {
-					return apperr.InvalidField("submission_id", "was used for another interaction")
+					return apperr.Field("submission_id", apperr.FieldNotAllowed, "was used for another interaction")
 				}
 				return db.Collection(attemptsCollection).FindOne(tc, bson.M{"_id": prior.AttemptID}).Decode(&latest)
 			}

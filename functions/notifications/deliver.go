@@ -463,20 +463,20 @@ func (s *Service) Deliveries(ctx context.Context, db lungo.IDatabase, f Delivery
 	q := bson.M{}
 	if f.Status != "" {
 		if f.Status != Queued && f.Status != Sent && f.Status != Delivered && f.Status != Failed {
-			return nil, apperr.InvalidField("status", "must be queued, sent, delivered or failed")
+			return nil, apperr.Field("status", apperr.FieldNotAllowed, "must be queued, sent, delivered or failed")
 		}
 		q["status"] = f.Status
 	}
 	if f.Channel != "" {
 		if !f.Channel.Valid() {
-			return nil, apperr.InvalidField("channel", "must be email, sms or whatsapp")
+			return nil, apperr.Field("channel", apperr.FieldNotAllowed, "must be email, sms or whatsapp")
 		}
 		q["channel"] = f.Channel
 	}
 	for k, v := range map[string]string{"kind": f.Kind, "recipient": f.Recipient, "notification_id": f.NotificationID} {
 		if v != "" {
 			if len(v) > 200 {
-				return nil, apperr.InvalidField(k, "is too long")
+				return nil, apperr.Field(k, apperr.FieldTooLong, "must be at most 200 bytes")
 			}
 			q[k] = v
 		}

@@ -56,12 +56,15 @@ type PreferencesInput struct {
 // E.164. Invalid names field when it is not a valid number.
 func NormalizePhone(field, s string) (string, error) {
 	s = strings.TrimSpace(s)
-	if s == "" || len(s) > 32 {
-		return "", apperr.InvalidField(field, "must be a phone number such as +919812345678")
+	switch {
+	case s == "":
+		return "", apperr.Field(field, apperr.FieldRequired, "must be a phone number such as +919812345678")
+	case len(s) > 32:
+		return "", apperr.Field(field, apperr.FieldTooLong, "must be a phone number such as +919812345678")
 	}
 	num, err := phonenumbers.Parse(s, DefaultRegion)
 	if err != nil || !phonenumbers.IsValidNumber(num) {
-		return "", apperr.InvalidField(field, "must be a valid phone number such as +919812345678")
+		return "", apperr.Field(field, apperr.FieldFormat, "must be a valid phone number such as +919812345678")
 	}
 	return phonenumbers.Format(num, phonenumbers.E164), nil
 }
@@ -78,11 +81,11 @@ func parseClock(s string) (int, bool) {
 // offending field. It does not change in.
 func (in PreferencesInput) normalized() (PreferencesInput, error) {
 	out := in
-	errs := map[string]string{}
+	var bad apperr.Problems
 	out.Channels = nil
 	for _, c := range in.Channels {
 		if !c.Valid() {
-			errs["channels"] = "each must be email, sms or whatsapp"
+			bad.Add("channels", apperr.FieldNotAllowed, "each must be email, sms or whatsapp")
 			break
 		}
 		if !contains(channelNames(out.Channels), string(c)) {
@@ -93,9 +96,9 @@ func (in PreferencesInput) normalized() (PreferencesInput, error) {
 	for _, k := range in.OptOuts {
 		switch {
 		case MandatoryKinds[k]:
-			errs["opt_outs"] = k + " cannot be opted out of"
+			bad.Add("opt_outs", apperr.FieldNotAllowed, k+" cannot be opted out of")
 		case !validKind(k):
-			errs["opt_outs"] = "each must be one of " + strings.Join(kindNames(), ", ")
+			bad.Add("opt_outs", apperr.FieldNotAllowed, "each must be one of "+strings.Join(kindNames(), ", "))
 		case !contains(out.OptOuts, k):
 			out.OptOuts = append(out.OptOuts, k)
 		}
@@ -104,28 +107,28 @@ func (in PreferencesInput) normalized() (PreferencesInput, error) {
 		from, ok1 := parseClock(q.From)
 		to, ok2 := parseClock(q.To)
 		if !ok1 || !ok2 || from == to {
-			errs["quiet_hours"] = "from and to must be different times HH:MM"
+			bad.Add("quiet_hours", apperr.FieldFormat, "from and to must be different times HH:MM")
 		}
 	}
 	if in.Language != "" && !validLanguage(in.Language) {
-		errs["language"] = "must be en or hi"
+		bad.Add("language", apperr.FieldNotAllowed, "must be en or hi")
 	}
 	if in.Email != "" {
 		e, err := account.NormalizeEmail("email", in.Email)
 		if err != nil {
-			errs["email"] = "must be an email address"
+			bad.Add("email", apperr.FieldFormat, "must be an email address")
 		}
 		out.Email = e
 	}
 	if in.Phone != "" {
 		p, err := NormalizePhone("phone", in.Phone)
 		if err != nil {
-			errs["phone"] = "must be a valid phone number such as +919812345678"
+			bad.Add("phone", apperr.FieldFormat, "must be a valid phone number such as +919812345678")
 		}
 		out.Phone = p
 	}
-	if len(errs) > 0 {
-		return in, &apperr.Error{Code: apperr.Invalid, Message: "the preferences are not valid", Fields: errs}
+	if err := bad.Err(); err != nil {
+		return in, err
 	}
 	if out.Channels == nil {
 		out.Channels = []Channel{}

@@ -63,14 +63,14 @@ func (s *Service) SetSettings(ctx context.Context, db lungo.IDatabase, in Settin
 	var chans []Channel
 	for _, c := range in.Channels {
 		if !c.Valid() {
-			return Settings{}, apperr.InvalidField("channels", "each must be email, sms or whatsapp")
+			return Settings{}, apperr.Field("channels", apperr.FieldNotAllowed, "each must be email, sms or whatsapp")
 		}
 		if !contains(channelNames(chans), string(c)) {
 			chans = append(chans, c)
 		}
 	}
 	if len(chans) == 0 {
-		return Settings{}, apperr.InvalidField("channels", "at least one channel is needed")
+		return Settings{}, apperr.Field("channels", apperr.FieldRequired, "at least one channel is needed")
 	}
 	st := Settings{Channels: chans, UpdatedAt: s.deps.Clock.Now().UTC().Truncate(time.Millisecond)}
 	if _, err := db.Collection(settingsCollection).ReplaceOne(ctx, bson.M{"_id": "settings"},

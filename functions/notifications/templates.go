@@ -164,20 +164,20 @@ func validKind(kind string) bool { _, ok := Fields[kind]; return ok }
 // validate checks a template for kind: every text parses, renders with the kind's sample values using only
 // known fields, and keeps within its channel's length. It does not change in.
 func (in TemplateInput) validate(kind string) error {
-	errs := map[string]string{}
+	var bad apperr.Problems
 	data := sample(kind)
 	check := func(field, src string, max int, unicodeMax int) {
 		if src == "" {
-			errs[field] = "is required"
+			bad.Add(field, apperr.FieldRequired, "is required")
 			return
 		}
 		if _, err := text.Field(field, src, 8000); err != nil {
-			errs[field] = "must be text without control characters"
+			bad.Add(field, apperr.FieldFormat, "must be text without control characters")
 			return
 		}
 		out, err := renderText(src, data, true)
 		if err != nil {
-			errs[field] = "does not render: " + cleanTemplateError(err)
+			bad.Add(field, apperr.FieldInvalid, "does not render: "+cleanTemplateError(err))
 			return
 		}
 		limit := max
@@ -185,39 +185,36 @@ func (in TemplateInput) validate(kind string) error {
 			limit = unicodeMax
 		}
 		if n := utf8.RuneCountInString(out); n > limit {
-			errs[field] = "renders to " + strconv.Itoa(n) + " characters; at most " + strconv.Itoa(limit) + " fit"
+			bad.Add(field, apperr.FieldTooLong, "renders to "+strconv.Itoa(n)+" characters; at most "+strconv.Itoa(limit)+" fit")
 		}
 	}
 	check("email_subject", in.EmailSubject, maxEmailSubject, 0)
 	check("sms_text", in.SMSText, maxSMSGSM, maxSMSUnicode)
 	check("whatsapp_text", in.WhatsAppText, maxWhatsApp, 0)
 	if in.EmailHTML == "" {
-		errs["email_html"] = "is required"
+		bad.Add("email_html", apperr.FieldRequired, "is required")
 	} else if len(in.EmailHTML) > maxEmailHTML {
-		errs["email_html"] = "is longer than 64 KiB"
+		bad.Add("email_html", apperr.FieldTooLong, "is longer than 64 KiB")
 	} else if _, err := renderHTML(in.EmailHTML, data, true); err != nil {
-		errs["email_html"] = "does not render: " + cleanTemplateError(err)
+		bad.Add("email_html", apperr.FieldInvalid, "does not render: "+cleanTemplateError(err))
 	}
 	if in.SMSTemplateID != "" && !providerRef.MatchString(in.SMSTemplateID) {
-		errs["sms_template_id"] = "must be letters, digits, - or _ (up to 64)"
+		bad.Add("sms_template_id", apperr.FieldFormat, "must be letters, digits, - or _ (up to 64)")
 	}
 	if in.WhatsAppTemplate != "" && !waName.MatchString(in.WhatsAppTemplate) {
-		errs["whatsapp_template"] = "must be lower-case letters, digits and _ (up to 512), as WhatsApp names templates"
+		bad.Add("whatsapp_template", apperr.FieldFormat, "must be lower-case letters, digits and _ (up to 512), as WhatsApp names templates")
 	}
 	known := append(append([]string{}, commonFields...), Fields[kind]...)
 	if len(in.WhatsAppParams) > 10 {
-		errs["whatsapp_params"] = "at most 10 parameters"
+		bad.Add("whatsapp_params", apperr.FieldTooLong, "at most 10 parameters")
 	}
 	for _, p := range in.WhatsAppParams {
 		if !contains(known, p) {
-			errs["whatsapp_params"] = "names an unknown field " + strconv.Quote(clip(p)) + "; known: " + strings.Join(known, ", ")
+			bad.Add("whatsapp_params", apperr.FieldNotAllowed, "names an unknown field "+strconv.Quote(clip(p))+"; known: "+strings.Join(known, ", "))
 			break
 		}
 	}
-	if len(errs) > 0 {
-		return &apperr.Error{Code: apperr.Invalid, Message: "the template is not valid", Fields: errs}
-	}
-	return nil
+	return bad.Err()
 }
 
 var (
@@ -412,10 +409,10 @@ func templateFor(ctx context.Context, db lungo.IDatabase, kind, lang string) (Te
 // Invalid for an unknown kind or language. Callers: notifications.read.
 func (s *Service) Template(ctx context.Context, db lungo.IDatabase, kind, lang string) (Template, error) {
 	if !validKind(kind) {
-		return Template{}, apperr.InvalidField("kind", "must be one of "+strings.Join(kindNames(), ", "))
+		return Template{}, apperr.Field("kind", apperr.FieldNotAllowed, "must be one of "+strings.Join(kindNames(), ", "))
 	}
 	if !validLanguage(lang) {
-		return Template{}, apperr.InvalidField("language", "must be en or hi")
+		return Template{}, apperr.Field("language", apperr.FieldNotAllowed, "must be en or hi")
 	}
 	return templateFor(ctx, db, kind, lang)
 }
@@ -450,7 +447,7 @@ func (s *Service) SaveTemplate(ctx context.Context, db lungo.IDatabase, kind, la
 // notifications.read.
 func (s *Service) Preview(t *tenant.Tenant, kind string, in TemplateInput) (Rendered, error) {
 	if !validKind(kind) {
-		return Rendered{}, apperr.InvalidField("kind", "must be one of "+strings.Join(kindNames(), ", "))
+		return Rendered{}, apperr.Field("kind", apperr.FieldNotAllowed, "must be one of "+strings.Join(kindNames(), ", "))
 	}
 	if err := in.validate(kind); err != nil {
 		return Rendered{}, err

@@ -68,7 +68,7 @@ func hashCode(person string, ch Channel, code string) string {
 
 func verificationChannel(ch Channel) error {
 	if ch != Email && ch != SMS {
-		return apperr.InvalidField("channel", "must be email or sms")
+		return apperr.Field("channel", apperr.FieldNotAllowed, "must be email or sms")
 	}
 	return nil
 }
@@ -89,7 +89,7 @@ func (s *Service) StartVerification(ctx context.Context, db lungo.IDatabase, t *
 		to = c.phone
 	}
 	if to == "" {
-		return Verification{}, apperr.InvalidField("channel", "you have no contact on this channel; set it in your preferences first")
+		return Verification{}, apperr.Field("channel", apperr.FieldNotAllowed, "you have no contact on this channel; set it in your preferences first")
 	}
 	sender, ok := s.deps.Senders[in.Channel]
 	if !ok {
@@ -147,14 +147,14 @@ func (s *Service) ConfirmVerification(ctx context.Context, db lungo.IDatabase, p
 		return Preferences{}, err
 	}
 	if len(in.Code) != 6 {
-		return Preferences{}, apperr.InvalidField("code", "must be the six digits you received")
+		return Preferences{}, apperr.Field("code", apperr.FieldFormat, "must be the six digits you received")
 	}
 	key := person + ":" + string(in.Channel)
 	coll := db.Collection(verificationsCollection)
 	var v verification
 	err := coll.FindOne(ctx, bson.M{"_id": key}).Decode(&v)
 	if errors.Is(err, mongo.ErrNoDocuments) || err == nil && (v.CodeHash == "" || !s.deps.Clock.Now().Before(v.Expires) || v.Tries >= codeTries) {
-		return Preferences{}, apperr.InvalidField("code", "has expired or was never sent; ask for a new one")
+		return Preferences{}, apperr.Field("code", apperr.FieldInvalid, "has expired or was never sent; ask for a new one")
 	}
 	if err != nil {
 		return Preferences{}, err
@@ -168,7 +168,7 @@ func (s *Service) ConfirmVerification(ctx context.Context, db lungo.IDatabase, p
 		return Preferences{}, apperr.Errorf(apperr.Conflict, "another attempt was being checked; try again")
 	}
 	if subtle.ConstantTimeCompare([]byte(hashCode(person, in.Channel, in.Code)), []byte(v.CodeHash)) != 1 {
-		return Preferences{}, apperr.InvalidField("code", "is not the code that was sent")
+		return Preferences{}, apperr.Field("code", apperr.FieldInvalid, "is not the code that was sent")
 	}
 	if _, err := coll.UpdateOne(ctx, bson.M{"_id": key}, bson.M{"$set": bson.M{"verified": v.To, "code_hash": ""}}); err != nil {
 		return Preferences{}, err

@@ -66,22 +66,39 @@ type AccountInput struct {
 	WebhookSecret string `json:"webhook_secret,omitempty" example:"webhook-secret-0123"`
 }
 
-// Validate implements httpapi.Validator. It judges a as normalized leaves it and changes nothing.
+// Validate implements httpapi.Validator. It judges a as normalized leaves it and changes nothing, and
+// names every bad field at once.
 func (a AccountInput) Validate() error {
 	a = a.normalized()
-	if !a.Mode.Valid() {
-		return apperr.InvalidField("mode", `must be "test" or "live"`)
+	var bad apperr.Problems
+	switch {
+	case a.Mode == "":
+		bad.Add("mode", apperr.FieldRequired, `must be "test" or "live"`)
+	case !a.Mode.Valid():
+		bad.Add("mode", apperr.FieldNotAllowed, `must be "test" or "live"`)
 	}
-	if !printable(a.KeyID, 1, 200) {
-		return apperr.InvalidField("key_id", "must be 1 to 200 printable characters without spaces")
+	checkSecretText(&bad, "key_id", a.KeyID, 1, 200, true)
+	checkSecretText(&bad, "key_secret", a.KeySecret, 8, 500, false)
+	checkSecretText(&bad, "webhook_secret", a.WebhookSecret, 8, 500, false)
+	return bad.Err()
+}
+
+// checkSecretText records field as bad unless v is lo to hi printable ASCII characters without spaces
+// (or empty, when not required).
+func checkSecretText(bad *apperr.Problems, field, v string, lo, hi int, required bool) {
+	msg := fmt.Sprintf("must be %d to %d printable characters without spaces", lo, hi)
+	switch {
+	case v == "":
+		if required {
+			bad.Add(field, apperr.FieldRequired, msg)
+		}
+	case len(v) < lo:
+		bad.Add(field, apperr.FieldTooShort, msg)
+	case len(v) > hi:
+		bad.Add(field, apperr.FieldTooLong, msg)
+	case !printable(v, lo, hi):
+		bad.Add(field, apperr.FieldFormat, msg)
 	}
-	if a.KeySecret != "" && !printable(a.KeySecret, 8, 500) {
-		return apperr.InvalidField("key_secret", "must be 8 to 500 printable characters without spaces")
-	}
-	if a.WebhookSecret != "" && !printable(a.WebhookSecret, 8, 500) {
-		return apperr.InvalidField("webhook_secret", "must be 8 to 500 printable characters without spaces")
-	}
-	return nil
 }
 
 // normalized returns a as it is stored: without surrounding spaces.
@@ -122,7 +139,7 @@ func (s *Service) secrets() (Secrets, error) {
 func (s *Service) parseProvider(raw string) (Provider, error) {
 	p := Provider(raw)
 	if !p.Valid() {
-		return "", apperr.InvalidField("provider", `must be "razorpay" or "stripe"`)
+		return "", apperr.Field("provider", apperr.FieldNotAllowed, `must be "razorpay" or "stripe"`)
 	}
 	return p, nil
 }
@@ -156,7 +173,7 @@ func (s *Service) SaveAccount(ctx context.Context, provider string, in AccountIn
 		if in.KeySecret != "" {
 			field = "webhook_secret"
 		}
-		return nil, apperr.InvalidField(field, "is required when the account is first set")
+		return nil, apperr.Field(field, apperr.FieldRequired, "is required when the account is first set")
 	}
 	now := s.now()
 	acc := old

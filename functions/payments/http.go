@@ -125,8 +125,12 @@ func (s *Service) handleCreateRequest(w http.ResponseWriter, r *http.Request) er
 
 func (s *Service) handleRequestsOf(w http.ResponseWriter, r *http.Request) error {
 	st := r.URL.Query().Get("student")
+	var bad error
 	if !id.Valid(st) {
-		return apperr.InvalidField("student", "must be a student id")
+		bad = apperr.Field("student", apperr.FieldFormat, "must be a student id")
+	}
+	if err := httpapi.CheckQuery(r, bad); err != nil {
+		return err
 	}
 	pr, err := httpapi.ParsePage(r)
 	if err != nil {
@@ -152,6 +156,9 @@ func (s *Service) handleSendRequest(w http.ResponseWriter, r *http.Request) erro
 }
 
 func (s *Service) handleReviews(w http.ResponseWriter, r *http.Request) error {
+	if err := httpapi.CheckQuery(r, checkReviewStatus(r.URL.Query().Get("status"))); err != nil {
+		return err
+	}
 	pr, err := httpapi.ParsePage(r)
 	if err != nil {
 		return err

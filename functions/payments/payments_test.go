@@ -581,3 +581,34 @@ func TestWebhookSurvivesARetriedTransaction(t *testing.T) {
 		})
 	}
 }
+
+// Every bad field of a request is named at once, each with its code.
+func TestValidatorsNameEveryBadField(t *testing.T) {
+	tests := []struct {
+		name string
+		in   interface{ Validate() error }
+		want map[string]apperr.FieldCode
+	}{
+		{"a request", payments.NewRequest{StudentID: "x", InstalmentID: "y", Provider: "paypal", ExpiresInMinutes: 5},
+			map[string]apperr.FieldCode{"student_id": apperr.FieldFormat, "instalment_id": apperr.FieldFormat, "provider": apperr.FieldNotAllowed, "expires_in_minutes": apperr.FieldOutOfRange}},
+		{"an account", payments.AccountInput{KeySecret: "short", WebhookSecret: "has spaces in it"},
+			map[string]apperr.FieldCode{"mode": apperr.FieldRequired, "key_id": apperr.FieldRequired, "key_secret": apperr.FieldTooShort, "webhook_secret": apperr.FieldFormat}},
+		{"a resolution", payments.Resolution{Action: "keep", StudentID: "z", Note: " "},
+			map[string]apperr.FieldCode{"action": apperr.FieldNotAllowed, "student_id": apperr.FieldFormat, "note": apperr.FieldRequired}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := apperr.As(tc.in.Validate())
+			if e == nil {
+				t.Fatal("accepted")
+			}
+			got := map[string]apperr.FieldCode{}
+			for _, fe := range e.Errors {
+				got[fe.Field] = fe.Code
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Fatalf("named %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

@@ -129,14 +129,19 @@ type Settlement struct {
 // SettlementView returns, per gateway, what was captured, refunded and held for review between from and
 // to (dates, inclusive). Invalid for bad dates. Callers: gateways.read.
 func (s *Service) SettlementView(ctx context.Context, from, to string) ([]Settlement, error) {
-	if err := httpapi.OptionalDate("from", from); err != nil {
-		return nil, err
+	var bad apperr.Problems
+	for _, q := range [][2]string{{"from", from}, {"to", to}} {
+		field, v := q[0], q[1]
+		if v == "" {
+			bad.Add(field, apperr.FieldRequired, "is a required date (YYYY-MM-DD)")
+		}
+		bad.Check(httpapi.OptionalDate(field, v))
 	}
-	if err := httpapi.OptionalDate("to", to); err != nil {
-		return nil, err
+	if !bad.Has("from") && !bad.Has("to") && from > to {
+		bad.Add("to", apperr.FieldOutOfRange, "must not be before from")
 	}
-	if from == "" || to == "" || from > to {
-		return nil, apperr.InvalidField("from", "from and to are required dates, from not after to")
+	if err := bad.Err(); err != nil {
+		return nil, err
 	}
 	db := store.Database(ctx)
 	out := []Settlement{}

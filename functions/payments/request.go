@@ -10,6 +10,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/bson"
 
+	"github.com/edugrid/edugrid/functions/fees"
 	"github.com/edugrid/edugrid/functions/students"
 	"github.com/edugrid/edugrid/shared/apperr"
 	"github.com/edugrid/edugrid/shared/audit"
@@ -92,32 +93,32 @@ type NewRequest struct {
 	ExpiresInMinutes int `json:"expires_in_minutes,omitempty" example:"1440"`
 }
 
-// Validate implements httpapi.Validator. It judges n as normalized leaves it and changes nothing.
+// Validate implements httpapi.Validator. It judges n as normalized leaves it and changes nothing, and
+// names every bad field at once.
 func (n NewRequest) Validate() error {
 	n = n.normalized()
-	if !id.Valid(n.StudentID) {
-		return apperr.InvalidField("student_id", "must be a student id")
+	var bad apperr.Problems
+	httpapi.CheckID(&bad, "student_id", n.StudentID, "must be a student id")
+	if n.InstalmentID != "" {
+		httpapi.CheckID(&bad, "instalment_id", n.InstalmentID, "must be an instalment id")
 	}
-	if n.InstalmentID != "" && !id.Valid(n.InstalmentID) {
-		return apperr.InvalidField("instalment_id", "must be an instalment id")
-	}
-	if n.InstalmentID != "" && n.Amount != 0 {
-		return apperr.InvalidField("amount", "give an instalment_id or an amount, not both")
-	}
-	if n.Amount < 0 || n.Amount > 1_000_000_000_000 {
-		return apperr.InvalidField("amount", "must be a positive amount in minor units")
+	switch {
+	case n.Amount < 0 || n.Amount > fees.MaxAmount:
+		bad.Add("amount", apperr.FieldOutOfRange, "must be a positive amount in minor units")
+	case n.InstalmentID != "" && n.Amount != 0:
+		bad.Add("amount", apperr.FieldNotAllowed, "give an instalment_id or an amount, not both")
 	}
 	if n.Provider != "" && !n.Provider.Valid() {
-		return apperr.InvalidField("provider", `must be "razorpay" or "stripe"`)
+		bad.Add("provider", apperr.FieldNotAllowed, `must be "razorpay" or "stripe"`)
 	}
 	life := time.Duration(n.ExpiresInMinutes) * time.Minute
-	if life < MinExpiry || life > MaxExpiry {
-		return apperr.InvalidField("expires_in_minutes", "must be from 30 to 43200")
+	switch {
+	case life < MinExpiry || life > MaxExpiry:
+		bad.Add("expires_in_minutes", apperr.FieldOutOfRange, "must be from 30 to 43200")
+	case n.Provider == Stripe && life > maxStripeExpiry:
+		bad.Add("expires_in_minutes", apperr.FieldOutOfRange, "must be at most 1440 for Stripe, whose checkout sessions live at most a day")
 	}
-	if n.Provider == Stripe && life > maxStripeExpiry {
-		return apperr.InvalidField("expires_in_minutes", "must be at most 1440 for Stripe, whose checkout sessions live at most a day")
-	}
-	return nil
+	return bad.Err()
 }
 
 // normalized returns n with its defaults filled in.
@@ -159,7 +160,7 @@ func (s *Service) CreateRequest(ctx context.Context, in NewRequest) (*Request, e
 		}
 	case in.Amount > 0:
 		if in.Amount > dues.Outstanding {
-			return nil, apperr.InvalidField("amount", fmt.Sprintf("exceeds what the student owes (%d)", dues.Outstanding))
+			return nil, apperr.Field("amount", apperr.FieldOutOfRange, fmt.Sprintf("exceeds what the student owes (%d)", dues.Outstanding))
 		}
 		amount, desc = in.Amount, "part of the fees due"
 	}

@@ -94,19 +94,27 @@ func (s *Service) review(ctx context.Context, c Capture, r *Request, reason stri
 // Reviews returns a page of the review list in id order, the open ones when status is "open". Callers:
 // gateways.read.
 func (s *Service) Reviews(ctx context.Context, status string, pr httpapi.PageRequest) (httpapi.Page[Review], error) {
+	if err := checkReviewStatus(status); err != nil {
+		return httpapi.Page[Review]{}, err
+	}
 	filter := bson.M{}
 	if status != "" {
-		st := ReviewStatus(status)
-		if st != ReviewOpen && st != ReviewRecorded && st != ReviewDismissed {
-			return httpapi.Page[Review]{}, apperr.InvalidField("status", `must be "open", "recorded" or "dismissed"`)
-		}
-		filter["status"] = st
+		filter["status"] = ReviewStatus(status)
 	}
 	items, err := store.Page[Review](ctx, store.Database(ctx).Collection(reviewsCollection), filter, pr.After, pr.Limit)
 	if err != nil {
 		return httpapi.Page[Review]{}, fmt.Errorf("payments: reviews: %w", err)
 	}
 	return httpapi.NewPage(items, pr.Limit, func(r Review) string { return r.ID }), nil
+}
+
+// checkReviewStatus checks a review list's status filter ("" for every review).
+func checkReviewStatus(status string) error {
+	switch ReviewStatus(status) {
+	case "", ReviewOpen, ReviewRecorded, ReviewDismissed:
+		return nil
+	}
+	return apperr.Field("status", apperr.FieldNotAllowed, `must be "open", "recorded" or "dismissed"`)
 }
 
 // ReviewAction is what resolving a review does.
@@ -132,19 +140,30 @@ type Resolution struct {
 	Note      string `json:"note"`
 }
 
-// Validate implements httpapi.Validator. It judges r as normalized leaves it and changes nothing.
+// Validate implements httpapi.Validator. It judges r as normalized leaves it and changes nothing, and
+// names every bad field at once.
 func (r Resolution) Validate() error {
 	r = r.normalized()
-	if r.Action != ActionRecord && r.Action != ActionDismiss {
-		return apperr.InvalidField("action", `must be "record" or "dismiss"`)
+	var bad apperr.Problems
+	switch r.Action {
+	case ActionRecord, ActionDismiss:
+	case "":
+		bad.Add("action", apperr.FieldRequired, `must be "record" or "dismiss"`)
+	default:
+		bad.Add("action", apperr.FieldNotAllowed, `must be "record" or "dismiss"`)
 	}
-	if r.StudentID != "" && !id.Valid(r.StudentID) {
-		return apperr.InvalidField("student_id", "must be a student id")
+	if r.StudentID != "" {
+		httpapi.CheckID(&bad, "student_id", r.StudentID, "must be a student id")
 	}
-	if len(r.Note) < 3 || len(r.Note) > 500 {
-		return apperr.InvalidField("note", "must be 3 to 500 characters")
+	switch {
+	case r.Note == "":
+		bad.Add("note", apperr.FieldRequired, "must be 3 to 500 characters")
+	case len(r.Note) < 3:
+		bad.Add("note", apperr.FieldTooShort, "must be 3 to 500 characters")
+	case len(r.Note) > 500:
+		bad.Add("note", apperr.FieldTooLong, "must be 3 to 500 characters")
 	}
-	return nil
+	return bad.Err()
 }
 
 // normalized returns r as it is recorded: the note without surrounding spaces.
@@ -180,7 +199,7 @@ func (s *Service) ResolveReview(ctx context.Context, reviewID string, in Resolut
 			student = in.StudentID
 		}
 		if student == "" {
-			return nil, apperr.InvalidField("student_id", "is required: no payment request names whose payment it is")
+			return nil, apperr.Field("student_id", apperr.FieldRequired, "is required: no payment request names whose payment it is")
 		}
 		if rv.Currency != tenant.FromContext(ctx).Settings.Currency {
 			return nil, apperr.Errorf(apperr.Conflict, "the payment is in %s, not the institution's currency; refund it at the gateway and dismiss the review", rv.Currency)

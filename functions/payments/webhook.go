@@ -36,7 +36,7 @@ const RazorpayMaxAge = 72 * time.Hour
 
 var (
 	errForged = apperr.Errorf(apperr.Forbidden, "the webhook's signature does not verify")
-	errStale  = apperr.InvalidField("signature", "the webhook is too old or from the future: replays are refused")
+	errStale  = apperr.Field("signature", apperr.FieldOutOfRange, "the webhook is too old or from the future: replays are refused")
 )
 
 // RazorpaySignature is X-Razorpay-Signature for body: the hex HMAC-SHA256 of the raw body keyed by the

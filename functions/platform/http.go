@@ -31,7 +31,7 @@ func (s *Service) Routes() []httpapi.Route {
 		{Method: "PUT", Path: "/tenants/{slug}/cluster", Permission: rbac.PlatformTenants, Summary: "Point a suspended institution at another cluster (after copying its database there)",
 			Request: ClusterMove{}, Response: tenant.Tenant{}, Handler: s.handleMoveCluster},
 		{Method: "GET", Path: "/clusters", Permission: rbac.PlatformTenants, Summary: "How full each cluster is: institutions, namespaces against its budget, room for more",
-			Response: httpapi.Page[ClusterUse]{}, Handler: s.handleClusters},
+			Response: httpapi.Page[ClusterUse]{}, Query: httpapi.PageQuery, Handler: s.handleClusters},
 		{Method: "GET", Path: "/branding/{slug}", Permission: rbac.Public, Summary: "An institution's public branding, for its login page",
 			Response: PublicBranding{}, Handler: s.handlePublicBranding},
 	}
@@ -118,6 +118,6 @@ func (s *Service) handleMoveCluster(w http.ResponseWriter, r *http.Request) erro
 }
 
 func (s *Service) handleClusters(w http.ResponseWriter, r *http.Request) error {
-	use, err := s.Clusters(r.Context())
-	return httpapi.Reply(w, http.StatusOK, httpapi.Page[ClusterUse]{Items: use}, err)
+	return httpapi.ListPage(w, r, func() ([]ClusterUse, error) { return s.Clusters(r.Context()) },
+		func(c ClusterUse) string { return c.Name })
 }

@@ -78,34 +78,31 @@ func (r ProvisionRequest) Validate() error {
 	return err
 }
 
-// normalized returns r as it is recorded (text trimmed, contacts in their stored form, defaults filled
-// in), or the Invalid error naming the first bad field.
+// normalized returns r as it is recorded (the owner's email in its stored form), or the Invalid error
+// naming every bad field.
 func (r ProvisionRequest) normalized() (ProvisionRequest, error) {
-	if err := tenant.ValidateSlug(r.Slug); err != nil {
-		return r, err
-	}
+	var bad apperr.Problems
+	bad.Check(tenant.ValidateSlug(r.Slug))
 	if _, err := httpapi.Text("name", r.Name, 120); err != nil || len(strings.TrimSpace(r.Name)) < 2 {
-		return r, apperr.InvalidField("name", "must be 2 to 120 characters, without control or bidi override characters")
+		code := apperr.FieldTooShort
+		if e := apperr.As(err); e != nil && len(e.Errors) == 1 {
+			code = e.Errors[0].Code
+		}
+		bad.Add("name", code, "must be 2 to 120 characters, without control or bidi override characters")
 	}
 	if r.Branding != nil {
-		if err := r.Branding.Validate(); err != nil {
-			return r, err
-		}
+		bad.Check(r.Branding.Validate())
 	}
 	if r.Settings != nil {
-		if err := r.Settings.Validate(); err != nil {
-			return r, err
-		}
+		bad.Check(r.Settings.Validate())
 	}
-	if _, err := httpapi.Text("owner.name", r.Owner.Name, 120); err != nil {
-		return r, err
+	_, err := httpapi.Text("owner.name", r.Owner.Name, 120)
+	bad.Check(err)
+	if email, err := account.NormalizeEmail("owner.email", r.Owner.Email); bad.Check(err) {
+		r.Owner.Email = email
 	}
-	email, err := account.NormalizeEmail("owner.email", r.Owner.Email)
-	if err != nil {
-		return r, err
-	}
-	r.Owner.Email = email
-	return r, authn.CheckPasswordPolicy("owner.password", r.Owner.Password)
+	bad.Check(authn.CheckPasswordPolicy("owner.password", r.Owner.Password))
+	return r, bad.Err()
 }
 
 // Provisioned is the answer to a provisioning request.
@@ -125,7 +122,7 @@ func (s *Service) Provision(ctx context.Context, actor rbac.Principal, req Provi
 		return Provisioned{}, err
 	}
 	if req.Cluster != "" && !s.deps.Databases.HasCluster(req.Cluster) {
-		return Provisioned{}, apperr.InvalidField("cluster", "is not a configured cluster")
+		return Provisioned{}, apperr.Field("cluster", apperr.FieldNotAllowed, "is not a configured cluster")
 	}
 	var cluster string
 	existing, err := s.deps.Registry.Load(ctx, req.Slug)
@@ -249,7 +246,7 @@ type ClusterMove struct {
 // the tenant is suspended, NotFound.
 func (s *Service) MoveCluster(ctx context.Context, actor rbac.Principal, slug string, m ClusterMove) (*tenant.Tenant, error) {
 	if !s.deps.Databases.HasCluster(m.Cluster) {
-		return nil, apperr.InvalidField("cluster", "is not a configured cluster")
+		return nil, apperr.Field("cluster", apperr.FieldNotAllowed, "is not a configured cluster")
 	}
 	cur, err := s.deps.Registry.Load(ctx, slug)
 	if err != nil {

@@ -245,7 +245,7 @@ func TestProvisionRejectsBadInput(t *testing.T) {
 				tc.mut(b)
 			}
 			p := apptest.MustProblem(t, env.Do("POST", "/platform/tenants", admin, b), http.StatusBadRequest, "invalid")
-			if _, ok := p.Errors[tc.field]; !ok {
+			if _, ok := p.Fields[tc.field]; !ok {
 				t.Errorf("errors = %v, want field %q named", p.Errors, tc.field)
 			}
 			apptest.MustProblem(t, env.Do("GET", "/platform/tenants/"+tc.slug, admin, nil), http.StatusNotFound, "not_found")
@@ -395,7 +395,7 @@ func TestBrandingAndSettings(t *testing.T) {
 	bad := st
 	bad.Timezone = "Mars/Base"
 	p := apptest.MustProblem(t, env.Do("PUT", "/platform/tenants/alpha/settings", admin, bad), http.StatusBadRequest, "invalid")
-	if _, ok := p.Errors["settings.timezone"]; !ok {
+	if _, ok := p.Fields["settings.timezone"]; !ok {
 		t.Errorf("errors = %v", p.Errors)
 	}
 	if got := getTenant(t, env, admin, "alpha").Settings; got.Timezone != "Europe/Berlin" {
@@ -502,7 +502,7 @@ func TestTenantAuditLog(t *testing.T) {
 
 	rec = env.Do("GET", "/users/audit?kind=tenant&id=alpha", owner, nil)
 	apptest.MustStatus(t, rec, http.StatusOK)
-	entries := apptest.Decode[[]auditEntry](t, rec)
+	entries := apptest.Decode[apptest.Page[auditEntry]](t, rec).Items
 	var actions []string
 	for _, e := range entries {
 		actions = append(actions, e.Action)
@@ -520,7 +520,7 @@ func TestTenantAuditLog(t *testing.T) {
 	other := env.Login("bravo", bravo.OwnerEmail).AccessToken
 	rec = env.Do("GET", "/users/audit?kind=tenant&id=alpha", other, nil)
 	apptest.MustStatus(t, rec, http.StatusOK)
-	if got := apptest.Decode[[]auditEntry](t, rec); len(got) != 0 {
+	if got := apptest.Decode[apptest.Page[auditEntry]](t, rec).Items; len(got) != 0 {
 		t.Errorf("bravo sees alpha's audit entries: %+v", got)
 	}
 }

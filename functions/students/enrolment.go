@@ -28,13 +28,11 @@ type NewEnrolment struct {
 
 // Validate implements httpapi.Validator.
 func (n NewEnrolment) Validate() error {
-	if !id.Valid(n.StudentID) {
-		return apperr.InvalidField("student_id", "must be a student id")
-	}
-	if !id.Valid(n.BatchID) {
-		return apperr.InvalidField("batch_id", "must be a batch id")
-	}
-	return httpapi.OptionalDate("from", n.From)
+	var bad apperr.Problems
+	httpapi.CheckID(&bad, "student_id", n.StudentID, "must be a student id")
+	httpapi.CheckID(&bad, "batch_id", n.BatchID, "must be a batch id")
+	bad.Check(httpapi.OptionalDate("from", n.From))
+	return bad.Err()
 }
 
 // EnrolmentMove transfers or withdraws an enrolment.
@@ -48,10 +46,12 @@ type EnrolmentMove struct {
 
 // Validate implements httpapi.Validator.
 func (m EnrolmentMove) Validate() error {
-	if m.BatchID != "" && !id.Valid(m.BatchID) {
-		return apperr.InvalidField("batch_id", "must be a batch id")
+	var bad apperr.Problems
+	if m.BatchID != "" {
+		httpapi.CheckID(&bad, "batch_id", m.BatchID, "must be a batch id")
 	}
-	return httpapi.OptionalDate("date", m.Date)
+	bad.Check(httpapi.OptionalDate("date", m.Date))
+	return bad.Err()
 }
 
 // enrolTarget checks that the student may be put into batch b from date: same branch, batch not over.
@@ -60,10 +60,10 @@ func enrolTarget(st *Student, b *academic.Batch, from string) error {
 		return apperr.Errorf(apperr.Conflict, "the student is withdrawn")
 	}
 	if b.BranchID != st.BranchID {
-		return apperr.InvalidField("batch_id", "is a batch of another branch than the student's")
+		return apperr.Field("batch_id", apperr.FieldNotAllowed, "is a batch of another branch than the student's")
 	}
 	if from > b.EndDate {
-		return apperr.InvalidField("batch_id", "the batch ends before the enrolment would start")
+		return apperr.Field("batch_id", apperr.FieldNotAllowed, "the batch ends before the enrolment would start")
 	}
 	return nil
 }
@@ -204,7 +204,7 @@ func movable(ctx context.Context, e *Enrolment, date string) error {
 		return apperr.Errorf(apperr.Conflict, "the enrolment is %s, not active", e.Status)
 	}
 	if date < e.From {
-		return apperr.InvalidField("date", "is before the enrolment started")
+		return apperr.Field("date", apperr.FieldOutOfRange, "is before the enrolment started")
 	}
 	return nil
 }
@@ -219,7 +219,7 @@ func (s *Service) Transfer(ctx context.Context, enrolmentID string, m EnrolmentM
 		return nil, err
 	}
 	if m.BatchID == "" {
-		return nil, apperr.InvalidField("batch_id", "is required for a transfer")
+		return nil, apperr.Field("batch_id", apperr.FieldRequired, "is required for a transfer")
 	}
 	e, st, err := visibleEnrolment(ctx, enrolmentID)
 	if err != nil {
@@ -233,7 +233,7 @@ func (s *Service) Transfer(ctx context.Context, enrolmentID string, m EnrolmentM
 		return nil, err
 	}
 	if m.BatchID == e.BatchID {
-		return nil, apperr.InvalidField("batch_id", "is the batch the student is already in")
+		return nil, apperr.Field("batch_id", apperr.FieldNotAllowed, "is the batch the student is already in")
 	}
 	to, err := academic.VisibleBatch(ctx, m.BatchID)
 	if err != nil {
@@ -269,7 +269,7 @@ func (s *Service) Withdraw(ctx context.Context, enrolmentID string, m EnrolmentM
 		return nil, err
 	}
 	if m.BatchID != "" {
-		return nil, apperr.InvalidField("batch_id", "is for transfers; a withdrawal names no batch")
+		return nil, apperr.Field("batch_id", apperr.FieldNotAllowed, "is for transfers; a withdrawal names no batch")
 	}
 	e, st, err := visibleEnrolment(ctx, enrolmentID)
 	if err != nil {
@@ -303,16 +303,7 @@ func (s *Service) EnrolmentsOf(ctx context.Context, studentID string) ([]Enrolme
 	if _, err := visibleStudent(ctx, studentID); err != nil {
 		return nil, err
 	}
-	cur, err := store.Database(ctx).Collection(enrolmentsCollection).Find(ctx, bson.M{"student_id": studentID},
-		options.Find().SetSort(bson.D{{Key: "from", Value: 1}, {Key: "_id", Value: 1}}))
-	if err != nil {
-		return nil, fmt.Errorf("enrolments of student %s: %w", studentID, err)
-	}
-	out := []Enrolment{}
-	if err := cur.All(ctx, &out); err != nil {
-		return nil, fmt.Errorf("enrolments of student %s: %w", studentID, err)
-	}
-	return out, nil
+	return EnrolmentHistory(ctx, store.Database(ctx), studentID)
 }
 
 // RosterEntry is one student of a batch's roster.

@@ -10,6 +10,7 @@ import (
 	"github.com/edugrid/edugrid/shared/account"
 	"github.com/edugrid/edugrid/shared/apperr"
 	"github.com/edugrid/edugrid/shared/audit"
+	"github.com/edugrid/edugrid/shared/httpapi"
 	"github.com/edugrid/edugrid/shared/id"
 	"github.com/edugrid/edugrid/shared/prnum"
 	"github.com/edugrid/edugrid/shared/rbac"
@@ -38,32 +39,31 @@ func (n NewGuardian) Validate() error {
 	return err
 }
 
-// normalized returns n as it is recorded (text trimmed, contacts in their stored form, defaults filled
-// in), or the Invalid error naming the first bad field.
+// normalized returns n as it is recorded (text trimmed, contacts in their stored form), or the Invalid
+// error naming every bad field.
 func (n NewGuardian) normalized() (NewGuardian, error) {
-	if !id.Valid(n.StudentID) {
-		return n, apperr.InvalidField("student_id", "must be a student id")
-	}
+	var bad apperr.Problems
+	httpapi.CheckID(&bad, "student_id", n.StudentID, "must be a student id")
 	if n.Email == "" && n.Phone == "" {
-		return n, apperr.Errorf(apperr.Invalid, "a guardian needs an email or a phone")
+		bad.Add("email", apperr.FieldRequired, "a guardian needs an email or a phone")
+		bad.Add("phone", apperr.FieldRequired, "a guardian needs an email or a phone")
 	}
-	var err error
 	if n.Email != "" {
-		if n.Email, err = account.NormalizeEmail("email", n.Email); err != nil {
-			return n, err
+		if v, err := account.NormalizeEmail("email", n.Email); bad.Check(err) {
+			n.Email = v
 		}
 	}
 	if n.Phone != "" {
-		if n.Phone, err = cleanPhone("phone", n.Phone); err != nil {
-			return n, err
+		if v, err := cleanPhone("phone", n.Phone); bad.Check(err) {
+			n.Phone = v
 		}
 	}
 	if n.Name != "" {
-		if n.Name, err = cleanName("name", n.Name, 120); err != nil {
-			return n, err
+		if v, err := cleanName("name", n.Name, 120); bad.Check(err) {
+			n.Name = v
 		}
 	}
-	return n, nil
+	return n, bad.Err()
 }
 
 // findGuardian looks a guardian up by email, else by phone; nil when neither names one.
@@ -152,10 +152,10 @@ func (s *Service) link(ctx context.Context, st *Student, g *Guardian) error {
 
 func (s *Service) createGuardian(ctx context.Context, in NewGuardian) (*Guardian, error) {
 	if in.Name == "" {
-		return nil, apperr.InvalidField("name", "is required for a new guardian")
+		return nil, apperr.Field("name", apperr.FieldRequired, "is required for a new guardian")
 	}
 	if in.Password == "" {
-		return nil, apperr.InvalidField("password", "is required for a new guardian")
+		return nil, apperr.Field("password", apperr.FieldRequired, "is required for a new guardian")
 	}
 	db := store.Database(ctx)
 	now := s.deps.Clock.Now()

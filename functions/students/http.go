@@ -2,6 +2,7 @@ package students
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/edugrid/edugrid/shared/apperr"
 	"github.com/edugrid/edugrid/shared/httpapi"
@@ -32,19 +33,26 @@ func (s *Service) Routes() []httpapi.Route {
 			Response: Student{}, Handler: s.handleByPRN},
 		{Method: "POST", Path: "/guardians", Permission: rbac.StudentsWrite, Summary: "Add a guardian to a student, new or found by email or phone",
 			Request: NewGuardian{}, Response: Guardian{}, Status: http.StatusCreated, Handler: s.handleAddGuardian},
-		{Method: "GET", Path: "/guardians", Permission: rbac.StudentsRead, Summary: "A student's guardians",
-			Response: []Guardian{}, Query: studentQuery, Handler: s.handleGuardians},
+		{Method: "GET", Path: "/guardians", Permission: rbac.StudentsRead, Summary: "A student's guardians, oldest first",
+			Response: httpapi.Page[Guardian]{}, Query: append(append([]httpapi.QueryParam{}, studentQuery...), httpapi.PageQuery...), Handler: s.handleGuardians},
 		{Method: "POST", Path: "/enrolments", Permission: rbac.EnrolmentsWrite, Summary: "Enrol a student into a batch",
 			Request: NewEnrolment{}, Response: Enrolment{}, Status: http.StatusCreated, Handler: s.handleEnrol},
-		{Method: "GET", Path: "/enrolments", Permission: rbac.StudentsRead, Summary: "A student's enrolment history",
-			Response: []Enrolment{}, Query: studentQuery, Handler: s.handleEnrolments},
+		{Method: "GET", Path: "/enrolments", Permission: rbac.StudentsRead, Summary: "A student's enrolment history, oldest first",
+			Response: httpapi.Page[Enrolment]{}, Query: append(append([]httpapi.QueryParam{}, studentQuery...), httpapi.PageQuery...), Handler: s.handleEnrolments},
 		{Method: "POST", Path: "/enrolments/{id}/transfer", Permission: rbac.EnrolmentsWrite, Summary: "Transfer an enrolment to another batch",
 			Request: EnrolmentMove{}, Response: Enrolment{}, Status: http.StatusCreated, Handler: s.handleTransfer},
 		{Method: "POST", Path: "/enrolments/{id}/withdraw", Permission: rbac.EnrolmentsWrite, Summary: "Withdraw an enrolment",
 			Request: EnrolmentMove{}, Example: EnrolmentMove{Date: "2026-06-01"}, Response: Enrolment{}, Handler: s.handleWithdraw},
-		{Method: "GET", Path: "/batches/{id}/roster", Permission: rbac.StudentsRead, Summary: "The students of a batch on a date",
-			Response: []RosterEntry{}, Handler: s.handleRoster,
-			Query: []httpapi.QueryParam{{Name: "date", Description: "tenant-local date YYYY-MM-DD; today when omitted", Format: httpapi.FormatDate}}},
+		{Method: "GET", Path: "/timetable", Permission: rbac.StudentsRead,
+			Summary:  "A student's timetable: the sessions of their batches over a date range, in start order (students see their own, guardians their children's)",
+			Response: httpapi.Page[TimetableEntry]{}, Handler: s.handleTimetable,
+			Query: append(append(append([]httpapi.QueryParam{}, studentQuery...),
+				httpapi.QueryParam{Name: "from", Description: "first tenant-local date YYYY-MM-DD; today when omitted", Format: httpapi.FormatDate},
+				httpapi.QueryParam{Name: "to", Description: "last tenant-local date YYYY-MM-DD; 30 days after from when omitted; at most 92 days after from", Format: httpapi.FormatDate}),
+				httpapi.PageQuery...)},
+		{Method: "GET", Path: "/batches/{id}/roster", Permission: rbac.StudentsRead, Summary: "The students of a batch on a date, in name order",
+			Response: httpapi.Page[RosterEntry]{}, Handler: s.handleRoster,
+			Query: append([]httpapi.QueryParam{{Name: "date", Description: "tenant-local date YYYY-MM-DD; today when omitted", Format: httpapi.FormatDate}}, httpapi.PageQuery...)},
 	}
 }
 
@@ -110,18 +118,18 @@ func (s *Service) handleAddGuardian(w http.ResponseWriter, r *http.Request) erro
 func studentParam(r *http.Request) (string, error) {
 	id := r.URL.Query().Get("student")
 	if id == "" {
-		return "", apperr.InvalidField("student", "is required")
+		return "", apperr.Field("student", apperr.FieldRequired, "is required")
 	}
 	return id, nil
 }
 
 func (s *Service) handleGuardians(w http.ResponseWriter, r *http.Request) error {
 	studentID, err := studentParam(r)
-	if err != nil {
+	if err := httpapi.CheckQuery(r, err); err != nil {
 		return err
 	}
-	gs, err := s.GuardiansOfStudent(r.Context(), studentID)
-	return httpapi.Reply(w, http.StatusOK, gs, err)
+	return httpapi.ListPage(w, r, func() ([]Guardian, error) { return s.GuardiansOfStudent(r.Context(), studentID) },
+		func(g Guardian) string { return g.ID })
 }
 
 func (s *Service) handleEnrol(w http.ResponseWriter, r *http.Request) error {
@@ -135,11 +143,11 @@ func (s *Service) handleEnrol(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Service) handleEnrolments(w http.ResponseWriter, r *http.Request) error {
 	studentID, err := studentParam(r)
-	if err != nil {
+	if err := httpapi.CheckQuery(r, err); err != nil {
 		return err
 	}
-	es, err := s.EnrolmentsOf(r.Context(), studentID)
-	return httpapi.Reply(w, http.StatusOK, es, err)
+	return httpapi.ListPage(w, r, func() ([]Enrolment, error) { return s.EnrolmentsOf(r.Context(), studentID) },
+		func(e Enrolment) string { return e.From + searchCursorSep + e.ID })
 }
 
 func (s *Service) handleTransfer(w http.ResponseWriter, r *http.Request) error {
@@ -160,11 +168,21 @@ func (s *Service) handleWithdraw(w http.ResponseWriter, r *http.Request) error {
 	return httpapi.Reply(w, http.StatusOK, e, err)
 }
 
+func (s *Service) handleTimetable(w http.ResponseWriter, r *http.Request) error {
+	studentID, err := studentParam(r)
+	if err := httpapi.CheckQuery(r, err); err != nil {
+		return err
+	}
+	rng := TimetableRange{From: r.URL.Query().Get("from"), To: r.URL.Query().Get("to")}
+	return httpapi.ListPage(w, r, func() ([]TimetableEntry, error) { return s.Timetable(r.Context(), studentID, rng) },
+		func(e TimetableEntry) string { return e.StartsAt.UTC().Format(time.RFC3339Nano) + "/" + e.ID })
+}
+
 func (s *Service) handleRoster(w http.ResponseWriter, r *http.Request) error {
 	date := r.URL.Query().Get("date")
 	if err := httpapi.OptionalDate("date", date); err != nil {
 		return err
 	}
-	rs, err := s.Roster(r.Context(), r.PathValue("id"), date)
-	return httpapi.Reply(w, http.StatusOK, rs, err)
+	return httpapi.ListPage(w, r, func() ([]RosterEntry, error) { return s.Roster(r.Context(), r.PathValue("id"), date) },
+		func(e RosterEntry) string { return normaliseName(e.Name) + searchCursorSep + e.Enrolment.StudentID })
 }

@@ -31,6 +31,21 @@ func FindGuardians(ctx context.Context, db lungo.IDatabase, ids []string) ([]Gua
 	return findMany[Guardian](ctx, db.Collection(guardiansCollection), ids, "guardians")
 }
 
+// EnrolmentHistory returns every enrolment of a student, oldest first (From, then id): what a student's
+// tests and timetable are drawn from.
+func EnrolmentHistory(ctx context.Context, db lungo.IDatabase, studentID string) ([]Enrolment, error) {
+	cur, err := db.Collection(enrolmentsCollection).Find(ctx, bson.M{"student_id": studentID},
+		options.Find().SetSort(bson.D{{Key: "from", Value: 1}, {Key: "_id", Value: 1}}))
+	if err != nil {
+		return nil, fmt.Errorf("enrolments of student %s: %w", studentID, err)
+	}
+	out := []Enrolment{}
+	if err := cur.All(ctx, &out); err != nil {
+		return nil, fmt.Errorf("enrolments of student %s: %w", studentID, err)
+	}
+	return out, nil
+}
+
 // EverEnrolled reports whether the student has any enrolment in the batch, active or ended, whatever its
 // status now.
 func EverEnrolled(ctx context.Context, db lungo.IDatabase, studentID, batchID string) (bool, error) {
@@ -78,7 +93,7 @@ func ActiveEnrolments(ctx context.Context, db lungo.IDatabase) ([]Enrolment, err
 // (Enrolment.CourseID), so this is one query. Invalid when date is malformed.
 func CourseEnrolmentsOn(ctx context.Context, db lungo.IDatabase, courseID, date string) ([]Enrolment, error) {
 	if _, err := time.Parse(time.DateOnly, date); err != nil {
-		return nil, apperr.InvalidField("date", "must be a date YYYY-MM-DD")
+		return nil, apperr.Field("date", apperr.FieldFormat, "must be a date YYYY-MM-DD")
 	}
 	return findEnrolments(ctx, db, bson.M{
 		"course_id": courseID, "from": bson.M{"$lte": date}, "$or": bson.A{bson.M{"to": ""}, bson.M{"to": bson.M{"$gt": date}}},

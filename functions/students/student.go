@@ -38,42 +38,43 @@ func (n NewStudent) Validate() error {
 	return err
 }
 
-// normalized returns n as it is recorded (text trimmed, contacts in their stored form, defaults filled
-// in), or the Invalid error naming the first bad field.
+// normalized returns n as it is recorded (text trimmed, contacts in their stored form), or the Invalid
+// error naming every bad field.
 func (n NewStudent) normalized() (NewStudent, error) {
-	var err error
-	if n.Name, err = cleanName("name", n.Name, 120); err != nil {
-		return n, err
+	var bad apperr.Problems
+	if v, err := cleanName("name", n.Name, 120); bad.Check(err) {
+		n.Name = v
 	}
-	if err := validateBirthDate(n.DateOfBirth); err != nil {
-		return n, err
-	}
-	if n.Phone, err = cleanPhone("phone", n.Phone); err != nil {
-		return n, err
+	bad.Check(validateBirthDate(n.DateOfBirth))
+	if v, err := cleanPhone("phone", n.Phone); bad.Check(err) {
+		n.Phone = v
 	}
 	if n.Email != "" {
-		if n.Email, err = account.NormalizeEmail("email", n.Email); err != nil {
-			return n, err
+		if v, err := account.NormalizeEmail("email", n.Email); bad.Check(err) {
+			n.Email = v
 		}
 	}
-	if !id.Valid(n.BranchID) {
-		return n, apperr.InvalidField("branch_id", "must be a branch id")
-	}
-	return n, nil
+	httpapi.CheckID(&bad, "branch_id", n.BranchID, "must be a branch id")
+	return n, bad.Err()
 }
 
 // validateBirthDate checks the form; bornBy checks it against the tenant's today, which Validate cannot know.
 func validateBirthDate(s string) error {
 	d, err := time.Parse(time.DateOnly, s)
-	if err != nil || d.Year() < 1900 {
-		return apperr.InvalidField("date_of_birth", "must be a past date YYYY-MM-DD")
+	switch {
+	case s == "":
+		return apperr.Field("date_of_birth", apperr.FieldRequired, "must be a past date YYYY-MM-DD")
+	case err != nil:
+		return apperr.Field("date_of_birth", apperr.FieldFormat, "must be a past date YYYY-MM-DD")
+	case d.Year() < 1900:
+		return apperr.Field("date_of_birth", apperr.FieldOutOfRange, "must be a past date YYYY-MM-DD")
 	}
 	return nil
 }
 
 func (s *Service) bornBy(ctx context.Context, dateOfBirth string) error {
 	if dateOfBirth >= s.today(ctx) {
-		return apperr.InvalidField("date_of_birth", "must be a past date YYYY-MM-DD")
+		return apperr.Field("date_of_birth", apperr.FieldOutOfRange, "must be a past date YYYY-MM-DD")
 	}
 	return nil
 }
@@ -94,39 +95,32 @@ func (c StudentChange) Validate() error {
 	return err
 }
 
-// normalized returns c as it is recorded (text trimmed, contacts in their stored form, defaults filled
-// in), or the Invalid error naming the first bad field.
+// normalized returns c as it is recorded (text trimmed, contacts in their stored form), or the Invalid
+// error naming every bad field.
 func (c StudentChange) normalized() (StudentChange, error) {
+	var bad apperr.Problems
 	if c.Name != nil {
-		n, err := cleanName("name", *c.Name, 120)
-		if err != nil {
-			return c, err
+		if n, err := cleanName("name", *c.Name, 120); bad.Check(err) {
+			c.Name = &n
 		}
-		c.Name = &n
 	}
 	if c.DateOfBirth != nil {
-		if err := validateBirthDate(*c.DateOfBirth); err != nil {
-			return c, err
-		}
+		bad.Check(validateBirthDate(*c.DateOfBirth))
 	}
 	if c.Phone != nil {
-		p, err := cleanPhone("phone", *c.Phone)
-		if err != nil {
-			return c, err
+		if p, err := cleanPhone("phone", *c.Phone); bad.Check(err) {
+			c.Phone = &p
 		}
-		c.Phone = &p
 	}
 	if c.Email != nil {
-		e, err := account.NormalizeEmail("email", *c.Email)
-		if err != nil {
-			return c, err
+		if e, err := account.NormalizeEmail("email", *c.Email); bad.Check(err) {
+			c.Email = &e
 		}
-		c.Email = &e
 	}
 	if c.Status != nil && *c.Status != StudentActive && *c.Status != StudentWithdrawn {
-		return c, apperr.InvalidField("status", `must be "active" or "withdrawn"`)
+		bad.Add("status", apperr.FieldNotAllowed, `must be "active" or "withdrawn"`)
 	}
-	return c, nil
+	return c, bad.Err()
 }
 
 // CreateStudent admits a student into a branch the caller manages (Invalid on branch_id otherwise): it
@@ -142,7 +136,7 @@ func (s *Service) CreateStudent(ctx context.Context, in NewStudent) (*Student, e
 	}
 	if _, err := s.deps.Branches.GetBranch(ctx, in.BranchID); err != nil {
 		if apperr.CodeOf(err) == apperr.NotFound {
-			return nil, apperr.InvalidField("branch_id", "names no branch you manage")
+			return nil, apperr.Field("branch_id", apperr.FieldNotAllowed, "names no branch you manage")
 		}
 		return nil, err
 	}
@@ -188,7 +182,7 @@ func (s *Service) StudentByPRN(ctx context.Context, p string) (*Student, error) 
 		return nil, err
 	}
 	if prn.Role() != prnum.Student {
-		return nil, apperr.InvalidField("prn", "is not a student's PRN")
+		return nil, apperr.Field("prn", apperr.FieldNotAllowed, "is not a student's PRN")
 	}
 	db := store.Database(ctx)
 	st, err := findStudent(ctx, db, bson.M{"prn": string(prn)})
@@ -230,7 +224,7 @@ func (s *Service) SearchStudents(ctx context.Context, q StudentSearch, pr httpap
 	if q.Name != "" {
 		key := normaliseName(q.Name)
 		if key == "" || len(q.Name) > 120 {
-			return httpapi.Page[Student]{}, apperr.InvalidField("q", "must hold a letter or digit, at most 120 characters")
+			return httpapi.Page[Student]{}, apperr.Field("q", apperr.FieldFormat, "must hold a letter or digit, at most 120 characters")
 		}
 		and = append(and, bson.M{"name_key": bson.M{"$gte": key, "$lt": key + "\uffff"}})
 	}
@@ -239,7 +233,7 @@ func (s *Service) SearchStudents(ctx context.Context, q StudentSearch, pr httpap
 	}
 	if q.Status != "" {
 		if q.Status != StudentActive && q.Status != StudentWithdrawn {
-			return httpapi.Page[Student]{}, apperr.InvalidField("status", `must be "active" or "withdrawn"`)
+			return httpapi.Page[Student]{}, apperr.Field("status", apperr.FieldNotAllowed, `must be "active" or "withdrawn"`)
 		}
 		and = append(and, bson.M{"status": string(q.Status)})
 	}
@@ -256,7 +250,7 @@ func (s *Service) SearchStudents(ctx context.Context, q StudentSearch, pr httpap
 	if pr.After != "" {
 		key, after, ok := strings.Cut(pr.After, searchCursorSep)
 		if !ok || !id.Valid(after) {
-			return httpapi.Page[Student]{}, apperr.InvalidField("cursor", "is not a cursor of this list")
+			return httpapi.Page[Student]{}, apperr.Field("cursor", apperr.FieldFormat, "is not a cursor of this list")
 		}
 		and = append(and, bson.M{"$or": bson.A{
 			bson.M{"name_key": bson.M{"$gt": key}},

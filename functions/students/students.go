@@ -204,23 +204,22 @@ func EnsureIndexes(ctx context.Context, db lungo.IDatabase) error {
 // name; Invalid naming the list or the entry ("marks[3].student_id") otherwise.
 func CheckRosterList(list string, studentIDs []string, max int) error {
 	if len(studentIDs) == 0 {
-		return apperr.InvalidField(list, "must list at least one student")
+		return apperr.Field(list, apperr.FieldRequired, "must list at least one student")
 	}
 	if len(studentIDs) > max {
-		return apperr.InvalidField(list, fmt.Sprintf("may list at most %d students", max))
+		return apperr.Field(list, apperr.FieldTooLong, fmt.Sprintf("may list at most %d students", max))
 	}
+	var bad apperr.Problems
 	seen := make(map[string]bool, len(studentIDs))
 	for i, sid := range studentIDs {
 		field := fmt.Sprintf("%s[%d].student_id", list, i)
-		if !id.Valid(sid) {
-			return apperr.InvalidField(field, "must be a student id")
-		}
-		if seen[sid] {
-			return apperr.InvalidField(field, "lists the student a second time")
+		httpapi.CheckID(&bad, field, sid, "must be a student id")
+		if seen[sid] && !bad.Has(field) {
+			bad.Add(field, apperr.FieldDuplicate, "lists the student a second time")
 		}
 		seen[sid] = true
 	}
-	return nil
+	return bad.Err()
 }
 
 // CheckOnRoll verifies that every one of studentIDs has an enrolment in batchID active on date (as
@@ -238,18 +237,20 @@ func CheckOnRoll(ctx context.Context, db lungo.IDatabase, batchID, date string, 
 		onRoll[e.StudentID] = true
 	}
 	var bad []string
-	fields := map[string]string{}
+	var errs []apperr.FieldError
 	for i, id := range studentIDs {
 		if !onRoll[id] {
 			bad = append(bad, id)
-			fields[field(i)] = fmt.Sprintf("is not enrolled in the %s's batch on %s", what, date)
+			errs = append(errs, apperr.FieldError{Field: field(i), Code: apperr.FieldNotAllowed,
+				Message: fmt.Sprintf("is not enrolled in the %s's batch on %s", what, date)})
 		}
 	}
 	if len(bad) == 0 {
 		return nil
 	}
-	return &apperr.Error{Code: apperr.Invalid, Fields: fields, Message: fmt.Sprintf(
-		"nothing was written: %d student(s) are not enrolled in the %s's batch on %s: %s", len(bad), what, date, strings.Join(bad, ", "))}
+	e := apperr.Invalidated(errs)
+	e.Message = fmt.Sprintf("nothing was written: %d student(s) are not enrolled in the %s's batch on %s: %s", len(bad), what, date, strings.Join(bad, ", "))
+	return e
 }
 
 // ActiveEnrolmentsOn returns the enrolments of a batch active on a tenant-local date "YYYY-MM-DD" (From <=
@@ -258,7 +259,7 @@ func CheckOnRoll(ctx context.Context, db lungo.IDatabase, batchID, date string, 
 // check the batch first (academic.VisibleBatch). Invalid when date is malformed.
 func ActiveEnrolmentsOn(ctx context.Context, db lungo.IDatabase, batchID string, date string) ([]Enrolment, error) {
 	if _, err := time.Parse(time.DateOnly, date); err != nil {
-		return nil, apperr.InvalidField("date", "must be a date YYYY-MM-DD")
+		return nil, apperr.Field("date", apperr.FieldFormat, "must be a date YYYY-MM-DD")
 	}
 	cur, err := db.Collection(enrolmentsCollection).Find(ctx, bson.M{
 		"batch_id": batchID, "from": bson.M{"$lte": date},
@@ -280,7 +281,7 @@ func ActiveEnrolmentsOn(ctx context.Context, db lungo.IDatabase, batchID string,
 // malformed.
 func StudentEnrolmentsOn(ctx context.Context, db lungo.IDatabase, studentID string, date string) ([]Enrolment, error) {
 	if _, err := time.Parse(time.DateOnly, date); err != nil {
-		return nil, apperr.InvalidField("date", "must be a date YYYY-MM-DD")
+		return nil, apperr.Field("date", apperr.FieldFormat, "must be a date YYYY-MM-DD")
 	}
 	cur, err := db.Collection(enrolmentsCollection).Find(ctx, bson.M{
 		"student_id": studentID, "from": bson.M{"$lte": date},
@@ -443,7 +444,11 @@ func normaliseName(s string) string {
 func cleanName(field, s string, max int) (string, error) {
 	s, err := httpapi.Text(field, strings.Join(strings.Fields(s), " "), max)
 	if err != nil || normaliseName(s) == "" {
-		return "", apperr.InvalidField(field, fmt.Sprintf("must be 1 to %d characters with a letter or digit, without control or bidi override characters", max))
+		code := apperr.FieldFormat
+		if e := apperr.As(err); e != nil && len(e.Errors) == 1 {
+			code = e.Errors[0].Code // required, too_long or format, as the text rule found
+		}
+		return "", apperr.Field(field, code, fmt.Sprintf("must be 1 to %d characters with a letter or digit, without control or bidi override characters", max))
 	}
 	return s, nil
 }
@@ -459,12 +464,16 @@ func cleanPhone(field, s string) (string, error) {
 			b.WriteRune(r)
 		case r == ' ' || r == '-' || r == '(' || r == ')' || r == '.':
 		default:
-			return "", apperr.InvalidField(field, "must be a phone number")
+			return "", apperr.Field(field, apperr.FieldFormat, "must be a phone number")
 		}
 	}
 	p := b.String()
 	if n := len(strings.TrimPrefix(p, "+")); n < 6 || n > 15 {
-		return "", apperr.InvalidField(field, "must be a phone number of 6 to 15 digits")
+		code := apperr.FieldFormat
+		if n == 0 {
+			code = apperr.FieldRequired
+		}
+		return "", apperr.Field(field, code, "must be a phone number of 6 to 15 digits")
 	}
 	return p, nil
 }

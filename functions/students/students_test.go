@@ -87,6 +87,12 @@ func get[T any](t *testing.T, env *apptest.Env, path, token string) T {
 	return apptest.Decode[T](t, rec)
 }
 
+// items reads a list route whose whole answer fits one page.
+func items[T any](t *testing.T, env *apptest.Env, path, token string) []T {
+	t.Helper()
+	return apptest.Items[T](t, env, "GET", path, token, nil, http.StatusOK)
+}
+
 // loginPRN signs in with a PRN, as students and guardians do.
 func loginPRN(t *testing.T, env *apptest.Env, prn string) string {
 	t.Helper()
@@ -257,7 +263,7 @@ func TestBadInputWritesNothing(t *testing.T) {
 			apptest.MustProblem(t, env.Do("POST", "/students/enrolments", s.owner, body), 400, "invalid")
 		})
 	}
-	if es := get[[]enrolment](t, env, "/students/enrolments?student="+st.ID, s.owner); len(es) != 0 {
+	if es := items[enrolment](t, env, "/students/enrolments?student="+st.ID, s.owner); len(es) != 0 {
 		t.Fatalf("enrolments after refused requests: %+v", es)
 	}
 	if b := s.batch(t, s.batchA.ID); b.Enrolled != 0 {
@@ -300,7 +306,7 @@ func TestCapacityUnderConcurrency(t *testing.T) {
 	if b := s.batch(t, s.batchA.ID); b.Enrolled != 10 {
 		t.Fatalf("batch counts %d enrolled, want 10", b.Enrolled)
 	}
-	if r := get[[]rosterEntry](t, env, "/students/batches/"+s.batchA.ID+"/roster", s.teacherA); len(r) != 10 {
+	if r := items[rosterEntry](t, env, "/students/batches/"+s.batchA.ID+"/roster", s.teacherA); len(r) != 10 {
 		t.Fatalf("roster has %d students, want 10", len(r))
 	}
 	// The capacity cannot drop below the enrolled students, and a freed seat can be taken again.
@@ -313,7 +319,7 @@ func TestCapacityUnderConcurrency(t *testing.T) {
 			waiting = append(waiting, sts[i])
 		}
 	}
-	e := get[[]enrolment](t, env, "/students/enrolments?student="+enrolled[0].ID, s.owner)[0]
+	e := items[enrolment](t, env, "/students/enrolments?student="+enrolled[0].ID, s.owner)[0]
 	post[enrolment](t, env, "/students/enrolments/"+e.ID+"/withdraw", s.owner, map[string]any{}, 200)
 	apptest.MustStatus(t, s.enrol(waiting[0].ID, s.batchA.ID, ""), 201)
 	apptest.MustProblem(t, s.enrol(waiting[1].ID, s.batchA.ID, ""), 409, "conflict")
@@ -337,7 +343,7 @@ func TestDoubleEnrolmentUnderConcurrency(t *testing.T) {
 			t.Fatalf("codes %v, want 201 once and 409 otherwise", codes)
 		}
 	}
-	if es := get[[]enrolment](t, s.env, "/students/enrolments?student="+st.ID, s.owner); len(es) != 1 {
+	if es := items[enrolment](t, s.env, "/students/enrolments?student="+st.ID, s.owner); len(es) != 1 {
 		t.Fatalf("%d enrolments, want 1", len(es))
 	}
 	if b := s.batch(t, s.batchA.ID); b.Enrolled != 1 {
@@ -395,7 +401,7 @@ func TestGuardianSeesExactlyTheirChildren(t *testing.T) {
 	apptest.MustProblem(t, env.Do("POST", "/students/guardians", s.owner, map[string]any{"student_id": stranger.ID, "email": "new@example.com"}), 400, "invalid")
 	apptest.MustProblem(t, env.Do("POST", "/students/guardians", s.owner, map[string]any{"student_id": stranger.ID}), 400, "invalid")
 
-	if gs := get[[]guardian](t, env, "/students/guardians?student="+c2.ID, s.owner); len(gs) != 1 || gs[0].ID != g.ID {
+	if gs := items[guardian](t, env, "/students/guardians?student="+c2.ID, s.owner); len(gs) != 1 || gs[0].ID != g.ID {
 		t.Fatalf("guardians of child two = %+v", gs)
 	}
 	token := loginPRN(t, env, g.PRN)
@@ -426,7 +432,7 @@ func TestBranchScope(t *testing.T) {
 	if l := get[page[student]](t, env, "/students/", s.teacherA).Items; len(l) != 1 || l[0].ID != a.ID {
 		t.Fatalf("teacher A's search = %+v", l)
 	}
-	if r := get[[]rosterEntry](t, env, "/students/batches/"+s.batchB.ID+"/roster", s.teacherB); len(r) != 1 || r[0].PRN != b.PRN {
+	if r := items[rosterEntry](t, env, "/students/batches/"+s.batchB.ID+"/roster", s.teacherB); len(r) != 1 || r[0].PRN != b.PRN {
 		t.Fatalf("teacher B's roster = %+v", r)
 	}
 	// Teachers read students but do not enrol them.
@@ -522,13 +528,13 @@ func TestTransferAndWithdrawHistory(t *testing.T) {
 	filler := s.newStudent(t, "Filler", s.branchA)
 	apptest.MustStatus(t, s.enrol(filler.ID, other.ID, ""), 201)
 	apptest.MustProblem(t, transfer(first, other.ID, "2026-06-10"), 409, "conflict")
-	if es := get[[]enrolment](t, env, "/students/enrolments?student="+st.ID, s.owner); len(es) != 1 || es[0].Status != "active" {
+	if es := items[enrolment](t, env, "/students/enrolments?student="+st.ID, s.owner); len(es) != 1 || es[0].Status != "active" {
 		t.Fatalf("after a refused transfer: %+v", es)
 	}
 	if b := s.batch(t, s.batchA.ID); b.Enrolled != 1 {
 		t.Fatalf("batch A counts %d after a refused transfer, want 1", b.Enrolled)
 	}
-	fe := get[[]enrolment](t, env, "/students/enrolments?student="+filler.ID, s.owner)[0]
+	fe := items[enrolment](t, env, "/students/enrolments?student="+filler.ID, s.owner)[0]
 	post[enrolment](t, env, "/students/enrolments/"+fe.ID+"/withdraw", s.owner, map[string]any{"date": "2026-06-05"}, 200)
 
 	second := post[enrolment](t, env, "/students/enrolments/"+first.ID+"/transfer", s.owner, map[string]any{"batch_id": other.ID, "date": "2026-06-10"}, 201)
@@ -536,7 +542,7 @@ func TestTransferAndWithdrawHistory(t *testing.T) {
 		t.Fatalf("new enrolment = %+v", second)
 	}
 	apptest.MustProblem(t, transfer(first, other.ID, "2026-06-11"), 409, "conflict")
-	hist := get[[]enrolment](t, env, "/students/enrolments?student="+st.ID, s.owner)
+	hist := items[enrolment](t, env, "/students/enrolments?student="+st.ID, s.owner)
 	if len(hist) != 2 || hist[0].Status != "transferred" || hist[0].To != "2026-06-10" || hist[0].TransferredTo != second.ID {
 		t.Fatalf("history = %+v", hist)
 	}
@@ -544,7 +550,7 @@ func TestTransferAndWithdrawHistory(t *testing.T) {
 		t.Fatalf("seats after transfer: A %d, other %d", a.Enrolled, o.Enrolled)
 	}
 	roster := func(b, date string) int {
-		return len(get[[]rosterEntry](t, env, "/students/batches/"+b+"/roster?date="+date, s.owner))
+		return len(items[rosterEntry](t, env, "/students/batches/"+b+"/roster?date="+date, s.owner))
 	}
 	for _, c := range []struct {
 		batch, date string
@@ -562,7 +568,7 @@ func TestTransferAndWithdrawHistory(t *testing.T) {
 	// Withdrawing the student closes what is open; the history stays.
 	rec := env.Do("PATCH", "/students/"+st.ID, s.owner, map[string]any{"status": "withdrawn", "name": "Mover Moved"})
 	apptest.MustStatus(t, rec, 200)
-	hist = get[[]enrolment](t, env, "/students/enrolments?student="+st.ID, s.owner)
+	hist = items[enrolment](t, env, "/students/enrolments?student="+st.ID, s.owner)
 	if len(hist) != 2 || hist[1].Status != "withdrawn" || hist[1].To != "2026-06-10" {
 		t.Fatalf("history after withdrawal = %+v", hist)
 	}
@@ -579,7 +585,7 @@ func TestTransferAndWithdrawHistory(t *testing.T) {
 		{"student", st.ID, "students.student.updated"},
 		{"student", st.ID, "students.student.created"},
 	} {
-		entries := get[[]struct {
+		entries := items[struct {
 			Action string `json:"action"`
 		}](t, env, "/users/audit?kind="+target.kind+"&id="+target.id, s.owner)
 		if !slices.ContainsFunc(entries, func(e struct {
@@ -704,4 +710,55 @@ func TestProfileChangeAndTenantIsolation(t *testing.T) {
 	if l := get[page[student]](t, env, "/students/", other).Items; len(l) != 0 {
 		t.Fatalf("another tenant's owner lists %+v", l)
 	}
+}
+
+// TestTimetableFollowsTransfers: a student's timetable holds each batch's sessions only on the days their
+// enrolment in it covers, in start order; the range is checked before anything is read.
+func TestTimetableFollowsTransfers(t *testing.T) {
+	s := newSchool(t)
+	env := s.env
+	st := s.newStudent(t, "Mover", s.branchA)
+	other := s.newBatch(t, s.branchA, 5)
+	first := apptest.Decode[enrolment](t, s.enrol(st.ID, s.batchA.ID, "2026-06-01"))
+	apptest.MustStatus(t, env.Do("POST", "/students/enrolments/"+first.ID+"/transfer", s.owner, map[string]any{"batch_id": other.ID, "date": "2026-06-15"}), 201)
+	type entry struct {
+		BatchID   string `json:"batch_id"`
+		BatchName string `json:"batch_name"`
+		Date      string `json:"date"`
+	}
+	got := items[entry](t, env, "/students/timetable?student="+st.ID+"&from=2026-06-01&to=2026-06-30", s.owner)
+	want := []entry{ // the batches meet on Mondays
+		{s.batchA.ID, "Batch", "2026-06-01"}, {s.batchA.ID, "Batch", "2026-06-08"},
+		{other.ID, "Batch", "2026-06-15"}, {other.ID, "Batch", "2026-06-22"}, {other.ID, "Batch", "2026-06-29"},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("timetable = %+v\nwant %+v", got, want)
+	}
+	tests := []struct {
+		query  string
+		status int
+		fields map[string]string
+	}{
+		{"", 400, map[string]string{"student": "required"}},
+		{"student=" + st.ID + "&from=2026-06-30&to=2026-06-01", 400, map[string]string{"to": "out_of_range"}},
+		{"student=" + st.ID + "&from=2026-06-01&to=2026-09-01", 400, map[string]string{"to": "out_of_range"}},
+		{"student=" + st.ID + "&from=1%20June&to=2026-13-01", 400, map[string]string{"from": "format", "to": "format"}},
+		{"student=" + st.ID + "&limit=0", 400, map[string]string{"limit": "out_of_range"}},
+		{"student=" + missingID, 404, nil},
+	}
+	for _, tt := range tests {
+		rec := env.Do("GET", "/students/timetable?"+tt.query, s.owner, nil)
+		if tt.status == 404 {
+			apptest.MustProblem(t, rec, 404, "not_found")
+			continue
+		}
+		p := apptest.MustProblem(t, rec, tt.status, "invalid")
+		for f, code := range tt.fields {
+			if p.FieldCode(f) != code || len(p.Errors) != len(tt.fields) {
+				t.Errorf("%q: errors %+v, want %v", tt.query, p.Errors, tt.fields)
+			}
+		}
+	}
+	// A teacher of another branch reads the student as missing.
+	apptest.MustProblem(t, env.Do("GET", "/students/timetable?student="+st.ID, s.teacherB, nil), 404, "not_found")
 }

@@ -45,20 +45,25 @@ func (b NewBranch) Validate() error {
 	return err
 }
 
-// normalized returns b as it is recorded (text trimmed, contacts in their stored form, defaults filled
-// in), or the Invalid error naming the first bad field.
+// normalized returns b as it is recorded (text trimmed), or the Invalid error naming every bad field.
 func (b NewBranch) normalized() (NewBranch, error) {
-	if !branchCode.MatchString(b.Code) {
-		return b, apperr.InvalidField("code", "must be 2-16 characters of A-Z, 0-9 and '-'")
+	var bad apperr.Problems
+	httpapi.CheckPattern(&bad, "code", b.Code, branchCode, "must be 2-16 characters of A-Z, 0-9 and '-'")
+	if v, err := httpapi.Text("name", b.Name, 120); bad.Check(err) {
+		b.Name = v
 	}
-	var err error
-	if b.Name, err = httpapi.Text("name", b.Name, 120); err != nil {
-		return b, err
+	checkContact(&bad, &b.Address, &b.Phone)
+	return b, bad.Err()
+}
+
+// checkContact records an address over 500 bytes or a phone over 32 as too long; nil means absent.
+func checkContact(bad *apperr.Problems, address, phone *string) {
+	if address != nil && len(*address) > 500 {
+		bad.Add("address", apperr.FieldTooLong, "must be at most 500 bytes")
 	}
-	if len(b.Address) > 500 || len(b.Phone) > 32 {
-		return b, apperr.Errorf(apperr.Invalid, "address or phone is too long")
+	if phone != nil && len(*phone) > 32 {
+		bad.Add("phone", apperr.FieldTooLong, "must be at most 32 bytes")
 	}
-	return b, nil
 }
 
 // BranchChange updates a branch; absent fields stay as they are.
@@ -75,20 +80,16 @@ func (c BranchChange) Validate() error {
 	return err
 }
 
-// normalized returns c as it is recorded (text trimmed, contacts in their stored form, defaults filled
-// in), or the Invalid error naming the first bad field.
+// normalized returns c as it is recorded (text trimmed), or the Invalid error naming every bad field.
 func (c BranchChange) normalized() (BranchChange, error) {
+	var bad apperr.Problems
 	if c.Name != nil {
-		n, err := httpapi.Text("name", *c.Name, 120)
-		if err != nil {
-			return c, err
+		if n, err := httpapi.Text("name", *c.Name, 120); bad.Check(err) {
+			c.Name = &n
 		}
-		c.Name = &n
 	}
-	if c.Address != nil && len(*c.Address) > 500 || c.Phone != nil && len(*c.Phone) > 32 {
-		return c, apperr.Errorf(apperr.Invalid, "address or phone is too long")
-	}
-	return c, nil
+	checkContact(&bad, c.Address, c.Phone)
+	return c, bad.Err()
 }
 
 // CreateBranch adds a branch to the caller's tenant. Conflict when the code is taken.
@@ -175,7 +176,7 @@ func branchesExist(ctx context.Context, ids []string) error {
 	}
 	for _, b := range ids {
 		if !id.Valid(b) {
-			return apperr.InvalidField("branches", "names a branch that does not exist")
+			return apperr.Field("branches", apperr.FieldNotAllowed, "names a branch that does not exist")
 		}
 	}
 	n, err := store.Database(ctx).Collection(branchesCollection).CountDocuments(ctx, bson.M{"_id": store.In(ids)})
@@ -183,7 +184,7 @@ func branchesExist(ctx context.Context, ids []string) error {
 		return fmt.Errorf("check branches: %w", err)
 	}
 	if int(n) != len(ids) {
-		return apperr.InvalidField("branches", "names a branch that does not exist")
+		return apperr.Field("branches", apperr.FieldNotAllowed, "names a branch that does not exist")
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package users
 import (
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/edugrid/edugrid/shared/account"
 	"github.com/edugrid/edugrid/shared/apperr"
@@ -32,9 +33,12 @@ func (s *Service) Routes() []httpapi.Route {
 			Response: account.User{}, Handler: s.handleGetStaff},
 		{Method: "PATCH", Path: "/staff/{id}", Permission: rbac.StaffWrite, Summary: "Change a staff account; role, branch or status changes end their sessions",
 			Request: StaffChange{}, Response: account.User{}, Handler: s.handleUpdateStaff},
-		{Method: "GET", Path: "/audit", Permission: rbac.AuditRead, Summary: "The audit history of one object",
-			Response: []audit.Entry{}, Handler: s.handleAudit,
-			Query: []httpapi.QueryParam{{Name: "kind", Description: "object kind, e.g. user, branch, tenant"}, {Name: "id", Description: "object id"}, {Name: "after", Description: "sequence number to continue after"}}},
+		{Method: "GET", Path: "/audit", Permission: rbac.AuditRead, Summary: "The audit history of one object, oldest first",
+			Response: httpapi.Page[audit.View]{}, Handler: s.handleAudit,
+			Query: append([]httpapi.QueryParam{
+				{Name: "kind", Description: "the object's kind (required)", Enum: audit.TargetKinds()},
+				{Name: "id", Description: "the object's id (required)"},
+				{Name: "after", Description: "a sequence number to start after, instead of a cursor"}}, httpapi.PageQuery...)},
 		{Method: "GET", Path: "/audit/verify", Permission: rbac.AuditRead, Summary: "Verify the institution's audit chain end to end",
 			Response: audit.Report{}, Handler: s.handleAuditVerify},
 	}
@@ -110,18 +114,49 @@ func (s *Service) handleUpdateStaff(w http.ResponseWriter, r *http.Request) erro
 	return httpapi.Reply(w, http.StatusOK, u, err)
 }
 
+// handleAudit serves one object's audit history as pages in sequence order; the cursor is the last
+// entry's sequence number, and ?after= (a sequence number) still starts a listing where a client left off.
 func (s *Service) handleAudit(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
+	pr, err := httpapi.ParsePage(r)
+	var bad apperr.Problems
+	bad.Check(err)
+	target := audit.Target{Kind: q.Get("kind"), ID: q.Get("id")}
+	switch {
+	case target.Kind == "":
+		bad.Add("kind", apperr.FieldRequired, "is required: one of "+strings.Join(audit.TargetKinds(), ", "))
+	case !audit.KnownKind(target.Kind):
+		bad.Add("kind", apperr.FieldNotAllowed, "must be one of "+strings.Join(audit.TargetKinds(), ", "))
+	}
+	if target.ID == "" {
+		bad.Add("id", apperr.FieldRequired, "is required")
+	}
 	var after int64
 	if a := q.Get("after"); a != "" {
 		// ParseInt, not fmt.Sscan: Sscan stops at the first non-digit and would read "5x" as 5.
-		var err error
 		if after, err = strconv.ParseInt(a, 10, 64); err != nil || after < 0 {
-			return apperr.InvalidField("after", "must be a sequence number")
+			bad.Add("after", apperr.FieldFormat, "must be a sequence number")
 		}
 	}
-	entries, err := audit.List(r.Context(), store.Database(r.Context()), audit.Target{Kind: q.Get("kind"), ID: q.Get("id")}, after, httpapi.MaxLimit)
-	return httpapi.Reply(w, http.StatusOK, entries, err)
+	if err := bad.Err(); err != nil {
+		return err
+	}
+	if pr.After != "" {
+		// Cursors are issued below from sequence numbers; one that is not is not ours.
+		if after, err = strconv.ParseInt(pr.After, 10, 64); err != nil || after < 0 {
+			return apperr.Field("cursor", apperr.FieldFormat, "is not a cursor this API issued")
+		}
+	}
+	entries, err := audit.List(r.Context(), store.Database(r.Context()), target, after, pr.Limit+1)
+	if err != nil {
+		return err
+	}
+	views := make([]audit.View, len(entries))
+	for i, e := range entries {
+		views[i] = e.View()
+	}
+	httpapi.JSON(w, http.StatusOK, httpapi.NewPage(views, pr.Limit, func(v audit.View) string { return strconv.FormatInt(v.Seq, 10) }))
+	return nil
 }
 
 func (s *Service) handleAuditVerify(w http.ResponseWriter, r *http.Request) error {

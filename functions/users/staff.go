@@ -33,40 +33,44 @@ func (n NewStaff) Validate() error {
 	return err
 }
 
-// normalized returns n as it is recorded (text trimmed, contacts in their stored form, defaults filled
-// in), or the Invalid error naming the first bad field.
+// normalized returns n as it is recorded (email in its stored form, text trimmed), or the Invalid error
+// naming every bad field.
 func (n NewStaff) normalized() (NewStaff, error) {
-	var err error
-	if n.Email, err = account.NormalizeEmail("email", n.Email); err != nil {
-		return n, err
+	var bad apperr.Problems
+	if v, err := account.NormalizeEmail("email", n.Email); bad.Check(err) {
+		n.Email = v
 	}
-	if n.Name, err = httpapi.Text("name", n.Name, 120); err != nil {
-		return n, err
+	if v, err := httpapi.Text("name", n.Name, 120); bad.Check(err) {
+		n.Name = v
 	}
 	if len(n.Phone) > 32 {
-		return n, apperr.InvalidField("phone", "is too long")
+		bad.Add("phone", apperr.FieldTooLong, "must be at most 32 bytes")
 	}
-	return n, validateRoleScope(n.Role, n.Branches)
+	bad.Check(validateRoleScope(n.Role, n.Branches))
+	return n, bad.Err()
 }
 
 func validateRoleScope(r rbac.Role, branches []string) error {
-	if !r.Staff() {
-		return apperr.InvalidField("role", "must be one of owner, branch_admin, teacher, accountant, counsellor")
-	}
-	if r.Level() == rbac.LevelBranch && len(branches) == 0 {
-		return apperr.InvalidField("branches", "a branch admin or teacher needs at least one branch")
+	var bad apperr.Problems
+	switch {
+	case r == "":
+		bad.Add("role", apperr.FieldRequired, "must be one of owner, branch_admin, teacher, accountant, counsellor")
+	case !r.Staff():
+		bad.Add("role", apperr.FieldNotAllowed, "must be one of owner, branch_admin, teacher, accountant, counsellor")
+	case r.Level() == rbac.LevelBranch && len(branches) == 0:
+		bad.Add("branches", apperr.FieldRequired, "a branch admin or teacher needs at least one branch")
 	}
 	if len(branches) > 50 {
-		return apperr.InvalidField("branches", "at most 50")
+		bad.Add("branches", apperr.FieldTooLong, "at most 50")
 	}
 	seen := map[string]bool{}
 	for _, b := range branches {
 		if seen[b] {
-			return apperr.InvalidField("branches", "lists a branch twice")
+			bad.Add("branches", apperr.FieldDuplicate, "lists a branch twice")
 		}
 		seen[b] = true
 	}
-	return nil
+	return bad.Err()
 }
 
 // StaffChange updates a staff account; absent fields stay as they are. A change of role, branches or
@@ -85,23 +89,21 @@ func (c StaffChange) Validate() error {
 	return err
 }
 
-// normalized returns c as it is recorded (text trimmed, contacts in their stored form, defaults filled
-// in), or the Invalid error naming the first bad field.
+// normalized returns c as it is recorded (text trimmed), or the Invalid error naming every bad field.
 func (c StaffChange) normalized() (StaffChange, error) {
+	var bad apperr.Problems
 	if c.Name != nil {
-		n, err := httpapi.Text("name", *c.Name, 120)
-		if err != nil {
-			return c, err
+		if n, err := httpapi.Text("name", *c.Name, 120); bad.Check(err) {
+			c.Name = &n
 		}
-		c.Name = &n
 	}
 	if c.Phone != nil && len(*c.Phone) > 32 {
-		return c, apperr.InvalidField("phone", "is too long")
+		bad.Add("phone", apperr.FieldTooLong, "must be at most 32 bytes")
 	}
 	if c.Status != nil && *c.Status != account.Active && *c.Status != account.Disabled {
-		return c, apperr.InvalidField("status", `must be "active" or "disabled"`)
+		bad.Add("status", apperr.FieldNotAllowed, `must be "active" or "disabled"`)
 	}
-	return c, nil
+	return c, bad.Err()
 }
 
 // CreateStaff creates a staff account with a PRN in the caller's tenant. The caller must be allowed to
@@ -158,7 +160,7 @@ func (s *Service) ListStaff(ctx context.Context, f StaffFilter, pr httpapi.PageR
 	filter := visibleStaffFilter(rbac.Must(ctx))
 	if f.Role != "" {
 		if !f.Role.Staff() {
-			return httpapi.Page[account.User]{}, apperr.InvalidField("role", "is not a staff role")
+			return httpapi.Page[account.User]{}, apperr.Field("role", apperr.FieldNotAllowed, "is not a staff role")
 		}
 		filter = bson.M{"$and": bson.A{filter, bson.M{"role": string(f.Role)}}}
 	}

@@ -1,6 +1,7 @@
 package users_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -49,7 +50,7 @@ type auditEntry struct {
 		Kind string `json:"kind"`
 		ID   string `json:"id"`
 	} `json:"target"`
-	Details string `json:"details"`
+	Details json.RawMessage `json:"details"`
 }
 
 // auditReport decodes GET /users/audit/verify.
@@ -107,6 +108,12 @@ func getJSON[T any](t *testing.T, env *apptest.Env, path, token string) T {
 	rec := env.Do("GET", path, token, nil)
 	apptest.MustStatus(t, rec, http.StatusOK)
 	return apptest.Decode[T](t, rec)
+}
+
+// auditOf reads an audit history that fits one page.
+func auditOf(t *testing.T, env *apptest.Env, path, token string) []auditEntry {
+	t.Helper()
+	return apptest.Items[auditEntry](t, env, "GET", path, token, nil, http.StatusOK)
 }
 
 func branchIDs(t *testing.T, env *apptest.Env, token string) []string {
@@ -172,13 +179,23 @@ func TestBranches(t *testing.T) {
 
 	for _, code := range []string{"", "N", "north", "-NORTH", "NO RTH", "NORTH_1", "ABCDEFGHIJKLMNOPQ"} {
 		p := apptest.MustProblem(t, env.Do("POST", "/users/branches", owner, map[string]string{"code": code, "name": "X"}), http.StatusBadRequest, "invalid")
-		if _, ok := p.Errors["code"]; !ok {
+		if _, ok := p.Fields["code"]; !ok {
 			t.Errorf("code %q: errors %v, want code named", code, p.Errors)
 		}
 	}
 	p := apptest.MustProblem(t, env.Do("POST", "/users/branches", owner, map[string]string{"code": "EAST", "name": "   "}), http.StatusBadRequest, "invalid")
-	if _, ok := p.Errors["name"]; !ok {
+	if _, ok := p.Fields["name"]; !ok {
 		t.Errorf("blank name: errors %v", p.Errors)
+	}
+	// Every bad field of one request at once, each with its code.
+	p = apptest.MustProblem(t, env.Do("POST", "/users/branches", owner, map[string]string{"code": "x y", "name": "", "address": strings.Repeat("a", 501), "phone": strings.Repeat("9", 33)}), http.StatusBadRequest, "invalid")
+	for field, code := range map[string]string{"code": "format", "name": "required", "address": "too_long", "phone": "too_long"} {
+		if p.FieldCode(field) != code {
+			t.Errorf("errors %+v, want %s %s", p.Errors, field, code)
+		}
+	}
+	if len(p.Errors) != 4 {
+		t.Errorf("errors %+v, want the four bad fields", p.Errors)
 	}
 	if got := branchIDs(t, env, owner); !slices.Equal(got, sorted(north.ID, south.ID)) {
 		t.Errorf("branches = %v, want only the two created", got)
@@ -208,7 +225,7 @@ func TestBranches(t *testing.T) {
 	apptest.MustProblem(t, env.Do("PATCH", "/users/branches/"+missingID, owner, map[string]string{"name": "X"}), http.StatusNotFound, "not_found")
 	// The code is a branch's stable key: it is not in the change type at all.
 	p = apptest.MustProblem(t, env.Do("PATCH", "/users/branches/"+north.ID, owner, map[string]string{"code": "WEST"}), http.StatusBadRequest, "invalid")
-	if _, ok := p.Errors["code"]; !ok {
+	if _, ok := p.Fields["code"]; !ok {
 		t.Errorf("patch code: errors %v", p.Errors)
 	}
 	apptest.MustProblem(t, env.Do("PATCH", "/users/branches/"+north.ID, owner, map[string]string{"name": ""}), http.StatusBadRequest, "invalid")
@@ -284,7 +301,7 @@ func TestStaffCreationPermissions(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			p := apptest.MustProblem(t, env.Do("POST", "/users/staff", tc.token, tc.body), tc.status, tc.code)
 			if tc.field != "" {
-				if _, ok := p.Errors[tc.field]; !ok {
+				if _, ok := p.Fields[tc.field]; !ok {
 					t.Errorf("errors = %v, want field %q named", p.Errors, tc.field)
 				}
 			}
@@ -400,7 +417,7 @@ func TestTenantIsolation(t *testing.T) {
 	// Alpha cannot give its staff a branch of bravo's either.
 	apptest.MustProblem(t, env.Do("POST", "/users/staff", alpha.owner, staffBody("spy@alpha.test", "teacher", bravo.a.ID)), http.StatusBadRequest, "invalid")
 	// Nor read bravo's audit history.
-	if got := getJSON[[]auditEntry](t, env, "/users/audit?kind=branch&id="+bravo.a.ID, alpha.owner); len(got) != 0 {
+	if got := auditOf(t, env, "/users/audit?kind=branch&id="+bravo.a.ID, alpha.owner); len(got) != 0 {
 		t.Errorf("alpha reads bravo's audit entries: %+v", got)
 	}
 
@@ -478,7 +495,7 @@ func TestStrictInput(t *testing.T) {
 			rec := do(env, tc.method, tc.path, owner, tc.contentType, strings.NewReader(tc.body), nil)
 			p := apptest.MustProblem(t, rec, tc.status, tc.code)
 			if tc.field != "" {
-				if _, ok := p.Errors[tc.field]; !ok {
+				if _, ok := p.Fields[tc.field]; !ok {
 					t.Errorf("errors = %v, want field %q named", p.Errors, tc.field)
 				}
 			}
@@ -632,23 +649,23 @@ func TestStaffAudit(t *testing.T) {
 	o := newOrg(t, env, "alpha")
 	apptest.MustStatus(t, env.Do("PATCH", "/users/staff/"+o.teachA.ID, o.owner, map[string]string{"name": "Renamed"}), http.StatusOK)
 
-	entries := getJSON[[]auditEntry](t, env, "/users/audit?kind=user&id="+o.teachA.ID, o.owner)
+	entries := auditOf(t, env, "/users/audit?kind=user&id="+o.teachA.ID, o.owner)
 	if len(entries) != 2 {
 		t.Fatalf("entries = %+v, want created and updated", entries)
 	}
 	created := entries[0]
 	if created.Action != "users.staff.created" || created.Actor.ID != o.ten.OwnerID || created.Actor.Role != "owner" ||
-		created.Target.Kind != "user" || created.Target.ID != o.teachA.ID || !strings.Contains(created.Details, o.teachA.PRN) {
+		created.Target.Kind != "user" || created.Target.ID != o.teachA.ID || !strings.Contains(string(created.Details), o.teachA.PRN) {
 		t.Errorf("created entry = %+v", created)
 	}
 	if entries[1].Action != "users.staff.updated" || entries[1].Seq <= created.Seq {
 		t.Errorf("updated entry = %+v", entries[1])
 	}
 	// Paging continues after a sequence number.
-	if rest := getJSON[[]auditEntry](t, env, fmt.Sprintf("/users/audit?kind=user&id=%s&after=%d", o.teachA.ID, created.Seq), o.owner); len(rest) != 1 || rest[0].Seq != entries[1].Seq {
+	if rest := auditOf(t, env, fmt.Sprintf("/users/audit?kind=user&id=%s&after=%d", o.teachA.ID, created.Seq), o.owner); len(rest) != 1 || rest[0].Seq != entries[1].Seq {
 		t.Errorf("after %d: %+v", created.Seq, rest)
 	}
-	if got := getJSON[[]auditEntry](t, env, "/users/audit?kind=branch&id="+o.a.ID, o.owner); len(got) != 1 || got[0].Action != "users.branch.created" {
+	if got := auditOf(t, env, "/users/audit?kind=branch&id="+o.a.ID, o.owner); len(got) != 1 || got[0].Action != "users.branch.created" {
 		t.Errorf("branch audit = %+v", got)
 	}
 
@@ -658,8 +675,46 @@ func TestStaffAudit(t *testing.T) {
 		t.Errorf("verify = %+v, want ok with 7 entries", rep)
 	}
 
-	for _, q := range []string{"", "?kind=user", "?id=" + o.teachA.ID, "?kind=user&id=" + o.teachA.ID + "&after=-1", "?kind=user&id=" + o.teachA.ID + "&after=x", "?kind=user&id=" + o.teachA.ID + "&after=5x"} {
-		apptest.MustProblem(t, env.Do("GET", "/users/audit"+q, o.owner, nil), http.StatusBadRequest, "invalid")
+	// Details are the recorded object, not its JSON in a string.
+	if len(created.Details) == 0 || created.Details[0] != '{' {
+		t.Errorf("details = %s, want a JSON object", created.Details)
+	}
+	// Pages of one entry, by cursor.
+	first := apptest.Call[apptest.Page[auditEntry]](t, env, "GET", "/users/audit?limit=1&kind=user&id="+o.teachA.ID, o.owner, nil, http.StatusOK)
+	if len(first.Items) != 1 || first.Items[0].Seq != created.Seq || first.NextCursor == "" {
+		t.Fatalf("first page = %+v", first)
+	}
+	second := apptest.Call[apptest.Page[auditEntry]](t, env, "GET", "/users/audit?limit=1&kind=user&id="+o.teachA.ID+"&cursor="+first.NextCursor, o.owner, nil, http.StatusOK)
+	if len(second.Items) != 1 || second.Items[0].Seq != entries[1].Seq || second.NextCursor != "" {
+		t.Fatalf("second page = %+v", second)
+	}
+
+	tests := []struct {
+		query  string
+		fields map[string]string // field -> code
+	}{
+		{"", map[string]string{"kind": "required", "id": "required"}},
+		{"?kind=user", map[string]string{"id": "required"}},
+		{"?id=" + o.teachA.ID, map[string]string{"kind": "required"}},
+		{"?kind=invoice&id=" + o.teachA.ID, map[string]string{"kind": "not_allowed"}},
+		{"?kind=invoice&after=x", map[string]string{"kind": "not_allowed", "id": "required", "after": "format"}},
+		{"?kind=user&id=" + o.teachA.ID + "&after=-1", map[string]string{"after": "format"}},
+		{"?kind=user&id=" + o.teachA.ID + "&after=x", map[string]string{"after": "format"}},
+		{"?kind=user&id=" + o.teachA.ID + "&after=5x", map[string]string{"after": "format"}},
+		{"?kind=user&id=" + o.teachA.ID + "&limit=0", map[string]string{"limit": "out_of_range"}},
+		{"?kind=user&id=" + o.teachA.ID + "&limit=201", map[string]string{"limit": "out_of_range"}},
+		{"?kind=user&id=" + o.teachA.ID + "&cursor=djE6eA", map[string]string{"cursor": "format"}}, // "v1:x"
+	}
+	for _, tt := range tests {
+		p := apptest.MustProblem(t, env.Do("GET", "/users/audit"+tt.query, o.owner, nil), http.StatusBadRequest, "invalid")
+		if len(p.Errors) != len(tt.fields) {
+			t.Errorf("%q: errors %+v, want %v", tt.query, p.Errors, tt.fields)
+		}
+		for f, code := range tt.fields {
+			if p.FieldCode(f) != code {
+				t.Errorf("%q: errors %+v, want %s %s", tt.query, p.Errors, f, code)
+			}
+		}
 	}
 	for name, tok := range map[string]string{"teacher": o.teachAToken, "branch admin": o.adminAToken} {
 		for _, path := range []string{"/users/audit?kind=user&id=" + o.teachA.ID, "/users/audit/verify"} {

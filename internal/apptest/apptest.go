@@ -191,6 +191,26 @@ func Call[T any](t testing.TB, env *Env, method, path, token string, body any, w
 	return Decode[T](t, rec)
 }
 
+// Items calls a list route as Call does and returns the items of the page it answers, failing the test
+// unless the answer is a page ({"items": [...], "next_cursor"?}) that holds every item (no next page).
+func Items[T any](t testing.TB, env *Env, method, path, token string, body any, want int) []T {
+	t.Helper()
+	p := Call[Page[T]](t, env, method, path, token, body, want)
+	if p.Items == nil {
+		t.Fatalf("%s %s answered no items list: want a page", method, path)
+	}
+	if p.NextCursor != "" {
+		t.Fatalf("%s %s answered more than one page (next_cursor %q); ask for a larger limit", method, path, p.NextCursor)
+	}
+	return p.Items
+}
+
+// Page is a decoded list answer.
+type Page[T any] struct {
+	Items      []T    `json:"items"`
+	NextCursor string `json:"next_cursor"`
+}
+
 // Do sends a request through the full middleware chain. body is encoded as JSON unless it is a string or
 // []byte, which are sent as they are. token, when set, is sent as a bearer token.
 func (e *Env) Do(method, path, token string, body any) *httptest.ResponseRecorder {
@@ -252,7 +272,25 @@ type Problem struct {
 	Status int               `json:"status"`
 	Detail string            `json:"detail"`
 	Code   string            `json:"code"`
-	Errors map[string]string `json:"errors"`
+	Errors []FieldError      `json:"errors"`
+	Fields map[string]string `json:"fields"`
+}
+
+// FieldError is one entry of a problem's errors list.
+type FieldError struct {
+	Field   string `json:"field"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// FieldCode returns the code the problem gives field, or "" when it does not name it.
+func (p Problem) FieldCode(field string) string {
+	for _, fe := range p.Errors {
+		if fe.Field == field {
+			return fe.Code
+		}
+	}
+	return ""
 }
 
 // MustProblem asserts that rec is a problem+json answer with status and code, and returns it.
@@ -267,6 +305,9 @@ func MustProblem(t testing.TB, rec *httptest.ResponseRecorder, status int, code 
 	p := Decode[Problem](t, rec)
 	if p.Code != code || p.Status != status || p.Title == "" || p.Type == "" {
 		t.Fatalf("problem = %+v, want code %q status %d with type and title", p, code, status)
+	}
+	if len(p.Errors) < len(p.Fields) && p.Code == "invalid" {
+		t.Fatalf("problem = %+v: its fields map names fields its errors list does not", p)
 	}
 	return p
 }

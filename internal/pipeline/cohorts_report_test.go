@@ -111,7 +111,7 @@ func TestCohortRetentionOnDuckDB(t *testing.T) {
 	// January: s1, s2, s3. Active on Jan 31: s1, s2 (s3's enrolment ended that day); Feb 28: s1 (e2), s2;
 	// Mar 31: s1 only (s2 withdrew on Mar 15); Apr 15 (the report's last day): s1. March: s4 throughout.
 	want := []cohort{
-		{"2026-01", 3, []month{{"2026-01", 0, 2, 2.0 / 3}, {"2026-02", 1, 2, 2.0 / 3}, {"2026-03", 2, 1, 1.0 / 3}, {"2026-04", 3, 1, 1.0 / 3}}},
+		{"2026-01", 3, []month{{"2026-01", 0, 2, 0.6667}, {"2026-02", 1, 2, 0.6667}, {"2026-03", 2, 1, 0.3333}, {"2026-04", 3, 1, 0.3333}}},
 		{"2026-03", 1, []month{{"2026-03", 0, 1, 1}, {"2026-04", 1, 1, 1}}},
 	}
 	if got := get("/analytics/students/cohorts?from=2026-01-01&to=2026-04-15", acme); !reflect.DeepEqual(got, want) {

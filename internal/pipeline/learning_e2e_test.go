@@ -207,9 +207,9 @@ func TestEngagementEndToEnd(t *testing.T) {
 		return r.Attempts == 3, fmt.Sprintf("%+v", r)
 	})
 	byID := map[string]quizItemWant{
-		single:   {single, 3, 0, 2, 2.0 / 3, 0.5, `["b"]`, 1},
-		multiple: {multiple, 3, 0, 1, 1.0 / 3, -0.5, `["a"]`, 1},
-		numeric:  {numeric, 3, 1, 1, 1.0 / 3, 1, `["4"]`, 1},
+		single:   {single, 3, 0, 2, 0.6667, 0.5, `["b"]`, 1},
+		multiple: {multiple, 3, 0, 1, 0.3333, -0.5, `["a"]`, 1},
+		numeric:  {numeric, 3, 1, 1, 0.3333, 1, `["4"]`, 1},
 	}
 	got := learningReport[quizReport](t, env, quizPath, owner)
 	var want []quizItemWant

@@ -480,9 +480,9 @@ func TestQuizItemAnalysisOnDuckDB(t *testing.T) {
 	// The branch admin of a sees at1-at3: q1 x = (1, 0, 1), y = (2/3, 1/3, 1/3): r = (1/9) / sqrt(2/3 * 2/27)
 	// = 0.5. q2 x = (0, 1, 0): r = (-1/9) / (2/9) = -0.5. q3 x = (1, 0, 0): r = (2/9) / sqrt(2/3 * 2/27) = 1.
 	checkQuiz(t, learningReport[quizReport](t, fx.env, path, fx.ba), lcQuiz, 3, []quizItemWant{
-		{"q1", 3, 0, 2, 2.0 / 3, 0.5, `["b"]`, 1},
-		{"q2", 3, 0, 1, 1.0 / 3, -0.5, `["a"]`, 1},
-		{"q3", 3, 1, 1, 1.0 / 3, 1, `["4"]`, 1},
+		{"q1", 3, 0, 2, 0.6667, 0.5, `["b"]`, 1},
+		{"q2", 3, 0, 1, 0.3333, -0.5, `["a"]`, 1},
+		{"q3", 3, 1, 1, 0.3333, 1, `["4"]`, 1},
 	})
 	// One attempt: no correlation.
 	checkQuiz(t, learningReport[quizReport](t, fx.env, path+"?batch="+lcBatchB1, fx.owner), lcQuiz, 1, []quizItemWant{

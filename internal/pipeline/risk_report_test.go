@@ -145,9 +145,9 @@ func TestAtRiskStudentsOnDuckDB(t *testing.T) {
 			Students []atRiskStudent `json:"students"`
 		}](t, rec).Students
 	}
-	s1 := atRiskStudent{"s1", "P-1", a, 1, 2, 1.0 / 3, 8000, 2, "2026-05-10", 51}
-	s4 := atRiskStudent{"s4", "", b, 1, 2, 1.0 / 3, 1000, 1, "2026-06-20", 10}
-	s3 := atRiskStudent{"s3", "P-3", a, 2, 1, 2.0 / 3, 2000, 1, "2026-06-01", 29}
+	s1 := atRiskStudent{"s1", "P-1", a, 1, 2, 0.3333, 8000, 2, "2026-05-10", 51}
+	s4 := atRiskStudent{"s4", "", b, 1, 2, 0.3333, 1000, 1, "2026-06-20", 10}
+	s3 := atRiskStudent{"s3", "P-3", a, 2, 1, 0.6667, 2000, 1, "2026-06-01", 29}
 	const rng = "/analytics/students/at-risk?from=2026-06-01&to=2026-06-30"
 	tests := []struct {
 		name, query string

@@ -34,7 +34,7 @@ func TestDemoSeedsExams(t *testing.T) {
 		}
 		for _, x := range tests {
 			rec := env.Do("GET", "/exams/tests/"+x.(map[string]any)["id"].(string)+"/results", owner, nil)
-			for _, r := range apptest.Decode[[]map[string]any](t, rec) {
+			for _, r := range apptest.Decode[apptest.Page[map[string]any]](t, rec).Items {
 				statuses[r["status"].(string)]++
 			}
 		}
@@ -50,7 +50,7 @@ func TestDemoSeedsExams(t *testing.T) {
 	student := env.Login(seed.DemoSlug, "student@demo.test").AccessToken
 	me := get(student, "/students/")["items"].([]any)[0].(map[string]any)["id"].(string)
 	rec := env.Do("GET", "/students/enrolments?student="+me, student, nil)
-	enrolments := apptest.Decode[[]map[string]any](t, rec)
+	enrolments := apptest.Decode[apptest.Page[map[string]any]](t, rec).Items
 	if rec.Code != http.StatusOK || len(enrolments) == 0 {
 		t.Fatalf("the demo student's enrolments: %d %s", rec.Code, rec.Body)
 	}

@@ -86,7 +86,7 @@ func TestDemoSeedsLearning(t *testing.T) {
 	for _, p := range progress[:3] {
 		var got any
 		get(owner, "/learning/progress/students/"+p.StudentID, &got)
-		for _, v := range got.([]any) {
+		for _, v := range got.(map[string]any)["items"].([]any) {
 			v := v.(map[string]any)
 			if v["course_id"] == jee && (v["lessons_completed"] != float64(p.LessonsCompleted) || v["percent"] != p.Percent) {
 				t.Errorf("API progress %v, stored %+v", v, p)
@@ -97,7 +97,7 @@ func TestDemoSeedsLearning(t *testing.T) {
 	student := env.Login(seed.DemoSlug, "student@demo.test").AccessToken
 	var mine any
 	get(student, "/learning/learn/courses", &mine)
-	if !slices.ContainsFunc(mine.([]any), func(c any) bool { return c.(map[string]any)["course_id"] == jee }) {
+	if !slices.ContainsFunc(mine.(map[string]any)["items"].([]any), func(c any) bool { return c.(map[string]any)["course_id"] == jee }) {
 		t.Errorf("the demo student's courses %v lack JEE", mine)
 	}
 }

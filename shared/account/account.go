@@ -80,7 +80,7 @@ func NormalizeEmail(field, s string) (string, error) {
 	s = strings.ToLower(strings.TrimSpace(s))
 	a, err := mail.ParseAddress(s)
 	if err != nil || a.Address != s || len(s) > 254 || !strings.Contains(s[strings.LastIndex(s, "@"):], ".") {
-		return "", apperr.InvalidField(field, "must be an email address")
+		return "", apperr.Field(field, apperr.FieldFormat, "must be an email address")
 	}
 	return s, nil
 }

@@ -21,6 +21,7 @@ import (
 	"hash"
 	"io"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -41,8 +42,9 @@ const Collection = "audit_log"
 // GenesisHash is the prev_hash of entry 1.
 const GenesisHash = "0000000000000000000000000000000000000000000000000000000000000000"
 
-// MaxListLimit caps how many entries one List call returns.
-const MaxListLimit = 200
+// MaxListLimit caps how many entries one List call returns: above the API's largest page, which reads one
+// entry more to learn whether another page follows.
+const MaxListLimit = 500
 
 // MaxDetailsBytes caps the JSON encoding of Record.Details. An audit entry names what changed and who did
 // it; bulk data belongs in the area's own collections, and MongoDB refuses documents over 16 MiB anyway.
@@ -65,7 +67,21 @@ type Actor struct {
 	Role string `bson:"role" json:"role" example:"owner"`
 }
 
-// Target is what the audited action was done to.
+// TargetKinds returns every kind of object the log names as a target, in alphabetical order. Append and
+// List refuse any other kind; an area that audits a new kind of object adds it here.
+func TargetKinds() []string {
+	return []string{
+		"batch", "branch", "course", "enrolment", "escalation_rules", "exam_test", "fee_assignment", "fee_instalment",
+		"fee_payment", "fee_plan", "fee_refund", "fee_waiver", "grading_scale", "guardian", "lead",
+		"learning_lesson", "learning_module", "payment_gateway_account", "payment_request", "payment_review",
+		"session", "student", "tenant", "user",
+	}
+}
+
+// KnownKind reports whether kind is one of TargetKinds.
+func KnownKind(kind string) bool { return slices.Contains(TargetKinds(), kind) }
+
+// Target is what the audited action was done to. Kind is one of TargetKinds.
 type Target struct {
 	Kind string `bson:"kind" json:"kind"`
 	ID   string `bson:"id" json:"id"`
@@ -98,6 +114,39 @@ type Entry struct {
 	RequestID string `bson:"request_id" json:"request_id"`
 	PrevHash  string `bson:"prev_hash" json:"prev_hash"`
 	Hash      string `bson:"hash" json:"hash"`
+}
+
+// View is an entry as the API serves it: the same fields, with Details as the JSON object it was recorded
+// as (the very bytes the hash covers) rather than that object's encoding in a string.
+type View struct {
+	Seq       int64           `json:"seq"`
+	At        time.Time       `json:"at"`
+	Actor     Actor           `json:"actor"`
+	Action    string          `json:"action"`
+	Target    Target          `json:"target"`
+	Details   json.RawMessage `json:"details"`
+	RequestID string          `json:"request_id"`
+	PrevHash  string          `json:"prev_hash"`
+	Hash      string          `json:"hash"`
+}
+
+// View returns e as the API serves it. Every area records an object; details recorded as anything else
+// (null, a list, a number) are served as {"value": …}.
+func (e Entry) View() View {
+	v := View{Seq: e.Seq, At: e.At, Actor: e.Actor, Action: e.Action, Target: e.Target,
+		RequestID: e.RequestID, PrevHash: e.PrevHash, Hash: e.Hash}
+	raw := []byte(strings.TrimSpace(e.Details))
+	switch {
+	case !json.Valid(raw):
+		// Not JSON, which Append never writes: shown as the text it is.
+		quoted, _ := json.Marshal(e.Details)
+		v.Details = append(append([]byte(`{"value":`), quoted...), '}')
+	case raw[0] == '{':
+		v.Details = raw
+	default:
+		v.Details = append(append([]byte(`{"value":`), raw...), '}')
+	}
+	return v
 }
 
 // DecodeDetails unmarshals e.Details into v with encoding/json.
@@ -146,7 +195,8 @@ func EnsureIndexes(ctx context.Context, db lungo.IDatabase) error {
 
 // Append adds r to the end of db's audit log and returns the stored entry.
 //
-// It returns an apperr Invalid error when r.Action or r.Actor.ID is empty, r.At is zero, a string field is
+// It returns an apperr Invalid error when r.Action or r.Actor.ID is empty, r.At is zero, r.Target.Kind is
+// not one of TargetKinds, a string field is
 // not valid UTF-8, or r.Details cannot be encoded as JSON or is larger than MaxDetailsBytes.
 //
 // Outside a transaction, an append that loses the race for the next sequence number to a concurrent append
@@ -205,13 +255,16 @@ func Append(ctx context.Context, db lungo.IDatabase, r Record) (Entry, error) {
 // newEntry validates r and fills in everything of the entry that does not depend on the head.
 func newEntry(r Record) (Entry, error) {
 	if strings.TrimSpace(r.Action) == "" {
-		return Entry{}, apperr.InvalidField("action", "is required")
+		return Entry{}, apperr.Field("action", apperr.FieldRequired, "is required")
 	}
 	if strings.TrimSpace(r.Actor.ID) == "" {
-		return Entry{}, apperr.InvalidField("actor.id", "is required")
+		return Entry{}, apperr.Field("actor.id", apperr.FieldRequired, "is required")
 	}
 	if r.At.IsZero() {
-		return Entry{}, apperr.InvalidField("at", "is required")
+		return Entry{}, apperr.Field("at", apperr.FieldRequired, "is required")
+	}
+	if !KnownKind(r.Target.Kind) {
+		return Entry{}, apperr.Field("target.kind", apperr.FieldNotAllowed, "must be one of "+strings.Join(TargetKinds(), ", "))
 	}
 	// Invalid UTF-8 might not come back from the database byte for byte, and then the entry would never
 	// verify; better to refuse it now than to log an entry that looks tampered with.
@@ -220,15 +273,15 @@ func newEntry(r Record) (Entry, error) {
 		{"target.kind", r.Target.Kind}, {"target.id", r.Target.ID}, {"request_id", r.RequestID},
 	} {
 		if !utf8.ValidString(f.value) {
-			return Entry{}, apperr.InvalidField(f.name, "is not valid UTF-8")
+			return Entry{}, apperr.Field(f.name, apperr.FieldFormat, "is not valid UTF-8")
 		}
 	}
 	details, err := json.Marshal(r.Details)
 	if err != nil {
-		return Entry{}, apperr.InvalidField("details", "cannot be encoded as JSON")
+		return Entry{}, apperr.Field("details", apperr.FieldFormat, "cannot be encoded as JSON")
 	}
 	if len(details) > MaxDetailsBytes {
-		return Entry{}, apperr.InvalidField("details", fmt.Sprintf("is larger than %d bytes", MaxDetailsBytes))
+		return Entry{}, apperr.Field("details", apperr.FieldTooLong, fmt.Sprintf("is larger than %d bytes", MaxDetailsBytes))
 	}
 	return Entry{
 		// Truncated before hashing: MongoDB keeps milliseconds, so the hash must cover what will come back.
@@ -324,14 +377,18 @@ func (e *conflictError) As(target any) bool {
 
 // List returns target's entries with a sequence number above afterSeq, oldest first, at most limit of them;
 // a limit outside 1..MaxListLimit means MaxListLimit. To page, pass the last returned Seq as afterSeq. It
-// returns an apperr Invalid error when target.Kind or target.ID is empty; any other error is a database
+// returns an apperr Invalid error when target.Kind or target.ID is empty or the kind is not one of
+// TargetKinds; any other error is a database
 // failure. The result is never nil.
 func List(ctx context.Context, db lungo.IDatabase, target Target, afterSeq int64, limit int) ([]Entry, error) {
 	if target.Kind == "" {
-		return nil, apperr.InvalidField("target.kind", "is required")
+		return nil, apperr.Field("target.kind", apperr.FieldRequired, "is required")
+	}
+	if !KnownKind(target.Kind) {
+		return nil, apperr.Field("target.kind", apperr.FieldNotAllowed, "must be one of "+strings.Join(TargetKinds(), ", "))
 	}
 	if target.ID == "" {
-		return nil, apperr.InvalidField("target.id", "is required")
+		return nil, apperr.Field("target.id", apperr.FieldRequired, "is required")
 	}
 	if limit <= 0 || limit > MaxListLimit {
 		limit = MaxListLimit

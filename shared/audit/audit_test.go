@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -41,7 +42,7 @@ func record(i int) Record {
 	return Record{
 		Actor:     Actor{ID: fmt.Sprintf("user-%d", i%3), Role: "bursar"},
 		Action:    "fees.payment.refund",
-		Target:    Target{Kind: "payment", ID: fmt.Sprintf("pay-%d", i%4)},
+		Target:    Target{Kind: "fee_payment", ID: fmt.Sprintf("pay-%d", i%4)},
 		Details:   map[string]any{"amount": i * 100, "reason": "duplicate charge"},
 		RequestID: fmt.Sprintf("req-%d", i),
 		At:        base.Add(time.Duration(i) * time.Second),
@@ -315,6 +316,8 @@ func TestAppendValidation(t *testing.T) {
 		{"no actor", func(r *Record) { r.Actor.ID = "" }, "actor.id"},
 		{"zero at", func(r *Record) { r.At = time.Time{} }, "at"},
 		{"invalid utf-8", func(r *Record) { r.Target.ID = "pay-\xff" }, "target.id"},
+		{"unknown kind", func(r *Record) { r.Target.Kind = "invoice" }, "target.kind"},
+		{"no kind", func(r *Record) { r.Target.Kind = "" }, "target.kind"},
 		{"unencodable details", func(r *Record) { r.Details = map[string]any{"f": func() {}} }, "details"},
 		{"NaN details", func(r *Record) { r.Details = math.NaN() }, "details"},
 		{"huge details", func(r *Record) { r.Details = strings.Repeat("x", MaxDetailsBytes) }, "details"},
@@ -424,7 +427,7 @@ func TestList(t *testing.T) {
 	ctx := context.Background()
 	all := appendN(t, db, 30) // record(i) targets pay-(i%4)
 
-	target := Target{Kind: "payment", ID: "pay-1"}
+	target := Target{Kind: "fee_payment", ID: "pay-1"}
 	var want []Entry
 	for _, e := range all {
 		if e.Target == target {
@@ -460,19 +463,54 @@ func TestList(t *testing.T) {
 	}
 
 	t.Run("other target", func(t *testing.T) {
-		got, err := List(ctx, db, Target{Kind: "invoice", ID: "pay-1"}, 0, 10)
+		got, err := List(ctx, db, Target{Kind: "fee_refund", ID: "pay-1"}, 0, 10)
 		if err != nil || len(got) != 0 {
 			t.Fatalf("List = %v, %v; want nothing", got, err)
 		}
 	})
 
 	t.Run("invalid target", func(t *testing.T) {
-		for _, target := range []Target{{ID: "pay-1"}, {Kind: "payment"}} {
+		for _, target := range []Target{{ID: "pay-1"}, {Kind: "fee_payment"}, {Kind: "invoice", ID: "pay-1"}} {
 			if _, err := List(ctx, db, target, 0, 10); apperr.CodeOf(err) != apperr.Invalid {
 				t.Errorf("List(%+v) error = %v, want apperr Invalid", target, err)
 			}
 		}
 	})
+}
+
+func TestViewServesDetailsAsAnObject(t *testing.T) {
+	tests := []struct{ stored, want string }{
+		{`{"b":1,"a":[2.50,"x"]}`, `{"b":1,"a":[2.50,"x"]}`}, // the recorded bytes, which the hash covers
+		{`null`, `{"value":null}`},
+		{`[1,2]`, `{"value":[1,2]}`},
+		{`not json`, `{"value":"not json"}`},
+	}
+	for _, tt := range tests {
+		v := Entry{Seq: 3, Details: tt.stored}.View()
+		if string(v.Details) != tt.want || v.Seq != 3 {
+			t.Errorf("View of details %s = %s, want %s", tt.stored, v.Details, tt.want)
+		}
+		if !json.Valid(v.Details) {
+			t.Errorf("View of details %s is not JSON: %s", tt.stored, v.Details)
+		}
+	}
+}
+
+func TestTargetKindsAreKnown(t *testing.T) {
+	kinds := TargetKinds()
+	if !slices.IsSorted(kinds) || len(slices.Compact(slices.Clone(kinds))) != len(kinds) {
+		t.Errorf("TargetKinds() = %v, want sorted and distinct", kinds)
+	}
+	for _, k := range append(kinds[:0:0], "fee_payment", "user", "exam_test") {
+		if !KnownKind(k) {
+			t.Errorf("KnownKind(%q) = false", k)
+		}
+	}
+	for _, k := range []string{"", "invoice", "User", "user "} {
+		if KnownKind(k) {
+			t.Errorf("KnownKind(%q) = true", k)
+		}
+	}
 }
 
 func TestListCapsLimit(t *testing.T) {

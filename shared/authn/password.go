@@ -31,8 +31,14 @@ const (
 
 // CheckPasswordPolicy returns an Invalid error naming field when pw is too short or too long.
 func CheckPasswordPolicy(field, pw string) error {
-	if n := len([]rune(pw)); n < MinPasswordLen || len(pw) > MaxPasswordLen {
-		return apperr.InvalidField(field, fmt.Sprintf("must be at least %d characters and at most %d bytes", MinPasswordLen, MaxPasswordLen))
+	msg := fmt.Sprintf("must be at least %d characters and at most %d bytes", MinPasswordLen, MaxPasswordLen)
+	switch n := len([]rune(pw)); {
+	case n == 0:
+		return apperr.Field(field, apperr.FieldRequired, msg)
+	case n < MinPasswordLen:
+		return apperr.Field(field, apperr.FieldTooShort, msg)
+	case len(pw) > MaxPasswordLen:
+		return apperr.Field(field, apperr.FieldTooLong, msg)
 	}
 	return nil
 }

@@ -6,16 +6,21 @@ import (
 	"time"
 )
 
-// Clock tells the time.
+// Precision is the resolution of every time a Clock tells: milliseconds, what MongoDB stores. A time
+// answered right after a write (created_at) then reads the same as when it is read back later, in every
+// area.
+const Precision = time.Millisecond
+
+// Clock tells the time, in UTC, to the millisecond (Precision).
 type Clock interface {
 	Now() time.Time
 }
 
 type system struct{}
 
-func (system) Now() time.Time { return time.Now().UTC() }
+func (system) Now() time.Time { return time.Now().UTC().Truncate(Precision) }
 
-// System returns the real clock, in UTC.
+// System returns the real clock, in UTC, to the millisecond.
 func System() Clock { return system{} }
 
 // Manual is a clock that moves only when told; safe for concurrent use. The zero value starts at the zero
@@ -28,11 +33,11 @@ type Manual struct {
 // NewManual returns a Manual clock set to t.
 func NewManual(t time.Time) *Manual { return &Manual{now: t.UTC()} }
 
-// Now returns the clock's current time.
+// Now returns the clock's current time, to the millisecond (Advance and Set may move it by less).
 func (m *Manual) Now() time.Time {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.now
+	return m.now.Truncate(Precision)
 }
 
 // Advance moves the clock forward by d.

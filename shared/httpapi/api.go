@@ -53,10 +53,12 @@ type Route struct {
 	Handler HandlerFunc
 }
 
-// QueryParam documents one query parameter.
+// QueryParam documents one query parameter. Enum, when set, lists every value the route accepts; any
+// other is refused.
 type QueryParam struct {
 	Name        string
 	Description string
+	Enum        []string
 	// Required marks a parameter the route answers 400 invalid without.
 	Required bool
 	// Type is a value of the parameter's Go type when it is not a plain string: an Enum kind

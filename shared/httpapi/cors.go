@@ -56,7 +56,7 @@ const MaxOrigins = 10
 // or default port, since a browser's Origin header never carries them and such an entry would never
 // match. Errors are Invalid and name field.
 func ParseOrigin(field, s string) (string, error) {
-	bad := apperr.InvalidField(field, "must be an origin such as https://app.example.edu: https (http only for localhost or 127.0.0.1), a lowercase host, an optional port, no path")
+	bad := apperr.Field(field, apperr.FieldFormat, "must be an origin such as https://app.example.edu: https (http only for localhost or 127.0.0.1), a lowercase host, an optional port, no path")
 	u, err := url.Parse(s)
 	if err != nil || len(s) > 200 || s != strings.ToLower(s) || u.Host == "" || u.User != nil ||
 		u.Path != "" || u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(s, "?") || strings.HasSuffix(s, "#") {

@@ -8,11 +8,13 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/edugrid/edugrid/shared/apperr"
+	"github.com/edugrid/edugrid/shared/id"
 	"github.com/edugrid/edugrid/shared/text"
 )
 
@@ -20,7 +22,7 @@ import (
 const MaxBodyBytes = 1 << 20
 
 // Validator is implemented by request types that check their own fields after decoding. Validate returns an
-// *apperr.Error (code Invalid) describing the first problem.
+// *apperr.Error (code Invalid) listing every bad field (collect them with apperr.Problems).
 type Validator interface {
 	Validate() error
 }
@@ -149,7 +151,7 @@ func checkJSONText(raw []byte) error {
 					if len(key) > 64 {
 						return apperr.Errorf(apperr.Invalid, "an object in the request body names a key twice")
 					}
-					return apperr.InvalidField(key, "appears twice (keys are matched regardless of letter case)")
+					return apperr.Field(key, apperr.FieldDuplicate, "appears twice (keys are matched regardless of letter case)")
 				}
 				top.keys[folded] = true
 			}
@@ -231,7 +233,7 @@ func decodeError(err error) error {
 		if typeErr.Field == "" {
 			return apperr.Errorf(apperr.Invalid, "the request body must be a JSON %s", jsonKind(typeErr))
 		}
-		return apperr.InvalidField(typeErr.Field, fmt.Sprintf("must be a JSON %s", jsonKind(typeErr)))
+		return apperr.Field(typeErr.Field, apperr.FieldType, fmt.Sprintf("must be a JSON %s", jsonKind(typeErr)))
 	case errors.As(err, &invalidUM):
 		panic(err) // a programming error: dst is not a pointer
 	case errors.As(err, &badTime):
@@ -239,7 +241,7 @@ func decodeError(err error) error {
 		return apperr.Errorf(apperr.Invalid, "a date-time value is not RFC 3339: write it as 2026-06-01T09:30:00+05:30")
 	}
 	if field, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		return apperr.InvalidField(strings.Trim(field, `"`), "unknown field")
+		return apperr.Field(strings.Trim(field, `"`), apperr.FieldUnknown, "unknown field")
 	}
 	return apperr.Errorf(apperr.Invalid, "the request body is not valid JSON")
 }
@@ -298,7 +300,29 @@ func OptionalDate(field, s string) error {
 		return nil
 	}
 	if _, err := time.Parse(time.DateOnly, s); err != nil {
-		return apperr.InvalidField(field, "must be a date YYYY-MM-DD")
+		return apperr.Field(field, apperr.FieldFormat, "must be a date YYYY-MM-DD")
 	}
 	return nil
+}
+
+// CheckPattern records in bad that field is missing (required) or does not match pattern (format) unless
+// v matches it. message says what the field must be.
+func CheckPattern(bad *apperr.Problems, field, v string, pattern *regexp.Regexp, message string) {
+	switch {
+	case v == "":
+		bad.Add(field, apperr.FieldRequired, message)
+	case !pattern.MatchString(v):
+		bad.Add(field, apperr.FieldFormat, message)
+	}
+}
+
+// CheckID records in bad that field is missing (required) or is not an id (format) unless v is an id.
+// message says what the field must be ("must be a student id").
+func CheckID(bad *apperr.Problems, field, v, message string) {
+	switch {
+	case v == "":
+		bad.Add(field, apperr.FieldRequired, message)
+	case !id.Valid(v):
+		bad.Add(field, apperr.FieldFormat, message)
+	}
 }

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -226,6 +227,33 @@ func TestOptionalDate(t *testing.T) {
 		}
 		if err != nil && apperr.As(err).Fields["date"] == "" {
 			t.Errorf("OptionalDate(%q) does not name its field", s)
+		}
+	}
+}
+
+func TestCheckPatternAndCheckID(t *testing.T) {
+	code := regexp.MustCompile(`^[A-Z]{2,4}$`)
+	tests := []struct {
+		name  string
+		check func(*apperr.Problems)
+		want  apperr.FieldCode // "" when the value passes
+	}{
+		{"pattern matched", func(b *apperr.Problems) { CheckPattern(b, "code", "PHY", code, "must be A-Z") }, ""},
+		{"pattern empty", func(b *apperr.Problems) { CheckPattern(b, "code", "", code, "must be A-Z") }, apperr.FieldRequired},
+		{"pattern missed", func(b *apperr.Problems) { CheckPattern(b, "code", "phy", code, "must be A-Z") }, apperr.FieldFormat},
+		{"id", func(b *apperr.Problems) { CheckID(b, "code", "6b11280f7ab2d4c1c6a9b56e", "must be an id") }, ""},
+		{"id empty", func(b *apperr.Problems) { CheckID(b, "code", "", "must be an id") }, apperr.FieldRequired},
+		{"id malformed", func(b *apperr.Problems) { CheckID(b, "code", "not-an-id", "must be an id") }, apperr.FieldFormat},
+	}
+	for _, tc := range tests {
+		var bad apperr.Problems
+		tc.check(&bad)
+		err := apperr.As(bad.Err())
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: refused with %v", tc.name, err)
+		case tc.want != "" && (err == nil || len(err.Errors) != 1 || err.Errors[0].Field != "code" || err.Errors[0].Code != tc.want):
+			t.Errorf("%s: got %+v, want code with %s", tc.name, err, tc.want)
 		}
 	}
 }

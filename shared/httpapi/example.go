@@ -42,6 +42,9 @@ func exampleOf(t reflect.Type, field, format string, depth int) any {
 	if t == timeType {
 		return exampleTime.Format(time.RFC3339)
 	}
+	if t == rawMessageType {
+		return map[string]any{"name": "Asha Rao"}
+	}
 	if t.Kind() != reflect.Pointer && t.Implements(examplerType) {
 		return asJSON(reflect.Zero(t).Interface().(Exampler).Example())
 	}

@@ -227,6 +227,9 @@ func (g *schemaGen) queryParam(q QueryParam, name string, alias bool) map[string
 	default:
 		s = formatSchema(q.Format)
 	}
+	if len(q.Enum) > 0 {
+		s["enum"] = q.Enum
+	}
 	if q.Maximum > 0 {
 		s["minimum"], s["maximum"] = q.Minimum, q.Maximum
 	}
@@ -385,16 +388,24 @@ type schemaGen struct {
 }
 
 var (
-	timeType = reflect.TypeFor[time.Time]()
-	enumType = reflect.TypeFor[Enum]()
+	timeType       = reflect.TypeFor[time.Time]()
+	rawMessageType = reflect.TypeFor[json.RawMessage]()
+	enumType       = reflect.TypeFor[Enum]()
 )
 
 func (g *schemaGen) schemaOf(t reflect.Type) map[string]any {
 	switch {
 	case t == timeType:
 		return map[string]any{"type": "string", "format": "date-time"}
+	case t == rawMessageType:
+		// Recorded JSON served as it was recorded (an audit entry's details): an object.
+		return map[string]any{"type": "object", "additionalProperties": map[string]any{}}
 	case t.Kind() == reflect.Pointer:
 		s := g.schemaOf(t.Elem())
+		if _, ok := s["$ref"]; ok {
+			// A reference takes no siblings that change it; null is the other branch of an anyOf.
+			return map[string]any{"anyOf": []any{s, map[string]any{"type": "null"}}}
+		}
 		if ty, ok := s["type"].(string); ok {
 			s["type"] = []string{ty, "null"}
 		}

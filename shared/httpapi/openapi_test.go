@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -36,7 +37,7 @@ func servedDocument(t *testing.T) map[string]any {
 		{
 			Method: "POST", Path: "/courses/{course}/notes", Permission: rbac.StaffWrite, Summary: "Add a note",
 			Request: createNote{}, Response: note{}, Status: http.StatusCreated,
-			Query: []QueryParam{{Name: "notify", Description: "tell the learners"}}, Handler: ok,
+			Query: []QueryParam{{Name: "notify", Description: "tell the learners"}, {Name: "audience", Description: "who sees it", Enum: []string{"staff", "learners"}}}, Handler: ok,
 		},
 		{
 			Method: "GET", Path: "/notes", Permission: rbac.Public, Summary: "List notes",
@@ -98,8 +99,14 @@ func TestDocument(t *testing.T) {
 	if p := params["query:notify"]; p == nil || p["required"] != false || p["description"] != "tell the learners" {
 		t.Errorf("query parameter notify = %v", p)
 	}
-	if len(params) != 2 {
-		t.Errorf("parameters = %v, want course and notify", params)
+	if p := params["query:notify"]; p["schema"].(map[string]any)["enum"] != nil {
+		t.Errorf("query parameter notify = %v, want no enum", p)
+	}
+	if p := params["query:audience"]; p == nil || fmt.Sprint(p["schema"].(map[string]any)["enum"]) != "[staff learners]" {
+		t.Errorf("query parameter audience = %v, want its enum", p)
+	}
+	if len(params) != 3 {
+		t.Errorf("parameters = %v, want course, notify and audience", params)
 	}
 
 	ref := dig(t, post, "requestBody", "content", "application/json", "schema", "$ref").(string)

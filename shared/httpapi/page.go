@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/base64"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -45,23 +46,65 @@ var limitProblem = "must be a whole number from 1 to " + strconv.Itoa(MaxLimit) 
 func ParsePage(r *http.Request) (PageRequest, error) {
 	q := r.URL.Query()
 	pr := PageRequest{Limit: DefaultLimit}
+	var bad apperr.Problems
 	if s := q.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > MaxLimit {
-			return pr, apperr.InvalidField("limit", limitProblem)
+		switch {
+		case err != nil && !isDigits(s):
+			bad.Add("limit", apperr.FieldFormat, limitProblem)
+		case err != nil || n < 1 || n > MaxLimit:
+			bad.Add("limit", apperr.FieldOutOfRange, limitProblem)
+		default:
+			pr.Limit = n
 		}
-		pr.Limit = n
 	}
 	if c := q.Get("cursor"); c != "" {
 		raw, err := base64.RawURLEncoding.DecodeString(c)
 		after, ok := strings.CutPrefix(string(raw), cursorPrefix)
 		// Every key a page ends at is UTF-8; anything else was not issued here and must not reach a query.
 		if err != nil || !ok || after == "" || len(after) > 200 || !utf8.ValidString(after) {
-			return pr, apperr.InvalidField("cursor", "is not a cursor this API issued")
+			bad.Add("cursor", apperr.FieldFormat, "is not a cursor this API issued")
+		} else {
+			pr.After = after
 		}
-		pr.After = after
 	}
-	return pr, nil
+	return pr, bad.Err()
+}
+
+// CheckQuery returns nil when every one of errs is nil and the request's page parameters are good, and
+// otherwise the Invalid error naming every bad query parameter at once: the route's own (errs, such as a
+// missing ?student=) and limit or cursor. Another error among errs is returned as it is.
+func CheckQuery(r *http.Request, errs ...error) error {
+	var bad apperr.Problems
+	for _, err := range errs {
+		bad.Check(err)
+	}
+	_, err := ParsePage(r)
+	bad.Check(err)
+	return bad.Err()
+}
+
+func isDigits(s string) bool {
+	s = strings.TrimPrefix(s, "-")
+	return s != "" && strings.Trim(s, "0123456789") == ""
+}
+
+// PageBy returns the page of items after pr.After in the order of key, for a list read whole (a
+// student's guardians, a session's marks, a batch's roster): key must be unique per item, UTF-8 and at most
+// 200 bytes, since the cursor is the last item's key. items is sorted in place.
+func PageBy[T any](items []T, pr PageRequest, key func(T) string) Page[T] {
+	slices.SortFunc(items, func(a, b T) int { return strings.Compare(key(a), key(b)) })
+	start := 0
+	if pr.After != "" {
+		start, _ = slices.BinarySearchFunc(items, pr.After, func(it T, after string) int {
+			if key(it) <= after {
+				return -1
+			}
+			return 1
+		})
+	}
+	end := min(len(items), start+pr.Limit+1)
+	return NewPage(slices.Clone(items[start:end]), pr.Limit, key)
 }
 
 // NewPage builds a page from items fetched with one extra beyond the limit: the extra only signals that
@@ -76,4 +119,20 @@ func NewPage[T any](items []T, limit int, lastID func(T) string) Page[T] {
 		p.Items = []T{}
 	}
 	return p
+}
+
+// ListPage answers a list read whole as the page the request asks for (?cursor=&limit=, see ParsePage):
+// the page is parsed before list runs, so a bad limit or cursor is refused without reading anything; an
+// error of list is returned as it is. key orders the items and must be unique per item (see PageBy).
+func ListPage[T any](w http.ResponseWriter, r *http.Request, list func() ([]T, error), key func(T) string) error {
+	pr, err := ParsePage(r)
+	if err != nil {
+		return err
+	}
+	items, err := list()
+	if err != nil {
+		return err
+	}
+	JSON(w, http.StatusOK, PageBy(items, pr, key))
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -107,5 +108,69 @@ func TestPageJSON(t *testing.T) {
 	}
 	if string(b) != `{"items":[]}` {
 		t.Fatalf("empty page = %s, want {\"items\":[]}", b)
+	}
+}
+
+func TestPageByWalksAListReadWhole(t *testing.T) {
+	items := []string{"d", "a", "c", "b", "e"}
+	var got []string
+	pr := PageRequest{Limit: 2}
+	for pages := 0; ; pages++ {
+		if pages > 5 {
+			t.Fatal("the pages never end")
+		}
+		p := PageBy(slices.Clone(items), pr, func(s string) string { return s })
+		got = append(got, p.Items...)
+		if p.NextCursor == "" {
+			break
+		}
+		raw, _ := base64.RawURLEncoding.DecodeString(p.NextCursor)
+		pr.After = strings.TrimPrefix(string(raw), cursorPrefix)
+	}
+	if want := []string{"a", "b", "c", "d", "e"}; !slices.Equal(got, want) {
+		t.Errorf("pages = %v, want %v", got, want)
+	}
+	// A cursor past the end, or between keys, continues after it.
+	if p := PageBy(slices.Clone(items), PageRequest{After: "bb", Limit: 10}, func(s string) string { return s }); !slices.Equal(p.Items, []string{"c", "d", "e"}) {
+		t.Errorf("after bb = %v", p.Items)
+	}
+	if p := PageBy([]string{}, PageRequest{After: "z", Limit: 10}, func(s string) string { return s }); p.Items == nil || len(p.Items) != 0 {
+		t.Errorf("empty = %#v, want an empty list, not null", p.Items)
+	}
+}
+
+func TestListPage(t *testing.T) {
+	list := func(calls *int, err error) func() ([]string, error) {
+		return func() ([]string, error) {
+			*calls++
+			return []string{"b", "a", "c"}, err
+		}
+	}
+	tests := []struct {
+		name      string
+		query     string
+		listErr   error
+		wantCode  apperr.Code
+		wantCalls int
+		wantBody  string
+	}{
+		{"first page", "?limit=2", nil, "", 1, `{"items":["a","b"],"next_cursor":"` + cursorFor("v1:b") + `"}`},
+		{"the rest", "?limit=2&cursor=" + cursorFor("v1:b"), nil, "", 1, `{"items":["c"]}`},
+		{"a bad limit reads nothing", "?limit=0", nil, apperr.Invalid, 0, ""},
+		{"a foreign cursor reads nothing", "?cursor=bogus", nil, apperr.Invalid, 0, ""},
+		{"the list's error is returned", "", apperr.Errorf(apperr.NotFound, "no such student"), apperr.NotFound, 1, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			calls := 0
+			rec := httptest.NewRecorder()
+			err := ListPage(rec, httptest.NewRequest("GET", "/x"+tt.query, nil), list(&calls, tt.listErr), func(s string) string { return s })
+			if apperr.CodeOf(err) != tt.wantCode || calls != tt.wantCalls {
+				t.Fatalf("ListPage = %v after %d list calls, want code %q after %d", err, calls, tt.wantCode, tt.wantCalls)
+			}
+			if tt.wantBody != "" && strings.TrimSpace(rec.Body.String()) != tt.wantBody {
+				t.Errorf("body = %s, want %s", rec.Body, tt.wantBody)
+			}
+		})
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/edugrid/edugrid/shared/apperr"
@@ -51,16 +52,19 @@ func StatusOf(code apperr.Code) int {
 	return http.StatusInternalServerError
 }
 
-// Problem is an RFC 9457 problem document with edugrid's stable code.
+// Problem is an RFC 9457 problem document with edugrid's stable code. A 400 invalid lists every offending
+// field in Errors, each with a stable apperr.FieldCode; Fields is the same as a map from field to
+// message (and, on a 409, may name the object the request conflicts with).
 type Problem struct {
-	Type      string            `json:"type"`
-	Title     string            `json:"title"`
-	Status    int               `json:"status"`
-	Detail    string            `json:"detail"`
-	Code      apperr.Code       `json:"code"`
-	Instance  string            `json:"instance,omitempty"`
-	RequestID string            `json:"request_id,omitempty"`
-	Errors    map[string]string `json:"errors,omitempty"`
+	Type      string              `json:"type"`
+	Title     string              `json:"title"`
+	Status    int                 `json:"status"`
+	Detail    string              `json:"detail"`
+	Code      apperr.Code         `json:"code"`
+	Instance  string              `json:"instance,omitempty"`
+	RequestID string              `json:"request_id,omitempty"`
+	Errors    []apperr.FieldError `json:"errors,omitempty"`
+	Fields    map[string]string   `json:"fields,omitempty"`
 }
 
 // RetryAfterUnavailable is the Retry-After, in seconds, of a 503: long enough for a held lock or a slow
@@ -123,7 +127,8 @@ func writeProblem(w http.ResponseWriter, r *http.Request, status int, ae *apperr
 		Code:      ae.Code,
 		Instance:  instance,
 		RequestID: RequestID(r.Context()),
-		Errors:    ae.Fields,
+		Errors:    fieldErrors(ae),
+		Fields:    ae.Fields,
 	}
 	if p.Title == "" {
 		p.Title = http.StatusText(status)
@@ -140,6 +145,20 @@ func writeProblem(w http.ResponseWriter, r *http.Request, status int, ae *apperr
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(p)
+}
+
+// fieldErrors is the errors list of ae's problem document: its own list, or for an Invalid error built
+// with a bare Fields map, one entry per field (code invalid) in field order.
+func fieldErrors(ae *apperr.Error) []apperr.FieldError {
+	if len(ae.Errors) > 0 || ae.Code != apperr.Invalid || len(ae.Fields) == 0 {
+		return ae.Errors
+	}
+	out := make([]apperr.FieldError, 0, len(ae.Fields))
+	for f, m := range ae.Fields {
+		out = append(out, apperr.FieldError{Field: f, Code: apperr.FieldInvalid, Message: m})
+	}
+	slices.SortFunc(out, func(a, b apperr.FieldError) int { return strings.Compare(a.Field, b.Field) })
+	return out
 }
 
 // bearerChallenge is the WWW-Authenticate value of a 401 (RFC 6750, section 3).

@@ -63,6 +63,7 @@ func TestWriteError(t *testing.T) {
 		header     string // a header that must be set
 		headerWant string
 		fields     map[string]string
+		codes      []apperr.FieldCode
 	}{
 		{
 			name: "rate limited says when to retry", err: apperr.Errorf(apperr.RateLimited, "too many sign-in attempts"),
@@ -81,7 +82,24 @@ func TestWriteError(t *testing.T) {
 		{
 			name: "field errors are listed", err: apperr.InvalidField("email", "is not an address"),
 			status: 400, code: apperr.Invalid, detail: "email: is not an address",
-			fields: map[string]string{"email": "is not an address"},
+			fields: map[string]string{"email": "is not an address"}, codes: []apperr.FieldCode{apperr.FieldInvalid},
+		},
+		{
+			name: "every bad field at once, each with its code",
+			err: apperr.Invalidated([]apperr.FieldError{
+				{Field: "name", Code: apperr.FieldRequired, Message: "must be 1 to 120 characters"},
+				{Field: "total", Code: apperr.FieldOutOfRange, Message: "must be 0 to 10^12 minor units"},
+			}),
+			status: 400, code: apperr.Invalid, detail: "name: must be 1 to 120 characters; total: must be 0 to 10^12 minor units",
+			fields: map[string]string{"name": "must be 1 to 120 characters", "total": "must be 0 to 10^12 minor units"},
+			codes:  []apperr.FieldCode{apperr.FieldRequired, apperr.FieldOutOfRange},
+		},
+		{
+			name:   "a bare fields map still lists its fields",
+			err:    &apperr.Error{Code: apperr.Invalid, Message: "2 students are not enrolled", Fields: map[string]string{"marks[1].student_id": "is not enrolled", "marks[0].student_id": "is not enrolled"}},
+			status: 400, code: apperr.Invalid, detail: "2 students are not enrolled",
+			fields: map[string]string{"marks[0].student_id": "is not enrolled", "marks[1].student_id": "is not enrolled"},
+			codes:  []apperr.FieldCode{apperr.FieldInvalid, apperr.FieldInvalid},
 		},
 		{
 			name: "unavailable says when to retry", err: apperr.Errorf(apperr.Unavailable, "analytics is not configured"),
@@ -115,17 +133,31 @@ func TestWriteError(t *testing.T) {
 			if tt.header != "Retry-After" && rec.Header().Get("Retry-After") != "" {
 				t.Errorf("Retry-After set on a %s problem", tt.code)
 			}
-			if len(p.Errors) != len(tt.fields) {
-				t.Errorf("errors = %v, want %v", p.Errors, tt.fields)
+			if len(p.Errors) != len(tt.fields) || len(p.Fields) != len(tt.fields) {
+				t.Errorf("errors = %v, fields = %v, want %v", p.Errors, p.Fields, tt.fields)
 			}
-			for k, v := range tt.fields {
-				if p.Errors[k] != v {
-					t.Errorf("errors[%q] = %q, want %q", k, p.Errors[k], v)
+			for i, fe := range p.Errors {
+				if tt.fields[fe.Field] != fe.Message || p.Fields[fe.Field] != fe.Message || fe.Code != tt.codes[i] {
+					t.Errorf("errors[%d] = %+v, want %q %s", i, fe, tt.fields[fe.Field], tt.codes[i])
 				}
 			}
 			if rec.Header().Get("Cache-Control") != "no-store" {
 				t.Errorf("Cache-Control = %q, want no-store", rec.Header().Get("Cache-Control"))
 			}
 		})
+	}
+}
+
+func TestEveryCodeHasAStatusAndATitle(t *testing.T) {
+	for _, c := range apperr.Codes() {
+		if _, ok := statusOf[c]; !ok {
+			t.Errorf("code %s has no HTTP status", c)
+		}
+		if titleOf[c] == "" {
+			t.Errorf("code %s has no title", c)
+		}
+	}
+	if len(statusOf) != len(apperr.Codes()) || len(titleOf) != len(apperr.Codes()) {
+		t.Errorf("%d statuses and %d titles for %d codes: a code is missing from apperr.Codes", len(statusOf), len(titleOf), len(apperr.Codes()))
 	}
 }

@@ -49,15 +49,15 @@ type Notification struct {
 func (n Notification) validate() error {
 	switch {
 	case n.ID == "":
-		return apperr.InvalidField("id", "is required")
+		return apperr.Field("id", apperr.FieldRequired, "is required")
 	case n.Tenant == "":
-		return apperr.InvalidField("tenant", "is required")
+		return apperr.Field("tenant", apperr.FieldRequired, "is required")
 	case n.Kind == "":
-		return apperr.InvalidField("kind", "is required")
+		return apperr.Field("kind", apperr.FieldRequired, "is required")
 	case n.Recipient == "":
-		return apperr.InvalidField("recipient", "is required")
+		return apperr.Field("recipient", apperr.FieldRequired, "is required")
 	case n.CreatedAt.IsZero():
-		return apperr.InvalidField("created_at", "is required")
+		return apperr.Field("created_at", apperr.FieldRequired, "is required")
 	}
 	return nil
 }

@@ -34,11 +34,11 @@ func damm(digits []byte) byte {
 // *apperr.Error with code Invalid on field "digits".
 func CheckDigit(digits string) (byte, error) {
 	if digits == "" {
-		return 0, apperr.InvalidField("digits", "must not be empty")
+		return 0, apperr.Field("digits", apperr.FieldRequired, "must not be empty")
 	}
 	for i := 0; i < len(digits); i++ {
 		if digits[i] < '0' || digits[i] > '9' {
-			return 0, apperr.InvalidField("digits", "must contain only the digits 0-9")
+			return 0, apperr.Field("digits", apperr.FieldFormat, "must contain only the digits 0-9")
 		}
 	}
 	return damm([]byte(digits)), nil

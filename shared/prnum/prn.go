@@ -76,7 +76,7 @@ func New(tenant int, role Role, year int, seq int) (PRN, error) {
 		return "", err
 	}
 	if seq < 1 || seq > maxSeq {
-		return "", apperr.InvalidField("seq", fmt.Sprintf("must be 1..%d, got %d", maxSeq, seq))
+		return "", apperr.Field("seq", apperr.FieldOutOfRange, fmt.Sprintf("must be 1..%d, got %d", maxSeq, seq))
 	}
 	body := fmt.Sprintf("%04d%d%02d%06d", tenant, role, yy, seq)
 	// body is all digits by construction, so CheckDigit cannot fail here.
@@ -88,14 +88,14 @@ func New(tenant int, role Role, year int, seq int) (PRN, error) {
 // checks them before touching the database so that bad input never burns a sequence number.
 func checkParts(tenant int, role Role, year int) (int, error) {
 	if tenant < 1 || tenant > maxTenant {
-		return 0, apperr.InvalidField("tenant", fmt.Sprintf("must be 1..%d, got %d", maxTenant, tenant))
+		return 0, apperr.Field("tenant", apperr.FieldOutOfRange, fmt.Sprintf("must be 1..%d, got %d", maxTenant, tenant))
 	}
 	if !role.Valid() {
-		return 0, apperr.InvalidField("role", fmt.Sprintf("%d is not a role code", int(role)))
+		return 0, apperr.Field("role", apperr.FieldNotAllowed, fmt.Sprintf("%d is not a role code", int(role)))
 	}
 	// Three-digit years are refused because they are almost certainly a bug, not a calendar year.
 	if !(year >= 0 && year <= 99) && !(year >= 1000 && year <= 9999) {
-		return 0, apperr.InvalidField("year", fmt.Sprintf("must be 0..99 or a four-digit year, got %d", year))
+		return 0, apperr.Field("year", apperr.FieldOutOfRange, fmt.Sprintf("must be 0..99 or a four-digit year, got %d", year))
 	}
 	return year % 100, nil
 }
@@ -132,21 +132,21 @@ func Parse(s string) (PRN, error) {
 	p := PRN(buf[:])
 	// Running Damm over all 14 digits yields 0 exactly when the last digit is the check digit of the rest.
 	if damm(buf[:]) != 0 {
-		return "", apperr.InvalidField("prn", "check digit does not match: mistyped PRN?")
+		return "", apperr.Field("prn", apperr.FieldFormat, "check digit does not match: mistyped PRN?")
 	}
 	if p.Tenant() == 0 {
-		return "", apperr.InvalidField("prn", "tenant number 0000 does not exist")
+		return "", apperr.Field("prn", apperr.FieldOutOfRange, "tenant number 0000 does not exist")
 	}
 	if !p.Role().Valid() {
-		return "", apperr.InvalidField("prn", fmt.Sprintf("role code %d is not a role", int(p.Role())))
+		return "", apperr.Field("prn", apperr.FieldNotAllowed, fmt.Sprintf("role code %d is not a role", int(p.Role())))
 	}
 	if p.Seq() == 0 {
-		return "", apperr.InvalidField("prn", "sequence number 000000 is never issued")
+		return "", apperr.Field("prn", apperr.FieldOutOfRange, "sequence number 000000 is never issued")
 	}
 	return p, nil
 }
 
-var errFormat = apperr.InvalidField("prn", fmt.Sprintf("must be %d digits, optionally grouped with spaces or hyphens", length))
+var errFormat = apperr.Field("prn", apperr.FieldFormat, fmt.Sprintf("must be %d digits, optionally grouped with spaces or hyphens", length))
 
 // Tenant returns the tenant number (the first four digits), or 0 if p is malformed.
 func (p PRN) Tenant() int { return p.num(0, 4) }

@@ -148,10 +148,14 @@ var reserved = map[string]bool{"platform": true, "admin": true, "api": true, "ww
 // letters, digits and hyphens, starting with a letter, not ending with a hyphen, not reserved.
 func ValidateSlug(s string) error {
 	if !slugPattern.MatchString(s) || s[len(s)-1] == '-' {
-		return apperr.InvalidField("slug", "must be 3-40 characters of a-z, 0-9 and '-', starting with a letter and not ending with '-'")
+		code := apperr.FieldFormat
+		if s == "" {
+			code = apperr.FieldRequired
+		}
+		return apperr.Field("slug", code, "must be 3-40 characters of a-z, 0-9 and '-', starting with a letter and not ending with '-'")
 	}
 	if reserved[s] {
-		return apperr.InvalidField("slug", "is reserved")
+		return apperr.Field("slug", apperr.FieldNotAllowed, "is reserved")
 	}
 	return nil
 }
@@ -169,17 +173,18 @@ func DatabaseName(slug string) string {
 	return string(b)
 }
 
-// Validate checks settings; errors are Invalid and name the field.
+// Validate checks settings; errors are Invalid and name every bad field.
 func (s Settings) Validate() error {
+	var bad apperr.Problems
 	if !currencyPattern.MatchString(s.Currency) {
-		return apperr.InvalidField("settings.currency", "must be an ISO 4217 code such as INR")
+		bad.Add("settings.currency", apperr.FieldFormat, "must be an ISO 4217 code such as INR")
 	}
 	if _, err := time.LoadLocation(s.Timezone); err != nil || s.Timezone == "" || s.Timezone == "Local" {
-		return apperr.InvalidField("settings.timezone", "must be an IANA time zone such as Asia/Kolkata")
+		bad.Add("settings.timezone", apperr.FieldNotAllowed, "must be an IANA time zone such as Asia/Kolkata")
 	}
 	for _, d := range append(append([]int{}, s.Reminders.DaysBefore...), s.Reminders.DaysOverdue...) {
 		if d < 1 || d > 365 {
-			return apperr.InvalidField("settings.reminders", "days must be 1 to 365")
+			bad.Add("settings.reminders", apperr.FieldOutOfRange, "days must be 1 to 365")
 		}
 	}
 	if e := s.Reminders.EscalateAfterDays; e != 0 {
@@ -188,51 +193,56 @@ func (s Settings) Validate() error {
 			last = max(last, d)
 		}
 		if e <= last || e > 365 {
-			return apperr.InvalidField("settings.reminders.escalate_after_days", "must be after the last overdue reminder and at most 365 (0 turns it off)")
+			bad.Add("settings.reminders.escalate_after_days", apperr.FieldOutOfRange, "must be after the last overdue reminder and at most 365 (0 turns it off)")
 		}
 	}
 	lf := s.LateFee
 	if !lf.Kind.Valid() {
-		return apperr.InvalidField("settings.late_fee.kind", `must be "none", "flat" or "per_day"`)
-	}
-	if lf.Kind != LateFeeNone && lf.Amount <= 0 {
-		return apperr.InvalidField("settings.late_fee.amount", "must be positive")
+		bad.Add("settings.late_fee.kind", apperr.FieldNotAllowed, `must be "none", "flat" or "per_day"`)
+	} else if lf.Kind != LateFeeNone && lf.Amount <= 0 {
+		bad.Add("settings.late_fee.amount", apperr.FieldOutOfRange, "must be positive")
 	}
 	if lf.GraceDays < 0 || lf.GraceDays > 365 || lf.Cap < 0 {
-		return apperr.InvalidField("settings.late_fee", "grace days must be 0 to 365 and the cap not negative")
+		bad.Add("settings.late_fee", apperr.FieldOutOfRange, "grace days must be 0 to 365 and the cap not negative")
 	}
 	if len(s.Origins) > httpapi.MaxOrigins {
-		return apperr.InvalidField("settings.origins", fmt.Sprintf("may list at most %d origins", httpapi.MaxOrigins))
+		bad.Add("settings.origins", apperr.FieldTooLong, fmt.Sprintf("may list at most %d origins", httpapi.MaxOrigins))
+		return bad.Err()
 	}
 	for i, o := range s.Origins {
-		if _, err := httpapi.ParseOrigin("settings.origins", o); err != nil {
-			return err
+		if _, err := httpapi.ParseOrigin("settings.origins", o); !bad.Check(err) {
+			continue
 		}
 		if slices.Contains(s.Origins[:i], o) {
-			return apperr.InvalidField("settings.origins", "lists "+o+" twice")
+			bad.Add("settings.origins", apperr.FieldDuplicate, "lists "+o+" twice")
 		}
 	}
-	return nil
+	return bad.Err()
 }
 
-// Validate checks branding; errors are Invalid and name the field.
+// Validate checks branding; errors are Invalid and name every bad field.
 func (b Branding) Validate() error {
+	var bad apperr.Problems
 	if _, err := text.Field("branding.display_name", b.DisplayName, 120); err != nil {
-		return apperr.InvalidField("branding.display_name", "must be 1 to 120 characters, without control or bidi override characters")
+		code := apperr.FieldInvalid
+		if e := apperr.As(err); e != nil && len(e.Errors) == 1 {
+			code = e.Errors[0].Code
+		}
+		bad.Add("branding.display_name", code, "must be 1 to 120 characters, without control or bidi override characters")
 	}
 	if b.LogoURL != "" {
 		u, err := url.Parse(b.LogoURL)
 		if err != nil || u.Scheme != "https" || u.Host == "" || len(b.LogoURL) > 500 {
-			return apperr.InvalidField("branding.logo_url", "must be an https URL")
+			bad.Add("branding.logo_url", apperr.FieldFormat, "must be an https URL")
 		}
 	}
 	if b.PrimaryColor != "" && !colorPattern.MatchString(b.PrimaryColor) {
-		return apperr.InvalidField("branding.primary_color", "must be a colour like #1a73e8")
+		bad.Add("branding.primary_color", apperr.FieldFormat, "must be a colour like #1a73e8")
 	}
 	if len(b.SupportEmail) > 200 {
-		return apperr.InvalidField("branding.support_email", "is too long")
+		bad.Add("branding.support_email", apperr.FieldTooLong, "must be at most 200 bytes")
 	}
-	return nil
+	return bad.Err()
 }
 
 type tenantKey struct{}

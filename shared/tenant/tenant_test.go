@@ -3,6 +3,7 @@ package tenant_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -132,6 +133,24 @@ func TestSettingsValidate(t *testing.T) {
 			}
 			wantInvalidField(t, err, tc.field)
 		})
+	}
+}
+
+func TestSettingsValidateNamesEveryBadField(t *testing.T) {
+	s := tenant.DefaultSettings()
+	s.Currency, s.Timezone, s.LateFee.Kind, s.Origins = "rupee", "Mars/Olympus", "weekly", []string{"https://a.example.edu", "https://a.example.edu"}
+	e := apperr.As(s.Validate())
+	if e == nil {
+		t.Fatal("Validate() = nil")
+	}
+	want := map[string]apperr.FieldCode{"settings.currency": apperr.FieldFormat, "settings.timezone": apperr.FieldNotAllowed,
+		"settings.late_fee.kind": apperr.FieldNotAllowed, "settings.origins": apperr.FieldDuplicate}
+	got := map[string]apperr.FieldCode{}
+	for _, fe := range e.Errors {
+		got[fe.Field] = fe.Code
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("errors = %v, want %v", got, want)
 	}
 }
 

@@ -22,11 +22,15 @@ import (
 func Field(field, s string, max int) (string, error) {
 	s = strings.TrimSpace(s)
 	if n := utf8.RuneCountInString(s); n < 1 || n > max {
-		return "", apperr.InvalidField(field, fmt.Sprintf("must be 1 to %d characters", max))
+		code := apperr.FieldTooLong
+		if n < 1 {
+			code = apperr.FieldRequired
+		}
+		return "", apperr.Field(field, code, fmt.Sprintf("must be 1 to %d characters", max))
 	}
 	for _, r := range s {
 		if forbidden(r) {
-			return "", apperr.InvalidField(field, "must not hold control or bidi override characters")
+			return "", apperr.Field(field, apperr.FieldFormat, "must not hold control or bidi override characters")
 		}
 	}
 	return s, nil

@@ -242,6 +242,15 @@ func isHistoryLost(err error) bool {
 	return errors.As(err, &se) && (se.HasErrorCode(286) || se.HasErrorCode(280))
 }
 
+// isMissingPostImage recognises MongoDB's refusal of an update event on a stream with fullDocument
+// required when the collection keeps no post-image for it: NoMatchingDocument (47), "Change stream was
+// configured to require a post-image for all update events, but the post-image was not found" (the
+// wording of 6.0 to 8.0). Both the code and the words are checked: 47 alone is also a plain "no document".
+func isMissingPostImage(err error) bool {
+	var se mongo.ServerError
+	return errors.As(err, &se) && se.HasErrorCode(47) && strings.Contains(err.Error(), "post-image")
+}
+
 // Run streams changes until ctx ends, then drains the publishes in flight, saves the checkpoint and
 // returns nil. A publish failure or a stream error restarts the stream from the last checkpoint after a
 // pause; lost history is handled as the package doc says. Errors that make running pointless (the
@@ -350,8 +359,8 @@ func (r *Relay) runOnce(ctx context.Context) error {
 	go func() { committed <- r.commit(ctx, inflight, cancelStream) }()
 
 	readErr := r.read(streamCtx, stream, inflight)
-	if full == options.Required && readErr != nil && strings.Contains(readErr.Error(), "post-image") {
-		// An institution not yet migrated to post-images (tenant schema 2): looking documents up is
+	if full == options.Required && isMissingPostImage(readErr) {
+		// An institution not yet migrated to post-images (tenant schema 3): looking documents up is
 		// the only way to go on; the next stream does, until the relay restarts.
 		r.lookupOnly = true
 		r.cfg.Logger.Error("relay: a collection has no post-images (run the tenant migration); looking documents up instead",
@@ -665,7 +674,7 @@ func documentID(v any) string {
 }
 
 // streamOptions chooses how update events carry the document: as the change wrote it (required, from
-// the post-images tenant schema 2 enables) on MongoDB 6.0 and later, else looked up when the relay
+// the post-images tenant schema 3 enables) on MongoDB 6.0 and later, else looked up when the relay
 // reads the event (updateLookup: the document as it is then, possibly changed again or gone). The
 // embedded engine ignores the option; its events carry the document as written. split reports MongoDB
 // 7.0 or later, which splits large events on request.
