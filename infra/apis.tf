@@ -7,6 +7,7 @@ locals {
     "bigquery.googleapis.com",             # analytics warehouse
     "cloudbuild.googleapis.com",           # function builds and the CI pipeline
     "cloudfunctions.googleapis.com",       # Cloud Functions (2nd gen) API
+    "cloudkms.googleapis.com",             # the key sealing payment gateway secrets
     "cloudresourcemanager.googleapis.com", # project IAM bindings made by Terraform
     "cloudscheduler.googleapis.com",       # reminders
     "compute.googleapis.com",              # load balancer, serverless NEGs

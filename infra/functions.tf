@@ -184,6 +184,54 @@ locals {
       secrets       = ["platform_uri", "clusters", "verify_keys"]
     }
 
+    # Online fee payments: gateway accounts (sealed with Cloud KMS, payments.tf),
+    # payment requests, the review list and the settlement view.
+    payments = {
+      memory        = "256M"
+      cpu           = null
+      min_instances = 0
+      max_instances = 20
+      concurrency   = 80
+      timeout       = 30
+      public        = true
+      secrets       = ["platform_uri", "clusters", "verify_keys"]
+    }
+    # The gateways' webhooks, one function per provider (payments.tf): public,
+    # each verified by the institution's own webhook secret, no token. A
+    # webhook is one small transaction, so concurrency is high.
+    razorpay = {
+      memory        = "256M"
+      cpu           = null
+      min_instances = 0
+      max_instances = 20
+      concurrency   = 80
+      timeout       = 30
+      public        = true
+      secrets       = ["platform_uri", "clusters"]
+    }
+    stripe = {
+      memory        = "256M"
+      cpu           = null
+      min_instances = 0
+      max_instances = 20
+      concurrency   = 80
+      timeout       = 30
+      public        = true
+      secrets       = ["platform_uri", "clusters"]
+    }
+    # Private: Cloud Scheduler's daily reconciliation of online payments
+    # (payments.tf), with an OIDC token like reminders.
+    reconcile = {
+      memory        = "256M"
+      cpu           = null
+      min_instances = 0
+      max_instances = 2
+      concurrency   = 1
+      timeout       = 1800
+      public        = false
+      secrets       = ["platform_uri", "clusters"]
+    }
+
     # --- Later stages: uncomment an entry when its code is merged. ---------
     # Tenant-facing HTTP areas follow the `users` pattern:
     #
@@ -321,6 +369,12 @@ resource "google_cloudfunctions2_function" "http" {
       each.key == "notifications" ? local.delivery_env : {},
       each.key == "reminders" ? {
         EDUGRID_SCHEDULER_AUDIENCE        = local.reminders_audience
+        EDUGRID_SCHEDULER_SERVICE_ACCOUNT = google_service_account.scheduler.email
+      } : {},
+      # The functions that open gateway secrets unwrap them with the KMS key (payments.tf).
+      contains(local.payment_functions, each.key) ? local.payments_env : {},
+      each.key == "reconcile" ? {
+        EDUGRID_RECONCILE_AUDIENCE        = local.reconcile_audience
         EDUGRID_SCHEDULER_SERVICE_ACCOUNT = google_service_account.scheduler.email
       } : {},
     )

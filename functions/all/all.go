@@ -25,6 +25,7 @@ import (
 	"github.com/edugrid/edugrid/functions/leads"
 	"github.com/edugrid/edugrid/functions/learning"
 	"github.com/edugrid/edugrid/functions/notifications"
+	"github.com/edugrid/edugrid/functions/payments"
 	"github.com/edugrid/edugrid/functions/platform"
 	"github.com/edugrid/edugrid/functions/students"
 	"github.com/edugrid/edugrid/functions/users"
@@ -54,6 +55,8 @@ type Services struct {
 	// Notifications delivers what the outbox publishes and serves the delivery log, templates and
 	// preferences.
 	Notifications *notifications.Service
+	// Payments takes fees online through each institution's gateway accounts.
+	Payments *payments.Service
 }
 
 // Options are what the wiring cannot take from the App.
@@ -65,6 +68,9 @@ type Options struct {
 	// Senders replaces the notification providers the configuration names (the local stack and the tests
 	// send to loopback stand-ins); nil uses the configuration.
 	Senders map[notifications.Channel]notifications.Sender
+	// Gateways replaces the payment gateways the configuration names (the local stack and the tests call
+	// loopback stand-ins); nil uses the configuration.
+	Gateways map[payments.Provider]payments.Gateway
 }
 
 // Build builds every area's service over a.
@@ -72,7 +78,7 @@ func Build(a *app.App, o Options) *Services {
 	s := &Services{Users: newUsers(a)}
 	s.Academic = newAcademic(a, s.Users)
 	s.Students = newStudents(a, s.Users)
-	s.Fees = newFees(a)
+	s.Fees, s.Payments = newFeesAndPayments(a, o.Gateways)
 	s.Auth = newAuth(a)
 	s.Platform = newPlatform(a)
 	s.Analytics = newAnalytics(a, o.Warehouse)
@@ -100,6 +106,9 @@ func (s *Services) Areas(a *app.App) []*httpapi.Area {
 		s.Leads.Area(opts),
 		s.Exams.Area(opts),
 		s.Notifications.Area(opts),
+		s.Payments.Area(opts),
+		s.Payments.RazorpayWebhooks(opts),
+		s.Payments.StripeWebhooks(opts),
 	}
 }
 
@@ -112,6 +121,7 @@ var Schema = schema.NewPlan(
 	schema.Migration{Version: 1, Name: "every area's indexes", Apply: ensureAll(tenantIndexes)},
 	schema.Migration{Version: 2, Name: "notification deliveries and templates", Apply: notifications.EnsureIndexes},
 	schema.Migration{Version: 3, Name: "change-stream post-images on the analysed collections", Apply: enablePostImages},
+	schema.Migration{Version: 4, Name: "online payments: requests, reviews, gateway events and refunds", Apply: payments.EnsureIndexes},
 )
 
 func ensureAll(fs []func(context.Context, lungo.IDatabase) error) func(context.Context, lungo.IDatabase) error {
@@ -154,8 +164,10 @@ func newStudents(a *app.App, u *users.Service) *students.Service {
 	return students.New(students.Deps{Clock: a.Clock, Audit: a.Audit, Passwords: a.Passwords, Branches: u})
 }
 
+// newFees builds the fees area; its online refunds go through the payments area it is built with.
 func newFees(a *app.App) *fees.Service {
-	return fees.New(fees.Deps{Clock: a.Clock, Audit: a.Audit})
+	f, _ := newFeesAndPayments(a, nil)
+	return f
 }
 
 func newAuth(a *app.App) *auth.Service {

@@ -246,6 +246,10 @@ func (h *hostileEnv) concrete(r writeRoute, pick uint8) string {
 			parts[i] = "attendance.absence" // a notification kind
 		case "{language}":
 			parts[i] = "en"
+		case "{provider}":
+			parts[i] = "razorpay" // a payment gateway
+		case "{institution}":
+			parts[i] = seed.DemoSlug // a webhook's institution: the hostile bodies reach its signature check
 		default:
 			word := strings.Trim(p, "{}")
 			if word == "id" && i > 0 {

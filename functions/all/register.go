@@ -70,6 +70,16 @@ func EntryPoints(open OpenWarehouse) []EntryPoint {
 		{"exams", func(a *app.App) http.Handler { return newExams(a).Area(a.AreaOptions()) }},
 		{"reminders", func(a *app.App) http.Handler { return reminders.FromApp(a, newFees(a)) }},
 		{"notifications", func(a *app.App) http.Handler { return newNotifications(a, nil).Area(a.AreaOptions()) }},
+		{"payments", func(a *app.App) http.Handler { _, p := newFeesAndPayments(a, nil); return p.Area(a.AreaOptions()) }},
+		{"razorpay", func(a *app.App) http.Handler {
+			_, p := newFeesAndPayments(a, nil)
+			return p.RazorpayWebhooks(a.AreaOptions())
+		}},
+		{"stripe", func(a *app.App) http.Handler {
+			_, p := newFeesAndPayments(a, nil)
+			return p.StripeWebhooks(a.AreaOptions())
+		}},
+		{"reconcile", func(a *app.App) http.Handler { _, p := newFeesAndPayments(a, nil); return reconcileHandler(a, p) }},
 	}
 }
 

@@ -75,10 +75,21 @@ type Service struct {
 	deps Deps
 }
 
-// Deps is what the fees area needs; every field is required.
+// Deps is what the fees area needs; Clock and Audit are required.
 type Deps struct {
 	Clock clock.Clock
 	Audit audit.Recorder
+	// Gateway refunds online payments through the gateway that took them (functions/payments); nil
+	// records every refund by hand.
+	Gateway Gateway
+}
+
+// Gateway gives money back through the payment gateway that took it.
+type Gateway interface {
+	// RefundOnline refunds amount of p at its gateway, as the fees refund refundID, and returns the
+	// gateway's refund id (the refund's reference); handled is false for a payment no gateway took,
+	// which is refunded by hand. An error leaves the refund unrecorded.
+	RefundOnline(ctx context.Context, p Payment, amount int64, refundID string) (ref string, handled bool, err error)
 }
 
 // New returns the fees service over d.

@@ -91,13 +91,28 @@ func (s *Service) RefundPayment(ctx context.Context, in NewRefund) (*Refund, err
 		return nil, err
 	}
 	in = in.normalized()
-	if _, err := s.GetPayment(ctx, in.PaymentID); err != nil {
+	paid, err := s.GetPayment(ctx, in.PaymentID)
+	if err != nil {
 		return nil, err
+	}
+	refundID := id.New()
+	if s.deps.Gateway != nil && paid.Method == MethodOnline {
+		// The money goes back through the gateway first; only a refund it accepted is recorded.
+		if left := paid.Amount - paid.Refunded; in.Amount > left {
+			return nil, apperr.InvalidField("amount", fmt.Sprintf("exceeds what is left of the payment to refund (%d)", left))
+		}
+		ref, handled, err := s.deps.Gateway.RefundOnline(ctx, *paid, in.Amount, refundID)
+		if err != nil {
+			return nil, err
+		}
+		if handled {
+			in.Method, in.Reference = MethodOnline, ref
+		}
 	}
 	now := s.deps.Clock.Now()
 	today := s.today(ctx)
 	var out *Refund
-	err := store.Tx(ctx, store.Database(ctx), func(tc context.Context) error {
+	err = store.Tx(ctx, store.Database(ctx), func(tc context.Context) error {
 		db := store.Database(tc)
 		var p Payment
 		if err := db.Collection(paymentsCollection).FindOne(tc, bson.M{"_id": in.PaymentID}).Decode(&p); err != nil {
@@ -106,7 +121,7 @@ func (s *Service) RefundPayment(ctx context.Context, in NewRefund) (*Refund, err
 		if left := p.Amount - p.Refunded; in.Amount > left {
 			return apperr.Field("amount", apperr.FieldOutOfRange, fmt.Sprintf("exceeds what is left of the payment to refund (%d)", left))
 		}
-		r := &Refund{ID: id.New(), PaymentID: p.ID, ReceiptNo: p.ReceiptNo, StudentID: p.StudentID, BranchID: p.BranchID,
+		r := &Refund{ID: refundID, PaymentID: p.ID, ReceiptNo: p.ReceiptNo, StudentID: p.StudentID, BranchID: p.BranchID,
 			Currency: p.Currency, Amount: in.Amount, Reversals: []Allocation{}, Method: in.Method, Reference: in.Reference,
 			Reason: in.Reason, RefundedBy: rbac.Must(tc).Subject, CreatedAt: now, RefundedOn: today}
 		left := in.Amount

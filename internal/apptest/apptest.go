@@ -26,6 +26,7 @@ import (
 	"github.com/256dpi/lungo"
 
 	"github.com/edugrid/edugrid/functions/all"
+	"github.com/edugrid/edugrid/functions/payments"
 	"github.com/edugrid/edugrid/functions/platform"
 	"github.com/edugrid/edugrid/internal/loopback"
 	"github.com/edugrid/edugrid/internal/wiretest"
@@ -62,6 +63,9 @@ type Env struct {
 	// Loopback are the notification providers' stand-ins every message of the Env goes to (SMS through
 	// Twilio's), and their outbox.
 	Loopback *loopback.Servers
+	// Razorpay is the Razorpay stand-in the payments area calls; Stripe calls go to
+	// EDUGRID_STRIPE_API_URL when the test sets it (stripe-mock), else to a closed loopback port.
+	Razorpay *loopback.Razorpay
 
 	notifyMu sync.Mutex
 	notes    []notify.Notification
@@ -123,15 +127,22 @@ func New(t testing.TB, env ...string) *Env {
 	if err != nil {
 		t.Fatalf("apptest: provider stand-ins: %v", err)
 	}
+	rzp := loopback.StartRazorpay(clk.Now)
+	t.Cleanup(rzp.Close)
+	stripeURL := vars["EDUGRID_STRIPE_API_URL"]
+	if stripeURL == "" {
+		stripeURL = "http://127.0.0.1:1" // nothing listens: a test without stripe-mock never reaches Stripe
+	}
+	gateways := map[payments.Provider]payments.Gateway{payments.Razorpay: payments.NewRazorpay(rzp.URL), payments.Stripe: payments.NewStripe(stripeURL)}
 	slot := &warehouse.Slot{}
-	svcs := all.Build(a, all.Options{Warehouse: slot.Get, Senders: senders})
+	svcs := all.Build(a, all.Options{Warehouse: slot.Get, Senders: senders, Gateways: gateways})
 	areas := svcs.Areas(a)
 	mux := http.NewServeMux()
 	for _, area := range areas {
 		mux.Handle("/"+area.Name+"/", area)
 		mux.Handle("/"+area.Name, area) // the area's root, "/leads" as the document names it
 	}
-	return &Env{T: t, App: a, Clock: clk, Services: svcs, Warehouse: slot, Areas: areas, Handler: mux, Loopback: lb}
+	return &Env{T: t, App: a, Clock: clk, Services: svcs, Warehouse: slot, Areas: areas, Handler: mux, Loopback: lb, Razorpay: rzp}
 }
 
 type testWriter struct{ t testing.TB }

@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/edugrid/edugrid/functions/all"
+	"github.com/edugrid/edugrid/functions/payments"
 	"github.com/edugrid/edugrid/internal/loopback"
 	"github.com/edugrid/edugrid/internal/pipeline"
 	"github.com/edugrid/edugrid/scripts/seed"
@@ -40,9 +41,11 @@ import (
 	"github.com/edugrid/edugrid/shared/httpapi"
 	"github.com/edugrid/edugrid/shared/logging"
 	"github.com/edugrid/edugrid/shared/notify"
+	"github.com/edugrid/edugrid/shared/rbac"
 	"github.com/edugrid/edugrid/shared/store"
 	"github.com/edugrid/edugrid/shared/warehouse"
 	"github.com/edugrid/edugrid/triggers/delivery"
+	"github.com/edugrid/edugrid/triggers/reconcile"
 	"github.com/edugrid/edugrid/triggers/reminders"
 )
 
@@ -88,6 +91,7 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 		"EDUGRID_SIGNING_KEYS":            string(keyPEM),
 		"EDUGRID_PLATFORM_ADMIN_EMAIL":    "admin@edugrid.local",
 		"EDUGRID_PLATFORM_ADMIN_PASSWORD": password,
+		"EDUGRID_SECRETS_KEY_FILE":        filepath.Join(dataDir, "secrets.key"),
 	}
 	cfg, err := config.FromEnv(func(k string) string {
 		if v := getenv(k); v != "" {
@@ -142,7 +146,9 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 		cdc.Backfill(seed.DemoSlug)
 	}
 
-	svcs := all.Build(a, all.Options{Warehouse: func() warehouse.Warehouse { return cdc.Warehouse }, Senders: senders})
+	gateways, gws := startGateways(ctx, logger)
+	defer gateways.Close()
+	svcs := all.Build(a, all.Options{Warehouse: func() warehouse.Warehouse { return cdc.Warehouse }, Senders: senders, Gateways: gws})
 	if emulated {
 		// The push subscription's stand-in: the delivery function's handler, pulling from the emulator.
 		d := delivery.New(delivery.Deps{Notifications: svcs.Notifications, Tenants: a.Registry, Databases: a.Databases, Logger: logger})
@@ -164,6 +170,9 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 	runner := reminders.NewRunner(a, svcs.Fees)
 	mux.Handle("POST /reminders/run", reminders.Handler(runner, nil))
 	go runReminders(ctx, runner, interval, logger)
+	// The payments reconciliation trigger, on demand and without its OIDC check, as for reminders.
+	mux.Handle("POST /reconcile/run", reconcile.Handler(svcs.Payments, payments.DefaultReconcileWindow, nil, logger))
+	mux.HandleFunc("GET /dev/pay.html", payPage)
 	// Every message the stand-ins accepted, on every channel: local only.
 	mux.Handle("GET /dev/messages", lb.MessagesHandler())
 	mux.Handle("GET /dev/messages.html", lb.MessagesHandler())
@@ -181,6 +190,13 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 	go func() { served <- srv.Serve(ln) }()
 
 	base := "http://" + ln.Addr().String()
+	for _, l := range logins {
+		if l.Role == rbac.Owner {
+			if err := gateways.configureDemoGateway(mux, base, l.Email, password); err != nil {
+				return err
+			}
+		}
+	}
 	printWelcome(out, base, cfg.AdminEmail, password, logins)
 	if ready != nil {
 		ready <- ln.Addr().String()
@@ -249,7 +265,8 @@ func printWelcome(out io.Writer, base, adminEmail, password string, logins []see
 	fmt.Fprintf(&b, "  API document   %s/openapi.json\n", base)
 	fmt.Fprintf(&b, "  health         %s/healthz\n", base)
 	fmt.Fprintf(&b, "  fee reminders  curl -X POST %s/reminders/run   (also every EDUGRID_REMINDER_INTERVAL, default 1h)\n", base)
-	fmt.Fprintf(&b, "  messages sent  %s/dev/messages.html   (JSON: %s/dev/messages)\n\n", base, base)
+	fmt.Fprintf(&b, "  messages sent  %s/dev/messages.html   (JSON: %s/dev/messages)\n", base, base)
+	fmt.Fprintf(&b, "  test payment   %s/dev/pay.html   (payment link, checkout, webhook, receipt, dues)\n\n", base)
 	fmt.Fprintf(&b, "Demo institution %q, password %q for every login:\n", seed.DemoSlug, password)
 	for _, l := range logins {
 		fmt.Fprintf(&b, "  %-13s %-26s PRN %s\n", l.Role, l.Email, l.PRN)

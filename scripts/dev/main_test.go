@@ -157,6 +157,7 @@ func TestLocalStack(t *testing.T) {
 	}
 	checkMessages(t, base, run1.Reminders)
 	accountants := checkAnalytics(t, base, owner.AccessToken)
+	checkPayment(t, base, owner.AccessToken)
 	stop()
 
 	// Restart: nothing is seeded twice, the signing key and sessions survive.

@@ -73,7 +73,8 @@ func TargetKinds() []string {
 	return []string{
 		"batch", "branch", "course", "enrolment", "escalation_rules", "exam_test", "fee_assignment", "fee_instalment",
 		"fee_payment", "fee_plan", "fee_refund", "fee_waiver", "grading_scale", "guardian", "lead",
-		"learning_lesson", "learning_module", "session", "student", "tenant", "user",
+		"learning_lesson", "learning_module", "payment_gateway_account", "payment_request", "payment_review",
+		"session", "student", "tenant", "user",
 	}
 }
 

@@ -78,6 +78,23 @@ type Config struct {
 	CORSAllowLoopback bool
 	// Delivery holds the notification providers' settings and credentials. Nothing logs or returns them.
 	Delivery Delivery
+	// Payments configures online fee payments.
+	Payments Payments
+}
+
+// Payments configures online fee payments: how gateway secrets are sealed at rest, where the gateways'
+// APIs are, and who may start a reconciliation.
+type Payments struct {
+	// KMSKey names the Cloud KMS key that wraps the data keys of gateway secrets
+	// (projects/…/locations/…/keyRings/…/cryptoKeys/…); production seals with nothing else.
+	KMSKey string
+	// KeyFile is a local key file (created when missing) used instead, off production.
+	KeyFile string
+	// RazorpayURL and StripeURL are the gateways' API base URLs (stand-ins locally and in tests).
+	RazorpayURL, StripeURL string
+	// ReconcileAudience is the aud the reconciliation trigger requires of Cloud Scheduler's OIDC token
+	// (its URL); the signer must be SchedulerServiceAccount.
+	ReconcileAudience string
 }
 
 // Delivery configures the notification providers of a deployment. A provider whose credentials are not
@@ -168,6 +185,11 @@ var Variables = []Variable{
 	{"EDUGRID_WHATSAPP_PHONE_NUMBER_ID", "none", "WhatsApp Cloud API: the business phone number's id"},
 	{"EDUGRID_WHATSAPP_APP_SECRET", "none", "WhatsApp Cloud API: the Meta app's secret, which verifies webhook signatures (a secret)"},
 	{"EDUGRID_WHATSAPP_VERIFY_TOKEN", "none", "WhatsApp Cloud API: the token Meta's webhook subscription handshake presents (a secret)"},
+	{"EDUGRID_SECRETS_KMS_KEY", "none", "Cloud KMS key (projects/…/cryptoKeys/…) wrapping the data keys of gateway secrets; required in production for online payments"},
+	{"EDUGRID_SECRETS_KEY_FILE", "none", "local key file (the local stack: `<data dir>/secrets.key`) sealing gateway secrets instead of KMS (created when missing; not in production); without either a key lives as long as the process"},
+	{"EDUGRID_RAZORPAY_API_URL", "https://api.razorpay.com", "Razorpay's API base URL (the local stack and tests use a loopback stand-in)"},
+	{"EDUGRID_STRIPE_API_URL", "https://api.stripe.com", "Stripe's API base URL (the local stack and tests use stripe-mock)"},
+	{"EDUGRID_RECONCILE_AUDIENCE", "none", "aud the payments reconciliation trigger requires of Cloud Scheduler's OIDC token (its URL); required in production"},
 	{"EDUGRID_CORS_ORIGINS", "none", "comma-separated browser origins allowed to call the API (https://app.example.edu), besides each institution's own; no wildcard"},
 }
 
@@ -234,6 +256,9 @@ func Read(getenv func(string) string) (Config, error) {
 			WhatsAppAppSecret: getenv("EDUGRID_WHATSAPP_APP_SECRET"), WhatsAppVerifyToken: getenv("EDUGRID_WHATSAPP_VERIFY_TOKEN"),
 		},
 	}
+	c.Payments = Payments{KMSKey: get("EDUGRID_SECRETS_KMS_KEY", ""), KeyFile: get("EDUGRID_SECRETS_KEY_FILE", ""),
+		RazorpayURL: get("EDUGRID_RAZORPAY_API_URL", "https://api.razorpay.com"), StripeURL: get("EDUGRID_STRIPE_API_URL", "https://api.stripe.com"),
+		ReconcileAudience: get("EDUGRID_RECONCILE_AUDIENCE", "")}
 	if p := c.Delivery.SMSProvider; p != "msg91" && p != "twilio" {
 		return c, fmt.Errorf("EDUGRID_SMS_PROVIDER must be msg91 or twilio, not %q", p)
 	}

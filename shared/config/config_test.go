@@ -131,6 +131,16 @@ func setting(c Config, name string) (string, bool) {
 		return c.Delivery.WhatsAppVerifyToken, true
 	case "EDUGRID_BQ_LOCATION":
 		return c.WarehouseLocation, true
+	case "EDUGRID_SECRETS_KMS_KEY":
+		return c.Payments.KMSKey, true
+	case "EDUGRID_SECRETS_KEY_FILE":
+		return c.Payments.KeyFile, true
+	case "EDUGRID_RAZORPAY_API_URL":
+		return c.Payments.RazorpayURL, true
+	case "EDUGRID_STRIPE_API_URL":
+		return c.Payments.StripeURL, true
+	case "EDUGRID_RECONCILE_AUDIENCE":
+		return c.Payments.ReconcileAudience, true
 	}
 	return "", false
 }

@@ -83,6 +83,34 @@ func DecodeOnly(r *http.Request, dst any) error {
 	return nil
 }
 
+// CheckJSON checks a body its handler reads raw (a signed webhook: the signature covers these exact bytes)
+// as strictly as DecodeOnly checks one, without decoding it into a type: a JSON content type when one is
+// given, a single JSON object, and text every parser reads alike (checkJSONText). Errors are
+// *apperr.Error with codes Invalid or UnsupportedType.
+func CheckJSON(contentType string, raw []byte) error {
+	if contentType != "" {
+		mt, _, err := mime.ParseMediaType(contentType)
+		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+			return apperr.Errorf(apperr.UnsupportedType, "the request body must be application/json")
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	var first json.RawMessage
+	if err := dec.Decode(&first); err != nil {
+		return decodeError(err)
+	}
+	if t := bytes.TrimSpace(first); len(t) == 0 || t[0] != '{' {
+		return apperr.Errorf(apperr.Invalid, "the request body must be a JSON object")
+	}
+	if err := checkJSONText(first); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return apperr.Errorf(apperr.Invalid, "the request body must hold a single JSON value")
+	}
+	return nil
+}
+
 // checkJSONText refuses what encoding/json would accept silently but read differently from other parsers
 // (a proxy, a log pipeline, the frontend's own validation): invalid UTF-8 and lone UTF-16 surrogate
 // escapes, which it turns into U+FFFD, an object naming a key twice, where it keeps the last value and

@@ -143,18 +143,25 @@ const (
 	// notifications: the delivery log, templates, other people's preferences (everyone sets their own).
 	NotificationsRead  Permission = "notifications.read"  // the delivery log, templates and their previews
 	NotificationsWrite Permission = "notifications.write" // save templates, resend, set another person's preferences
+
+	// payments: online fee payments through the institution's payment gateway accounts.
+	GatewaysWrite        Permission = "gateways.write"        // set and rotate gateway accounts (keys, webhook secrets)
+	GatewaysRead         Permission = "gateways.read"         // gateway accounts (never their secrets), the review list, the settlement view
+	PaymentRequestsWrite Permission = "paymentrequests.write" // create and cancel payment requests (students and guardians: for their own dues)
+	PaymentRequestsSend  Permission = "paymentrequests.send"  // send a payment request to the student and guardians through notifications
+	PaymentReviewsWrite  Permission = "paymentreviews.write"  // resolve a gateway payment held for review (record it, or dismiss it)
 )
 
 // grants is the whole role -> permission table, read-only after init.
 var grants = map[Role][]Permission{
 	PlatformAdmin: {PlatformTenants},
-	Owner:         {BranchesRead, BranchesWrite, StaffRead, StaffWrite, AuditRead, CoursesRead, CoursesWrite, BatchesRead, BatchesWrite, SessionsWrite, StudentsRead, StudentsWrite, EnrolmentsWrite, AttendanceWrite, AttendanceRead, AttendanceStudentsRead, FeesRead, FeePlansRead, FeePlansWrite, FeesAssign, ConcessionsApprove, PaymentsWrite, RefundsWrite, AnalyticsRead, ExamsWrite, ExamsRead, GradingWrite, ReportCardsRead, LeadsRead, LeadsWrite, LeadsAssign, LeadsConvert, LearningContentWrite, LearningProgressRead, NotificationsRead, NotificationsWrite},
-	BranchAdmin:   {BranchesRead, StaffRead, StaffWrite, CoursesRead, CoursesWrite, BatchesRead, BatchesWrite, SessionsWrite, StudentsRead, StudentsWrite, EnrolmentsWrite, AttendanceWrite, AttendanceRead, AttendanceStudentsRead, FeesRead, FeePlansRead, FeesAssign, PaymentsWrite, AnalyticsRead, ExamsWrite, ExamsRead, ReportCardsRead, LeadsRead, LeadsWrite, LeadsAssign, LeadsConvert, LearningContentWrite, LearningProgressRead},
-	Accountant:    {BranchesRead, StaffRead, CoursesRead, BatchesRead, StudentsRead, AttendanceRead, AttendanceStudentsRead, FeesRead, FeePlansRead, FeePlansWrite, FeesAssign, ConcessionsApprove, PaymentsWrite, RefundsWrite, NotificationsRead},
+	Owner:         {BranchesRead, BranchesWrite, StaffRead, StaffWrite, AuditRead, CoursesRead, CoursesWrite, BatchesRead, BatchesWrite, SessionsWrite, StudentsRead, StudentsWrite, EnrolmentsWrite, AttendanceWrite, AttendanceRead, AttendanceStudentsRead, FeesRead, FeePlansRead, FeePlansWrite, FeesAssign, ConcessionsApprove, PaymentsWrite, RefundsWrite, AnalyticsRead, ExamsWrite, ExamsRead, GradingWrite, ReportCardsRead, LeadsRead, LeadsWrite, LeadsAssign, LeadsConvert, LearningContentWrite, LearningProgressRead, NotificationsRead, NotificationsWrite, GatewaysWrite, GatewaysRead, PaymentRequestsWrite, PaymentRequestsSend, PaymentReviewsWrite},
+	BranchAdmin:   {BranchesRead, StaffRead, StaffWrite, CoursesRead, CoursesWrite, BatchesRead, BatchesWrite, SessionsWrite, StudentsRead, StudentsWrite, EnrolmentsWrite, AttendanceWrite, AttendanceRead, AttendanceStudentsRead, FeesRead, FeePlansRead, FeesAssign, PaymentsWrite, AnalyticsRead, ExamsWrite, ExamsRead, ReportCardsRead, LeadsRead, LeadsWrite, LeadsAssign, LeadsConvert, LearningContentWrite, LearningProgressRead, PaymentRequestsWrite, PaymentRequestsSend},
+	Accountant:    {BranchesRead, StaffRead, CoursesRead, BatchesRead, StudentsRead, AttendanceRead, AttendanceStudentsRead, FeesRead, FeePlansRead, FeePlansWrite, FeesAssign, ConcessionsApprove, PaymentsWrite, RefundsWrite, NotificationsRead, GatewaysRead, PaymentRequestsWrite, PaymentRequestsSend, PaymentReviewsWrite},
 	Counsellor:    {BranchesRead, CoursesRead, BatchesRead, StudentsRead, StudentsWrite, EnrolmentsWrite, AttendanceRead, AttendanceStudentsRead, FeesRead, FeePlansRead, FeesAssign, ExamsRead, ReportCardsRead, LeadsRead, LeadsWrite, LeadsConvert, LearningProgressRead},
 	Teacher:       {BranchesRead, CoursesRead, BatchesRead, SessionsWrite, StudentsRead, AttendanceWrite, AttendanceRead, AttendanceStudentsRead, ExamsWrite, ExamsRead, ReportCardsRead, LearningContentWrite, LearningProgressRead},
-	Guardian:      {StudentsRead, AttendanceStudentsRead, FeesRead, ReportCardsRead, LearningProgressRead},
-	Student:       {StudentsRead, AttendanceStudentsRead, FeesRead, ReportCardsRead, LearningStudy, LearningProgressRead},
+	Guardian:      {StudentsRead, AttendanceStudentsRead, FeesRead, ReportCardsRead, LearningProgressRead, PaymentRequestsWrite},
+	Student:       {StudentsRead, AttendanceStudentsRead, FeesRead, ReportCardsRead, LearningStudy, LearningProgressRead, PaymentRequestsWrite},
 }
 
 // Allowed reports whether role r holds permission p. Public and Self are held by every valid role.
