@@ -3,6 +3,7 @@ package payments_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -83,6 +84,11 @@ func TestStripeCheckoutAndWebhook(t *testing.T) {
 			return h
 		}(), 400, "invalid"},
 		{"a garbage header", body, "t=abc,v1=zz", 403, "forbidden"},
+		// stripe-go checks the signature against the last t, so a fresh first t must not pass as its age.
+		{"stale, with a fresh t put in front", body, func() string {
+			_, h := stripeEvent(t, "evt_1", "checkout.session.completed", session, now, stripeSecret, now.Add(-6*time.Minute))
+			return fmt.Sprintf("t=%d,%s", now.Unix(), h)
+		}(), 403, "forbidden"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -324,17 +324,22 @@ func (s *Service) stripeOutcome(gctx context.Context, ev stripe.Event) (Outcome,
 
 // stripeTimestamp reads t= of a Stripe-Signature header.
 func stripeTimestamp(header string) (time.Time, bool) {
+	// Exactly one t: stripe-go checks the signature against the last one, so with two an old signed
+	// header could carry a fresh t in front of its own and pass the tolerance here.
+	var at time.Time
+	found := false
 	for _, part := range strings.Split(header, ",") {
 		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
-		if ok && k == "t" {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil || n <= 0 {
-				return time.Time{}, false
-			}
-			return time.Unix(n, 0), true
+		if !ok || k != "t" {
+			continue
 		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n <= 0 || found {
+			return time.Time{}, false
+		}
+		at, found = time.Unix(n, 0), true
 	}
-	return time.Time{}, false
+	return at, found
 }
 
 // verifiesWithAny reports whether check accepts any of the secrets (current first, then one being
