@@ -14,6 +14,7 @@ import (
 	"go.mongodb.org/mongo-driver/bson"
 
 	"github.com/edugrid/edugrid/functions/payments"
+	"github.com/edugrid/edugrid/internal/wiretest"
 )
 
 // paidLinks creates n payment requests of 1.00 for the school's student and pays each at the stand-in
@@ -89,6 +90,7 @@ func BenchmarkWebhooksConcurrent(b *testing.B) { webhookFigures(b, 16) }
 // with receipts 1 to 100 and no gap, and the student's dues lowered by exactly what was paid.
 // Run: go test -run TestBurstOfDuplicateWebhooks -v ./functions/payments
 func TestBurstOfDuplicateWebhooks(t *testing.T) {
+	wiretest.RequireTransactions(t)
 	if testing.Short() {
 		t.Skip("sends 1,000 webhooks; run without -short")
 	}

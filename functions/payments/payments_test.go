@@ -18,6 +18,7 @@ import (
 	"github.com/edugrid/edugrid/functions/payments"
 	"github.com/edugrid/edugrid/internal/apptest"
 	"github.com/edugrid/edugrid/internal/loopback"
+	"github.com/edugrid/edugrid/internal/wiretest"
 	"github.com/edugrid/edugrid/shared/apperr"
 	"github.com/edugrid/edugrid/shared/store"
 )
@@ -355,6 +356,7 @@ func TestReconciliationRecordsAMissedWebhook(t *testing.T) {
 }
 
 func TestConcurrentDuplicateWebhooksRecordOnePayment(t *testing.T) {
+	wiretest.RequireTransactions(t)
 	s := newSchool(t, nil, "burst")
 	r := s.request(t, s.accountant, map[string]any{})
 	body, sig, _, err := s.env.Razorpay.Pay(r.ProviderRef, 0)
@@ -538,6 +540,7 @@ func TestNoSealingKeyStoresNoSecret(t *testing.T) {
 // A webhook's transaction may run again (MongoDB: a write conflict reruns its body; a lost commit answer
 // is retried alone): the capture is still recorded once, with one receipt, and its event remembered once.
 func TestWebhookSurvivesARetriedTransaction(t *testing.T) {
+	wiretest.RequireTransactions(t)
 	faults := map[string]store.TxFaults{
 		"body run twice": func(attempt int, at store.TxPoint) error {
 			if attempt == 1 && at == store.BeforeCommit {
