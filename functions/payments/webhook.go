@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/256dpi/lungo"
 	"github.com/stripe/stripe-go/v82"
 	"github.com/stripe/stripe-go/v82/webhook"
 
@@ -130,21 +131,11 @@ func (s *Service) RazorpayEvent(ctx context.Context, slug string, raw []byte, si
 	if signature == "" || len(signature) != 64 {
 		return WebhookAnswer{}, errForged
 	}
-	t, db, release, err := s.deps.Institutions.Open(ctx, slug)
+	t, db, creds, release, err := s.webhookAccount(ctx, slug, Razorpay)
 	if err != nil {
-		if apperr.CodeOf(err) == apperr.NotFound {
-			return WebhookAnswer{}, errNoSuchInstitution
-		}
 		return WebhookAnswer{}, err
 	}
 	defer release()
-	creds, err := s.openAccount(ctx, db, t.Slug, Razorpay)
-	if err != nil {
-		if apperr.CodeOf(err) == apperr.NotFound {
-			return WebhookAnswer{}, errForged
-		}
-		return WebhookAnswer{}, err
-	}
 	if !verifiesWithAny(creds.WebhookSecrets, func(secret string) bool {
 		return hmac.Equal([]byte(RazorpaySignature(secret, raw)), []byte(strings.ToLower(signature)))
 	}) {
@@ -235,21 +226,11 @@ func (s *Service) StripeEvent(ctx context.Context, slug string, raw []byte, sign
 	if signature == "" || len(signature) > 2000 {
 		return WebhookAnswer{}, errForged
 	}
-	t, db, release, err := s.deps.Institutions.Open(ctx, slug)
+	t, db, creds, release, err := s.webhookAccount(ctx, slug, Stripe)
 	if err != nil {
-		if apperr.CodeOf(err) == apperr.NotFound {
-			return WebhookAnswer{}, errNoSuchInstitution
-		}
 		return WebhookAnswer{}, err
 	}
 	defer release()
-	creds, err := s.openAccount(ctx, db, t.Slug, Stripe)
-	if err != nil {
-		if apperr.CodeOf(err) == apperr.NotFound {
-			return WebhookAnswer{}, errForged
-		}
-		return WebhookAnswer{}, err
-	}
 	var ev stripe.Event
 	verified := verifiesWithAny(creds.WebhookSecrets, func(secret string) bool {
 		// The tolerance is checked below against the injected clock; stripe-go's would read the wall clock.
@@ -320,6 +301,29 @@ func (s *Service) stripeOutcome(gctx context.Context, ev stripe.Event) (Outcome,
 		return s.refundStatus(gctx, Stripe, rf.ID, st)
 	}
 	return OutcomeIgnored, nil
+}
+
+// webhookAccount opens the institution slug names and its account with provider, for a webhook: NotFound
+// (errNoSuchInstitution) for an institution that does not exist or is not active, Forbidden (errForged)
+// when it has no account with the provider, whose webhooks then cannot be genuine. release is a no-op
+// after an error.
+func (s *Service) webhookAccount(ctx context.Context, slug string, provider Provider) (*tenant.Tenant, lungo.IDatabase, *credentials, func(), error) {
+	t, db, release, err := s.deps.Institutions.Open(ctx, slug)
+	if err != nil {
+		if apperr.CodeOf(err) == apperr.NotFound {
+			err = errNoSuchInstitution
+		}
+		return nil, nil, nil, func() {}, err
+	}
+	creds, err := s.openAccount(ctx, db, t.Slug, provider)
+	if err != nil {
+		release()
+		if apperr.CodeOf(err) == apperr.NotFound {
+			err = errForged
+		}
+		return nil, nil, nil, func() {}, err
+	}
+	return t, db, creds, release, nil
 }
 
 // stripeTimestamp reads t= of a Stripe-Signature header.
