@@ -18,6 +18,8 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=scripts/lib/process.sh
+source "$root/scripts/lib/process.sh"
 src="$root/scripts/bqemu"
 version="v0.6.6"
 cache="${BQEMU_CACHE:-$root/.cache/bqemu}"
@@ -105,19 +107,7 @@ start() {
 }
 
 stop() {
-	if [ -f "$pidfile" ]; then
-		local pid
-		pid="$(cat "$pidfile")"
-		if kill -0 "$pid" 2>/dev/null; then
-			kill "$pid"
-			local i
-			for i in $(seq 1 50); do
-				kill -0 "$pid" 2>/dev/null || break
-				sleep 0.1
-			done
-			kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
-		fi
-		rm -f "$pidfile"
+	if stop_pidfile "$pidfile"; then
 		log "stopped"
 	fi
 }
